@@ -1,0 +1,153 @@
+/* atento.h — the whole public API of the atento core.
+ *
+ * The WebAssembly build exports exactly these functions (plus atn_malloc /
+ * atn_free for the JS glue to move bytes in and out). Everything is plain C:
+ * opaque handles, integers, floats, UTF-8 byte strings with explicit lengths.
+ *
+ * Errors: a call that fails returns NULL or a negative number; the reason is
+ * a one-line message from atn_last_error(), valid until the next failing call.
+ *
+ * Lifetimes: a model owns its weights (the GGUF bytes); sessions, samplers
+ * and generators borrow the model and must be freed before it.
+ */
+#ifndef ATENTO_H
+#define ATENTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__wasm__)
+#define ATN_API __attribute__((visibility("default"), used))
+#else
+#define ATN_API
+#endif
+
+typedef struct atn_model atn_model;     /* weights + tokenizer(s); read-only after load */
+typedef struct atn_session atn_session; /* KV cache, activations, logits of one conversation */
+typedef struct atn_sampler atn_sampler; /* sampling settings + RNG + recent-token history */
+typedef struct atn_gen atn_gen;         /* one streamed generation: sample, detokenize, stop */
+
+/* ---- errors, memory ---------------------------------------------------- */
+
+ATN_API const char *atn_last_error(void);
+ATN_API void *atn_malloc(size_t n);   /* for the JS glue; NULL on out-of-memory */
+ATN_API void atn_free(void *p);
+
+/* ---- models ------------------------------------------------------------ */
+
+/* Load a GGUF model from bytes in memory. With take_ownership != 0 the model
+ * keeps `data` (which must come from atn_malloc) and frees it on
+ * atn_model_free: tensors point straight into it, so loading copies nothing.
+ * Otherwise the caller keeps `data` alive until atn_model_free. */
+ATN_API atn_model *atn_model_load(void *data, size_t size, int take_ownership);
+ATN_API void atn_model_free(atn_model *m);
+
+/* A JSON object describing the model (architecture, hyper-parameters,
+ * tensor types and sizes, tokenizer, chat template); owned by the model. */
+ATN_API const char *atn_model_info_json(const atn_model *m);
+ATN_API const char *atn_model_arch(const atn_model *m); /* "llama", "qwen2", "marian" */
+ATN_API int atn_model_n_vocab(const atn_model *m);
+ATN_API int atn_model_n_ctx_train(const atn_model *m);
+/* The GGUF `tokenizer.chat_template`, or NULL. */
+ATN_API const char *atn_model_chat_template(const atn_model *m);
+
+/* ---- tokenizer --------------------------------------------------------- */
+
+/* Token ids of `text` (len bytes of UTF-8). add_special: add BOS when the
+ * model says so (tokenizer.ggml.add_bos_token). parse_special: text like
+ * "<|im_end|>" becomes its special token instead of being split.
+ * Returns the number of ids (ids beyond cap are not written: call again with
+ * a bigger buffer), or < 0 on error (e.g. invalid UTF-8). */
+ATN_API int atn_tokenize(const atn_model *m, const char *text, size_t len,
+                         int add_special, int parse_special,
+                         int32_t *ids, int cap);
+/* The bytes a token stands for (byte-fallback and ▁ / byte-level maps
+ * undone). Returns the byte count (may exceed cap: nothing past cap is
+ * written), or < 0 for an id out of range. Note a piece may be part of a
+ * UTF-8 character. */
+ATN_API int atn_token_to_bytes(const atn_model *m, int32_t id, char *out, int cap);
+/* The piece as stored in the vocabulary (e.g. "▁hello", "<0x0A>"). */
+ATN_API int atn_token_piece(const atn_model *m, int32_t id, char *out, int cap);
+/* Whole-sequence detokenization (leading space of SentencePiece removed).
+ * Returns byte count like atn_token_to_bytes. */
+ATN_API int atn_detokenize(const atn_model *m, const int32_t *ids, int n, char *out, int cap);
+ATN_API int32_t atn_token_bos(const atn_model *m);   /* -1 if none */
+ATN_API int32_t atn_token_eos(const atn_model *m);   /* -1 if none */
+ATN_API int atn_token_is_eog(const atn_model *m, int32_t id); /* EOS, <|im_end|>, <|eot_id|>, ... */
+/* The id of a special/control token given its text, or -1. */
+ATN_API int32_t atn_token_lookup(const atn_model *m, const char *text, size_t len);
+
+/* ---- sessions: KV cache + forward pass --------------------------------- */
+
+/* n_ctx <= 0 means the model's training context, capped at 4096. */
+ATN_API atn_session *atn_session_new(atn_model *m, int n_ctx);
+ATN_API void atn_session_free(atn_session *s);
+ATN_API int atn_session_n_ctx(const atn_session *s);
+ATN_API int atn_session_n_past(const atn_session *s);   /* tokens in the KV cache */
+/* Forget the cache past the first n_keep tokens (0 = start over). */
+ATN_API int atn_session_truncate(atn_session *s, int n_keep);
+
+/* Run the model on n tokens appended after the cached ones, in batches
+ * (matrix-matrix). all_logits != 0 keeps the logits of every token, else only
+ * of the last. Returns 0, or < 0 (context full, bad id, ...). */
+ATN_API int atn_eval(atn_session *s, const int32_t *tokens, int n, int all_logits);
+/* Logits of the i-th token of the last atn_eval (i = -1: the last one), or
+ * NULL if they were not kept. n_vocab floats. */
+ATN_API const float *atn_logits(const atn_session *s, int i);
+
+/* Teacher-forced log-probabilities: logprobs[i-1] = log p(t_i | t_<i) for
+ * i = 1..n-1, from one batched pass over a fresh cache. Returns n-1 or < 0.
+ * For encoder-decoder models, set the source first (atn_set_source) and the
+ * tokens are the target (the decoder's start token is prepended inside). */
+ATN_API int atn_score(atn_session *s, const int32_t *tokens, int n, float *logprobs);
+
+/* Encoder-decoder models: encode the source sentence (source-vocabulary ids,
+ * EOS included) once; its keys/values are cached for cross-attention and the
+ * decoder cache is reset. */
+ATN_API int atn_set_source(atn_session *s, const int32_t *src_ids, int n);
+
+/* ---- sampling ---------------------------------------------------------- */
+
+typedef struct atn_sampler_params {
+    float temperature;    /* <= 0: greedy */
+    int top_k;            /* <= 0: off */
+    float top_p;          /* >= 1: off */
+    float min_p;          /* <= 0: off */
+    float repeat_penalty; /* 1: off */
+    int repeat_last_n;    /* window for the penalty; 64 by default */
+    uint64_t seed;
+} atn_sampler_params;
+
+ATN_API void atn_sampler_defaults(atn_sampler_params *p);
+ATN_API atn_sampler *atn_sampler_new(const atn_sampler_params *p);
+ATN_API void atn_sampler_free(atn_sampler *smp);
+/* Record a token as part of the history the repetition penalty sees. */
+ATN_API void atn_sampler_accept(atn_sampler *smp, int32_t id);
+/* Choose the next token from a logits vector (not modified). */
+ATN_API int32_t atn_sample(atn_sampler *smp, const float *logits, int n_vocab);
+
+/* ---- generation: the streaming loop ------------------------------------ */
+
+/* A generator feeds the session's last logits to the sampler, evaluates the
+ * chosen token, and hands back text that is always whole UTF-8 characters,
+ * holding back any tail that might begin a stop string. */
+ATN_API atn_gen *atn_gen_new(atn_session *s, atn_sampler *smp);
+ATN_API void atn_gen_free(atn_gen *g);
+ATN_API int atn_gen_add_stop(atn_gen *g, const char *stop, size_t len);
+/* One step. Returns 1 when a token was produced (id in *token), 0 when the
+ * generation ended (end-of-generation token or stop string; *token is the
+ * final token or -1), < 0 on error. After each call, atn_gen_text() holds the
+ * text released by this step (may be empty), NUL-terminated. */
+ATN_API int atn_gen_next(atn_gen *g, int32_t *token);
+ATN_API const char *atn_gen_text(const atn_gen *g, size_t *len);
+/* Release any text still held back (call once at the end). */
+ATN_API const char *atn_gen_flush(atn_gen *g, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ATENTO_H */

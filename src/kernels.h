@@ -1,0 +1,40 @@
+/* kernels.h — the hot loops: quantized matrix x activations, and f32 vector
+ * helpers for attention. One dispatch, several implementations:
+ *   kernels/scalar.c   plain C, the reference every other version is tested against
+ *   kernels/simd128.c  WebAssembly SIMD128 (built when __wasm_simd128__ is defined)
+ * Weights stay in their GGUF block format; activations are quantized to
+ * atn_block_q8a once per matmul so the inner loops are integer dot products.
+ */
+#ifndef ATN_KERNELS_H
+#define ATN_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "tensor.h"
+
+/* Activations for integer dot products: 32 values, scale d, and s = d * sum(qs)
+ * (needed by formats with an offset: q4_1, q5_1, q4_K, q5_K). */
+typedef struct { float d; float s; int8_t qs[32]; } atn_block_q8a;
+
+void atn_quantize_act(const float *x, atn_block_q8a *y, int64_t n); /* n % 32 == 0 */
+
+/* Y[t * n_out + r] = dot(row r of W, X[t * n_in ...]) for t < n_tok, r < n_out,
+ * where n_in = W->ne[0], n_out = W->ne[1]. Works for every type in tensor.h.
+ * Allocates no memory in the hot path beyond a per-thread scratch it grows. */
+void atn_matmul(const atn_tensor *W, const float *X, int n_tok, float *Y);
+/* Same, rows [r0, r1) only (for splitting work). */
+void atn_matmul_rows(const atn_tensor *W, const float *X, int n_tok, float *Y, int64_t r0, int64_t r1);
+/* The scalar reference of atn_matmul (always available, used by tests). */
+void atn_matmul_ref(const atn_tensor *W, const float *X, int n_tok, float *Y);
+/* Row `r` of an embedding table (any type) as f32. */
+void atn_get_row(const atn_tensor *W, int64_t r, float *out);
+
+/* f32 helpers (SIMD where built). */
+float atn_dot_f32(const float *a, const float *b, int n);
+void atn_axpy_f32(float a, const float *x, float *y, int n); /* y += a * x */
+void atn_scale_f32(float *x, float a, int n);
+
+/* Which implementation is active: "simd128", "scalar", ... */
+const char *atn_kernels_name(void);
+
+#endif
