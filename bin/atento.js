@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+// atento — the command-line interface of the npm package. It runs the
+// WebAssembly build (dist/atento.wasm), the same code a browser runs.
+//
+//   atento <command> [flags]      commands: js/cli/<command>.js, loaded by name
+//   atento <command> --help
+//
+// Every failure is one line on stderr and a non-zero exit: 2 for bad usage,
+// 1 for anything else (missing or damaged file, out of memory, ...).
+// ATENTO_DEBUG=1 prints the stack of unexpected errors too.
+import { readdirSync, readFileSync } from 'node:fs';
+
+const cliDir = new URL('../js/cli/', import.meta.url);
+
+function commands() {
+  try {
+    return readdirSync(cliDir)
+      .filter((f) => /^[a-z][a-z0-9-]*\.js$/.test(f))
+      .map((f) => f.slice(0, -3))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+async function usage() {
+  const lines = ['usage: atento <command> [flags]', '', 'commands:'];
+  for (const c of commands()) {
+    let summary = '';
+    try {
+      summary = (await import(new URL(`${c}.js`, cliDir))).summary || '';
+    } catch {
+      summary = '(cannot be loaded)';
+    }
+    lines.push(`  ${c.padEnd(10)} ${summary}`);
+  }
+  lines.push('', 'atento <command> --help shows the flags of a command.');
+  return lines.join('\n');
+}
+
+function oneLine(s) {
+  return String(s).replace(/\s*\n\s*/g, ' ').trim();
+}
+
+async function main(argv) {
+  const cmd = argv[0];
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write((await usage()) + '\n');
+    return cmd === undefined ? 2 : 0;
+  }
+  if (cmd === '--version' || cmd === '-v') {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    process.stdout.write(`atento ${pkg.version}\n`);
+    return 0;
+  }
+  if (!/^[a-z][a-z0-9-]*$/.test(cmd) || !commands().includes(cmd)) {
+    throw new UsageErrorLike(`unknown command '${cmd}' (commands: ${commands().join(', ')})`);
+  }
+  const mod = await import(new URL(`${cmd}.js`, cliDir));
+  const common = await import(new URL('_common.js', cliDir));
+  const rest = argv.slice(1);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(common.helpText(cmd, mod) + '\n');
+    return 0;
+  }
+  const opts = common.parseFlags(cmd, rest, mod.flags || {});
+  const code = await mod.run(opts, { cmd });
+  return typeof code === 'number' ? code : 0;
+}
+
+class UsageErrorLike extends Error {
+  constructor(m) {
+    super(m);
+    this.name = 'UsageError';
+  }
+}
+
+// Piping into `head` closes stdout early: that is not an error.
+process.stdout.on('error', (e) => {
+  if (e.code === 'EPIPE') process.exit(0);
+});
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    const usageErr = e && e.name === 'UsageError';
+    let msg = e && e.message ? e.message : String(e);
+    if (e && !usageErr && !e.code && !(e instanceof RangeError && /memory/i.test(msg))) {
+      // Not one of ours: a bug, but still one line unless debugging.
+      msg = `internal error: ${msg}`;
+    }
+    if (e instanceof RangeError && /memory|allocation/i.test(msg)) msg = `out of memory: ${msg}`;
+    process.stderr.write(`atento: ${oneLine(msg)}\n`);
+    if (process.env.ATENTO_DEBUG && e && e.stack) process.stderr.write(e.stack + '\n');
+    process.exitCode = usageErr ? 2 : 1;
+  },
+);

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# build.sh — builds atento.
+#
+#   ./build.sh            the WebAssembly module (dist/atento.wasm) and the native build (build/)
+#   ./build.sh wasm       only dist/atento.wasm
+#   ./build.sh native     only the native CLI + C tests (cmake, build/)
+#   ./build.sh clean      remove build-wasm/, build/ and dist/atento.wasm
+#   FORCE=1 ./build.sh    rebuild everything
+#
+# The WASM build compiles every core source (src/*.c src/kernels/*.c
+# src/models/*.c src/tokenizer/*.c — not src/cli) with Debian's emscripten as
+# a standalone module: no emscripten JS glue, js/core.js instantiates it. The
+# exports are every ATN_API function declared in src/atento.h, read from the
+# header so new API functions are picked up without editing this file.
+# Only stale objects are recompiled (source or any header it includes newer
+# than the object), and the module is relinked only when an object or the
+# header changed.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+what="${1:-all}"
+case "$what" in
+  all|wasm|native|clean) ;;
+  -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "build.sh: unknown target '$what' (all, wasm, native, clean)" >&2; exit 2 ;;
+esac
+
+JOBS="${JOBS:-2}"   # the build machine is shared: -j2 at most by default
+OBJ=build-wasm/obj
+OUT=dist/atento.wasm
+
+if [ "$what" = clean ]; then
+  rm -rf build-wasm build "$OUT"
+  exit 0
+fi
+
+# Debian's emcc runs part of itself under node and needs its modules.
+export NODE_PATH="/usr/share/nodejs${NODE_PATH:+:$NODE_PATH}"
+
+need_emcc() {
+  command -v emcc >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "build.sh: emcc not found; installing Debian's emscripten" >&2
+    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y emscripten
+    command -v emcc >/dev/null 2>&1 && return 0
+  fi
+  echo "build.sh: emcc (emscripten) not found; install it with: sudo apt-get install -y emscripten" >&2
+  exit 1
+}
+
+# ---- WebAssembly ------------------------------------------------------------
+
+CFLAGS=(-O3 -msimd128 -mbulk-memory -mnontrapping-fptoint -std=c11 -DNDEBUG
+        -Wall -Wextra -Wno-unused-parameter -Isrc)
+LDFLAGS=(-O3 -msimd128 -mbulk-memory -mnontrapping-fptoint --no-entry -sSTANDALONE_WASM
+         -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=16MB -sMAXIMUM_MEMORY=4GB
+         -sTOTAL_STACK=1MB)
+
+# Is $1 older than any file listed in the make-style dependency file $2?
+stale() {
+  local obj="$1" dep="$2" f
+  [ -n "${FORCE:-}" ] && return 0
+  [ -f "$obj" ] && [ -f "$dep" ] || return 0
+  # "obj: a.c b.h \" -> one path per line
+  while read -r f; do
+    [ -z "$f" ] && continue
+    [ -e "$f" ] || return 0           # a header went away
+    [ "$f" -nt "$obj" ] && return 0
+  done < <(sed -e 's/^[^:]*://' -e 's/\\$//' "$dep" | tr ' ' '\n')
+  return 1
+}
+
+build_wasm() {
+  need_emcc
+  shopt -s nullglob
+  local srcs=(src/*.c src/kernels/*.c src/models/*.c src/tokenizer/*.c)
+  shopt -u nullglob
+  if [ ${#srcs[@]} -eq 0 ]; then echo "build.sh: no core sources under src/" >&2; exit 1; fi
+
+  mkdir -p "$OBJ" dist
+  local todo=() objs=() s o
+  for s in "${srcs[@]}"; do
+    o="$OBJ/${s//\//__}"; o="${o%.c}.o"
+    objs+=("$o")
+    stale "$o" "${o%.o}.d" && todo+=("$s")
+  done
+  # Objects of sources that were deleted must not be linked (they are not: we
+  # link exactly ${objs[@]}), but remove them so the directory stays honest.
+  for o in "$OBJ"/*.o; do
+    [ -e "$o" ] || continue
+    case " ${objs[*]} " in *" $o "*) ;; *) rm -f "$o" "${o%.o}.d" ;; esac
+  done
+
+  if [ ${#todo[@]} -gt 0 ]; then
+    echo "build.sh: emcc: compiling ${#todo[@]} of ${#srcs[@]} sources" >&2
+    export OBJ
+    printf '%s\n' "${todo[@]}" | xargs -P "$JOBS" -I{} bash -c '
+      s="$1"; shift
+      o="$OBJ/${s//\//__}"; o="${o%.c}.o"
+      emcc "$@" -MMD -MF "${o%.o}.d" -c "$s" -o "$o" || { rm -f "$o"; exit 255; }
+    ' _ {} "${CFLAGS[@]}"
+  fi
+
+  # Relink when any object or the API header is newer than the module.
+  local relink=${FORCE:-}
+  [ -f "$OUT" ] || relink=1
+  if [ -z "$relink" ]; then
+    for o in "${objs[@]}" src/atento.h build.sh; do
+      if [ "$o" -nt "$OUT" ]; then relink=1; break; fi
+    done
+  fi
+  if [ -z "$relink" ]; then echo "build.sh: $OUT is up to date" >&2; return 0; fi
+
+  # Exports: every ATN_API function of atento.h that the objects define.
+  # A declared but undefined function is reported (the module still links, so
+  # the team can work while parts of the API are being written; the JS glue
+  # throws a clear error if such a function is called, and tests/js checks
+  # the export list is complete).
+  local declared defined exports missing=()
+  declared=$(grep -oE 'ATN_API[^(;]*[^A-Za-z0-9_](atn_[A-Za-z0-9_]+)[[:space:]]*\(' src/atento.h \
+             | sed -E 's/.*[^A-Za-z0-9_](atn_[A-Za-z0-9_]+)[[:space:]]*\($/\1/' | sort -u)
+  defined=$(llvm-nm --defined-only "${objs[@]}" 2>/dev/null | awk '$2 ~ /^[TtW]$/ {print $3}' | sort -u)
+  exports=""
+  local f
+  for f in $declared; do
+    if grep -qx "$f" <<<"$defined"; then exports+="_$f,"; else missing+=("$f"); fi
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "build.sh: warning: declared in atento.h but not defined yet: ${missing[*]}" >&2
+  fi
+  exports="${exports%,}"
+  if [ -z "$exports" ]; then echo "build.sh: no ATN_API function is defined yet" >&2; exit 1; fi
+
+  echo "build.sh: emcc: linking $OUT" >&2
+  emcc "${LDFLAGS[@]}" -sEXPORTED_FUNCTIONS="$exports" "${objs[@]}" -o "$OUT.tmp.wasm"
+  mv "$OUT.tmp.wasm" "$OUT"
+  echo "build.sh: wrote $OUT ($(wc -c <"$OUT") bytes)" >&2
+}
+
+# ---- native (cmake) ---------------------------------------------------------
+
+build_native() {
+  if ! command -v cmake >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y cmake build-essential
+    else
+      echo "build.sh: cmake not found; install it with: sudo apt-get install -y cmake build-essential" >&2
+      exit 1
+    fi
+  fi
+  [ -f build/CMakeCache.txt ] || cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build build -j "$JOBS"
+}
+
+case "$what" in
+  all) build_wasm; build_native ;;
+  wasm) build_wasm ;;
+  native) build_native ;;
+esac

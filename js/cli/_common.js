@@ -1,0 +1,255 @@
+// _common.js — what every `atento` subcommand shares (Node only): flag
+// parsing, one-line errors, loading the runtime and a model file.
+//
+// A subcommand is js/cli/<name>.js exporting:
+//   export const summary = 'one line for `atento --help`';
+//   export const flags = { model: { type: 'path', required: true, help: '...' }, ... };
+//   export const examples = ['atento name --model m.gguf ...'];   // optional
+//   export async function run(opts, ctx) { ... return exitCode (default 0) }
+// Flag types: 'string', 'path', 'int', 'number', 'bool', 'ids' (1,2,3),
+// 'list' (repeatable string). Each may have `default`, `min`, `max`,
+// `required`, `value` (the placeholder shown in help). `opts` has camelCase
+// keys (--max-tokens -> opts.maxTokens). Throw UsageError for bad usage
+// (exit 2), any other Error for failures (exit 1); bin/atento.js prints the
+// message as one line.
+import { openSync, fstatSync, readSync, closeSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { initAtento, AtentoError } from '../core.js';
+
+export class UsageError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export const camel = (s) => s.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
+
+function parseValue(name, spec, raw) {
+  const bad = (what) => new UsageError(`--${name}: expected ${what}, got '${raw}'`);
+  switch (spec.type) {
+    case 'string':
+    case 'path':
+    case 'list':
+      return raw;
+    case 'int': {
+      if (!/^[+-]?\d+$/.test(raw.trim())) throw bad('an integer');
+      const v = Number(raw);
+      if (!Number.isSafeInteger(v)) throw bad('an integer');
+      checkRange(name, spec, v);
+      return v;
+    }
+    case 'number': {
+      const v = raw.trim() === '' ? NaN : Number(raw);
+      if (!Number.isFinite(v)) throw bad('a number');
+      checkRange(name, spec, v);
+      return v;
+    }
+    case 'ids': return parseIds(name, raw);
+    default: throw new Error(`flag --${name} has unknown type ${spec.type}`);
+  }
+}
+
+function checkRange(name, spec, v) {
+  if (spec.min !== undefined && v < spec.min) throw new UsageError(`--${name} must be >= ${spec.min}, got ${v}`);
+  if (spec.max !== undefined && v > spec.max) throw new UsageError(`--${name} must be <= ${spec.max}, got ${v}`);
+}
+
+/** "1, 2,3" -> [1, 2, 3]; every id a non-negative 32-bit integer. */
+export function parseIds(name, raw) {
+  const parts = raw.split(',').map((s) => s.trim());
+  if (raw.trim() === '' || parts.some((s) => !/^\d+$/.test(s))) {
+    throw new UsageError(`--${name}: expected comma-separated token ids like 1,2,3, got '${raw}'`);
+  }
+  return parts.map((s) => {
+    const v = Number(s);
+    if (v >= 2 ** 31) throw new UsageError(`--${name}: token id ${s} is too large`);
+    return v;
+  });
+}
+
+/**
+ * Parse argv against a flag table. Accepts `--flag value` and `--flag=value`;
+ * bools take no value (`--json`, or `--json=false`). Unknown flags, missing
+ * values, stray arguments and repeated flags are errors.
+ */
+export function parseFlags(cmd, argv, flags) {
+  const opts = {};
+  const seen = new Set();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--') || a === '--') {
+      throw new UsageError(`unexpected argument '${a}' (flags start with --; see atento ${cmd} --help)`);
+    }
+    const eq = a.indexOf('=');
+    const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
+    const spec = flags[name];
+    if (!spec) throw new UsageError(`unknown flag --${name} for '${cmd}' (see atento ${cmd} --help)`);
+    let raw;
+    if (spec.type === 'bool') {
+      if (eq < 0) raw = 'true';
+      else {
+        raw = a.slice(eq + 1);
+        if (raw !== 'true' && raw !== 'false') throw new UsageError(`--${name} takes no value (or =true/=false)`);
+      }
+      opts[camel(name)] = raw === 'true';
+    } else {
+      if (eq >= 0) raw = a.slice(eq + 1);
+      else {
+        if (i + 1 >= argv.length) throw new UsageError(`--${name} needs a value`);
+        raw = argv[++i];
+      }
+      if (spec.type === 'list') (opts[camel(name)] ??= []).push(raw);
+      else {
+        if (seen.has(name)) throw new UsageError(`--${name} given twice`);
+        opts[camel(name)] = parseValue(name, spec, raw);
+      }
+    }
+    seen.add(name);
+  }
+  for (const [name, spec] of Object.entries(flags)) {
+    const k = camel(name);
+    if (opts[k] === undefined) {
+      if (spec.required) throw new UsageError(`--${name} is required (see atento ${cmd} --help)`);
+      if (spec.default !== undefined) opts[k] = spec.default;
+      else if (spec.type === 'bool') opts[k] = false;
+      else if (spec.type === 'list') opts[k] = [];
+    }
+  }
+  return opts;
+}
+
+/** Exactly one of the named flags must be given. */
+export function exactlyOne(cmd, opts, ...names) {
+  const given = names.filter((n) => opts[camel(n)] !== undefined);
+  if (given.length !== 1) {
+    throw new UsageError(`give exactly one of ${names.map((n) => '--' + n).join(' or ')} (see atento ${cmd} --help)`);
+  }
+  return given[0];
+}
+
+export function helpText(cmd, mod) {
+  const lines = [`usage: atento ${cmd} [flags]`, '', mod.summary, '', 'flags:'];
+  const rows = Object.entries(mod.flags).map(([name, s]) => {
+    const v = s.type === 'bool' ? '' : ` ${s.value || s.type.toUpperCase()}`;
+    let h = s.help || '';
+    if (s.required) h += ' (required)';
+    if (s.default !== undefined && s.type !== 'bool') h += ` (default ${s.default})`;
+    return [`  --${name}${v}`, h];
+  });
+  const w = Math.max(...rows.map((r) => r[0].length)) + 2;
+  for (const [a, b] of rows) lines.push(a.padEnd(w) + b);
+  if (mod.examples?.length) lines.push('', 'examples:', ...mod.examples.map((e) => '  ' + e));
+  return lines.join('\n');
+}
+
+// ---- runtime and models ---------------------------------------------------------
+
+let runtime = null;
+
+/** The wasm runtime (dist/atento.wasm, or $ATENTO_WASM). */
+export async function getRuntime() {
+  if (runtime) return runtime;
+  const path = process.env.ATENTO_WASM || fileURLToPath(new URL('../../dist/atento.wasm', import.meta.url));
+  let fd;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw new AtentoError('E_WASM', `${path} not found: build it with ./build.sh`);
+  }
+  let bytes;
+  try {
+    bytes = readAll(fd, path);
+  } finally {
+    closeSync(fd);
+  }
+  runtime = await initAtento(bytes);
+  return runtime;
+}
+
+function readAll(fd, path, into) {
+  const size = fstatSync(fd).size;
+  const buf = into ? into(size) : Buffer.allocUnsafe(size);
+  let off = 0;
+  while (off < size) {
+    const n = readSync(fd, typeof buf.view === 'function' ? buf.view() : buf, off, Math.min(size - off, 1 << 26), off);
+    if (n === 0) throw new Error(`${path}: file shrank while reading`);
+    off += n;
+  }
+  return buf;
+}
+
+function fsMessage(e) {
+  return { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'is a directory' }[e.code] || e.message;
+}
+
+/**
+ * Load a .gguf file: its bytes are read straight into wasm memory (one copy,
+ * no intermediate buffer) and the model takes them over.
+ * @returns {{rt, model, loadMs, fileSize}}
+ */
+export async function loadModelFile(path) {
+  const rt = await getRuntime();
+  const t0 = performance.now();
+  let fd;
+  try {
+    fd = openSync(path, 'r');
+    if (fstatSync(fd).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    throw new AtentoError('E_LOAD', `cannot open model '${path}': ${fsMessage(e)}`);
+  }
+  let mb;
+  try {
+    mb = readAll(fd, path, (size) => rt.reserve(size));
+  } catch (e) {
+    mb?.free?.();
+    if (e instanceof AtentoError) throw e;
+    throw new AtentoError('E_LOAD', `cannot read model '${path}': ${fsMessage(e)}`);
+  } finally {
+    closeSync(fd);
+  }
+  let model;
+  try {
+    model = mb.load();
+  } catch (e) {
+    if (e instanceof AtentoError && e.code === 'E_LOAD') e.message = `${path}: ${e.message}`;
+    throw e;
+  }
+  return { rt, model, loadMs: performance.now() - t0, fileSize: mb.size };
+}
+
+/** The sampler options given on the command line (undefined: C default). */
+export function samplerOpts(o) {
+  return {
+    temperature: o.temperature,
+    topK: o.topK,
+    topP: o.topP,
+    minP: o.minP,
+    repeatPenalty: o.repeatPenalty,
+    repeatLastN: o.repeatLastN,
+    seed: o.seed,
+  };
+}
+
+export const samplerFlags = {
+  temperature: { type: 'number', min: 0, value: 'T', help: 'sampling temperature; 0 = greedy' },
+  'top-k': { type: 'int', min: 0, value: 'K', help: 'keep the K most likely tokens; 0 = off' },
+  'top-p': { type: 'number', min: 0, max: 1, value: 'P', help: 'nucleus sampling; 1 = off' },
+  'min-p': { type: 'number', min: 0, max: 1, value: 'P', help: 'drop tokens below P x the top probability; 0 = off' },
+  'repeat-penalty': { type: 'number', min: 0, value: 'R', help: 'penalty for recent tokens; 1 = off' },
+  'repeat-last-n': { type: 'int', min: 0, value: 'N', help: 'how many recent tokens the penalty sees' },
+  seed: { type: 'int', min: 0, value: 'S', help: 'random seed (same seed, same output)' },
+};
+
+/** Write to stdout; resolves when flushed (so exit codes follow output). */
+export function out(s) {
+  return new Promise((resolve) => {
+    if (process.stdout.write(s)) resolve();
+    else process.stdout.once('drain', resolve);
+  });
+}
+
+export function mib(n) {
+  return `${(n / 2 ** 20).toFixed(1)} MiB`;
+}

@@ -1,0 +1,734 @@
+// core.js — the thin low-level layer over dist/atento.wasm (src/atento.h).
+//
+// Works in Node >= 20 and in a browser (Worker or page): no Node-only import
+// at the top level; Node's file reading is only reached through a dynamic
+// import when initAtento() is given a file: URL (or nothing, in Node).
+//
+//   import { initAtento } from './core.js';
+//   const rt = await initAtento();                 // or bytes, a URL, a Response, a WebAssembly.Module
+//   const model = rt.loadModel(ggufBytes);         // copies the bytes once into wasm memory
+//   const ids = model.tokenize('Hello');           // Int32Array
+//   const s = model.newSession(512);
+//   s.eval(ids);
+//   const smp = model.newSampler({ temperature: 0.8, seed: 1 });
+//   for (const { token, text } of model.generate(s, smp, { maxTokens: 32 })) ...
+//   smp.free(); s.free(); model.free();
+//
+// Everything here is a direct call into the C API; no model logic lives in JS.
+// Errors are AtentoError (an Error) with a `code`:
+//   E_WASM        the .wasm cannot be fetched / compiled / instantiated
+//   E_UNSUPPORTED the .wasm lacks an API function (stale build)
+//   E_ARG         a bad argument given from JS (not an array of ids, ...)
+//   E_NOMEM       wasm memory cannot grow any more
+//   E_FREED       use of a model/session/sampler after free()
+//   E_LOAD, E_TOKENIZE, E_DETOKENIZE, E_SESSION, E_EVAL, E_SCORE, E_SAMPLE,
+//   E_GENERATE    the C call failed; the message is atn_last_error()
+//   E_ABORT       the wasm code aborted (a bug in atento: please report it)
+// Pointers are unsigned 32-bit (memory may grow to 4 GiB): always `>>> 0`.
+
+const SAMPLER_PARAMS_SIZE = 32; // sizeof(atn_sampler_params) in wasm32, see below
+const utf8enc = new TextEncoder();
+const utf8dec = new TextDecoder('utf-8'); // replacement chars for invalid bytes, never throws
+
+export class AtentoError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.name = 'AtentoError';
+    this.code = code;
+  }
+}
+
+const isNode = typeof process !== 'undefined' && !!(process.versions && process.versions.node);
+
+// ---- loading the module -----------------------------------------------------
+
+/** The default location of the module: ../dist/atento.wasm beside this file. */
+export function defaultWasmUrl() {
+  return new URL('../dist/atento.wasm', import.meta.url);
+}
+
+async function compile(source) {
+  if (source === undefined || source === null) source = defaultWasmUrl();
+  if (source instanceof WebAssembly.Module) return source;
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return WebAssembly.compile(source);
+  if (typeof source === 'string') {
+    // A path in Node, else a URL relative to the page / worker.
+    if (isNode && !/^[a-z][a-z0-9+.-]*:/i.test(source)) {
+      const { pathToFileURL } = await import('node:url');
+      source = pathToFileURL(source);
+    } else {
+      source = new URL(source, globalThis.location ? globalThis.location.href : undefined);
+    }
+  }
+  if (source instanceof URL) {
+    if (source.protocol === 'file:') {
+      if (!isNode) throw new AtentoError('E_WASM', `cannot read ${source.href} outside Node`);
+      const { readFile } = await import('node:fs/promises');
+      let bytes;
+      try {
+        bytes = await readFile(source);
+      } catch (e) {
+        throw new AtentoError('E_WASM', `cannot read ${decodeURIComponent(source.pathname)}: ${e.code || e.message} (build it with ./build.sh)`);
+      }
+      return WebAssembly.compile(bytes);
+    }
+    source = fetch(source);
+  }
+  if (source && typeof source.then === 'function') source = await source;
+  if (typeof Response !== 'undefined' && source instanceof Response) {
+    if (!source.ok) throw new AtentoError('E_WASM', `cannot fetch ${source.url}: HTTP ${source.status}`);
+    if (WebAssembly.compileStreaming && (source.headers.get('content-type') || '').startsWith('application/wasm')) {
+      return WebAssembly.compileStreaming(source);
+    }
+    return WebAssembly.compile(await source.arrayBuffer());
+  }
+  throw new AtentoError('E_ARG', 'initAtento: expected bytes, a URL, a Response or a WebAssembly.Module');
+}
+
+/**
+ * Compile and instantiate atento.wasm.
+ * @param {BufferSource|URL|string|Response|Promise<Response>|WebAssembly.Module} [source]
+ * @returns {Promise<Atento>}
+ */
+export async function initAtento(source) {
+  let module;
+  try {
+    module = await compile(source);
+  } catch (e) {
+    if (e instanceof AtentoError) throw e;
+    throw new AtentoError('E_WASM', `cannot compile atento.wasm: ${e.message}`);
+  }
+  const rt = new Atento();
+  let instance;
+  try {
+    instance = await WebAssembly.instantiate(module, rt._imports(module));
+  } catch (e) {
+    if (e instanceof AtentoError) throw e;
+    throw new AtentoError('E_WASM', `cannot instantiate atento.wasm: ${e.message}`);
+  }
+  rt._attach(instance);
+  return rt;
+}
+
+// ---- the runtime ------------------------------------------------------------
+
+export class Atento {
+  constructor() {
+    this.exports = null;
+    this.memory = null;
+    this._buf = null;
+    this._u8 = null;
+    this._scratch = 0; // 16 bytes for out-parameters
+  }
+
+  // The imports a standalone emscripten module may ask for. The core does no
+  // I/O, so WASI calls are stubs; anything unexpected fails loudly when called.
+  _imports(module) {
+    const imports = {};
+    const self = this;
+    const stub = (mod, name) => {
+      if (name === 'emscripten_notify_memory_growth') return () => {}; // views are refreshed lazily
+      if (name === 'emscripten_memcpy_big') return (d, s, n) => { self.u8.copyWithin(d >>> 0, s >>> 0, (s >>> 0) + (n >>> 0)); return d; };
+      if (name === 'proc_exit' || name === 'abort' || name === '__assert_fail' || name === '_abort_js') {
+        return (code) => { throw new AtentoError('E_ABORT', `atento.wasm aborted (${name}${typeof code === 'number' ? ' ' + code : ''})`); };
+      }
+      if (name === 'fd_write') {
+        // Only reached through a debugging printf; forward to the console.
+        return (fd, iovs, iovsLen, nwritten) => {
+          const dv = self.view();
+          let total = 0, text = '';
+          for (let i = 0; i < iovsLen; i++) {
+            const p = dv.getUint32((iovs >>> 0) + 8 * i, true), n = dv.getUint32((iovs >>> 0) + 8 * i + 4, true);
+            text += utf8dec.decode(self.u8.subarray(p, p + n));
+            total += n;
+          }
+          if (text) console.error(text.replace(/\n$/, ''));
+          dv.setUint32(nwritten >>> 0, total, true);
+          return 0;
+        };
+      }
+      if (name === 'clock_time_get') {
+        return (id, prec, out) => {
+          const ns = BigInt(Math.round((globalThis.performance ? performance.timeOrigin + performance.now() : Date.now()) * 1e6));
+          self.view().setBigUint64(out >>> 0, ns, true);
+          return 0;
+        };
+      }
+      if (name === 'random_get') {
+        return (p, n) => { globalThis.crypto.getRandomValues(self.u8.subarray(p >>> 0, (p >>> 0) + (n >>> 0))); return 0; };
+      }
+      if (name === 'environ_sizes_get' || name === 'args_sizes_get') {
+        return (a, b) => { const dv = self.view(); dv.setUint32(a >>> 0, 0, true); dv.setUint32(b >>> 0, 0, true); return 0; };
+      }
+      if (name === 'environ_get' || name === 'args_get') return () => 0;
+      if (mod === 'wasi_snapshot_preview1') return () => 52; // ENOSYS
+      return () => { throw new AtentoError('E_ABORT', `atento.wasm called an import it should not need: ${mod}.${name}`); };
+    };
+    for (const imp of WebAssembly.Module.imports(module)) {
+      if (imp.kind !== 'function') {
+        throw new AtentoError('E_WASM', `atento.wasm imports a ${imp.kind} (${imp.module}.${imp.name}); rebuild it with ./build.sh`);
+      }
+      (imports[imp.module] ??= {})[imp.name] = stub(imp.module, imp.name);
+    }
+    return imports;
+  }
+
+  _attach(instance) {
+    this.exports = instance.exports;
+    this.memory = instance.exports.memory;
+    if (!(this.memory instanceof WebAssembly.Memory)) throw new AtentoError('E_WASM', 'atento.wasm exports no memory');
+    if (typeof this.exports._initialize === 'function') this.exports._initialize();
+    this._scratch = this.malloc(16);
+  }
+
+  /** The C function `name`, or an E_UNSUPPORTED error if this build lacks it. */
+  fn(name) {
+    const f = this.exports[name];
+    if (typeof f !== 'function') {
+      throw new AtentoError('E_UNSUPPORTED', `this atento.wasm has no ${name} (stale build? run ./build.sh)`);
+    }
+    return f;
+  }
+
+  /** Current byte view of the wasm memory (re-created after memory growth). */
+  get u8() {
+    if (this._buf !== this.memory.buffer) {
+      this._buf = this.memory.buffer;
+      this._u8 = new Uint8Array(this._buf);
+      this._dv = new DataView(this._buf);
+    }
+    return this._u8;
+  }
+
+  view() { this.u8; return this._dv; }
+
+  /** Size of the wasm memory in bytes (it only grows, so this is also its peak). */
+  get memoryBytes() { return this.memory.buffer.byteLength; }
+
+  lastError() {
+    const p = this.fn('atn_last_error')() >>> 0;
+    return p ? this.cstring(p) : '';
+  }
+
+  /** Throw the last C error as an AtentoError with `code`. */
+  fail(code, what) {
+    const msg = this.lastError();
+    throw new AtentoError(code, msg ? msg : `${what} failed`);
+  }
+
+  malloc(n) {
+    const p = this.fn('atn_malloc')(Math.max(1, n) >>> 0) >>> 0;
+    if (!p) throw new AtentoError('E_NOMEM', `out of memory: cannot allocate ${n} bytes in wasm memory (${(this.memoryBytes / 2 ** 20).toFixed(0)} MiB in use)`);
+    return p;
+  }
+
+  free(p) { if (p) this.fn('atn_free')(p); }
+
+  /** A NUL-terminated C string at p, decoded as UTF-8. */
+  cstring(p, maxLen = 1 << 24) {
+    p >>>= 0;
+    const u8 = this.u8;
+    let e = p;
+    const end = Math.min(u8.length, p + maxLen);
+    while (e < end && u8[e] !== 0) e++;
+    return utf8dec.decode(u8.subarray(p, e));
+  }
+
+  /** Copy bytes into fresh wasm memory (NUL-terminated); returns [ptr, len]. */
+  putBytes(bytes) {
+    const p = this.malloc(bytes.length + 1);
+    const u8 = this.u8;
+    u8.set(bytes, p);
+    u8[p + bytes.length] = 0;
+    return [p, bytes.length];
+  }
+
+  putString(s) {
+    if (typeof s !== 'string') throw new AtentoError('E_ARG', `expected a string, got ${typeof s}`);
+    return this.putBytes(utf8enc.encode(s));
+  }
+
+  /** Copy token ids into fresh wasm memory; returns [ptr, n]. */
+  putIds(ids) {
+    const n = checkIds(ids);
+    const p = this.malloc(4 * n);
+    const a = new Int32Array(this.memory.buffer, p, n);
+    for (let i = 0; i < n; i++) a[i] = ids[i];
+    return [p, n];
+  }
+
+  /**
+   * Load a GGUF model. The bytes are copied once into wasm memory and the
+   * model keeps that copy (take_ownership): tensors point straight into it.
+   * @param {Uint8Array|ArrayBuffer} bytes
+   */
+  loadModel(bytes) {
+    if (bytes instanceof ArrayBuffer) bytes = new Uint8Array(bytes);
+    else if (ArrayBuffer.isView(bytes) && !(bytes instanceof Uint8Array)) bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (!(bytes instanceof Uint8Array)) throw new AtentoError('E_ARG', 'loadModel: expected the bytes of a .gguf file (Uint8Array or ArrayBuffer)');
+    const buf = this.reserve(bytes.length);
+    buf.view().set(bytes);
+    return buf.load();
+  }
+
+  /**
+   * Reserve `size` bytes of wasm memory for a model file and fill them
+   * yourself (a file read or a download written chunk by chunk, without an
+   * intermediate copy), then call load(). Until load() succeeds, free() it if
+   * you give up. view() must be re-taken after any other call into atento
+   * (memory may grow and detach old views).
+   */
+  reserve(size) {
+    if (!Number.isSafeInteger(size) || size < 0) throw new AtentoError('E_ARG', `bad model size ${size}`);
+    if (size >= 2 ** 32) throw new AtentoError('E_NOMEM', `model too large for wasm32 memory (${size} bytes)`);
+    const rt = this;
+    let p = rt.malloc(size);
+    return {
+      size,
+      get ptr() { return p; },
+      view() {
+        if (!p) throw new AtentoError('E_FREED', 'model buffer already loaded or freed');
+        return new Uint8Array(rt.memory.buffer, p, size);
+      },
+      set(chunk, offset) {
+        if (offset < 0 || offset + chunk.length > size) throw new AtentoError('E_ARG', `chunk [${offset}, ${offset + chunk.length}) outside the ${size}-byte model buffer`);
+        this.view().set(chunk, offset);
+      },
+      load() {
+        if (!p) throw new AtentoError('E_FREED', 'model buffer already loaded or freed');
+        const m = rt.fn('atn_model_load')(p, size, 1) >>> 0;
+        // With take_ownership the model frees the bytes, even when loading fails.
+        p = 0;
+        if (!m) rt.fail('E_LOAD', 'loading the model');
+        return new Model(rt, m, size);
+      },
+      free() { if (p) { rt.free(p); p = 0; } },
+    };
+  }
+
+  /** atn_sampler_defaults as a JS object. */
+  samplerDefaults() {
+    const p = this.malloc(SAMPLER_PARAMS_SIZE);
+    try {
+      this.u8.fill(0, p, p + SAMPLER_PARAMS_SIZE);
+      this.fn('atn_sampler_defaults')(p);
+      return readSamplerParams(this.view(), p);
+    } finally {
+      this.free(p);
+    }
+  }
+
+  /**
+   * A sampler. Options (all optional, C defaults otherwise): temperature
+   * (<= 0: greedy), topK, topP, minP, repeatPenalty, repeatLastN, seed.
+   */
+  newSampler(opts = {}) {
+    const p = this.malloc(SAMPLER_PARAMS_SIZE);
+    let smp;
+    try {
+      this.u8.fill(0, p, p + SAMPLER_PARAMS_SIZE);
+      this.fn('atn_sampler_defaults')(p);
+      const prm = { ...readSamplerParams(this.view(), p), ...definedOnly(opts) };
+      writeSamplerParams(this.view(), p, prm);
+      smp = this.fn('atn_sampler_new')(p) >>> 0;
+    } finally {
+      this.free(p);
+    }
+    if (!smp) this.fail('E_SAMPLE', 'creating the sampler');
+    return new Sampler(this, smp);
+  }
+}
+
+// atn_sampler_params in wasm32: float temperature @0, int top_k @4,
+// float top_p @8, float min_p @12, float repeat_penalty @16,
+// int repeat_last_n @20, uint64_t seed @24 (8-aligned); 32 bytes.
+function readSamplerParams(dv, p) {
+  return {
+    temperature: dv.getFloat32(p, true),
+    topK: dv.getInt32(p + 4, true),
+    topP: dv.getFloat32(p + 8, true),
+    minP: dv.getFloat32(p + 12, true),
+    repeatPenalty: dv.getFloat32(p + 16, true),
+    repeatLastN: dv.getInt32(p + 20, true),
+    seed: dv.getBigUint64(p + 24, true),
+  };
+}
+
+function writeSamplerParams(dv, p, o) {
+  const num = (k) => {
+    const v = Number(o[k]);
+    if (!Number.isFinite(v)) throw new AtentoError('E_ARG', `sampler option ${k} must be a finite number, got ${o[k]}`);
+    return v;
+  };
+  const int = (k) => {
+    const v = num(k);
+    if (!Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31) throw new AtentoError('E_ARG', `sampler option ${k} must be an integer, got ${o[k]}`);
+    return v;
+  };
+  dv.setFloat32(p, num('temperature'), true);
+  dv.setInt32(p + 4, int('topK'), true);
+  dv.setFloat32(p + 8, num('topP'), true);
+  dv.setFloat32(p + 12, num('minP'), true);
+  dv.setFloat32(p + 16, num('repeatPenalty'), true);
+  dv.setInt32(p + 20, int('repeatLastN'), true);
+  let seed;
+  try {
+    seed = BigInt(o.seed);
+  } catch {
+    throw new AtentoError('E_ARG', `sampler option seed must be an integer, got ${o.seed}`);
+  }
+  if (seed < 0n || seed >= 2n ** 64n) throw new AtentoError('E_ARG', `sampler option seed must be in [0, 2^64), got ${o.seed}`);
+  dv.setBigUint64(p + 24, seed, true);
+}
+
+function definedOnly(o) {
+  const r = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) r[k] = v;
+  return r;
+}
+
+function checkIds(ids) {
+  if (!(ids instanceof Int32Array || Array.isArray(ids) || ArrayBuffer.isView(ids))) {
+    throw new AtentoError('E_ARG', 'expected an array of token ids');
+  }
+  const n = ids.length;
+  for (let i = 0; i < n; i++) {
+    const v = ids[i];
+    if (!Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31) throw new AtentoError('E_ARG', `token id ${v} at position ${i} is not an integer`);
+  }
+  return n;
+}
+
+// ---- model --------------------------------------------------------------------
+
+export class Model {
+  constructor(rt, ptr, fileSize) {
+    this.rt = rt;
+    this.ptr = ptr;
+    this.fileSize = fileSize;
+    this._sessions = new Set();
+    this.nVocab = rt.fn('atn_model_n_vocab')(ptr);
+    this.nCtxTrain = rt.fn('atn_model_n_ctx_train')(ptr);
+    const a = rt.fn('atn_model_arch')(ptr) >>> 0;
+    this.arch = a ? rt.cstring(a) : '';
+    this.bos = rt.fn('atn_token_bos')(ptr);
+    this.eos = rt.fn('atn_token_eos')(ptr);
+  }
+
+  _p() {
+    if (!this.ptr) throw new AtentoError('E_FREED', 'the model was freed');
+    return this.ptr;
+  }
+
+  /** The model's description (atn_model_info_json), parsed. */
+  info() {
+    const p = this.rt.fn('atn_model_info_json')(this._p()) >>> 0;
+    if (!p) this.rt.fail('E_LOAD', 'reading the model info');
+    const s = this.rt.cstring(p);
+    try {
+      return JSON.parse(s);
+    } catch (e) {
+      throw new AtentoError('E_LOAD', `atn_model_info_json gave invalid JSON: ${e.message}`);
+    }
+  }
+
+  /** The GGUF chat template, or null. */
+  chatTemplate() {
+    const p = this.rt.fn('atn_model_chat_template')(this._p()) >>> 0;
+    return p ? this.rt.cstring(p) : null;
+  }
+
+  /**
+   * Token ids of `text`.
+   * @param {string|Uint8Array} text
+   * @param {{addSpecial?: boolean, parseSpecial?: boolean}} [opts] addSpecial
+   *   (default true): BOS when the model asks for it; parseSpecial (default
+   *   false): "<|im_end|>" and the like become their special tokens.
+   * @returns {Int32Array}
+   */
+  tokenize(text, { addSpecial = true, parseSpecial = false } = {}) {
+    const rt = this.rt, m = this._p();
+    const [tp, tn] = typeof text === 'string' ? rt.putString(text) : rt.putBytes(text);
+    try {
+      let cap = tn + 16;
+      for (;;) {
+        const ip = rt.malloc(4 * cap);
+        try {
+          const n = rt.fn('atn_tokenize')(m, tp, tn, addSpecial ? 1 : 0, parseSpecial ? 1 : 0, ip, cap);
+          if (n < 0) rt.fail('E_TOKENIZE', 'tokenizing');
+          if (n <= cap) return new Int32Array(rt.memory.buffer, ip, n).slice();
+          cap = n;
+        } finally {
+          rt.free(ip);
+        }
+      }
+    } finally {
+      rt.free(tp);
+    }
+  }
+
+  // Calls f(outPtr, cap) -> byte count (possibly > cap), growing the buffer.
+  _bytesOut(f, code, what, guess = 64) {
+    const rt = this.rt;
+    let cap = guess;
+    for (;;) {
+      const op = rt.malloc(cap);
+      try {
+        const n = f(op, cap);
+        if (n < 0) rt.fail(code, what);
+        if (n <= cap) return rt.u8.slice(op, op + n);
+        cap = n;
+      } finally {
+        rt.free(op);
+      }
+    }
+  }
+
+  /** The bytes token `id` stands for (may be part of a UTF-8 character). */
+  tokenToBytes(id) {
+    const m = this._p();
+    return this._bytesOut((op, cap) => this.rt.fn('atn_token_to_bytes')(m, id | 0, op, cap), 'E_DETOKENIZE', `token ${id}`, 32);
+  }
+
+  /** The vocabulary entry of token `id` (e.g. "▁hello", "<0x0A>"). */
+  piece(id) {
+    const m = this._p();
+    return utf8dec.decode(this._bytesOut((op, cap) => this.rt.fn('atn_token_piece')(m, id | 0, op, cap), 'E_DETOKENIZE', `token ${id}`, 32));
+  }
+
+  /** Bytes of a whole sequence of ids. */
+  detokenizeBytes(ids) {
+    const rt = this.rt, m = this._p();
+    const [ip, n] = rt.putIds(ids);
+    try {
+      return this._bytesOut((op, cap) => rt.fn('atn_detokenize')(m, ip, n, op, cap), 'E_DETOKENIZE', 'detokenizing', 8 * n + 16);
+    } finally {
+      rt.free(ip);
+    }
+  }
+
+  /** Text of a whole sequence of ids (invalid UTF-8 becomes U+FFFD). */
+  detokenize(ids) {
+    return utf8dec.decode(this.detokenizeBytes(ids));
+  }
+
+  isEog(id) { return this.rt.fn('atn_token_is_eog')(this._p(), id | 0) !== 0; }
+
+  /** The id of a special token given its text, or -1. */
+  lookup(text) {
+    const rt = this.rt, m = this._p();
+    const [p, n] = rt.putString(text);
+    try {
+      return rt.fn('atn_token_lookup')(m, p, n);
+    } finally {
+      rt.free(p);
+    }
+  }
+
+  /** A session (KV cache); nCtx <= 0: the training context capped at 4096. */
+  newSession(nCtx = 0) {
+    const rt = this.rt;
+    const s = rt.fn('atn_session_new')(this._p(), nCtx | 0) >>> 0;
+    if (!s) rt.fail('E_SESSION', 'creating the session');
+    const sess = new Session(this, s);
+    this._sessions.add(sess);
+    return sess;
+  }
+
+  newSampler(opts) { return this.rt.newSampler(opts); }
+
+  /**
+   * Stream a generation: the session's last logits are sampled, the token is
+   * evaluated, and text comes out in whole UTF-8 characters (held back while
+   * it might begin a stop string). Yields {token, text}; a last piece with
+   * token -1 carries text released at the end. The generator's return value
+   * is {reason: 'eog'|'stop'|'length', tokens: [ids], finalToken}.
+   * Breaking out of the loop frees the C generator.
+   * @param {Session} session  already evaluated on the prompt
+   * @param {Sampler} sampler
+   * @param {{maxTokens?: number, stop?: string[]}} [opts]
+   */
+  *generate(session, sampler, { maxTokens = 256, stop = [] } = {}) {
+    const rt = this.rt;
+    if (!(session instanceof Session) || session.model !== this) throw new AtentoError('E_ARG', 'generate: the session does not belong to this model');
+    if (!(sampler instanceof Sampler)) throw new AtentoError('E_ARG', 'generate: expected a Sampler');
+    if (typeof stop === 'string') stop = [stop];
+    const g = rt.fn('atn_gen_new')(session._p(), sampler._p()) >>> 0;
+    if (!g) rt.fail('E_GENERATE', 'starting the generation');
+    session._gens.add(g);
+    const tokens = [];
+    let reason = 'length', finalToken = -1;
+    const lenp = rt._scratch, tokp = rt._scratch + 8;
+    const text = (p) => {
+      p >>>= 0;
+      const n = rt.view().getUint32(lenp, true);
+      return p && n ? utf8dec.decode(rt.u8.subarray(p, p + n)) : '';
+    };
+    try {
+      for (const s of stop) {
+        if (typeof s !== 'string' || s.length === 0) throw new AtentoError('E_ARG', 'stop strings must be non-empty strings');
+        const [sp, sn] = rt.putString(s);
+        try {
+          if (rt.fn('atn_gen_add_stop')(g, sp, sn) < 0) rt.fail('E_GENERATE', 'adding a stop string');
+        } finally {
+          rt.free(sp);
+        }
+      }
+      while (tokens.length < maxTokens) {
+        rt.view().setInt32(tokp, -1, true);
+        const r = rt.fn('atn_gen_next')(g, tokp);
+        if (r < 0) rt.fail('E_GENERATE', 'generating');
+        const tok = rt.view().getInt32(tokp, true);
+        rt.view().setUint32(lenp, 0, true);
+        const t = text(rt.fn('atn_gen_text')(g, lenp));
+        if (r === 0) {
+          finalToken = tok;
+          reason = tok >= 0 && this.isEog(tok) ? 'eog' : 'stop';
+          if (t) yield { token: -1, text: t };
+          break;
+        }
+        tokens.push(tok);
+        yield { token: tok, text: t };
+      }
+      rt.view().setUint32(lenp, 0, true);
+      const t = text(rt.fn('atn_gen_flush')(g, lenp));
+      if (t) yield { token: -1, text: t };
+      return { reason, tokens, finalToken };
+    } finally {
+      // session.free() frees its generators; free ours only if still live.
+      if (session._gens.delete(g)) rt.fn('atn_gen_free')(g);
+    }
+  }
+
+  /** Free the model and every session still open on it. */
+  free() {
+    if (!this.ptr) return;
+    for (const s of this._sessions) s.free();
+    this.rt.fn('atn_model_free')(this.ptr);
+    this.ptr = 0;
+  }
+}
+
+// ---- session --------------------------------------------------------------------
+
+export class Session {
+  constructor(model, ptr) {
+    this.model = model;
+    this.rt = model.rt;
+    this.ptr = ptr;
+    this._gens = new Set();
+  }
+
+  _p() {
+    if (!this.ptr) throw new AtentoError('E_FREED', 'the session was freed');
+    return this.ptr;
+  }
+
+  get nCtx() { return this.rt.fn('atn_session_n_ctx')(this._p()); }
+  get nPast() { return this.rt.fn('atn_session_n_past')(this._p()); }
+
+  /** Forget the cache past the first nKeep tokens (0: start over). */
+  truncate(nKeep = 0) {
+    if (this.rt.fn('atn_session_truncate')(this._p(), nKeep | 0) < 0) this.rt.fail('E_SESSION', 'truncating the session');
+  }
+
+  /** Run the model on `ids` appended after the cached tokens. */
+  eval(ids, { allLogits = false } = {}) {
+    const rt = this.rt, s = this._p();
+    const [p, n] = rt.putIds(ids);
+    try {
+      if (rt.fn('atn_eval')(s, p, n, allLogits ? 1 : 0) < 0) rt.fail('E_EVAL', 'evaluating');
+    } finally {
+      rt.free(p);
+    }
+  }
+
+  /** A copy of the logits of token i of the last eval (-1: the last). */
+  logits(i = -1) {
+    const rt = this.rt;
+    const p = rt.fn('atn_logits')(this._p(), i | 0) >>> 0;
+    if (!p) {
+      const msg = rt.lastError();
+      throw new AtentoError('E_EVAL', `no logits for token ${i} of the last eval${msg ? ' (' + msg + ')' : ' (evaluate with allLogits to keep them)'}`);
+    }
+    return new Float32Array(rt.memory.buffer, p, this.model.nVocab).slice();
+  }
+
+  /**
+   * Teacher-forced log-probabilities: out[i-1] = log p(ids[i] | ids[<i]),
+   * from one batched pass over a fresh cache.
+   * @returns {Float32Array} ids.length - 1 values
+   */
+  score(ids) {
+    const rt = this.rt, s = this._p();
+    const [p, n] = rt.putIds(ids);
+    let lp = 0;
+    try {
+      lp = rt.malloc(4 * Math.max(1, n - 1));
+      const r = rt.fn('atn_score')(s, p, n, lp);
+      if (r < 0) rt.fail('E_SCORE', 'scoring');
+      return new Float32Array(rt.memory.buffer, lp, r).slice();
+    } finally {
+      rt.free(lp);
+      rt.free(p);
+    }
+  }
+
+  /** Encoder-decoder models: encode the source ids (EOS included). */
+  setSource(ids) {
+    const rt = this.rt, s = this._p();
+    const [p, n] = rt.putIds(ids);
+    try {
+      if (rt.fn('atn_set_source')(s, p, n) < 0) rt.fail('E_EVAL', 'encoding the source');
+    } finally {
+      rt.free(p);
+    }
+  }
+
+  free() {
+    if (!this.ptr) return;
+    for (const g of this._gens) this.rt.fn('atn_gen_free')(g);
+    this._gens.clear();
+    this.rt.fn('atn_session_free')(this.ptr);
+    this.ptr = 0;
+    this.model._sessions.delete(this);
+  }
+}
+
+// ---- sampler --------------------------------------------------------------------
+
+export class Sampler {
+  constructor(rt, ptr) {
+    this.rt = rt;
+    this.ptr = ptr;
+  }
+
+  _p() {
+    if (!this.ptr) throw new AtentoError('E_FREED', 'the sampler was freed');
+    return this.ptr;
+  }
+
+  /** Add a token to the history the repetition penalty sees. */
+  accept(id) { this.rt.fn('atn_sampler_accept')(this._p(), id | 0); }
+
+  /** Choose a token from a logits vector (Float32Array). */
+  sample(logits) {
+    const rt = this.rt, smp = this._p();
+    if (!(logits instanceof Float32Array)) throw new AtentoError('E_ARG', 'sample: expected a Float32Array of logits');
+    const p = rt.malloc(4 * logits.length);
+    try {
+      new Float32Array(rt.memory.buffer, p, logits.length).set(logits);
+      const id = rt.fn('atn_sample')(smp, p, logits.length);
+      if (id < 0) rt.fail('E_SAMPLE', 'sampling');
+      return id;
+    } finally {
+      rt.free(p);
+    }
+  }
+
+  free() {
+    if (!this.ptr) return;
+    this.rt.fn('atn_sampler_free')(this.ptr);
+    this.ptr = 0;
+  }
+}
