@@ -1,0 +1,32 @@
+/* kernels_impl.h — what the kernel files share with each other (not part of
+ * the core's interface; include kernels.h for that). */
+#ifndef ATN_KERNELS_IMPL_H
+#define ATN_KERNELS_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "kernels.h"
+
+/* A static buffer of at least `bytes`, 64-byte aligned, grown on demand and
+ * reused by every call (the core is single-threaded). NULL if it cannot grow;
+ * the callers then fall back to a path that needs no scratch. */
+void *atn_kernels_scratch(size_t bytes);
+
+/* scalar.c: the reference, rows [r0, r1) of Y (row stride n_out = W->ne[1]). */
+void atn_matmul_rows_ref(const atn_tensor *W, const float *X, int n_tok, float *Y, int64_t r0, int64_t r1);
+float atn_dot_f32_ref(const float *a, const float *b, int n);
+void atn_axpy_f32_ref(float a, const float *x, float *y, int n);
+void atn_scale_f32_ref(float *x, float a, int n);
+/* dot of `nb` weight blocks of `type` with the matching quantized activations
+ * (for K-quants a weight block spans 8 activation blocks). */
+float atn_vec_dot_q_ref(int type, const void *w, const atn_block_q8a *a, int64_t nb);
+
+#ifdef __wasm_simd128__
+/* simd128.c */
+void atn_matmul_rows_simd128(const atn_tensor *W, const float *X, int n_tok, float *Y, int64_t r0, int64_t r1);
+float atn_dot_f32_simd128(const float *a, const float *b, int n);
+void atn_axpy_f32_simd128(float a, const float *x, float *y, int n);
+void atn_scale_f32_simd128(float *x, float a, int n);
+#endif
+
+#endif

@@ -1,0 +1,249 @@
+/* test_kernels.c — every matmul implementation against the scalar reference,
+ * for every weight type, on random data with odd sizes; and the f32 helpers.
+ *
+ * Natively atn_matmul is the scalar path; compiled to WASM with -msimd128 it
+ * is the SIMD128 one, which is what this test exists to check
+ * (tests/wasm_ctests.sh runs it that way).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kernels.h"
+#include "quant.h"
+#include "tensor.h"
+
+static int n_pass, n_fail;
+
+#define CHECK(cond, ...)                                                   \
+    do {                                                                   \
+        if (cond) n_pass++;                                                \
+        else {                                                             \
+            n_fail++;                                                      \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                    \
+            printf(__VA_ARGS__);                                           \
+            printf("\n");                                                  \
+        }                                                                  \
+    } while (0)
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint32_t rnd_u32(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 32);
+}
+static float rnd_uniform(void) { return (rnd_u32() + 0.5f) / 4294967296.0f; }
+static float rnd_normal(void) {
+    float u = rnd_uniform(), v = rnd_uniform();
+    return sqrtf(-2.0f * logf(u)) * cosf(6.2831853f * v);
+}
+
+static const int TYPES[] = {ATN_TYPE_F32, ATN_TYPE_F16, ATN_TYPE_BF16, ATN_TYPE_Q8_0, ATN_TYPE_Q4_0,
+                            ATN_TYPE_Q4_1, ATN_TYPE_Q5_0, ATN_TYPE_Q5_1, ATN_TYPE_Q4_K, ATN_TYPE_Q5_K,
+                            ATN_TYPE_Q6_K};
+#define N_TYPES (int)(sizeof TYPES / sizeof TYPES[0])
+
+static int is_dense(int type) { return type == ATN_TYPE_F32 || type == ATN_TYPE_F16 || type == ATN_TYPE_BF16; }
+
+/* One case: n_out rows of n_in, n_tok tokens. Compares
+ *  1. atn_matmul with atn_matmul_ref (tight: same integer sums, only the
+ *     float summation order may differ),
+ *  2. atn_matmul with an f32 dot of the dequantized weights (loose: the
+ *     activations are quantized to 8 bits for quantized weights),
+ *  3. atn_matmul_rows on a sub-range writes only that range. */
+static void check_case(int type, int n_in, int n_out, int n_tok, float offset) {
+    size_t row_bytes = atn_row_size(type, n_in);
+    uint8_t *wq = malloc(row_bytes * n_out);
+    float *wf = malloc(sizeof(float) * n_in * n_out);
+    float *x = malloc(sizeof(float) * n_in * n_tok);
+    float *y = malloc(sizeof(float) * n_out * n_tok);
+    float *yr = malloc(sizeof(float) * n_out * n_tok);
+    float *ys = malloc(sizeof(float) * (n_out * n_tok > n_in ? n_out * n_tok : n_in));
+    float *wd = malloc(sizeof(float) * n_in);
+    if (!wq || !wf || !x || !y || !yr || !ys || !wd) {
+        CHECK(0, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < n_in * n_out; i++) wf[i] = rnd_normal() * 0.5f + offset;
+    for (int i = 0; i < n_in * n_tok; i++) x[i] = rnd_normal();
+    /* make some activations large in one block to stress the act scales */
+    x[n_in / 2] *= 8.0f;
+    for (int r = 0; r < n_out; r++) {
+        size_t got = atn_quantize_row(type, wf + (size_t)r * n_in, wq + r * row_bytes, n_in);
+        if (got != row_bytes) {
+            CHECK(0, "%s: quantize_row returned %zu, want %zu", atn_type_name(type), got, row_bytes);
+            goto done;
+        }
+    }
+    atn_tensor W = {.name = "w", .type = type, .n_dims = 2, .ne = {n_in, n_out, 1, 1},
+                    .data = wq, .nbytes = row_bytes * n_out};
+    atn_matmul(&W, x, n_tok, y);
+    atn_matmul_ref(&W, x, n_tok, yr);
+
+    float worst_ref = 0, worst_deq = 0;
+    int bad_ref = 0, bad_deq = 0;
+    for (int r = 0; r < n_out; r++) {
+        atn_dequantize_row(type, wq + r * row_bytes, wd, n_in);
+        for (int t = 0; t < n_tok; t++) {
+            const float *xt = x + (size_t)t * n_in;
+            double exact = 0, mag = 0, qerr = 0;
+            for (int j = 0; j < n_in; j++) {
+                exact += (double)wd[j] * xt[j];
+                mag += fabs((double)wd[j] * xt[j]);
+            }
+            /* bound on the activation-quantization error: half a step of
+             * each activation block's scale, times |w| */
+            if (!is_dense(type)) {
+                for (int b = 0; b < n_in / 32; b++) {
+                    float amax = 0;
+                    for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(xt[32 * b + j]));
+                    for (int j = 0; j < 32; j++) qerr += fabs(wd[32 * b + j]) * (amax / 127.0) * 0.5;
+                }
+            }
+            float got = y[t * n_out + r], ref = yr[t * n_out + r];
+            float e_ref = fabsf(got - ref) / (float)(mag + 1e-6);
+            if (e_ref > worst_ref) worst_ref = e_ref;
+            if (e_ref > 2e-5f) bad_ref++;
+            double tol = qerr * 1.01 + 2e-5 * mag + 1e-6;
+            double e_deq = fabs(got - exact);
+            if (e_deq / (mag + 1e-6) > worst_deq) worst_deq = (float)(e_deq / (mag + 1e-6));
+            if (e_deq > tol) bad_deq++;
+        }
+    }
+    CHECK(bad_ref == 0, "%s n_in=%d n_out=%d n_tok=%d: %d outputs differ from the reference (worst rel %.3g)",
+          atn_type_name(type), n_in, n_out, n_tok, bad_ref, worst_ref);
+    CHECK(bad_deq == 0, "%s n_in=%d n_out=%d n_tok=%d: %d outputs off the dequantized f32 dot (worst rel %.3g)",
+          atn_type_name(type), n_in, n_out, n_tok, bad_deq, worst_deq);
+
+    /* rows [r0, r1) only: the others must stay untouched */
+    if (n_out >= 3) {
+        int r0 = 1, r1 = n_out - 1;
+        for (int i = 0; i < n_out * n_tok; i++) ys[i] = -12345.0f;
+        atn_matmul_rows(&W, x, n_tok, ys, r0, r1);
+        int bad = 0;
+        for (int t = 0; t < n_tok; t++)
+            for (int r = 0; r < n_out; r++) {
+                float v = ys[t * n_out + r];
+                if (r < r0 || r >= r1) bad += v != -12345.0f;
+                else bad += fabsf(v - y[t * n_out + r]) > 1e-5f * (1 + fabsf(y[t * n_out + r]));
+            }
+        CHECK(bad == 0, "%s matmul_rows [%d,%d) of %d x %d tokens: %d wrong", atn_type_name(type), r0, r1, n_out,
+              n_tok, bad);
+    }
+
+    /* get_row equals dequantize_row */
+    {
+        int r = n_out / 2;
+        atn_get_row(&W, r, ys);
+        atn_dequantize_row(type, wq + r * row_bytes, wd, n_in);
+        CHECK(memcmp(ys, wd, sizeof(float) * n_in) == 0, "%s get_row differs from dequantize_row",
+              atn_type_name(type));
+    }
+done:
+    free(wq), free(wf), free(x), free(y), free(yr), free(ys), free(wd);
+}
+
+static void test_matmul_all(void) {
+    static const int toks[] = {1, 3, 5, 17};
+    static const int rows[] = {1, 3, 5, 17};
+    for (int ti = 0; ti < N_TYPES; ti++) {
+        int type = TYPES[ti];
+        int bs = atn_type_block_size(type);
+        int widths_small[] = {32, 96, 576, 1536};
+        int widths_k[] = {256, 768, 1536};
+        const int *widths = bs == 256 ? widths_k : widths_small;
+        int n_w = bs == 256 ? 3 : 4;
+        for (int wi = 0; wi < n_w; wi++)
+            for (int ri = 0; ri < 4; ri++)
+                for (int k = 0; k < 4; k++) {
+                    /* offset weights exercise the min/offset terms of q4_1, q5_1, K-quants */
+                    float offset = ((wi + ri + k) & 1) ? 0.3f : 0.0f;
+                    check_case(type, widths[wi], rows[ri], toks[k], offset);
+                }
+        /* a bigger, model-like case: blocked kernels' row/token tails */
+        check_case(type, bs == 256 ? 512 : 576, 67, 13, 0.0f);
+    }
+}
+
+/* Degenerate inputs: all-zero activations and weights give exact zeros. */
+static void test_zeros(void) {
+    for (int ti = 0; ti < N_TYPES; ti++) {
+        int type = TYPES[ti];
+        int n_in = 256, n_out = 5, n_tok = 3;
+        size_t rb = atn_row_size(type, n_in);
+        uint8_t *wq = calloc(n_out, rb);
+        float *x = calloc((size_t)n_in * n_tok, sizeof(float));
+        float *wf = calloc(n_in, sizeof(float));
+        float y[15];
+        for (int r = 0; r < n_out; r++) atn_quantize_row(type, wf, wq + r * rb, n_in);
+        atn_tensor W = {.name = "z", .type = type, .n_dims = 2, .ne = {n_in, n_out, 1, 1}, .data = wq};
+        for (int i = 0; i < 15; i++) y[i] = 1;
+        atn_matmul(&W, x, n_tok, y);
+        int bad = 0;
+        for (int i = 0; i < 15; i++) bad += y[i] != 0.0f;
+        CHECK(bad == 0, "%s: zero weights and activations give %d non-zero outputs", atn_type_name(type), bad);
+        free(wq), free(x), free(wf);
+    }
+}
+
+static void test_quantize_act(void) {
+    float x[64];
+    for (int i = 0; i < 64; i++) x[i] = (i - 20) * 0.25f;
+    x[40] = 100.0f;
+    atn_block_q8a a[2];
+    atn_quantize_act(x, a, 64);
+    CHECK(fabsf(a[0].d - 5.0f / 127.0f) < 1e-7f, "act block 0 scale %g", a[0].d);
+    CHECK(a[0].qs[0] == -127 && a[0].qs[20] == 0 && a[0].qs[31] == 70, "act block 0 levels %d %d %d",
+          a[0].qs[0], a[0].qs[20], a[0].qs[31]);
+    CHECK(a[1].qs[8] == 127 && fabsf(a[1].d - 100.0f / 127.0f) < 1e-6f, "act block 1 max");
+    int sum = 0;
+    for (int j = 0; j < 32; j++) sum += a[1].qs[j];
+    CHECK(fabsf(a[1].s - a[1].d * sum) < 1e-4f, "act block 1 s = d * sum(q)");
+    float z[32] = {0};
+    atn_quantize_act(z, a, 32);
+    CHECK(a[0].d == 0 && a[0].s == 0 && a[0].qs[5] == 0, "zero block quantizes to zeros");
+}
+
+static void test_f32_helpers(void) {
+    static const int sizes[] = {0, 1, 3, 4, 7, 16, 17, 33, 64, 100, 577};
+    for (int si = 0; si < (int)(sizeof sizes / sizeof sizes[0]); si++) {
+        int n = sizes[si];
+        float a[577], b[577], y[577], y0[577];
+        double dot = 0, mag = 0;
+        for (int i = 0; i < n; i++) {
+            a[i] = rnd_normal();
+            b[i] = rnd_normal();
+            y[i] = y0[i] = rnd_normal();
+            dot += (double)a[i] * b[i];
+            mag += fabs((double)a[i] * b[i]);
+        }
+        float got = atn_dot_f32(a, b, n);
+        CHECK(fabs(got - dot) <= 1e-5 * mag + 1e-7, "dot_f32 n=%d: %g vs %g", n, got, dot);
+        atn_axpy_f32(0.75f, a, y, n);
+        int bad = 0;
+        for (int i = 0; i < n; i++) bad += fabsf(y[i] - (y0[i] + 0.75f * a[i])) > 1e-6f * (1 + fabsf(y[i]));
+        CHECK(bad == 0, "axpy_f32 n=%d: %d wrong", n, bad);
+        memcpy(y, y0, sizeof(float) * n);
+        atn_scale_f32(y, -1.5f, n);
+        bad = 0;
+        for (int i = 0; i < n; i++) bad += y[i] != y0[i] * -1.5f;
+        CHECK(bad == 0, "scale_f32 n=%d: %d wrong", n, bad);
+    }
+    /* helpers must not write past n */
+    float g[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    atn_scale_f32(g, 2.0f, 5);
+    CHECK(g[4] == 10 && g[5] == 6 && g[8] == 9, "scale_f32 stays within n");
+    atn_axpy_f32(1.0f, g, g + 4, 3);
+    CHECK(g[7] == 8 && g[8] == 9, "axpy_f32 stays within n");
+}
+
+int main(void) {
+    printf("kernels: %s\n", atn_kernels_name());
+    test_quantize_act();
+    test_f32_helpers();
+    test_zeros();
+    test_matmul_all();
+    printf("%d passed, %d failed\n", n_pass, n_fail);
+    return n_fail ? 1 : 0;
+}
