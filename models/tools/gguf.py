@@ -408,7 +408,10 @@ def _value_bytes(vtype, v, elem_type=None):
         elif et == ARRAY:
             out += [_value_bytes(ARRAY, a) for a in v]
         else:
-            out.append(np.asarray(v).astype(_NP_DTYPE[et]).tobytes())
+            if et in (FLOAT32, FLOAT64):
+                out.append(np.asarray(v, dtype=np.float64).astype(_NP_DTYPE[et]).tobytes())
+            else:
+                out.append(np.array([int(x) for x in v], dtype=_NP_DTYPE[et]).tobytes())
         return b"".join(out)
     return struct.pack(_SCALAR_FMT[vtype], v)
 
