@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "gguf.h"
+#include "quant.h"
 
 static int n_pass, n_fail;
 
@@ -359,6 +360,19 @@ static void test_types(void) {
             snprintf(ename, sizeof ename, "expect.%s", ty[i].name);
             const atn_tensor *e = atn_gguf_find_tensor(g, ename);
             CHECK(e && e->type == ATN_TYPE_F32 && e->nbytes == 2048, "%s", ename);
+            if (t && e && t->nbytes == 2 * ty[i].row && e->nbytes == 2048) {
+                /* the C dequantizer against gguf.py's independent NumPy one */
+                float got[512], want[512];
+                memcpy(want, e->data, sizeof want);
+                for (int r = 0; r < 2; r++)
+                    atn_dequantize_row(t->type, (const uint8_t *)t->data + r * ty[i].row, got + 256 * r, 256);
+                float maxerr = 0, maxabs = 0;
+                for (int j = 0; j < 512; j++) {
+                    maxerr = fmaxf(maxerr, fabsf(got[j] - want[j]));
+                    maxabs = fmaxf(maxabs, fabsf(want[j]));
+                }
+                CHECK(maxerr <= 1e-6f * maxabs, "%s: C dequantizer differs from gguf.py by %g", ty[i].name, maxerr);
+            }
         }
         atn_gguf_close(g);
     }
