@@ -35,7 +35,7 @@ export async function run(o) {
     const cells = rows.map((r) => cols.map((c) => (Array.isArray(r[c]) ? r[c].join('x') : String(r[c] ?? ''))));
     const w = cols.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i].length)));
     lines.push('  ' + cols.map((c, i) => c.padEnd(w[i])).join('  '));
-    for (const r of cells) lines.push('  ' + r.map((s, i) => s.padEnd(w[i])).join('  '));
+    for (const r of cells) lines.push(('  ' + r.map((s, i) => s.padEnd(w[i])).join('  ')).trimEnd());
     if (cols.includes('type')) {
       const byType = new Map();
       for (const r of rows) {
