@@ -1,0 +1,105 @@
+// Types of js/core.js, the low-level layer over atento.wasm (src/atento.h).
+
+export type ErrorCode =
+  | 'E_WASM' | 'E_UNSUPPORTED' | 'E_ARG' | 'E_NOMEM' | 'E_FREED' | 'E_LOAD' | 'E_TOKENIZE'
+  | 'E_DETOKENIZE' | 'E_SESSION' | 'E_EVAL' | 'E_SCORE' | 'E_SAMPLE' | 'E_GENERATE' | 'E_ABORT';
+
+export class AtentoError extends Error {
+  code: ErrorCode;
+  constructor(code: ErrorCode, message: string);
+}
+
+export type WasmSource = BufferSource | URL | string | Response | Promise<Response> | WebAssembly.Module;
+
+export function defaultWasmUrl(): URL;
+export function initAtento(source?: WasmSource): Promise<Atento>;
+
+export interface SamplerOptions {
+  temperature?: number;   // <= 0: greedy
+  topK?: number;          // <= 0: off
+  topP?: number;          // >= 1: off
+  minP?: number;          // <= 0: off
+  repeatPenalty?: number; // 1: off
+  repeatLastN?: number;
+  seed?: number | bigint;
+}
+
+export interface ModelBuffer {
+  readonly size: number;
+  readonly ptr: number;
+  /** A view of the reserved bytes; take it again after any other call into atento. */
+  view(): Uint8Array;
+  set(chunk: Uint8Array, offset: number): void;
+  load(): Model;
+  free(): void;
+}
+
+export class Atento {
+  readonly exports: WebAssembly.Exports;
+  readonly memory: WebAssembly.Memory;
+  /** Current size of wasm memory in bytes (it only grows: also the peak). */
+  readonly memoryBytes: number;
+  loadModel(bytes: Uint8Array | ArrayBuffer | ArrayBufferView): Model;
+  reserve(size: number): ModelBuffer;
+  samplerDefaults(): Required<Omit<SamplerOptions, 'seed'>> & { seed: bigint };
+  newSampler(opts?: SamplerOptions): Sampler;
+  lastError(): string;
+}
+
+export interface GenerateOptions {
+  maxTokens?: number;
+  stop?: string | string[];
+}
+
+export interface GeneratePiece {
+  /** The token produced, or -1 for text released at the end. */
+  token: number;
+  /** Whole UTF-8 characters released by this step (may be empty). */
+  text: string;
+}
+
+export interface GenerateResult {
+  reason: 'eog' | 'stop' | 'length';
+  tokens: number[];
+  finalToken: number;
+}
+
+export class Model {
+  readonly arch: string;
+  readonly nVocab: number;
+  readonly nCtxTrain: number;
+  readonly bos: number;
+  readonly eos: number;
+  readonly fileSize: number;
+  info(): Record<string, unknown>;
+  chatTemplate(): string | null;
+  tokenize(text: string | Uint8Array, opts?: { addSpecial?: boolean; parseSpecial?: boolean }): Int32Array;
+  detokenize(ids: ArrayLike<number>): string;
+  detokenizeBytes(ids: ArrayLike<number>): Uint8Array;
+  tokenToBytes(id: number): Uint8Array;
+  piece(id: number): string;
+  isEog(id: number): boolean;
+  lookup(text: string): number;
+  newSession(nCtx?: number): Session;
+  newSampler(opts?: SamplerOptions): Sampler;
+  generate(session: Session, sampler: Sampler, opts?: GenerateOptions): Generator<GeneratePiece, GenerateResult, void>;
+  free(): void;
+}
+
+export class Session {
+  readonly model: Model;
+  readonly nCtx: number;
+  readonly nPast: number;
+  truncate(nKeep?: number): void;
+  eval(ids: ArrayLike<number>, opts?: { allLogits?: boolean }): void;
+  logits(i?: number): Float32Array;
+  score(ids: ArrayLike<number>): Float32Array;
+  setSource(ids: ArrayLike<number>): void;
+  free(): void;
+}
+
+export class Sampler {
+  accept(id: number): void;
+  sample(logits: Float32Array): number;
+  free(): void;
+}
