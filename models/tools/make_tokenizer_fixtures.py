@@ -110,7 +110,8 @@ def main():
         with open(corpus, "w", encoding="utf-8") as f:
             f.write("\n".join(en + es) + "\n")
         common = ["--input=" + corpus, "--num_threads=1", "--input_sentence_size=120000",
-                  "--shuffle_input_sentence=true", "--seed_sentencepiece_size=100000"]
+                  "--shuffle_input_sentence=true", "--seed_sentencepiece_size=100000",
+                  "--random_seed=1234"]
         # BPE as Llama 2's tokenizer is configured: identity normalization,
         # no whitespace cleanup, byte fallback, split digits.
         bpe = os.path.join(tmp, "bpe")

@@ -77,22 +77,30 @@ static void emit_node(ctx *c, int k) {
 }
 
 int atn_spm_bpe_encode(const atn_tokenizer *t, const char *text, size_t len, int prefix, atn_tok_out *o) {
-    /* normalize: dummy prefix, spaces -> ▁ */
-    size_t spaces = 0;
-    if (t->escape_ws) for (size_t i = 0; i < len; i++) spaces += text[i] == ' ';
-    size_t nlen = len + 2 * spaces + (prefix ? 3 : 0);
-    char *s = malloc(nlen + 1);
+    char *s = NULL;
+    size_t nlen = 0;
+    if (t->cm_units || t->remove_extra_ws) {
+        /* a model with normalization rules: the full SentencePiece normalizer */
+        if (atn_spm_normalize(t, text, len, &s, &nlen) < 0) return -1;
+    } else {
+        /* identity normalization (Llama): dummy prefix, spaces -> ▁ */
+        size_t spaces = 0;
+        if (t->escape_ws) for (size_t i = 0; i < len; i++) spaces += text[i] == ' ';
+        nlen = len + 2 * spaces + (prefix ? 3 : 0);
+        s = malloc(nlen + 1);
+        if (!s) return atn_error("tokenize: out of memory");
+        size_t p = 0;
+        if (prefix) { memcpy(s, "\xE2\x96\x81", 3); p = 3; }
+        for (size_t i = 0; i < len; i++) {
+            if (t->escape_ws && text[i] == ' ') { memcpy(s + p, "\xE2\x96\x81", 3); p += 3; }
+            else s[p++] = text[i];
+        }
+    }
     sym *sy = malloc((nlen + 1) * sizeof *sy);
     node *nd = malloc((2 * nlen + 1) * sizeof *nd);
     ctx c = { t, s, sy, nd, { NULL, 0, 0 }, o, 0 };
     int rc = 0;
-    if (!s || !sy || !nd) { rc = atn_error("tokenize: out of memory"); goto done; }
-    size_t p = 0;
-    if (prefix) { memcpy(s, "\xE2\x96\x81", 3); p = 3; }
-    for (size_t i = 0; i < len; i++) {
-        if (t->escape_ws && text[i] == ' ') { memcpy(s + p, "\xE2\x96\x81", 3); p += 3; }
-        else s[p++] = text[i];
-    }
+    if (!sy || !nd) { rc = atn_error("tokenize: out of memory"); goto done; }
 
     /* characters (user-defined pieces whole) */
     int ns = 0;

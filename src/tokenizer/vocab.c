@@ -300,7 +300,7 @@ atn_tokenizer *atn_tokenizer_load(const atn_gguf *g, const char *prefix, char *e
     if (kind == ATN_TOK_GPT2) {
         if (atn_gpt2_load(t, g, prefix, err, errcap) != 0) goto bad;
     }
-    if (kind == ATN_TOK_UNIGRAM) {
+    if (kind != ATN_TOK_GPT2) {
         const void *data;
         snprintf(key, sizeof key, "%s.precompiled_charsmap", prefix);
         if (atn_gguf_get_arr(g, key, &et, &n64) == 0) {
@@ -309,7 +309,7 @@ atn_tokenizer *atn_tokenizer_load(const atn_gguf *g, const char *prefix, char *e
             }
             if (n64 > 0 && atn_charsmap_load(t, data, (size_t)n64, err, errcap) != 0) goto bad;
         }
-        if (t->unk < 0 && !t->byte_fallback) { fail(err, errcap, "%s: unigram vocabulary has no unknown token%.0lld", prefix, 0); goto bad; }
+        if (kind == ATN_TOK_UNIGRAM && t->unk < 0 && !t->byte_fallback) { fail(err, errcap, "%s: unigram vocabulary has no unknown token%.0lld", prefix, 0); goto bad; }
     }
     return t;
 bad:

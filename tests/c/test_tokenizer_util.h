@@ -19,7 +19,7 @@ static int n_pass, n_fail;
     else { n_fail++; printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); } \
 } while (0)
 
-static int has_bytes(const char *s, size_t n, const char *w, size_t wn) {
+static inline int has_bytes(const char *s, size_t n, const char *w, size_t wn) {
     for (size_t i = 0; i + wn <= n; i++) if (memcmp(s + i, w, wn) == 0) return 1;
     return 0;
 }
