@@ -1,0 +1,544 @@
+/* simd128.c — WebAssembly SIMD128 matmul kernels (the product's hot loop).
+ *
+ * Built only when the compiler targets wasm with -msimd128; tested against
+ * scalar.c by tests/c/test_kernels.c compiled to WASM (tests/wasm_ctests.sh).
+ *
+ * Design
+ *  - Activations are quantized once per call to int8 levels, stored widened to
+ *    int16 so the inner loop is loads + i32x4.dot_i16x8_s, with per-32-value
+ *    scales d and s = d * sum(q) kept token-minor (ad[block][token]) so the
+ *    scales of four tokens are one vector load.
+ *  - Inside each block of 32 activations the values are stored in "nibble
+ *    order": even values of 0..15, odd values of 0..15, even of 16..31, odd of
+ *    16..31. Reading the weight bytes as 16-bit lanes, one and/shift then gives
+ *    a vector of levels in exactly that order for every format (the low nibble
+ *    of even bytes are values 0,2,..; of odd bytes 1,3,..; the high nibbles the
+ *    second half), so no byte shuffles or widening of weights are needed.
+ *  - Formats with an offset (q4_0's -8, q5_0's -16, q4_1/q5_1/K mins) apply it
+ *    through s: sum(w * a) = d_w * d_a * sum(q_w * q_a) + offset * s_a.
+ *  - Prefill is matrix x matrix: each weight block is decoded once and used
+ *    for up to 4 tokens (a 1 row x 4 token micro-kernel); rows are processed in
+ *    tiles that stay in cache while every group of 4 tokens passes over them.
+ *    Decode (1 token) is the same kernel with NT = 1.
+ */
+#ifdef __wasm_simd128__
+
+#include <string.h>
+#include <wasm_simd128.h>
+#include "kernels_impl.h"
+#include "quant.h"
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* f16 -> f32 for block scales: exact for normals, subnormals and zero (the
+ * magnitude bits shifted into f32 position are off by 2^112, fixed by one
+ * multiply). inf/nan scales are not meaningful in a weight file and come out
+ * large but finite; the scalar path (atn_f16_to_f32) handles them exactly. */
+INLINE float h2f(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    uint32_t u = (uint32_t)(h & 0x7fff) << 13;
+    float f;
+    memcpy(&f, &u, 4);
+    f *= 0x1p112f;
+    return (h & 0x8000) ? -f : f;
+}
+
+INLINE v128_t h2f_x4(v128_t h) { /* 4 f16 in the low halves of u32 lanes */
+    v128_t mag = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x7fff)), 13);
+    v128_t f = wasm_f32x4_mul(mag, wasm_f32x4_splat(0x1p112f));
+    return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16));
+}
+
+INLINE float hsum(v128_t v) {
+    v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+    v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
+    return wasm_f32x4_extract_lane(v, 0);
+}
+
+/* ---- activations ----------------------------------------------------------- */
+
+typedef struct {
+    const int16_t *q; /* [n_tok][n_in], nibble order inside each 32-block */
+    const float *d;   /* [n_in/32][ntp] */
+    const float *s;   /* [n_in/32][ntp] */
+    int64_t n_in;
+    int ntp;          /* n_tok rounded up to 4 (padding lanes are 0) */
+} acts;
+
+/* position in nibble order of value j of a 32-block */
+static const uint8_t NIBBLE_POS[32] = {
+    0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15,
+    16, 24, 17, 25, 18, 26, 19, 27, 20, 28, 21, 29, 22, 30, 23, 31,
+};
+
+static void quantize_acts(const float *X, int n_tok, int64_t n_in, int16_t *q, float *d, float *s, int ntp) {
+    int64_t nb = n_in / 32;
+    for (int t = 0; t < n_tok; t++) {
+        const float *x = X + (int64_t)t * n_in;
+        int16_t *qt = q + (int64_t)t * n_in;
+        for (int64_t b = 0; b < nb; b++) {
+            const float *xb = x + 32 * b;
+            v128_t m = wasm_f32x4_splat(0);
+            for (int j = 0; j < 32; j += 4) m = wasm_f32x4_max(m, wasm_f32x4_abs(wasm_v128_load(xb + j)));
+            m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
+            m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
+            float amax = wasm_f32x4_extract_lane(m, 0);
+            float db = amax / 127.0f;
+            float id = db > 0 ? 1.0f / db : 0.0f;
+            int32_t lv[32];
+            v128_t vid = wasm_f32x4_splat(id), sum = wasm_i32x4_splat(0);
+            for (int j = 0; j < 32; j += 4) {
+                v128_t r = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(xb + j), vid)));
+                sum = wasm_i32x4_add(sum, r);
+                wasm_v128_store(lv + j, r);
+            }
+            int16_t *qb = qt + 32 * b;
+            for (int j = 0; j < 32; j++) qb[NIBBLE_POS[j]] = (int16_t)lv[j];
+            int isum = wasm_i32x4_extract_lane(sum, 0) + wasm_i32x4_extract_lane(sum, 1) +
+                       wasm_i32x4_extract_lane(sum, 2) + wasm_i32x4_extract_lane(sum, 3);
+            d[b * ntp + t] = db;
+            s[b * ntp + t] = db * (float)isum;
+        }
+    }
+    for (int64_t b = 0; b < nb; b++)
+        for (int t = n_tok; t < ntp; t++) d[b * ntp + t] = s[b * ntp + t] = 0;
+}
+
+/* ---- the micro-kernel pieces ------------------------------------------------
+ * Each kernel computes out[t] for NT (1..4, a compile-time constant after
+ * inlining) tokens of one weight row. acc0..acc3 hold the per-token f32
+ * partial sums, corr the per-token offset terms (lane t). */
+
+#define DOT4(l0, l1, l2, l3, ap)                                                            \
+    wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(l0, wasm_v128_load(ap)),              \
+                                  wasm_i32x4_dot_i16x8(l1, wasm_v128_load((ap) + 8))),       \
+                   wasm_i32x4_add(wasm_i32x4_dot_i16x8(l2, wasm_v128_load((ap) + 16)),       \
+                                  wasm_i32x4_dot_i16x8(l3, wasm_v128_load((ap) + 24))))
+
+#define STEP(T)                                                                              \
+    if (NT > T) {                                                                            \
+        const int16_t *ap = A->q + (int64_t)(t0 + T) * A->n_in + ab * 32;                    \
+        acc##T = wasm_f32x4_add(acc##T, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(DOT4(l0, l1, l2, l3, ap)), \
+                                                       wasm_i32x4_shuffle(ws, ws, T, T, T, T)));  \
+    }
+
+/* levels l0..l3 of act block ab, weight scale w: accumulate NT tokens */
+#define ACCUMULATE(wscale)                                                                   \
+    do {                                                                                     \
+        v128_t ws = wasm_f32x4_mul(wasm_f32x4_splat(wscale), wasm_v128_load(A->d + ab * A->ntp + t0)); \
+        STEP(0) STEP(1) STEP(2) STEP(3)                                                      \
+    } while (0)
+
+/* offset term: corr += off * s[ab][t0..t0+3] */
+#define CORRECT(off) \
+    corr = wasm_f32x4_add(corr, wasm_f32x4_mul(wasm_f32x4_splat(off), wasm_v128_load(A->s + ab * A->ntp + t0)))
+
+#define KERNEL_BEGIN                                                                         \
+    v128_t acc0 = wasm_f32x4_splat(0), acc1 = acc0, acc2 = acc0, acc3 = acc0, corr = acc0;   \
+    (void)corr;
+
+#define KERNEL_END                                                                           \
+    float c[4];                                                                              \
+    wasm_v128_store(c, corr);                                                                \
+    out[0] = hsum(acc0) + c[0];                                                              \
+    if (NT > 1) out[1] = hsum(acc1) + c[1];                                                  \
+    if (NT > 2) out[2] = hsum(acc2) + c[2];                                                  \
+    if (NT > 3) out[3] = hsum(acc3) + c[3];
+
+#define LO4 wasm_i16x8_splat(0x000f)
+
+INLINE void k_q8_0(const int NT, const uint8_t *row, int64_t nb, const acts *A, int t0, float *out) {
+    KERNEL_BEGIN
+    for (int64_t ab = 0; ab < nb; ab++) {
+        const uint8_t *p = row + ab * 34;
+        v128_t q0 = wasm_v128_load(p + 2), q1 = wasm_v128_load(p + 18);
+        v128_t l0 = wasm_i16x8_shr(wasm_i16x8_shl(q0, 8), 8), l1 = wasm_i16x8_shr(q0, 8);
+        v128_t l2 = wasm_i16x8_shr(wasm_i16x8_shl(q1, 8), 8), l3 = wasm_i16x8_shr(q1, 8);
+        ACCUMULATE(h2f(p));
+    }
+    KERNEL_END
+}
+
+/* the four nibble vectors of 16 packed bytes, in nibble order */
+#define NIBBLES(q)                                                                           \
+    v128_t l0 = wasm_v128_and(q, LO4), l1 = wasm_v128_and(wasm_u16x8_shr(q, 8), LO4);        \
+    v128_t l2 = wasm_v128_and(wasm_u16x8_shr(q, 4), LO4), l3 = wasm_u16x8_shr(q, 12);
+
+INLINE void k_q4_0(const int NT, const uint8_t *row, int64_t nb, const acts *A, int t0, float *out) {
+    KERNEL_BEGIN
+    for (int64_t ab = 0; ab < nb; ab++) {
+        const uint8_t *p = row + ab * 18;
+        v128_t q = wasm_v128_load(p + 2);
+        NIBBLES(q)
+        float d = h2f(p);
+        ACCUMULATE(d);
+        CORRECT(-8.0f * d);
+    }
+    KERNEL_END
+}
+
+INLINE void k_q4_1(const int NT, const uint8_t *row, int64_t nb, const acts *A, int t0, float *out) {
+    KERNEL_BEGIN
+    for (int64_t ab = 0; ab < nb; ab++) {
+        const uint8_t *p = row + ab * 20;
+        v128_t q = wasm_v128_load(p + 4);
+        NIBBLES(q)
+        ACCUMULATE(h2f(p));
+        CORRECT(h2f(p + 2));
+    }
+    KERNEL_END
+}
+
+/* fifth bits of q5_0/q5_1: bit j of qh is value j. In nibble order, vector
+ * l0 holds values 0,2,..,14 (bits 0,2,..), l1 1,3,..,15, l2 16,18,.., l3 17,.. */
+#define Q5_HIGH(qh)                                                                          \
+    do {                                                                                     \
+        const v128_t me = wasm_i16x8_make(1, 4, 16, 64, 256, 1024, 4096, 16384);             \
+        const v128_t mo = wasm_i16x8_make(2, 8, 32, 128, 512, 2048, 8192, (int16_t)32768);   \
+        const v128_t z = wasm_i16x8_splat(0), b4 = wasm_i16x8_splat(16);                     \
+        v128_t hl = wasm_i16x8_splat((int16_t)(qh & 0xffff)), hh = wasm_i16x8_splat((int16_t)(qh >> 16)); \
+        l0 = wasm_v128_or(l0, wasm_v128_and(wasm_i16x8_ne(wasm_v128_and(hl, me), z), b4));   \
+        l1 = wasm_v128_or(l1, wasm_v128_and(wasm_i16x8_ne(wasm_v128_and(hl, mo), z), b4));   \
+        l2 = wasm_v128_or(l2, wasm_v128_and(wasm_i16x8_ne(wasm_v128_and(hh, me), z), b4));   \
+        l3 = wasm_v128_or(l3, wasm_v128_and(wasm_i16x8_ne(wasm_v128_and(hh, mo), z), b4));   \
+    } while (0)
+
+INLINE void k_q5_0(const int NT, const uint8_t *row, int64_t nb, const acts *A, int t0, float *out) {
+    KERNEL_BEGIN
+    for (int64_t ab = 0; ab < nb; ab++) {
+        const uint8_t *p = row + ab * 22;
+        uint32_t qh;
+        memcpy(&qh, p + 2, 4);
+        v128_t q = wasm_v128_load(p + 6);
+        NIBBLES(q)
+        Q5_HIGH(qh);
+        float d = h2f(p);
+        ACCUMULATE(d);
+        CORRECT(-16.0f * d);
+    }
+    KERNEL_END
+}
+
+INLINE void k_q5_1(const int NT, const uint8_t *row, int64_t nb, const acts *A, int t0, float *out) {
+    KERNEL_BEGIN
+    for (int64_t ab = 0; ab < nb; ab++) {
+        const uint8_t *p = row + ab * 24;
+        uint32_t qh;
+        memcpy(&qh, p + 4, 4);
+        v128_t q = wasm_v128_load(p + 8);
+        NIBBLES(q)
+        Q5_HIGH(qh);
+        ACCUMULATE(h2f(p));
+        CORRECT(h2f(p + 2));
+    }
+    KERNEL_END
+}
+
+/* q4_K/q5_K: the 6-bit scales and mins of the 8 sub-blocks, times d / dmin */
+INLINE void kscales(const uint8_t *p, float sc[8], float mn[8]) {
+    float d = h2f(p), dmin = h2f(p + 2);
+    const uint8_t *q = p + 4;
+    for (int j = 0; j < 4; j++) {
+        sc[j] = d * (float)(q[j] & 63);
+        mn[j] = -dmin * (float)(q[j + 4] & 63);
+        sc[j + 4] = d * (float)((q[j + 8] & 0xf) | ((q[j] >> 6) << 4));
+        mn[j + 4] = -dmin * (float)((q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4));
+    }
+}
+
+INLINE void k_q4_K(const int NT, const uint8_t *row, int64_t nbk, const acts *A, int t0, float *out) {
+    KERNEL_BEGIN
+    for (int64_t b = 0; b < nbk; b++) {
+        const uint8_t *p = row + b * 144;
+        float sc[8], mn[8];
+        kscales(p, sc, mn);
+        const uint8_t *qs = p + 16;
+        for (int c = 0; c < 4; c++) {
+            v128_t qa = wasm_v128_load(qs + 32 * c), qb = wasm_v128_load(qs + 32 * c + 16);
+            int64_t ab = 8 * b + 2 * c;
+            {
+                v128_t l0 = wasm_v128_and(qa, LO4), l1 = wasm_v128_and(wasm_u16x8_shr(qa, 8), LO4);
+                v128_t l2 = wasm_v128_and(qb, LO4), l3 = wasm_v128_and(wasm_u16x8_shr(qb, 8), LO4);
+                ACCUMULATE(sc[2 * c]);
+                CORRECT(mn[2 * c]);
+            }
+            ab++;
+            {
+                v128_t l0 = wasm_v128_and(wasm_u16x8_shr(qa, 4), LO4), l1 = wasm_u16x8_shr(qa, 12);
+                v128_t l2 = wasm_v128_and(wasm_u16x8_shr(qb, 4), LO4), l3 = wasm_u16x8_shr(qb, 12);
+                ACCUMULATE(sc[2 * c + 1]);
+                CORRECT(mn[2 * c + 1]);
+            }
+        }
+    }
+    KERNEL_END
+}
+
+INLINE void k_q5_K(const int NT, const uint8_t *row, int64_t nbk, const acts *A, int t0, float *out) {
+    KERNEL_BEGIN
+    const v128_t B4 = wasm_i16x8_splat(16);
+    for (int64_t b = 0; b < nbk; b++) {
+        const uint8_t *p = row + b * 176;
+        float sc[8], mn[8];
+        kscales(p, sc, mn);
+        v128_t ha = wasm_v128_load(p + 16), hb = wasm_v128_load(p + 32);
+        const uint8_t *qs = p + 48;
+        for (int c = 0; c < 4; c++) {
+            v128_t qa = wasm_v128_load(qs + 32 * c), qb = wasm_v128_load(qs + 32 * c + 16);
+            /* bit 2c of qh[l] is value l of sub-block 2c, bit 2c+1 value l of 2c+1;
+             * after >> 2c: even l in bit 0 (lo) / 1 (hi), odd l in bit 8 / 9 */
+            v128_t sa = wasm_u16x8_shr(ha, 2 * c), sb = wasm_u16x8_shr(hb, 2 * c);
+            int64_t ab = 8 * b + 2 * c;
+            {
+                v128_t l0 = wasm_v128_or(wasm_v128_and(qa, LO4), wasm_v128_and(wasm_i16x8_shl(sa, 4), B4));
+                v128_t l1 = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(qa, 8), LO4), wasm_v128_and(wasm_u16x8_shr(sa, 4), B4));
+                v128_t l2 = wasm_v128_or(wasm_v128_and(qb, LO4), wasm_v128_and(wasm_i16x8_shl(sb, 4), B4));
+                v128_t l3 = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(qb, 8), LO4), wasm_v128_and(wasm_u16x8_shr(sb, 4), B4));
+                ACCUMULATE(sc[2 * c]);
+                CORRECT(mn[2 * c]);
+            }
+            ab++;
+            {
+                v128_t l0 = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(qa, 4), LO4), wasm_v128_and(wasm_i16x8_shl(sa, 3), B4));
+                v128_t l1 = wasm_v128_or(wasm_u16x8_shr(qa, 12), wasm_v128_and(wasm_u16x8_shr(sa, 5), B4));
+                v128_t l2 = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(qb, 4), LO4), wasm_v128_and(wasm_i16x8_shl(sb, 3), B4));
+                v128_t l3 = wasm_v128_or(wasm_u16x8_shr(qb, 12), wasm_v128_and(wasm_u16x8_shr(sb, 5), B4));
+                ACCUMULATE(sc[2 * c + 1]);
+                CORRECT(mn[2 * c + 1]);
+            }
+        }
+    }
+    KERNEL_END
+}
+
+/* q6_K: act block j (0..7) is half h = j/4, k = j%4: low 4 bits in
+ * ql[64h + 32(k&1) + l] (low nibble if k < 2), high 2 bits at 2k of qh[32h + l].
+ * The signed sub-block scales (16 values each) are folded into the levels
+ * with an i16 multiply (|level * scale| <= 4096). */
+INLINE void k_q6_K(const int NT, const uint8_t *row, int64_t nbk, const acts *A, int t0, float *out) {
+    KERNEL_BEGIN
+    const v128_t H2 = wasm_i16x8_splat(0x30), O32 = wasm_i16x8_splat(32);
+    for (int64_t b = 0; b < nbk; b++) {
+        const uint8_t *p = row + b * 210;
+        const uint8_t *ql = p, *qh = p + 128;
+        const int8_t *scales = (const int8_t *)(p + 192);
+        float d = h2f(p + 208);
+        for (int j = 0; j < 8; j++) {
+            int h = j >> 2, k = j & 3;
+            const uint8_t *lp = ql + 64 * h + 32 * (k & 1);
+            v128_t qa = wasm_v128_load(lp), qb = wasm_v128_load(lp + 16);
+            if (k >= 2) {
+                qa = wasm_u16x8_shr(qa, 4);
+                qb = wasm_u16x8_shr(qb, 4);
+            }
+            v128_t ha = wasm_u16x8_shr(wasm_v128_load(qh + 32 * h), 2 * k);
+            v128_t hb = wasm_u16x8_shr(wasm_v128_load(qh + 32 * h + 16), 2 * k);
+            v128_t l0 = wasm_v128_or(wasm_v128_and(qa, LO4), wasm_v128_and(wasm_i16x8_shl(ha, 4), H2));
+            v128_t l1 = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(qa, 8), LO4), wasm_v128_and(wasm_u16x8_shr(ha, 4), H2));
+            v128_t l2 = wasm_v128_or(wasm_v128_and(qb, LO4), wasm_v128_and(wasm_i16x8_shl(hb, 4), H2));
+            v128_t l3 = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(qb, 8), LO4), wasm_v128_and(wasm_u16x8_shr(hb, 4), H2));
+            v128_t s0 = wasm_i16x8_splat(scales[2 * j]), s1 = wasm_i16x8_splat(scales[2 * j + 1]);
+            l0 = wasm_i16x8_mul(wasm_i16x8_sub(l0, O32), s0);
+            l1 = wasm_i16x8_mul(wasm_i16x8_sub(l1, O32), s0);
+            l2 = wasm_i16x8_mul(wasm_i16x8_sub(l2, O32), s1);
+            l3 = wasm_i16x8_mul(wasm_i16x8_sub(l3, O32), s1);
+            int64_t ab = 8 * b + j;
+            ACCUMULATE(d);
+        }
+    }
+    KERNEL_END
+}
+
+/* ---- dense weights (f32 activations) ------------------------------------- */
+
+/* 8 weights starting at w[i] as two f32x4 */
+INLINE void load8_f32(const void *w, int64_t i, v128_t *a, v128_t *b) {
+    *a = wasm_v128_load((const float *)w + i);
+    *b = wasm_v128_load((const float *)w + i + 4);
+}
+INLINE void load8_f16(const void *w, int64_t i, v128_t *a, v128_t *b) {
+    v128_t h = wasm_v128_load((const uint16_t *)w + i);
+    *a = h2f_x4(wasm_u32x4_extend_low_u16x8(h));
+    *b = h2f_x4(wasm_u32x4_extend_high_u16x8(h));
+}
+INLINE void load8_bf16(const void *w, int64_t i, v128_t *a, v128_t *b) {
+    v128_t h = wasm_v128_load((const uint16_t *)w + i);
+    *a = wasm_i32x4_shl(wasm_u32x4_extend_low_u16x8(h), 16);
+    *b = wasm_i32x4_shl(wasm_u32x4_extend_high_u16x8(h), 16);
+}
+
+#define DSTEP(T)                                                                             \
+    if (NT > T) {                                                                            \
+        const float *x = X + (int64_t)(t0 + T) * n + i;                                      \
+        acc##T = wasm_f32x4_add(acc##T, wasm_f32x4_add(wasm_f32x4_mul(wa, wasm_v128_load(x)),  \
+                                                       wasm_f32x4_mul(wb, wasm_v128_load(x + 4)))); \
+    }
+
+#define DENSE_KERNEL(name, loader, scalar_of)                                                \
+    INLINE void name(const int NT, const void *w, int64_t n, const float *X, int t0, float *out) { \
+        v128_t acc0 = wasm_f32x4_splat(0), acc1 = acc0, acc2 = acc0, acc3 = acc0;            \
+        int64_t i = 0;                                                                       \
+        for (; i + 8 <= n; i += 8) {                                                         \
+            v128_t wa, wb;                                                                   \
+            loader(w, i, &wa, &wb);                                                          \
+            DSTEP(0) DSTEP(1) DSTEP(2) DSTEP(3)                                              \
+        }                                                                                    \
+        float tail[4] = {0, 0, 0, 0};                                                        \
+        for (; i < n; i++) {                                                                 \
+            float wv = scalar_of(w, i);                                                      \
+            for (int t = 0; t < NT; t++) tail[t] += wv * X[(int64_t)(t0 + t) * n + i];       \
+        }                                                                                    \
+        out[0] = hsum(acc0) + tail[0];                                                       \
+        if (NT > 1) out[1] = hsum(acc1) + tail[1];                                           \
+        if (NT > 2) out[2] = hsum(acc2) + tail[2];                                           \
+        if (NT > 3) out[3] = hsum(acc3) + tail[3];                                           \
+    }
+
+static inline float sc_f32(const void *w, int64_t i) { return ((const float *)w)[i]; }
+static inline float sc_f16(const void *w, int64_t i) { return atn_f16_to_f32(((const uint16_t *)w)[i]); }
+static inline float sc_bf16(const void *w, int64_t i) { return atn_bf16_to_f32(((const uint16_t *)w)[i]); }
+
+DENSE_KERNEL(k_f32, load8_f32, sc_f32)
+DENSE_KERNEL(k_f16, load8_f16, sc_f16)
+DENSE_KERNEL(k_bf16, load8_bf16, sc_bf16)
+
+/* ---- drivers ------------------------------------------------------------- */
+
+/* One instantiation per (type, NT): rows [r0, r1) for tokens t0 .. t0+nt-1. */
+#define QUANT_ROWS(name, kern)                                                               \
+    static void name(const uint8_t *W, size_t rb, int64_t nb, int64_t r0, int64_t r1,        \
+                     const acts *A, int t0, int nt, float *Y, int64_t n_out) {               \
+        float o[4];                                                                          \
+        for (int64_t r = r0; r < r1; r++) {                                                  \
+            const uint8_t *row = W + (size_t)r * rb;                                         \
+            switch (nt) {                                                                    \
+            case 4: kern(4, row, nb, A, t0, o); break;                                       \
+            case 3: kern(3, row, nb, A, t0, o); break;                                       \
+            case 2: kern(2, row, nb, A, t0, o); break;                                       \
+            default: kern(1, row, nb, A, t0, o); break;                                      \
+            }                                                                                \
+            for (int t = 0; t < nt; t++) Y[(int64_t)(t0 + t) * n_out + r] = o[t];            \
+        }                                                                                    \
+    }
+
+QUANT_ROWS(rows_q8_0, k_q8_0)
+QUANT_ROWS(rows_q4_0, k_q4_0)
+QUANT_ROWS(rows_q4_1, k_q4_1)
+QUANT_ROWS(rows_q5_0, k_q5_0)
+QUANT_ROWS(rows_q5_1, k_q5_1)
+QUANT_ROWS(rows_q4_K, k_q4_K)
+QUANT_ROWS(rows_q5_K, k_q5_K)
+QUANT_ROWS(rows_q6_K, k_q6_K)
+
+#define DENSE_ROWS(name, kern)                                                               \
+    static void name(const uint8_t *W, size_t rb, int64_t n, int64_t r0, int64_t r1,         \
+                     const float *X, int t0, int nt, float *Y, int64_t n_out) {              \
+        float o[4];                                                                          \
+        for (int64_t r = r0; r < r1; r++) {                                                  \
+            const uint8_t *row = W + (size_t)r * rb;                                         \
+            switch (nt) {                                                                    \
+            case 4: kern(4, row, n, X, t0, o); break;                                        \
+            case 3: kern(3, row, n, X, t0, o); break;                                        \
+            case 2: kern(2, row, n, X, t0, o); break;                                        \
+            default: kern(1, row, n, X, t0, o); break;                                       \
+            }                                                                                \
+            for (int t = 0; t < nt; t++) Y[(int64_t)(t0 + t) * n_out + r] = o[t];            \
+        }                                                                                    \
+    }
+
+DENSE_ROWS(rows_f32, k_f32)
+DENSE_ROWS(rows_f16, k_f16)
+DENSE_ROWS(rows_bf16, k_bf16)
+
+typedef void (*quant_rows_fn)(const uint8_t *, size_t, int64_t, int64_t, int64_t, const acts *, int, int, float *, int64_t);
+typedef void (*dense_rows_fn)(const uint8_t *, size_t, int64_t, int64_t, int64_t, const float *, int, int, float *, int64_t);
+
+/* Rows per tile: the weights of one tile (~24 KiB) stay in L1/L2 while every
+ * group of 4 tokens passes over them. */
+static int64_t tile_rows(size_t row_bytes) {
+    int64_t r = (int64_t)(24576 / (row_bytes ? row_bytes : 1));
+    return r < 1 ? 1 : r;
+}
+
+void atn_matmul_rows_simd128(const atn_tensor *W, const float *X, int n_tok, float *Y, int64_t r0, int64_t r1) {
+    int64_t n_in = W->ne[0], n_out = W->ne[1];
+    int type = W->type;
+    size_t rb = atn_row_size(type, n_in);
+    if (rb == 0 || r0 < 0 || r1 > n_out || r0 >= r1 || n_tok <= 0) {
+        atn_matmul_rows_ref(W, X, n_tok, Y, r0, r1); /* same zero-filling for bad shapes */
+        return;
+    }
+    const uint8_t *base = W->data;
+    int64_t tr = tile_rows(rb);
+
+    dense_rows_fn dense = type == ATN_TYPE_F32 ? rows_f32 : type == ATN_TYPE_F16 ? rows_f16
+                        : type == ATN_TYPE_BF16 ? rows_bf16 : NULL;
+    if (dense) {
+        for (int64_t rt = r0; rt < r1; rt += tr) {
+            int64_t re = rt + tr < r1 ? rt + tr : r1;
+            for (int t0 = 0; t0 < n_tok; t0 += 4) dense(base, rb, n_in, rt, re, X, t0, n_tok - t0 < 4 ? n_tok - t0 : 4, Y, n_out);
+        }
+        return;
+    }
+
+    quant_rows_fn fn;
+    switch (type) {
+    case ATN_TYPE_Q8_0: fn = rows_q8_0; break;
+    case ATN_TYPE_Q4_0: fn = rows_q4_0; break;
+    case ATN_TYPE_Q4_1: fn = rows_q4_1; break;
+    case ATN_TYPE_Q5_0: fn = rows_q5_0; break;
+    case ATN_TYPE_Q5_1: fn = rows_q5_1; break;
+    case ATN_TYPE_Q4_K: fn = rows_q4_K; break;
+    case ATN_TYPE_Q5_K: fn = rows_q5_K; break;
+    case ATN_TYPE_Q6_K: fn = rows_q6_K; break;
+    default: atn_matmul_rows_ref(W, X, n_tok, Y, r0, r1); return;
+    }
+    int64_t nab = n_in / 32;
+    int ntp = (n_tok + 3) & ~3;
+    size_t qbytes = ((size_t)n_tok * (size_t)n_in * sizeof(int16_t) + 15) & ~(size_t)15;
+    size_t sbytes = (size_t)nab * (size_t)ntp * sizeof(float);
+    uint8_t *scr = atn_kernels_scratch(qbytes + 2 * sbytes);
+    if (!scr) { /* out of memory: the reference needs no scratch */
+        atn_matmul_rows_ref(W, X, n_tok, Y, r0, r1);
+        return;
+    }
+    acts A = {(int16_t *)scr, (float *)(scr + qbytes), (float *)(scr + qbytes + sbytes), n_in, ntp};
+    quantize_acts(X, n_tok, n_in, (int16_t *)A.q, (float *)A.d, (float *)A.s, ntp);
+    int64_t nb = n_in / atn_type_block_size(type);
+    for (int64_t rt = r0; rt < r1; rt += tr) {
+        int64_t re = rt + tr < r1 ? rt + tr : r1;
+        for (int t0 = 0; t0 < n_tok; t0 += 4) fn(base, rb, nb, rt, re, &A, t0, n_tok - t0 < 4 ? n_tok - t0 : 4, Y, n_out);
+    }
+}
+
+/* ---- f32 helpers ------------------------------------------------------------ */
+
+float atn_dot_f32_simd128(const float *a, const float *b, int n) {
+    v128_t s0 = wasm_f32x4_splat(0), s1 = s0;
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+        s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(wasm_v128_load(a + i + 4), wasm_v128_load(b + i + 4)));
+    }
+    float sum = hsum(wasm_f32x4_add(s0, s1));
+    for (; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+
+void atn_axpy_f32_simd128(float a, const float *x, float *y, int n) {
+    v128_t va = wasm_f32x4_splat(a);
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        wasm_v128_store(y + i, wasm_f32x4_add(wasm_v128_load(y + i), wasm_f32x4_mul(va, wasm_v128_load(x + i))));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+void atn_scale_f32_simd128(float *x, float a, int n) {
+    v128_t va = wasm_f32x4_splat(a);
+    int i = 0;
+    for (; i + 4 <= n; i += 4) wasm_v128_store(x + i, wasm_f32x4_mul(wasm_v128_load(x + i), va));
+    for (; i < n; i++) x[i] *= a;
+}
+
+#endif /* __wasm_simd128__ */

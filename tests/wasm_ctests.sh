@@ -1,0 +1,34 @@
+#!/bin/sh
+# wasm_ctests.sh — build every tests/c/test_*.c with the core sources as a
+# standalone WASI .wasm (SIMD128 on, like the product) and run it under Node.
+# Usage: tests/wasm_ctests.sh [test_name ...]   (default: all)
+# Needs emcc (apt-get install emscripten) and node >= 20.
+# tests/wasi_shim.c gives the tests fopen() through WASI path_open (imported
+# by hand, hence ERROR_ON_UNDEFINED_SYMBOLS=0; the runner supplies only WASI
+# imports, so any other undefined symbol still fails at instantiation).
+set -u
+cd "$(dirname "$0")/.."
+export NODE_PATH="${NODE_PATH:-/usr/share/nodejs}"
+OUT=build-wasm-tests
+mkdir -p "$OUT"
+CORE=$(ls src/*.c src/kernels/*.c src/models/*.c src/tokenizer/*.c 2>/dev/null)
+if [ $# -gt 0 ]; then TESTS=""; for t in "$@"; do TESTS="$TESTS tests/c/$t.c"; done
+else TESTS=$(ls tests/c/test_*.c); fi
+fail=0
+for src in $TESTS; do
+  name=$(basename "$src" .c)
+  echo "== $name (wasm)"
+  if ! emcc -O2 -msimd128 -std=c11 -Isrc -sSTANDALONE_WASM -sERROR_ON_UNDEFINED_SYMBOLS=0 \
+       -sINITIAL_MEMORY=536870912 -Wno-unused-parameter \
+       $CORE tests/wasi_shim.c "$src" -o "$OUT/$name.wasm" 2> "$OUT/$name.build.log"; then
+    grep -v "path_open" "$OUT/$name.build.log"
+    echo "FAIL $name: build failed"; fail=1; continue
+  fi
+  if node --no-warnings tests/run_wasi.mjs "$OUT/$name.wasm" > "$OUT/$name.log" 2>&1; then
+    tail -n 1 "$OUT/$name.log"
+  else
+    cat "$OUT/$name.log" | tail -n 30
+    echo "FAIL $name (wasm)"; fail=1
+  fi
+done
+exit $fail
