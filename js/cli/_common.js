@@ -12,9 +12,7 @@
 // keys (--max-tokens -> opts.maxTokens). Throw UsageError for bad usage
 // (exit 2), any other Error for failures (exit 1); bin/atento.js prints the
 // message as one line.
-import { openSync, fstatSync, readSync, closeSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { initAtento, AtentoError } from '../core.js';
+import { initAtentoFromFile, loadModelFromFile } from '../node.js';
 
 export class UsageError extends Error {
   constructor(message) {
@@ -149,38 +147,8 @@ let runtime = null;
 
 /** The wasm runtime (dist/atento.wasm, or $ATENTO_WASM). */
 export async function getRuntime() {
-  if (runtime) return runtime;
-  const path = process.env.ATENTO_WASM || fileURLToPath(new URL('../../dist/atento.wasm', import.meta.url));
-  let fd;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    throw new AtentoError('E_WASM', `${path} not found: build it with ./build.sh`);
-  }
-  let bytes;
-  try {
-    bytes = readAll(fd, path);
-  } finally {
-    closeSync(fd);
-  }
-  runtime = await initAtento(bytes);
+  runtime ??= await initAtentoFromFile();
   return runtime;
-}
-
-function readAll(fd, path, into) {
-  const size = fstatSync(fd).size;
-  const buf = into ? into(size) : Buffer.allocUnsafe(size);
-  let off = 0;
-  while (off < size) {
-    const n = readSync(fd, typeof buf.view === 'function' ? buf.view() : buf, off, Math.min(size - off, 1 << 26), off);
-    if (n === 0) throw new Error(`${path}: file shrank while reading`);
-    off += n;
-  }
-  return buf;
-}
-
-function fsMessage(e) {
-  return { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'is a directory' }[e.code] || e.message;
 }
 
 /**
@@ -191,32 +159,8 @@ function fsMessage(e) {
 export async function loadModelFile(path) {
   const rt = await getRuntime();
   const t0 = performance.now();
-  let fd;
-  try {
-    fd = openSync(path, 'r');
-    if (fstatSync(fd).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-  } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    throw new AtentoError('E_LOAD', `cannot open model '${path}': ${fsMessage(e)}`);
-  }
-  let mb;
-  try {
-    mb = readAll(fd, path, (size) => rt.reserve(size));
-  } catch (e) {
-    mb?.free?.();
-    if (e instanceof AtentoError) throw e;
-    throw new AtentoError('E_LOAD', `cannot read model '${path}': ${fsMessage(e)}`);
-  } finally {
-    closeSync(fd);
-  }
-  let model;
-  try {
-    model = mb.load();
-  } catch (e) {
-    if (e instanceof AtentoError && e.code === 'E_LOAD') e.message = `${path}: ${e.message}`;
-    throw e;
-  }
-  return { rt, model, loadMs: performance.now() - t0, fileSize: mb.size };
+  const model = loadModelFromFile(rt, path);
+  return { rt, model, loadMs: performance.now() - t0, fileSize: model.fileSize };
 }
 
 /** The sampler options given on the command line (undefined: C default). */
