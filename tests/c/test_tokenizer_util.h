@@ -68,7 +68,7 @@ static void fixture_close(fixture *fx) {
 /* Compare encode(text) (no BOS) with every reference line; returns the
  * number of lines checked. Also checks that decode(ids) round-trips when
  * `roundtrip` (text as the tokenizer normalizes it is then expected). */
-static int check_reference(const atn_tokenizer *t, const char *path, int *agree) {
+static inline int check_reference(const atn_tokenizer *t, const char *path, int *agree) {
     size_t n;
     char *buf = (char *)read_file(path, &n);
     int lines = 0, bad_shown = 0;
