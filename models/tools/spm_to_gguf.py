@@ -17,7 +17,7 @@ As a library (the marian converter uses this):
 Command line (writes a vocabulary-only GGUF, no tensors):
 
     python3 models/tools/spm_to_gguf.py in.model out.gguf [--prefix P]
-        [--add-bos | --no-add-bos] [--add-eos | --no-add-eos]
+        [--add-bos | --no-add-bos] [--add-eos | --no-add-eos] [--vocab vocab.json]
 """
 import argparse
 import os
@@ -132,24 +132,56 @@ def parse_model(data):
     return info
 
 
-def gguf_keys(info, prefix="tokenizer.ggml", add_bos=None, add_eos=None):
-    """(key, value, gguf type) triples for a GGUFWriter.add()."""
+def remap(info, vocab):
+    """Pieces in the order of a model's own vocabulary (Marian's vocab.json:
+    piece -> id), for models whose embedding ids are not the .spm ids.
+    Pieces of the vocabulary that the .spm lacks become UNUSED (never produced
+    by segmentation, as SentencePiece treats unused pieces); "<pad>" and the
+    .spm's control pieces stay CONTROL. Returns (pieces, special ids)."""
+    by_piece = {p[0]: p for p in info["pieces"]}
+    n = max(vocab.values()) + 1
+    pieces = [("<unused%d>" % i, 0.0, UNUSED) for i in range(n)]
+    for piece, i in vocab.items():
+        if piece in by_piece:
+            pieces[i] = by_piece[piece]
+        elif piece in ("<pad>", "<s>", "</s>"):
+            pieces[i] = (piece, 0.0, CONTROL)
+        elif piece == "<unk>":
+            pieces[i] = (piece, 0.0, UNKNOWN)
+        else:
+            pieces[i] = (piece, 0.0, UNUSED)
+    ids = {}
+    for k, default in (("unk_id", "<unk>"), ("bos_id", "<s>"), ("eos_id", "</s>"), ("pad_id", "<pad>")):
+        sid = info[k]
+        name = info["pieces"][sid][0] if 0 <= sid < len(info["pieces"]) else default
+        ids[k] = vocab.get(name, vocab.get(default, -1))
+    return pieces, ids
+
+
+def gguf_keys(info, prefix="tokenizer.ggml", add_bos=None, add_eos=None, vocab=None):
+    """(key, value, gguf type) triples for a GGUFWriter.add(). With vocab
+    (a dict piece -> id, e.g. Marian's vocab.json) the ids are the vocab's."""
     if info["model_type"] not in ("bpe", "unigram"):
         raise ValueError("unsupported SentencePiece model type " + info["model_type"])
     if info["treat_whitespace_as_suffix"]:
         raise ValueError("treat_whitespace_as_suffix is not supported")
     bpe = info["model_type"] == "bpe"
-    n = len(info["pieces"])
+    if vocab is not None:
+        pieces, ids = remap(info, vocab)
+    else:
+        pieces = info["pieces"]
+        ids = {k: info[k] for k in ("unk_id", "bos_id", "eos_id", "pad_id")}
+    n = len(pieces)
     out = [
         (prefix + ".model", "llama" if bpe else "unigram", gguf.STRING),
-        (prefix + ".tokens", [p[0] for p in info["pieces"]], gguf.ARRAY),
-        (prefix + ".scores", [float(p[1]) for p in info["pieces"]], gguf.ARRAY),
-        (prefix + ".token_type", [int(p[2]) for p in info["pieces"]], gguf.ARRAY),
+        (prefix + ".tokens", [p[0] for p in pieces], gguf.ARRAY),
+        (prefix + ".scores", [float(p[1]) for p in pieces], gguf.ARRAY),
+        (prefix + ".token_type", [int(p[2]) for p in pieces], gguf.ARRAY),
     ]
     for name, k in (("bos_token_id", "bos_id"), ("eos_token_id", "eos_id"),
                     ("unknown_token_id", "unk_id"), ("padding_token_id", "pad_id")):
-        if 0 <= info[k] < n:
-            out.append((prefix + "." + name, info[k], gguf.UINT32))
+        if 0 <= ids[k] < n:
+            out.append((prefix + "." + name, ids[k], gguf.UINT32))
     out.append((prefix + ".add_bos_token", bool(bpe if add_bos is None else add_bos), gguf.BOOL))
     out.append((prefix + ".add_eos_token", bool(False if add_eos is None else add_eos), gguf.BOOL))
     out.append((prefix + ".add_space_prefix", info["add_dummy_prefix"], gguf.BOOL))
@@ -177,6 +209,7 @@ def main():
     ap.add_argument("model")
     ap.add_argument("out")
     ap.add_argument("--prefix", default="tokenizer.ggml")
+    ap.add_argument("--vocab", help="a JSON piece -> id map (Marian's vocab.json) giving the ids")
     ap.add_argument("--add-bos", dest="add_bos", action="store_true", default=None)
     ap.add_argument("--no-add-bos", dest="add_bos", action="store_false")
     ap.add_argument("--add-eos", dest="add_eos", action="store_true", default=None)
@@ -187,7 +220,12 @@ def main():
     w = gguf.GGUFWriter()
     w.add("general.architecture", "tokenizer")
     w.add("general.name", os.path.basename(a.model))
-    add_to_writer(w, gguf_keys(info, a.prefix, a.add_bos, a.add_eos))
+    vocab = None
+    if a.vocab:
+        import json
+        with open(a.vocab, encoding="utf-8") as f:
+            vocab = json.load(f)
+    add_to_writer(w, gguf_keys(info, a.prefix, a.add_bos, a.add_eos, vocab))
     w.write(a.out)
     print("%s: %s, %d pieces, normalizer %s, byte_fallback %s" % (
         a.out, info["model_type"], len(info["pieces"]), info["normalizer_name"], info["byte_fallback"]))

@@ -372,20 +372,34 @@ int atn_tokenizer_encode(const atn_tokenizer *t, const char *text, size_t len,
     atn_tok_out o = { ids, (ids && cap > 0) ? cap : 0, 0 };
 
     if (add_special && t->add_bos && t->bos >= 0) atn_tok_emit(&o, t->bos);
+    /* Literal special tokens split the text into fragments: control tokens
+     * with parse_special; for byte-level BPE also user-defined tokens, always
+     * (as llama.cpp). SentencePiece kinds handle user-defined pieces inside
+     * the model, as SentencePiece does. */
+    int use_ctl = parse_special && t->n_specials > 0;
+    int use_user = t->kind == ATN_TOK_GPT2 && t->n_user_defined > 0;
     size_t start = 0;
-    if (parse_special && t->n_specials > 0) {
+    if (use_ctl || use_user) {
         for (size_t i = 0; i < len; i++) {
-            if (!t->special_first[(unsigned char)text[i]]) continue;
-            for (int k = 0; k < t->n_specials; k++) {
-                const atn_tok_piece *p = &t->pieces[t->specials[k]];
-                if (p->len <= len - i && memcmp(p->text, text + i, p->len) == 0) {
-                    if (encode_text(t, text + start, i - start, &o) < 0) return -1;
-                    atn_tok_emit(&o, t->specials[k]);
-                    start = i + p->len;
-                    i = start - 1;
-                    break;
+            unsigned char c0 = (unsigned char)text[i];
+            int32_t hit = -1;
+            uint32_t hit_len = 0;
+            if (use_ctl && t->special_first[c0]) {
+                for (int k = 0; k < t->n_specials; k++) {
+                    const atn_tok_piece *p = &t->pieces[t->specials[k]];
+                    if (p->len <= len - i && memcmp(p->text, text + i, p->len) == 0) { hit = t->specials[k]; hit_len = p->len; break; }
                 }
             }
+            if (use_user && t->user_first[c0]) {
+                size_t m = 0;
+                int32_t u = atn_tok_match_user(t, text + i, len - i, &m);
+                if (u >= 0 && m > hit_len) { hit = u; hit_len = (uint32_t)m; }
+            }
+            if (hit < 0) continue;
+            if (encode_text(t, text + start, i - start, &o) < 0) return -1;
+            atn_tok_emit(&o, hit);
+            start = i + hit_len;
+            i = start - 1;
         }
     }
     if (encode_text(t, text + start, len - start, &o) < 0) return -1;

@@ -24,7 +24,7 @@ static inline int has_bytes(const char *s, size_t n, const char *w, size_t wn) {
     return 0;
 }
 
-static uint8_t *read_file(const char *path, size_t *size) {
+static inline uint8_t *read_file(const char *path, size_t *size) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     size_t cap = 1 << 16, n = 0;
@@ -46,7 +46,7 @@ static uint8_t *read_file(const char *path, size_t *size) {
 
 typedef struct { uint8_t *data; atn_gguf *g; atn_tokenizer *t; } fixture;
 
-static int fixture_open(fixture *fx, const char *path) {
+static inline int fixture_open(fixture *fx, const char *path) {
     char err[256];
     size_t n;
     memset(fx, 0, sizeof *fx);
@@ -59,7 +59,7 @@ static int fixture_open(fixture *fx, const char *path) {
     return 0;
 }
 
-static void fixture_close(fixture *fx) {
+static inline void fixture_close(fixture *fx) {
     atn_tokenizer_free(fx->t);
     atn_gguf_close(fx->g);
     free(fx->data);
@@ -110,7 +110,7 @@ static inline int check_reference(const atn_tokenizer *t, const char *path, int 
     return lines;
 }
 
-static int finish(void) {
+static inline int finish(void) {
     printf("%d passed, %d failed\n", n_pass, n_fail);
     return n_fail ? 1 : 0;
 }
