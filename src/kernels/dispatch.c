@@ -1,6 +1,6 @@
 /* dispatch.c — one entry point per kernel; picks the SIMD128 version when the
- * build has it (the WASM product), the scalar one otherwise (the native build,
- * where gcc -O2 -march=native vectorizes the plain loops it can). */
+ * build has it: the WASM product, or a native x86 build with SSE4.1 (where
+ * simd128.c runs through wasm_sse.h); the scalar reference otherwise. */
 #include <stdlib.h>
 #include <string.h>
 #include "kernels_impl.h"
@@ -24,7 +24,7 @@ void *atn_kernels_scratch(size_t bytes) {
 }
 
 void atn_matmul_rows(const atn_tensor *W, const float *X, int n_tok, float *Y, int64_t r0, int64_t r1) {
-#ifdef __wasm_simd128__
+#ifdef ATN_HAVE_SIMD128
     atn_matmul_rows_simd128(W, X, n_tok, Y, r0, r1);
 #else
     atn_matmul_rows_ref(W, X, n_tok, Y, r0, r1);
@@ -46,7 +46,7 @@ void atn_get_row(const atn_tensor *W, int64_t r, float *out) {
 }
 
 float atn_dot_f32(const float *a, const float *b, int n) {
-#ifdef __wasm_simd128__
+#ifdef ATN_HAVE_SIMD128
     return atn_dot_f32_simd128(a, b, n);
 #else
     return atn_dot_f32_ref(a, b, n);
@@ -54,7 +54,7 @@ float atn_dot_f32(const float *a, const float *b, int n) {
 }
 
 void atn_axpy_f32(float a, const float *x, float *y, int n) {
-#ifdef __wasm_simd128__
+#ifdef ATN_HAVE_SIMD128
     atn_axpy_f32_simd128(a, x, y, n);
 #else
     atn_axpy_f32_ref(a, x, y, n);
@@ -62,7 +62,7 @@ void atn_axpy_f32(float a, const float *x, float *y, int n) {
 }
 
 void atn_scale_f32(float *x, float a, int n) {
-#ifdef __wasm_simd128__
+#ifdef ATN_HAVE_SIMD128
     atn_scale_f32_simd128(x, a, n);
 #else
     atn_scale_f32_ref(x, a, n);
@@ -70,8 +70,12 @@ void atn_scale_f32(float *x, float a, int n) {
 }
 
 const char *atn_kernels_name(void) {
+#ifdef ATN_HAVE_SIMD128
 #ifdef __wasm_simd128__
     return "simd128";
+#else
+    return "simd128-sse4.1";
+#endif
 #else
     return "scalar";
 #endif

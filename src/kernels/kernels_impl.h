@@ -21,8 +21,9 @@ void atn_scale_f32_ref(float *x, float a, int n);
  * (for K-quants a weight block spans 8 activation blocks). */
 float atn_vec_dot_q_ref(int type, const void *w, const atn_block_q8a *a, int64_t nb);
 
-#ifdef __wasm_simd128__
-/* simd128.c */
+/* simd128.c: WebAssembly SIMD128, or natively its SSE4.1 port (wasm_sse.h) */
+#if defined(__wasm_simd128__) || defined(__SSE4_1__)
+#define ATN_HAVE_SIMD128 1
 void atn_matmul_rows_simd128(const atn_tensor *W, const float *X, int n_tok, float *Y, int64_t r0, int64_t r1);
 float atn_dot_f32_simd128(const float *a, const float *b, int n);
 void atn_axpy_f32_simd128(float a, const float *x, float *y, int n);

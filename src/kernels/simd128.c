@@ -1,7 +1,9 @@
 /* simd128.c — WebAssembly SIMD128 matmul kernels (the product's hot loop).
  *
- * Built only when the compiler targets wasm with -msimd128; tested against
- * scalar.c by tests/c/test_kernels.c compiled to WASM (tests/wasm_ctests.sh).
+ * Built when the compiler targets wasm with -msimd128, and natively on x86
+ * with SSE4.1 through wasm_sse.h (the same code, so native tests and
+ * sanitizers cover it too). Tested against scalar.c by tests/c/test_kernels.c,
+ * natively (ctest) and compiled to WASM (tests/wasm_ctests.sh).
  *
  * Design
  *  - Activations are quantized once per call to int8 levels, stored widened to
@@ -21,11 +23,15 @@
  *    tiles that stay in cache while every group of 4 tokens passes over them.
  *    Decode (1 token) is the same kernel with NT = 1.
  */
-#ifdef __wasm_simd128__
+#include "kernels_impl.h"
+#ifdef ATN_HAVE_SIMD128
 
 #include <string.h>
+#ifdef __wasm_simd128__
 #include <wasm_simd128.h>
-#include "kernels_impl.h"
+#else
+#include "wasm_sse.h" /* the native build runs the same code on SSE4.1 */
+#endif
 #include "quant.h"
 
 #define INLINE static inline __attribute__((always_inline))
@@ -541,4 +547,4 @@ void atn_scale_f32_simd128(float *x, float a, int n) {
     for (; i < n; i++) x[i] *= a;
 }
 
-#endif /* __wasm_simd128__ */
+#endif /* ATN_HAVE_SIMD128 */
