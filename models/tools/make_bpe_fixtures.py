@@ -51,6 +51,19 @@ EDGE = [
 ]
 
 
+# Random strings of awkward fragments (seeded), to probe the edges.
+FRAGMENTS = ["a", "b", "the", "Tom", " ", "  ", "   ", "\t", "\u00e9", "\u00f1", "e\u0301", "\u4e2d",
+             "\U0001F600", "\U0001F44D\U0001F3FD", "'s", "'LL", "1", "123", "4567", "<s>", "</s>",
+             "<unk>", "\u2581", "\u00a0", "\u3000", "\uff21", "!", "...", "?", "\u200b", "\u0085", "\x01",
+             "_", "-", "\u0663", "\ufb01", "Stra\u00dfe", "\u03a9", "\U0001D11E", "\u2460", "\u00bd"]
+
+
+def fuzz_lines(n, seed, extra=()):
+    rng = random.Random(seed)
+    frags = FRAGMENTS + list(extra)
+    return ["".join(rng.choice(frags) for _ in range(rng.randint(1, 20))) for _ in range(n)]
+
+
 def bytes_to_unicode():
     bs = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
     cs = bs[:]
@@ -157,6 +170,7 @@ def main():
         w.write(os.path.join(a.out, "bpe_%s.gguf" % name))
     rng = random.Random(a.seed)
     lines = rng.sample(en, a.n) + rng.sample(es, a.n) + EDGE
+    lines += fuzz_lines(500, a.seed, ["\n", "\r\n", "\n\n", " \n", "<|im_end|>"])
     with tempfile.TemporaryDirectory() as tmp:
         vp, lp = os.path.join(tmp, "vocab.json"), os.path.join(tmp, "lines.json")
         json.dump({"tokens": tokens, "merges": merges}, open(vp, "w"))

@@ -4,12 +4,13 @@
 Trains two small SentencePiece models on the Tatoeba English-Spanish
 sentences with Debian's spm_train, converts each to a vocabulary-only GGUF
 (spm_to_gguf.py), and records spm_encode's ids for a seeded sample of
-English and Spanish sentences plus hand-written edge cases:
+English and Spanish sentences, hand-written edge cases and 500 random
+strings of awkward fragments:
 
   tests/data/tokenizer/spm_bpe.gguf       BPE, vocab 2000, byte fallback,
                                           identity normalization (as Llama 2)
   tests/data/tokenizer/spm_bpe.ref.tsv
-  tests/data/tokenizer/spm_unigram.gguf   unigram, vocab 8000, nmt_nfkc
+  tests/data/tokenizer/spm_unigram.gguf   unigram, vocab 8000, nmt_nfkc (SentencePiece defaults)
   tests/data/tokenizer/spm_unigram.ref.tsv
 
 Reference lines are "id id id<TAB>text" (text last: it may hold tabs).
@@ -47,6 +48,19 @@ EDGE = [
     "the " * 100, "control \x01\x02 chars", "①②③ circled ⅷ roman", "㍻ ㌀ compatibility", "Ǆ ǅ ǆ digraphs",
     "Hello<s>world</s>", "<unk> literal", "▁ already a space symbol ▁▁", "mixed\u3000ideographic space",
 ]
+
+
+# Random strings of awkward fragments (seeded), to probe the edges.
+FRAGMENTS = ["a", "b", "the", "Tom", " ", "  ", "   ", "\t", "\u00e9", "\u00f1", "e\u0301", "\u4e2d",
+             "\U0001F600", "\U0001F44D\U0001F3FD", "'s", "'LL", "1", "123", "4567", "<s>", "</s>",
+             "<unk>", "\u2581", "\u00a0", "\u3000", "\uff21", "!", "...", "?", "\u200b", "\u0085", "\x01",
+             "_", "-", "\u0663", "\ufb01", "Stra\u00dfe", "\u03a9", "\U0001D11E", "\u2460", "\u00bd"]
+
+
+def fuzz_lines(n, seed, extra=()):
+    rng = random.Random(seed)
+    frags = FRAGMENTS + list(extra)
+    return ["".join(rng.choice(frags) for _ in range(rng.randint(1, 20))) for _ in range(n)]
 
 
 def run(cmd, **kw):
@@ -99,12 +113,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=os.path.join(HERE, "../../../shared/data/tatoeba-en-es/en-es.tsv"))
     ap.add_argument("--out", default=os.path.join(HERE, "../../tests/data/tokenizer"))
-    ap.add_argument("--n", type=int, default=2000, help="sentences per language")
+    ap.add_argument("--n", type=int, default=1500, help="sentences per language")
     ap.add_argument("--seed", type=int, default=1234)
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     lines, en, es = sample_lines(a.data, a.n, a.seed)
-    lines += EDGE
+    lines += EDGE + fuzz_lines(500, a.seed)
     with tempfile.TemporaryDirectory() as tmp:
         corpus = os.path.join(tmp, "corpus.txt")
         with open(corpus, "w", encoding="utf-8") as f:

@@ -53,7 +53,7 @@ int main(void) {
         int agree = 0;
         int lines = check_reference(t, "tests/data/tokenizer/spm_bpe.ref.tsv", &agree);
         printf("spm bpe: %d of %d lines equal to spm_encode\n", agree, lines);
-        CHECK(lines >= 4000 && agree == lines, "spm_encode agreement %d/%d", agree, lines);
+        CHECK(lines >= 3500 && agree == lines, "spm_encode agreement %d/%d", agree, lines);
         check_roundtrip(t, "tests/data/tokenizer/spm_bpe.ref.tsv");
 
         /* BOS, empty text */

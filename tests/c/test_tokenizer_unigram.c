@@ -17,7 +17,7 @@ int main(void) {
         int agree = 0;
         int lines = check_reference(t, "tests/data/tokenizer/spm_unigram.ref.tsv", &agree);
         printf("spm unigram: %d of %d lines equal to spm_encode\n", agree, lines);
-        CHECK(lines >= 4000 && agree == lines, "spm_encode agreement %d/%d", agree, lines);
+        CHECK(lines >= 3500 && agree == lines, "spm_encode agreement %d/%d", agree, lines);
 
         /* whitespace handling: leading/trailing/collapsed */
         int32_t a[64], b[64];
