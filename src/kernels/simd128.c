@@ -502,6 +502,10 @@ void atn_matmul_rows_simd128(const atn_tensor *W, const float *X, int n_tok, flo
     }
     int64_t nab = n_in / 32;
     int ntp = (n_tok + 3) & ~3;
+    if ((uint64_t)n_in > (SIZE_MAX / 4) / (uint64_t)ntp) { /* scratch size would overflow (wasm32) */
+        atn_matmul_rows_ref(W, X, n_tok, Y, r0, r1);
+        return;
+    }
     size_t qbytes = ((size_t)n_tok * (size_t)n_in * sizeof(int16_t) + 15) & ~(size_t)15;
     size_t sbytes = (size_t)nab * (size_t)ntp * sizeof(float);
     uint8_t *scr = atn_kernels_scratch(qbytes + 2 * sbytes);
