@@ -164,6 +164,11 @@ static void test_matmul_all(void) {
         /* a bigger, model-like case: blocked kernels' row/token tails */
         check_case(type, bs == 256 ? 512 : 576, 67, 13, 0.0f);
         check_case(type, bs == 256 ? 1024 : 1536, 9, 37, 0.1f);
+        /* dense rows of any length: the SIMD tails */
+        if (bs == 1) {
+            static const int odd_widths[] = {1, 7, 9, 33, 100};
+            for (int wi = 0; wi < 5; wi++) check_case(type, odd_widths[wi], 5, 6, 0.0f);
+        }
     }
 }
 
