@@ -1,0 +1,321 @@
+/* test_chat_template.c — the chat template interpreter.
+ *
+ * 1. Each family's published template (tests/data/chat_templates/NAME.jinja)
+ *    renders a 3-turn conversation with a system prompt byte-exactly as its
+ *    published prompt format says (NAME.expected, written by hand and
+ *    cross-checked with Jinja2 configured as Hugging Face configures it).
+ * 2. features.txt: small templates covering each construct, with the output
+ *    Jinja2 (HF settings) gives, or the error they must raise.
+ * 3. Hostile templates: runaway loops, huge output, deep nesting,
+ *    unterminated tags, unknown filters/tags — errors, never hangs or crashes.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "chat_template.h"
+
+static int n_pass, n_fail;
+
+#define CHECK(cond, ...)                                          \
+    do {                                                          \
+        if (cond) n_pass++;                                       \
+        else {                                                    \
+            n_fail++;                                             \
+            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+            printf(__VA_ARGS__);                                  \
+            printf("\n");                                         \
+        }                                                         \
+    } while (0)
+
+static char *read_file(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *p = malloc((size_t)n + 1);
+    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) { free(p); p = NULL; }
+    fclose(f);
+    if (p) p[n] = 0;
+    *size = (size_t)n;
+    return p;
+}
+
+static const char *ROLES[] = {"system", "user", "assistant", "user", "assistant", "user"};
+static const char *CONTENTS[] = {"You are a helpful tutor.", "Hello!", "Hi! How can I help?",
+                                 "How do you say cat in Spanish?", "  \"Gato\".  ", "Thanks. And dog?"};
+
+static void show_diff(const char *got, const char *want) {
+    size_t i = 0;
+    while (got[i] && got[i] == want[i]) i++;
+    printf("  first difference at byte %zu\n  got:  '%.80s'\n  want: '%.80s'\n", i, got + i, want + i);
+}
+
+static void test_family(const char *fam, const char *bos, const char *eos, int skip_system) {
+    char path[256];
+    size_t tn, en;
+    snprintf(path, sizeof path, "tests/data/chat_templates/%s.jinja", fam);
+    char *tmpl = read_file(path, &tn);
+    snprintf(path, sizeof path, "tests/data/chat_templates/%s.expected", fam);
+    char *want = read_file(path, &en);
+    CHECK(tmpl && want, "%s: cannot read its files", fam);
+    if (tmpl && want) {
+        char err[256], *out = NULL;
+        size_t out_len = 0;
+        int off = skip_system ? 1 : 0;
+        int r = atn_template_render(tmpl, tn, ROLES + off, CONTENTS + off, 6 - off, 1, bos, eos, &out, &out_len, err, sizeof err);
+        CHECK(r == 0, "%s: %s", fam, err);
+        if (r == 0) {
+            int same = out_len == en && memcmp(out, want, en) == 0;
+            CHECK(same, "%s: rendering differs (%zu vs %zu bytes)", fam, out_len, en);
+            if (!same) show_diff(out, want);
+        }
+        free(out);
+    }
+    free(tmpl);
+    free(want);
+}
+
+static int render(const char *t, int n, int agp, char **out, char *err) {
+    size_t len;
+    return atn_template_render(t, strlen(t), ROLES, CONTENTS, n, agp, "<s>", "</s>", out, &len, err, 256);
+}
+
+static void expect_error(const char *what, const char *t, const char *want) {
+    char err[256] = "", *out = NULL;
+    int r = render(t, 6, 1, &out, err);
+    CHECK(r < 0 && out == NULL, "%s: rendered instead of failing", what);
+    CHECK(err[0] && !strchr(err, '\n'), "%s: no one-line message", what);
+    if (want) CHECK(strstr(err, want) != NULL, "%s: message '%s' lacks '%s'", what, err, want);
+    free(out);
+}
+
+static void test_families(void) {
+    test_family("chatml", "<s>", "</s>", 0);
+    test_family("qwen2.5", "<s>", "</s>", 0);
+    test_family("llama2", "<s>", "</s>", 0);
+    test_family("llama3", "<|begin_of_text|>", "<|eot_id|>", 0);
+    test_family("zephyr", "<s>", "</s>", 0);
+    test_family("gemma", "<bos>", "<eos>", 1);
+    test_family("gemma3", "<bos>", "<eos>", 0);
+    test_family("phi3", "<s>", "<|endoftext|>", 0);
+    test_family("phi3_mini", "<s>", "</s>", 0);
+    test_family("mistral", "<s>", "</s>", 1);
+
+    /* Gemma 1/2 and Mistral v0.x refuse a system turn with the template's own message */
+    size_t n;
+    char *g = read_file("tests/data/chat_templates/gemma.jinja", &n);
+    if (g) { expect_error("gemma + system", g, "template error: System role not supported"); free(g); }
+    char *m = read_file("tests/data/chat_templates/mistral.jinja", &n);
+    if (m) { expect_error("mistral + system", m, "roles must alternate"); free(m); }
+    /* Phi-3 without a generation prompt ends with eos */
+    char *p = read_file("tests/data/chat_templates/phi3.jinja", &n);
+    if (p) {
+        char err[256], *out = NULL;
+        size_t len;
+        int r = atn_template_render(p, n, ROLES, CONTENTS, 6, 0, "<s>", "<|endoftext|>", &out, &len, err, sizeof err);
+        CHECK(r == 0 && len > 21 && strcmp(out + len - 21, "<|end|>\n<|endoftext|>") == 0, "phi3 without generation prompt");
+        free(out);
+        free(p);
+    }
+    /* the built-in ChatML equals the published one */
+    size_t cn;
+    char *c = read_file("tests/data/chat_templates/chatml.jinja", &cn);
+    if (c) {
+        CHECK(strcmp(c, atn_template_chatml) == 0, "atn_template_chatml is the published ChatML template");
+        free(c);
+    }
+
+    static const struct { const char *fam, *file; } fams[] = {
+        {"chatml", "chatml"}, {"chatml", "qwen2.5"}, {"llama2", "llama2"}, {"llama3", "llama3"}, {"zephyr", "zephyr"},
+        {"gemma", "gemma"}, {"gemma", "gemma3"}, {"phi3", "phi3"}, {"phi3", "phi3_mini"}, {"mistral", "mistral"}};
+    for (size_t i = 0; i < sizeof fams / sizeof fams[0]; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "tests/data/chat_templates/%s.jinja", fams[i].file);
+        char *t = read_file(path, &n);
+        CHECK(t && strcmp(atn_template_family(t), fams[i].fam) == 0, "family of %s: %s", fams[i].file, t ? atn_template_family(t) : "-");
+        free(t);
+    }
+    CHECK(strcmp(atn_template_family("{{ messages }}"), "unknown") == 0, "unknown family");
+}
+
+/* "<kind> <decimal length>\n" at *pos (kind == want unless want is 0) */
+static int read_len(const char *d, size_t size, size_t *pos, char want, char *kind, size_t *len) {
+    size_t p = *pos;
+    if (p + 2 > size || d[p + 1] != ' ' || (want && d[p] != want)) return -1;
+    if (kind) *kind = d[p];
+    p += 2;
+    size_t v = 0;
+    int digits = 0;
+    while (p < size && d[p] >= '0' && d[p] <= '9') { v = v * 10 + (size_t)(d[p] - '0'); p++; digits++; }
+    if (!digits || p >= size || d[p] != '\n') return -1;
+    *len = v;
+    *pos = p + 1;
+    return 0;
+}
+
+/* features.txt: records "T <n>\n<n bytes>\nE <n>\n<n bytes>\n" (expected
+ * output) or "T ...\nX <n>\n<n bytes>\n" (expected error substring). */
+static void test_features(void) {
+    size_t size;
+    char *data = read_file("tests/data/chat_templates/features.txt", &size);
+    CHECK(data != NULL, "cannot read features.txt");
+    if (!data) return;
+    size_t pos = 0;
+    int count = 0;
+    while (pos < size) {
+        char kind;
+        size_t tlen, elen;
+        if (read_len(data, size, &pos, 'T', NULL, &tlen) || pos + tlen + 1 > size) break;
+        const char *tmpl = data + pos;
+        pos += tlen + 1;
+        if (read_len(data, size, &pos, 0, &kind, &elen) || pos + elen + 1 > size) break;
+        const char *want = data + pos;
+        pos += elen + 1;
+        count++;
+        char err[256] = "", *out = NULL;
+        size_t out_len = 0;
+        int r = atn_template_render(tmpl, tlen, ROLES, CONTENTS, 6, 1, "<s>", "</s>", &out, &out_len, err, sizeof err);
+        if (kind == 'E') {
+            int ok = r == 0 && out_len == elen && memcmp(out, want, elen) == 0;
+            CHECK(ok, "feature %d: %.*s", count, (int)(tlen > 120 ? 120 : tlen), tmpl);
+            if (!ok) printf("  got %s'%.*s'\n  want '%.*s'\n", r ? "error " : "", r ? (int)strlen(err) : (int)out_len,
+                            r ? err : out, (int)elen, want);
+        } else {
+            char w[256];
+            snprintf(w, sizeof w, "%.*s", (int)elen, want);
+            CHECK(r < 0 && strstr(err, w), "feature %d should fail with '%s': %.*s -> %s", count, w,
+                  (int)(tlen > 120 ? 120 : tlen), tmpl, r ? err : "(rendered)");
+        }
+        free(out);
+    }
+    CHECK(pos == size && count > 50, "features.txt parsed to the end (%d cases)", count);
+    printf("  %d feature templates\n", count);
+    free(data);
+}
+
+static void test_hostile(void) {
+    expect_error("infinite-ish nested loops",
+                 "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}", "steps");
+    expect_error("huge range", "{% for a in range(1000000000) %}{% endfor %}", "too large");
+    expect_error("output bomb", "{% for a in range(100000) %}{{ 'x' * 100000 }}{% endfor %}", NULL);
+    expect_error("string doubling",
+                 "{% set ns = namespace(s='xxxxxxxxxxxxxxxx') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}",
+                 NULL);
+    expect_error("repetition overflow", "{{ 'ab' * 9000000000000000000 }}", NULL);
+    expect_error("unterminated var", "hello {{ name", "unterminated");
+    expect_error("unterminated block", "{% if true %}x", "endif");
+    expect_error("unterminated tag", "{% if true", "unterminated");
+    expect_error("unterminated comment", "a {# b", "unterminated comment");
+    expect_error("unterminated string", "{{ 'abc }}", "unterminated string");
+    expect_error("unknown filter", "{{ 'a' | shout }}", "unknown filter 'shout'");
+    expect_error("unknown test", "{% if 1 is prime %}{% endif %}", "unknown test 'prime'");
+    expect_error("unknown tag", "{% include 'x.html' %}", "unsupported tag 'include'");
+    expect_error("macro", "{% macro f() %}{% endmacro %}", "unsupported tag 'macro'");
+    expect_error("stray endfor", "{% endfor %}", "unexpected");
+    expect_error("else without if", "a{% else %}b", "unexpected");
+    expect_error("raise_exception", "{{ raise_exception('no\nway') }}", "template error: no way");
+    expect_error("call undefined", "{{ os.system('ls') }}", "not callable");
+    expect_error("bad char", "{{ a ; b }}", "unexpected character");
+    expect_error("division by zero", "{{ 1 // 0 }}", "division by zero");
+    expect_error("int overflow", "{{ 9223372036854775807 + 1 }}", NULL);
+    expect_error("undefined plus", "{{ nothing + 'a' }}", "undefined");
+    expect_error("compare mixed", "{{ 1 < 'a' }}", "compare");
+    expect_error("recursive loop", "{% for a in messages recursive %}{% endfor %}", "recursive");
+    expect_error("method on int", "{{ (5).strip() }}", "not callable");
+
+    /* deep nesting: blocks, parentheses, lists */
+    char *t = malloc(400000);
+    size_t n = 0;
+    for (int i = 0; i < 10000; i++) n += (size_t)sprintf(t + n, "{%% if true %%}");
+    t[n] = 0;
+    expect_error("10000 nested ifs", t, "nested");
+    n = 0;
+    t[n++] = '{'; t[n++] = '{';
+    for (int i = 0; i < 50000; i++) t[n++] = '(';
+    t[n++] = '1';
+    for (int i = 0; i < 50000; i++) t[n++] = ')';
+    t[n++] = '}'; t[n++] = '}';
+    t[n] = 0;
+    expect_error("50000 parentheses", t, "nested");
+    n = 0;
+    t[n++] = '{'; t[n++] = '{';
+    for (int i = 0; i < 50000; i++) t[n++] = '[';
+    t[n++] = '}'; t[n++] = '}';
+    t[n] = 0;
+    expect_error("50000 brackets", t, NULL);
+    n = 0;
+    t[n++] = '{'; t[n++] = '{';
+    for (int i = 0; i < 50000; i++) { t[n++] = 'n'; t[n++] = 'o'; t[n++] = 't'; t[n++] = ' '; }
+    t[n++] = '1'; t[n++] = '}'; t[n++] = '}';
+    t[n] = 0;
+    expect_error("50000 nots", t, "nested");
+    n = 0;
+    t[n++] = '{'; t[n++] = '{';
+    for (int i = 0; i < 50000; i++) t[n++] = '-';
+    t[n++] = '1'; t[n++] = '}'; t[n++] = '}';
+    t[n] = 0;
+    expect_error("50000 minus signs", t, "nested");
+    free(t);
+
+    /* a template larger than the limit */
+    size_t big = ATN_TEMPLATE_MAX_SOURCE + 1;
+    char *b = malloc(big + 1);
+    memset(b, 'a', big);
+    b[big] = 0;
+    char err[256], *out = NULL;
+    size_t len;
+    CHECK(atn_template_render(b, big, ROLES, CONTENTS, 6, 1, "", "", &out, &len, err, sizeof err) < 0 && strstr(err, "larger"),
+          "oversized template: %s", err);
+    free(b);
+
+    /* every prefix of a real template fails cleanly or renders (no crash) */
+    size_t qn;
+    char *q = read_file("tests/data/chat_templates/qwen2.5.jinja", &qn);
+    if (q) {
+        int ok = 1;
+        for (size_t cut = 0; cut <= qn; cut++) {
+            char e[256] = "";
+            char *o = NULL;
+            size_t ol;
+            int r = atn_template_render(q, cut, ROLES, CONTENTS, 6, 1, "", "", &o, &ol, e, sizeof e);
+            if (r < 0 && (!e[0] || strchr(e, '\n'))) ok = 0;
+            free(o);
+        }
+        CHECK(ok, "every prefix of qwen2.5.jinja renders or fails with a message");
+        /* byte damage */
+        char *d = malloc(qn);
+        uint64_t rng = 12345;
+        for (int it = 0; it < 3000; it++) {
+            memcpy(d, q, qn);
+            for (int k = 0; k < 3; k++) {
+                rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                d[(rng >> 33) % qn] = "{}%#-+()[]'\"|.~ \nax"[(rng >> 20) % 19];
+            }
+            char e[256] = "";
+            char *o = NULL;
+            size_t ol;
+            int r = atn_template_render(d, qn, ROLES, CONTENTS, 6, 1, "", "", &o, &ol, e, sizeof e);
+            if (r < 0 && (!e[0] || strchr(e, '\n'))) ok = 0;
+            free(o);
+        }
+        CHECK(ok, "damaged qwen2.5.jinja renders or fails with a message");
+        free(d);
+        free(q);
+    }
+
+    /* no messages, NULL tokens */
+    out = NULL;
+    CHECK(atn_template_render(atn_template_chatml, strlen(atn_template_chatml), NULL, NULL, 0, 1, NULL, NULL, &out, &len,
+                              err, sizeof err) == 0 && strcmp(out, "<|im_start|>assistant\n") == 0, "empty conversation");
+    free(out);
+}
+
+int main(void) {
+    test_families();
+    test_features();
+    test_hostile();
+    printf("%d passed, %d failed\n", n_pass, n_fail);
+    return n_fail ? 1 : 0;
+}
