@@ -76,6 +76,50 @@ static void emit_node(ctx *c, int k) {
     if (t->unk >= 0) emit(c, t->unk, 1);
 }
 
+/* merge the symbols of s[a, b) and emit their ids */
+static int bpe_chunk(ctx *c, size_t a, size_t b) {
+    const atn_tokenizer *t = c->t;
+    const char *s = c->s;
+    sym *sy = c->sy;
+    node *nd = c->nd;
+    int ns = 0, rc = 0;
+    /* characters (user-defined pieces whole) */
+    for (size_t i = a; i < b;) {
+        size_t m = 0;
+        int frozen = atn_tok_match_user(t, s + i, b - i, &m) >= 0;
+        if (!frozen) {
+            m = (size_t)atn_utf8_char_len((unsigned char)s[i]);
+            if (m == 0 || m > b - i) m = 1;
+        }
+        sy[ns] = (sym){ (int32_t)i, (int32_t)m, ns - 1, ns + 1, ns, (uint8_t)frozen };
+        nd[ns] = (node){ (int32_t)i, (int32_t)m, -1, -1 };
+        ns++;
+        i += m;
+    }
+    if (ns == 0) return 0;
+    sy[ns - 1].next = -1;
+    int nn = ns;
+    c->heap.n = 0;
+    for (int i = 0; i + 1 < ns; i++)
+        if ((rc = try_pair(c, i, i + 1)) < 0) return rc;
+
+    atn_tok_cand cd;
+    while (atn_tok_heap_pop(&c->heap, &cd)) {
+        sym *x = &sy[cd.left], *y = &sy[cd.right];
+        if (x->len != cd.a || y->len != cd.b || x->next != cd.right) continue; /* stale */
+        nd[nn] = (node){ x->start, x->len + y->len, x->node, y->node };
+        x->node = nn++;
+        x->len += y->len;
+        x->next = y->next;
+        if (y->next >= 0) sy[y->next].prev = cd.left;
+        y->len = 0;
+        if ((rc = try_pair(c, x->prev, cd.left)) < 0) return rc;
+        if ((rc = try_pair(c, cd.left, x->next)) < 0) return rc;
+    }
+    for (int i = 0; i >= 0; i = sy[i].next) emit_node(c, sy[i].node);
+    return 0;
+}
+
 int atn_spm_bpe_encode(const atn_tokenizer *t, const char *text, size_t len, int prefix, atn_tok_out *o) {
     char *s = NULL;
     size_t nlen = 0;
@@ -102,42 +146,21 @@ int atn_spm_bpe_encode(const atn_tokenizer *t, const char *text, size_t len, int
     int rc = 0;
     if (!sy || !nd) { rc = atn_error("tokenize: out of memory"); goto done; }
 
-    /* characters (user-defined pieces whole) */
-    int ns = 0;
-    for (size_t i = 0; i < nlen;) {
-        size_t m = 0;
-        int frozen = atn_tok_match_user(t, s + i, nlen - i, &m) >= 0;
-        if (!frozen) {
-            m = (size_t)atn_utf8_char_len((unsigned char)s[i]);
-            if (m == 0 || m > nlen - i) m = 1;
+    /* Independent chunks: when no piece holds "x▁" (x not ▁), no merge can
+     * join a symbol ending in x to one starting with ▁, so the text can be
+     * cut before every such ▁ and the chunks merged separately: same result,
+     * small heaps. */
+    for (size_t a = 0; a < nlen && rc == 0;) {
+        size_t b = nlen;
+        if (t->spm_ws_chunks) {
+            for (b = a + 1; b < nlen; b++)
+                if (b + 3 <= nlen && memcmp(s + b, "\xE2\x96\x81", 3) == 0 &&
+                    (b < 3 || memcmp(s + b - 3, "\xE2\x96\x81", 3) != 0))
+                    break;
         }
-        sy[ns] = (sym){ (int32_t)i, (int32_t)m, ns - 1, ns + 1, ns, (uint8_t)frozen };
-        nd[ns] = (node){ (int32_t)i, (int32_t)m, -1, -1 };
-        ns++;
-        i += m;
+        rc = bpe_chunk(&c, a, b);
+        a = b;
     }
-    if (ns == 0) goto done;
-    sy[ns - 1].next = -1;
-    int nn = ns;
-
-    for (int i = 0; i + 1 < ns; i++)
-        if ((rc = try_pair(&c, i, i + 1)) < 0) goto done;
-
-    atn_tok_cand cd;
-    while (atn_tok_heap_pop(&c.heap, &cd)) {
-        sym *a = &sy[cd.left], *b = &sy[cd.right];
-        if (a->len != cd.a || b->len != cd.b || a->next != cd.right) continue; /* stale */
-        nd[nn] = (node){ a->start, a->len + b->len, a->node, b->node };
-        a->node = nn++;
-        a->len += b->len;
-        a->next = b->next;
-        if (b->next >= 0) sy[b->next].prev = cd.left;
-        b->len = 0;
-        if ((rc = try_pair(&c, a->prev, cd.left)) < 0) goto done;
-        if ((rc = try_pair(&c, cd.left, a->next)) < 0) goto done;
-    }
-
-    for (int i = 0; i >= 0; i = sy[i].next) emit_node(&c, sy[i].node);
 done:
     free(c.heap.v);
     free(s); free(sy); free(nd);

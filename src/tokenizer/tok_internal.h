@@ -49,6 +49,7 @@ struct atn_tokenizer {
     int remove_extra_ws;     /* unigram normalizer */
     int escape_ws;           /* ' ' -> ▁ */
     int byte_fallback;       /* the vocabulary has <0xXX> byte pieces */
+    int spm_ws_chunks;       /* no text piece holds "x▁" (x not ▁): SPM BPE may cut before ▁ */
     int32_t byte_id[256];    /* <0xXX> (spm kinds) or the byte's mapped char (gpt2); -1 if absent */
     float min_score, max_score;
 

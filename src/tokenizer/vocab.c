@@ -232,6 +232,7 @@ atn_tokenizer *atn_tokenizer_load(const atn_gguf *g, const char *prefix, char *e
     }
     if (t->min_score > t->max_score) t->min_score = t->max_score = 0;
 
+
     /* special ids: GGUF keys, else the usual pieces */
     t->bos = t->eos = t->unk = t->pad = t->eot = t->eom = -1;
     if (kind != ATN_TOK_GPT2) {
@@ -255,6 +256,20 @@ atn_tokenizer *atn_tokenizer_load(const atn_gguf *g, const char *prefix, char *e
     get_flag(g, prefix, "add_space_prefix", &t->add_space_prefix);
     get_flag(g, prefix, "remove_extra_whitespaces", &t->remove_extra_ws);
     get_flag(g, prefix, "escape_whitespaces", &t->escape_ws);
+
+    /* Can SPM BPE cut its text before a ▁ that follows another character?
+     * Only if no piece that text can become holds such a ▁. */
+    t->spm_ws_chunks = kind == ATN_TOK_SPM_BPE && t->escape_ws;
+    for (int i = 0; i < n && t->spm_ws_chunks; i++) {
+        const atn_tok_piece *p = &t->pieces[i];
+        if (!atn_tok_is_text_piece(p->type)) continue;
+        for (uint32_t k = 1; k + 3 <= p->len; k++) {
+            if (memcmp(p->text + k, SPACE_SYMBOL, 3) == 0 && (k < 3 || memcmp(p->text + k - 3, SPACE_SYMBOL, 3) != 0)) {
+                t->spm_ws_chunks = 0;
+                break;
+            }
+        }
+    }
 
     /* literal specials */
     int nc = 0, nu = 0;

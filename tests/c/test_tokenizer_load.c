@@ -123,6 +123,24 @@ int main(void) {
     }
     atn_gguf_close(g); free(data);
 
+    /* a piece with "x▁" inside: merges across a ▁ must still happen */
+    memset(&b, 0, sizeof b);
+    kv_str(&b, "tokenizer.ggml.model", "llama");
+    { const char *tk[] = { "<unk>", "\xE2\x96\x81", "a", "b", "b\xE2\x96\x81", "b\xE2\x96\x81" "a" };
+      const float sc[] = { 0, -5, -5, -5, -1, -2 };
+      const int32_t ty[] = { 2, 1, 1, 1, 1, 1 };
+      kv_strs(&b, "tokenizer.ggml.tokens", tk, 6); kv_f32s(&b, "tokenizer.ggml.scores", sc, 6);
+      kv_i32s(&b, "tokenizer.ggml.token_type", ty, 6); }
+    t = load(&b, err, sizeof err, &data, &g);
+    CHECK(t != NULL, "x▁ vocab loads: %s", err);
+    if (t) {
+        int32_t ids[32];
+        int n = atn_tokenizer_encode(t, "b a b a", 7, 0, 0, ids, 32);   /* ▁b▁a▁b▁a -> ▁ b▁a ▁ b▁a */
+        CHECK(n == 4 && ids[0] == 1 && ids[1] == 5 && ids[2] == 1 && ids[3] == 5, "merge across ▁ (%d: %d %d %d)", n, ids[0], ids[1], ids[2]);
+        atn_tokenizer_free(t);
+    }
+    atn_gguf_close(g); free(data);
+
     /* gpt2: merges naming unknown tokens or malformed are skipped */
     memset(&b, 0, sizeof b);
     kv_str(&b, "tokenizer.ggml.model", "gpt2");
