@@ -68,6 +68,10 @@ struct atn_tokenizer {
     atn_tok_merge *merges;   /* open addressing by (left, right); rank < 0 = empty */
     uint32_t merges_mask;
 
+    /* unigram: a bitset of the hashes of all piece prefixes (a cheap trie
+     * stand-in: a prefix whose bit is clear starts no piece) */
+    uint64_t *prefix_bits; uint32_t prefix_mask;
+
     /* unigram normalizer: precompiled charsmap (Darts double array + strings) */
     const uint32_t *cm_units; uint32_t cm_n_units;  /* little-endian words, unaligned-safe copy */
     const char *cm_norm; uint32_t cm_norm_len;
@@ -83,6 +87,14 @@ static inline void atn_tok_emit(atn_tok_out *o, int32_t id) {
 
 /* vocab.c */
 int32_t atn_tok_find(const atn_tokenizer *t, const char *s, size_t len);
+/* the map's hash (FNV-1a), so callers can extend it byte by byte */
+#define ATN_TOK_HASH_INIT 2166136261u
+static inline uint32_t atn_tok_hash_step(uint32_t h, unsigned char c) { return (h ^ c) * 16777619u; }
+int32_t atn_tok_find_hashed(const atn_tokenizer *t, const char *s, size_t len, uint32_t h);
+static inline int atn_tok_maybe_prefix(const atn_tokenizer *t, uint32_t h) {
+    uint32_t b = h & t->prefix_mask;
+    return !t->prefix_bits || ((t->prefix_bits[b >> 6] >> (b & 63)) & 1);
+}
 /* user-defined piece that starts at s (longest), or -1; *mlen gets its length */
 int32_t atn_tok_match_user(const atn_tokenizer *t, const char *s, size_t len, size_t *mlen);
 int atn_tok_is_text_piece(int type); /* normal, user-defined, unused: pieces that text can become */

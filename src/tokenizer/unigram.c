@@ -4,7 +4,8 @@
  * highest total piece score (Viterbi). As sentencepiece's optimized encoder
  * does it: walk the character positions left to right; from each, try every
  * vocabulary piece that starts there (the hash of the growing prefix is
- * extended byte by byte) and keep, for every end position, the best path
+ * extended byte by byte; a bitset of all pieces' prefix hashes stops the
+ * search where no piece continues, as a trie would) and keep, for every end position, the best path
  * reaching it (first found wins a tie). A character that no piece of its own
  * length covers gets an "unknown" edge scored min_score - 10. User-defined
  * pieces score length * max_score - 0.1 so they always win. The arithmetic
@@ -37,9 +38,12 @@ int atn_unigram_encode(const atn_tokenizer *t, const char *text, size_t len, atn
         if (mblen == 0 || (size_t)mblen > n - at) mblen = 1;
         int single = 0;
         size_t end = n - at < t->max_piece_len ? n : at + t->max_piece_len;
+        uint32_t h = ATN_TOK_HASH_INIT;
         for (size_t k = at + 1; k <= end; k++) {
+            h = atn_tok_hash_step(h, (unsigned char)s[k - 1]);
+            if (!atn_tok_maybe_prefix(t, h)) break;                      /* no piece goes on like this */
             if (k < n && ((unsigned char)s[k] & 0xC0) == 0x80) continue; /* not a character boundary */
-            int32_t id = atn_tok_find(t, s + at, k - at);
+            int32_t id = atn_tok_find_hashed(t, s + at, k - at, h);
             if (id < 0) continue;
             int ty = t->pieces[id].type;
             if (ty != ATN_TT_NORMAL && ty != ATN_TT_USER_DEFINED) continue; /* unused, control, byte, unknown */

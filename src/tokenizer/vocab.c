@@ -15,13 +15,17 @@ static const char SPACE_SYMBOL[] = "\xE2\x96\x81"; /* ▁ U+2581 */
 /* ---- hashing ------------------------------------------------------------ */
 
 static uint32_t hash_bytes(const char *s, size_t n) {
-    uint32_t h = 2166136261u;                       /* FNV-1a */
-    for (size_t i = 0; i < n; i++) { h ^= (unsigned char)s[i]; h *= 16777619u; }
+    uint32_t h = ATN_TOK_HASH_INIT;                 /* FNV-1a */
+    for (size_t i = 0; i < n; i++) h = atn_tok_hash_step(h, (unsigned char)s[i]);
     return h;
 }
 
 int32_t atn_tok_find(const atn_tokenizer *t, const char *s, size_t len) {
-    uint32_t i = hash_bytes(s, len) & t->map_mask;
+    return atn_tok_find_hashed(t, s, len, hash_bytes(s, len));
+}
+
+int32_t atn_tok_find_hashed(const atn_tokenizer *t, const char *s, size_t len, uint32_t h) {
+    uint32_t i = h & t->map_mask;
     for (;;) {
         uint32_t v = t->map[i];
         if (v == 0) return -1;
@@ -324,6 +328,26 @@ atn_tokenizer *atn_tokenizer_load(const atn_gguf *g, const char *prefix, char *e
             }
             if (n64 > 0 && atn_charsmap_load(t, data, (size_t)n64, err, errcap) != 0) goto bad;
         }
+        if (kind == ATN_TOK_UNIGRAM) {
+            /* prefix bitset: ~16 bits per prefix */
+            size_t np = 0;
+            for (int i = 0; i < n; i++) if (atn_tok_is_text_piece(t->pieces[i].type)) np += t->pieces[i].len;
+            uint32_t bits = 1024;
+            while (bits < np * 16 && bits < (1u << 30)) bits <<= 1;
+            t->prefix_bits = calloc(bits / 64, sizeof(uint64_t));
+            if (!t->prefix_bits) { fail(err, errcap, "%s%.0lld", "tokenizer: out of memory", 0); goto bad; }
+            t->prefix_mask = bits - 1;
+            for (int i = 0; i < n; i++) {
+                const atn_tok_piece *p = &t->pieces[i];
+                if (!atn_tok_is_text_piece(p->type)) continue;
+                uint32_t h = ATN_TOK_HASH_INIT;
+                for (uint32_t k = 0; k < p->len; k++) {
+                    h = atn_tok_hash_step(h, (unsigned char)p->text[k]);
+                    uint32_t b = h & t->prefix_mask;
+                    t->prefix_bits[b >> 6] |= 1ull << (b & 63);
+                }
+            }
+        }
         if (kind == ATN_TOK_UNIGRAM && t->unk < 0 && !t->byte_fallback) { fail(err, errcap, "%s: unigram vocabulary has no unknown token%.0lld", prefix, 0); goto bad; }
     }
     return t;
@@ -335,7 +359,7 @@ bad:
 void atn_tokenizer_free(atn_tokenizer *t) {
     if (!t) return;
     free(t->pieces); free(t->map); free(t->specials); free(t->user_defined);
-    free(t->eog); free(t->merges); free(t->cm_units_copy);
+    free(t->eog); free(t->merges); free(t->cm_units_copy); free(t->prefix_bits);
     free(t);
 }
 
