@@ -147,6 +147,20 @@ ATN_API const char *atn_gen_text(const atn_gen *g, size_t *len);
 /* Release any text still held back (call once at the end). */
 ATN_API const char *atn_gen_flush(atn_gen *g, size_t *len);
 
+/* ---- chat (H2: src/chat.c, src/chat_template.c) ------------------------ */
+
+/* Render a conversation (n_msgs roles and contents, NUL-terminated UTF-8)
+ * into the prompt text with the model's chat template (GGUF
+ * tokenizer.chat_template, interpreted safely; bos_token/eos_token are the
+ * model's). A model without a template gets ChatML, and *used_fallback (may
+ * be NULL) is set to 1 (else 0). add_generation_prompt: end with the header of
+ * the assistant's turn. Returns the prompt's byte count (nothing past cap is
+ * written; call again with a bigger buffer if it is >= cap; out is
+ * NUL-terminated when it fits), or < 0 on error (template error, a template's
+ * raise_exception, limits exceeded). */
+ATN_API int atn_chat_render(const atn_model *m, const char *const *roles, const char *const *contents,
+                            int n_msgs, int add_generation_prompt, int *used_fallback, char *out, int cap);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,7 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "atento.h"
 #include "chat_template.h"
+#include "gguf.h"
+#include "model.h"
+#include "tokenizer.h"
 
 static int n_pass, n_fail;
 
@@ -312,10 +316,63 @@ static void test_hostile(void) {
     free(out);
 }
 
+/* atn_chat_render on a model: its template and its bos/eos pieces, or ChatML */
+static void test_chat_render(void) {
+    size_t size, tn;
+    uint8_t *data = (uint8_t *)read_file("tests/data/tokenizer/spm_bpe.gguf", &size);
+    char *tmpl = read_file("tests/data/chat_templates/llama2.jinja", &tn);
+    char *want = read_file("tests/data/chat_templates/llama2.expected", &tn);
+    CHECK(data && tmpl && want, "fixtures");
+    if (!data || !tmpl || !want) { free(data); free(tmpl); free(want); return; }
+    char err[256] = "";
+    atn_gguf *g = atn_gguf_open(data, size, err, sizeof err);
+    atn_tokenizer *tok = g ? atn_tokenizer_load(g, "tokenizer.ggml", err, sizeof err) : NULL;
+    CHECK(tok != NULL, "tokenizer: %s", err);
+    if (tok) {
+        atn_model m;
+        memset(&m, 0, sizeof m);
+        m.tok = tok;
+        m.chat_template = tmpl;
+        char out[2048];
+        int fb = -1;
+        int n = atn_chat_render(&m, ROLES, CONTENTS, 6, 1, &fb, out, sizeof out);
+        CHECK(n == (int)strlen(want) && strcmp(out, want) == 0 && fb == 0, "llama2 via atn_chat_render (<s>, </s> from the vocabulary): %d %s",
+              n, n < 0 ? atn_last_error() : out);
+        /* too small a buffer: the full length, nothing past cap */
+        char small[16];
+        memset(small, 'Z', sizeof small);
+        n = atn_chat_render(&m, ROLES, CONTENTS, 6, 1, NULL, small, 8);
+        CHECK(n == (int)strlen(want) && memcmp(small, want, 8) == 0 && small[8] == 'Z', "short buffer");
+        CHECK(atn_chat_render(&m, ROLES, CONTENTS, 6, 1, NULL, NULL, 0) == (int)strlen(want), "length query");
+        /* no template: ChatML, flagged */
+        m.chat_template = NULL;
+        n = atn_chat_render(&m, ROLES + 1, CONTENTS + 1, 1, 1, &fb, out, sizeof out);
+        CHECK(fb == 1 && n > 0 && strcmp(out, "<|im_start|>user\nHello!<|im_end|>\n<|im_start|>assistant\n") == 0, "ChatML fallback: %s", out);
+        /* a failing template: negative, message from the template */
+        m.chat_template = "{{ raise_exception('nope') }}";
+        CHECK(atn_chat_render(&m, ROLES, CONTENTS, 6, 1, NULL, out, sizeof out) < 0 && strstr(atn_last_error(), "nope"),
+              "error: %s", atn_last_error());
+        m.chat_template = tmpl;
+        CHECK(atn_chat_render(&m, ROLES, NULL, 6, 1, NULL, out, sizeof out) < 0, "NULL contents");
+        atn_tokenizer_free(tok);
+    }
+    /* no model at all: ChatML with empty bos/eos */
+    char out[512];
+    int fb = 0;
+    int n = atn_chat_render(NULL, ROLES, CONTENTS, 2, 0, &fb, out, sizeof out);
+    CHECK(fb == 1 && n > 0 && strcmp(out, "<|im_start|>system\nYou are a helpful tutor.<|im_end|>\n<|im_start|>user\nHello!<|im_end|>\n") == 0,
+          "no model: %s", out);
+    atn_gguf_close(g);
+    free(data);
+    free(tmpl);
+    free(want);
+}
+
 int main(void) {
     test_families();
     test_features();
     test_hostile();
+    test_chat_render();
     printf("%d passed, %d failed\n", n_pass, n_fail);
     return n_fail ? 1 : 0;
 }
