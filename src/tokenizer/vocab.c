@@ -2,6 +2,7 @@
  * special tokens, and what all kinds share: the encode driver (BOS/EOS,
  * literal special tokens), token bytes, pieces and whole-sequence decode.
  */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -91,8 +92,14 @@ int atn_tok_heap_pop(atn_tok_heap *h, atn_tok_cand *c) {
 
 /* ---- loading -------------------------------------------------------------- */
 
-static void fail(char *err, size_t errcap, const char *fmt, const char *a, long long b) {
-    if (err && errcap) snprintf(err, errcap, fmt, a, b);
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static void fail(char *err, size_t errcap, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (err && errcap) vsnprintf(err, errcap, fmt, ap);
+    va_end(ap);
 }
 
 static int get_id(const atn_gguf *g, const char *prefix, const char *name, int n_vocab,
@@ -102,7 +109,7 @@ static int get_id(const atn_gguf *g, const char *prefix, const char *name, int n
     snprintf(key, sizeof key, "%s.%s", prefix, name);
     int r = atn_gguf_get_i64(g, key, &v);
     if (r == -1) return 0;                 /* absent: keep the default */
-    if (r != 0) { fail(err, errcap, "%s: not an integer%.0lld", key, 0); return -1; }
+    if (r != 0) { fail(err, errcap, "%s: not an integer", key); return -1; }
     if (v == -1) { *out = -1; return 0; }  /* explicitly none */
     if (v < 0 || v >= n_vocab) { fail(err, errcap, "%s = %lld is out of range", key, (long long)v); return -1; }
     *out = (int32_t)v;
@@ -129,12 +136,23 @@ static int is_byte_piece(const char *s, size_t n) {  /* "<0xXX>" */
            hexval(s[4]) >= 0 && s[5] == '>';
 }
 
-static const atn_tokenizer *g_sort_tok;
+typedef struct { uint32_t len; int32_t id; } len_id;
 static int by_len_desc(const void *a, const void *b) {
-    const atn_tok_piece *pa = &g_sort_tok->pieces[*(const int32_t *)a];
-    const atn_tok_piece *pb = &g_sort_tok->pieces[*(const int32_t *)b];
-    if (pa->len != pb->len) return pa->len > pb->len ? -1 : 1;
-    return *(const int32_t *)a - *(const int32_t *)b;
+    const len_id *x = a, *y = b;
+    if (x->len != y->len) return x->len > y->len ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* sort ids by piece length, longest first (no globals: loads may run in parallel) */
+static int sort_longest_first(const atn_tokenizer *t, int32_t *ids, int n) {
+    if (n < 2) return 0;
+    len_id *v = malloc((size_t)n * sizeof *v);
+    if (!v) return -1;
+    for (int i = 0; i < n; i++) { v[i].len = t->pieces[ids[i]].len; v[i].id = ids[i]; }
+    qsort(v, (size_t)n, sizeof *v, by_len_desc);
+    for (int i = 0; i < n; i++) ids[i] = v[i].id;
+    free(v);
+    return 0;
 }
 
 static int32_t find_named(const atn_tokenizer *t, const char *s) {
@@ -146,10 +164,10 @@ atn_tokenizer *atn_tokenizer_load(const atn_gguf *g, const char *prefix, char *e
     const char *s; size_t sl;
     int et; uint64_t n64;
     if (err && errcap) err[0] = 0;
-    if (!g || !prefix || strlen(prefix) > 200) { fail(err, errcap, "%s%.0lld", "tokenizer: bad arguments", 0); return NULL; }
+    if (!g || !prefix || strlen(prefix) > 200) { fail(err, errcap, "tokenizer: bad arguments"); return NULL; }
 
     snprintf(key, sizeof key, "%s.model", prefix);
-    if (atn_gguf_get_str(g, key, &s, &sl) != 0) { fail(err, errcap, "%s: missing or not a string%.0lld", key, 0); return NULL; }
+    if (atn_gguf_get_str(g, key, &s, &sl) != 0) { fail(err, errcap, "%s: missing or not a string", key); return NULL; }
     int kind;
     if (sl == 5 && memcmp(s, "llama", 5) == 0) kind = ATN_TOK_SPM_BPE;
     else if (sl == 4 && memcmp(s, "gpt2", 4) == 0) kind = ATN_TOK_GPT2;
@@ -158,19 +176,19 @@ atn_tokenizer *atn_tokenizer_load(const atn_gguf *g, const char *prefix, char *e
         char m[48]; size_t k = sl < 40 ? sl : 40;
         memcpy(m, s, k); m[k] = 0;
         for (size_t i = 0; i < k; i++) if ((unsigned char)m[i] < 32 || (unsigned char)m[i] > 126) m[i] = '?';
-        fail(err, errcap, "unsupported tokenizer model '%s'%.0lld", m, 0);
+        fail(err, errcap, "unsupported tokenizer model '%s'", m);
         return NULL;
     }
 
     snprintf(key, sizeof key, "%s.tokens", prefix);
     if (atn_gguf_get_arr(g, key, &et, &n64) != 0 || et != ATN_GGUF_STRING) {
-        fail(err, errcap, "%s: missing or not an array of strings%.0lld", key, 0); return NULL;
+        fail(err, errcap, "%s: missing or not an array of strings", key); return NULL;
     }
     if (n64 == 0 || n64 > MAX_VOCAB) { fail(err, errcap, "%s: bad vocabulary size %lld", key, (long long)n64); return NULL; }
     int n = (int)n64;
 
     atn_tokenizer *t = calloc(1, sizeof *t);
-    if (!t) { fail(err, errcap, "%s%.0lld", "tokenizer: out of memory", 0); return NULL; }
+    if (!t) { fail(err, errcap, "tokenizer: out of memory"); return NULL; }
     t->kind = kind;
     t->n_vocab = n;
     t->pieces = calloc((size_t)n, sizeof *t->pieces);
@@ -178,18 +196,18 @@ atn_tokenizer *atn_tokenizer_load(const atn_gguf *g, const char *prefix, char *e
     while (cap < (uint32_t)n * 2u) cap <<= 1;
     t->map = calloc(cap, sizeof *t->map);
     t->map_mask = cap - 1;
-    if (!t->pieces || !t->map) { fail(err, errcap, "%s%.0lld", "tokenizer: out of memory", 0); goto bad; }
+    if (!t->pieces || !t->map) { fail(err, errcap, "tokenizer: out of memory"); goto bad; }
 
     char kscores[256], ktypes[256];
     snprintf(kscores, sizeof kscores, "%s.scores", prefix);
     snprintf(ktypes, sizeof ktypes, "%s.token_type", prefix);
     int have_scores = atn_gguf_get_arr(g, kscores, &et, &n64) == 0;
     if (have_scores && (n64 != (uint64_t)n || et == ATN_GGUF_STRING || et == ATN_GGUF_ARRAY)) {
-        fail(err, errcap, "%s: expected %lld numbers", kscores, n); goto bad;
+        fail(err, errcap, "%s: expected %d numbers", kscores, n); goto bad;
     }
     int have_types = atn_gguf_get_arr(g, ktypes, &et, &n64) == 0;
     if (have_types && (n64 != (uint64_t)n || et == ATN_GGUF_STRING || et == ATN_GGUF_ARRAY || et == ATN_GGUF_FLOAT32 || et == ATN_GGUF_FLOAT64)) {
-        fail(err, errcap, "%s: expected %lld integers", ktypes, n); goto bad;
+        fail(err, errcap, "%s: expected %d integers", ktypes, n); goto bad;
     }
 
     for (int i = 0; i < 256; i++) t->byte_id[i] = -1;
@@ -197,24 +215,24 @@ atn_tokenizer *atn_tokenizer_load(const atn_gguf *g, const char *prefix, char *e
     for (int i = 0; i < n; i++) {
         atn_tok_piece *p = &t->pieces[i];
         if (atn_gguf_arr_str(g, key, (uint64_t)i, &s, &sl) != 0 || sl > (1u << 20)) {
-            fail(err, errcap, "%s: bad token %lld", key, i); goto bad;
+            fail(err, errcap, "%s: bad token %d", key, i); goto bad;
         }
         p->text = s; p->len = (uint32_t)sl;
         p->type = ATN_TT_NORMAL;
         if (have_scores) {
             double d;
-            if (atn_gguf_arr_f64(g, kscores, (uint64_t)i, &d) != 0 || !(d == d)) { fail(err, errcap, "%s: bad score %lld", kscores, i); goto bad; }
+            if (atn_gguf_arr_f64(g, kscores, (uint64_t)i, &d) != 0 || !(d == d)) { fail(err, errcap, "%s: bad score %d", kscores, i); goto bad; }
             p->score = (float)d;
         }
         if (have_types) {
             int64_t v;
-            if (atn_gguf_arr_i64(g, ktypes, (uint64_t)i, &v) != 0 || v < 1 || v > 6) { fail(err, errcap, "%s: bad type of token %lld", ktypes, i); goto bad; }
+            if (atn_gguf_arr_i64(g, ktypes, (uint64_t)i, &v) != 0 || v < 1 || v > 6) { fail(err, errcap, "%s: bad type of token %d", ktypes, i); goto bad; }
             p->type = (uint8_t)v;
         } else if (kind != ATN_TOK_GPT2 && is_byte_piece(s, sl)) {
             p->type = ATN_TT_BYTE;
         }
         if (p->type == ATN_TT_BYTE && kind != ATN_TOK_GPT2) {
-            if (!is_byte_piece(s, sl)) { fail(err, errcap, "%s: byte token %lld is not <0xXX>", key, i); goto bad; }
+            if (!is_byte_piece(s, sl)) { fail(err, errcap, "%s: byte token %d is not <0xXX>", key, i); goto bad; }
             int b = hexval(s[3]) * 16 + hexval(s[4]);
             if (t->byte_id[b] < 0) t->byte_id[b] = i;
             t->byte_fallback = 1;
@@ -284,17 +302,16 @@ atn_tokenizer *atn_tokenizer_load(const atn_gguf *g, const char *prefix, char *e
     }
     t->specials = malloc((size_t)(nc ? nc : 1) * sizeof(int32_t));
     t->user_defined = malloc((size_t)(nu ? nu : 1) * sizeof(int32_t));
-    if (!t->specials || !t->user_defined) { fail(err, errcap, "%s%.0lld", "tokenizer: out of memory", 0); goto bad; }
+    if (!t->specials || !t->user_defined) { fail(err, errcap, "tokenizer: out of memory"); goto bad; }
     for (int i = 0; i < n; i++) {
         const atn_tok_piece *p = &t->pieces[i];
         if (p->len == 0) continue;
         if (p->type == ATN_TT_CONTROL) { t->specials[t->n_specials++] = i; t->special_first[(unsigned char)p->text[0]] = 1; }
         if (p->type == ATN_TT_USER_DEFINED) { t->user_defined[t->n_user_defined++] = i; t->user_first[(unsigned char)p->text[0]] = 1; }
     }
-    g_sort_tok = t;
-    qsort(t->specials, (size_t)t->n_specials, sizeof(int32_t), by_len_desc);
-    qsort(t->user_defined, (size_t)t->n_user_defined, sizeof(int32_t), by_len_desc);
-    g_sort_tok = NULL;
+    if (sort_longest_first(t, t->specials, t->n_specials) || sort_longest_first(t, t->user_defined, t->n_user_defined)) {
+        fail(err, errcap, "tokenizer: out of memory"); goto bad;
+    }
 
     /* end-of-generation tokens */
     static const char *const eog_names[] = {
@@ -302,7 +319,7 @@ atn_tokenizer *atn_tokenizer_load(const atn_gguf *g, const char *prefix, char *e
         "<end_of_turn>", "<|end|>", "</s>", "<|end▁of▁sentence|>",
     };
     t->eog = malloc(16 * sizeof(int32_t));
-    if (!t->eog) { fail(err, errcap, "%s%.0lld", "tokenizer: out of memory", 0); goto bad; }
+    if (!t->eog) { fail(err, errcap, "tokenizer: out of memory"); goto bad; }
     int32_t cand[16]; int ncand = 0;
     cand[ncand++] = t->eos; cand[ncand++] = t->eot; cand[ncand++] = t->eom;
     for (size_t k = 0; k < sizeof eog_names / sizeof *eog_names; k++) {
@@ -324,7 +341,7 @@ atn_tokenizer *atn_tokenizer_load(const atn_gguf *g, const char *prefix, char *e
         snprintf(key, sizeof key, "%s.precompiled_charsmap", prefix);
         if (atn_gguf_get_arr(g, key, &et, &n64) == 0) {
             if ((et != ATN_GGUF_UINT8 && et != ATN_GGUF_INT8) || atn_gguf_arr_data(g, key, &data) != 0) {
-                fail(err, errcap, "%s: expected an array of bytes%.0lld", key, 0); goto bad;
+                fail(err, errcap, "%s: expected an array of bytes", key); goto bad;
             }
             if (n64 > 0 && atn_charsmap_load(t, data, (size_t)n64, err, errcap) != 0) goto bad;
         }
@@ -335,7 +352,7 @@ atn_tokenizer *atn_tokenizer_load(const atn_gguf *g, const char *prefix, char *e
             uint32_t bits = 1024;
             while (bits < np * 16 && bits < (1u << 30)) bits <<= 1;
             t->prefix_bits = calloc(bits / 64, sizeof(uint64_t));
-            if (!t->prefix_bits) { fail(err, errcap, "%s%.0lld", "tokenizer: out of memory", 0); goto bad; }
+            if (!t->prefix_bits) { fail(err, errcap, "tokenizer: out of memory"); goto bad; }
             t->prefix_mask = bits - 1;
             for (int i = 0; i < n; i++) {
                 const atn_tok_piece *p = &t->pieces[i];
@@ -348,7 +365,7 @@ atn_tokenizer *atn_tokenizer_load(const atn_gguf *g, const char *prefix, char *e
                 }
             }
         }
-        if (kind == ATN_TOK_UNIGRAM && t->unk < 0 && !t->byte_fallback) { fail(err, errcap, "%s: unigram vocabulary has no unknown token%.0lld", prefix, 0); goto bad; }
+        if (kind == ATN_TOK_UNIGRAM && t->unk < 0 && !t->byte_fallback) { fail(err, errcap, "%s: unigram vocabulary has no unknown token", prefix); goto bad; }
     }
     return t;
 bad:
