@@ -440,7 +440,7 @@ static node *parse_expr(parser *P);
 static node *parse_or(parser *P);
 
 static int enter(parser *P) {
-    if (++P->depth > ATN_TEMPLATE_MAX_DEPTH * 4) {
+    if (++P->depth > ATN_TEMPLATE_MAX_DEPTH * 2) {
         fail(P->c, cur(P)->line, "expression nested too deeply");
         return -1;
     }
@@ -1289,7 +1289,8 @@ typedef struct render {
     ctx *c;
     frame *scope;
     int loop_ctl;  /* 1 break, 2 continue */
-    int depth;
+    int depth;     /* nested loops */
+    int edepth;    /* nested expression evaluation (a+b+c+... chains are deep trees) */
 } render;
 
 static int eval(render *R, node *x, value *out);
@@ -2121,7 +2122,21 @@ static int iterate_items(render *R, node *x, value v, vlist **out) {
     return 0;
 }
 
+static int eval_node(render *R, node *x, value *out);
+
+/* Expression trees can be deep even when the parser's nesting is shallow
+ * (a long a + b + c + ... or x|f|f|f chain), so evaluation depth is bounded. */
 static int eval(render *R, node *x, value *out) {
+    if (++R->edepth > ATN_TEMPLATE_MAX_DEPTH * 4) {
+        R->edepth--;
+        return fail(R->c, x->line, "expression nested too deeply");
+    }
+    int r = eval_node(R, x, out);
+    R->edepth--;
+    return r;
+}
+
+static int eval_node(render *R, node *x, value *out) {
     ctx *c = R->c;
     if (step(R, x)) return -1;
     switch (x->k) {
@@ -2460,7 +2475,7 @@ int atn_template_render(const char *tmpl, size_t tmpl_len,
     /* the template's own top-level sets go in a frame above the globals */
     frame top = {dict_new(&c), &globals};
     if (!top.vars) goto done;
-    render R = {&c, &top, 0, 0};
+    render R = {&c, &top, 0, 0, 0};
     if (exec_body(&R, prog)) goto done;
     if (!c.out) {
         c.out = malloc(1);

@@ -261,6 +261,27 @@ static void test_hostile(void) {
     t[n++] = '1'; t[n++] = '}'; t[n++] = '}';
     t[n] = 0;
     expect_error("50000 minus signs", t, "nested");
+    n = 0;
+    t[n++] = '{'; t[n++] = '{'; t[n++] = '1';
+    for (int i = 0; i < 50000; i++) { t[n++] = '+'; t[n++] = '1'; }
+    t[n++] = '}'; t[n++] = '}';
+    t[n] = 0;
+    expect_error("1+1+...+1 (50000 terms)", t, "nested");
+    n = (size_t)sprintf(t, "{{ 'x'");
+    for (int i = 0; i < 20000; i++) n += (size_t)sprintf(t + n, "|trim");
+    sprintf(t + n, " }}");
+    expect_error("20000 chained filters", t, "nested");
+    {
+        /* 200 terms is fine */
+        char *o = NULL, e[256];
+        n = 0;
+        t[n++] = '{'; t[n++] = '{'; t[n++] = '1';
+        for (int i = 0; i < 199; i++) { t[n++] = '+'; t[n++] = '1'; }
+        t[n++] = '}'; t[n++] = '}';
+        t[n] = 0;
+        CHECK(render(t, 6, 1, &o, e) == 0 && strcmp(o, "200") == 0, "200-term sum: %s", o ? o : e);
+        free(o);
+    }
     free(t);
 
     /* a template larger than the limit */
