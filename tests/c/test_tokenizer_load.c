@@ -161,6 +161,30 @@ int main(void) {
     }
     atn_gguf_close(g); free(data);
 
+    /* specials in byte-level BPE: user-defined always literal, control only
+     * with parse_special, the longest match first */
+    memset(&b, 0, sizeof b);
+    kv_str(&b, "tokenizer.ggml.model", "gpt2");
+    { const char *tk[] = { "a", "b", "ab", "<x>", "<|e|>", "<|e|>!", "<", "|", "e", ">", "!" };
+      const int32_t ty[] = { 1, 1, 1, 4, 3, 3, 1, 1, 1, 1, 1 };
+      kv_strs(&b, "tokenizer.ggml.tokens", tk, 11); kv_i32s(&b, "tokenizer.ggml.token_type", ty, 11);
+      const char *mg[] = { "a b" }; kv_strs(&b, "tokenizer.ggml.merges", mg, 1); }
+    t = load(&b, err, sizeof err, &data, &g);
+    CHECK(t != NULL, "gpt2 with specials loads: %s", err);
+    if (t) {
+        int32_t ids[32];
+        int n = atn_tokenizer_encode(t, "ab<x>b<|e|>!a", 13, 0, 1, ids, 32);
+        CHECK(n == 5 && ids[0] == 2 && ids[1] == 3 && ids[2] == 1 && ids[3] == 5 && ids[4] == 0, "parse_special (%d)", n);
+        n = atn_tokenizer_encode(t, "ab<x>b<|e|>!a", 13, 0, 0, ids, 32);
+        CHECK(n == 10 && ids[1] == 3 && ids[3] == 6 && ids[8] == 10, "user-defined without parse_special (%d)", n);
+        CHECK(atn_tokenizer_is_special(t, 3) && atn_tokenizer_is_special(t, 4) && !atn_tokenizer_is_special(t, 0), "is_special");
+        char out[32];
+        int m = atn_tokenizer_decode(t, ids, n, 0, out, sizeof out);
+        CHECK(m == 13 && memcmp(out, "ab<x>b<|e|>!a", 13) == 0, "decode: '%.*s'", m, out);
+        atn_tokenizer_free(t);
+    }
+    atn_gguf_close(g); free(data);
+
     /* hostile precompiled charsmaps */
     static const char *const UNI_TOK[] = { "<unk>", "\xE2\x96\x81", "a", "b", "\xE2\x96\x81" "a" };
     static const float UNI_SC[] = { 0, -2, -3, -3, -1 };
