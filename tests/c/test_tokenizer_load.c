@@ -229,6 +229,25 @@ int main(void) {
         atn_gguf_close(g); free(data);
     }
 
+    /* unused pieces (spm_to_gguf --vocab marks target-only pieces so) are
+     * never produced by unigram segmentation */
+    memset(&b, 0, sizeof b);
+    kv_str(&b, "tokenizer.ggml.model", "unigram");
+    { const char *tk[] = { "<unk>", "\xE2\x96\x81", "a", "b", "\xE2\x96\x81" "ab", "\xE2\x96\x81" "a" };
+      const float sc[] = { 0, -2, -3, -3, 0, -1 };
+      const int32_t ty[] = { 2, 1, 1, 1, 5, 1 };
+      kv_strs(&b, "tokenizer.ggml.tokens", tk, 6); kv_f32s(&b, "tokenizer.ggml.scores", sc, 6);
+      kv_i32s(&b, "tokenizer.ggml.token_type", ty, 6); }
+    t = load(&b, err, sizeof err, &data, &g);
+    CHECK(t != NULL, "unigram with unused loads: %s", err);
+    if (t) {
+        int32_t ids[8];
+        int n = atn_tokenizer_encode(t, "ab", 2, 0, 0, ids, 8);
+        CHECK(n == 2 && ids[0] == 5 && ids[1] == 3, "unused piece skipped (%d)", n);
+        atn_tokenizer_free(t);
+    }
+    atn_gguf_close(g); free(data);
+
     /* another prefix (marian keeps a source vocabulary beside the target one) */
     memset(&b, 0, sizeof b);
     kv_str(&b, "marian.src.model", "unigram");
