@@ -1,0 +1,396 @@
+// index.js — the high-level API of the atento npm package.
+//
+//   import { load } from 'atento';
+//   const m = await load('models/en-es.gguf', { onProgress: (p) => console.log(p.percent) });
+//   for await (const piece of m.translate('Hello, world.')) process.stdout.write(piece.text);
+//   const chat = await load(url);
+//   for await (const piece of chat.chat([{ role: 'user', content: 'Hi!' }])) ...
+//   m.dispose();
+//
+// Each loaded model lives in its own worker (a module Web Worker in a
+// browser, a worker_threads Worker in Node ≥ 20) running js/worker.js, so the
+// calling thread never blocks. The message protocol between the two is in
+// docs/worker-protocol.md. Every failure is an AtentoError (an Error) with a
+// `code` and a one-line message.
+import { AtentoError } from './core.js';
+
+export { AtentoError };
+
+const isNode = typeof process !== 'undefined' && !!(process.versions && process.versions.node) && typeof window === 'undefined';
+const workerUrl = new URL('./worker.js', import.meta.url);
+
+// ---- the worker, in a browser or in Node -------------------------------------------
+
+async function spawnWorker() {
+  if (!isNode && typeof Worker === 'function') {
+    const w = new Worker(workerUrl, { type: 'module', name: 'atento' });
+    return {
+      post: (m, t) => w.postMessage(m, t || []),
+      on(onMsg, onErr) {
+        w.onmessage = (e) => onMsg(e.data);
+        w.onerror = (e) => { e.preventDefault?.(); onErr(new AtentoError('E_WORKER', `the atento worker failed: ${e.message || 'cannot start js/worker.js'}`)); };
+        w.onmessageerror = () => onErr(new AtentoError('E_WORKER', 'a message from the atento worker could not be read'));
+      },
+      terminate: () => w.terminate(),
+      ref() {}, unref() {},
+    };
+  }
+  if (isNode) {
+    const { Worker: NodeWorker } = await import('node:worker_threads');
+    const w = new NodeWorker(workerUrl);
+    return {
+      post: (m, t) => w.postMessage(m, t || []),
+      on(onMsg, onErr) {
+        w.on('message', onMsg);
+        w.on('error', (e) => onErr(new AtentoError('E_WORKER', `the atento worker failed: ${e.message}`)));
+        w.on('exit', (code) => onErr(new AtentoError('E_WORKER', `the atento worker exited (code ${code})`), true));
+      },
+      terminate: () => w.terminate(),
+      ref: () => w.ref(),
+      unref: () => w.unref(),
+    };
+  }
+  throw new AtentoError('E_UNSUPPORTED', 'atento needs Web Workers (browser) or worker_threads (Node >= 20)');
+}
+
+// ---- streams -------------------------------------------------------------------
+
+/**
+ * The result of generate / chat / translate: an async iterable of pieces
+ * ({text, token, index, top?, sentence?}) that is also a promise of the
+ * final result ({text, reason, tokens, stats, ...}).
+ */
+export class Stream {
+  constructor(model, id, hooks = {}) {
+    this._model = model;
+    this.id = id;
+    this._queue = [];
+    this._wake = null;
+    this._finished = false;
+    this._error = null;
+    this._hooks = hooks;
+    this.result = new Promise((res, rej) => { this._resolve = res; this._reject = rej; });
+    this.result.catch(() => {}); // a stream nobody awaits must not crash Node
+  }
+
+  _push(piece) {
+    this._queue.push(piece);
+    this._hooks.onToken?.(piece);
+    this._notify();
+  }
+
+  _event(msg) {
+    if (msg.type === 'sentence') this._hooks.onSentence?.(msg);
+    else if (msg.type === 'sentence-done') this._hooks.onSentenceDone?.(msg);
+  }
+
+  _finish(result) {
+    if (this._finished) return;
+    this._finished = true;
+    this._resolve(result);
+    this._notify();
+  }
+
+  _fail(err) {
+    if (this._finished) return;
+    this._finished = true;
+    this._error = err;
+    this._reject(err);
+    this._notify();
+  }
+
+  _notify() {
+    const w = this._wake;
+    this._wake = null;
+    w?.();
+  }
+
+  /** Stop this generation at once; the stream ends with reason 'abort'. */
+  abort() {
+    if (!this._finished) this._model._abort(this.id);
+  }
+
+  async *[Symbol.asyncIterator]() {
+    try {
+      for (;;) {
+        if (this._queue.length) { yield this._queue.shift(); continue; }
+        if (this._finished) {
+          if (this._error) throw this._error;
+          return;
+        }
+        await new Promise((r) => { this._wake = r; });
+      }
+    } finally {
+      // Leaving the loop early (break, throw) stops the generation.
+      if (!this._finished) this.abort();
+    }
+  }
+
+  then(onFulfilled, onRejected) { return this.result.then(onFulfilled, onRejected); }
+  catch(onRejected) { return this.result.catch(onRejected); }
+  finally(f) { return this.result.finally(f); }
+}
+
+// ---- the model -------------------------------------------------------------------
+
+let nextId = 1;
+
+export class Model {
+  /** @internal use load() */
+  constructor(worker, info) {
+    this._worker = worker;
+    this._pending = new Map(); // id -> {stream?, resolve?, reject?, onProgress?}
+    this._dead = null;
+    this._abortFlag = null;
+    /** {name, arch, kind: 'chat'|'translate', nVocab, nCtxTrain, fileSize, chatTemplate, memoryBytes, loadMs, info} */
+    this.info = info;
+  }
+
+  get arch() { return this.info?.arch; }
+  get kind() { return this.info?.kind; }
+
+  _onMessage(msg) {
+    const p = this._pending.get(msg.id);
+    if (!p) return;
+    switch (msg.type) {
+      case 'progress': p.onProgress?.(msg); break;
+      case 'token': p.stream?._push({ text: msg.text, token: msg.token, index: msg.index, ...(msg.top ? { top: msg.top } : {}), ...(msg.sentence !== undefined ? { sentence: msg.sentence } : {}) }); break;
+      case 'sentence': case 'sentence-done': p.stream?._event(msg); break;
+      case 'loaded': this._pending.delete(msg.id); this._release(); p.resolve(msg.info); break;
+      case 'disposed': this._pending.delete(msg.id); this._release(); p.resolve(); break;
+      case 'done': {
+        this._pending.delete(msg.id);
+        this._release();
+        const { type, id, ...result } = msg;
+        if (p.stream) p.stream._finish(result);
+        else p.resolve(result);
+        break;
+      }
+      case 'error': {
+        this._pending.delete(msg.id);
+        this._release();
+        const err = new AtentoError(msg.code || 'E_INTERNAL', msg.message || 'unknown error in the atento worker');
+        if (p.stream) p.stream._fail(err);
+        else p.reject(err);
+        break;
+      }
+    }
+  }
+
+  _onWorkerError(err, exited = false) {
+    if (this._dead) return;
+    if (exited && this._disposing) return;
+    this._dead = err;
+    for (const [, p] of this._pending) {
+      if (p.stream) p.stream._fail(err);
+      else p.reject(err);
+    }
+    this._pending.clear();
+    if (!exited) this._worker.terminate();
+  }
+
+  _send(msg, entry, transfer) {
+    if (this._dead) throw this._dead;
+    if (this._disposing) throw new AtentoError('E_DISPOSED', 'the model was disposed');
+    this._pending.set(msg.id, entry);
+    this._worker.ref();
+    this._worker.post(msg, transfer);
+  }
+
+  // Let Node exit while nothing is pending.
+  _release() { if (this._pending.size === 0) this._worker.unref(); }
+
+  _request(msg, extra = {}) {
+    return new Promise((resolve, reject) => {
+      try {
+        this._send(msg, { resolve, reject, ...extra });
+      } catch (e) {
+        reject(e);
+      }
+    });
+  }
+
+  _stream(msg, opts = {}) {
+    const id = msg.id;
+    const stream = new Stream(this, id, { onToken: opts.onToken, onSentence: opts.onSentence, onSentenceDone: opts.onSentenceDone });
+    if (opts.signal) {
+      if (opts.signal.aborted) queueMicrotask(() => stream.abort());
+      else opts.signal.addEventListener('abort', () => stream.abort(), { once: true });
+    }
+    try {
+      this._send(msg, { stream });
+    } catch (e) {
+      stream._fail(e);
+    }
+    return stream;
+  }
+
+  _abort(id) {
+    if (this._dead || this._disposing) return;
+    if (this._abortFlag && id !== undefined) Atomics.store(this._abortFlag, 0, id);
+    this._worker.post({ type: 'abort', id });
+  }
+
+  /**
+   * Generate text after a raw prompt (no chat template).
+   * @param {string|number[]} prompt  text, or token ids taken as they are
+   * @param {GenerateOptions} [opts]
+   * @returns {Stream}
+   */
+  generate(prompt, opts = {}) {
+    const { signal, onToken, ...o } = opts;
+    return this._stream({ type: 'generate', id: nextId++, prompt, opts: o }, { signal, onToken });
+  }
+
+  /**
+   * Answer a conversation ([{role: 'system'|'user'|'assistant', content}])
+   * with the model's chat template. The KV cache is kept between calls, so
+   * a follow-up only evaluates its new tokens; when the context is full the
+   * oldest turns are dropped (the result says how many: droppedMessages).
+   */
+  chat(messages, opts = {}) {
+    const { signal, onToken, ...o } = opts;
+    return this._stream({ type: 'chat', id: nextId++, messages, opts: o }, { signal, onToken });
+  }
+
+  /** Forget the chat's KV cache (a new conversation). */
+  resetChat() {
+    return this._request({ type: 'reset', id: nextId++ });
+  }
+
+  /**
+   * Translate text (a sentence or a whole page: it is split into sentences,
+   * line breaks kept). Pieces carry `sentence`, the index of the sentence.
+   */
+  translate(text, opts = {}) {
+    const { signal, onToken, onSentence, onSentenceDone, ...o } = opts;
+    return this._stream({ type: 'translate', id: nextId++, text, opts: o }, { signal, onToken, onSentence, onSentenceDone });
+  }
+
+  /** Token ids and vocabulary pieces of `text`. */
+  tokenize(text, opts = {}) {
+    return this._request({ type: 'tokenize', id: nextId++, text, ...opts }).then((r) => ({ tokens: r.tokens, pieces: r.pieces }));
+  }
+
+  /** Stop every generation of this model, running or queued. */
+  abort() {
+    for (const [id, p] of this._pending) if (p.stream) this._abort(id);
+  }
+
+  /** Free the model and end its worker. Later calls fail with E_DISPOSED. */
+  async dispose() {
+    if (this._disposing || this._dead) return;
+    this.abort();
+    const done = this._request({ type: 'dispose', id: nextId++ });
+    this._disposing = true;
+    const timeout = new Promise((r) => setTimeout(r, 2000));
+    try {
+      await Promise.race([done, timeout]);
+    } catch { /* the worker is going anyway */ }
+    const err = new AtentoError('E_DISPOSED', 'the model was disposed');
+    for (const [, p] of this._pending) {
+      if (p.stream) p.stream._fail(err);
+      else p.reject(err);
+    }
+    this._pending.clear();
+    this._dead = err;
+    this._worker.terminate();
+  }
+}
+
+// ---- load ------------------------------------------------------------------------
+
+function describeSource(source) {
+  if (typeof source === 'string') return source.split(/[\\/]/).pop() || source;
+  if (source instanceof URL) return source.pathname.split('/').pop() || source.href;
+  if (typeof Blob !== 'undefined' && source instanceof Blob) return source.name || 'model.gguf';
+  return 'model.gguf';
+}
+
+async function sourceMessage(source, opts) {
+  if (typeof source === 'string' || source instanceof URL) {
+    const s = String(source);
+    const isUrl = /^[a-z][a-z0-9+.-]*:/i.test(s);
+    if (isNode && (!isUrl || s.startsWith('file:'))) {
+      const { fileURLToPath } = await import('node:url');
+      const { resolve } = await import('node:path');
+      return { path: isUrl ? fileURLToPath(s) : resolve(s) };
+    }
+    const base = globalThis.location ? globalThis.location.href : undefined;
+    let url;
+    try {
+      url = new URL(s, base).href;
+    } catch {
+      throw new AtentoError('E_ARG', `load: '${s}' is not a valid URL`);
+    }
+    return { url, cacheName: opts.cache === false ? undefined : (opts.cache || undefined) };
+  }
+  if (typeof Blob !== 'undefined' && source instanceof Blob) return { blob: source };
+  if (source instanceof ArrayBuffer) return { bytes: source };
+  if (ArrayBuffer.isView(source)) return { bytes: source };
+  throw new AtentoError('E_ARG', 'load: expected a URL, a path (Node), a File/Blob, an ArrayBuffer or a Uint8Array');
+}
+
+function wasmMessage(wasm) {
+  if (wasm === undefined || wasm === null) return undefined;
+  if (typeof wasm === 'string') {
+    if (isNode && !/^[a-z][a-z0-9+.-]*:/i.test(wasm)) return wasm; // a path
+    return new URL(wasm, globalThis.location ? globalThis.location.href : undefined).href;
+  }
+  if (wasm instanceof URL) return wasm.href;
+  return wasm; // bytes or a WebAssembly.Module
+}
+
+/**
+ * Load a GGUF model in a new worker.
+ * @param {string|URL|Blob|ArrayBuffer|Uint8Array} source  a URL (fetched with
+ *   progress), a file path (Node), a File/Blob, or the bytes
+ * @param {LoadOptions} [opts] onProgress({phase, loaded, total, percent,
+ *   bytesPerSecond}), wasm (URL/path/bytes of atento.wasm), name, cache
+ *   (Cache Storage name to keep a downloaded model in), signal
+ * @returns {Promise<Model>}
+ */
+export async function load(source, opts = {}) {
+  const src = await sourceMessage(source, opts);
+  const worker = await spawnWorker();
+  const model = new Model(worker, null);
+  worker.on((m) => model._onMessage(m), (e, exited) => model._onWorkerError(e, exited));
+  if (typeof SharedArrayBuffer === 'function' && (isNode || globalThis.crossOriginIsolated)) {
+    try {
+      const sab = new SharedArrayBuffer(4);
+      model._abortFlag = new Int32Array(sab);
+      worker.post({ type: 'init', abortFlag: sab });
+    } catch { model._abortFlag = null; }
+  }
+  const id = nextId++;
+  const onProgress = opts.onProgress
+    ? (p) => opts.onProgress({
+      phase: p.phase, loaded: p.loaded, total: p.total,
+      percent: p.total > 0 ? Math.min(100, (100 * p.loaded) / p.total) : null,
+      bytesPerSecond: p.bytesPerSecond,
+    })
+    : undefined;
+  const name = opts.name || describeSource(source);
+  if (opts.signal) {
+    if (opts.signal.aborted) { worker.terminate(); throw new AtentoError('E_ABORTED', 'loading was cancelled'); }
+    opts.signal.addEventListener('abort', () => model._abort(id), { once: true });
+  }
+  try {
+    model.info = await model._request({ type: 'load', id, source: src, name, wasm: wasmMessage(opts.wasm) }, { onProgress });
+  } catch (e) {
+    model._disposing = true;
+    worker.terminate();
+    throw e;
+  }
+  return model;
+}
+
+/** Format a byte count for people: 1.5 MB, 812 kB. */
+export function formatBytes(n) {
+  if (!Number.isFinite(n)) return '?';
+  if (n < 1000) return `${n} B`;
+  const u = ['kB', 'MB', 'GB', 'TB'];
+  let i = -1;
+  do { n /= 1000; i++; } while (n >= 1000 && i < u.length - 1);
+  return `${n.toFixed(n < 10 ? 1 : 0)} ${u[i]}`;
+}

@@ -1,0 +1,651 @@
+// worker.js — runs js/core.js off the main thread and speaks the atento
+// worker protocol (docs/worker-protocol.md). The same file is a browser
+// module Worker and a Node worker_threads worker:
+//
+//   new Worker(new URL('./worker.js', import.meta.url), { type: 'module' })   // browser
+//   new (await import('node:worker_threads')).Worker(new URL('./worker.js', import.meta.url))  // Node
+//
+// One worker holds at most one model. Jobs (generate, chat, translate) run
+// one at a time in arrival order; between tokens the worker yields to its
+// event loop so that `abort` (and new jobs) are received at once, and it also
+// reads the shared abort flag when the page is cross-origin isolated.
+// No model logic lives here: every step is a call into the C API via core.js.
+import { initAtento, AtentoError } from './core.js';
+
+const utf8dec = new TextDecoder('utf-8');
+const now = () => performance.now();
+
+// ---- transport ----------------------------------------------------------------
+
+let post;
+const isBrowserWorker = typeof self !== 'undefined' && typeof self.postMessage === 'function' && typeof WorkerGlobalScope !== 'undefined';
+if (isBrowserWorker) {
+  post = (m, transfer) => self.postMessage(m, transfer || []);
+  self.onmessage = (e) => onMessage(e.data);
+} else {
+  const { parentPort } = await import('node:worker_threads');
+  if (!parentPort) throw new Error('js/worker.js must run as a worker (browser Worker or node:worker_threads)');
+  post = (m, transfer) => parentPort.postMessage(m, transfer || []);
+  parentPort.on('message', (m) => onMessage(m));
+}
+
+// Let queued messages (abort!) in: a macrotask boundary without the 4 ms clamp
+// setTimeout gets when nested.
+const yieldNow = (() => {
+  if (typeof setImmediate === 'function') return () => new Promise((r) => setImmediate(r));
+  const ch = new MessageChannel();
+  const waiting = [];
+  ch.port1.onmessage = () => waiting.shift()?.();
+  return () => new Promise((r) => { waiting.push(r); ch.port2.postMessage(0); });
+})();
+
+// ---- state --------------------------------------------------------------------
+
+let rt = null;            // core.js runtime (one wasm instance)
+let model = null;         // core.js Model
+let modelInfo = null;
+let abortFlag = null;     // Int32Array over a SharedArrayBuffer: [id of the job to abort]
+const aborted = new Set(); // ids of jobs asked to stop
+const queue = [];
+let running = null;       // the job being run
+let disposed = false;
+
+// The chat session is kept between chat jobs so a new turn only evaluates
+// its own tokens (the KV cache of the previous turns is reused).
+let chatSession = null;
+let chatCached = [];      // the token ids in chatSession's KV cache
+
+function errorOf(e) {
+  if (e instanceof AtentoError) return { code: e.code, message: e.message };
+  if (e && e.name === 'RangeError' && /memory/i.test(e.message)) return { code: 'E_NOMEM', message: `out of memory: ${e.message}` };
+  return { code: (e && e.code) || 'E_INTERNAL', message: (e && e.message) || String(e) };
+}
+
+function fail(code, message) { throw new AtentoError(code, message); }
+
+function onMessage(msg) {
+  if (!msg || typeof msg !== 'object') return;
+  switch (msg.type) {
+    case 'abort':
+      if (msg.id === undefined || msg.id === null) {
+        if (running) aborted.add(running.id);
+        for (const j of queue) aborted.add(j.id);
+      } else aborted.add(msg.id);
+      return;
+    case 'init':
+      if (msg.abortFlag) abortFlag = new Int32Array(msg.abortFlag);
+      return;
+    case 'load': case 'generate': case 'chat': case 'translate': case 'tokenize': case 'reset': case 'dispose':
+      if (disposed) {
+        post({ type: 'error', id: msg.id, code: 'E_DISPOSED', message: 'the model was disposed' });
+        return;
+      }
+      queue.push(msg);
+      if (msg.type === 'dispose') {
+        // Dispose stops everything still waiting or running.
+        if (running) aborted.add(running.id);
+        for (const j of queue) if (j !== msg) aborted.add(j.id);
+      }
+      pump();
+      return;
+    default:
+      post({ type: 'error', id: msg.id, code: 'E_ARG', message: `unknown message type '${msg.type}'` });
+  }
+}
+
+async function pump() {
+  if (running) return;
+  while (queue.length) {
+    const job = queue.shift();
+    running = job;
+    try {
+      if (aborted.has(job.id) && job.type !== 'dispose') {
+        post({ type: 'done', id: job.id, reason: 'abort', text: '', tokens: [] });
+      } else {
+        await handlers[job.type](job);
+      }
+    } catch (e) {
+      post({ type: 'error', id: job.id, ...errorOf(e) });
+    } finally {
+      aborted.delete(job.id);
+      running = null;
+    }
+  }
+}
+
+function isAborted(job) {
+  return aborted.has(job.id) || (abortFlag !== null && Atomics.load(abortFlag, 0) === job.id);
+}
+
+function needModel() {
+  if (!model) fail('E_NOMODEL', 'no model is loaded yet');
+  return model;
+}
+
+// ---- load ---------------------------------------------------------------------
+
+function progressReporter(id, phase) {
+  let last = 0;
+  const t0 = now();
+  return (loaded, total, force = false) => {
+    const t = now();
+    if (!force && t - last < 100) return;
+    last = t;
+    const secs = (t - t0) / 1000;
+    post({ type: 'progress', id, phase, loaded, total: total || 0, bytesPerSecond: secs > 0 ? loaded / secs : 0 });
+  };
+}
+
+// Read a stream of chunks straight into wasm memory reserved for the model.
+// With an unknown (or wrong, e.g. compressed) size the chunks are gathered
+// first and copied once at the end.
+async function readIntoModel(job, reader, total, report) {
+  let buf = null;
+  let chunks = null;
+  if (total > 0) buf = rt.reserve(total);
+  else chunks = [];
+  let off = 0;
+  try {
+    for (;;) {
+      if (isAborted(job)) fail('E_ABORTED', 'loading was cancelled');
+      const { value, done } = await reader.read();
+      if (done) break;
+      if (buf && off + value.length > total) {
+        // More bytes than announced: fall back to gathering chunks.
+        chunks = [buf.view().slice(0, off)];
+        buf.free();
+        buf = null;
+      }
+      if (buf) buf.set(value, off);
+      else chunks.push(value);
+      off += value.length;
+      report(off, buf ? total : 0);
+    }
+    report(off, off, true);
+    if (buf && off !== total) fail('E_FETCH', `the download ended after ${off} of ${total} bytes`);
+    if (!buf) {
+      buf = rt.reserve(off);
+      let o = 0;
+      for (const c of chunks) { buf.set(c, o); o += c.length; }
+      chunks = null;
+    }
+    const b = buf;
+    buf = null;
+    return b.load();
+  } finally {
+    buf?.free();
+  }
+}
+
+async function openSource(job) {
+  const src = job.source || {};
+  if (src.bytes) {
+    const u8 = src.bytes instanceof Uint8Array ? src.bytes : ArrayBuffer.isView(src.bytes)
+      ? new Uint8Array(src.bytes.buffer, src.bytes.byteOffset, src.bytes.byteLength) : new Uint8Array(src.bytes);
+    let done = false;
+    return { total: u8.length, reader: { read: async () => (done ? { done: true } : (done = true, { done: false, value: u8 })) }, phase: 'read' };
+  }
+  if (src.blob) {
+    if (typeof src.blob.stream !== 'function') fail('E_ARG', 'load: the file cannot be read');
+    return { total: src.blob.size, reader: src.blob.stream().getReader(), phase: 'read' };
+  }
+  if (src.path) {
+    const { open } = await import('node:fs/promises');
+    let fh;
+    try {
+      fh = await open(src.path, 'r');
+      const st = await fh.stat();
+      if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+      let pos = 0;
+      const reader = {
+        async read() {
+          const b = new Uint8Array(Math.min(1 << 24, Math.max(0, st.size - pos)));
+          if (b.length === 0) { await fh.close(); return { done: true }; }
+          const { bytesRead } = await fh.read(b, 0, b.length, pos);
+          if (bytesRead === 0) { await fh.close(); fail('E_LOAD', `${src.path}: the file shrank while it was read`); }
+          pos += bytesRead;
+          return { done: false, value: b.subarray(0, bytesRead) };
+        },
+      };
+      return { total: st.size, reader, phase: 'read', close: () => fh.close().catch(() => {}) };
+    } catch (e) {
+      await fh?.close().catch(() => {});
+      if (e instanceof AtentoError) throw e;
+      const why = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'is a directory' }[e.code] || e.message;
+      fail('E_LOAD', `cannot open model '${src.path}': ${why}`);
+    }
+  }
+  if (src.url) {
+    let res = null;
+    let cache = null;
+    if (src.cacheName && typeof caches !== 'undefined') {
+      try {
+        cache = await caches.open(src.cacheName);
+        res = (await cache.match(src.url)) || null;
+      } catch { cache = null; }
+    }
+    const fromCache = !!res;
+    if (!res) {
+      try {
+        res = await fetch(src.url);
+      } catch (e) {
+        fail('E_FETCH', `cannot download ${src.url}: ${e.message} (offline?)`);
+      }
+      if (!res.ok) fail('E_FETCH', `cannot download ${src.url}: HTTP ${res.status}${res.statusText ? ' ' + res.statusText : ''}`);
+      if (cache) {
+        // Store a copy while reading ours; a failure to store is not fatal.
+        cache.put(src.url, res.clone()).catch(() => {});
+      }
+    }
+    if (!res.body) fail('E_FETCH', `cannot download ${src.url}: empty response`);
+    const enc = res.headers.get('content-encoding');
+    const len = Number(res.headers.get('content-length'));
+    const total = !enc || enc === 'identity' ? (Number.isFinite(len) && len > 0 ? len : 0) : 0;
+    return { total, reader: res.body.getReader(), phase: fromCache ? 'cache' : 'download' };
+  }
+  fail('E_ARG', 'load: give a URL, a path, bytes or a File/Blob');
+}
+
+const handlers = {
+  async load(job) {
+    if (model) fail('E_ARG', 'this worker already holds a model; start another worker (atento load) for a second one');
+    if (!rt) rt = await initAtento(job.wasm ?? undefined);
+    const src = await openSource(job);
+    const report = progressReporter(job.id, src.phase);
+    report(0, src.total, true);
+    const t0 = now();
+    let m;
+    try {
+      m = await readIntoModel(job, src.reader, src.total, report);
+    } catch (e) {
+      src.close?.();
+      if (e instanceof AtentoError && e.code === 'E_LOAD' && job.name) e.message = `${job.name}: ${e.message}`;
+      throw e;
+    }
+    model = m;
+    let info = {};
+    try { info = m.info(); } catch { /* the summary below is enough */ }
+    const kind = m.arch === 'marian' ? 'translate' : 'chat';
+    modelInfo = {
+      name: job.name || '',
+      arch: m.arch,
+      kind,
+      nVocab: m.nVocab,
+      nCtxTrain: m.nCtxTrain,
+      fileSize: m.fileSize,
+      chatTemplate: kind === 'chat' ? m.chatTemplate() : null,
+      memoryBytes: rt.memoryBytes,
+      loadMs: now() - t0,
+      info,
+    };
+    post({ type: 'loaded', id: job.id, info: modelInfo });
+  },
+
+  async tokenize(job) {
+    const m = needModel();
+    const ids = Array.from(m.tokenize(job.text, { addSpecial: job.addSpecial ?? true, parseSpecial: job.parseSpecial ?? false }));
+    post({ type: 'done', id: job.id, reason: 'done', tokens: ids, pieces: ids.map((i) => m.piece(i)) });
+  },
+
+  async reset(job) {
+    chatSession?.free();
+    chatSession = null;
+    chatCached = [];
+    post({ type: 'done', id: job.id, reason: 'done' });
+  },
+
+  async generate(job) {
+    const m = needModel();
+    if (modelInfo.kind !== 'chat') fail('E_KIND', `this model (${m.arch}) translates; it cannot generate free text`);
+    const opts = job.opts || {};
+    const ids = Array.isArray(job.prompt) || ArrayBuffer.isView(job.prompt)
+      ? Array.from(job.prompt)
+      : Array.from(m.tokenize(String(job.prompt ?? ''), { addSpecial: opts.addSpecial ?? true, parseSpecial: opts.parseSpecial ?? false }));
+    if (ids.length === 0) fail('E_ARG', 'the prompt is empty (no tokens)');
+    const s = m.newSession(opts.nCtx ?? 0);
+    try {
+      await decode(job, s, [], ids, opts);
+    } finally {
+      s.free();
+    }
+  },
+
+  async chat(job) {
+    const m = needModel();
+    if (modelInfo.kind !== 'chat') fail('E_KIND', `this model (${m.arch}) translates; load a chat model to chat`);
+    const opts = job.opts || {};
+    let messages = checkMessages(job.messages);
+    if (!chatSession || (opts.nCtx && chatSession.nCtx !== opts.nCtx)) {
+      chatSession?.free();
+      chatSession = null;
+      chatCached = [];
+      chatSession = m.newSession(opts.nCtx ?? 0);
+    }
+    const nCtx = chatSession.nCtx;
+    const maxTokens = clampInt(opts.maxTokens ?? 256, 1, nCtx);
+    // Drop the oldest turns (keeping a system prompt) until the prompt and
+    // the reply fit in the context.
+    let dropped = 0;
+    let ids;
+    for (;;) {
+      ids = renderChat(m, messages);
+      if (ids.length + maxTokens <= nCtx) break;
+      const first = messages[0].role === 'system' ? 1 : 0;
+      if (messages.length - first <= 1) {
+        if (ids.length >= nCtx) fail('E_CONTEXT', `the message is too long: ${ids.length} tokens for a context of ${nCtx}`);
+        break; // the reply gets what is left
+      }
+      messages = [...messages.slice(0, first), ...messages.slice(first + 1)];
+      dropped++;
+    }
+    // Reuse the KV cache: keep the longest common prefix of what is cached.
+    let keep = 0;
+    const lim = Math.min(chatCached.length, ids.length - 1); // evaluate at least one token
+    while (keep < lim && chatCached[keep] === ids[keep]) keep++;
+    chatSession.truncate(keep);
+    chatCached = chatCached.slice(0, keep);
+    try {
+      await decode(job, chatSession, ids.slice(0, keep), ids.slice(keep), { ...opts, maxTokens: Math.min(maxTokens, nCtx - ids.length) }, { droppedMessages: dropped, reusedTokens: keep, templateFallback: usedFallbackTemplate });
+    } catch (e) {
+      // The cache state is unknown after a failure: start afresh next time.
+      chatSession.free();
+      chatSession = null;
+      chatCached = [];
+      throw e;
+    }
+  },
+
+  async translate(job) {
+    const m = needModel();
+    if (modelInfo.kind !== 'translate') fail('E_KIND', `this model (${m.arch}) is not a translation model; load a marian model to translate`);
+    await translate(job, m, job.text, job.opts || {});
+  },
+
+  async dispose(job) {
+    chatSession?.free();
+    chatSession = null;
+    model?.free();
+    model = null;
+    disposed = true;
+    post({ type: 'disposed', id: job.id });
+    // Let the message leave before the worker closes.
+    setTimeout(() => { if (isBrowserWorker) self.close(); else process.exit(0); }, 0);
+  },
+};
+
+function clampInt(v, lo, hi) {
+  v = Math.trunc(Number(v));
+  if (!Number.isFinite(v)) fail('E_ARG', `expected a number, got ${v}`);
+  return Math.max(lo, Math.min(hi, v));
+}
+
+function checkMessages(messages) {
+  if (!Array.isArray(messages) || messages.length === 0) fail('E_ARG', 'chat: messages must be a non-empty array of {role, content}');
+  return messages.map((x, i) => {
+    if (!x || typeof x.role !== 'string' || typeof x.content !== 'string') fail('E_ARG', `chat: message ${i} must be {role: string, content: string}`);
+    return { role: x.role, content: x.content };
+  });
+}
+
+// ---- chat template --------------------------------------------------------------
+
+const enc = new TextEncoder();
+
+// The conversation as token ids, rendered by the C template engine
+// (atn_chat_render: the GGUF chat template, ChatML when the model has none).
+function renderChat(m, messages) {
+  const text = chatRender(m, messages, true);
+  return Array.from(m.tokenize(text, { addSpecial: !startsWithBos(m, text), parseSpecial: true }));
+}
+
+function startsWithBos(m, text) {
+  if (m.bos < 0) return true;
+  const b = utf8dec.decode(m.tokenToBytes(m.bos));
+  return b.length > 0 && text.startsWith(b);
+}
+
+// atn_chat_render(m, roles, contents, n, add_generation_prompt,
+//                 int *used_fallback, char *out, int cap) -> bytes (call again
+// with a bigger buffer when >= cap), or < 0.
+let usedFallbackTemplate = false;
+function chatRender(m, messages, addGenerationPrompt) {
+  const f = rt.fn('atn_chat_render');
+  const n = messages.length;
+  const ptrs = [];
+  const arr = rt.malloc(8 * n + 8);
+  try {
+    for (let i = 0; i < n; i++) {
+      const [rp] = rt.putString(messages[i].role);
+      ptrs.push(rp);
+      const [cp] = rt.putString(messages[i].content);
+      ptrs.push(cp);
+      rt.view().setUint32(arr + 4 * i, rp, true);
+      rt.view().setUint32(arr + 4 * n + 4 * i, cp, true);
+    }
+    const fb = arr + 8 * n;
+    let cap = 256;
+    for (const x of messages) cap += enc.encode(x.content).length + x.role.length + 64;
+    for (;;) {
+      const op = rt.malloc(cap);
+      try {
+        rt.view().setInt32(fb, 0, true);
+        const r = f(m.ptr, arr, arr + 4 * n, n, addGenerationPrompt ? 1 : 0, fb, op, cap);
+        if (r < 0) rt.fail('E_TEMPLATE', 'rendering the chat template');
+        if (r < cap) {
+          usedFallbackTemplate = rt.view().getInt32(fb, true) !== 0;
+          return utf8dec.decode(rt.u8.subarray(op, op + r));
+        }
+        cap = r + 1;
+      } finally {
+        rt.free(op);
+      }
+    }
+  } finally {
+    for (const p of ptrs) rt.free(p);
+    rt.free(arr);
+  }
+}
+
+// ---- decoding loop --------------------------------------------------------------
+
+// Top-n probabilities of the distribution the next token is drawn from
+// (softmax of the raw logits, temperature 1).
+function topProbs(m, session, n) {
+  const p = rt.fn('atn_logits')(session.ptr, -1) >>> 0;
+  if (!p) return [];
+  const V = m.nVocab;
+  const l = new Float32Array(rt.memory.buffer, p, V);
+  let max = -Infinity;
+  for (let i = 0; i < V; i++) if (l[i] > max) max = l[i];
+  let sum = 0;
+  const best = []; // [logit, id] sorted descending, length <= n
+  for (let i = 0; i < V; i++) {
+    const x = l[i];
+    sum += Math.exp(x - max);
+    if (best.length < n || x > best[best.length - 1][0]) {
+      let k = best.length < n ? best.length : n - 1;
+      while (k > 0 && best[k - 1][0] < x) { best[k] = best[k - 1]; k--; }
+      best[k] = [x, i];
+    }
+  }
+  return best.map(([x, id]) => ({ token: id, text: utf8dec.decode(m.tokenToBytes(id)), p: Math.exp(x - max) / sum }));
+}
+
+// Evaluate `fresh` after the `cached` tokens (in chunks so that an abort is
+// seen during a long prefill), then stream tokens until the end, the token
+// limit or an abort.
+async function decode(job, session, cached, fresh, opts, extra = {}) {
+  const m = model;
+  const t0 = now();
+  const CHUNK = 64;
+  for (let i = 0; i < fresh.length; i += CHUNK) {
+    if (isAborted(job)) {
+      session.truncate(cached.length);
+      if (session === chatSession) chatCached = cached.slice();
+      post({ type: 'done', id: job.id, reason: 'abort', text: '', tokens: [], stats: { promptTokens: fresh.length, genTokens: 0 }, ...extra });
+      return;
+    }
+    session.eval(fresh.slice(i, i + CHUNK));
+    if (fresh.length > CHUNK) await yieldNow();
+  }
+  const evaluated = cached.concat(fresh);
+  const t1 = now();
+  const smp = m.newSampler(samplerOptions(opts));
+  const topN = clampInt(opts.topN ?? 0, 0, 20);
+  const maxTokens = clampInt(opts.maxTokens ?? 256, 0, 1 << 20);
+  const stop = opts.stop === undefined ? [] : typeof opts.stop === 'string' ? [opts.stop] : opts.stop;
+  const it = m.generate(session, smp, { maxTokens, stop });
+  const tokens = [];
+  let text = '';
+  let reason = 'length';
+  let result = null;
+  try {
+    for (;;) {
+      if (isAborted(job)) { reason = 'abort'; break; }
+      const top = topN > 0 && session.nPast < session.nCtx ? topProbs(m, session, topN) : undefined;
+      const r = it.next();
+      if (r.done) { result = r.value; reason = result.reason; break; }
+      const { token, text: piece } = r.value;
+      if (token >= 0) tokens.push(token);
+      text += piece;
+      const msg = { type: 'token', id: job.id, token, text: piece, index: tokens.length - 1 };
+      if (top && token >= 0) msg.top = top;
+      post(msg);
+      await yieldNow();
+    }
+  } finally {
+    it.return?.();
+    smp.free();
+  }
+  const t2 = now();
+  if (session === chatSession) {
+    // What the KV cache holds now: the prompt, then the generated tokens
+    // (the last one may not have been evaluated).
+    const all = evaluated.concat(tokens);
+    if (result && result.finalToken >= 0 && session.nPast === all.length + 1) all.push(result.finalToken);
+    chatCached = all.slice(0, session.nPast);
+    if (chatCached.length !== session.nPast) { session.truncate(0); chatCached = []; }
+  }
+  const decodeMs = t2 - t1;
+  post({
+    type: 'done', id: job.id, reason, text, tokens,
+    stats: {
+      promptTokens: fresh.length,
+      genTokens: tokens.length,
+      prefillMs: t1 - t0,
+      decodeMs,
+      tokensPerSecond: tokens.length > 0 && decodeMs > 0 ? (tokens.length / decodeMs) * 1000 : 0,
+      nCtx: session.nCtx,
+      nPast: session.nPast,
+    },
+    ...extra,
+  });
+}
+
+function samplerOptions(o) {
+  const r = {};
+  for (const k of ['temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatLastN', 'seed']) if (o[k] !== undefined && o[k] !== null) r[k] = o[k];
+  if (r.seed === undefined) r.seed = Math.floor(Math.random() * 2 ** 32);
+  return r;
+}
+
+// ---- translation ----------------------------------------------------------------
+
+/** Split text into sentences, keeping the separators (so line breaks survive). */
+export function splitSentences(text, lang = 'en') {
+  const parts = []; // {text, sep}: sep is the whitespace after the sentence
+  const segs = [];
+  if (typeof Intl !== 'undefined' && Intl.Segmenter) {
+    for (const s of new Intl.Segmenter(lang, { granularity: 'sentence' }).segment(text)) segs.push(s.segment);
+  } else {
+    segs.push(...(text.match(/[^.!?\n]*(?:[.!?]+["')\]]*|\n|$)\s*/g) || []).filter(Boolean));
+  }
+  for (const seg of segs) {
+    // A segment may hold line breaks inside (Segmenter splits on them only
+    // sometimes): split on them too.
+    const lines = seg.split(/(\n+)/);
+    for (let i = 0; i < lines.length; i += 2) {
+      const body = lines[i];
+      const brk = lines[i + 1] || '';
+      const m = body.match(/^(\s*)([\s\S]*?)(\s*)$/);
+      if (m[1] && parts.length) parts[parts.length - 1].sep += m[1];
+      else if (m[1]) parts.push({ text: '', sep: m[1] });
+      if (m[2]) parts.push({ text: m[2], sep: m[3] + brk });
+      else if (parts.length) parts[parts.length - 1].sep += m[3] + brk;
+      else if (m[3] + brk) parts.push({ text: '', sep: m[3] + brk });
+    }
+  }
+  return parts;
+}
+
+async function translate(job, m, text, opts) {
+  if (typeof text !== 'string') fail('E_ARG', 'translate: text must be a string');
+  const parts = splitSentences(text, opts.from || 'en');
+  const sentences = parts.filter((p) => p.text);
+  const t0 = now();
+  let out = '';
+  let index = 0;
+  let nTokens = 0;
+  const results = [];
+  let reason = 'done';
+  for (const part of parts) {
+    if (!part.text) { out += part.sep; continue; }
+    if (isAborted(job)) { reason = 'abort'; break; }
+    post({ type: 'sentence', id: job.id, index, count: sentences.length, source: part.text, sep: part.sep });
+    const r = await translateSentence(job, m, part.text, opts, index);
+    results.push(r);
+    nTokens += r.tokens.length;
+    out += r.text + part.sep;
+    post({ type: 'sentence-done', id: job.id, index, count: sentences.length, ...r });
+    index++;
+    if (r.aborted) { reason = 'abort'; break; }
+    await yieldNow();
+  }
+  const ms = now() - t0;
+  post({
+    type: 'done', id: job.id, reason, text: out, sentences: results.map(({ attention, ...r }) => r),
+    stats: { sentences: index, genTokens: nTokens, decodeMs: ms, tokensPerSecond: ms > 0 ? (nTokens / ms) * 1000 : 0 },
+  });
+}
+
+// One sentence. Greedy decoding streams token by token through the session
+// (atn_set_source + the generation loop); beam search (beam > 1) needs the C
+// translate API and gives its tokens when the search ends.
+async function translateSentence(job, m, source, opts, index) {
+  const beam = clampInt(opts.beam ?? 1, 1, 8);
+  const api = translateApi();
+  if (api) return api.translate(job, m, source, { ...opts, beam }, index);
+  if (beam > 1) fail('E_UNSUPPORTED', 'beam search needs atento.wasm with the translate API (run ./build.sh)');
+  const s = m.newSession(0);
+  const smp = m.newSampler({ temperature: 0 });
+  try {
+    const src = m.tokenize(source, { addSpecial: true });
+    s.setSource(src);
+    const maxTokens = clampInt(opts.maxTokens ?? Math.max(16, 2 * src.length + 10), 1, 1024);
+    const it = m.generate(s, smp, { maxTokens });
+    const tokens = [];
+    let text = '';
+    let aborted = false;
+    for (;;) {
+      if (isAborted(job)) { aborted = true; it.return(); break; }
+      const r = it.next();
+      if (r.done) break;
+      if (r.value.token >= 0) tokens.push(r.value.token);
+      text += r.value.text;
+      post({ type: 'token', id: job.id, sentence: index, token: r.value.token, text: r.value.text, index: tokens.length - 1 });
+      await yieldNow();
+    }
+    return { source, text: text.trim(), tokens, aborted, sourceTokens: Array.from(src) };
+  } finally {
+    smp.free();
+    s.free();
+  }
+}
+
+// Set by the translate glue when this build has it (see translateApi below).
+let translateGlue;
+function translateApi() {
+  if (translateGlue !== undefined) return translateGlue;
+  translateGlue = null;
+  return translateGlue;
+}

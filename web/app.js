@@ -1,0 +1,702 @@
+// app.js — the atento page. No framework: the DOM, the npm package's API
+// (../js/index.js, which runs each model in a Web Worker) and Cache Storage.
+// The main thread only moves text around; loading, tokenizing and decoding
+// all happen in the workers.
+import { load, formatBytes } from '../js/index.js';
+
+const $ = (id) => document.getElementById(id);
+const MODEL_CACHE = 'atento-models-v1';
+const LOCAL_PREFIX = new URL('./local-model/', location.href).href; // keys of models opened from disk
+
+// ---- small helpers ----------------------------------------------------------------
+
+function notice(msg) {
+  $('notice-text').textContent = msg;
+  $('notice').hidden = false;
+}
+function clearNotice() { $('notice').hidden = true; }
+$('notice-close').addEventListener('click', clearNotice);
+
+function el(tag, props = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === 'class') e.className = v;
+    else if (k === 'text') e.textContent = v;
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else if (k === 'style') e.setAttribute('style', v);
+    else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children) if (c !== null && c !== undefined) e.append(c);
+  return e;
+}
+
+const fmtRate = (b) => (b > 0 ? `${formatBytes(b)}/s` : '');
+const hasCaches = typeof caches !== 'undefined';
+
+// ---- tabs ---------------------------------------------------------------------------
+
+const tabs = [...document.querySelectorAll('[role=tab]')];
+function selectTab(tab, focus = false) {
+  for (const t of tabs) {
+    const on = t === tab;
+    t.setAttribute('aria-selected', on ? 'true' : 'false');
+    t.tabIndex = on ? 0 : -1;
+    $(t.getAttribute('aria-controls')).hidden = !on;
+  }
+  if (focus) tab.focus();
+  const name = tab.id.replace('tab-', '');
+  if (location.hash !== '#' + name) history.replaceState(null, '', '#' + name);
+  if (name === 'models') refreshModelLists();
+  if (name === 'attention') drawAttention();
+}
+for (const t of tabs) {
+  t.addEventListener('click', () => selectTab(t));
+  t.addEventListener('keydown', (e) => {
+    const i = tabs.indexOf(t);
+    let j = null;
+    if (e.key === 'ArrowRight') j = (i + 1) % tabs.length;
+    else if (e.key === 'ArrowLeft') j = (i - 1 + tabs.length) % tabs.length;
+    else if (e.key === 'Home') j = 0;
+    else if (e.key === 'End') j = tabs.length - 1;
+    if (j !== null) { e.preventDefault(); selectTab(tabs[j], true); }
+  });
+}
+
+// ---- the engine: atento.wasm compiled once, shared by every model worker -------------
+
+const wasmUrl = new URL('../dist/atento.wasm', location.href);
+let wasmModule = null;
+async function engine() {
+  wasmModule ??= (async () => {
+    const res = await fetch(wasmUrl);
+    if (!res.ok) throw new Error(`cannot fetch ${wasmUrl.pathname}: HTTP ${res.status} (build it with ./build.sh)`);
+    return WebAssembly.compileStreaming ? WebAssembly.compileStreaming(res) : WebAssembly.compile(await res.arrayBuffer());
+  })();
+  try {
+    return await wasmModule;
+  } catch (e) {
+    wasmModule = null;
+    throw e;
+  }
+}
+
+// ---- models: shipped defaults, slots, storage -------------------------------------------
+
+let shipped = [];
+const shippedReady = fetch('models.json').then((r) => r.json()).then((j) => {
+  shipped = j.models.map((m) => ({ ...m, url: new URL(m.url, new URL('models.json', location.href)).href }));
+}).catch(() => { shipped = []; });
+
+// What is loaded: kind 'translate' and 'chat', each {model, key, name, info} or a pending promise.
+const slots = { translate: null, chat: null };
+const loading = { translate: null, chat: null };
+
+function slotLabel(kind) {
+  const s = slots[kind];
+  if (!s) return '—';
+  const i = s.model.info;
+  return `${s.name} (${i.arch}, ${formatBytes(i.fileSize)}, memory ${formatBytes(i.memoryBytes)})`;
+}
+
+function showInUse() {
+  $('inuse-translate').textContent = slotLabel('translate');
+  $('inuse-chat').textContent = slotLabel('chat');
+}
+
+let loadAbort = null;
+function showLoad(text, value, max) {
+  $('load-box').hidden = false;
+  $('load-status').textContent = text;
+  const p = $('load-progress');
+  if (value === null) p.removeAttribute('value');
+  else { p.max = max; p.value = value; }
+}
+function hideLoad() { $('load-box').hidden = true; }
+$('load-cancel').addEventListener('click', () => loadAbort?.abort());
+
+function progressText(name, p) {
+  const verb = p.phase === 'download' ? 'Downloading' : 'Reading';
+  const pct = p.percent !== null ? `${p.percent.toFixed(0)}%` : '';
+  const bytes = p.total > 0 ? `${formatBytes(p.loaded)} of ${formatBytes(p.total)}` : formatBytes(p.loaded);
+  return [`${verb} ${name}:`, pct, bytes, fmtRate(p.bytesPerSecond)].filter(Boolean).join(' ');
+}
+
+// The bytes of a stored model, or null.
+async function cachedModel(key) {
+  if (!hasCaches) return null;
+  try {
+    const c = await caches.open(MODEL_CACHE);
+    const r = await c.match(key);
+    return r ? await r.blob() : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Load a model into the slot its architecture asks for.
+ * source: {key, name, url?} or {key, name, blob}. Returns the slot or null on
+ * failure (a notice says why; the page keeps working).
+ */
+async function openModel(source, { wantKind = null, store = true, quiet = false } = {}) {
+  const name = source.name;
+  const ctrl = new AbortController();
+  loadAbort = ctrl;
+  const status = (t) => {
+    showLoad(t, null);
+    setStatus(wantKind, t);
+  };
+  status(`Loading ${name}…`);
+  let m;
+  try {
+    const wasm = await engine();
+    let src = source.blob || (await cachedModel(source.key));
+    const fromUrl = !src;
+    if (fromUrl) src = source.url;
+    m = await load(src, {
+      wasm,
+      name,
+      cache: fromUrl && store && hasCaches ? MODEL_CACHE : false,
+      signal: ctrl.signal,
+      onProgress: (p) => {
+        const t = progressText(name, p);
+        showLoad(t, p.percent !== null ? p.percent : null, 100);
+        setStatus(wantKind, t);
+      },
+    });
+  } catch (e) {
+    hideLoad();
+    setStatus(wantKind, '');
+    if (e.code !== 'E_ABORTED') notice(`Cannot use the model ${name}: ${e.message}`);
+    return null;
+  } finally {
+    if (loadAbort === ctrl) loadAbort = null;
+  }
+  hideLoad();
+  const kind = m.info.kind;
+  if (wantKind && kind !== wantKind) {
+    m.dispose();
+    setStatus(wantKind, '');
+    notice(`${name} is a ${kind === 'chat' ? 'chat (' + m.info.arch + ')' : 'translation'} model; a ${wantKind} model is needed here.`);
+    return null;
+  }
+  if (source.blob && store && hasCaches) {
+    // Keep models opened from disk for next time.
+    try {
+      const c = await caches.open(MODEL_CACHE);
+      await c.put(source.key, new Response(source.blob, { headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(source.blob.size), 'X-Atento-Name': name } }));
+      navigator.storage?.persist?.().catch(() => {});
+    } catch (e) {
+      if (!quiet) notice(`${name} works, but cannot be stored in this browser: ${e.message}`);
+    }
+  }
+  const old = slots[kind];
+  slots[kind] = { model: m, key: source.key, name, info: m.info };
+  if (old && old.model !== m) old.model.dispose();
+  try { localStorage.setItem(`atento.${kind}`, JSON.stringify({ key: source.key, name, url: source.url || null })); } catch { /* private mode */ }
+  setStatus(kind, `${name} ready (${formatBytes(m.info.fileSize)}, loaded in ${(m.info.loadMs / 1000).toFixed(1)} s).`);
+  showInUse();
+  refreshModelLists();
+  if (kind === 'chat') resetChatView();
+  return slots[kind];
+}
+
+function setStatus(kind, text) {
+  if (kind === 'translate') $('translate-status').textContent = text;
+  else if (kind === 'chat') $('chat-status').textContent = text;
+}
+
+/** The model for `kind`: the one in use, the last one chosen, or the shipped default. */
+async function ensureModel(kind) {
+  if (slots[kind]) return slots[kind];
+  if (loading[kind]) return loading[kind];
+  loading[kind] = (async () => {
+    await shippedReady;
+    let last = null;
+    try { last = JSON.parse(localStorage.getItem(`atento.${kind}`) || 'null'); } catch { /* ignore */ }
+    if (last && last.key) {
+      const blob = await cachedModel(last.key);
+      if (blob || last.url) {
+        const s = await openModel({ key: last.key, name: last.name, url: last.url, blob: blob || undefined }, { wantKind: kind, store: false, quiet: true });
+        if (s) return s;
+      }
+    }
+    const def = shipped.find((x) => x.kind === kind);
+    if (!def) {
+      notice(`No ${kind} model is available: open one in the Models tab.`);
+      return null;
+    }
+    return openModel({ key: def.url, name: def.name, url: def.url }, { wantKind: kind });
+  })();
+  try {
+    return await loading[kind];
+  } finally {
+    loading[kind] = null;
+  }
+}
+
+// ---- Models panel ---------------------------------------------------------------------
+
+async function storedModels() {
+  if (!hasCaches) return [];
+  try {
+    const c = await caches.open(MODEL_CACHE);
+    const out = [];
+    for (const req of await c.keys()) {
+      const r = await c.match(req);
+      let size = Number(r.headers.get('Content-Length'));
+      if (!Number.isFinite(size) || size <= 0) size = (await r.clone().blob()).size;
+      const name = r.headers.get('X-Atento-Name') || decodeURIComponent(req.url.split('/').pop());
+      out.push({ key: req.url, name, size });
+    }
+    return out;
+  } catch {
+    return [];
+  }
+}
+
+async function deleteStored(key) {
+  const c = await caches.open(MODEL_CACHE);
+  await c.delete(key);
+  refreshModelLists();
+}
+
+let refreshing = null;
+async function refreshModelLists() {
+  if (refreshing) return refreshing;
+  refreshing = (async () => {
+    await shippedReady;
+    const stored = await storedModels();
+    const storedKeys = new Set(stored.map((s) => s.key));
+    const inUse = new Set(Object.values(slots).filter(Boolean).map((s) => s.key));
+
+    const ul = $('shipped');
+    ul.replaceChildren();
+    if (!shipped.length) ul.append(el('li', { class: 'empty', text: 'No shipped models listed.' }));
+    for (const d of shipped) {
+      const li = el('li', {},
+        el('span', { class: 'name', text: d.name }),
+        el('span', { class: 'size', text: d.size ? formatBytes(d.size) : '' }),
+        el('span', { class: 'help', text: inUse.has(d.url) ? 'in use' : storedKeys.has(d.url) ? 'stored' : '' }),
+        el('button', { type: 'button', text: 'Use', onclick: () => openModel({ key: d.url, name: d.name, url: d.url }) }));
+      ul.append(li);
+      if (!d.size) {
+        fetch(d.url, { method: 'HEAD' }).then((r) => {
+          const n = Number(r.headers.get('Content-Length'));
+          if (r.ok && n > 0) { d.size = n; li.querySelector('.size').textContent = formatBytes(n); }
+          else if (!r.ok) li.querySelector('.size').textContent = 'not available';
+        }).catch(() => {});
+      }
+    }
+
+    const su = $('stored');
+    su.replaceChildren();
+    if (!stored.length) su.append(el('li', { class: 'empty', text: hasCaches ? 'Nothing stored yet.' : 'This browser cannot store models (Cache Storage needs https or localhost).' }));
+    for (const s of stored) {
+      const local = s.key.startsWith(LOCAL_PREFIX);
+      su.append(el('li', {},
+        el('span', { class: 'name', text: s.name }),
+        el('span', { class: 'size', text: formatBytes(s.size) }),
+        el('span', { class: 'help', text: (inUse.has(s.key) ? 'in use · ' : '') + (local ? 'opened from disk' : 'downloaded') }),
+        el('button', { type: 'button', text: 'Use', onclick: async () => openModel({ key: s.key, name: s.name, blob: await cachedModel(s.key), url: local ? undefined : s.key }) }),
+        el('button', { type: 'button', text: 'Delete', 'aria-label': `Delete ${s.name}`, onclick: () => deleteStored(s.key) })));
+    }
+    if (navigator.storage?.estimate) {
+      const e = await navigator.storage.estimate();
+      $('storage-usage').textContent = `Using ${formatBytes(e.usage)} of ${formatBytes(e.quota)} available.`;
+    }
+    showInUse();
+  })();
+  try { await refreshing; } finally { refreshing = null; }
+}
+
+function openFile(file) {
+  if (!file) return;
+  if (!/\.gguf$/i.test(file.name)) notice(`${file.name} does not end in .gguf; trying it anyway.`);
+  const key = LOCAL_PREFIX + encodeURIComponent(file.name);
+  openModel({ key, name: file.name, blob: file });
+}
+
+$('file').addEventListener('change', (e) => { openFile(e.target.files[0]); e.target.value = ''; });
+const drop = $('drop');
+drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); openFile(e.dataTransfer.files[0]); });
+drop.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); $('file').click(); } });
+// A file dropped anywhere else must not navigate away from the page.
+window.addEventListener('dragover', (e) => e.preventDefault());
+window.addEventListener('drop', (e) => { e.preventDefault(); if (e.dataTransfer?.files?.[0]) openFile(e.dataTransfer.files[0]); });
+
+$('url-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  let url;
+  try { url = new URL($('model-url').value, location.href).href; } catch { notice('That is not a valid URL.'); return; }
+  openModel({ key: url, name: decodeURIComponent(url.split('/').pop() || url), url });
+});
+
+// ---- Translate ------------------------------------------------------------------------
+
+const LANG = { en: 'English', es: 'Spanish' };
+let translating = null; // the running stream
+let lastAttention = []; // per sentence: {source, text, attention}
+
+function direction() { return document.querySelector('input[name=dir]:checked').value; }
+function showDirection() {
+  const [from, to] = direction().split('-');
+  $('src-label').textContent = LANG[from];
+  $('dst-label').textContent = LANG[to];
+  $('src').lang = from;
+  $('dst').lang = to;
+}
+for (const r of document.querySelectorAll('input[name=dir]')) r.addEventListener('change', showDirection);
+$('swap').addEventListener('click', () => {
+  const other = direction() === 'en-es' ? 'es-en' : 'en-es';
+  document.querySelector(`input[name=dir][value="${other}"]`).checked = true;
+  const out = $('dst').textContent;
+  if (out.trim()) $('src').value = out;
+  $('dst').textContent = '';
+  showDirection();
+});
+$('src-clear').addEventListener('click', () => { $('src').value = ''; $('dst').textContent = ''; $('src').focus(); });
+$('copy').addEventListener('click', async () => {
+  const t = $('dst').textContent;
+  try {
+    await navigator.clipboard.writeText(t);
+    $('copy-status').textContent = 'Copied.';
+  } catch {
+    // Clipboard access may be denied: select the text instead.
+    const r = document.createRange();
+    r.selectNodeContents($('dst'));
+    getSelection().removeAllRanges();
+    getSelection().addRange(r);
+    $('copy-status').textContent = 'Selected: press Ctrl+C to copy.';
+  }
+  setTimeout(() => { $('copy-status').textContent = ''; }, 2500);
+});
+$('src').addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); runTranslate(); }
+});
+$('translate').addEventListener('click', () => runTranslate());
+$('translate-stop').addEventListener('click', () => translating?.abort());
+
+async function runTranslate() {
+  const text = $('src').value;
+  if (!text.trim()) { $('src').focus(); return; }
+  if (translating) translating.abort();
+  clearNotice();
+  const slot = await ensureModel('translate');
+  if (!slot) return;
+  const [from, to] = direction().split('-');
+  const beam = Number($('beam').value);
+  const out = $('dst');
+  // Finished sentences, the one being decoded, separators between them.
+  const done = [];
+  let current = '';
+  let currentIndex = -1;
+  const seps = [];
+  const render = () => {
+    out.replaceChildren();
+    for (let i = 0; i < done.length; i++) if (done[i] !== undefined) out.append(done[i] + (seps[i] ?? ' '));
+    if (currentIndex >= 0 && current) out.append(el('span', { class: 'current', text: current }));
+  };
+  out.textContent = '';
+  const prog = $('translate-progress');
+  prog.hidden = false;
+  prog.value = 0;
+  lastAttention = [];
+  $('translate').disabled = true;
+  $('translate-stop').disabled = false;
+  const t0 = performance.now();
+  let tokens = 0;
+  const stream = slot.model.translate(text, {
+    from, to, beam, attention: true,
+    onSentence: (s) => {
+      currentIndex = s.index;
+      current = '';
+      seps[s.index] = s.sep;
+      prog.max = s.count;
+      $('translate-status').textContent = `Sentence ${s.index + 1} of ${s.count}…`;
+    },
+    onSentenceDone: (s) => {
+      done[s.index] = s.text;
+      current = '';
+      prog.value = s.index + 1;
+      lastAttention[s.index] = { source: s.source, text: s.text, attention: s.attention || null, sourcePieces: s.sourcePieces, targetPieces: s.targetPieces };
+      render();
+    },
+  });
+  translating = stream;
+  try {
+    for await (const piece of stream) {
+      current += piece.text;
+      tokens++;
+      render();
+    }
+    const r = await stream;
+    const secs = (performance.now() - t0) / 1000;
+    out.textContent = r.text;
+    const n = r.stats?.sentences ?? 0;
+    $('translate-status').textContent = r.reason === 'abort'
+      ? `Stopped after ${n} sentence${n === 1 ? '' : 's'}.`
+      : `${n} sentence${n === 1 ? '' : 's'}, ${r.stats?.genTokens ?? tokens} tokens in ${secs.toFixed(2)} s (${(r.stats?.tokensPerSecond ?? 0).toFixed(1)} tokens/s).`;
+    fillAttentionSelectors();
+  } catch (e) {
+    notice(`Translation failed: ${e.message}`);
+    $('translate-status').textContent = '';
+  } finally {
+    if (translating === stream) translating = null;
+    prog.hidden = true;
+    $('translate').disabled = false;
+    $('translate-stop').disabled = true;
+  }
+}
+
+// ---- Chat ---------------------------------------------------------------------------------
+
+let conversation = []; // {role, content}
+let chatting = null;
+let lastTop = []; // per generated token: {text, top}
+
+for (const [id, out] of [['temperature', 'temperature-val'], ['topp', 'topp-val']]) {
+  $(id).addEventListener('input', () => { $(out).value = $(id).value; });
+}
+
+function resetChatView() {
+  conversation = [];
+  $('messages').replaceChildren(el('li', { class: 'empty', text: 'Ask in English or Spanish: “How do you say thank you in Spanish?”' }));
+}
+resetChatView();
+
+function addMessage(role, text) {
+  const list = $('messages');
+  list.querySelector('.empty')?.remove();
+  const li = el('li', { class: role }, el('span', { class: 'body', text }));
+  li.setAttribute('aria-label', role === 'user' ? 'You' : 'Assistant');
+  list.append(li);
+  li.scrollIntoView({ block: 'end' });
+  return li;
+}
+
+$('chat-input').addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); $('chat-form').requestSubmit(); }
+});
+$('chat-form').addEventListener('submit', (e) => { e.preventDefault(); sendChat(); });
+$('chat-stop').addEventListener('click', () => stopChat());
+$('new-chat').addEventListener('click', async () => {
+  stopChat();
+  resetChatView();
+  lastTop = [];
+  $('chat-status').textContent = '';
+  await slots.chat?.model.resetChat().catch(() => {});
+  $('chat-input').focus();
+});
+
+let stopRequested = false;
+function stopChat() {
+  if (!chatting) return;
+  stopRequested = true; // the page stops showing tokens now; the worker stops at its next token
+  chatting.abort();
+}
+
+async function sendChat() {
+  const text = $('chat-input').value.trim();
+  if (!text || chatting) return;
+  clearNotice();
+  const slot = await ensureModel('chat');
+  if (!slot) return;
+  $('chat-input').value = '';
+  conversation.push({ role: 'user', content: text });
+  addMessage('user', text);
+  const li = addMessage('assistant', '');
+  li.classList.add('streaming');
+  const body = li.querySelector('.body');
+  const system = $('system').value.trim();
+  const messages = (system ? [{ role: 'system', content: system }] : []).concat(conversation);
+  stopRequested = false;
+  $('send').disabled = true;
+  $('chat-stop').disabled = false;
+  lastTop = [];
+  let reply = '';
+  let n = 0;
+  let tFirst = 0;
+  const stream = slot.model.chat(messages, {
+    temperature: Number($('temperature').value),
+    topP: Number($('topp').value),
+    maxTokens: Math.max(1, Number($('maxtokens').value) || 256),
+    topN: 5,
+  });
+  chatting = stream;
+  try {
+    for await (const piece of stream) {
+      if (stopRequested) break;
+      if (!tFirst) tFirst = performance.now();
+      reply += piece.text;
+      n += piece.token >= 0 ? 1 : 0;
+      body.textContent = reply;
+      if (piece.top) lastTop.push({ token: piece.token, text: piece.text, top: piece.top });
+      const secs = (performance.now() - tFirst) / 1000;
+      if (n > 1 && secs > 0) $('chat-status').textContent = `${n} tokens · ${((n - 1) / secs).toFixed(1)} tokens/s`;
+      if (n % 8 === 0) li.scrollIntoView({ block: 'end' });
+    }
+    const r = stopRequested ? { reason: 'abort', stats: null } : await stream;
+    if (!stopRequested) { reply = r.text; body.textContent = reply; }
+    const s = r.stats;
+    const parts = [];
+    if (r.reason === 'abort') parts.push('stopped');
+    else if (r.reason === 'length') parts.push('token limit reached');
+    if (s) parts.push(`${s.genTokens} tokens · ${s.tokensPerSecond.toFixed(1)} tokens/s · prompt ${s.promptTokens} tokens in ${(s.prefillMs / 1000).toFixed(2)} s`);
+    if (r.droppedMessages) parts.push(`${r.droppedMessages} old message${r.droppedMessages === 1 ? '' : 's'} dropped to fit the context`);
+    li.append(el('span', { class: 'meta', text: parts.join(' · ') }));
+    if (s) $('chat-status').textContent = `${s.genTokens} tokens · ${s.tokensPerSecond.toFixed(1)} tokens/s`;
+    else $('chat-status').textContent = 'Stopped.';
+    conversation.push({ role: 'assistant', content: reply });
+    renderTopK();
+  } catch (e) {
+    li.remove();
+    conversation.pop();
+    notice(`Chat failed: ${e.message}`);
+  } finally {
+    li.classList.remove('streaming');
+    if (chatting === stream) chatting = null;
+    $('send').disabled = false;
+    $('chat-stop').disabled = true;
+    li.scrollIntoView({ block: 'end' });
+  }
+}
+
+// ---- Attention view ----------------------------------------------------------------------
+
+function renderTopK() {
+  const box = $('topk');
+  box.replaceChildren();
+  if (!lastTop.length) { box.append(el('p', { class: 'help', text: 'Chat with the model to see them.' })); return; }
+  const show = (t) => JSON.stringify(t).slice(1, -1) || '∅';
+  for (const t of lastTop) {
+    const ol = el('ol', { 'aria-label': `Alternatives for ${show(t.text)}` });
+    for (const c of t.top) {
+      const li = el('li', { class: c.token === t.token ? 'picked' : '', text: `${show(c.text)} ${(100 * c.p).toFixed(1)}%`, style: `--p:${(100 * c.p).toFixed(1)}%` });
+      ol.append(li);
+    }
+    box.append(el('div', { class: 'tok' }, el('span', { class: 'chosen', title: t.text, text: show(t.text) }), ol));
+  }
+}
+
+function fillAttentionSelectors() {
+  const sel = $('att-sentence');
+  sel.replaceChildren();
+  lastAttention.forEach((a, i) => { if (a) sel.append(el('option', { value: i, text: `${i + 1}: ${a.source.slice(0, 40)}` })); });
+  fillLayerHead();
+  drawAttention();
+}
+
+function currentAttention() { return lastAttention[Number($('att-sentence').value)] || null; }
+
+function fillLayerHead() {
+  const a = currentAttention()?.attention;
+  const layer = $('att-layer'), head = $('att-head');
+  const keepL = layer.value, keepH = head.value;
+  layer.replaceChildren(el('option', { value: 'avg', text: 'average' }));
+  head.replaceChildren(el('option', { value: 'avg', text: 'average' }));
+  if (a) {
+    for (let l = 0; l < a.nLayers; l++) layer.append(el('option', { value: l, text: `${l + 1}` }));
+    for (let h = 0; h < a.nHeads; h++) head.append(el('option', { value: h, text: `${h + 1}` }));
+    if ([...layer.options].some((o) => o.value === keepL)) layer.value = keepL;
+    if ([...head.options].some((o) => o.value === keepH)) head.value = keepH;
+  }
+}
+$('att-sentence').addEventListener('change', () => { fillLayerHead(); drawAttention(); });
+$('att-layer').addEventListener('change', drawAttention);
+$('att-head').addEventListener('change', drawAttention);
+
+// The target×source matrix for the chosen layer/head (or their average).
+function attentionMatrix(a, layerSel, headSel) {
+  const { nLayers, nHeads, nTgt, nSrc, data } = a;
+  const ls = layerSel === 'avg' ? [...Array(nLayers).keys()] : [Number(layerSel)];
+  const hs = headSel === 'avg' ? [...Array(nHeads).keys()] : [Number(headSel)];
+  const m = new Float32Array(nTgt * nSrc);
+  for (const l of ls) for (const h of hs) {
+    const base = ((l * nHeads) + h) * nTgt * nSrc;
+    for (let i = 0; i < nTgt * nSrc; i++) m[i] += data[base + i];
+  }
+  const k = 1 / (ls.length * hs.length);
+  for (let i = 0; i < m.length; i++) m[i] *= k;
+  return m;
+}
+
+function drawAttention() {
+  const canvas = $('heatmap');
+  const entry = currentAttention();
+  const a = entry?.attention;
+  $('att-empty').hidden = !!a;
+  if (!a) {
+    canvas.width = canvas.height = 0;
+    if (entry) $('att-empty').textContent = 'This build of atento gives no attention weights for this translation.';
+    return;
+  }
+  const m = attentionMatrix(a, $('att-layer').value, $('att-head').value);
+  const src = entry.sourcePieces || [...Array(a.nSrc).keys()].map(String);
+  const tgt = entry.targetPieces || [...Array(a.nTgt).keys()].map(String);
+  const ctx = canvas.getContext('2d');
+  const font = '13px ui-monospace, monospace';
+  ctx.font = font;
+  const cell = 26;
+  const left = Math.min(180, 12 + Math.max(...tgt.map((t) => ctx.measureText(t).width)));
+  const top = Math.min(180, 12 + Math.max(...src.map((t) => ctx.measureText(t).width)));
+  const dpr = window.devicePixelRatio || 1;
+  const W = left + cell * a.nSrc + 4, H = top + cell * a.nTgt + 4;
+  canvas.width = W * dpr; canvas.height = H * dpr;
+  canvas.style.width = W + 'px'; canvas.style.height = H + 'px';
+  ctx.scale(dpr, dpr);
+  const dark = matchMedia('(prefers-color-scheme: dark)').matches;
+  ctx.fillStyle = dark ? '#1c1f25' : '#ffffff';
+  ctx.fillRect(0, 0, W, H);
+  ctx.font = font;
+  ctx.fillStyle = dark ? '#e7e9ee' : '#1b1d22';
+  ctx.textBaseline = 'middle';
+  ctx.textAlign = 'right';
+  tgt.forEach((t, i) => ctx.fillText(t, left - 6, top + cell * i + cell / 2, left - 8));
+  ctx.save();
+  ctx.textAlign = 'left';
+  src.forEach((t, j) => {
+    ctx.save();
+    ctx.translate(left + cell * j + cell / 2, top - 6);
+    ctx.rotate(-Math.PI / 2);
+    ctx.fillText(t, 0, 0, top - 8);
+    ctx.restore();
+  });
+  ctx.restore();
+  for (let i = 0; i < a.nTgt; i++) for (let j = 0; j < a.nSrc; j++) {
+    const v = Math.max(0, Math.min(1, m[i * a.nSrc + j]));
+    const g = Math.round(255 * (1 - Math.sqrt(v)));
+    ctx.fillStyle = dark ? `rgb(${255 - g}, ${255 - g}, ${Math.min(255, 280 - g)})` : `rgb(${g}, ${g}, ${Math.min(255, g + 40)})`;
+    ctx.fillRect(left + cell * j, top + cell * i, cell - 1, cell - 1);
+  }
+  canvas.setAttribute('aria-label', `Cross-attention heatmap: ${a.nTgt} target tokens by ${a.nSrc} source tokens`);
+}
+
+// ---- startup -------------------------------------------------------------------------------
+
+showDirection();
+showInUse();
+{
+  const t = tabs.find((x) => '#' + x.id.replace('tab-', '') === location.hash);
+  if (t) selectTab(t);
+}
+{
+  const iso = globalThis.crossOriginIsolated ? 'cross-origin isolated' : 'not cross-origin isolated';
+  engine().then(
+    () => { $('engine-status').textContent = `WebAssembly engine ready (${iso}).`; },
+    (e) => { $('engine-status').textContent = 'The engine cannot start.'; notice(`The atento engine cannot start: ${e.message}`); },
+  );
+}
+if ('serviceWorker' in navigator) {
+  navigator.serviceWorker.register('sw.js').then(async () => {
+    await navigator.serviceWorker.ready;
+    $('offline-status').textContent = 'Works offline after this visit.';
+  }).catch((e) => { $('offline-status').textContent = `Offline use unavailable (${e.message}).`; });
+}
+addEventListener('online', () => { $('offline-status').textContent = 'Online.'; });
+addEventListener('offline', () => { $('offline-status').textContent = 'Offline: stored models still work.'; });
+
+// For the tests and the curious.
+window.atento = { slots, openModel, ensureModel, refreshModelLists };
