@@ -161,6 +161,20 @@ ATN_API const char *atn_gen_flush(atn_gen *g, size_t *len);
 ATN_API int atn_chat_render(const atn_model *m, const char *const *roles, const char *const *contents,
                             int n_msgs, int add_generation_prompt, int *used_fallback, char *out, int cap);
 
+/* Multi-turn: make the session ready to generate the next reply to this
+ * conversation (the whole message list, every turn so far). Renders it with a
+ * generation prompt, tokenizes it, keeps the longest prefix of the KV cache
+ * that matches, and evaluates only the rest, so each turn processes only its
+ * own new tokens. When the prompt would leave fewer than `reserve` free
+ * positions in the context (reserve = room for the reply), the oldest turns
+ * after the system prompt are dropped until it fits, and *n_dropped (may be
+ * NULL) says how many messages were dropped (0 normally); the cache is then
+ * re-evaluated from the first changed token. Then generate with atn_gen_new.
+ * Returns the number of tokens evaluated, or < 0 on error (e.g. even the
+ * system prompt and the last message do not fit). */
+ATN_API int atn_chat_prefill(atn_session *s, const char *const *roles, const char *const *contents,
+                             int n_msgs, int reserve, int *n_dropped);
+
 #ifdef __cplusplus
 }
 #endif

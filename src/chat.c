@@ -1,8 +1,10 @@
 /* chat.c — conversations: rendering a message list with the model's chat
- * template (falling back to ChatML), for the public API. */
+ * template (falling back to ChatML), fitting it into the context by dropping
+ * the oldest turns, and multi-turn prefill that reuses the KV cache. */
 #include <stdlib.h>
 #include <string.h>
 #include "atento.h"
+#include "chat.h"
 #include "chat_template.h"
 #include "error.h"
 #include "model.h"
@@ -51,3 +53,117 @@ ATN_API int atn_chat_render(const atn_model *m, const char *const *roles, const 
     free(text);
     return (int)len;
 }
+
+/* ---- multi-turn: fitting a conversation into the context --------------- */
+
+/* Tokenize a rendered prompt the way chat templates expect: special tokens
+ * in the text (<|im_start|>, <s>, ...) become their ids, and BOS is added only
+ * when the model asks for it and the template did not already write it. */
+static int tokenize_prompt(const atn_model *m, const char *text, size_t len, int32_t **ids) {
+    int add_bos = 1;
+    int32_t bos = atn_tokenizer_bos(m->tok);
+    char *bos_text = token_text(m, bos);
+    if (bos_text && bos_text[0] && strncmp(text, bos_text, strlen(bos_text)) == 0) add_bos = 0;
+    free(bos_text);
+    int n = atn_tokenizer_encode(m->tok, text, len, add_bos, 1, NULL, 0);
+    if (n < 0) return -1;
+    *ids = malloc((size_t)(n ? n : 1) * sizeof(int32_t));
+    if (!*ids) return atn_error("out of memory");
+    if (atn_tokenizer_encode(m->tok, text, len, add_bos, 1, *ids, n) != n) {
+        free(*ids);
+        *ids = NULL;
+        return atn_error("tokenize: inconsistent length");
+    }
+    return n;
+}
+
+int atn_chat_common_prefix(const int32_t *a, int na, const int32_t *b, int nb) {
+    int k = 0;
+    while (k < na && k < nb && a[k] == b[k]) k++;
+    return k;
+}
+
+static int is_role(const char *r, const char *want) { return r && strcmp(r, want) == 0; }
+
+int atn_chat_fit(const atn_model *m, const char *const *roles, const char *const *contents, int n_msgs,
+                 int budget, int32_t **ids, int *n_dropped) {
+    *ids = NULL;
+    if (n_dropped) *n_dropped = 0;
+    if (!m || !m->tok) return atn_error("chat: the model has no tokenizer");
+    if (n_msgs <= 0 || !roles || !contents) return atn_error("chat: no messages");
+    int first = is_role(roles[0], "system") ? 1 : 0;
+    const char **r = malloc((size_t)n_msgs * sizeof(char *));
+    const char **c = malloc((size_t)n_msgs * sizeof(char *));
+    char *text = NULL;
+    int result = -1;
+    if (!r || !c) { atn_error("out of memory"); goto done; }
+    for (int drop = 0;;) {
+        int k = 0;
+        for (int i = 0; i < first; i++) { r[k] = roles[i]; c[k] = contents[i]; k++; }
+        for (int i = first + drop; i < n_msgs; i++) { r[k] = roles[i]; c[k] = contents[i]; k++; }
+        int len = atn_chat_render(m, r, c, k, 1, NULL, NULL, 0);
+        if (len < 0) goto done;
+        free(text);
+        text = malloc((size_t)len + 1);
+        if (!text) { atn_error("out of memory"); goto done; }
+        atn_chat_render(m, r, c, k, 1, NULL, text, len + 1);
+        int32_t *t = NULL;
+        int n = tokenize_prompt(m, text, (size_t)len, &t);
+        if (n < 0) goto done;
+        if (n <= budget) {
+            *ids = t;
+            if (n_dropped) *n_dropped = drop;
+            result = n;
+            goto done;
+        }
+        free(t);
+        /* drop the next turn: skip past the next user message to the one after */
+        int j = first + drop + 1;
+        while (j < n_msgs && !is_role(roles[j], "user")) j++;
+        if (j >= n_msgs) {
+            atn_error("chat: the prompt needs %d tokens even with only %slast message; the context allows %d",
+                      n, first ? "the system prompt and the " : "the ", budget);
+            goto done;
+        }
+        drop = j - first;
+    }
+done:
+    free(r);
+    free(c);
+    free(text);
+    return result;
+}
+
+/* ---- multi-turn prefill ------------------------------------------------- */
+
+#ifdef ATN_SESSION_TOKENS
+/* Needs the session to know the ids in its KV cache: atn_session.tokens
+ * (model.h), kept by atn_eval and atn_session_truncate. */
+ATN_API int atn_chat_prefill(atn_session *s, const char *const *roles, const char *const *contents,
+                             int n_msgs, int reserve, int *n_dropped) {
+    if (n_dropped) *n_dropped = 0;
+    if (!s || !s->model) return atn_error("chat: no session");
+    int n_ctx = atn_session_n_ctx(s);
+    if (reserve < 0) reserve = 0;
+    if (reserve >= n_ctx) return atn_error("chat: reserve %d leaves no room in a context of %d", reserve, n_ctx);
+    int32_t *ids = NULL;
+    int dropped = 0;
+    int n = atn_chat_fit(s->model, roles, contents, n_msgs, n_ctx - reserve, &ids, &dropped);
+    if (n < 0) return -1;
+    if (n == 0) {
+        free(ids);
+        return atn_error("chat: the prompt is empty");
+    }
+    /* keep the longest prefix the cache already holds; the last prompt token
+     * is always evaluated again, since its logits start the reply */
+    int past = atn_session_n_past(s);
+    int keep = atn_chat_common_prefix(s->tokens, past, ids, n);
+    if (keep >= n) keep = n - 1;
+    int r = atn_session_truncate(s, keep);
+    if (r >= 0) r = atn_eval(s, ids + keep, n - keep, 0);
+    free(ids);
+    if (r < 0) return -1;
+    if (n_dropped) *n_dropped = dropped;
+    return n - keep;
+}
+#endif

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "atento.h"
+#include "chat.h"
 #include "chat_template.h"
 #include "gguf.h"
 #include "model.h"
@@ -337,6 +338,61 @@ static void test_hostile(void) {
     free(out);
 }
 
+/* tokens of the rendered conversation roles[idx[0..k)] (ChatML, gen prompt) */
+static int expect_ids(const atn_model *m, const int *idx, int k, int add_bos, int32_t *ids, int cap) {
+    const char *r[8], *c[8];
+    for (int i = 0; i < k; i++) { r[i] = ROLES[idx[i]]; c[i] = CONTENTS[idx[i]]; }
+    char text[4096];
+    int n = atn_chat_render(m, r, c, k, 1, NULL, text, sizeof text);
+    if (n < 0 || n >= (int)sizeof text) return -1;
+    return atn_tokenizer_encode(m->tok, text, (size_t)n, add_bos, 1, ids, cap);
+}
+
+static int same_ids(const int32_t *a, int na, const int32_t *b, int nb) {
+    return na == nb && (na == 0 || memcmp(a, b, (size_t)na * sizeof(int32_t)) == 0);
+}
+
+/* atn_chat_fit: the prompt's tokens, with the oldest turns dropped to fit */
+static void test_chat_fit(atn_model *m) {
+    int32_t want[1024], *ids = NULL;
+    int dropped = -1;
+    static const int all[] = {0, 1, 2, 3, 4, 5}, keep2[] = {0, 3, 4, 5}, keep4[] = {0, 5}, nosys[] = {3, 4, 5}, last[] = {5};
+    int n_all = expect_ids(m, all, 6, 1, want, 1024);
+    CHECK(n_all > 20, "rendered conversation has %d tokens", n_all);
+    int n = atn_chat_fit(m, ROLES, CONTENTS, 6, 100000, &ids, &dropped);
+    CHECK(n == n_all && dropped == 0 && same_ids(ids, n, want, n_all), "fits: %d tokens, %d dropped", n, dropped);
+    free(ids);
+    n = atn_chat_fit(m, ROLES, CONTENTS, 6, n_all, &ids, &dropped);
+    CHECK(n == n_all && dropped == 0, "fits exactly");
+    free(ids);
+    /* one token short: the first turn (user + assistant) goes, the system prompt stays */
+    int n_keep2 = expect_ids(m, keep2, 4, 1, want, 1024);
+    n = atn_chat_fit(m, ROLES, CONTENTS, 6, n_all - 1, &ids, &dropped);
+    CHECK(n == n_keep2 && dropped == 2 && same_ids(ids, n, want, n_keep2), "first turn dropped: %d tokens, %d dropped", n, dropped);
+    free(ids);
+    int n_keep4 = expect_ids(m, keep4, 2, 1, want, 1024);
+    n = atn_chat_fit(m, ROLES, CONTENTS, 6, n_keep2 - 1, &ids, &dropped);
+    CHECK(n == n_keep4 && dropped == 4 && same_ids(ids, n, want, n_keep4), "two turns dropped: %d tokens, %d dropped", n, dropped);
+    free(ids);
+    n = atn_chat_fit(m, ROLES, CONTENTS, 6, n_keep4 - 1, &ids, &dropped);
+    CHECK(n < 0 && ids == NULL && strstr(atn_last_error(), "system prompt and the last message"), "nothing fits: %s", atn_last_error());
+    /* without a system prompt, dropping starts at the first message */
+    int n_nosys = expect_ids(m, nosys, 3, 1, want, 1024);
+    int n_last = expect_ids(m, last, 1, 1, want, 1024);
+    n = atn_chat_fit(m, ROLES + 1, CONTENTS + 1, 5, n_nosys, &ids, &dropped);
+    CHECK(n == n_nosys && dropped == 2, "no system: %d tokens, %d dropped", n, dropped);
+    free(ids);
+    n = atn_chat_fit(m, ROLES + 1, CONTENTS + 1, 5, n_nosys - 1, &ids, &dropped);
+    CHECK(n == n_last && dropped == 4 && same_ids(ids, n, want, n_last), "no system, last message only: %d", n);
+    free(ids);
+    CHECK(atn_chat_fit(m, ROLES, CONTENTS, 0, 100, &ids, &dropped) < 0, "no messages");
+    CHECK(atn_chat_fit(NULL, ROLES, CONTENTS, 6, 100, &ids, &dropped) < 0, "no model");
+
+    int32_t a[] = {1, 2, 3, 4}, b[] = {1, 2, 9};
+    CHECK(atn_chat_common_prefix(a, 4, b, 3) == 2 && atn_chat_common_prefix(a, 0, b, 3) == 0 &&
+          atn_chat_common_prefix(a, 4, a, 4) == 4 && atn_chat_common_prefix(a, 2, a, 4) == 2, "common prefix");
+}
+
 /* atn_chat_render on a model: its template and its bos/eos pieces, or ChatML */
 static void test_chat_render(void) {
     size_t size, tn;
@@ -375,6 +431,15 @@ static void test_chat_render(void) {
               "error: %s", atn_last_error());
         m.chat_template = tmpl;
         CHECK(atn_chat_render(&m, ROLES, NULL, 6, 1, NULL, out, sizeof out) < 0, "NULL contents");
+        /* the llama2 template writes <s> itself: no second BOS from the tokenizer */
+        int32_t *ids = NULL;
+        int dropped = 0;
+        int nt = atn_chat_fit(&m, ROLES, CONTENTS, 6, 100000, &ids, &dropped);
+        int32_t bos = atn_tokenizer_bos(tok);
+        CHECK(nt > 2 && bos >= 0 && ids[0] == bos && ids[1] != bos, "one BOS with a template that writes it");
+        free(ids);
+        m.chat_template = NULL;
+        test_chat_fit(&m);
         atn_tokenizer_free(tok);
     }
     /* no model at all: ChatML with empty bos/eos */
