@@ -1,0 +1,212 @@
+// Types of the atento npm package's high-level API (js/index.js).
+// The low-level layer is 'atento/core' (js/core.d.ts).
+
+export type ErrorCode =
+  | 'E_WASM' | 'E_UNSUPPORTED' | 'E_ARG' | 'E_NOMEM' | 'E_FREED' | 'E_LOAD' | 'E_TOKENIZE'
+  | 'E_DETOKENIZE' | 'E_SESSION' | 'E_EVAL' | 'E_SCORE' | 'E_SAMPLE' | 'E_GENERATE' | 'E_ABORT'
+  | 'E_FETCH' | 'E_ABORTED' | 'E_NOMODEL' | 'E_KIND' | 'E_TEMPLATE' | 'E_CONTEXT' | 'E_DISPOSED'
+  | 'E_WORKER' | 'E_INTERNAL';
+
+/** Every failure of atento: an Error with a machine-readable code and a one-line message. */
+export class AtentoError extends Error {
+  code: ErrorCode;
+  constructor(code: ErrorCode, message: string);
+}
+
+export interface Progress {
+  /** 'download' (network), 'cache' (Cache Storage) or 'read' (file, Blob, bytes). */
+  phase: 'download' | 'cache' | 'read';
+  loaded: number;
+  /** 0 when the size is not known. */
+  total: number;
+  /** 0–100, or null when the size is not known. */
+  percent: number | null;
+  bytesPerSecond: number;
+}
+
+export interface LoadOptions {
+  onProgress?: (p: Progress) => void;
+  /** atento.wasm: a URL, a path (Node), its bytes or a compiled module. Default: dist/atento.wasm of the package. */
+  wasm?: string | URL | BufferSource | WebAssembly.Module;
+  /** A name for messages (default: the file name). */
+  name?: string;
+  /** Browser: the Cache Storage cache to look the URL up in and store the download to; false: none. */
+  cache?: string | false;
+  /** Cancels the download / read (the promise rejects with E_ABORTED). */
+  signal?: AbortSignal;
+}
+
+export interface ModelInfo {
+  name: string;
+  arch: string;
+  kind: 'chat' | 'translate';
+  nVocab: number;
+  nCtxTrain: number;
+  fileSize: number;
+  chatTemplate: string | null;
+  /** Size of the worker's wasm memory right after loading. */
+  memoryBytes: number;
+  loadMs: number;
+  /** atn_model_info_json, parsed. */
+  info: Record<string, unknown>;
+}
+
+export interface SamplingOptions {
+  /** Default 256. */
+  maxTokens?: number;
+  /** <= 0: greedy. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  repeatPenalty?: number;
+  repeatLastN?: number;
+  /** Default: random. */
+  seed?: number | bigint;
+  stop?: string | string[];
+  /** Report the n (<= 20) most likely next tokens with every piece. */
+  topN?: number;
+  /** Context size of the session (default: the training context, capped at 4096). */
+  nCtx?: number;
+  signal?: AbortSignal;
+  onToken?: (piece: Piece) => void;
+}
+
+export interface GenerateOptions extends SamplingOptions {
+  /** Add BOS when the model asks for it (default true). */
+  addSpecial?: boolean;
+  /** Text like "<|im_end|>" becomes its special token (default false). */
+  parseSpecial?: boolean;
+}
+
+export interface TranslateOptions {
+  /** 1 (greedy, streamed token by token) to 8. */
+  beam?: number;
+  from?: string;
+  to?: string;
+  /** Per sentence; default from the source length. */
+  maxTokens?: number;
+  /** Ask for the cross-attention weights of each sentence. */
+  attention?: boolean;
+  signal?: AbortSignal;
+  onToken?: (piece: Piece) => void;
+  onSentence?: (s: SentenceStart) => void;
+  onSentenceDone?: (s: SentenceResult) => void;
+}
+
+export interface Alternative {
+  token: number;
+  text: string;
+  p: number;
+}
+
+export interface Piece {
+  /** Whole UTF-8 characters (may be empty). */
+  text: string;
+  /** The token id, or -1 for text released at the end. */
+  token: number;
+  index: number;
+  /** With topN: the most likely tokens at this step. */
+  top?: Alternative[];
+  /** translate: the sentence this piece belongs to. */
+  sentence?: number;
+}
+
+export interface Stats {
+  promptTokens?: number;
+  genTokens: number;
+  prefillMs?: number;
+  decodeMs: number;
+  tokensPerSecond: number;
+  nCtx?: number;
+  nPast?: number;
+  sentences?: number;
+}
+
+export interface Result {
+  reason: 'eog' | 'stop' | 'length' | 'abort' | 'done';
+  text: string;
+  tokens: number[];
+  stats: Stats;
+}
+
+export interface ChatResult extends Result {
+  /** Old messages dropped so that the conversation fits in the context. */
+  droppedMessages: number;
+  /** Prompt tokens whose KV cache was reused from the previous turn. */
+  reusedTokens: number;
+  /** The model has no chat template: ChatML was used. */
+  templateFallback: boolean;
+}
+
+export interface Attention {
+  nLayers: number;
+  nHeads: number;
+  nTgt: number;
+  nSrc: number;
+  /** nLayers × nHeads × nTgt × nSrc weights, row-major. */
+  data: Float32Array;
+}
+
+export interface SentenceStart {
+  index: number;
+  count: number;
+  source: string;
+  sep: string;
+}
+
+export interface SentenceResult {
+  index: number;
+  count: number;
+  source: string;
+  text: string;
+  tokens: number[];
+  sourceTokens: number[];
+  aborted: boolean;
+  sourcePieces?: string[];
+  targetPieces?: string[];
+  attention?: Attention;
+}
+
+export interface TranslateResult extends Result {
+  sentences: Omit<SentenceResult, 'attention'>[];
+}
+
+/** Async iterable of pieces that is also a promise of the final result. */
+export class Stream<R extends Result = Result> implements AsyncIterable<Piece>, PromiseLike<R> {
+  readonly id: number;
+  readonly result: Promise<R>;
+  /** Stop this generation now; the result's reason is 'abort'. */
+  abort(): void;
+  [Symbol.asyncIterator](): AsyncIterator<Piece>;
+  then<A = R, B = never>(onFulfilled?: ((r: R) => A | PromiseLike<A>) | null, onRejected?: ((e: any) => B | PromiseLike<B>) | null): Promise<A | B>;
+  catch<B = never>(onRejected?: ((e: any) => B | PromiseLike<B>) | null): Promise<R | B>;
+  finally(f?: (() => void) | null): Promise<R>;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | string;
+  content: string;
+}
+
+export class Model {
+  readonly info: ModelInfo;
+  readonly arch: string;
+  readonly kind: 'chat' | 'translate';
+  generate(prompt: string | number[], opts?: GenerateOptions): Stream<Result>;
+  chat(messages: ChatMessage[], opts?: SamplingOptions): Stream<ChatResult>;
+  /** Forget the chat's KV cache (a new conversation). */
+  resetChat(): Promise<Result>;
+  translate(text: string, opts?: TranslateOptions): Stream<TranslateResult>;
+  tokenize(text: string, opts?: { addSpecial?: boolean; parseSpecial?: boolean }): Promise<{ tokens: number[]; pieces: string[] }>;
+  /** Stop every generation of this model, running or queued. */
+  abort(): void;
+  /** Free the model and end its worker. */
+  dispose(): Promise<void>;
+}
+
+/** Load a GGUF model (URL, path in Node, File/Blob or bytes) into a new worker. */
+export function load(source: string | URL | Blob | ArrayBuffer | ArrayBufferView, opts?: LoadOptions): Promise<Model>;
+
+/** "1.5 MB", "812 kB". */
+export function formatBytes(n: number): string;
