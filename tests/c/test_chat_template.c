@@ -101,6 +101,7 @@ static void test_families(void) {
     test_family("qwen2.5", "<s>", "</s>", 0);
     test_family("llama2", "<s>", "</s>", 0);
     test_family("llama3", "<|begin_of_text|>", "<|eot_id|>", 0);
+    test_family("llama3.1", "<|begin_of_text|>", "<|eot_id|>", 0);
     test_family("zephyr", "<s>", "</s>", 0);
     test_family("gemma", "<bos>", "<eos>", 1);
     test_family("gemma3", "<bos>", "<eos>", 0);
@@ -133,7 +134,7 @@ static void test_families(void) {
     }
 
     static const struct { const char *fam, *file; } fams[] = {
-        {"chatml", "chatml"}, {"chatml", "qwen2.5"}, {"llama2", "llama2"}, {"llama3", "llama3"}, {"zephyr", "zephyr"},
+        {"chatml", "chatml"}, {"chatml", "qwen2.5"}, {"llama2", "llama2"}, {"llama3", "llama3"}, {"llama3", "llama3.1"}, {"zephyr", "zephyr"},
         {"gemma", "gemma"}, {"gemma", "gemma3"}, {"phi3", "phi3"}, {"phi3", "phi3_mini"}, {"mistral", "mistral"}};
     for (size_t i = 0; i < sizeof fams / sizeof fams[0]; i++) {
         char path[256];
