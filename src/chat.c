@@ -85,6 +85,23 @@ int atn_chat_common_prefix(const int32_t *a, int na, const int32_t *b, int nb) {
 
 static int is_role(const char *r, const char *want) { return r && strcmp(r, want) == 0; }
 
+/* Render + tokenize the conversation with the first `drop` messages after the
+ * system prompt left out. Returns the token count, ids in *ids (malloc'd). */
+static int render_ids(const atn_model *m, const char *const *roles, const char *const *contents, int n_msgs,
+                      int first, int drop, const char **r, const char **c, int32_t **ids) {
+    int k = 0;
+    for (int i = 0; i < first; i++) { r[k] = roles[i]; c[k] = contents[i]; k++; }
+    for (int i = first + drop; i < n_msgs; i++) { r[k] = roles[i]; c[k] = contents[i]; k++; }
+    int len = atn_chat_render(m, r, c, k, 1, NULL, NULL, 0);
+    if (len < 0) return -1;
+    char *text = malloc((size_t)len + 1);
+    if (!text) return atn_error("out of memory");
+    atn_chat_render(m, r, c, k, 1, NULL, text, len + 1);
+    int n = tokenize_prompt(m, text, (size_t)len, ids);
+    free(text);
+    return n;
+}
+
 int atn_chat_fit(const atn_model *m, const char *const *roles, const char *const *contents, int n_msgs,
                  int budget, int32_t **ids, int *n_dropped) {
     *ids = NULL;
@@ -94,43 +111,50 @@ int atn_chat_fit(const atn_model *m, const char *const *roles, const char *const
     int first = is_role(roles[0], "system") ? 1 : 0;
     const char **r = malloc((size_t)n_msgs * sizeof(char *));
     const char **c = malloc((size_t)n_msgs * sizeof(char *));
-    char *text = NULL;
-    int result = -1;
-    if (!r || !c) { atn_error("out of memory"); goto done; }
-    for (int drop = 0;;) {
-        int k = 0;
-        for (int i = 0; i < first; i++) { r[k] = roles[i]; c[k] = contents[i]; k++; }
-        for (int i = first + drop; i < n_msgs; i++) { r[k] = roles[i]; c[k] = contents[i]; k++; }
-        int len = atn_chat_render(m, r, c, k, 1, NULL, NULL, 0);
-        if (len < 0) goto done;
-        free(text);
-        text = malloc((size_t)len + 1);
-        if (!text) { atn_error("out of memory"); goto done; }
-        atn_chat_render(m, r, c, k, 1, NULL, text, len + 1);
+    int *cuts = malloc((size_t)n_msgs * sizeof(int));
+    int result = -1, n_cuts = 0;
+    if (!r || !c || !cuts) { atn_error("out of memory"); goto done; }
+    /* the usual case: everything fits */
+    int n = render_ids(m, roles, contents, n_msgs, first, 0, r, c, ids);
+    if (n < 0) goto done;
+    if (n <= budget) { result = n; goto done; }
+    free(*ids);
+    *ids = NULL;
+    /* Where the kept part may start: at a user message after the first kept
+     * one, never past the last user message. Fewer messages never need more
+     * tokens, so binary-search the smallest drop that fits. */
+    for (int j = first + 1; j < n_msgs; j++)
+        if (is_role(roles[j], "user")) cuts[n_cuts++] = j - first;
+    int lo = 0, hi = n_cuts - 1, best = -1, best_n = 0;
+    int32_t *best_ids = NULL;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
         int32_t *t = NULL;
-        int n = tokenize_prompt(m, text, (size_t)len, &t);
-        if (n < 0) goto done;
-        if (n <= budget) {
-            *ids = t;
-            if (n_dropped) *n_dropped = drop;
-            result = n;
-            goto done;
+        int k = render_ids(m, roles, contents, n_msgs, first, cuts[mid], r, c, &t);
+        if (k < 0) { free(best_ids); goto done; }
+        if (k <= budget) {
+            free(best_ids);
+            best_ids = t;
+            best = mid;
+            best_n = k;
+            hi = mid - 1;
+        } else {
+            free(t);
+            lo = mid + 1;
         }
-        free(t);
-        /* drop the next turn: skip past the next user message to the one after */
-        int j = first + drop + 1;
-        while (j < n_msgs && !is_role(roles[j], "user")) j++;
-        if (j >= n_msgs) {
-            atn_error("chat: the prompt needs %d tokens even with only %slast message; the context allows %d",
-                      n, first ? "the system prompt and the " : "the ", budget);
-            goto done;
-        }
-        drop = j - first;
     }
+    if (best < 0) {
+        atn_error("chat: the prompt does not fit in %d tokens even with only %slast message", budget,
+                  first ? "the system prompt and the " : "the ");
+        goto done;
+    }
+    *ids = best_ids;
+    if (n_dropped) *n_dropped = cuts[best];
+    result = best_n;
 done:
     free(r);
     free(c);
-    free(text);
+    free(cuts);
     return result;
 }
 

@@ -332,6 +332,65 @@ static void test_hostile(void) {
         free(q);
     }
 
+    /* random templates from Jinja fragments: each renders or fails with a
+     * one-line message (run under ASan to see that nothing is out of bounds) */
+    {
+        static const char *frag[] = {"{{", "}}", "{%", "%}", "{#", "#}", "{{-", "-}}", "{%-", "-%}", " if ", " elif ",
+                                     " else ", " endif ", " for ", " in ", " endfor ", " set ", " = ", "x", "messages",
+                                     "message", "loop.index", "loop.last", "'a'", "\"b\"", "1", "-2", "3.5", "[", "]",
+                                     "(", ")", "{", "}", ",", ":", ".", "|", "trim", "length", "tojson", "+", "~", "*",
+                                     "//", "%", "==", "!=", "<", " and ", " or ", " not ", " is ", "defined", "none",
+                                     "true", "namespace(", "range(", "raise_exception(", "\n", "  ", "text", "'",
+                                     "ns.a", "[0]", "['role']", ".content", "break", "continue", "endset", "\\"};
+        int nf = (int)(sizeof frag / sizeof frag[0]);
+        uint64_t rng = 777;
+        int clean = 1, rendered = 0;
+        char buf[512];
+        for (int it = 0; it < 20000; it++) {
+            size_t k = 0;
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            int parts = 1 + (int)((rng >> 33) % 24);
+            for (int p = 0; p < parts; p++) {
+                rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                const char *f = frag[(rng >> 33) % (uint64_t)nf];
+                size_t fl = strlen(f);
+                if (k + fl >= sizeof buf) break;
+                memcpy(buf + k, f, fl);
+                k += fl;
+            }
+            buf[k] = 0;
+            char e[256] = "", *o = NULL;
+            size_t ol;
+            int r = atn_template_render(buf, k, ROLES, CONTENTS, 6, 1, "<s>", "</s>", &o, &ol, e, sizeof e);
+            if (r == 0) rendered++;
+            else if (!e[0] || strchr(e, '\n')) {
+                if (clean) printf("  fragment fuzz: '%s' -> '%s'\n", buf, e);
+                clean = 0;
+            }
+            free(o);
+        }
+        CHECK(clean && rendered > 100, "20000 random fragment templates: %d rendered, the rest failed cleanly", rendered);
+    }
+
+    /* a long conversation renders and fits quickly */
+    {
+        size_t qn2;
+        char *qt = read_file("tests/data/chat_templates/qwen2.5.jinja", &qn2);
+        enum { N = 2001 };
+        const char **rr = malloc(N * sizeof(char *)), **cc = malloc(N * sizeof(char *));
+        rr[0] = "system";
+        cc[0] = "sys";
+        for (int i = 1; i < N; i++) { rr[i] = (i % 2) ? "user" : "assistant"; cc[i] = (i % 2) ? "question?" : "answer."; }
+        char *o = NULL;
+        size_t ol = 0;
+        int r = qt ? atn_template_render(qt, qn2, rr, cc, N, 1, "", "", &o, &ol, err, sizeof err) : -1;
+        CHECK(r == 0 && ol > (size_t)N * 20, "2001-message conversation: %s", r ? err : "ok");
+        free(o);
+        free(rr);
+        free(cc);
+        free(qt);
+    }
+
     /* no messages, NULL tokens */
     out = NULL;
     CHECK(atn_template_render(atn_template_chatml, strlen(atn_template_chatml), NULL, NULL, 0, 1, NULL, NULL, &out, &len,
@@ -388,6 +447,36 @@ static void test_chat_fit(atn_model *m) {
     free(ids);
     CHECK(atn_chat_fit(m, ROLES, CONTENTS, 0, 100, &ids, &dropped) < 0, "no messages");
     CHECK(atn_chat_fit(NULL, ROLES, CONTENTS, 6, 100, &ids, &dropped) < 0, "no model");
+
+    /* a long conversation: the fewest turns dropped that make it fit */
+    {
+        enum { N = 201 };
+        const char *rr[N], *cc[N];
+        char texts[N][32];
+        rr[0] = "system";
+        cc[0] = "Be brief.";
+        for (int i = 1; i < N; i++) {
+            rr[i] = (i % 2) ? "user" : "assistant";
+            snprintf(texts[i], sizeof texts[i], "%s number %d", (i % 2) ? "question" : "answer", i);
+            cc[i] = texts[i];
+        }
+        int32_t *all_ids = NULL;
+        int total = atn_chat_fit(m, rr, cc, N, 1 << 30, &all_ids, &dropped);
+        free(all_ids);
+        int budget = total / 3;
+        n = atn_chat_fit(m, rr, cc, N, budget, &ids, &dropped);
+        CHECK(n > 0 && n <= budget && dropped > 0 && dropped % 2 == 0, "long conversation: %d of %d tokens, %d dropped", n, total, dropped);
+        free(ids);
+        /* keeping one more turn would not fit */
+        const char *r2[N], *c2[N];
+        r2[0] = rr[0];
+        c2[0] = cc[0];
+        int k2 = 1;
+        for (int i = 1 + dropped - 2; i < N; i++) { r2[k2] = rr[i]; c2[k2] = cc[i]; k2++; }
+        int more = atn_chat_fit(m, r2, c2, k2, 1 << 30, &ids, NULL);
+        CHECK(more > budget, "one more turn needs %d > %d tokens", more, budget);
+        free(ids);
+    }
 
     int32_t a[] = {1, 2, 3, 4}, b[] = {1, 2, 9};
     CHECK(atn_chat_common_prefix(a, 4, b, 3) == 2 && atn_chat_common_prefix(a, 0, b, 3) == 0 &&
