@@ -135,8 +135,8 @@ export interface ChatResult extends Result {
   droppedMessages: number;
   /** Prompt tokens whose KV cache was reused from the previous turn. */
   reusedTokens: number;
-  /** The model has no chat template: ChatML was used. */
-  templateFallback: boolean;
+  /** Tokens in the chat's KV cache before this turn. */
+  cachedBefore: number;
 }
 
 export interface Attention {

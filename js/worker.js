@@ -53,7 +53,6 @@ let disposed = false;
 // The chat session is kept between chat jobs so a new turn only evaluates
 // its own tokens (the KV cache of the previous turns is reused).
 let chatSession = null;
-let chatCached = [];      // the token ids in chatSession's KV cache
 
 function errorOf(e) {
   if (e instanceof AtentoError) return { code: e.code, message: e.message };
@@ -290,7 +289,6 @@ const handlers = {
   async reset(job) {
     chatSession?.free();
     chatSession = null;
-    chatCached = [];
     post({ type: 'done', id: job.id, reason: 'done' });
   },
 
@@ -304,7 +302,7 @@ const handlers = {
     if (ids.length === 0) fail('E_ARG', 'the prompt is empty (no tokens)');
     const s = m.newSession(opts.nCtx ?? 0);
     try {
-      await decode(job, s, [], ids, opts);
+      await decode(job, s, ids, opts);
     } finally {
       s.free();
     }
@@ -314,45 +312,29 @@ const handlers = {
     const m = needModel();
     if (modelInfo.kind !== 'chat') fail('E_KIND', `this model (${m.arch}) translates; load a chat model to chat`);
     const opts = job.opts || {};
-    let messages = checkMessages(job.messages);
+    const messages = checkMessages(job.messages);
     if (!chatSession || (opts.nCtx && chatSession.nCtx !== opts.nCtx)) {
       chatSession?.free();
       chatSession = null;
-      chatCached = [];
       chatSession = m.newSession(opts.nCtx ?? 0);
     }
     const nCtx = chatSession.nCtx;
-    const maxTokens = clampInt(opts.maxTokens ?? 256, 1, nCtx);
-    // Drop the oldest turns (keeping a system prompt) until the prompt and
-    // the reply fit in the context.
-    let dropped = 0;
-    let ids;
-    for (;;) {
-      ids = renderChat(m, messages);
-      if (ids.length + maxTokens <= nCtx) break;
-      const first = messages[0].role === 'system' ? 1 : 0;
-      if (messages.length - first <= 1) {
-        if (ids.length >= nCtx) fail('E_CONTEXT', `the message is too long: ${ids.length} tokens for a context of ${nCtx}`);
-        break; // the reply gets what is left
-      }
-      messages = [...messages.slice(0, first), ...messages.slice(first + 1)];
-      dropped++;
-    }
-    // Reuse the KV cache: keep the longest common prefix of what is cached.
-    let keep = 0;
-    const lim = Math.min(chatCached.length, ids.length - 1); // evaluate at least one token
-    while (keep < lim && chatCached[keep] === ids[keep]) keep++;
-    chatSession.truncate(keep);
-    chatCached = chatCached.slice(0, keep);
+    const maxTokens = clampInt(opts.maxTokens ?? 256, 1, nCtx - 1);
+    const t0 = now();
+    const before = chatSession.nPast;
+    let r;
     try {
-      await decode(job, chatSession, ids.slice(0, keep), ids.slice(keep), { ...opts, maxTokens: Math.min(maxTokens, nCtx - ids.length) }, { droppedMessages: dropped, reusedTokens: keep, templateFallback: usedFallbackTemplate });
+      r = chatPrefill(chatSession, messages, maxTokens);
     } catch (e) {
       // The cache state is unknown after a failure: start afresh next time.
       chatSession.free();
       chatSession = null;
-      chatCached = [];
       throw e;
     }
+    const reused = chatSession.nPast - r.evaluated;
+    await decode(job, chatSession, [], { ...opts, maxTokens: Math.min(maxTokens, nCtx - chatSession.nPast) }, {
+      droppedMessages: r.dropped, reusedTokens: reused, cachedBefore: before,
+    }, t0, r.evaluated);
   },
 
   async translate(job) {
@@ -387,29 +369,14 @@ function checkMessages(messages) {
   });
 }
 
-// ---- chat template --------------------------------------------------------------
+// ---- chat: the C core renders the template and reuses the KV cache ---------------
 
-const enc = new TextEncoder();
-
-// The conversation as token ids, rendered by the C template engine
-// (atn_chat_render: the GGUF chat template, ChatML when the model has none).
-function renderChat(m, messages) {
-  const text = chatRender(m, messages, true);
-  return Array.from(m.tokenize(text, { addSpecial: !startsWithBos(m, text), parseSpecial: true }));
-}
-
-function startsWithBos(m, text) {
-  if (m.bos < 0) return true;
-  const b = utf8dec.decode(m.tokenToBytes(m.bos));
-  return b.length > 0 && text.startsWith(b);
-}
-
-// atn_chat_render(m, roles, contents, n, add_generation_prompt,
-//                 int *used_fallback, char *out, int cap) -> bytes (call again
-// with a bigger buffer when >= cap), or < 0.
-let usedFallbackTemplate = false;
-function chatRender(m, messages, addGenerationPrompt) {
-  const f = rt.fn('atn_chat_render');
+// atn_chat_prefill(s, roles, contents, n, reserve, int *n_dropped): renders
+// the conversation with the model's template, keeps the longest matching
+// prefix of the KV cache, drops the oldest turns if the reply would not fit,
+// and evaluates the rest. Returns the number of tokens evaluated.
+function chatPrefill(session, messages, reserve) {
+  const f = rt.fn('atn_chat_prefill');
   const n = messages.length;
   const ptrs = [];
   const arr = rt.malloc(8 * n + 8);
@@ -422,24 +389,11 @@ function chatRender(m, messages, addGenerationPrompt) {
       rt.view().setUint32(arr + 4 * i, rp, true);
       rt.view().setUint32(arr + 4 * n + 4 * i, cp, true);
     }
-    const fb = arr + 8 * n;
-    let cap = 256;
-    for (const x of messages) cap += enc.encode(x.content).length + x.role.length + 64;
-    for (;;) {
-      const op = rt.malloc(cap);
-      try {
-        rt.view().setInt32(fb, 0, true);
-        const r = f(m.ptr, arr, arr + 4 * n, n, addGenerationPrompt ? 1 : 0, fb, op, cap);
-        if (r < 0) rt.fail('E_TEMPLATE', 'rendering the chat template');
-        if (r < cap) {
-          usedFallbackTemplate = rt.view().getInt32(fb, true) !== 0;
-          return utf8dec.decode(rt.u8.subarray(op, op + r));
-        }
-        cap = r + 1;
-      } finally {
-        rt.free(op);
-      }
-    }
+    const dp = arr + 8 * n;
+    rt.view().setInt32(dp, 0, true);
+    const r = f(session.ptr, arr, arr + 4 * n, n, reserve, dp);
+    if (r < 0) rt.fail('E_CONTEXT', 'preparing the chat prompt');
+    return { evaluated: r, dropped: rt.view().getInt32(dp, true) };
   } finally {
     for (const p of ptrs) rt.free(p);
     rt.free(arr);
@@ -471,24 +425,19 @@ function topProbs(m, session, n) {
   return best.map(([x, id]) => ({ token: id, text: utf8dec.decode(m.tokenToBytes(id)), p: Math.exp(x - max) / sum }));
 }
 
-// Evaluate `fresh` after the `cached` tokens (in chunks so that an abort is
-// seen during a long prefill), then stream tokens until the end, the token
-// limit or an abort.
-async function decode(job, session, cached, fresh, opts, extra = {}) {
+// Evaluate `fresh` (in chunks, so that an abort is seen during a long
+// prefill), then stream tokens until the end, the token limit or an abort.
+async function decode(job, session, fresh, opts, extra = {}, t0 = now(), promptTokens = fresh.length) {
   const m = model;
-  const t0 = now();
   const CHUNK = 64;
   for (let i = 0; i < fresh.length; i += CHUNK) {
     if (isAborted(job)) {
-      session.truncate(cached.length);
-      if (session === chatSession) chatCached = cached.slice();
-      post({ type: 'done', id: job.id, reason: 'abort', text: '', tokens: [], stats: { promptTokens: fresh.length, genTokens: 0 }, ...extra });
+      post({ type: 'done', id: job.id, reason: 'abort', text: '', tokens: [], stats: { promptTokens, genTokens: 0 }, ...extra });
       return;
     }
     session.eval(fresh.slice(i, i + CHUNK));
     if (fresh.length > CHUNK) await yieldNow();
   }
-  const evaluated = cached.concat(fresh);
   const t1 = now();
   const smp = m.newSampler(samplerOptions(opts));
   const topN = clampInt(opts.topN ?? 0, 0, 20);
@@ -518,19 +467,11 @@ async function decode(job, session, cached, fresh, opts, extra = {}) {
     smp.free();
   }
   const t2 = now();
-  if (session === chatSession) {
-    // What the KV cache holds now: the prompt, then the generated tokens
-    // (the last one may not have been evaluated).
-    const all = evaluated.concat(tokens);
-    if (result && result.finalToken >= 0 && session.nPast === all.length + 1) all.push(result.finalToken);
-    chatCached = all.slice(0, session.nPast);
-    if (chatCached.length !== session.nPast) { session.truncate(0); chatCached = []; }
-  }
   const decodeMs = t2 - t1;
   post({
     type: 'done', id: job.id, reason, text, tokens,
     stats: {
-      promptTokens: fresh.length,
+      promptTokens,
       genTokens: tokens.length,
       prefillMs: t1 - t0,
       decodeMs,

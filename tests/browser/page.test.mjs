@@ -1,0 +1,233 @@
+// page.test.mjs — the atento page (web/) in headless Debian chromium, driven
+// by playwright-core: translate with tokens streaming in, chat and Stop, a
+// model opened through the file input, a damaged model, offline reload, the
+// Models list. Screenshots of every view go to tests/artifacts/ (git-ignored).
+// Skipped (and counted as skipped) only when chromium is not installed.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  skipReason, startServer, launch, screenshot, chatModel, translateModel, shippedModels,
+  urlPath, openFileModel, openUrlModel, recordTexts,
+} from './helpers.mjs';
+
+const skip = skipReason();
+if (skip) console.log(`# browser tests skipped: ${skip}`);
+const T = { skip: skip || false, timeout: 240000 };
+
+let srv, browser;
+before(async () => {
+  if (skip) return;
+  srv = await startServer();
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  await srv?.close();
+});
+
+async function newPage(hash = '') {
+  const page = await browser.context.newPage();
+  await page.goto(`${srv.origin}/web/${hash}`);
+  await page.waitForFunction(() => !!window.atento);
+  return page;
+}
+
+function fail(msg) {
+  return new Error(`${msg}\n${browser.logs.slice(-20).join('\n')}`);
+}
+
+/** Make sure a translation model is in use (the shipped default, else a test model by URL). */
+async function useTranslateModel(page) {
+  const shipped = shippedModels().find((m) => m.kind === 'translate');
+  if (shipped) {
+    await page.evaluate(() => window.atento.ensureModel('translate'));
+  } else {
+    const file = translateModel();
+    if (!file) throw fail('no translation model: neither web/models.json\'s shipped model nor tests/data/marian/*.gguf exists');
+    await openUrlModel(page, urlPath(file), 'translate');
+  }
+  if (!(await page.evaluate(() => !!window.atento.slots.translate))) throw fail(`no translation model in use: ${await page.textContent('#notice-text')}`);
+}
+
+async function translateOnce(page, text) {
+  await page.click('#tab-translate');
+  await page.fill('#src', text);
+  const states = await recordTexts(page, '#dst');
+  await page.click('#translate');
+  await page.waitForFunction(() => /tokens\/s|Stopped/.test(document.getElementById('translate-status').textContent) || !document.getElementById('notice').hidden, null, { timeout: 120000 });
+  const notice = await page.evaluate(() => (document.getElementById('notice').hidden ? '' : document.getElementById('notice-text').textContent));
+  if (notice) throw fail(`translation failed: ${notice}`);
+  return { states: await states(), out: await page.textContent('#dst') };
+}
+
+test('the page shows its views, keyboard tabs work, and nothing fails at startup', T, async () => {
+  const page = await newPage();
+  for (const v of ['translate', 'chat', 'models', 'attention']) {
+    await page.click(`#tab-${v}`);
+    assert.equal(await page.isVisible(`#view-${v}`), true, v);
+  }
+  // Arrow keys move between tabs.
+  await page.focus('#tab-attention');
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await page.isVisible('#view-translate'), true);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'tab-translate');
+  // Every form control has a label.
+  const unlabeled = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea')]
+    .filter((e) => e.type !== 'radio' && e.type !== 'file' && !e.labels?.length && !e.getAttribute('aria-label'))
+    .map((e) => e.id));
+  assert.deepEqual(unlabeled, []);
+  await page.waitForFunction(() => /ready|cannot/.test(document.getElementById('engine-status').textContent));
+  assert.match(await page.textContent('#engine-status'), /WebAssembly engine ready \(cross-origin isolated\)/);
+  const errors = browser.logs.filter((l) => l.startsWith('pageerror'));
+  assert.deepEqual(errors, []);
+  await page.setViewportSize({ width: 390, height: 800 });
+  await page.click('#tab-chat');
+  await screenshot(page, 'phone-chat');
+  await page.close();
+});
+
+test('translate: the translation streams in token by token', T, async () => {
+  const page = await newPage();
+  await useTranslateModel(page);
+  const { states, out } = await translateOnce(page, 'The cat is sleeping on the sofa. I like to read books in the evening.');
+  assert.ok(out.trim().length > 0, 'empty translation');
+  // Intermediate states: the output grew piece by piece before the end.
+  const partial = states.filter((s) => s.trim() && s !== out);
+  assert.ok(partial.length >= 3, `expected the text to arrive in pieces, saw ${partial.length} intermediate states: ${JSON.stringify(states.slice(0, 8))}`);
+  assert.match(await page.textContent('#translate-status'), /2 sentences, \d+ tokens in [\d.]+ s/);
+  await screenshot(page, 'translate');
+  // The attention view has a heatmap for it when the build gives attention.
+  await page.click('#tab-attention');
+  await screenshot(page, 'attention-translate');
+  await page.close();
+});
+
+test('chat: a model opened through the file input replies token by token, and Stop halts at once', T, async () => {
+  const file = chatModel();
+  if (!file) throw new Error('no chat model: neither the shipped model nor tests/data/llama/*.gguf exists');
+  const page = await newPage();
+  await openFileModel(page, file, 'chat');
+  assert.match(await page.textContent('#inuse-chat'), /llama|qwen2/);
+  await screenshot(page, 'models-loaded');
+  await page.click('#tab-chat');
+  await page.fill('#maxtokens', '4000');
+  await page.fill('#chat-input', 'How do you say "good morning" in Spanish?');
+  await page.keyboard.press('Enter');
+  // Wait for a few tokens, then stop.
+  await page.waitForFunction(() => {
+    const li = document.querySelector('#messages li.assistant .body');
+    return li && li.textContent.length >= 3 && /tokens/.test(document.getElementById('chat-status').textContent);
+  }, null, { timeout: 120000 });
+  const streaming = await page.evaluate(() => document.querySelector('#messages li.assistant').classList.contains('streaming'));
+  await page.click('#chat-stop');
+  const atStop = await page.textContent('#messages li.assistant .body');
+  await page.waitForTimeout(700);
+  const later = await page.textContent('#messages li.assistant .body');
+  assert.equal(later, atStop, 'text kept arriving after Stop');
+  assert.equal(await page.isDisabled('#chat-stop'), true);
+  assert.equal(await page.isEnabled('#send'), true);
+  if (streaming) assert.match(await page.textContent('#messages li.assistant .meta'), /stopped/);
+  await screenshot(page, 'chat-stopped');
+
+  // A second turn reuses the conversation and finishes on its own.
+  await page.fill('#maxtokens', '12');
+  await page.fill('#chat-input', 'Thank you!');
+  await page.click('#send');
+  await page.waitForFunction(() => document.querySelectorAll('#messages li.assistant .meta').length === 2, null, { timeout: 120000 });
+  assert.match(await page.textContent('#chat-status'), /\d+ tokens · [\d.]+ tokens\/s/);
+  assert.equal(await page.locator('#messages li.user').count(), 2);
+  await screenshot(page, 'chat');
+
+  // Top-5 next-token probabilities of the last reply.
+  await page.click('#tab-attention');
+  const rows = await page.locator('#topk .tok').count();
+  assert.ok(rows >= 1, 'no top-5 rows');
+  assert.equal(await page.locator('#topk .tok').first().locator('ol li').count(), 5);
+  await screenshot(page, 'attention-chat');
+
+  // New chat empties the conversation.
+  await page.click('#tab-chat');
+  await page.click('#new-chat');
+  assert.equal(await page.locator('#messages li.user').count(), 0);
+  await page.close();
+});
+
+test('a damaged model file gives a clear message and the page keeps working', T, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'atento-bad-'));
+  const junk = join(dir, 'broken.gguf');
+  writeFileSync(junk, Buffer.from('GGUF\x03\x00\x00\x00this is not a model at all, just some bytes'.padEnd(4096, '!')));
+  const page = await newPage();
+  await page.click('#tab-models');
+  await page.setInputFiles('#file', junk);
+  await page.waitForSelector('#notice:not([hidden])', { timeout: 60000 });
+  const msg = await page.textContent('#notice-text');
+  assert.match(msg, /^Cannot use the model broken\.gguf: .{10,}/);
+  assert.doesNotMatch(msg, /undefined|\[object/);
+  await screenshot(page, 'damaged-model');
+
+  // A truncated copy of a real model is refused too.
+  const good = chatModel();
+  if (good) {
+    const half = join(dir, 'half.gguf');
+    const bytes = readFileSync(good);
+    writeFileSync(half, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    await page.click('#notice-close');
+    await page.setInputFiles('#file', half);
+    await page.waitForSelector('#notice:not([hidden])', { timeout: 60000 });
+    assert.match(await page.textContent('#notice-text'), /^Cannot use the model half\.gguf: /);
+    // ... and the page still works: a good model loads and chats.
+    await page.click('#notice-close');
+    await openFileModel(page, good, 'chat');
+    await page.click('#tab-chat');
+    await page.fill('#maxtokens', '4');
+    await page.fill('#chat-input', 'Hola');
+    await page.click('#send');
+    await page.waitForSelector('#messages li.assistant .meta', { timeout: 120000 });
+  }
+  assert.deepEqual(browser.logs.filter((l) => l.startsWith('pageerror')), []);
+  await page.close();
+});
+
+test('offline: after the first visit the page reloads and translates with the network off', T, async () => {
+  const page = await newPage();
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  if (!(await page.evaluate(() => !!navigator.serviceWorker.controller))) await page.reload();
+  await page.waitForFunction(() => !!navigator.serviceWorker.controller);
+  await useTranslateModel(page);
+  await translateOnce(page, 'Good morning.');
+
+  await screenshot(page, 'models-before-offline');
+  await browser.context.setOffline(true);
+  try {
+    await page.reload();
+    await page.waitForFunction(() => !!window.atento);
+    const { out } = await translateOnce(page, 'Where is the station?');
+    assert.ok(out.trim().length > 0, 'no translation offline');
+    await screenshot(page, 'offline-translate');
+  } finally {
+    await browser.context.setOffline(false);
+  }
+  await page.close();
+});
+
+test('models: loading from a URL shows bytes, % and speed; stored models are listed with sizes and can be deleted', T, async () => {
+  const file = chatModel();
+  if (!file) throw new Error('no chat model to load');
+  const page = await newPage('#models');
+  const states = await recordTexts(page, '#load-status');
+  await openUrlModel(page, urlPath(file), 'chat');
+  const seen = await states();
+  assert.ok(seen.some((s) => /100% .* of .*B/.test(s)), `no progress with % and bytes: ${JSON.stringify(seen)}`);
+  await page.evaluate(() => window.atento.refreshModelLists());
+  const name = file.split('/').pop();
+  const item = page.locator('#stored li', { hasText: name });
+  await item.waitFor();
+  assert.match(await item.textContent(), /\d+(\.\d)? (B|kB|MB|GB)/);
+  await screenshot(page, 'models');
+  await item.locator('button', { hasText: 'Delete' }).click();
+  await page.waitForFunction((n) => ![...document.querySelectorAll('#stored li')].some((li) => li.textContent.includes(n)), name);
+  await page.close();
+});
