@@ -3,6 +3,8 @@
 //
 //   node bin/serve.js [--port N] [--host H] [--root DIR]     (PORT env also works; default 8080)
 //
+// --root defaults to the repository; a root without web/ serves its own index.html at /.
+//
 // Serves the repository root so that /web/, /dist/, /js/ and /models/ are all
 // reachable with the same relative paths a static host would give; `/`
 // redirects to /web/. Every response carries COOP/COEP (cross-origin
@@ -10,7 +12,7 @@
 // right MIME type (application/wasm for streaming compilation). Paths that
 // leave the root (.., symlinks out of it, NUL bytes) are refused.
 import { createServer } from 'node:http';
-import { createReadStream, promises as fsp } from 'node:fs';
+import { createReadStream, existsSync, promises as fsp } from 'node:fs';
 import { resolve, join, extname, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -92,6 +94,8 @@ export function resolvePath(root, urlPath) {
 
 export function createStaticServer({ root, quiet = true }) {
   let realRoot = null;
+  // The repository root redirects to the page; any other root serves its own index.html.
+  const hasWeb = existsSync(join(root, 'web', 'index.html'));
   return createServer(async (req, res) => {
     const done = (status) => { if (!quiet) console.log(`${status} ${req.method} ${req.url}`); };
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -99,7 +103,7 @@ export function createStaticServer({ root, quiet = true }) {
       return send(res, 405, 'method not allowed\n', { Allow: 'GET, HEAD' });
     }
     const url = new URL(req.url, 'http://localhost');
-    if (url.pathname === '/' || url.pathname === '/web') {
+    if ((url.pathname === '/' || url.pathname === '/web') && hasWeb) {
       done(302);
       res.writeHead(302, headers({ Location: '/web/' + url.search }));
       return res.end();
