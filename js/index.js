@@ -23,7 +23,23 @@ const workerUrl = new URL('./worker.js', import.meta.url);
 
 async function spawnWorker() {
   if (!isNode && typeof Worker === 'function') {
-    const w = new Worker(workerUrl, { type: 'module', name: 'atento' });
+    let w = null;
+    if (globalThis.navigator?.serviceWorker?.controller) {
+      // A page under a service worker: start the worker from a blob: URL
+      // that imports js/worker.js. A blob worker is controlled by the page's
+      // service worker, so its imports (js/core.js) and fetches come from
+      // the cache when offline; a worker started from its own URL outside the
+      // service worker's scope would not be.
+      try {
+        const blob = new Blob([`import ${JSON.stringify(workerUrl.href)};\n`], { type: 'text/javascript' });
+        const blobUrl = URL.createObjectURL(blob);
+        w = new Worker(blobUrl, { type: 'module', name: 'atento' });
+        setTimeout(() => URL.revokeObjectURL(blobUrl), 60000);
+      } catch {
+        w = null; // e.g. a Content-Security-Policy without blob: workers
+      }
+    }
+    w ??= new Worker(workerUrl, { type: 'module', name: 'atento' });
     return {
       post: (m, t) => w.postMessage(m, t || []),
       on(onMsg, onErr) {
