@@ -286,9 +286,10 @@ static const char *ggml_type_name(uint32_t t) {
 
 /* ---- sorting for duplicate detection and lookup ---- */
 
-static const char *const *sort_names; /* qsort has no context argument */
-static int cmp_idx(const void *a, const void *b) {
-    return strcmp(sort_names[*(const int *)a], sort_names[*(const int *)b]);
+typedef struct named { const char *name; int idx; } named;
+
+static int cmp_named(const void *a, const void *b) {
+    return strcmp(((const named *)a)->name, ((const named *)b)->name);
 }
 
 static int bsearch_name(const int *sorted, int n, const char *const *names, size_t stride, const char *key) {
@@ -303,20 +304,31 @@ static int bsearch_name(const int *sorted, int n, const char *const *names, size
     return -1;
 }
 
-/* Sort indices 0..n-1 by names[i]; report the first duplicate. */
+/* Sort indices 0..n-1 by names[i]; report the first duplicate. (No global
+ * state: files may be opened from several threads natively.) */
 static int *sorted_index(cursor *c, const char **names, int n, const char *what) {
+    named *tmp = malloc((size_t)(n ? n : 1) * sizeof(named));
     int *idx = malloc((size_t)(n ? n : 1) * sizeof(int));
-    if (!idx) { fail(c, "out of memory"); return NULL; }
-    for (int i = 0; i < n; i++) idx[i] = i;
-    sort_names = names;
-    qsort(idx, (size_t)n, sizeof(int), cmp_idx);
-    sort_names = NULL;
+    if (!tmp || !idx) {
+        free(tmp);
+        free(idx);
+        fail(c, "out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        tmp[i].name = names[i];
+        tmp[i].idx = i;
+    }
+    qsort(tmp, (size_t)n, sizeof(named), cmp_named);
+    for (int i = 0; i < n; i++) idx[i] = tmp[i].idx;
     for (int i = 1; i < n; i++)
-        if (strcmp(names[idx[i - 1]], names[idx[i]]) == 0) {
-            fail(c, "duplicate %s '%s'", what, names[idx[i]]);
+        if (strcmp(tmp[i - 1].name, tmp[i].name) == 0) {
+            fail(c, "duplicate %s '%s'", what, tmp[i].name);
+            free(tmp);
             free(idx);
             return NULL;
         }
+    free(tmp);
     return idx;
 }
 
