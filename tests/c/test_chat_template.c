@@ -391,6 +391,17 @@ static void test_hostile(void) {
         free(qt);
     }
 
+    /* {% generation %} markers (HF's assistant-mask blocks) change nothing */
+    {
+        const char *with = "{% for m in messages %}{{ m.role }}:{% generation %}{{ m.content|trim }}{% endgeneration %};{% endfor %}";
+        const char *without = "{% for m in messages %}{{ m.role }}:{{ m.content|trim }};{% endfor %}";
+        char *o1 = NULL, *o2 = NULL, e1[256], e2[256];
+        CHECK(render(with, 6, 1, &o1, e1) == 0 && render(without, 6, 1, &o2, e2) == 0 && strcmp(o1, o2) == 0,
+              "generation blocks render their body");
+        free(o1);
+        free(o2);
+    }
+
     /* no messages, NULL tokens */
     out = NULL;
     CHECK(atn_template_render(atn_template_chatml, strlen(atn_template_chatml), NULL, NULL, 0, 1, NULL, NULL, &out, &len,
@@ -547,7 +558,7 @@ static void test_chat_render(void) {
 int main(void) {
     test_families();
     test_features("tests/data/chat_templates/features.txt", 80);
-    test_features("tests/data/chat_templates/realworld.txt", 17);
+    test_features("tests/data/chat_templates/realworld.txt", 18);
     test_hostile();
     test_chat_render();
     printf("%d passed, %d failed\n", n_pass, n_fail);

@@ -106,6 +106,7 @@ OK = [
     "\r\nline1\r\nline2\r\n",
     "{{ messages[0].content|trim|upper|replace(' ', '_') }}",
     "{{ (messages|selectattr('role', 'equalto', 'assistant')|list)[-1].content|trim }}",
+    "{% set c = '<think>\\nabc\\n</think>\\n\\nAns' %}{{ c.split('</think>')[0].rstrip('\\n').split('<think>')[-1].lstrip('\\n') }}|{{ c.split('</think>')[-1].lstrip('\\n') }}|{{ '</think>' in c }}",
     "{{ 5 is gt 3 }} {{ 2 is lt(3) }} {{ 3 is ge 3 }} {{ 1 is in [1, 2] }} {{ 'AB' is upper }} {{ 'ab' is lower }}",
 ]
 
