@@ -247,7 +247,7 @@ async function openSource(job) {
 
 const handlers = {
   async load(job) {
-    if (model) fail('E_ARG', 'this worker already holds a model; start another worker (atento load) for a second one');
+    if (model) fail('E_ARG', 'this worker already holds a model (one model per worker)');
     if (!rt) rt = await initAtento(job.wasm ?? undefined);
     const src = await openSource(job);
     const report = progressReporter(job.id, src.phase);
@@ -296,6 +296,7 @@ const handlers = {
     const m = needModel();
     if (modelInfo.kind !== 'chat') fail('E_KIND', `this model (${m.arch}) translates; it cannot generate free text`);
     const opts = job.opts || {};
+    if (job.prompt === '' || job.prompt === undefined || job.prompt === null || job.prompt.length === 0) fail('E_ARG', 'the prompt is empty');
     const ids = Array.isArray(job.prompt) || ArrayBuffer.isView(job.prompt)
       ? Array.from(job.prompt)
       : Array.from(m.tokenize(String(job.prompt ?? ''), { addSpecial: opts.addSpecial ?? true, parseSpecial: opts.parseSpecial ?? false }));

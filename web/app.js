@@ -167,7 +167,8 @@ async function openModel(source, { wantKind = null, store = true, quiet = false 
   } catch (e) {
     hideLoad();
     setStatus(wantKind, '');
-    if (e.code !== 'E_ABORTED') notice(`Cannot use the model ${name}: ${e.message}`);
+    const why = e.message.startsWith(name + ': ') ? e.message.slice(name.length + 2) : e.message;
+    if (e.code !== 'E_ABORTED') notice(`Cannot use the model ${name}: ${why}`);
     return null;
   } finally {
     if (loadAbort === ctrl) loadAbort = null;
@@ -570,7 +571,8 @@ function renderTopK() {
   const box = $('topk');
   box.replaceChildren();
   if (!lastTop.length) { box.append(el('p', { class: 'help', text: 'Chat with the model to see them.' })); return; }
-  const show = (t) => JSON.stringify(t).slice(1, -1) || '∅';
+  // Spaces and control characters made visible.
+  const show = (t) => JSON.stringify(t).slice(1, -1).replace(/ /g, '␣') || '∅';
   for (const t of lastTop) {
     const ol = el('ol', { 'aria-label': `Alternatives for ${show(t.text)}` });
     for (const c of t.top) {
@@ -678,6 +680,7 @@ function drawAttention() {
 
 showDirection();
 showInUse();
+if (matchMedia('(min-width: 720px)').matches) $('chat-settings').open = true;
 {
   const t = tabs.find((x) => '#' + x.id.replace('tab-', '') === location.hash);
   if (t) selectTab(t);
@@ -699,4 +702,7 @@ addEventListener('online', () => { $('offline-status').textContent = 'Online.'; 
 addEventListener('offline', () => { $('offline-status').textContent = 'Offline: stored models still work.'; });
 
 // For the tests and the curious.
-window.atento = { slots, openModel, ensureModel, refreshModelLists };
+window.atento = {
+  slots, openModel, ensureModel, refreshModelLists,
+  showAttention(entries) { lastAttention = entries; fillAttentionSelectors(); },
+};

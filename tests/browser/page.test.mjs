@@ -113,6 +113,7 @@ test('chat: a model opened through the file input replies token by token, and St
   assert.match(await page.textContent('#inuse-chat'), /llama|qwen2/);
   await screenshot(page, 'models-loaded');
   await page.click('#tab-chat');
+  await page.evaluate(() => { document.getElementById('chat-settings').open = true; });
   await page.fill('#maxtokens', '4000');
   await page.fill('#chat-input', 'How do you say "good morning" in Spanish?');
   await page.keyboard.press('Enter');
@@ -182,6 +183,7 @@ test('a damaged model file gives a clear message and the page keeps working', T,
     await page.click('#notice-close');
     await openFileModel(page, good, 'chat');
     await page.click('#tab-chat');
+    await page.evaluate(() => { document.getElementById('chat-settings').open = true; });
     await page.fill('#maxtokens', '4');
     await page.fill('#chat-input', 'Hola');
     await page.click('#send');
