@@ -390,16 +390,10 @@ async function runTranslate() {
   const [from, to] = direction().split('-');
   const beam = Number($('beam').value);
   const out = $('dst');
-  // Finished sentences, the one being decoded, separators between them.
-  const done = [];
-  let current = '';
-  let currentIndex = -1;
-  const seps = [];
-  const render = () => {
-    out.replaceChildren();
-    for (let i = 0; i < done.length; i++) if (done[i] !== undefined) out.append(done[i] + (seps[i] ?? ' '));
-    if (currentIndex >= 0 && current) out.append(el('span', { class: 'current', text: current }));
-  };
+  // Finished sentences are text nodes; the one being decoded is a span that
+  // grows token by token. Callbacks arrive in the worker's order.
+  let current = null;
+  let tokens = 0;
   out.textContent = '';
   const prog = $('translate-progress');
   prog.hidden = false;
@@ -408,32 +402,31 @@ async function runTranslate() {
   $('translate').disabled = true;
   $('translate-stop').disabled = false;
   const t0 = performance.now();
-  let tokens = 0;
   const stream = slot.model.translate(text, {
     from, to, beam, attention: true,
     onSentence: (s) => {
-      currentIndex = s.index;
-      current = '';
-      seps[s.index] = s.sep;
+      current = el('span', { class: 'current' });
+      current.dataset.sep = s.sep;
+      out.append(current);
       prog.max = s.count;
       $('translate-status').textContent = `Sentence ${s.index + 1} of ${s.count}…`;
     },
+    onToken: (piece) => {
+      if (!current) return;
+      current.textContent += piece.text;
+      tokens++;
+    },
     onSentenceDone: (s) => {
-      done[s.index] = s.text;
-      current = '';
+      if (current) current.replaceWith(document.createTextNode(s.text + (current.dataset.sep ?? ' ')));
+      current = null;
       prog.value = s.index + 1;
       lastAttention[s.index] = { source: s.source, text: s.text, attention: s.attention || null, sourcePieces: s.sourcePieces, targetPieces: s.targetPieces };
-      render();
     },
   });
   translating = stream;
   try {
-    for await (const piece of stream) {
-      current += piece.text;
-      tokens++;
-      render();
-    }
     const r = await stream;
+    if (translating !== stream) return; // replaced by a newer translation
     const secs = (performance.now() - t0) / 1000;
     out.textContent = r.text;
     const n = r.stats?.sentences ?? 0;
@@ -442,13 +435,16 @@ async function runTranslate() {
       : `${n} sentence${n === 1 ? '' : 's'}, ${r.stats?.genTokens ?? tokens} tokens in ${secs.toFixed(2)} s (${(r.stats?.tokensPerSecond ?? 0).toFixed(1)} tokens/s).`;
     fillAttentionSelectors();
   } catch (e) {
+    if (translating !== stream) return;
     notice(`Translation failed: ${e.message}`);
     $('translate-status').textContent = '';
   } finally {
-    if (translating === stream) translating = null;
-    prog.hidden = true;
-    $('translate').disabled = false;
-    $('translate-stop').disabled = true;
+    if (translating === stream) {
+      translating = null;
+      prog.hidden = true;
+      $('translate').disabled = false;
+      $('translate-stop').disabled = true;
+    }
   }
 }
 
