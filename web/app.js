@@ -626,6 +626,7 @@ function drawAttention() {
   const entry = currentAttention();
   const a = entry?.attention;
   $('att-empty').hidden = !!a;
+  $('att-align').textContent = '';
   if (!a) {
     canvas.width = canvas.height = 0;
     if (entry) $('att-empty').textContent = 'This build of atento gives no attention weights for this translation.';
@@ -670,6 +671,14 @@ function drawAttention() {
     ctx.fillRect(left + cell * j, top + cell * i, cell - 1, cell - 1);
   }
   canvas.setAttribute('aria-label', `Cross-attention heatmap: ${a.nTgt} target tokens by ${a.nSrc} source tokens`);
+  // The same as text: the source token each target token looks at most.
+  const pairs = [];
+  for (let i = 0; i < a.nTgt; i++) {
+    let best = 0;
+    for (let j = 1; j < a.nSrc; j++) if (m[i * a.nSrc + j] > m[i * a.nSrc + best]) best = j;
+    pairs.push(`${tgt[i]} → ${src[best]} (${(100 * m[i * a.nSrc + best]).toFixed(0)}%)`);
+  }
+  $('att-align').textContent = `Strongest link of each target token: ${pairs.join(', ')}.`;
 }
 
 // ---- startup -------------------------------------------------------------------------------
