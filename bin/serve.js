@@ -158,6 +158,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   server.listen(o.port, o.host, () => {
     const { port } = server.address();
     const host = o.host === '127.0.0.1' ? 'localhost' : o.host.includes(':') ? `[${o.host}]` : o.host;
-    console.log(`atento: serving ${o.root} at http://${host}:${port}/web/ (Ctrl-C stops)`);
+    const path = existsSync(join(o.root, 'web', 'index.html')) ? '/web/' : '/';
+    console.log(`atento: serving ${o.root} at http://${host}:${port}${path} (Ctrl-C stops)`);
   });
 }
