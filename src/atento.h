@@ -175,6 +175,56 @@ ATN_API int atn_chat_render(const atn_model *m, const char *const *roles, const 
 ATN_API int atn_chat_prefill(atn_session *s, const char *const *roles, const char *const *contents,
                              int n_msgs, int reserve, int *n_dropped);
 
+
+/* ---- translation (H7: src/translate.c, src/models/marian.c) ------------ */
+
+/* A translator runs an encoder-decoder ("marian") model over a whole text:
+ * the text is split into sentences (line breaks always end one), each is
+ * translated, and the original whitespace and line breaks between them are
+ * kept, so a pasted page comes back as a page. beam: 1 (greedy, streamed
+ * token by token) to 8 (beam search, length-normalized by the hypothesis
+ * length, stops once `beam` hypotheses ended with EOS; at most 2n+10 target
+ * tokens for n source tokens). target_lang: "es" selects the tag >>es<< of a
+ * multi-target model (NULL or "" for none). flags: ATN_TR_ATTENTION keeps
+ * the cross-attention weights of each sentence. */
+typedef struct atn_translator atn_translator;
+#define ATN_TR_ATTENTION 1
+ATN_API atn_translator *atn_translator_new(atn_model *m, int beam, const char *target_lang, int flags);
+ATN_API void atn_translator_free(atn_translator *t);
+
+/* Start translating len bytes of UTF-8 text (copied). */
+ATN_API int atn_translate_begin(atn_translator *t, const char *text, size_t len);
+/* One step. Returns 1: more output text is in atn_translate_piece (greedy:
+ * one token); 2: a sentence is finished (its results below are valid, and
+ * the piece holds the rest of its text); 0: the whole text is done (the
+ * piece may hold trailing whitespace); < 0 on error. Concatenating every
+ * piece gives the translated text. */
+ATN_API int atn_translate_next(atn_translator *t);
+ATN_API const char *atn_translate_piece(const atn_translator *t, size_t *len);
+
+/* Results of the sentence last finished (after atn_translate_next gave 2). */
+ATN_API const char *atn_translate_source(const atn_translator *t, size_t *len); /* its source text */
+ATN_API const char *atn_translate_output(const atn_translator *t, size_t *len); /* its translation */
+/* which 0: the target ids (EOS included when produced), 1: the source ids
+ * (tag and EOS included). Returns the count; ids beyond cap are not written. */
+ATN_API int atn_translate_tokens(const atn_translator *t, int which, int32_t *ids, int cap);
+ATN_API float atn_translate_logprob(const atn_translator *t); /* sum of log p over the target ids */
+/* Cross-attention weights (needs ATN_TR_ATTENTION): n_target x n_source
+ * floats, row i = the weights target token i gave each source token, of
+ * one layer and head (layer or head = -1: the mean over all of them).
+ * Returns n_target * n_source (nothing past cap is written), or < 0. */
+ATN_API int atn_translate_attention(const atn_translator *t, int layer, int head, float *out, int cap);
+
+/* Sentence spans of a text: spans[2i], spans[2i+1] = byte start and end of
+ * sentence i (surrounding whitespace excluded). Returns the count (spans
+ * past cap/2 are not written). */
+ATN_API int atn_split_sentences(const char *text, size_t len, int32_t *spans, int cap);
+
+/* The C reference quantizer (quant.h) for converters: n values (a multiple
+ * of the type's block size) of type `type` (tensor.h) into dst. Returns the
+ * bytes written, or 0 for an unsupported type or length. */
+ATN_API size_t atn_quantize(int type, const float *src, void *dst, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,658 @@
+/* marian.c — the encoder–decoder Transformer ("Attention Is All You Need")
+ * as Marian / OPUS-MT (Hugging Face MarianMTModel) computes it.
+ *
+ * GGUF layout and the equations: docs/marian-gguf.md. In short:
+ *   encoder (atn_set_source, once per sentence):
+ *     x = E[src]·√d + P[pos];  per layer  x = LN(x + SelfAttn(x));  x = LN(x + FFN(x))
+ *     then each decoder layer's cross keys/values K = Wk x, V = Wv x are cached.
+ *   decoder (atn_eval, token by token or batched):
+ *     y = E[tok]·√d + P[pos];  per layer  y = LN(y + MaskedSelfAttn(y))   (KV cache)
+ *                                          y = LN(y + Attn(Wq y, K, V))    (cached)
+ *                                          y = LN(y + FFN(y))
+ *     logits = E y + b   (or a separate output matrix)
+ * Pre-norm (x = x + Sublayer(LN(x)), final LN) when marian.normalize_before.
+ *
+ * Weights stay in their GGUF type; every matrix product goes through
+ * atn_matmul. 1-D tensors (biases, norms) are converted to f32 once at load.
+ * The decoder keeps several hypothesis "slots" (beam search) in one cache.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../error.h"
+#include "../kernels.h"
+#include "../model.h"
+#include "../quant.h"
+#include "marian.h"
+
+enum { ACT_RELU, ACT_GELU, ACT_SWISH };
+
+typedef struct { const float *w, *b; } mnorm;                 /* LayerNorm gamma, beta: [d] */
+typedef struct { const atn_tensor *w; const float *b; } mlin; /* W: {n_in, n_out}, b: [n_out] */
+
+typedef struct {
+    mlin q, k, v, o;          /* self-attention, {d, d} */
+    mnorm attn_norm;
+    mlin cq, ck, cv, co;      /* decoder only: cross-attention */
+    mnorm cross_norm;
+    mlin up, down;            /* {d, f}, {f, d} */
+    mnorm ffn_norm;
+} mlayer;
+
+typedef struct {
+    int d, n_enc, n_dec, n_head, hd, n_ff, n_ctx, n_vocab;
+    int act, pre_norm, scale_emb;
+    float eps;
+    int32_t start;
+    const atn_tensor *embd;   /* {d, V}: token embeddings (shared) */
+    mlin out;                 /* {d, V} (the embeddings when tied) + final_logits_bias */
+    mnorm enc_out, dec_out;   /* pre-norm only */
+    mlayer *enc, *dec;
+    float *pos;               /* [n_ctx][d] sinusoids */
+    float *vecs;              /* every 1-D tensor as f32 (one allocation) */
+    size_t vecs_used, vecs_cap;
+} marian;
+
+typedef struct {
+    int rows_cap;             /* rows of the activation buffers */
+    float *x, *r, *q, *k, *v, *o, *ff, *att; /* [rows][d] .. [rows][n_ff], att [n_ctx] */
+    int *slot, *pos;          /* [rows] for atn_eval */
+    /* self-attention cache: [layer][slot][pos][d] for k and v */
+    float *kc, *vc;
+    int n_slots;
+    float *tmp;               /* reorder scratch [slots][n_ctx][d] */
+    /* cross-attention keys/values of the source: [layer][n_src][d] */
+    float *ck, *cv;
+    int n_src, src_cap;
+    /* recorded cross-attention weights [layer][row][head][n_src] */
+    int record;
+    float *xattn;
+    size_t xattn_cap;
+    int xattn_rows;
+} msession;
+
+/* ---- loading ------------------------------------------------------------ */
+
+static int get_u32(const atn_gguf *g, const char *key, int *out, int required, int def) {
+    uint32_t v;
+    int rc = atn_gguf_get_u32(g, key, &v);
+    if (rc == -1 && !required) { *out = def; return 0; }
+    if (rc != 0) return atn_error("marian: %s %s", key, rc == -1 ? "is missing" : "has the wrong type");
+    if (v > (1u << 24)) return atn_error("marian: %s = %u is out of range", key, v);
+    *out = (int)v;
+    return 0;
+}
+
+static int get_bool(const atn_gguf *g, const char *key, int *out, int def) {
+    int rc = atn_gguf_get_bool(g, key, out);
+    if (rc == -1) { *out = def; return 0; }
+    if (rc != 0) return atn_error("marian: %s has the wrong type", key);
+    return 0;
+}
+
+/* A matrix {n_in, n_out}, any type. */
+static const atn_tensor *matrix(const atn_model *m, const char *name, int64_t n_in, int64_t n_out, int required) {
+    const atn_tensor *t = atn_gguf_find_tensor(m->gguf, name);
+    if (!t) {
+        if (required) atn_error("marian: tensor %s is missing", name);
+        return NULL;
+    }
+    if (t->n_dims != 2 || t->ne[0] != n_in || t->ne[1] != n_out) {
+        atn_error("marian: tensor %s has shape {%lld, %lld}, expected {%lld, %lld}", name,
+                  (long long)t->ne[0], (long long)(t->n_dims > 1 ? t->ne[1] : 1), (long long)n_in, (long long)n_out);
+        return NULL;
+    }
+    if (!atn_type_known(t->type) || atn_row_size(t->type, n_in) == 0) {
+        atn_error("marian: tensor %s has unsupported type %s for rows of %lld", name, atn_type_name(t->type), (long long)n_in);
+        return NULL;
+    }
+    return t;
+}
+
+/* A vector of n values converted to f32 into mm->vecs; *out = NULL if absent
+ * and not required. Returns 0 or -1. */
+static int vec(marian *mm, const atn_model *m, const char *name, int64_t n, int required, const float **out) {
+    const atn_tensor *t = atn_gguf_find_tensor(m->gguf, name);
+    *out = NULL;
+    if (!t) return required ? atn_error("marian: tensor %s is missing", name) : 0;
+    int64_t count = t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
+    if (count != n || (t->n_dims > 1 && t->ne[0] != n))
+        return atn_error("marian: tensor %s has %lld values, expected %lld", name, (long long)count, (long long)n);
+    if (!atn_type_known(t->type) || atn_row_size(t->type, n) == 0)
+        return atn_error("marian: tensor %s has unsupported type %s", name, atn_type_name(t->type));
+    if (mm->vecs_used + (size_t)n > mm->vecs_cap) return atn_error("marian: internal: vector space exhausted");
+    float *dst = mm->vecs + mm->vecs_used;
+    atn_dequantize_row(t->type, t->data, dst, n);
+    mm->vecs_used += (size_t)n;
+    *out = dst;
+    return 0;
+}
+
+static int lin(marian *mm, const atn_model *m, mlin *l, const char *name, int64_t n_in, int64_t n_out) {
+    char buf[96];
+    snprintf(buf, sizeof buf, "%s.weight", name);
+    if (!(l->w = matrix(m, buf, n_in, n_out, 1))) return -1;
+    snprintf(buf, sizeof buf, "%s.bias", name);
+    return vec(mm, m, buf, n_out, 0, &l->b);
+}
+
+static int norm(marian *mm, const atn_model *m, mnorm *nm, const char *name, int required) {
+    char buf[96];
+    snprintf(buf, sizeof buf, "%s.weight", name);
+    if (vec(mm, m, buf, mm->d, required, &nm->w)) return -1;
+    snprintf(buf, sizeof buf, "%s.bias", name);
+    if (vec(mm, m, buf, mm->d, 0, &nm->b)) return -1;
+    if (nm->b && !nm->w) return atn_error("marian: %s.bias without %s.weight", name, name);
+    return 0;
+}
+
+static int load_layer(marian *mm, const atn_model *m, mlayer *L, const char *side, int i) {
+    char p[64], buf[96];
+    int d = mm->d, f = mm->n_ff;
+    snprintf(p, sizeof p, "%s.blk.%d", side, i);
+#define SUB(field, what, a, b) (snprintf(buf, sizeof buf, "%s.%s", p, what), lin(mm, m, &L->field, buf, a, b))
+#define NRM(field, what) (snprintf(buf, sizeof buf, "%s.%s", p, what), norm(mm, m, &L->field, buf, 1))
+    if (SUB(q, "attn_q", d, d) || SUB(k, "attn_k", d, d) || SUB(v, "attn_v", d, d) || SUB(o, "attn_o", d, d) ||
+        NRM(attn_norm, "attn_norm") || SUB(up, "ffn_up", d, f) || SUB(down, "ffn_down", f, d) || NRM(ffn_norm, "ffn_norm"))
+        return -1;
+    if (side[0] == 'd' && (SUB(cq, "cross_q", d, d) || SUB(ck, "cross_k", d, d) || SUB(cv, "cross_v", d, d) ||
+                           SUB(co, "cross_o", d, d) || NRM(cross_norm, "cross_norm")))
+        return -1;
+#undef SUB
+#undef NRM
+    return 0;
+}
+
+static void marian_free(atn_model *m) {
+    marian *mm = m->impl;
+    if (m->src_tok && m->src_tok != m->tok) atn_tokenizer_free(m->src_tok);
+    m->src_tok = NULL;
+    if (!mm) return;
+    free(mm->enc);
+    free(mm->dec);
+    free(mm->pos);
+    free(mm->vecs);
+    free(mm);
+    m->impl = NULL;
+}
+
+static int marian_load(atn_model *m) {
+    const atn_gguf *g = m->gguf;
+    marian *mm = calloc(1, sizeof *mm);
+    if (!mm) return atn_error("marian: out of memory");
+    m->impl = mm;
+    uint32_t start;
+    if (get_u32(g, "marian.embedding_length", &mm->d, 1, 0) ||
+        get_u32(g, "marian.encoder.block_count", &mm->n_enc, 1, 0) ||
+        get_u32(g, "marian.decoder.block_count", &mm->n_dec, 1, 0) ||
+        get_u32(g, "marian.attention.head_count", &mm->n_head, 1, 0) ||
+        get_u32(g, "marian.feed_forward_length", &mm->n_ff, 1, 0) ||
+        get_u32(g, "marian.context_length", &mm->n_ctx, 1, 0) ||
+        get_bool(g, "marian.normalize_before", &mm->pre_norm, 0) ||
+        get_bool(g, "marian.scale_embedding", &mm->scale_emb, 1))
+        goto fail;
+    if (atn_gguf_get_u32(g, "marian.decoder_start_token_id", &start) != 0) {
+        atn_error("marian: marian.decoder_start_token_id is missing or not an integer");
+        goto fail;
+    }
+    mm->eps = 1e-5f;
+    if (atn_gguf_find(g, "marian.attention.layer_norm_epsilon") >= 0 &&
+        (atn_gguf_get_f32(g, "marian.attention.layer_norm_epsilon", &mm->eps) != 0 || !(mm->eps > 0 && mm->eps < 1))) {
+        atn_error("marian: marian.attention.layer_norm_epsilon must be a number in (0, 1)");
+        goto fail;
+    }
+    mm->act = ACT_RELU;
+    if (atn_gguf_find(g, "marian.activation") >= 0) {
+        const char *s;
+        size_t n;
+        if (atn_gguf_get_str(g, "marian.activation", &s, &n) != 0) { atn_error("marian: marian.activation is not a string"); goto fail; }
+        if (n == 4 && !memcmp(s, "relu", 4)) mm->act = ACT_RELU;
+        else if (n == 4 && !memcmp(s, "gelu", 4)) mm->act = ACT_GELU;
+        else if ((n == 5 && !memcmp(s, "swish", 5)) || (n == 4 && !memcmp(s, "silu", 4))) mm->act = ACT_SWISH;
+        else { atn_error("marian: unknown activation '%.*s' (relu, gelu, swish)", (int)(n > 32 ? 32 : n), s); goto fail; }
+    }
+    if (mm->d < 2 || mm->d % 2 || mm->n_head < 1 || mm->d % mm->n_head || mm->n_ff < 1 || mm->n_enc < 1 ||
+        mm->n_dec < 1 || mm->n_ctx < 2 || mm->n_enc > 256 || mm->n_dec > 256 || mm->d > 65536 || mm->n_ff > 262144 ||
+        mm->n_ctx > 65536) {
+        atn_error("marian: bad hyper-parameters (d_model %d, heads %d, ffn %d, layers %d+%d, context %d)",
+                  mm->d, mm->n_head, mm->n_ff, mm->n_enc, mm->n_dec, mm->n_ctx);
+        goto fail;
+    }
+    mm->hd = mm->d / mm->n_head;
+    if (!m->tok) { atn_error("marian: the model has no tokenizer"); goto fail; }
+    mm->n_vocab = atn_tokenizer_n_vocab(m->tok);
+    if ((int64_t)start >= mm->n_vocab) { atn_error("marian: decoder_start_token_id %u is out of range", start); goto fail; }
+    mm->start = (int32_t)start;
+
+    int64_t d = mm->d, f = mm->n_ff, V = mm->n_vocab;
+    /* room for every vector: per layer at most 4 attn (d each, x2 for cross) +
+     * 3 norms (2d) + ffn biases (f + d), plus output bias and final norms */
+    mm->vecs_cap = (size_t)(mm->n_enc + mm->n_dec) * (size_t)(8 * d + 6 * d + f + d) + (size_t)V + 4 * (size_t)d;
+    mm->vecs = malloc(mm->vecs_cap * sizeof(float));
+    mm->enc = calloc((size_t)mm->n_enc, sizeof(mlayer));
+    mm->dec = calloc((size_t)mm->n_dec, sizeof(mlayer));
+    mm->pos = malloc((size_t)mm->n_ctx * (size_t)d * sizeof(float));
+    if (!mm->vecs || !mm->enc || !mm->dec || !mm->pos) { atn_error("marian: out of memory"); goto fail; }
+
+    if (!(mm->embd = matrix(m, "token_embd.weight", d, V, 1))) goto fail;
+    mm->out.w = matrix(m, "output.weight", d, V, 0);
+    if (!mm->out.w) {
+        if (atn_gguf_find_tensor(g, "output.weight")) goto fail; /* present but bad */
+        mm->out.w = mm->embd;
+    }
+    if (vec(mm, m, "output.bias", V, 0, &mm->out.b)) goto fail;
+    for (int i = 0; i < mm->n_enc; i++)
+        if (load_layer(mm, m, &mm->enc[i], "enc", i)) goto fail;
+    for (int i = 0; i < mm->n_dec; i++)
+        if (load_layer(mm, m, &mm->dec[i], "dec", i)) goto fail;
+    if (norm(mm, m, &mm->enc_out, "enc.output_norm", 0) || norm(mm, m, &mm->dec_out, "dec.output_norm", 0)) goto fail;
+
+    /* Marian's sinusoids: column i < d/2 sin(pos / 10000^(2i/d)), column d/2+i cos. */
+    for (int p = 0; p < mm->n_ctx; p++) {
+        float *row = mm->pos + (size_t)p * (size_t)d;
+        for (int i = 0; i < mm->d / 2; i++) {
+            double ang = p / pow(10000.0, 2.0 * i / (double)mm->d);
+            row[i] = (float)sin(ang);
+            row[mm->d / 2 + i] = (float)cos(ang);
+        }
+    }
+
+    /* The source vocabulary: tokenizer.source.* when present, else the target's. */
+    m->src_tok = m->tok;
+    if (atn_gguf_find(g, "tokenizer.source.tokens") >= 0) {
+        char err[256];
+        atn_tokenizer *st = atn_tokenizer_load(g, "tokenizer.source", err, sizeof err);
+        if (!st) { atn_error("marian: source tokenizer: %s", err); goto fail; }
+        if (atn_tokenizer_n_vocab(st) > mm->n_vocab) {
+            atn_tokenizer_free(st);
+            atn_error("marian: the source vocabulary is larger than the embedding table");
+            goto fail;
+        }
+        m->src_tok = st;
+    }
+    m->n_vocab = mm->n_vocab;
+    m->n_ctx_train = mm->n_ctx;
+    return 0;
+fail:
+    marian_free(m);
+    return -1;
+}
+
+static int marian_info_json(const atn_model *m, char *buf, int cap) {
+    const marian *mm = m->impl;
+    static const char *acts[] = {"relu", "gelu", "swish"};
+    int n = snprintf(buf, (size_t)cap,
+                     "\"d_model\":%d,\"n_encoder_layers\":%d,\"n_decoder_layers\":%d,\"n_head\":%d,\"n_ff\":%d,"
+                     "\"n_ctx\":%d,\"activation\":\"%s\",\"normalize_before\":%s,\"scale_embedding\":%s,"
+                     "\"decoder_start_token_id\":%d,\"tied_output\":%s,\"separate_source_vocab\":%s",
+                     mm->d, mm->n_enc, mm->n_dec, mm->n_head, mm->n_ff, mm->n_ctx, acts[mm->act],
+                     mm->pre_norm ? "true" : "false", mm->scale_emb ? "true" : "false", mm->start,
+                     mm->out.w == mm->embd ? "true" : "false", m->src_tok != m->tok ? "true" : "false");
+    return n < 0 ? 0 : (n >= cap ? cap - 1 : n);
+}
+
+/* ---- sessions ----------------------------------------------------------- */
+
+static void session_free(atn_session *s) {
+    msession *ms = s->impl;
+    if (ms) {
+        free(ms->x); free(ms->r); free(ms->q); free(ms->k); free(ms->v); free(ms->o); free(ms->ff); free(ms->att);
+        free(ms->kc); free(ms->vc); free(ms->tmp); free(ms->ck); free(ms->cv); free(ms->xattn);
+        free(ms->slot); free(ms->pos);
+        free(ms);
+    }
+    s->impl = NULL;
+    free(s->logits);
+    s->logits = NULL;
+    s->n_logits_cap = 0;
+}
+
+static int grow(float **p, size_t n) {
+    float *q = realloc(*p, n * sizeof(float));
+    if (!q) return atn_error("marian: out of memory (%zu floats)", n);
+    *p = q;
+    return 0;
+}
+
+/* Activation buffers for n rows (grown rarely: the first long source). */
+static int ensure_rows(atn_session *s, int n) {
+    msession *ms = s->impl;
+    const marian *mm = s->model->impl;
+    if (n <= ms->rows_cap) return 0;
+    size_t d = (size_t)mm->d * (size_t)n;
+    if (grow(&ms->x, d) || grow(&ms->r, d) || grow(&ms->q, d) || grow(&ms->k, d) || grow(&ms->v, d) ||
+        grow(&ms->o, d) || grow(&ms->ff, (size_t)mm->n_ff * (size_t)n))
+        return -1;
+    int *sl = realloc(ms->slot, (size_t)n * sizeof(int));
+    if (sl) ms->slot = sl;
+    int *ps = realloc(ms->pos, (size_t)n * sizeof(int));
+    if (ps) ms->pos = ps;
+    if (!sl || !ps) return atn_error("marian: out of memory");
+    ms->rows_cap = n;
+    return 0;
+}
+
+static int ensure_logits(atn_session *s, int n) {
+    if (n <= s->n_logits_cap) return 0;
+    if (grow(&s->logits, (size_t)n * (size_t)s->model->n_vocab)) return -1;
+    s->n_logits_cap = n;
+    return 0;
+}
+
+int atn_marian_reserve_slots(atn_session *s, int n_slots) {
+    msession *ms = s->impl;
+    const marian *mm = s->model->impl;
+    if (n_slots <= ms->n_slots) return 0;
+    if (n_slots > 64) return atn_error("marian: at most 64 hypotheses");
+    size_t per = (size_t)s->n_ctx * (size_t)mm->d;        /* one slot, one layer */
+    size_t n_old = (size_t)ms->n_slots, n_new = (size_t)n_slots;
+    float *kc = malloc(per * n_new * (size_t)mm->n_dec * sizeof(float));
+    float *vc = malloc(per * n_new * (size_t)mm->n_dec * sizeof(float));
+    float *tmp = malloc(per * n_new * sizeof(float));
+    if (!kc || !vc || !tmp) {
+        free(kc); free(vc); free(tmp);
+        return atn_error("marian: out of memory for %d hypotheses of %d tokens", n_slots, s->n_ctx);
+    }
+    for (int l = 0; l < mm->n_dec && n_old; l++) { /* keep what is cached */
+        memcpy(kc + per * n_new * (size_t)l, ms->kc + per * n_old * (size_t)l, per * n_old * sizeof(float));
+        memcpy(vc + per * n_new * (size_t)l, ms->vc + per * n_old * (size_t)l, per * n_old * sizeof(float));
+    }
+    free(ms->kc); free(ms->vc); free(ms->tmp);
+    ms->kc = kc; ms->vc = vc; ms->tmp = tmp;
+    ms->n_slots = n_slots;
+    return 0;
+}
+
+static int session_init(atn_session *s) {
+    const marian *mm = s->model->impl;
+    msession *ms = calloc(1, sizeof *ms);
+    if (!ms) return atn_error("marian: out of memory");
+    s->impl = ms;
+    if (s->n_ctx > mm->n_ctx) s->n_ctx = mm->n_ctx;  /* positions beyond the table do not exist */
+    if (!(ms->att = malloc((size_t)(mm->n_ctx > s->n_ctx ? mm->n_ctx : s->n_ctx) * sizeof(float))) ||
+        ensure_rows(s, 16) || ensure_logits(s, 1) || atn_marian_reserve_slots(s, 1)) {
+        session_free(s);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the math ----------------------------------------------------------- */
+
+/* Y[n][n_out] = X W^T + b */
+static void linear(const mlin *l, const float *X, int n, float *Y) {
+    atn_matmul(l->w, X, n, Y);
+    if (l->b) {
+        int64_t n_out = l->w->ne[1];
+        for (int t = 0; t < n; t++) {
+            float *y = Y + (size_t)t * (size_t)n_out;
+            for (int64_t i = 0; i < n_out; i++) y[i] += l->b[i];
+        }
+    }
+}
+
+static void layer_norm(float *x, const mnorm *nm, int d, float eps) {
+    float mean = 0, var = 0;
+    for (int i = 0; i < d; i++) mean += x[i];
+    mean /= (float)d;
+    for (int i = 0; i < d; i++) var += (x[i] - mean) * (x[i] - mean);
+    float inv = 1.0f / sqrtf(var / (float)d + eps);
+    for (int i = 0; i < d; i++) {
+        float v = (x[i] - mean) * inv;
+        x[i] = v * nm->w[i] + (nm->b ? nm->b[i] : 0.0f);
+    }
+}
+
+static void softmax(float *a, int n) {
+    float mx = a[0], sum = 0;
+    for (int i = 1; i < n; i++) mx = a[i] > mx ? a[i] : mx;
+    for (int i = 0; i < n; i++) sum += (a[i] = expf(a[i] - mx));
+    float inv = 1.0f / sum;
+    for (int i = 0; i < n; i++) a[i] *= inv;
+}
+
+static void activation(float *x, size_t n, int act) {
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        if (act == ACT_RELU) x[i] = v > 0 ? v : 0;
+        else if (act == ACT_SWISH) x[i] = v / (1.0f + expf(-v));
+        else x[i] = 0.5f * v * (1.0f + erff(v * 0.70710678f));
+    }
+}
+
+/* One attention head over keys/values rows K[j*d + off], j < n_kv, for the
+ * query q (already scaled); output added... written into out[hd]. The
+ * normalized weights are left in att. */
+static void attend(const float *q, const float *K, const float *V, int n_kv, int d, int hd, float *att, float *out) {
+    for (int j = 0; j < n_kv; j++) att[j] = atn_dot_f32(q, K + (size_t)j * (size_t)d, hd);
+    softmax(att, n_kv);
+    memset(out, 0, (size_t)hd * sizeof(float));
+    for (int j = 0; j < n_kv; j++) atn_axpy_f32(att[j], V + (size_t)j * (size_t)d, out, hd);
+}
+
+/* x = LN(x + sub) (post-norm) or x = x + sub (pre-norm; the LN was applied to the input). */
+static void residual(const marian *mm, float *x, const float *sub, int n, const mnorm *nm) {
+    size_t total = (size_t)n * (size_t)mm->d;
+    for (size_t i = 0; i < total; i++) x[i] += sub[i];
+    if (!mm->pre_norm)
+        for (int t = 0; t < n; t++) layer_norm(x + (size_t)t * (size_t)mm->d, nm, mm->d, mm->eps);
+}
+
+/* The sublayer's input: x itself (post-norm) or LN(x) in r (pre-norm). */
+static const float *sub_input(const marian *mm, msession *ms, const float *x, int n, const mnorm *nm) {
+    if (!mm->pre_norm) return x;
+    memcpy(ms->r, x, (size_t)n * (size_t)mm->d * sizeof(float));
+    for (int t = 0; t < n; t++) layer_norm(ms->r + (size_t)t * (size_t)mm->d, nm, mm->d, mm->eps);
+    return ms->r;
+}
+
+static void ffn(const marian *mm, msession *ms, const mlayer *L, float *x, int n) {
+    const float *in = sub_input(mm, ms, x, n, &L->ffn_norm);
+    linear(&L->up, in, n, ms->ff);
+    activation(ms->ff, (size_t)n * (size_t)mm->n_ff, mm->act);
+    linear(&L->down, ms->ff, n, ms->o);
+    residual(mm, x, ms->o, n, &L->ffn_norm);
+}
+
+static void embed(const marian *mm, const int32_t *tok, const int *pos, int p0, int n, float *x) {
+    float scale = mm->scale_emb ? sqrtf((float)mm->d) : 1.0f;
+    for (int t = 0; t < n; t++) {
+        float *row = x + (size_t)t * (size_t)mm->d;
+        const float *pe = mm->pos + (size_t)(pos ? pos[t] : p0 + t) * (size_t)mm->d;
+        atn_get_row(mm->embd, tok[t], row);
+        for (int i = 0; i < mm->d; i++) row[i] = row[i] * scale + pe[i];
+    }
+}
+
+/* The encoder: source ids -> cross-attention keys/values of every decoder layer. */
+static int marian_set_source(atn_session *s, const int32_t *src, int n) {
+    const marian *mm = s->model->impl;
+    msession *ms = s->impl;
+    if (n < 1) return atn_error("marian: empty source");
+    if (n > mm->n_ctx) return atn_error("marian: source of %d tokens exceeds the model's %d positions", n, mm->n_ctx);
+    for (int i = 0; i < n; i++)
+        if (src[i] < 0 || src[i] >= mm->n_vocab) return atn_error("marian: source token id %d is out of range", src[i]);
+    if (ensure_rows(s, n)) return -1;
+    if (n > ms->src_cap) {
+        size_t sz = (size_t)mm->n_dec * (size_t)n * (size_t)mm->d;
+        if (grow(&ms->ck, sz) || grow(&ms->cv, sz)) return -1;
+        ms->src_cap = n;
+    }
+    int d = mm->d, H = mm->n_head, hd = mm->hd;
+    float qscale = 1.0f / sqrtf((float)hd);
+    float *x = ms->x;
+    embed(mm, src, NULL, 0, n, x);
+    for (int l = 0; l < mm->n_enc; l++) {
+        const mlayer *L = &mm->enc[l];
+        const float *in = sub_input(mm, ms, x, n, &L->attn_norm);
+        linear(&L->q, in, n, ms->q);
+        linear(&L->k, in, n, ms->k);
+        linear(&L->v, in, n, ms->v);
+        for (int t = 0; t < n; t++) {
+            float *q = ms->q + (size_t)t * (size_t)d;
+            atn_scale_f32(q, qscale, d);
+            for (int h = 0; h < H; h++)
+                attend(q + h * hd, ms->k + h * hd, ms->v + h * hd, n, d, hd, ms->att, ms->r + (size_t)t * (size_t)d + h * hd);
+        }
+        linear(&L->o, ms->r, n, ms->o); /* r (the pre-norm input) is free once q, k, v exist */
+        residual(mm, x, ms->o, n, &L->attn_norm);
+        ffn(mm, ms, L, x, n);
+    }
+    if (mm->pre_norm && mm->enc_out.w)
+        for (int t = 0; t < n; t++) layer_norm(x + (size_t)t * (size_t)d, &mm->enc_out, d, mm->eps);
+    for (int l = 0; l < mm->n_dec; l++) {
+        linear(&mm->dec[l].ck, x, n, ms->ck + (size_t)l * (size_t)n * (size_t)d);
+        linear(&mm->dec[l].cv, x, n, ms->cv + (size_t)l * (size_t)n * (size_t)d);
+    }
+    ms->n_src = n;
+    s->n_past = 0;
+    s->n_logits = 0;
+    return 0;
+}
+
+int atn_marian_decode(atn_session *s, const int32_t *tok, const int *slot, const int *pos, int n) {
+    const marian *mm = s->model->impl;
+    msession *ms = s->impl;
+    if (ms->n_src < 1) return atn_error("marian: no source: call atn_set_source first");
+    if (n < 1) return atn_error("marian: nothing to decode");
+    for (int r = 0; r < n; r++) {
+        if (tok[r] < 0 || tok[r] >= mm->n_vocab) return atn_error("marian: token id %d is out of range", tok[r]);
+        if (slot[r] < 0 || slot[r] >= ms->n_slots) return atn_error("marian: hypothesis %d does not exist", slot[r]);
+        if (pos[r] < 0 || pos[r] >= s->n_ctx) return atn_error("marian: target position %d exceeds the context (%d)", pos[r], s->n_ctx);
+    }
+    if (ensure_rows(s, n) || ensure_logits(s, n)) return -1;
+    int d = mm->d, H = mm->n_head, hd = mm->hd, S = ms->n_src;
+    if (ms->record) {
+        size_t need = (size_t)mm->n_dec * (size_t)n * (size_t)H * (size_t)S;
+        if (need > ms->xattn_cap) {
+            if (grow(&ms->xattn, need)) return -1;
+            ms->xattn_cap = need;
+        }
+        ms->xattn_rows = n;
+    }
+    float qscale = 1.0f / sqrtf((float)hd);
+    size_t slot_stride = (size_t)s->n_ctx * (size_t)d, layer_stride = slot_stride * (size_t)ms->n_slots;
+    float *x = ms->x;
+    embed(mm, tok, pos, 0, n, x);
+    for (int l = 0; l < mm->n_dec; l++) {
+        const mlayer *L = &mm->dec[l];
+        float *kc = ms->kc + layer_stride * (size_t)l, *vc = ms->vc + layer_stride * (size_t)l;
+        /* masked self-attention: store every row's key/value, then attend */
+        const float *in = sub_input(mm, ms, x, n, &L->attn_norm);
+        linear(&L->q, in, n, ms->q);
+        linear(&L->k, in, n, ms->k);
+        linear(&L->v, in, n, ms->v);
+        for (int r = 0; r < n; r++) {
+            size_t at = slot_stride * (size_t)slot[r] + (size_t)pos[r] * (size_t)d;
+            memcpy(kc + at, ms->k + (size_t)r * (size_t)d, (size_t)d * sizeof(float));
+            memcpy(vc + at, ms->v + (size_t)r * (size_t)d, (size_t)d * sizeof(float));
+        }
+        for (int r = 0; r < n; r++) {
+            float *q = ms->q + (size_t)r * (size_t)d;
+            const float *K = kc + slot_stride * (size_t)slot[r], *V = vc + slot_stride * (size_t)slot[r];
+            atn_scale_f32(q, qscale, d);
+            for (int h = 0; h < H; h++)
+                attend(q + h * hd, K + h * hd, V + h * hd, pos[r] + 1, d, hd, ms->att, ms->k + (size_t)r * (size_t)d + h * hd);
+        }
+        linear(&L->o, ms->k, n, ms->o);
+        residual(mm, x, ms->o, n, &L->attn_norm);
+        /* cross-attention over the cached source keys/values */
+        in = sub_input(mm, ms, x, n, &L->cross_norm);
+        linear(&L->cq, in, n, ms->q);
+        const float *K = ms->ck + (size_t)l * (size_t)S * (size_t)d, *V = ms->cv + (size_t)l * (size_t)S * (size_t)d;
+        for (int r = 0; r < n; r++) {
+            float *q = ms->q + (size_t)r * (size_t)d;
+            atn_scale_f32(q, qscale, d);
+            for (int h = 0; h < H; h++) {
+                attend(q + h * hd, K + h * hd, V + h * hd, S, d, hd, ms->att, ms->k + (size_t)r * (size_t)d + h * hd);
+                if (ms->record)
+                    memcpy(ms->xattn + (((size_t)l * (size_t)n + (size_t)r) * (size_t)H + (size_t)h) * (size_t)S, ms->att,
+                           (size_t)S * sizeof(float));
+            }
+        }
+        linear(&L->co, ms->k, n, ms->o);
+        residual(mm, x, ms->o, n, &L->cross_norm);
+        ffn(mm, ms, L, x, n);
+    }
+    if (mm->pre_norm && mm->dec_out.w)
+        for (int r = 0; r < n; r++) layer_norm(x + (size_t)r * (size_t)d, &mm->dec_out, d, mm->eps);
+    linear(&mm->out, x, n, s->logits);
+    s->n_logits = n;
+    return 0;
+}
+
+/* atn_eval for marian: target tokens of hypothesis 0 after the cached ones. */
+static int marian_eval(atn_session *s, const int32_t *tokens, int n, int all_logits) {
+    msession *ms = s->impl;
+    if (n < 1) return atn_error("marian: nothing to evaluate");
+    if (s->n_past + n > s->n_ctx) return atn_error("marian: context full (%d + %d > %d tokens)", s->n_past, n, s->n_ctx);
+    if (ensure_rows(s, n)) return -1;
+    for (int i = 0; i < n; i++) {
+        ms->slot[i] = 0;
+        ms->pos[i] = s->n_past + i;
+    }
+    int rc = atn_marian_decode(s, tokens, ms->slot, ms->pos, n);
+    if (rc) return rc;
+    if (!all_logits && n > 1) {
+        memmove(s->logits, s->logits + (size_t)(n - 1) * (size_t)s->model->n_vocab, (size_t)s->model->n_vocab * sizeof(float));
+        s->n_logits = 1;
+    }
+    return 0;
+}
+
+int atn_marian_reorder(atn_session *s, const int *parent, int n_slots, int n_pos) {
+    const marian *mm = s->model->impl;
+    msession *ms = s->impl;
+    if (n_slots > ms->n_slots || n_pos > s->n_ctx || n_pos < 0) return atn_error("marian: bad reorder");
+    int identity = 1;
+    for (int b = 0; b < n_slots; b++) {
+        if (parent[b] < 0 || parent[b] >= ms->n_slots) return atn_error("marian: bad reorder parent %d", parent[b]);
+        identity &= parent[b] == b;
+    }
+    if (identity || n_pos == 0) return 0;
+    size_t slot_stride = (size_t)s->n_ctx * (size_t)mm->d, layer_stride = slot_stride * (size_t)ms->n_slots;
+    size_t used = (size_t)n_pos * (size_t)mm->d * sizeof(float);
+    for (int l = 0; l < mm->n_dec; l++) {
+        for (int c = 0; c < 2; c++) {
+            float *base = (c ? ms->vc : ms->kc) + layer_stride * (size_t)l;
+            for (int b = 0; b < ms->n_slots; b++) memcpy(ms->tmp + slot_stride * (size_t)b, base + slot_stride * (size_t)b, used);
+            for (int b = 0; b < n_slots; b++)
+                if (parent[b] != b) memcpy(base + slot_stride * (size_t)b, ms->tmp + slot_stride * (size_t)parent[b], used);
+        }
+    }
+    return 0;
+}
+
+void atn_marian_record_attention(atn_session *s, int on) {
+    msession *ms = s->impl;
+    ms->record = on;
+    ms->xattn_rows = 0;
+}
+
+const float *atn_marian_attention(const atn_session *s, int *n_rows) {
+    const msession *ms = s->impl;
+    *n_rows = ms->record ? ms->xattn_rows : 0;
+    return ms->record && ms->xattn_rows ? ms->xattn : NULL;
+}
+
+int atn_marian_info_get(const atn_session *s, atn_marian_info *out) {
+    if (!s || s->model->arch != &atn_arch_marian) return atn_error("not a marian model");
+    const marian *mm = s->model->impl;
+    const msession *ms = s->impl;
+    out->d_model = mm->d;
+    out->n_enc = mm->n_enc;
+    out->n_dec = mm->n_dec;
+    out->n_head = mm->n_head;
+    out->n_ctx = mm->n_ctx;
+    out->start = mm->start;
+    out->eos = atn_tokenizer_eos(s->model->tok);
+    out->pad = atn_tokenizer_pad(s->model->tok);
+    out->n_src = ms->n_src;
+    return 0;
+}
+
+const atn_arch atn_arch_marian = {
+    "marian", marian_load, marian_free, marian_info_json, session_init, session_free, marian_eval, marian_set_source,
+};

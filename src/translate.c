@@ -1,0 +1,609 @@
+/* translate.c — translating text with an encoder-decoder (marian) model:
+ * sentence splitting, greedy decoding streamed token by token, beam search,
+ * cross-attention weights out. The model itself is models/marian.c.
+ *
+ * A text is cut into sentences (atn_split_sentences); the bytes between
+ * sentences (spaces, line breaks) are copied to the output unchanged, so a
+ * page keeps its paragraphs. Each sentence becomes source ids
+ * [tag] + spm(sentence) + [</s>], is encoded once, and decoded:
+ *   greedy (beam 1): argmax each step, the text released as it grows;
+ *   beam search (2..8): all live hypotheses go through the decoder as one
+ *     batch (one weight pass per step), the cache rows follow their parents,
+ *     a hypothesis that emits EOS is finished with score sum(log p) / length,
+ *     and the search stops when `beam` hypotheses have finished (or at the
+ *     length limit, where the live ones count as finished).
+ * Beam 1 of the beam search is exactly greedy (an EOS outranking every
+ * continuation ends it), which the tests check.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atento.h"
+#include "error.h"
+#include "model.h"
+#include "models/marian.h"
+#include "quant.h"
+#include "tokenizer.h"
+
+#define MAX_BEAM 8
+#define MAX_SENTENCE_BYTES 600 /* longer "sentences" are cut at a space */
+
+struct atn_translator {
+    atn_model *m;
+    atn_session *s;
+    atn_marian_info info;
+    int beam, flags;
+    int32_t tag;             /* target-language tag id, or -1 */
+    float length_penalty;    /* score = logprob / length^length_penalty */
+    /* the text being translated */
+    char *text;
+    size_t len, done;        /* bytes of text already passed to the output */
+    int32_t *spans;
+    int n_spans, cur;
+    int state;               /* 0: between sentences, 1: greedy decoding */
+    /* the current sentence */
+    int32_t *src;
+    int n_src, src_cap;
+    int32_t *tgt;            /* target ids */
+    int n_tgt, tgt_cap, max_len;
+    float logprob;
+    char *out;               /* decoded target text */
+    size_t out_len, out_cap, released;
+    float *attn;             /* [layer][n_tgt][head][n_src] */
+    size_t attn_cap;
+    int attn_rows;
+    /* the piece released by the last step */
+    char *piece;
+    size_t piece_len, piece_cap;
+    /* beam search buffers */
+    int32_t *hyp;            /* [MAX_BEAM][max_len] tokens of the live hypotheses */
+    int32_t *hyp2;
+    float *lsm;              /* one row of log-softmax */
+    int hyp_cap;
+};
+
+size_t atn_quantize(int type, const float *src, void *dst, size_t n) {
+    if (!src || !dst || n == 0) return 0;
+    return atn_quantize_row(type, src, dst, (int64_t)n);
+}
+
+/* ---- sentence splitting ------------------------------------------------- */
+
+static int is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+/* Words after which a period does not end a sentence. */
+static int is_abbreviation(const char *w, size_t n) {
+    static const char *abbr[] = {"mr", "mrs", "ms", "dr", "prof", "sr", "sra", "srta", "st", "jr", "vs", "etc",
+                                 "e.g", "i.e", "no", "p.ej", "ud", "uds", "vd", "dra", "lic", "ing", "av", "fig", NULL};
+    if (n == 1 && w[0] >= 'A' && w[0] <= 'Z') return 1; /* an initial: "J. R. R. Tolkien" */
+    for (int i = 0; abbr[i]; i++) {
+        size_t k = strlen(abbr[i]);
+        if (k != n) continue;
+        size_t j = 0;
+        while (j < n && (w[j] | 0x20) == abbr[i][j]) j++;
+        if (j == n) return 1;
+    }
+    return 0;
+}
+
+/* Length of a sentence-ending mark at s[i] (".", "!", "?", "…" U+2026, "。"), or 0. */
+static int terminator(const unsigned char *s, size_t i, size_t len) {
+    if (s[i] == '.' || s[i] == '!' || s[i] == '?') return 1;
+    if (i + 2 < len + 0 && s[i] == 0xE2 && s[i + 1] == 0x80 && s[i + 2] == 0xA6) return 3;
+    if (i + 2 < len + 0 && s[i] == 0xE3 && s[i + 1] == 0x80 && s[i + 2] == 0x82) return 3;
+    return 0;
+}
+
+/* Length of a closing quote/bracket at s[i] (" ' ) ] » ” ’), or 0. */
+static int closer(const unsigned char *s, size_t i, size_t len) {
+    if (s[i] == '"' || s[i] == '\'' || s[i] == ')' || s[i] == ']') return 1;
+    if (i + 1 < len && s[i] == 0xC2 && s[i + 1] == 0xBB) return 2;                              /* » */
+    if (i + 2 < len && s[i] == 0xE2 && s[i + 1] == 0x80 && (s[i + 2] == 0x9D || s[i + 2] == 0x99)) return 3; /* ” ’ */
+    return 0;
+}
+
+int atn_split_sentences(const char *text, size_t len, int32_t *spans, int cap) {
+    const unsigned char *s = (const unsigned char *)text;
+    int n = 0;
+    size_t i = 0;
+    if (!text && len) return atn_error("atn_split_sentences: NULL text");
+    if (len > 0x7fffffff) return atn_error("atn_split_sentences: text too long");
+#define EMIT(a, b)                                                   \
+    do {                                                             \
+        size_t e_ = (b);                                             \
+        while (e_ > (a) && is_space(s[e_ - 1])) e_--;                \
+        if (e_ > (a)) {                                              \
+            if (2 * n + 1 < cap) {                                   \
+                spans[2 * n] = (int32_t)(a);                         \
+                spans[2 * n + 1] = (int32_t)e_;                      \
+            }                                                        \
+            n++;                                                     \
+        }                                                            \
+    } while (0)
+    while (i < len) {
+        while (i < len && is_space(s[i])) i++;
+        if (i >= len) break;
+        size_t start = i, end = len;
+        while (i < len) {
+            if (s[i] == '\n') { end = i; break; }
+            int t = terminator(s, i, len);
+            if (t) {
+                size_t j = i + (size_t)t;
+                int k;
+                while (j < len && (terminator(s, j, len) || closer(s, j, len)))
+                    j += (size_t)((k = terminator(s, j, len)) ? k : closer(s, j, len));
+                if (j >= len) { i = j; end = len; break; }
+                if (is_space(s[j])) {
+                    size_t w = i;
+                    while (w > start && !is_space(s[w - 1])) w--;
+                    size_t nx = j;
+                    while (nx < len && is_space(s[nx]) && s[nx] != '\n') nx++;
+                    int lower_next = nx < len && s[nx] >= 'a' && s[nx] <= 'z';
+                    if (!(s[i] == '.' && (is_abbreviation((const char *)s + w, i - w) || lower_next))) {
+                        end = j;
+                        i = j;
+                        break;
+                    }
+                }
+                i = j;
+                continue;
+            }
+            i++;
+        }
+        if (end == len) i = len;
+        /* a very long sentence is cut at spaces into pieces the model can take */
+        while (end - start > MAX_SENTENCE_BYTES) {
+            size_t cut = start + MAX_SENTENCE_BYTES;
+            while (cut > start + MAX_SENTENCE_BYTES / 2 && !is_space(s[cut])) cut--;
+            if (!is_space(s[cut])) { /* no space: cut at a character boundary */
+                cut = start + MAX_SENTENCE_BYTES;
+                while (cut > start && (s[cut] & 0xC0) == 0x80) cut--;
+            }
+            EMIT(start, cut);
+            start = cut;
+            while (start < end && is_space(s[start])) start++;
+        }
+        EMIT(start, end);
+    }
+#undef EMIT
+    return n;
+}
+
+/* ---- the translator ----------------------------------------------------- */
+
+void atn_translator_free(atn_translator *t) {
+    if (!t) return;
+    atn_session_free(t->s);
+    free(t->text); free(t->spans); free(t->src); free(t->tgt); free(t->out); free(t->attn);
+    free(t->piece); free(t->hyp); free(t->hyp2); free(t->lsm);
+    free(t);
+}
+
+atn_translator *atn_translator_new(atn_model *m, int beam, const char *target_lang, int flags) {
+    if (!m) { atn_error("atn_translator_new: no model"); return NULL; }
+    if (m->arch != &atn_arch_marian) { atn_error("translation needs an encoder-decoder (marian) model, this one is '%s'", m->arch ? m->arch->name : "?"); return NULL; }
+    if (beam < 1 || beam > MAX_BEAM) { atn_error("beam must be 1..%d, got %d", MAX_BEAM, beam); return NULL; }
+    atn_translator *t = calloc(1, sizeof *t);
+    if (!t) { atn_error("out of memory"); return NULL; }
+    t->m = m;
+    t->beam = beam;
+    t->flags = flags;
+    t->tag = -1;
+    t->length_penalty = 1.0f;
+    if (target_lang && target_lang[0]) {
+        char tag[48];
+        size_t n = strlen(target_lang);
+        if (n > 32) { atn_error("target language '%.32s...' is too long", target_lang); goto fail; }
+        snprintf(tag, sizeof tag, ">>%s<<", target_lang);
+        t->tag = atn_tokenizer_lookup(m->src_tok ? m->src_tok : m->tok, tag, strlen(tag));
+        if (t->tag < 0) { atn_error("this model has no target-language tag %s", tag); goto fail; }
+    }
+    t->s = atn_session_new(m, 0);
+    if (!t->s) goto fail;
+    if (atn_marian_info_get(t->s, &t->info) || atn_marian_reserve_slots(t->s, beam)) goto fail;
+    t->lsm = malloc((size_t)m->n_vocab * sizeof(float));
+    if (!t->lsm) { atn_error("out of memory"); goto fail; }
+    return t;
+fail:
+    atn_translator_free(t);
+    return NULL;
+}
+
+static int put(char **buf, size_t *len, size_t *cap, const char *s, size_t n) {
+    if (*len + n + 1 > *cap) {
+        size_t c = (*cap ? *cap * 2 : 256);
+        while (c < *len + n + 1) c *= 2;
+        char *b = realloc(*buf, c);
+        if (!b) return atn_error("out of memory");
+        *buf = b;
+        *cap = c;
+    }
+    if (n) memcpy(*buf + *len, s, n);
+    *len += n;
+    (*buf)[*len] = 0;
+    return 0;
+}
+
+int atn_translate_begin(atn_translator *t, const char *text, size_t len) {
+    if (!t || (!text && len)) return atn_error("atn_translate_begin: bad arguments");
+    if (!atn_utf8_valid(text, len)) return atn_error("the text is not valid UTF-8");
+    char *copy = malloc(len + 1);
+    if (!copy) return atn_error("out of memory (%zu bytes of text)", len);
+    if (len) memcpy(copy, text, len);
+    copy[len] = 0;
+    int n = atn_split_sentences(copy, len, NULL, 0);
+    int32_t *spans = n > 0 ? malloc((size_t)n * 2 * sizeof(int32_t)) : NULL;
+    if (n < 0 || (n > 0 && !spans)) { free(copy); free(spans); return n < 0 ? -1 : atn_error("out of memory"); }
+    atn_split_sentences(copy, len, spans, 2 * n);
+    free(t->text);
+    free(t->spans);
+    t->text = copy;
+    t->len = len;
+    t->done = 0;
+    t->spans = spans;
+    t->n_spans = n;
+    t->cur = 0;
+    t->state = 0;
+    t->piece_len = 0;
+    t->n_src = t->n_tgt = 0;
+    t->out_len = 0;
+    return 0;
+}
+
+/* Source ids of span i: [tag] + spm(text) + [</s>], cut to fit the model. */
+static int encode_source(atn_translator *t, const char *s, size_t n) {
+    const atn_tokenizer *tok = t->m->src_tok ? t->m->src_tok : t->m->tok;
+    int limit = t->info.n_ctx;
+    int k = atn_tokenizer_encode(tok, s, n, 0, 0, NULL, 0);
+    if (k < 0) return -1;
+    int need = k + 2;
+    if (need > t->src_cap) {
+        int32_t *p = realloc(t->src, (size_t)need * sizeof(int32_t));
+        if (!p) return atn_error("out of memory");
+        t->src = p;
+        t->src_cap = need;
+    }
+    int o = 0;
+    if (t->tag >= 0) t->src[o++] = t->tag;
+    atn_tokenizer_encode(tok, s, n, 0, 0, t->src + o, k);
+    o += k;
+    if (o > limit - 1) o = limit - 1; /* the model has no positions beyond */
+    if (t->info.eos >= 0) t->src[o++] = t->info.eos;
+    t->n_src = o;
+    return 0;
+}
+
+static int tgt_room(atn_translator *t, int n) {
+    if (n <= t->tgt_cap) return 0;
+    int32_t *p = realloc(t->tgt, (size_t)n * sizeof(int32_t));
+    if (!p) return atn_error("out of memory");
+    t->tgt = p;
+    t->tgt_cap = n;
+    return 0;
+}
+
+/* log-softmax of logits into t->lsm; the decoder start / pad token is never produced. */
+static void log_softmax(atn_translator *t, const float *logits) {
+    int V = t->m->n_vocab;
+    float mx = -INFINITY;
+    for (int i = 0; i < V; i++) mx = logits[i] > mx ? logits[i] : mx;
+    double sum = 0;
+    for (int i = 0; i < V; i++) sum += exp((double)(logits[i] - mx));
+    float lse = mx + (float)log(sum);
+    for (int i = 0; i < V; i++) t->lsm[i] = logits[i] - lse;
+    t->lsm[t->info.start] = -INFINITY;
+    if (t->info.pad >= 0) t->lsm[t->info.pad] = -INFINITY;
+}
+
+/* The decoded text of the target so far (special tokens skipped). */
+static int decode_target(atn_translator *t) {
+    int n = t->n_tgt;
+    if (n > 0 && t->tgt[n - 1] == t->info.eos) n--;
+    int need = atn_tokenizer_decode(t->m->tok, t->tgt, n, 0, NULL, 0);
+    if (need < 0) return -1;
+    t->out_len = 0;
+    if (put(&t->out, &t->out_len, &t->out_cap, "", 0)) return -1;
+    if ((size_t)need + 1 > t->out_cap) {
+        char *b = realloc(t->out, (size_t)need + 1);
+        if (!b) return atn_error("out of memory");
+        t->out = b;
+        t->out_cap = (size_t)need + 1;
+    }
+    atn_tokenizer_decode(t->m->tok, t->tgt, n, 0, t->out, (int)t->out_cap);
+    t->out_len = (size_t)need;
+    t->out[need] = 0;
+    return 0;
+}
+
+/* Release newly decoded text (whole UTF-8 characters) into the piece. */
+static int release(atn_translator *t, int all) {
+    size_t upto = all ? t->out_len : t->released + atn_utf8_complete_prefix(t->out + t->released, t->out_len - t->released);
+    if (upto > t->released) {
+        if (put(&t->piece, &t->piece_len, &t->piece_cap, t->out + t->released, upto - t->released)) return -1;
+        t->released = upto;
+    }
+    return 0;
+}
+
+/* Cross-attention of the finished target: one batched teacher-forced pass. */
+static int record_attention(atn_translator *t) {
+    int n = t->n_tgt;
+    t->attn_rows = 0;
+    if (!(t->flags & ATN_TR_ATTENTION) || n == 0) return 0;
+    int32_t *in = malloc((size_t)n * sizeof(int32_t));
+    int *slot = calloc((size_t)n, sizeof(int)), *pos = malloc((size_t)n * sizeof(int));
+    int rc = -1;
+    if (!in || !slot || !pos) { atn_error("out of memory"); goto done; }
+    in[0] = t->info.start;
+    for (int i = 0; i < n; i++) {
+        if (i) in[i] = t->tgt[i - 1];
+        pos[i] = i;
+    }
+    atn_marian_record_attention(t->s, 1);
+    rc = atn_marian_decode(t->s, in, slot, pos, n);
+    if (rc == 0) {
+        int rows;
+        const float *a = atn_marian_attention(t->s, &rows);
+        size_t need = (size_t)t->info.n_dec * (size_t)n * (size_t)t->info.n_head * (size_t)t->n_src;
+        if (need > t->attn_cap) {
+            float *p = realloc(t->attn, need * sizeof(float));
+            if (!p) { rc = atn_error("out of memory"); goto done; }
+            t->attn = p;
+            t->attn_cap = need;
+        }
+        if (a && rows == n) {
+            memcpy(t->attn, a, need * sizeof(float));
+            t->attn_rows = n;
+        }
+    }
+done:
+    atn_marian_record_attention(t->s, 0);
+    free(in); free(slot); free(pos);
+    return rc;
+}
+
+static int finish_sentence(atn_translator *t) {
+    if (decode_target(t) || release(t, 1) || record_attention(t)) return -1;
+    t->done = (size_t)t->spans[2 * t->cur + 1];
+    t->cur++;
+    t->state = 0;
+    return 2;
+}
+
+/* One greedy step: decode the last token, append the argmax. */
+static int greedy_step(atn_translator *t) {
+    int32_t last = t->n_tgt ? t->tgt[t->n_tgt - 1] : t->info.start;
+    int slot = 0, pos = t->n_tgt;
+    if (atn_marian_decode(t->s, &last, &slot, &pos, 1)) return -1;
+    log_softmax(t, t->s->logits);
+    int best = 0;
+    for (int i = 1; i < t->m->n_vocab; i++) if (t->lsm[i] > t->lsm[best]) best = i;
+    if (tgt_room(t, t->n_tgt + 1)) return -1;
+    t->tgt[t->n_tgt++] = best;
+    t->logprob += t->lsm[best];
+    if (best == t->info.eos || t->n_tgt >= t->max_len) return finish_sentence(t);
+    if (decode_target(t) || release(t, 0)) return -1;
+    return 1;
+}
+
+typedef struct { float score; int parent; int32_t tok; } cand;
+
+static int cand_cmp(const void *a, const void *b) {
+    const cand *x = a, *y = b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    if (x->parent != y->parent) return x->parent - y->parent;
+    return x->tok - y->tok;
+}
+
+/* The whole beam search for the current source; result in t->tgt. */
+static int beam_search(atn_translator *t) {
+    int B = t->beam, L = t->max_len, V = t->m->n_vocab;
+    if (L + 1 > t->hyp_cap) {
+        int32_t *a = realloc(t->hyp, (size_t)MAX_BEAM * (size_t)(L + 1) * sizeof(int32_t));
+        if (a) t->hyp = a;
+        int32_t *b = realloc(t->hyp2, (size_t)MAX_BEAM * (size_t)(L + 1) * sizeof(int32_t));
+        if (b) t->hyp2 = b;
+        if (!a || !b) return atn_error("out of memory");
+        t->hyp_cap = L + 1;
+    }
+    int W = t->hyp_cap;
+    float score[MAX_BEAM], nscore[MAX_BEAM];
+    int32_t last[MAX_BEAM];
+    int slot[MAX_BEAM], pos[MAX_BEAM], parent[MAX_BEAM];
+    cand c[2 * MAX_BEAM * MAX_BEAM];
+    /* finished hypotheses: the best B by normalized score */
+    int n_fin = 0;
+    float fin_norm[MAX_BEAM], fin_sum[MAX_BEAM];
+    int fin_len[MAX_BEAM];
+    int32_t *fin_tok = malloc((size_t)B * (size_t)W * sizeof(int32_t));
+    if (!fin_tok) return atn_error("out of memory");
+    int n_live = 1;
+    score[0] = 0;
+    last[0] = t->info.start;
+    int rc = 0;
+    for (int step = 0; step < L && n_live > 0; step++) {
+        for (int b = 0; b < n_live; b++) { slot[b] = b; pos[b] = step; }
+        if (atn_marian_decode(t->s, last, slot, pos, n_live)) { rc = -1; goto out; }
+        /* the best 2B continuations of each live hypothesis */
+        int nc = 0;
+        for (int b = 0; b < n_live; b++) {
+            log_softmax(t, t->s->logits + (size_t)b * (size_t)V);
+            int k = 2 * B, top = 0;
+            int idx[2 * MAX_BEAM];
+            for (int i = 0; i < V; i++) {
+                float v = t->lsm[i];
+                if (top < k || v > t->lsm[idx[top - 1]]) {
+                    int j = top < k ? top++ : k - 1;
+                    while (j > 0 && t->lsm[idx[j - 1]] < v) { idx[j] = idx[j - 1]; j--; }
+                    idx[j] = i;
+                }
+            }
+            for (int j = 0; j < top; j++) {
+                if (t->lsm[idx[j]] == -INFINITY) continue;
+                c[nc].score = score[b] + t->lsm[idx[j]];
+                c[nc].parent = b;
+                c[nc].tok = idx[j];
+                nc++;
+            }
+        }
+        qsort(c, (size_t)nc, sizeof(cand), cand_cmp);
+        int n_new = 0;
+        for (int j = 0; j < nc && n_new < B; j++) {
+            int len = step + 1;
+            if (c[j].tok == t->info.eos || len >= L) {
+                /* finished: only candidates ranked within the beam count (as HF) */
+                if (j >= B && c[j].tok == t->info.eos) continue;
+                float norm = c[j].score / powf((float)len, t->length_penalty);
+                int at = n_fin < B ? n_fin++ : -1;
+                if (at < 0) { /* replace the worst if better */
+                    int w = 0;
+                    for (int f = 1; f < B; f++) if (fin_norm[f] < fin_norm[w]) w = f;
+                    if (norm <= fin_norm[w]) continue;
+                    at = w;
+                }
+                fin_norm[at] = norm;
+                fin_sum[at] = c[j].score;
+                fin_len[at] = len;
+                memcpy(fin_tok + (size_t)at * (size_t)W, t->hyp + (size_t)c[j].parent * (size_t)W, (size_t)step * sizeof(int32_t));
+                fin_tok[(size_t)at * (size_t)W + step] = c[j].tok;
+                continue; /* at the length limit a hypothesis ends too */
+            }
+            parent[n_new] = c[j].parent;
+            nscore[n_new] = c[j].score;
+            memcpy(t->hyp2 + (size_t)n_new * (size_t)W, t->hyp + (size_t)c[j].parent * (size_t)W, (size_t)step * sizeof(int32_t));
+            t->hyp2[(size_t)n_new * (size_t)W + step] = c[j].tok;
+            last[n_new] = c[j].tok;
+            n_new++;
+        }
+        if (n_fin >= B) break; /* early stopping: B hypotheses have ended */
+        if (atn_marian_reorder(t->s, parent, n_new, step + 1)) { rc = -1; goto out; }
+        int32_t *sw = t->hyp; t->hyp = t->hyp2; t->hyp2 = sw;
+        for (int b = 0; b < n_new; b++) score[b] = nscore[b];
+        n_live = n_new;
+    }
+    if (n_fin == 0) { rc = atn_error("beam search produced no hypothesis"); goto out; }
+    int best = 0;
+    for (int f = 1; f < n_fin; f++) if (fin_norm[f] > fin_norm[best]) best = f;
+    if (tgt_room(t, fin_len[best])) { rc = -1; goto out; }
+    memcpy(t->tgt, fin_tok + (size_t)best * (size_t)W, (size_t)fin_len[best] * sizeof(int32_t));
+    t->n_tgt = fin_len[best];
+    t->logprob = fin_sum[best];
+out:
+    free(fin_tok);
+    return rc;
+}
+
+int atn_translate_force_beam_for_test = 0; /* tests: beam 1 through the beam-search code */
+
+static int start_sentence(atn_translator *t) {
+    if (atn_set_source(t->s, t->src, t->n_src)) return -1;
+    t->n_tgt = 0;
+    t->logprob = 0;
+    t->released = 0;
+    t->out_len = 0;
+    t->max_len = 2 * t->n_src + 10;
+    if (t->max_len > t->s->n_ctx) t->max_len = t->s->n_ctx;
+    return 0;
+}
+
+/* Tests: translate a source given as ids (no text, no splitting). */
+int atn_translate_ids_for_test(atn_translator *t, const int32_t *src, int n) {
+    if (n < 1 || (n > t->src_cap && !(t->src = realloc(t->src, (size_t)n * sizeof(int32_t))))) return atn_error("bad source");
+    if (n > t->src_cap) t->src_cap = n;
+    memcpy(t->src, src, (size_t)n * sizeof(int32_t));
+    t->n_src = n;
+    if (start_sentence(t)) return -1;
+    if (t->beam > 1 || atn_translate_force_beam_for_test) return beam_search(t);
+    for (;;) {
+        int32_t last = t->n_tgt ? t->tgt[t->n_tgt - 1] : t->info.start;
+        int slot = 0, pos = t->n_tgt;
+        if (atn_marian_decode(t->s, &last, &slot, &pos, 1)) return -1;
+        log_softmax(t, t->s->logits);
+        int best = 0;
+        for (int i = 1; i < t->m->n_vocab; i++) if (t->lsm[i] > t->lsm[best]) best = i;
+        if (tgt_room(t, t->n_tgt + 1)) return -1;
+        t->tgt[t->n_tgt++] = best;
+        t->logprob += t->lsm[best];
+        if (best == t->info.eos || t->n_tgt >= t->max_len) return record_attention(t);
+    }
+}
+
+int atn_translate_next(atn_translator *t) {
+    if (!t) return atn_error("atn_translate_next: no translator");
+    t->piece_len = 0;
+    if (put(&t->piece, &t->piece_len, &t->piece_cap, "", 0)) return -1;
+    if (t->state == 1) return greedy_step(t);
+    if (t->cur >= t->n_spans) { /* trailing whitespace */
+        if (t->done < t->len) {
+            if (put(&t->piece, &t->piece_len, &t->piece_cap, t->text + t->done, t->len - t->done)) return -1;
+            t->done = t->len;
+        }
+        return 0;
+    }
+    size_t a = (size_t)t->spans[2 * t->cur], b = (size_t)t->spans[2 * t->cur + 1];
+    if (put(&t->piece, &t->piece_len, &t->piece_cap, t->text + t->done, a - t->done)) return -1;
+    t->done = a;
+    if (encode_source(t, t->text + a, b - a) || start_sentence(t)) return -1;
+    if (t->beam == 1) {
+        t->state = 1;
+        return greedy_step(t);
+    }
+    if (beam_search(t)) return -1;
+    return finish_sentence(t);
+}
+
+const char *atn_translate_piece(const atn_translator *t, size_t *len) {
+    if (len) *len = t && t->piece ? t->piece_len : 0;
+    return t && t->piece ? t->piece : "";
+}
+
+const char *atn_translate_source(const atn_translator *t, size_t *len) {
+    if (!t || t->cur == 0 || t->state != 0) {
+        if (len) *len = 0;
+        return "";
+    }
+    size_t a = (size_t)t->spans[2 * (t->cur - 1)], b = (size_t)t->spans[2 * (t->cur - 1) + 1];
+    if (len) *len = b - a;
+    return t->text + a;
+}
+
+const char *atn_translate_output(const atn_translator *t, size_t *len) {
+    if (len) *len = t && t->out ? t->out_len : 0;
+    return t && t->out ? t->out : "";
+}
+
+int atn_translate_tokens(const atn_translator *t, int which, int32_t *ids, int cap) {
+    if (!t || which < 0 || which > 1) return atn_error("atn_translate_tokens: bad arguments");
+    const int32_t *src = which ? t->src : t->tgt;
+    int n = which ? t->n_src : t->n_tgt;
+    for (int i = 0; i < n && i < cap; i++) ids[i] = src[i];
+    return n;
+}
+
+float atn_translate_logprob(const atn_translator *t) { return t ? t->logprob : 0.0f; }
+
+int atn_translate_attention(const atn_translator *t, int layer, int head, float *out, int cap) {
+    if (!t) return atn_error("atn_translate_attention: no translator");
+    if (!(t->flags & ATN_TR_ATTENTION)) return atn_error("the translator keeps no attention (create it with ATN_TR_ATTENTION)");
+    int L = t->info.n_dec, H = t->info.n_head, T = t->attn_rows, S = t->n_src;
+    if (layer < -1 || layer >= L) return atn_error("layer %d out of range (the decoder has %d)", layer, L);
+    if (head < -1 || head >= H) return atn_error("head %d out of range (%d heads)", head, H);
+    if ((int64_t)T * S > 0x7fffffff) return atn_error("attention too large");
+    int n = T * S;
+    if (!out || cap < n) return n;
+    int l0 = layer < 0 ? 0 : layer, l1 = layer < 0 ? L : layer + 1;
+    int h0 = head < 0 ? 0 : head, h1 = head < 0 ? H : head + 1;
+    float inv = 1.0f / (float)((l1 - l0) * (h1 - h0));
+    for (int i = 0; i < T; i++) {
+        float *row = out + (size_t)i * (size_t)S;
+        memset(row, 0, (size_t)S * sizeof(float));
+        for (int l = l0; l < l1; l++)
+            for (int h = h0; h < h1; h++) {
+                const float *a = t->attn + (((size_t)l * (size_t)T + (size_t)i) * (size_t)H + (size_t)h) * (size_t)S;
+                for (int j = 0; j < S; j++) row[j] += a[j] * inv;
+            }
+    }
+    return n;
+}
