@@ -4,7 +4,7 @@
 export type ErrorCode =
   | 'E_WASM' | 'E_UNSUPPORTED' | 'E_ARG' | 'E_NOMEM' | 'E_FREED' | 'E_LOAD' | 'E_TOKENIZE'
   | 'E_DETOKENIZE' | 'E_SESSION' | 'E_EVAL' | 'E_SCORE' | 'E_SAMPLE' | 'E_GENERATE' | 'E_ABORT'
-  | 'E_FETCH' | 'E_ABORTED' | 'E_NOMODEL' | 'E_KIND' | 'E_TEMPLATE' | 'E_CONTEXT' | 'E_DISPOSED'
+  | 'E_FETCH' | 'E_ABORTED' | 'E_NOMODEL' | 'E_KIND' | 'E_TRANSLATE' | 'E_CONTEXT' | 'E_DISPOSED'
   | 'E_WORKER' | 'E_INTERNAL';
 
 /** Every failure of atento: an Error with a machine-readable code and a one-line message. */
@@ -84,8 +84,6 @@ export interface TranslateOptions {
   beam?: number;
   from?: string;
   to?: string;
-  /** Per sentence; default from the source length. */
-  maxTokens?: number;
   /** Ask for the cross-attention weights of each sentence. */
   attention?: boolean;
   signal?: AbortSignal;
@@ -162,6 +160,8 @@ export interface SentenceResult {
   text: string;
   tokens: number[];
   sourceTokens: number[];
+  /** Sum of log p over the target ids. */
+  logprob: number;
   aborted: boolean;
   sourcePieces?: string[];
   targetPieces?: string[];

@@ -492,102 +492,173 @@ function samplerOptions(o) {
 }
 
 // ---- translation ----------------------------------------------------------------
+//
+// The C translator (atn_translator_*) splits the text into sentences, decodes
+// each (greedy: a piece per token; beam: the sentence when its search ends)
+// and keeps the whitespace between them; concatenating its pieces gives the
+// translation. The worker only relays: a `sentence` message before a
+// sentence's first piece, `token` for each piece, `sentence-done` with the
+// ids and, when asked, the cross-attention weights.
 
-/** Split text into sentences, keeping the separators (so line breaks survive). */
-export function splitSentences(text, lang = 'en') {
-  const parts = []; // {text, sep}: sep is the whitespace after the sentence
-  const segs = [];
-  if (typeof Intl !== 'undefined' && Intl.Segmenter) {
-    for (const s of new Intl.Segmenter(lang, { granularity: 'sentence' }).segment(text)) segs.push(s.segment);
-  } else {
-    segs.push(...(text.match(/[^.!?\n]*(?:[.!?]+["')\]]*|\n|$)\s*/g) || []).filter(Boolean));
+const utf8enc = new TextEncoder();
+
+function cText(f, t) {
+  const lenp = rt.malloc(8);
+  try {
+    rt.view().setUint32(lenp, 0, true);
+    const p = f(t, lenp) >>> 0;
+    const n = rt.view().getUint32(lenp, true);
+    return p && n ? utf8dec.decode(rt.u8.subarray(p, p + n)) : '';
+  } finally {
+    rt.free(lenp);
   }
-  for (const seg of segs) {
-    // A segment may hold line breaks inside (Segmenter splits on them only
-    // sometimes): split on them too.
-    const lines = seg.split(/(\n+)/);
-    for (let i = 0; i < lines.length; i += 2) {
-      const body = lines[i];
-      const brk = lines[i + 1] || '';
-      const m = body.match(/^(\s*)([\s\S]*?)(\s*)$/);
-      if (m[1] && parts.length) parts[parts.length - 1].sep += m[1];
-      else if (m[1]) parts.push({ text: '', sep: m[1] });
-      if (m[2]) parts.push({ text: m[2], sep: m[3] + brk });
-      else if (parts.length) parts[parts.length - 1].sep += m[3] + brk;
-      else if (m[3] + brk) parts.push({ text: '', sep: m[3] + brk });
+}
+
+function cIds(t, which) {
+  const f = rt.fn('atn_translate_tokens');
+  const n = f(t, which, 0, 0);
+  if (n < 0) rt.fail('E_TRANSLATE', 'reading the tokens');
+  if (n === 0) return [];
+  const p = rt.malloc(4 * n);
+  try {
+    f(t, which, p, n);
+    return Array.from(new Int32Array(rt.memory.buffer, p, n));
+  } finally {
+    rt.free(p);
+  }
+}
+
+/** Sentences of `text` as the C core splits them: [{source, sep}] (sep: the whitespace after). */
+function sentencesOf(bytes) {
+  const f = rt.fn('atn_split_sentences');
+  const [tp, tn] = rt.putBytes(bytes);
+  try {
+    const n = f(tp, tn, 0, 0);
+    if (n < 0) rt.fail('E_TRANSLATE', 'splitting the text into sentences');
+    const sp = rt.malloc(8 * n + 8);
+    try {
+      f(tp, tn, sp, 2 * n);
+      const spans = new Int32Array(rt.memory.buffer, sp, 2 * n).slice();
+      const out = [];
+      for (let i = 0; i < n; i++) {
+        const end = i + 1 < n ? spans[2 * i + 2] : bytes.length;
+        out.push({ source: utf8dec.decode(bytes.subarray(spans[2 * i], spans[2 * i + 1])), sep: utf8dec.decode(bytes.subarray(spans[2 * i + 1], end)) });
+      }
+      return out;
+    } finally {
+      rt.free(sp);
     }
+  } finally {
+    rt.free(tp);
   }
-  return parts;
+}
+
+// All the cross-attention weights of the sentence just finished:
+// {nLayers, nHeads, nTgt, nSrc, data[layer][head][tgt][src]}.
+function attentionOf(t, nSrc) {
+  const f = rt.fn('atn_translate_attention');
+  const n = f(t, -1, -1, 0, 0);
+  if (n <= 0 || nSrc <= 0) return null;
+  const nTgt = Math.floor(n / nSrc);
+  let L = 0, H = 0;
+  while (L < 256 && f(t, L, 0, 0, 0) >= 0) L++;
+  while (H < 256 && f(t, 0, H, 0, 0) >= 0) H++;
+  if (L === 0 || H === 0) return null;
+  const data = new Float32Array(L * H * n);
+  const p = rt.malloc(4 * n);
+  try {
+    for (let l = 0; l < L; l++) {
+      for (let h = 0; h < H; h++) {
+        if (f(t, l, h, p, n) !== n) rt.fail('E_TRANSLATE', 'reading the attention weights');
+        data.set(new Float32Array(rt.memory.buffer, p, n), (l * H + h) * n);
+      }
+    }
+  } finally {
+    rt.free(p);
+  }
+  return { nLayers: L, nHeads: H, nTgt, nSrc, data };
 }
 
 async function translate(job, m, text, opts) {
   if (typeof text !== 'string') fail('E_ARG', 'translate: text must be a string');
-  const parts = splitSentences(text, opts.from || 'en');
-  const sentences = parts.filter((p) => p.text);
+  const beam = clampInt(opts.beam ?? 1, 1, 8);
+  const bytes = utf8enc.encode(text);
+  const sentences = sentencesOf(bytes);
+  const count = sentences.length;
+  const [lp] = rt.putString(opts.to || '');
+  let t = 0;
+  try {
+    t = rt.fn('atn_translator_new')(m.ptr, beam, lp, opts.attention ? 1 : 0) >>> 0;
+  } finally {
+    rt.free(lp);
+  }
+  if (!t) rt.fail('E_TRANSLATE', 'starting the translation');
   const t0 = now();
+  const results = [];
   let out = '';
   let index = 0;
+  let started = false;
   let nTokens = 0;
-  const results = [];
   let reason = 'done';
-  for (const part of parts) {
-    if (!part.text) { out += part.sep; continue; }
-    if (isAborted(job)) { reason = 'abort'; break; }
-    post({ type: 'sentence', id: job.id, index, count: sentences.length, source: part.text, sep: part.sep });
-    const r = await translateSentence(job, m, part.text, opts, index);
-    results.push(r);
-    nTokens += r.tokens.length;
-    out += r.text + part.sep;
-    post({ type: 'sentence-done', id: job.id, index, count: sentences.length, ...r });
-    index++;
-    if (r.aborted) { reason = 'abort'; break; }
-    await yieldNow();
+  const piece = () => cText(rt.fn('atn_translate_piece'), t);
+  try {
+    const [tp, tn] = rt.putBytes(bytes);
+    try {
+      if (rt.fn('atn_translate_begin')(t, tp, tn) < 0) rt.fail('E_TRANSLATE', 'starting the translation');
+    } finally {
+      rt.free(tp);
+    }
+    for (;;) {
+      if (isAborted(job)) { reason = 'abort'; break; }
+      const r = rt.fn('atn_translate_next')(t);
+      if (r < 0) rt.fail('E_TRANSLATE', 'translating');
+      const text = piece();
+      if ((r === 1 || r === 2) && !started) {
+        started = true;
+        const s = sentences[index] || { source: '', sep: '' };
+        post({ type: 'sentence', id: job.id, index, count: Math.max(count, index + 1), source: s.source, sep: s.sep });
+      }
+      if (text) {
+        out += text;
+        post({ type: 'token', id: job.id, sentence: started ? index : Math.max(0, index - 1), token: -1, text, index: nTokens });
+      }
+      if (r === 2) {
+        const tokens = cIds(t, 0);
+        const sourceTokens = cIds(t, 1);
+        nTokens += tokens.length;
+        const res = {
+          index,
+          count: Math.max(count, index + 1),
+          source: cText(rt.fn('atn_translate_source'), t),
+          text: cText(rt.fn('atn_translate_output'), t),
+          tokens,
+          sourceTokens,
+          logprob: rt.fn('atn_translate_logprob')(t),
+          aborted: false,
+        };
+        results.push(res);
+        const extra = {};
+        if (opts.attention) {
+          const att = attentionOf(t, sourceTokens.length);
+          if (att) {
+            extra.attention = att;
+            extra.sourcePieces = sourceTokens.map((i) => m.piece(i));
+            extra.targetPieces = tokens.slice(0, att.nTgt).map((i) => m.piece(i));
+          }
+        }
+        post({ type: 'sentence-done', id: job.id, ...res, ...extra }, extra.attention ? [extra.attention.data.buffer] : []);
+        index++;
+        started = false;
+      }
+      if (r === 0) break;
+      await yieldNow();
+    }
+  } finally {
+    rt.fn('atn_translator_free')(t);
   }
   const ms = now() - t0;
   post({
-    type: 'done', id: job.id, reason, text: out, sentences: results.map(({ attention, ...r }) => r),
-    stats: { sentences: index, genTokens: nTokens, decodeMs: ms, tokensPerSecond: ms > 0 ? (nTokens / ms) * 1000 : 0 },
+    type: 'done', id: job.id, reason, text: out, tokens: [], sentences: results,
+    stats: { sentences: results.length, genTokens: nTokens, decodeMs: ms, tokensPerSecond: ms > 0 ? (nTokens / ms) * 1000 : 0 },
   });
-}
-
-// One sentence. Greedy decoding streams token by token through the session
-// (atn_set_source + the generation loop); beam search (beam > 1) needs the C
-// translate API and gives its tokens when the search ends.
-async function translateSentence(job, m, source, opts, index) {
-  const beam = clampInt(opts.beam ?? 1, 1, 8);
-  const api = translateApi();
-  if (api) return api.translate(job, m, source, { ...opts, beam }, index);
-  if (beam > 1) fail('E_UNSUPPORTED', 'beam search needs atento.wasm with the translate API (run ./build.sh)');
-  const s = m.newSession(0);
-  const smp = m.newSampler({ temperature: 0 });
-  try {
-    const src = m.tokenize(source, { addSpecial: true });
-    s.setSource(src);
-    const maxTokens = clampInt(opts.maxTokens ?? Math.max(16, 2 * src.length + 10), 1, 1024);
-    const it = m.generate(s, smp, { maxTokens });
-    const tokens = [];
-    let text = '';
-    let aborted = false;
-    for (;;) {
-      if (isAborted(job)) { aborted = true; it.return(); break; }
-      const r = it.next();
-      if (r.done) break;
-      if (r.value.token >= 0) tokens.push(r.value.token);
-      text += r.value.text;
-      post({ type: 'token', id: job.id, sentence: index, token: r.value.token, text: r.value.text, index: tokens.length - 1 });
-      await yieldNow();
-    }
-    return { source, text: text.trim(), tokens, aborted, sourceTokens: Array.from(src) };
-  } finally {
-    smp.free();
-    s.free();
-  }
-}
-
-// Set by the translate glue when this build has it (see translateApi below).
-let translateGlue;
-function translateApi() {
-  if (translateGlue !== undefined) return translateGlue;
-  translateGlue = null;
-  return translateGlue;
 }

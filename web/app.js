@@ -406,7 +406,6 @@ async function runTranslate() {
     from, to, beam, attention: true,
     onSentence: (s) => {
       current = el('span', { class: 'current' });
-      current.dataset.sep = s.sep;
       out.append(current);
       prog.max = s.count;
       $('translate-status').textContent = `Sentence ${s.index + 1} of ${s.count}…`;
@@ -417,7 +416,7 @@ async function runTranslate() {
       tokens++;
     },
     onSentenceDone: (s) => {
-      if (current) current.replaceWith(document.createTextNode(s.text + (current.dataset.sep ?? ' ')));
+      if (current) current.replaceWith(document.createTextNode(current.textContent));
       current = null;
       prog.value = s.index + 1;
       lastAttention[s.index] = { source: s.source, text: s.text, attention: s.attention || null, sourcePieces: s.sourcePieces, targetPieces: s.targetPieces };
