@@ -170,6 +170,8 @@ export interface SentenceResult {
 
 export interface TranslateResult extends Result {
   sentences: Omit<SentenceResult, 'attention'>[];
+  /** Set when the model has no tag for the language asked (a one-direction model). */
+  note?: string;
 }
 
 /** Async iterable of pieces that is also a promise of the final result. */

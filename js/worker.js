@@ -585,12 +585,20 @@ async function translate(job, m, text, opts) {
   const bytes = utf8enc.encode(text);
   const sentences = sentencesOf(bytes);
   const count = sentences.length;
-  const [lp] = rt.putString(opts.to || '');
-  let t = 0;
-  try {
-    t = rt.fn('atn_translator_new')(m.ptr, beam, lp, opts.attention ? 1 : 0) >>> 0;
-  } finally {
-    rt.free(lp);
+  const newTranslator = (lang) => {
+    const [lp] = rt.putString(lang);
+    try {
+      return rt.fn('atn_translator_new')(m.ptr, beam, lp, opts.attention ? 1 : 0) >>> 0;
+    } finally {
+      rt.free(lp);
+    }
+  };
+  let t = newTranslator(opts.to || '');
+  let note = '';
+  if (!t && opts.to && /no target-language tag/.test(rt.lastError())) {
+    // A single-direction model (no >>xx<< tags): it translates the one way it knows.
+    note = rt.lastError();
+    t = newTranslator('');
   }
   if (!t) rt.fail('E_TRANSLATE', 'starting the translation');
   const t0 = now();
@@ -658,7 +666,7 @@ async function translate(job, m, text, opts) {
   }
   const ms = now() - t0;
   post({
-    type: 'done', id: job.id, reason, text: out, tokens: [], sentences: results,
+    type: 'done', id: job.id, reason, text: out, tokens: [], sentences: results, ...(note ? { note } : {}),
     stats: { sentences: results.length, genTokens: nTokens, decodeMs: ms, tokensPerSecond: ms > 0 ? (nTokens / ms) * 1000 : 0 },
   });
 }

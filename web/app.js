@@ -432,6 +432,7 @@ async function runTranslate() {
     $('translate-status').textContent = r.reason === 'abort'
       ? `Stopped after ${n} sentence${n === 1 ? '' : 's'}.`
       : `${n} sentence${n === 1 ? '' : 's'}, ${r.stats?.genTokens ?? tokens} tokens in ${secs.toFixed(2)} s (${(r.stats?.tokensPerSecond ?? 0).toFixed(1)} tokens/s).`;
+    if (r.note) notice(`${r.note}: it translated in the only direction it knows.`);
     fillAttentionSelectors();
   } catch (e) {
     if (translating !== stream) return;
