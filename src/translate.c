@@ -64,11 +64,6 @@ struct atn_translator {
     int hyp_cap;
 };
 
-size_t atn_quantize(int type, const float *src, void *dst, size_t n) {
-    if (!src || !dst || n == 0) return 0;
-    return atn_quantize_row(type, src, dst, (int64_t)n);
-}
-
 /* ---- sentence splitting ------------------------------------------------- */
 
 static int is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
