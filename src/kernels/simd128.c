@@ -56,6 +56,19 @@ INLINE v128_t h2f_x4(v128_t h) { /* 4 f16 in the low halves of u32 lanes */
     return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16));
 }
 
+/* Keep a constant vector in a local. WebAssembly has no constant pool and
+ * LLVM re-emits v128.const at every use inside a loop, which V8 materializes
+ * with 3-4 instructions each time; an empty asm makes the value opaque so it
+ * is computed once before the loop. (Native x86 has constant pools: no-op.) */
+#ifdef __wasm_simd128__
+INLINE v128_t keep(v128_t v) {
+    __asm__("" : "+r"(v));
+    return v;
+}
+#else
+#define keep(v) (v)
+#endif
+
 INLINE float hsum(v128_t v) {
     v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
     v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
@@ -142,7 +155,9 @@ static void quantize_acts(const float *X, int n_tok, int64_t n_in, int16_t *q, f
 
 #define KERNEL_BEGIN                                                                         \
     v128_t acc0 = wasm_f32x4_splat(0), acc1 = acc0, acc2 = acc0, acc3 = acc0, corr = acc0;   \
-    (void)corr;
+    const v128_t LO4 = keep(wasm_i16x8_splat(0x000f));                                       \
+    (void)corr;                                                                              \
+    (void)LO4;
 
 #define KERNEL_END                                                                           \
     float c[4];                                                                              \
@@ -152,7 +167,6 @@ static void quantize_acts(const float *X, int n_tok, int64_t n_in, int16_t *q, f
     if (NT > 2) out[2] = hsum(acc2) + c[2];                                                  \
     if (NT > 3) out[3] = hsum(acc3) + c[3];
 
-#define LO4 wasm_i16x8_splat(0x000f)
 
 INLINE void k_q8_0(const int NT, const uint8_t *row, int64_t nb, const acts *A, int t0, float *out) {
     KERNEL_BEGIN
@@ -197,21 +211,26 @@ INLINE void k_q4_1(const int NT, const uint8_t *row, int64_t nb, const acts *A, 
 }
 
 /* fifth bits of q5_0/q5_1: bit j of qh is value j. In nibble order, vector
- * l0 holds values 0,2,..,14 (bits 0,2,..), l1 1,3,..,15, l2 16,18,.., l3 17,.. */
+ * l0 holds values 0,2,..,14 (bits 0,2,..), l1 1,3,..,15, l2 16,18,.., l3 17,..
+ * (qh & mask) == mask gives an all-ones lane where the bit is set; & 16 adds
+ * the fifth bit. The masks are kept in locals (see keep()). */
+#define Q5_CONSTS                                                                            \
+    const v128_t ME = keep(wasm_i16x8_make(1, 4, 16, 64, 256, 1024, 4096, 16384));           \
+    const v128_t MO = keep(wasm_i16x8_make(2, 8, 32, 128, 512, 2048, 8192, (int16_t)32768));  \
+    const v128_t B16 = keep(wasm_i16x8_splat(16));
+#define Q5_BIT(l, h, m) l = wasm_v128_or(l, wasm_v128_and(wasm_i16x8_eq(wasm_v128_and(h, m), m), B16))
 #define Q5_HIGH(qh)                                                                          \
     do {                                                                                     \
-        const v128_t me = wasm_i16x8_make(1, 4, 16, 64, 256, 1024, 4096, 16384);             \
-        const v128_t mo = wasm_i16x8_make(2, 8, 32, 128, 512, 2048, 8192, (int16_t)32768);   \
-        const v128_t z = wasm_i16x8_splat(0), b4 = wasm_i16x8_splat(16);                     \
         v128_t hl = wasm_i16x8_splat((int16_t)(qh & 0xffff)), hh = wasm_i16x8_splat((int16_t)(qh >> 16)); \
-        l0 = wasm_v128_or(l0, wasm_v128_and(wasm_i16x8_ne(wasm_v128_and(hl, me), z), b4));   \
-        l1 = wasm_v128_or(l1, wasm_v128_and(wasm_i16x8_ne(wasm_v128_and(hl, mo), z), b4));   \
-        l2 = wasm_v128_or(l2, wasm_v128_and(wasm_i16x8_ne(wasm_v128_and(hh, me), z), b4));   \
-        l3 = wasm_v128_or(l3, wasm_v128_and(wasm_i16x8_ne(wasm_v128_and(hh, mo), z), b4));   \
+        Q5_BIT(l0, hl, ME);                                                                  \
+        Q5_BIT(l1, hl, MO);                                                                  \
+        Q5_BIT(l2, hh, ME);                                                                  \
+        Q5_BIT(l3, hh, MO);                                                                  \
     } while (0)
 
 INLINE void k_q5_0(const int NT, const uint8_t *row, int64_t nb, const acts *A, int t0, float *out) {
     KERNEL_BEGIN
+    Q5_CONSTS
     for (int64_t ab = 0; ab < nb; ab++) {
         const uint8_t *p = row + ab * 22;
         uint32_t qh;
@@ -228,6 +247,7 @@ INLINE void k_q5_0(const int NT, const uint8_t *row, int64_t nb, const acts *A, 
 
 INLINE void k_q5_1(const int NT, const uint8_t *row, int64_t nb, const acts *A, int t0, float *out) {
     KERNEL_BEGIN
+    Q5_CONSTS
     for (int64_t ab = 0; ab < nb; ab++) {
         const uint8_t *p = row + ab * 24;
         uint32_t qh;
@@ -283,7 +303,7 @@ INLINE void k_q4_K(const int NT, const uint8_t *row, int64_t nbk, const acts *A,
 
 INLINE void k_q5_K(const int NT, const uint8_t *row, int64_t nbk, const acts *A, int t0, float *out) {
     KERNEL_BEGIN
-    const v128_t B4 = wasm_i16x8_splat(16);
+    const v128_t B4 = keep(wasm_i16x8_splat(16));
     for (int64_t b = 0; b < nbk; b++) {
         const uint8_t *p = row + b * 176;
         float sc[8], mn[8];
@@ -324,7 +344,7 @@ INLINE void k_q5_K(const int NT, const uint8_t *row, int64_t nbk, const acts *A,
  * with an i16 multiply (|level * scale| <= 4096). */
 INLINE void k_q6_K(const int NT, const uint8_t *row, int64_t nbk, const acts *A, int t0, float *out) {
     KERNEL_BEGIN
-    const v128_t H2 = wasm_i16x8_splat(0x30), O32 = wasm_i16x8_splat(32);
+    const v128_t H2 = keep(wasm_i16x8_splat(0x30)), O32 = keep(wasm_i16x8_splat(32));
     for (int64_t b = 0; b < nbk; b++) {
         const uint8_t *p = row + b * 210;
         const uint8_t *ql = p, *qh = p + 128;

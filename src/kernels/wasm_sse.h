@@ -30,6 +30,7 @@ WS_INLINE v128_t wasm_i16x8_splat(int16_t x) { return _mm_set1_epi16(x); }
 WS_INLINE v128_t wasm_i16x8_shl(v128_t v, int n) { return _mm_sll_epi16(v, _mm_cvtsi32_si128(n)); }
 WS_INLINE v128_t wasm_i16x8_shr(v128_t v, int n) { return _mm_sra_epi16(v, _mm_cvtsi32_si128(n)); }
 WS_INLINE v128_t wasm_u16x8_shr(v128_t v, int n) { return _mm_srl_epi16(v, _mm_cvtsi32_si128(n)); }
+WS_INLINE v128_t wasm_i16x8_eq(v128_t a, v128_t b) { return _mm_cmpeq_epi16(a, b); }
 WS_INLINE v128_t wasm_i16x8_ne(v128_t a, v128_t b) {
     return _mm_xor_si128(_mm_cmpeq_epi16(a, b), _mm_set1_epi32(-1));
 }
