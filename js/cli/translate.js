@@ -1,0 +1,174 @@
+// atento translate: translate text with a marian (encoder-decoder) model.
+//   atento translate [--model M.gguf | --to es|en] [--beam N] [--json] [TEXT]
+// TEXT, or stdin when no TEXT is given. The text is split into sentences and
+// translated paragraph by paragraph (line breaks kept); greedy output
+// (--beam 1) is printed token by token as it is produced.
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { UsageError, loadModelFile, out } from './_common.js';
+
+export const summary = 'translate text (English <-> Spanish by default) with a marian model';
+
+export const flags = {
+  model: { type: 'path', value: 'M.gguf', help: 'a marian model (default: the shipped models/translate-en-es.gguf)' },
+  to: { type: 'string', value: 'LANG', help: 'target language tag of a multi-target model: es, en, ... (default es)' },
+  beam: { type: 'int', min: 1, max: 8, default: 1, value: 'N', help: 'beam size; 1 = greedy, streamed' },
+  json: { type: 'bool', help: 'print {"translations":[{"source","text","tokens"}],"timings":{...}}' },
+  attention: { type: 'bool', help: 'with --json: add each sentence\'s cross-attention (mean over layers and heads)' },
+  text: { type: 'string', value: 'TEXT', help: 'the text (also the first plain argument; stdin when absent)' },
+};
+
+export const examples = [
+  'atento translate "The cat sleeps on the sofa."',
+  'atento translate --to en "El gato duerme en el sofá."',
+  'atento translate --model opus-mt-en-es.q8_0.gguf --beam 4 < page.txt',
+  'echo "Hello. How are you?" | atento translate --json',
+];
+
+export const defaultModel = fileURLToPath(new URL('../../models/translate-en-es.gguf', import.meta.url));
+
+/** Flags plus one positional TEXT. */
+export function parseArgs(argv) {
+  const o = { beam: 1, json: false, attention: false };
+  const pos = [];
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i];
+    let val = null;
+    if (a === '--') { pos.push(...argv.slice(i + 1)); break; }
+    if (!a.startsWith('--') || a.length === 2) { pos.push(a); continue; }
+    const eq = a.indexOf('=');
+    if (eq > 0) { val = a.slice(eq + 1); a = a.slice(0, eq); }
+    const name = a.slice(2);
+    const spec = flags[name];
+    if (!spec) throw new UsageError(`unknown flag --${name} for 'translate' (see atento translate --help)`);
+    if (spec.type === 'bool') {
+      if (val !== null && val !== 'true' && val !== 'false') throw new UsageError(`--${name} takes no value`);
+      o[name] = val !== 'false';
+      continue;
+    }
+    if (val === null) {
+      if (i + 1 >= argv.length) throw new UsageError(`--${name} needs a value`);
+      val = argv[++i];
+    }
+    if (spec.type === 'int') {
+      if (!/^\d+$/.test(val)) throw new UsageError(`--${name}: expected an integer, got '${val}'`);
+      const v = Number(val);
+      if (v < spec.min || v > spec.max) throw new UsageError(`--${name} must be ${spec.min}..${spec.max}, got ${v}`);
+      o[name] = v;
+    } else o[name] = val;
+  }
+  if (pos.length > 1) throw new UsageError(`give the text as one argument (quote it), got ${pos.length}`);
+  if (pos.length === 1) {
+    if (o.text !== undefined) throw new UsageError('give the text either as an argument or with --text, not both');
+    o.text = pos[0];
+  }
+  return o;
+}
+
+async function readStdin() {
+  if (process.stdin.isTTY) throw new UsageError('no text: give TEXT or pipe it in (see atento translate --help)');
+  const chunks = [];
+  for await (const c of process.stdin) chunks.push(c);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The translator over the WASM exports (atento.h, translate section). */
+export function* translateStream(rt, model, text, { beam = 1, to = null, attention = false } = {}) {
+  const ptr = model._p();
+  const [lp] = to ? rt.putString(to) : [0];
+  const t = rt.fn('atn_translator_new')(ptr, beam, lp, attention ? 1 : 0) >>> 0;
+  if (lp) rt.free(lp);
+  if (!t) rt.fail('E_TRANSLATE', 'creating the translator');
+  const lenp = rt.malloc(8);
+  const dec = new TextDecoder();
+  const str = (f) => {
+    const p = f(t, lenp) >>> 0;
+    const n = rt.view().getUint32(lenp, true);
+    return dec.decode(rt.u8.subarray(p, p + n));
+  };
+  const ids = (which) => {
+    const n = rt.fn('atn_translate_tokens')(t, which, 0, 0);
+    if (n <= 0) return [];
+    const p = rt.malloc(4 * n);
+    rt.fn('atn_translate_tokens')(t, which, p, n);
+    const a = Array.from(new Int32Array(rt.memory.buffer, p, n));
+    rt.free(p);
+    return a;
+  };
+  try {
+    const [tp, tn] = rt.putString(text);
+    const rc = rt.fn('atn_translate_begin')(t, tp, tn);
+    rt.free(tp);
+    if (rc < 0) rt.fail('E_TRANSLATE', 'starting the translation');
+    for (;;) {
+      const r = rt.fn('atn_translate_next')(t);
+      if (r < 0) rt.fail('E_TRANSLATE', 'translating');
+      const piece = str(rt.fn('atn_translate_piece'));
+      if (r === 2) {
+        const s = {
+          source: str(rt.fn('atn_translate_source')),
+          text: str(rt.fn('atn_translate_output')),
+          tokens: ids(0),
+          sourceTokens: ids(1),
+          logprob: rt.fn('atn_translate_logprob')(t),
+        };
+        if (attention) {
+          const n = rt.fn('atn_translate_attention')(t, -1, -1, 0, 0);
+          const p = rt.malloc(4 * Math.max(1, n));
+          rt.fn('atn_translate_attention')(t, -1, -1, p, n);
+          const flat = Array.from(new Float32Array(rt.memory.buffer, p, n), (v) => Math.round(v * 1e4) / 1e4);
+          rt.free(p);
+          const ns = s.sourceTokens.length;
+          s.attention = [];
+          for (let i = 0; i < s.tokens.length; i++) s.attention.push(flat.slice(i * ns, (i + 1) * ns));
+        }
+        yield { piece, sentence: s };
+      } else yield { piece, sentence: null };
+      if (r === 0) break;
+    }
+  } finally {
+    rt.free(lenp);
+    rt.fn('atn_translator_free')(t);
+  }
+}
+
+export async function run(o) {
+  let text = o.text;
+  if (text === undefined) text = await readStdin();
+  let modelPath = o.model;
+  let to = o.to ?? null;
+  if (!modelPath) {
+    modelPath = defaultModel;
+    if (!existsSync(modelPath)) throw new Error(`the default model ${modelPath} is missing; give --model M.gguf`);
+    to ??= 'es';
+  }
+  if (to !== null && !/^[A-Za-z_]{2,12}$/.test(to)) throw new UsageError(`--to: expected a language code like es or en, got '${to}'`);
+  const t0 = performance.now();
+  const { rt, model, loadMs } = await loadModelFile(modelPath);
+  try {
+    if (model.arch !== 'marian') throw new UsageError(`${modelPath} is a '${model.arch}' model; translate needs a marian model`);
+    // A multi-target model without --to: use its first tag only if asked; else none.
+    const t1 = performance.now();
+    const translations = [];
+    let nTok = 0;
+    for (const { piece, sentence } of translateStream(rt, model, text, { beam: o.beam, to, attention: o.attention })) {
+      if (!o.json && piece) await out(piece);
+      if (sentence) {
+        nTok += sentence.tokens.length;
+        translations.push(sentence);
+      }
+    }
+    const ms = performance.now() - t1;
+    if (o.json) {
+      const timings = {
+        load_ms: +loadMs.toFixed(1), translate_ms: +ms.toFixed(1), total_ms: +(performance.now() - t0).toFixed(1),
+        sentences: translations.length, target_tokens: nTok,
+        sentences_per_s: +(translations.length / (ms / 1000)).toFixed(2), tokens_per_s: +(nTok / (ms / 1000)).toFixed(1),
+      };
+      await out(JSON.stringify({ translations, timings }) + '\n');
+    } else if (text.length && !text.endsWith('\n')) await out('\n');
+  } finally {
+    model.free();
+  }
+  return 0;
+}
