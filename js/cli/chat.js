@@ -1,0 +1,441 @@
+// atento chat: talk to a chat model in the terminal, or answer conversations
+// given as JSON (--json). The C core renders the model's chat template and
+// keeps the KV cache between turns (atn_chat_prefill), so each turn only
+// evaluates its own new tokens; when the context is full the oldest turns are
+// dropped (the system prompt is kept) and a note says so.
+//
+// Interactive: one line of input is one user message; the reply streams token
+// by token. Ctrl-C during a reply stops that reply; Ctrl-C or Ctrl-D at the
+// prompt ends the program. Lines "/reset" (new conversation) and "/exit".
+//
+// --json: stdin holds one or more conversations (a JSON object each, one after
+// the other, e.g. one per line):
+//   {"messages":[{"role":"system","content":"..."},{"role":"user","content":"..."}],
+//    "max_tokens":64, "temperature":0, "top_p":1, "top_k":0, "min_p":0,
+//    "repeat_penalty":1, "seed":1, "stop":["\n\n"]}        (all but messages optional)
+// and each gets one JSON line:
+//   {"message":{"role":"assistant","content":"..."},"tokens":[...],
+//    "prompt_tokens":n,"reused_tokens":n,"evaluated_tokens":n,"dropped_messages":n,
+//    "stop_reason":"eog"|"stop"|"length","timings":{...}}
+// Conversations after the first reuse the same KV cache: a conversation that
+// continues the previous one (its messages plus the reply plus a new user
+// message) only evaluates the new turn.
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import readline from 'node:readline';
+import { UsageError, loadModelFile, samplerFlags, out } from './_common.js';
+
+export const summary = 'chat with a model in the terminal (streamed), or answer a JSON conversation (--json)';
+
+export const flags = {
+  model: { type: 'path', value: 'M.gguf', help: 'the chat model (default: the shipped tutor model in models/)' },
+  system: { type: 'string', value: 'TEXT', help: 'the system prompt' },
+  'max-tokens': { type: 'int', min: 1, value: 'N', help: 'at most N tokens per reply (default 256)' },
+  ...samplerFlags,
+  stop: { type: 'list', value: 'TEXT', help: 'also end a reply at TEXT, not printed (repeatable)' },
+  ctx: { type: 'int', min: 0, value: 'N', help: 'context size in tokens (default: the model\'s, at most 4096)' },
+  json: { type: 'bool', help: 'read conversations as JSON on stdin, print one JSON answer each' },
+  verbose: { type: 'bool', help: 'print token counts and speed of each turn on stderr' },
+};
+
+export const examples = [
+  'atento chat',
+  'atento chat --model m.gguf --system "You are a pirate." --temperature 0.7',
+  'echo \'{"messages":[{"role":"user","content":"Hi!"}]}\' | atento chat --json',
+];
+
+const DEFAULT_MAX_TOKENS = 256;
+
+/** A failure with a one-line message (bin/atento.js prints it, exit 1). */
+function failure(message, code = 'E_INPUT') {
+  return Object.assign(new Error(message), { code });
+}
+const SHIPPED = 'tutor-en-es.gguf';
+
+/** The chat model shipped in models/ ($ATENTO_MODELS_DIR overrides the folder). */
+export function defaultChatModel() {
+  const dir = process.env.ATENTO_MODELS_DIR || fileURLToPath(new URL('../../models/', import.meta.url));
+  const isFile = (p) => {
+    try {
+      return statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (isFile(join(dir, SHIPPED))) return join(dir, SHIPPED);
+  let names = [];
+  try {
+    names = readdirSync(dir).filter((f) => /\.gguf$/i.test(f) && /chat|tutor/i.test(f)).sort();
+  } catch {
+    names = [];
+  }
+  for (const f of names) if (isFile(join(dir, f))) return join(dir, f);
+  throw failure(`no chat model given and none shipped in ${dir} (looked for ${SHIPPED} and *chat*.gguf): pass --model M.gguf`);
+}
+
+// ---- the C calls ------------------------------------------------------------------
+
+/**
+ * atn_chat_prefill: make `session` ready to answer `messages`.
+ * @returns {{evaluated: number, dropped: number}}
+ */
+export function chatPrefill(rt, session, messages, reserve) {
+  const f = rt.fn('atn_chat_prefill');
+  const n = messages.length;
+  const ptrs = [];
+  const arr = rt.malloc(8 * n + 8);
+  try {
+    for (let i = 0; i < n; i++) {
+      const [rp] = rt.putString(messages[i].role);
+      ptrs.push(rp);
+      const [cp] = rt.putString(messages[i].content);
+      ptrs.push(cp);
+      rt.view().setUint32(arr + 4 * i, rp, true);
+      rt.view().setUint32(arr + 4 * n + 4 * i, cp, true);
+    }
+    const dp = arr + 8 * n;
+    rt.view().setInt32(dp, 0, true);
+    const r = f(session._p(), arr, arr + 4 * n, n, reserve, dp);
+    if (r < 0) {
+      throw failure(rt.lastError() || 'preparing the chat prompt failed', 'E_CONTEXT');
+    }
+    return { evaluated: r, dropped: rt.view().getInt32(dp, true) };
+  } finally {
+    for (const p of ptrs) rt.free(p);
+    rt.free(arr);
+  }
+}
+
+/** Messages left after dropping `dropped` of them right after the system prompt. */
+export function dropOldest(messages, dropped) {
+  if (dropped <= 0) return messages;
+  const first = messages.length && messages[0].role === 'system' ? 1 : 0;
+  return [...messages.slice(0, first), ...messages.slice(first + dropped)];
+}
+
+/**
+ * One turn: prefill the conversation, then stream the reply through
+ * onText(text) (may be async). shouldStop() is polled between tokens; when it
+ * says yes the reply ends there (stop_reason 'interrupted').
+ */
+export async function chatTurn(ctx, messages, p, { onText, shouldStop, yieldEvery = 0 } = {}) {
+  const { rt, model, session } = ctx;
+  const nCtx = session.nCtx;
+  // Room kept for the reply: max-tokens, but never more than half the context,
+  // so a long reply limit cannot squeeze the conversation out.
+  const reserve = Math.max(1, Math.min(p.maxTokens, Math.floor(nCtx / 2)));
+  const t0 = performance.now();
+  const { evaluated, dropped } = chatPrefill(rt, session, messages, reserve);
+  const t1 = performance.now();
+  const promptTokens = session.nPast;
+  const sampler = model.newSampler(p.sampler);
+  let content = '', reason = 'length';
+  const tokens = [];
+  try {
+    const it = model.generate(session, sampler, { maxTokens: Math.min(p.maxTokens, nCtx - session.nPast), stop: p.stop });
+    for (let k = 0; ; k++) {
+      if (shouldStop && shouldStop()) {
+        it.return();
+        reason = 'interrupted';
+        break;
+      }
+      const { value, done } = it.next();
+      if (done) {
+        reason = value.reason;
+        break;
+      }
+      if (value.token >= 0) tokens.push(value.token);
+      if (value.text) {
+        content += value.text;
+        if (onText) await onText(value.text);
+      }
+      // let the event loop see key presses (Ctrl-C) between tokens
+      if (yieldEvery && k % yieldEvery === 0) await new Promise((r) => setImmediate(r));
+    }
+  } finally {
+    sampler.free();
+  }
+  const t2 = performance.now();
+  const n = tokens.length;
+  return {
+    content,
+    tokens,
+    promptTokens,
+    evaluated,
+    reused: promptTokens - evaluated,
+    dropped,
+    reason,
+    timings: {
+      prompt_ms: round(t1 - t0),
+      prompt_tokens_per_s: evaluated && t1 > t0 ? round(evaluated / ((t1 - t0) / 1000)) : 0,
+      gen_ms: round(t2 - t1),
+      gen_tokens_per_s: n && t2 > t1 ? round(n / ((t2 - t1) / 1000)) : 0,
+    },
+  };
+}
+
+function round(x) {
+  return Number.isFinite(x) ? Math.round(x * 100) / 100 : 0;
+}
+
+// ---- JSON input ------------------------------------------------------------------
+
+/**
+ * Split text into its top-level JSON values (objects/arrays, one after the
+ * other, whitespace between). Returns [{text, line}]; throws a one-line error
+ * for anything else (an unterminated value, stray characters).
+ */
+export function splitJsonValues(s) {
+  const vals = [];
+  let i = 0, line = 1;
+  const n = s.length;
+  while (i < n) {
+    const c = s[i];
+    if (c === '\n') { line++; i++; continue; }
+    if (c === ' ' || c === '\t' || c === '\r') { i++; continue; }
+    if (c !== '{' && c !== '[') throw new Error(`line ${line}: expected a JSON object, found '${printable(s, i)}'`);
+    const start = i, startLine = line;
+    let depth = 0, inStr = false;
+    for (; i < n; i++) {
+      const d = s[i];
+      if (d === '\n') line++;
+      if (inStr) {
+        if (d === '\\') i++;
+        else if (d === '"') inStr = false;
+      } else if (d === '"') inStr = true;
+      else if (d === '{' || d === '[') depth++;
+      else if (d === '}' || d === ']') {
+        if (--depth === 0) { i++; break; }
+      }
+    }
+    if (depth !== 0 || inStr) throw new Error(`line ${startLine}: the JSON value is not terminated`);
+    vals.push({ text: s.slice(start, i), line: startLine });
+  }
+  return vals;
+}
+
+function printable(s, i) {
+  return JSON.stringify(s.slice(i, i + 12)).slice(1, -1);
+}
+
+const NUM_PARAMS = {
+  max_tokens: { key: 'maxTokens', int: true, min: 1 },
+  temperature: { key: 'temperature', min: 0 },
+  top_k: { key: 'topK', int: true, min: 0 },
+  top_p: { key: 'topP', min: 0, max: 1 },
+  min_p: { key: 'minP', min: 0, max: 1 },
+  repeat_penalty: { key: 'repeatPenalty', min: 0 },
+  repeat_last_n: { key: 'repeatLastN', int: true, min: 0 },
+  seed: { key: 'seed', int: true, min: 0 },
+};
+
+/** Check one parsed conversation; returns {messages, params} or throws. */
+export function checkConversation(v) {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('expected an object {"messages": [...]}');
+  const msgs = v.messages;
+  if (!Array.isArray(msgs) || msgs.length === 0) throw new Error('"messages" must be a non-empty array of {"role", "content"}');
+  const messages = msgs.map((m, i) => {
+    if (m === null || typeof m !== 'object' || Array.isArray(m)) throw new Error(`messages[${i}] must be an object {"role", "content"}`);
+    if (typeof m.role !== 'string' || m.role.length === 0) throw new Error(`messages[${i}].role must be a non-empty string`);
+    if (typeof m.content !== 'string') throw new Error(`messages[${i}].content must be a string`);
+    if (m.role.includes('\0') || m.content.includes('\0')) throw new Error(`messages[${i}] contains a NUL character`);
+    return { role: m.role, content: m.content };
+  });
+  const params = {};
+  for (const [name, spec] of Object.entries(NUM_PARAMS)) {
+    if (v[name] === undefined || v[name] === null) continue;
+    const x = v[name];
+    if (typeof x !== 'number' || !Number.isFinite(x) || (spec.int && !Number.isSafeInteger(x))) {
+      throw new Error(`"${name}" must be ${spec.int ? 'an integer' : 'a number'}`);
+    }
+    if (spec.min !== undefined && x < spec.min) throw new Error(`"${name}" must be >= ${spec.min}`);
+    if (spec.max !== undefined && x > spec.max) throw new Error(`"${name}" must be <= ${spec.max}`);
+    params[spec.key] = x;
+  }
+  if (v.stop !== undefined && v.stop !== null) {
+    const st = typeof v.stop === 'string' ? [v.stop] : v.stop;
+    if (!Array.isArray(st) || st.some((s) => typeof s !== 'string' || s.length === 0 || s.includes('\0'))) {
+      throw new Error('"stop" must be a non-empty string or an array of them');
+    }
+    params.stop = st;
+  }
+  return { messages, params };
+}
+
+/** Parse stdin's bytes into checked conversations (all of them, before any work). */
+export function parseConversations(bytes) {
+  let text;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw failure('--json: the input is not valid UTF-8');
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  let vals;
+  try {
+    vals = splitJsonValues(text);
+  } catch (e) {
+    throw failure(`--json: ${e.message}`);
+  }
+  if (vals.length === 0) throw failure('--json: no conversation on stdin (expected {"messages": [...]})');
+  return vals.map(({ text: t, line }, k) => {
+    const where = vals.length > 1 ? `conversation ${k + 1} (line ${line})` : 'the input';
+    let v;
+    try {
+      v = JSON.parse(t);
+    } catch (e) {
+      throw failure(`--json: ${where} is not valid JSON: ${e.message}`);
+    }
+    try {
+      return checkConversation(v);
+    } catch (e) {
+      throw failure(`--json: ${where}: ${e.message}`);
+    }
+  });
+}
+
+const MAX_INPUT = 64 * 2 ** 20; // bytes of JSON on stdin
+
+async function readStdin() {
+  const chunks = [];
+  let n = 0;
+  for await (const c of process.stdin) {
+    n += c.length;
+    if (n > MAX_INPUT) throw failure(`--json: the input is larger than ${MAX_INPUT / 2 ** 20} MiB`);
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks);
+}
+
+// ---- the command -------------------------------------------------------------------
+
+function params(o, j = {}) {
+  const pick = (k) => (o[k] !== undefined ? o[k] : j[k]);
+  const sampler = {};
+  for (const k of ['temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatLastN', 'seed']) {
+    const v = pick(k);
+    if (v !== undefined) sampler[k] = v;
+  }
+  return {
+    maxTokens: pick('maxTokens') ?? DEFAULT_MAX_TOKENS,
+    sampler,
+    stop: [...(o.stop || []), ...(j.stop || [])],
+  };
+}
+
+export async function run(o) {
+  for (const s of o.stop) if (s.length === 0) throw new UsageError('--stop is empty');
+  if (o.json && o.system !== undefined) throw new UsageError('--system is for the interactive chat; with --json put a system message in "messages"');
+  // Read and check the input before loading anything: bad input fails fast.
+  const convs = o.json ? parseConversations(await readStdin()) : null;
+  const path = o.model ?? defaultChatModel();
+  const { rt, model, loadMs } = await loadModelFile(path);
+  try {
+    if (model.arch === 'marian') throw failure(`${path} is a translation model (marian): use atento translate`);
+    const session = model.newSession(o.ctx || 0);
+    const ctx = { rt, model, session };
+    if (convs) return await runJson(ctx, convs, o, loadMs);
+    return await runInteractive(ctx, o, path);
+  } finally {
+    model.free();
+  }
+}
+
+async function runJson(ctx, convs, o, loadMs) {
+  for (let k = 0; k < convs.length; k++) {
+    const { messages, params: jp } = convs[k];
+    const r = await chatTurn(ctx, messages, params(o, jp));
+    const res = {
+      message: { role: 'assistant', content: r.content },
+      tokens: r.tokens,
+      prompt_tokens: r.promptTokens,
+      reused_tokens: r.reused,
+      evaluated_tokens: r.evaluated,
+      dropped_messages: r.dropped,
+      stop_reason: r.reason,
+      timings: k === 0 ? { load_ms: round(loadMs), ...r.timings } : r.timings,
+    };
+    await out(JSON.stringify(res) + '\n');
+  }
+  return 0;
+}
+
+async function runInteractive(ctx, o, path) {
+  const p = params(o);
+  const tty = !!(process.stdin.isTTY && process.stdout.isTTY);
+  const base = o.system !== undefined ? [{ role: 'system', content: o.system }] : [];
+  let messages = [...base];
+  const note = (s) => process.stderr.write(`[${s}]\n`);
+  if (tty) {
+    process.stderr.write(`atento chat: ${path} (context ${ctx.session.nCtx} tokens). ` +
+      'Ctrl-C stops a reply; Ctrl-D or Ctrl-C at the prompt exits; /reset starts over.\n');
+  }
+  const rl = readline.createInterface({ input: process.stdin, output: tty ? process.stdout : undefined, terminal: tty, prompt: '> ' });
+  let generating = false, interrupted = false, quit = false, failed = 0;
+  const onInterrupt = () => {
+    if (generating) interrupted = true;
+    else {
+      quit = true;
+      if (tty) process.stdout.write('\n');
+      rl.close();
+    }
+  };
+  rl.on('SIGINT', onInterrupt);
+  process.on('SIGINT', onInterrupt);
+  try {
+    if (tty) rl.prompt();
+    for await (const raw of rl) {
+      const line = raw.replace(/\r$/, '');
+      if (line.trim() === '') {
+        if (tty) rl.prompt();
+        continue;
+      }
+      if (line.trim() === '/exit' || line.trim() === '/quit') break;
+      if (line.trim() === '/reset') {
+        messages = [...base];
+        ctx.session.truncate(0);
+        note('new conversation');
+        if (tty) rl.prompt();
+        continue;
+      }
+      messages.push({ role: 'user', content: line });
+      generating = true;
+      interrupted = false;
+      let r;
+      try {
+        r = await chatTurn(ctx, messages, p, { onText: out, shouldStop: () => interrupted, yieldEvery: 1 });
+      } catch (e) {
+        generating = false;
+        messages.pop();
+        // the cache no longer matches anything known: start it afresh
+        ctx.session.truncate(0);
+        failed++;
+        note(`error: ${String(e.message).replace(/\s*\n\s*/g, ' ')}`);
+        if (tty && !quit) rl.prompt();
+        continue;
+      }
+      generating = false;
+      await out('\n');
+      if (r.dropped > 0) {
+        messages = dropOldest(messages, r.dropped);
+        note(`context full: dropped the ${r.dropped} oldest message${r.dropped > 1 ? 's' : ''}` +
+          `${messages[0]?.role === 'system' ? ' (the system prompt is kept)' : ''}`);
+      }
+      messages.push({ role: 'assistant', content: r.content });
+      if (r.reason === 'interrupted') note('reply stopped');
+      else if (r.reason === 'length') note(`reply cut at ${r.tokens.length} tokens`);
+      if (o.verbose) {
+        note(`prompt ${r.promptTokens} tokens (${r.evaluated} evaluated, ${r.reused} reused from the cache), ` +
+          `reply ${r.tokens.length} tokens, ${r.timings.gen_tokens_per_s} tokens/s, ${r.reason}`);
+      }
+      if (quit) break;
+      if (tty) rl.prompt();
+    }
+  } finally {
+    process.removeListener('SIGINT', onInterrupt);
+    rl.close();
+  }
+  // piped input: a turn that failed makes the exit status non-zero
+  return failed && !tty ? 1 : 0;
+}
