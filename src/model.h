@@ -43,6 +43,7 @@ struct atn_model {
     int n_ctx_train;
     char *info_json;
     char *chat_template;     /* NUL-terminated copy, or NULL */
+    char arch_name[32];      /* general.architecture ("llama", "qwen2", ...) */
 };
 
 struct atn_session {
@@ -53,8 +54,17 @@ struct atn_session {
     int n_logits;            /* rows valid after the last eval */
     int n_logits_cap;
     int all_logits;
+    int n_eval;              /* tokens of the last eval (atn_logits' index range) */
+    int32_t *tokens;         /* n_ctx ids: tokens[0..n_past) are the ones in the cache */
     void *impl;
 };
+
+/* The session keeps the ids in its cache (chat.c reuses the common prefix). */
+#define ATN_SESSION_TOKENS 1
+
+/* Contract for arch->eval: it is called with 1 <= n, n_past + n <= n_ctx and
+ * every id in [0, n_vocab) (atento.c checks); it must not change n_past
+ * (atento.c advances it and records the ids after a successful eval). */
 
 /* Architectures known to the loader (atento.c). */
 extern const atn_arch atn_arch_llama;   /* "llama" and "qwen2" */
