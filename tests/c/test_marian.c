@@ -6,7 +6,8 @@
  * logits of the reference forward pass (written from HF MarianMTModel's
  * equations) and a greedy decode. The *.gguf beside them come from
  * `atento convert marian`. Checked: logits (f32: max abs diff <= 1e-3;
- * q8_0: loose), greedy == reference greedy, beam 1 == greedy, beam 4 scores
+ * q8_0 (weights and activations quantized): <= 0.3 and argmax equal at 85%
+ * of positions), greedy == reference greedy, beam 1 == greedy, beam 4 scores
  * at least greedy's, KV-cache decoding == one batched pass, sentence
  * splitting, attention rows sum to 1, hostile inputs.
  */
@@ -125,6 +126,8 @@ static int read_ref(const char *path, ref *r) {
 }
 
 /* Max abs diff of the model's teacher-forced logits from the reference, over every case. */
+static int n_top_same, n_top; /* argmax agreement with the reference */
+
 static float logits_diff(atn_model *m, const ref *r, int batched) {
     float worst = 0;
     atn_session *s = atn_session_new(m, 64);
@@ -142,10 +145,16 @@ static float logits_diff(atn_model *m, const ref *r, int batched) {
                 if (atn_marian_decode(s, c->tgt + t, &slot, &pos, 1)) { printf("decode: %s\n", atn_last_error()); return 1e9f; }
                 lg = s->logits;
             }
+            const float *want = c->logits + (size_t)t * (size_t)r->V;
+            int a = 0, b = 0;
             for (int v = 0; v < r->V; v++) {
-                float d = fabsf(lg[v] - c->logits[(size_t)t * (size_t)r->V + (size_t)v]);
+                float d = fabsf(lg[v] - want[v]);
                 if (!(d <= worst)) worst = d;
+                if (lg[v] > lg[a]) a = v;
+                if (want[v] > want[b]) b = v;
             }
+            n_top_same += a == b;
+            n_top++;
         }
     }
     atn_session_free(s);
@@ -176,8 +185,11 @@ static void test_model(const char *name, float tol, int exact_greedy, int must_e
     CHECK(m != NULL, "load %s", path);
     if (!m) return;
     CHECK(atn_model_n_vocab(m) == r.V, "%s: n_vocab %d != %d", name, atn_model_n_vocab(m), r.V);
+    n_top_same = n_top = 0;
     float d1 = logits_diff(m, &r, 0), d2 = logits_diff(m, &r, 1);
-    printf("%s: logits max abs diff %.2e (token by token), %.2e (batched)\n", name, d1, d2);
+    printf("%s: logits max abs diff %.2e (token by token), %.2e (batched); argmax equal at %d/%d positions\n", name, d1,
+           d2, n_top_same, n_top);
+    CHECK(n_top_same >= n_top * 85 / 100, "%s: argmax equal at only %d/%d positions", name, n_top_same, n_top);
     CHECK(d1 <= tol, "%s: token-by-token logits differ by %g > %g", name, d1, tol);
     CHECK(d2 <= tol, "%s: batched logits differ by %g > %g", name, d2, tol);
 
@@ -351,8 +363,8 @@ int main(void) {
     FILE *f = fopen("tests/data/marian/tiny.q8_0.gguf", "rb");
     if (f) {
         fclose(f);
-        test_model("tiny.q8_0.gguf", 0.15f, 0, 0);
-        test_model("opus.q8_0.gguf", 0.15f, 0, 0);
+        test_model("tiny.q8_0.gguf", 0.3f, 0, 0);
+        test_model("opus.q8_0.gguf", 0.3f, 0, 0);
     }
     test_text();
     printf("%d passed, %d failed\n", n_pass, n_fail);
