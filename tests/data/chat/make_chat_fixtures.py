@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Writes the chat test models of tests/js/chat*.test.mjs: tiny Llamas whose
+replies are known in advance, so stop handling can be tested exactly.
+
+Each is a 1-layer Llama (width 16, 2 heads) over the SentencePiece vocabulary
+of tests/data/tokenizer/spm_bpe.gguf plus a chat family's special tokens. The
+weights are built, not trained: every token's embedding carries one large
+marker dimension (most tokens: "ordinary"; the token "▁good": "X"; the token
+"▁amigo": "Y"), large enough to dominate the residual stream, and the output
+matrix maps ordinary -> "▁good", X -> "▁amigo", Y -> the end-of-generation
+token. So whatever the prompt, the reply is "good amigo" and then the model
+ends its turn with the family's end token, which must not be printed:
+
+    hola_chatml.gguf   ChatML template,  ends with <|im_end|>
+    hola_llama3.gguf   Llama 3 template, ends with <|eot_id|> (not the GGUF EOS)
+    hola_zephyr.gguf   Zephyr template,  ends with EOS </s>
+
+Seeded; run from the repo root:  /usr/bin/python3 tests/data/chat/make_chat_fixtures.py
+"""
+import os
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, "..", "..", "..")
+sys.path.insert(0, os.path.join(ROOT, "models", "tools"))
+import gguf  # noqa: E402
+
+N_EMBD, N_HEAD, N_FF, N_CTX = 16, 2, 32, 256
+HEAD = N_EMBD // N_HEAD
+BIG = 40.0  # marker size in the embeddings
+OUT = 12.0  # output weight on a marker dimension
+
+FAMILIES = {
+    "chatml": {"extra": ["<|im_start|>", "<|im_end|>"], "end": "<|im_end|>", "bos": None,
+               "template": "chatml.jinja"},
+    "llama3": {"extra": ["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"],
+               "end": "<|eot_id|>", "bos": "<|begin_of_text|>", "template": "llama3.jinja"},
+    "zephyr": {"extra": [], "end": "</s>", "bos": None, "template": "zephyr.jinja"},
+}
+
+
+def make(family, spec, src):
+    tokens = list(src.kv["tokenizer.ggml.tokens"]) + spec["extra"]
+    scores = list(src.kv["tokenizer.ggml.scores"]) + [0.0] * len(spec["extra"])
+    types = list(src.kv["tokenizer.ggml.token_type"]) + [3] * len(spec["extra"])
+    n_vocab = len(tokens)
+    x_id, y_id, end_id = tokens.index("▁good"), tokens.index("▁amigo"), tokens.index(spec["end"])
+    template = open(os.path.join(ROOT, "tests", "data", "chat_templates", spec["template"])).read()
+    w = gguf.GGUFWriter()
+    w.add("general.architecture", "llama")
+    w.add("general.name", "hola-%s-test" % family)
+    w.add("llama.context_length", N_CTX)
+    w.add("llama.embedding_length", N_EMBD)
+    w.add("llama.block_count", 1)
+    w.add("llama.feed_forward_length", N_FF)
+    w.add("llama.attention.head_count", N_HEAD)
+    w.add("llama.attention.head_count_kv", N_HEAD)
+    w.add("llama.attention.layer_norm_rms_epsilon", 1e-5)
+    w.add("llama.rope.freq_base", 10000.0)
+    w.add("llama.rope.dimension_count", HEAD)
+    w.add("llama.vocab_size", n_vocab)
+    for k, v in src.kv.items():
+        if k == "tokenizer.ggml.tokens":
+            w.add(k, tokens)
+        elif k == "tokenizer.ggml.scores":
+            w.add(k, scores, gguf.FLOAT32)
+        elif k == "tokenizer.ggml.token_type":
+            w.add(k, types, gguf.INT32)
+        elif k == "tokenizer.ggml.bos_token_id" and spec["bos"]:
+            w.add(k, tokens.index(spec["bos"]), gguf.UINT32)
+        elif k.startswith("tokenizer."):
+            w.add(k, v, src.kv_type[k] if src.kv_type[k] != gguf.ARRAY else None)
+    w.add("tokenizer.chat_template", template)
+
+    rng = np.random.default_rng(7)
+
+    def rnd(*shape, scale=0.1):
+        return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+    # marker dimensions: 0 = ordinary, 1 = X ("▁good"), 2 = Y ("▁amigo")
+    emb = rnd(n_vocab, N_EMBD, scale=0.3)
+    emb[:, 0:3] = 0
+    emb[:, 0] = BIG
+    emb[x_id, 0], emb[x_id, 1] = 0, BIG
+    emb[y_id, 0], emb[y_id, 2] = 0, BIG
+    out = rnd(n_vocab, N_EMBD, scale=0.1)
+    out[:, 0:3] = 0
+    out[x_id, 0] = OUT     # after an ordinary token: X
+    out[y_id, 1] = OUT     # after X: Y
+    out[end_id, 2] = OUT   # after Y: the end of the turn
+    w.add_tensor("token_embd.weight", emb, "f16")
+    w.add_tensor("output_norm.weight", np.ones(N_EMBD, np.float32))
+    w.add_tensor("output.weight", out, "f16")
+    p = "blk.0."
+    w.add_tensor(p + "attn_norm.weight", np.ones(N_EMBD, np.float32))
+    w.add_tensor(p + "attn_q.weight", rnd(N_EMBD, N_EMBD))
+    w.add_tensor(p + "attn_k.weight", rnd(N_EMBD, N_EMBD))
+    w.add_tensor(p + "attn_v.weight", rnd(N_EMBD, N_EMBD))
+    w.add_tensor(p + "attn_output.weight", rnd(N_EMBD, N_EMBD))
+    w.add_tensor(p + "ffn_norm.weight", np.ones(N_EMBD, np.float32))
+    w.add_tensor(p + "ffn_gate.weight", rnd(N_FF, N_EMBD))
+    w.add_tensor(p + "ffn_up.weight", rnd(N_FF, N_EMBD))
+    w.add_tensor(p + "ffn_down.weight", rnd(N_EMBD, N_FF))
+    path = os.path.join(HERE, "hola_%s.gguf" % family)
+    w.write(path)
+    print("%s: %d bytes, reply ids %d %d then %d" % (path, os.path.getsize(path), x_id, y_id, end_id))
+
+
+def main():
+    src = gguf.GGUFReader(os.path.join(ROOT, "tests", "data", "tokenizer", "spm_bpe.gguf"))
+    for family, spec in FAMILIES.items():
+        make(family, spec, src)
+
+
+if __name__ == "__main__":
+    main()
