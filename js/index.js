@@ -53,7 +53,10 @@ async function spawnWorker() {
   }
   if (isNode) {
     const { Worker: NodeWorker } = await import('node:worker_threads');
-    const w = new NodeWorker(workerUrl);
+    // The worker inherits the process's flags; drop those that only make
+    // sense for the main script (node --input-type=module -e ...).
+    const execArgv = process.execArgv.filter((a) => !/^--input-type(=|$)/.test(a));
+    const w = new NodeWorker(workerUrl, { execArgv });
     return {
       post: (m, t) => w.postMessage(m, t || []),
       on(onMsg, onErr) {

@@ -3,6 +3,7 @@
 // driven by playwright-core with a fresh profile, and the models to use.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { join, dirname, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createStaticServer } from '../../bin/serve.js';
@@ -37,11 +38,23 @@ export function shippedModels() {
     .filter((m) => existsSync(m.path));
 }
 
-/** A chat (llama) model: the shipped one, else a test model. */
+/**
+ * A chat (llama) model: the shipped one, else a committed test model, else a
+ * tiny random-weight one made here with models/tools/make_llama.py (into the
+ * git-ignored tests/artifacts/).
+ */
 export function chatModel() {
   const s = shippedModels().find((m) => m.kind === 'chat');
   if (s) return s.path;
-  return firstGguf('tests/data/llama', (f) => !/bad|broken|trunc/i.test(f));
+  const t = firstGguf('tests/data/llama', (f) => !/bad|broken|trunc/i.test(f));
+  if (t) return t;
+  const made = join(artifacts, 'tiny-llama.gguf');
+  if (!existsSync(made)) {
+    mkdirSync(artifacts, { recursive: true });
+    const r = spawnSync('/usr/bin/python3', [join(root, 'models', 'tools', 'make_llama.py'), made, '--ctx', '2048'], { encoding: 'utf8' });
+    if (r.status !== 0) return null;
+  }
+  return made;
 }
 
 /** A translation (marian) model: the shipped one, else a test model. */
