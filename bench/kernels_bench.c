@@ -44,14 +44,23 @@ static int make_weight(atn_tensor *W, int type, int n_in, int n_out) {
     uint8_t *data = malloc(rb * n_out);
     float *row = malloc(sizeof(float) * n_in);
     if (!data || !row) { free(data); free(row); return -1; }
-    /* quantize a few distinct rows and repeat them (quantizing 135M values
-     * with the reference quantizers would dominate the run) */
+    /* quantize a few distinct rows, then build the others block by block
+     * from randomly chosen blocks of those (quantizing 135M values with the
+     * reference quantizers would dominate the run). Repeating whole rows
+     * would let the branch predictor learn per-block patterns that a real
+     * model never shows (it hid a sign branch in the f16 scales once). */
+    size_t bb = atn_type_block_bytes(type);
+    int64_t nblk = n_in / atn_type_block_size(type);
     for (int r = 0; r < n_out; r++) {
         if (r < 16) {
             for (int i = 0; i < n_in; i++) row[i] = rnd() * 0.05f;
             atn_quantize_row(type, row, data + (size_t)r * rb, n_in);
         } else {
-            memcpy(data + (size_t)r * rb, data + (size_t)(r % 16) * rb, rb);
+            for (int64_t b = 0; b < nblk; b++) {
+                rnd();
+                int src = (int)((rng >> 20) & 15);
+                memcpy(data + (size_t)r * rb + b * bb, data + (size_t)src * rb + b * bb, bb);
+            }
         }
     }
     free(row);
