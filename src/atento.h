@@ -215,6 +215,12 @@ ATN_API float atn_translate_logprob(const atn_translator *t); /* sum of log p ov
  * Returns n_target * n_source (nothing past cap is written), or < 0. */
 ATN_API int atn_translate_attention(const atn_translator *t, int layer, int head, float *out, int cap);
 
+/* The source ids the translator feeds the encoder for one sentence:
+ * [>>target_lang<<] + the source vocabulary's segmentation + [</s>]
+ * (target_lang NULL or "": no tag). Count like atn_tokenize, or < 0. */
+ATN_API int atn_translate_source_ids(const atn_model *m, const char *target_lang, const char *text, size_t len,
+                                     int32_t *ids, int cap);
+
 /* Sentence spans of a text: spans[2i], spans[2i+1] = byte start and end of
  * sentence i (surrounding whitespace excluded). Returns the count (spans
  * past cap/2 are not written). */

@@ -176,6 +176,15 @@ void atn_translator_free(atn_translator *t) {
     free(t);
 }
 
+static int32_t lookup_tag(const atn_model *m, const char *lang) {
+    char tag[48];
+    if (strlen(lang) > 32) return atn_error("target language '%.32s...' is too long", lang);
+    snprintf(tag, sizeof tag, ">>%s<<", lang);
+    int32_t id = atn_tokenizer_lookup(m->src_tok ? m->src_tok : m->tok, tag, strlen(tag));
+    if (id < 0) return atn_error("this model has no target-language tag %s", tag);
+    return id;
+}
+
 atn_translator *atn_translator_new(atn_model *m, int beam, const char *target_lang, int flags) {
     if (!m) { atn_error("atn_translator_new: no model"); return NULL; }
     if (m->arch != &atn_arch_marian) { atn_error("translation needs an encoder-decoder (marian) model, this one is '%s'", m->arch ? m->arch->name : "?"); return NULL; }
@@ -187,14 +196,7 @@ atn_translator *atn_translator_new(atn_model *m, int beam, const char *target_la
     t->flags = flags;
     t->tag = -1;
     t->length_penalty = 1.0f;
-    if (target_lang && target_lang[0]) {
-        char tag[48];
-        size_t n = strlen(target_lang);
-        if (n > 32) { atn_error("target language '%.32s...' is too long", target_lang); goto fail; }
-        snprintf(tag, sizeof tag, ">>%s<<", target_lang);
-        t->tag = atn_tokenizer_lookup(m->src_tok ? m->src_tok : m->tok, tag, strlen(tag));
-        if (t->tag < 0) { atn_error("this model has no target-language tag %s", tag); goto fail; }
-    }
+    if (target_lang && target_lang[0] && (t->tag = lookup_tag(m, target_lang)) < 0) goto fail;
     t->s = atn_session_new(m, 0);
     if (!t->s) goto fail;
     if (atn_marian_info_get(t->s, &t->info) || atn_marian_reserve_slots(t->s, beam)) goto fail;
@@ -245,6 +247,26 @@ int atn_translate_begin(atn_translator *t, const char *text, size_t len) {
     t->n_src = t->n_tgt = 0;
     t->out_len = 0;
     return 0;
+}
+
+int atn_translate_source_ids(const atn_model *m, const char *target_lang, const char *text, size_t len, int32_t *ids,
+                             int cap) {
+    if (!m || (!text && len) || cap < 0 || (cap > 0 && !ids)) return atn_error("atn_translate_source_ids: bad arguments");
+    if (m->arch != &atn_arch_marian) return atn_error("not an encoder-decoder (marian) model");
+    const atn_tokenizer *tok = m->src_tok ? m->src_tok : m->tok;
+    int32_t tag = -1;
+    if (target_lang && target_lang[0] && (tag = lookup_tag(m, target_lang)) < 0) return -1;
+    int o = tag >= 0;
+    if (o && cap > 0) ids[0] = tag;
+    int k = atn_tokenizer_encode(tok, text ? text : "", len, 0, 0, ids ? ids + (o < cap ? o : cap) : NULL, cap > o ? cap - o : 0);
+    if (k < 0) return -1;
+    o += k;
+    int32_t eos = atn_tokenizer_eos(m->tok);
+    if (eos >= 0) {
+        if (o < cap) ids[o] = eos;
+        o++;
+    }
+    return o;
 }
 
 /* Source ids of span i: [tag] + spm(text) + [</s>], cut to fit the model. */

@@ -314,6 +314,32 @@ static void test_text(void) {
     CHECK(atn_translator_new(m, 9, NULL, 0) == NULL, "beam 9 refused");
     CHECK(atn_translator_new(m, 1, "xx", 0) == NULL && strstr(atn_last_error(), ">>xx<<"), "unknown tag: %s", atn_last_error());
     atn_translator_free(t);
+    /* source ids as the translator builds them: tag + spm + </s> (cases.json from sentencepiece) */
+    {
+        int32_t ids[64];
+        const char *src = "Tom is reading a book.";
+        int k = atn_translate_source_ids(m, "es", src, strlen(src), ids, 64);
+        /* tests/data/marian/tiny/cases.json case 0 */
+        size_t cn;
+        char *cj = read_file("tests/data/marian/tiny/cases.json", &cn);
+        const char *q = cj ? strstr(cj, "\"src_ids\": [") : NULL;
+        int ok = q != NULL && k > 2;
+        if (q) {
+            q += strlen("\"src_ids\": [");
+            for (int i = 0; ok && i < k; i++) {
+                while (*q == ' ' || *q == '\n' || *q == ',') q++;
+                ok = atoi(q) == ids[i];
+                while (*q >= '0' && *q <= '9') q++;
+            }
+            while (*q == ' ' || *q == '\n') q++;
+            ok = ok && *q == ']';
+        }
+        CHECK(ok, "atn_translate_source_ids equals sentencepiece's ids (%d ids)", k);
+        CHECK(atn_translate_source_ids(m, "es", src, strlen(src), ids, 2) == k, "count beyond cap");
+        CHECK(atn_translate_source_ids(m, "zz", src, strlen(src), ids, 64) < 0, "unknown tag");
+        CHECK(atn_translate_source_ids(m, NULL, "", 0, ids, 64) == 1 && ids[0] == atn_token_eos(m), "empty source is </s>");
+        atn_free(cj);
+    }
     /* bad ids through the raw API */
     atn_session *s = atn_session_new(m, 32);
     int32_t bad[3] = {5, 100000, 1};
