@@ -172,3 +172,43 @@ export async function run(o) {
   }
   return 0;
 }
+
+/** The encoder's ids for one sentence: [>>to<<] + source spm + [</s>] (atn_translate_source_ids). */
+export function sourceIds(rt, model, text, to = null) {
+  const [lp] = to ? rt.putString(to) : [0];
+  const [tp, tn] = rt.putString(text);
+  try {
+    const f = rt.fn('atn_translate_source_ids');
+    const n = f(model._p(), lp, tp, tn, 0, 0);
+    if (n < 0) rt.fail('E_TOKENIZE', 'tokenizing the source');
+    const p = rt.malloc(4 * Math.max(1, n));
+    f(model._p(), lp, tp, tn, p, n);
+    const ids = Array.from(new Int32Array(rt.memory.buffer, p, n));
+    rt.free(p);
+    return ids;
+  } finally {
+    rt.free(tp);
+    if (lp) rt.free(lp);
+  }
+}
+
+/**
+ * `atento score` for marian models: log p(target | source), token by token.
+ * The target is segmented with the target vocabulary, ends with </s>, and
+ * the decoder starts from decoder_start_token_id. Returns
+ * {sourceTokens, tokens, logprobs, logprob, perplexity}.
+ */
+export function scoreMarian(rt, model, { source, target, to = null }) {
+  const src = sourceIds(rt, model, source, to);
+  const start = model.info().hparams.decoder_start_token_id;
+  const tgt = [...model.tokenize(target, { addSpecial: false }), model.eos];
+  const s = model.newSession(Math.max(src.length, tgt.length + 1));
+  try {
+    s.setSource(src);
+    const logprobs = Array.from(s.score([start, ...tgt]));
+    const logprob = logprobs.reduce((a, b) => a + b, 0);
+    return { sourceTokens: src, tokens: tgt, logprobs, logprob, perplexity: Math.exp(-logprob / logprobs.length) };
+  } finally {
+    s.free();
+  }
+}

@@ -199,3 +199,26 @@ test('translate CLI: errors are one line', () => {
   assert.deepEqual(translateArgs(['--beam', '3', 'Hola mundo']), { beam: 3, json: false, attention: false, text: 'Hola mundo' });
   assert.throws(() => translateArgs(['a', 'b']), /one argument/);
 });
+
+test('scoreMarian: log p(target | source) equals the reference logits', async () => {
+  const { scoreMarian } = await import('../../js/cli/translate.js');
+  const rt = await runtime();
+  for (const name of ['tiny', 'opus']) {
+    const ref = readRef(join(data, name, 'ref.bin'));
+    const cases = JSON.parse(readFileSync(join(data, name, 'cases.json'), 'utf8')).cases;
+    const m = rt.loadModel(readFileSync(join(data, `${name}.f32.gguf`)));
+    const to = name === 'tiny' ? 'es' : null;
+    const r = scoreMarian(rt, m, { source: cases[0].source, target: cases[0].target, to });
+    assert.deepEqual(r.sourceTokens, cases[0].src_ids);
+    const c = ref.cases[0];
+    // logprobs[i] = log softmax(ref logits at position i)[tgt[i+1]] for the positions the reference has
+    for (let i = 0; i + 1 < c.tgt.length; i++) {
+      const row = c.logits.subarray(i * ref.V, (i + 1) * ref.V);
+      const mx = Math.max(...row);
+      const lse = mx + Math.log(row.reduce((a, v) => a + Math.exp(v - mx), 0));
+      assert.ok(Math.abs(r.logprobs[i] - (row[c.tgt[i + 1]] - lse)) < 1e-3, `${name} position ${i}`);
+    }
+    assert.equal(r.tokens[r.tokens.length - 1], m.eos);
+    m.free();
+  }
+});
