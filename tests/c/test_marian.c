@@ -353,6 +353,52 @@ static void test_text(void) {
     atn_model_free(m);
 }
 
+/* Set the u32 value of `key` in a GGUF held in memory (key, then type 4, then the value). */
+static int patch_u32(uint8_t *g, size_t n, const char *key, uint32_t v) {
+    size_t k = strlen(key);
+    for (size_t i = 0; i + k + 8 <= n; i++)
+        if (!memcmp(g + i, key, k) && g[i + k] == 4 && !g[i + k + 1] && !g[i + k + 2] && !g[i + k + 3]) {
+            memcpy(g + i + k + 4, &v, 4);
+            return 0;
+        }
+    return -1;
+}
+
+static void test_hostile_models(void) {
+    size_t n;
+    uint8_t *orig = read_file("tests/data/marian/tiny.f32.gguf", &n);
+    if (!orig) { CHECK(0, "read tiny"); return; }
+    struct { const char *key; uint32_t v; const char *msg; } cases[] = {
+        {"marian.attention.head_count", 5, "bad hyper-parameters"},
+        {"marian.attention.head_count", 0, "bad hyper-parameters"},
+        {"marian.embedding_length", 64, "has shape"},
+        {"marian.feed_forward_length", 65, "has shape"},
+        {"marian.encoder.block_count", 3, "enc.blk.2"},
+        {"marian.decoder.block_count", 100000, "bad hyper-parameters"},
+        {"marian.decoder_start_token_id", 99999, "out of range"},
+        {"marian.context_length", 1, "bad hyper-parameters"},
+        {"marian.context_length", 0xffffffffu, "out of range"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t *g = atn_malloc(n);
+        memcpy(g, orig, n);
+        CHECK(patch_u32(g, n, cases[i].key, cases[i].v) == 0, "patch %s", cases[i].key);
+        atn_model *m = atn_model_load(g, n, 1);
+        CHECK(m == NULL && strstr(atn_last_error(), cases[i].msg), "%s = %u: %s", cases[i].key, cases[i].v,
+              m ? "loaded" : atn_last_error());
+        if (m) atn_model_free(m);
+    }
+    /* every truncation of the file is refused, never read past */
+    for (size_t cut = 0; cut < n; cut += n / 97 + 1) {
+        uint8_t *g = atn_malloc(cut + 1);
+        memcpy(g, orig, cut);
+        atn_model *m = atn_model_load(g, cut, 1);
+        CHECK(m == NULL, "truncated at %zu loaded", cut);
+        if (m) atn_model_free(m);
+    }
+    atn_free(orig);
+}
+
 static void test_split(void) {
     struct { const char *text; int n; const char *first; } cases[] = {
         {"Hello world. How are you?", 2, "Hello world."},
@@ -393,6 +439,7 @@ int main(void) {
         test_model("opus.q8_0.gguf", 0.3f, 0, 0);
     }
     test_text();
+    test_hostile_models();
     printf("%d passed, %d failed\n", n_pass, n_fail);
     return n_fail ? 1 : 0;
 }
