@@ -20,54 +20,6 @@
 #include "model.h"
 #include "models/marian.h"
 
-#include "error.h"
-
-/* Until src/atento.c (the generic loader, H4) is in the tree, these weak
- * stand-ins let this test run; the real definitions replace them. */
-#define WEAK __attribute__((weak))
-WEAK void *atn_malloc(size_t n) { return malloc(n); }
-WEAK void atn_free(void *p) { free(p); }
-WEAK atn_model *atn_model_load(void *data, size_t size, int own) {
-    char err[256];
-    atn_model *m = calloc(1, sizeof *m);
-    m->data = data; m->size = size; m->owns_data = own;
-    m->gguf = atn_gguf_open(data, size, err, sizeof err);
-    if (!m->gguf) { atn_error("%s", err); return NULL; }
-    m->tok = atn_tokenizer_load(m->gguf, "tokenizer.ggml", err, sizeof err);
-    if (!m->tok) { atn_error("%s", err); return NULL; }
-    m->arch = &atn_arch_marian;
-    return m->arch->load(m) ? NULL : m;
-}
-WEAK void atn_model_free(atn_model *m) {
-    if (!m) return;
-    m->arch->free(m);
-    atn_tokenizer_free(m->tok);
-    atn_gguf_close(m->gguf);
-    if (m->owns_data) free(m->data);
-    free(m);
-}
-WEAK int atn_model_n_vocab(const atn_model *m) { return m->n_vocab; }
-WEAK int32_t atn_token_lookup(const atn_model *m, const char *t, size_t n) { return atn_tokenizer_lookup(m->tok, t, n); }
-WEAK int32_t atn_token_eos(const atn_model *m) { return atn_tokenizer_eos(m->tok); }
-WEAK atn_session *atn_session_new(atn_model *m, int n_ctx) {
-    atn_session *s = calloc(1, sizeof *s);
-    s->model = m;
-    s->n_ctx = n_ctx > 0 ? n_ctx : 256;
-    if (m->arch->session_init(s)) { free(s); return NULL; }
-    return s;
-}
-WEAK void atn_session_free(atn_session *s) {
-    if (!s) return;
-    s->model->arch->session_free(s);
-    free(s);
-}
-WEAK int atn_set_source(atn_session *s, const int32_t *src, int n) { return s->model->arch->set_source(s, src, n); }
-WEAK int atn_eval(atn_session *s, const int32_t *t, int n, int all) {
-    int rc = s->model->arch->eval(s, t, n, all);
-    if (!rc) s->n_past += n;
-    return rc;
-}
-
 static int n_pass, n_fail;
 #define CHECK(cond, ...)                                   \
     do {                                                   \
