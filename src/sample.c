@@ -171,12 +171,12 @@ ATN_API int32_t atn_sample(atn_sampler *smp, const float *logits, int n_vocab) {
     if (smp->p.temperature <= 0 || smp->p.top_k == 1 || v[best] == -INFINITY) return best;
 
     /* candidates: ids with a finite logit, tempered */
-    float inv_t = 1.0f / smp->p.temperature;
+    float inv_t = 1.0f / smp->p.temperature, vmax = v[best];
     int32_t *idx = smp->idx;
     int n = 0;
     for (int i = 0; i < n_vocab; i++) {
         if (v[i] == -INFINITY) continue;
-        v[i] = (v[i] - v[best]) * inv_t; /* <= 0, the best is 0 */
+        v[i] = (v[i] - vmax) * inv_t; /* <= 0, the best is 0 */
         idx[n++] = i;
     }
     int sorted = 0;
