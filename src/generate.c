@@ -79,30 +79,50 @@ ATN_API int atn_gen_add_stop(atn_gen *g, const char *stop, size_t len) {
     return 0;
 }
 
-/* Move the first n pending bytes to the output of this step. */
-static int release(atn_gen *g, size_t n) {
-    if (reserve(&g->out, &g->out_cap, g->out_n + n + 4)) return -1;
-    memcpy(g->out + g->out_n, g->pend, n);
+static int emit(atn_gen *g, const char *p, size_t n) {
+    if (reserve(&g->out, &g->out_cap, g->out_n + n + 1)) return -1;
+    memcpy(g->out + g->out_n, p, n);
     g->out_n += n;
     g->out[g->out_n] = 0;
-    memmove(g->pend, g->pend + n, g->pend_n - n);
-    g->pend_n -= n;
     return 0;
 }
 
-/* Release everything: a dangling partial character becomes U+FFFD. */
-static int release_all(atn_gen *g) {
-    size_t whole = atn_utf8_complete_prefix(g->pend, g->pend_n);
-    if (release(g, whole)) return -1;
-    if (g->pend_n) {
-        g->pend_n = 0;
-        if (reserve(&g->out, &g->out_cap, g->out_n + 4)) return -1;
-        memcpy(g->out + g->out_n, "\xEF\xBF\xBD", 3);
-        g->out_n += 3;
-        g->out[g->out_n] = 0;
+/* Release pending bytes up to `limit` as valid UTF-8: whole characters pass,
+ * bytes that can never form one (a stray continuation byte, a lead byte
+ * followed by a non-continuation, overlongs, surrogates) become U+FFFD, and
+ * a character still incomplete at the end is kept pending unless `all`
+ * (then it becomes U+FFFD too). */
+static int release(atn_gen *g, size_t limit, int all) {
+    size_t i = 0;
+    while (i < limit) {
+        unsigned char c = (unsigned char)g->pend[i];
+        if (c < 0x80) {
+            if (emit(g, g->pend + i, 1)) return -1;
+            i++;
+            continue;
+        }
+        int k = atn_utf8_char_len(c);
+        if (k > 0 && i + (size_t)k > limit) {
+            /* incomplete: may still be completed by the next token? */
+            int cont = 1;
+            for (size_t j = i + 1; j < limit; j++) cont &= ((unsigned char)g->pend[j] & 0xC0) == 0x80;
+            if (cont && !all) break;
+            k = 0;
+        }
+        if (k > 0 && atn_utf8_valid(g->pend + i, (size_t)k)) {
+            if (emit(g, g->pend + i, (size_t)k)) return -1;
+            i += (size_t)k;
+        } else {
+            if (emit(g, "\xEF\xBF\xBD", 3)) return -1;
+            i++;
+        }
     }
+    memmove(g->pend, g->pend + i, g->pend_n - i);
+    g->pend_n -= i;
     return 0;
 }
+
+static int release_all(atn_gen *g) { return release(g, g->pend_n, 1); }
 
 /* Earliest complete stop-string match in pending, or -1. */
 static long find_stop(const atn_gen *g) {
@@ -164,9 +184,7 @@ ATN_API int atn_gen_next(atn_gen *g, int32_t *token) {
         g->done = 1;
         return release_all(g) ? -1 : 0;
     }
-    size_t whole = atn_utf8_complete_prefix(g->pend, g->pend_n);
-    size_t keep = g->pend_n - stop_hold(g);
-    if (release(g, whole < keep ? whole : keep)) return -1;
+    if (release(g, g->pend_n - stop_hold(g), 0)) return -1;
     if (s->n_past >= s->n_ctx) {
         g->done = 1; /* the context is full: this token ends the generation */
         return 1;
