@@ -356,7 +356,50 @@ static void test_bad_inputs(void) {
     CHECK(atn_quantize(8, x, q, 32) == 34 && atn_quantize(99, x, q, 32) == 0 && atn_quantize(8, x, q, 31) == 0, "quantize");
 }
 
+/* A copy of a good model with one metadata value or tensor name changed. */
+static void hostile(const char *what, const char *key, uint32_t value, const char *from, const char *to) {
+    size_t size;
+    unsigned char *data = read_file("tests/data/llama/llama_q8_0.gguf", &size);
+    if (!data) { n_fail++; return; }
+    int patched = 0;
+    const char *needle = key ? key : from;
+    size_t nl = strlen(needle);
+    for (size_t i = 8; i + nl + 8 < size && !patched; i++) {
+        if (memcmp(data + i, needle, nl) != 0) continue;
+        uint64_t len;
+        memcpy(&len, data + i - 8, 8);
+        if (len != nl) continue; /* the whole key, not a prefix of a longer one */
+        if (key) memcpy(data + i + nl + 4, &value, 4); /* after the u32 type tag */
+        else memcpy(data + i, to, nl);
+        patched = 1;
+    }
+    CHECK(patched, "%s: pattern not found", what);
+    atn_model *m = atn_model_load(data, size, 1);
+    CHECK(m == NULL && strlen(atn_last_error()) > 0, "%s: loaded", what);
+    if (m) atn_model_free(m);
+    else printf("  hostile %-22s -> %s\n", what, atn_last_error());
+}
+
+static void test_hostile(void) {
+    hostile("zero layers", "llama.block_count", 0, NULL, NULL);
+    hostile("more layers than tensors", "llama.block_count", 3, NULL, NULL);
+    hostile("absurd layer count", "llama.block_count", 100000, NULL, NULL);
+    hostile("zero heads", "llama.attention.head_count", 0, NULL, NULL);
+    hostile("heads not dividing width", "llama.attention.head_count", 3, NULL, NULL);
+    hostile("kv heads not dividing", "llama.attention.head_count_kv", 3, NULL, NULL);
+    hostile("kv heads zero", "llama.attention.head_count_kv", 0, NULL, NULL);
+    hostile("wrong width", "llama.embedding_length", 96, NULL, NULL);
+    hostile("wrong ffn", "llama.feed_forward_length", 129, NULL, NULL);
+    hostile("odd rope dims", "llama.rope.dimension_count", 15, NULL, NULL);
+    hostile("rope dims > head", "llama.rope.dimension_count", 64, NULL, NULL);
+    hostile("zero context", "llama.context_length", 0, NULL, NULL);
+    hostile("missing tensor", NULL, 0, "blk.1.ffn_up.weight", "blk.1.ffn_uq.weight");
+    hostile("missing norm", NULL, 0, "output_norm.weight", "output_nurm.weight");
+    hostile("unknown architecture", NULL, 0, "llama", "lrama");
+}
+
 int main(void) {
+    test_hostile();
     test_model("llama_f32", 1e-3);
     test_model("qwen2_f32", 1e-3);
     test_model("llama_q8_0", 3e-2);
