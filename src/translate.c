@@ -28,6 +28,21 @@
 #include "tokenizer.h"
 
 #define MAX_BEAM 8
+#define MAX_LANES ATN_MARIAN_MAX_SOURCES /* sentences decoded together (greedy) */
+#define LANE_KV_BUDGET (48u << 20)        /* bytes of self-attention cache for the lanes */
+
+/* Greedy decoding runs up to MAX_LANES sentences of the text at once: each
+ * is a lane (its own cache slot and source slot), and one decoder pass per
+ * step serves them all, so the weights are read once for several tokens.
+ * Output stays in order: the first unfinished sentence (the head) streams its
+ * tokens; sentences after it that finish early wait for their turn. */
+typedef struct {
+    int span;                /* sentence index, -1: free */
+    int32_t *src, *tgt;
+    int n_src, src_cap, n_tgt, tgt_cap, max_len;
+    float logprob;
+    int finished;
+} lane;
 #define MAX_SENTENCE_BYTES 600 /* longer "sentences" are cut at a space */
 
 struct atn_translator {
@@ -42,7 +57,6 @@ struct atn_translator {
     size_t len, done;        /* bytes of text already passed to the output */
     int32_t *spans;
     int n_spans, cur;
-    int state;               /* 0: between sentences, 1: greedy decoding */
     /* the current sentence */
     int32_t *src;
     int n_src, src_cap;
@@ -62,6 +76,9 @@ struct atn_translator {
     int32_t *hyp2;
     float *lsm;              /* one row of log-softmax */
     int hyp_cap;
+    /* greedy lanes */
+    lane lanes[MAX_LANES];
+    int n_lanes, admitted, head_started;
 };
 
 /* ---- sentence splitting ------------------------------------------------- */
@@ -173,6 +190,7 @@ void atn_translator_free(atn_translator *t) {
     atn_session_free(t->s);
     free(t->text); free(t->spans); free(t->src); free(t->tgt); free(t->out); free(t->attn);
     free(t->piece); free(t->hyp); free(t->hyp2); free(t->lsm);
+    for (int i = 0; i < MAX_LANES; i++) { free(t->lanes[i].src); free(t->lanes[i].tgt); }
     free(t);
 }
 
@@ -199,7 +217,14 @@ atn_translator *atn_translator_new(atn_model *m, int beam, const char *target_la
     if (target_lang && target_lang[0] && (t->tag = lookup_tag(m, target_lang)) < 0) goto fail;
     t->s = atn_session_new(m, 0);
     if (!t->s) goto fail;
-    if (atn_marian_info_get(t->s, &t->info) || atn_marian_reserve_slots(t->s, beam)) goto fail;
+    if (atn_marian_info_get(t->s, &t->info)) goto fail;
+    /* lanes: as many as the cache budget allows, plus one slot to record attention */
+    size_t per_slot = (size_t)t->info.n_dec * (size_t)atn_session_n_ctx(t->s) * (size_t)t->info.d_model * 2 * sizeof(float);
+    t->n_lanes = (int)(LANE_KV_BUDGET / (per_slot ? per_slot : 1)) - 1;
+    if (t->n_lanes > MAX_LANES) t->n_lanes = MAX_LANES;
+    if (t->n_lanes < 1) t->n_lanes = 1;
+    for (int i = 0; i < MAX_LANES; i++) t->lanes[i].span = -1;
+    if (atn_marian_reserve_slots(t->s, beam > 1 ? beam : t->n_lanes + 1)) goto fail;
     t->lsm = malloc((size_t)m->n_vocab * sizeof(float));
     if (!t->lsm) { atn_error("out of memory"); goto fail; }
     return t;
@@ -242,10 +267,13 @@ int atn_translate_begin(atn_translator *t, const char *text, size_t len) {
     t->spans = spans;
     t->n_spans = n;
     t->cur = 0;
-    t->state = 0;
     t->piece_len = 0;
     t->n_src = t->n_tgt = 0;
     t->out_len = 0;
+    t->admitted = 0;
+    t->head_started = 0;
+    t->released = 0;
+    for (int i = 0; i < MAX_LANES; i++) t->lanes[i].span = -1;
     return 0;
 }
 
@@ -345,21 +373,24 @@ static int release(atn_translator *t, int all) {
 }
 
 /* Cross-attention of the finished target: one batched teacher-forced pass. */
-static int record_attention(atn_translator *t) {
+static int record_attention(atn_translator *t, int src_slot, int kv_slot) {
     int n = t->n_tgt;
     t->attn_rows = 0;
     if (!(t->flags & ATN_TR_ATTENTION) || n == 0) return 0;
     int32_t *in = malloc((size_t)n * sizeof(int32_t));
-    int *slot = calloc((size_t)n, sizeof(int)), *pos = malloc((size_t)n * sizeof(int));
+    int *slot = malloc((size_t)n * sizeof(int)), *pos = malloc((size_t)n * sizeof(int));
+    int *srcs = malloc((size_t)n * sizeof(int));
     int rc = -1;
-    if (!in || !slot || !pos) { atn_error("out of memory"); goto done; }
+    if (!in || !slot || !pos || !srcs) { atn_error("out of memory"); goto done; }
     in[0] = t->info.start;
     for (int i = 0; i < n; i++) {
         if (i) in[i] = t->tgt[i - 1];
         pos[i] = i;
+        slot[i] = kv_slot;
+        srcs[i] = src_slot;
     }
     atn_marian_record_attention(t->s, 1);
-    rc = atn_marian_decode(t->s, in, slot, pos, n);
+    rc = atn_marian_decode_src(t->s, in, slot, pos, srcs, n);
     if (rc == 0) {
         int rows;
         const float *a = atn_marian_attention(t->s, &rows);
@@ -377,32 +408,15 @@ static int record_attention(atn_translator *t) {
     }
 done:
     atn_marian_record_attention(t->s, 0);
-    free(in); free(slot); free(pos);
+    free(in); free(slot); free(pos); free(srcs);
     return rc;
 }
 
 static int finish_sentence(atn_translator *t) {
-    if (decode_target(t) || release(t, 1) || record_attention(t)) return -1;
+    if (decode_target(t) || release(t, 1) || record_attention(t, 0, 0)) return -1;
     t->done = (size_t)t->spans[2 * t->cur + 1];
     t->cur++;
-    t->state = 0;
     return 2;
-}
-
-/* One greedy step: decode the last token, append the argmax. */
-static int greedy_step(atn_translator *t) {
-    int32_t last = t->n_tgt ? t->tgt[t->n_tgt - 1] : t->info.start;
-    int slot = 0, pos = t->n_tgt;
-    if (atn_marian_decode(t->s, &last, &slot, &pos, 1)) return -1;
-    log_softmax(t, t->s->logits);
-    int best = 0;
-    for (int i = 1; i < t->m->n_vocab; i++) if (t->lsm[i] > t->lsm[best]) best = i;
-    if (tgt_room(t, t->n_tgt + 1)) return -1;
-    t->tgt[t->n_tgt++] = best;
-    t->logprob += t->lsm[best];
-    if (best == t->info.eos || t->n_tgt >= t->max_len) return finish_sentence(t);
-    if (decode_target(t) || release(t, 0)) return -1;
-    return 1;
 }
 
 typedef struct { float score; int parent; int32_t tok; } cand;
@@ -543,7 +557,118 @@ int atn_translate_ids_for_test(atn_translator *t, const int32_t *src, int n) {
         if (tgt_room(t, t->n_tgt + 1)) return -1;
         t->tgt[t->n_tgt++] = best;
         t->logprob += t->lsm[best];
-        if (best == t->info.eos || t->n_tgt >= t->max_len) return record_attention(t);
+        if (best == t->info.eos || t->n_tgt >= t->max_len) return record_attention(t, 0, 0);
+    }
+}
+
+/* ---- greedy lanes ------------------------------------------------------- */
+
+static int grow_ids(int32_t **p, int *cap, int n) {
+    if (n <= *cap) return 0;
+    int c = *cap ? *cap : 64;
+    while (c < n) c *= 2;
+    int32_t *q = realloc(*p, (size_t)c * sizeof(int32_t));
+    if (!q) return atn_error("out of memory");
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+static lane *lane_of(atn_translator *t, int span) {
+    for (int i = 0; i < t->n_lanes; i++)
+        if (t->lanes[i].span == span) return &t->lanes[i];
+    return NULL;
+}
+
+/* Start sentence `span` in a free lane: tokenize, encode into its source slot. */
+static int admit(atn_translator *t, lane *L) {
+    int i = (int)(L - t->lanes);
+    size_t a = (size_t)t->spans[2 * t->admitted], b = (size_t)t->spans[2 * t->admitted + 1];
+    if (encode_source(t, t->text + a, b - a)) return -1;
+    if (grow_ids(&L->src, &L->src_cap, t->n_src)) return -1;
+    memcpy(L->src, t->src, (size_t)t->n_src * sizeof(int32_t));
+    L->n_src = t->n_src;
+    if (atn_marian_encode(t->s, i, L->src, L->n_src)) return -1;
+    L->max_len = 2 * L->n_src + 10;
+    if (L->max_len > t->s->n_ctx) L->max_len = t->s->n_ctx;
+    L->n_tgt = 0;
+    L->logprob = 0;
+    L->finished = 0;
+    L->span = t->admitted++;
+    return 0;
+}
+
+/* One decoder pass over every unfinished lane; each gets its argmax token. */
+static int lanes_step(atn_translator *t) {
+    int32_t tok[MAX_LANES];
+    int slot[MAX_LANES], pos[MAX_LANES], src[MAX_LANES], n = 0;
+    for (int i = 0; i < t->n_lanes; i++) {
+        lane *L = &t->lanes[i];
+        if (L->span < 0 || L->finished) continue;
+        tok[n] = L->n_tgt ? L->tgt[L->n_tgt - 1] : t->info.start;
+        slot[n] = src[n] = i;
+        pos[n] = L->n_tgt;
+        n++;
+    }
+    if (n == 0) return 0;
+    if (atn_marian_decode_src(t->s, tok, slot, pos, src, n)) return -1;
+    for (int r = 0; r < n; r++) {
+        lane *L = &t->lanes[slot[r]];
+        log_softmax(t, t->s->logits + (size_t)r * (size_t)t->m->n_vocab);
+        int best = 0;
+        for (int v = 1; v < t->m->n_vocab; v++) if (t->lsm[v] > t->lsm[best]) best = v;
+        if (grow_ids(&L->tgt, &L->tgt_cap, L->n_tgt + 1)) return -1;
+        L->tgt[L->n_tgt++] = best;
+        L->logprob += t->lsm[best];
+        if (best == t->info.eos || L->n_tgt >= L->max_len) L->finished = 1;
+    }
+    return 0;
+}
+
+/* The head lane's state as the current sentence (t->src, t->tgt, ...). */
+static int sync_head(atn_translator *t, const lane *L) {
+    if (tgt_room(t, L->n_tgt) || (L->n_src > t->src_cap && grow_ids(&t->src, &t->src_cap, L->n_src))) return -1;
+    memcpy(t->tgt, L->tgt, (size_t)L->n_tgt * sizeof(int32_t));
+    memcpy(t->src, L->src, (size_t)L->n_src * sizeof(int32_t));
+    t->n_tgt = L->n_tgt;
+    t->n_src = L->n_src;
+    t->logprob = L->logprob;
+    return 0;
+}
+
+/* Pass the text between the previous sentence and the head to the output. */
+static int head_gap(atn_translator *t) {
+    if (t->head_started) return 0;
+    size_t a = (size_t)t->spans[2 * t->cur];
+    if (put(&t->piece, &t->piece_len, &t->piece_cap, t->text + t->done, a - t->done)) return -1;
+    t->done = a;
+    t->head_started = 1;
+    return 0;
+}
+
+static int greedy_next(atn_translator *t) {
+    for (;;) {
+        lane *h = lane_of(t, t->cur);
+        if (h && h->finished) {
+            int i = (int)(h - t->lanes);
+            if (sync_head(t, h) || head_gap(t) || decode_target(t) || release(t, 1) ||
+                record_attention(t, i, t->n_lanes))
+                return -1;
+            h->span = -1;
+            t->done = (size_t)t->spans[2 * t->cur + 1];
+            t->cur++;
+            t->released = 0;
+            t->head_started = 0;
+            return 2;
+        }
+        for (int i = 0; i < t->n_lanes && t->admitted < t->n_spans && t->admitted < t->cur + t->n_lanes; i++)
+            if (t->lanes[i].span < 0 && admit(t, &t->lanes[i])) return -1;
+        h = lane_of(t, t->cur);
+        if (!h) return atn_error("translate: internal: no lane for sentence %d", t->cur);
+        if (lanes_step(t)) return -1;
+        if (h->finished) continue;
+        if (sync_head(t, h) || head_gap(t) || decode_target(t) || release(t, 0)) return -1;
+        return 1;
     }
 }
 
@@ -551,7 +676,6 @@ int atn_translate_next(atn_translator *t) {
     if (!t) return atn_error("atn_translate_next: no translator");
     t->piece_len = 0;
     if (put(&t->piece, &t->piece_len, &t->piece_cap, "", 0)) return -1;
-    if (t->state == 1) return greedy_step(t);
     if (t->cur >= t->n_spans) { /* trailing whitespace */
         if (t->done < t->len) {
             if (put(&t->piece, &t->piece_len, &t->piece_cap, t->text + t->done, t->len - t->done)) return -1;
@@ -559,14 +683,11 @@ int atn_translate_next(atn_translator *t) {
         }
         return 0;
     }
+    if (t->beam == 1) return greedy_next(t);
     size_t a = (size_t)t->spans[2 * t->cur], b = (size_t)t->spans[2 * t->cur + 1];
     if (put(&t->piece, &t->piece_len, &t->piece_cap, t->text + t->done, a - t->done)) return -1;
     t->done = a;
     if (encode_source(t, t->text + a, b - a) || start_sentence(t)) return -1;
-    if (t->beam == 1) {
-        t->state = 1;
-        return greedy_step(t);
-    }
     if (beam_search(t)) return -1;
     return finish_sentence(t);
 }
@@ -577,7 +698,7 @@ const char *atn_translate_piece(const atn_translator *t, size_t *len) {
 }
 
 const char *atn_translate_source(const atn_translator *t, size_t *len) {
-    if (!t || t->cur == 0 || t->state != 0) {
+    if (!t || t->cur == 0) {
         if (len) *len = 0;
         return "";
     }

@@ -63,9 +63,9 @@ typedef struct {
     float *kc, *vc;
     int n_slots;
     float *tmp;               /* reorder scratch [slots][n_ctx][d] */
-    /* cross-attention keys/values of the source: [layer][n_src][d] */
-    float *ck, *cv;
-    int n_src, src_cap;
+    /* cross-attention keys/values of each source slot: [layer][n_src][d] */
+    float *ck[ATN_MARIAN_MAX_SOURCES], *cv[ATN_MARIAN_MAX_SOURCES];
+    int n_src[ATN_MARIAN_MAX_SOURCES], src_cap[ATN_MARIAN_MAX_SOURCES];
     /* recorded cross-attention weights [layer][row][head][n_src] */
     int record;
     float *xattn;
@@ -299,7 +299,8 @@ static void session_free(atn_session *s) {
     msession *ms = s->impl;
     if (ms) {
         free(ms->x); free(ms->r); free(ms->q); free(ms->k); free(ms->v); free(ms->o); free(ms->ff); free(ms->att);
-        free(ms->kc); free(ms->vc); free(ms->tmp); free(ms->ck); free(ms->cv); free(ms->xattn);
+        free(ms->kc); free(ms->vc); free(ms->tmp); free(ms->xattn);
+        for (int i = 0; i < ATN_MARIAN_MAX_SOURCES; i++) { free(ms->ck[i]); free(ms->cv[i]); }
         free(ms->slot); free(ms->pos);
         free(ms);
     }
@@ -466,19 +467,21 @@ static void embed(const marian *mm, const int32_t *tok, const int *pos, int p0, 
     }
 }
 
-/* The encoder: source ids -> cross-attention keys/values of every decoder layer. */
-static int marian_set_source(atn_session *s, const int32_t *src, int n) {
+/* The encoder: source ids -> cross-attention keys/values of every decoder
+ * layer, kept in source slot `slot` (atn_set_source uses slot 0). */
+int atn_marian_encode(atn_session *s, int slot, const int32_t *src, int n) {
     const marian *mm = s->model->impl;
     msession *ms = s->impl;
     if (n < 1) return atn_error("marian: empty source");
     if (n > mm->n_ctx) return atn_error("marian: source of %d tokens exceeds the model's %d positions", n, mm->n_ctx);
     for (int i = 0; i < n; i++)
         if (src[i] < 0 || src[i] >= mm->n_vocab) return atn_error("marian: source token id %d is out of range", src[i]);
+    if (slot < 0 || slot >= ATN_MARIAN_MAX_SOURCES) return atn_error("marian: source slot %d out of range", slot);
     if (ensure_rows(s, n)) return -1;
-    if (n > ms->src_cap) {
+    if (n > ms->src_cap[slot]) {
         size_t sz = (size_t)mm->n_dec * (size_t)n * (size_t)mm->d;
-        if (grow(&ms->ck, sz) || grow(&ms->cv, sz)) return -1;
-        ms->src_cap = n;
+        if (grow(&ms->ck[slot], sz) || grow(&ms->cv[slot], sz)) return -1;
+        ms->src_cap[slot] = n;
     }
     int d = mm->d, H = mm->n_head, hd = mm->hd;
     float qscale = 1.0f / sqrtf((float)hd);
@@ -503,28 +506,41 @@ static int marian_set_source(atn_session *s, const int32_t *src, int n) {
     if (mm->pre_norm && mm->enc_out.w)
         for (int t = 0; t < n; t++) layer_norm(x + (size_t)t * (size_t)d, &mm->enc_out, d, mm->eps);
     for (int l = 0; l < mm->n_dec; l++) {
-        linear(&mm->dec[l].ck, x, n, ms->ck + (size_t)l * (size_t)n * (size_t)d);
-        linear(&mm->dec[l].cv, x, n, ms->cv + (size_t)l * (size_t)n * (size_t)d);
+        linear(&mm->dec[l].ck, x, n, ms->ck[slot] + (size_t)l * (size_t)n * (size_t)d);
+        linear(&mm->dec[l].cv, x, n, ms->cv[slot] + (size_t)l * (size_t)n * (size_t)d);
     }
-    ms->n_src = n;
+    ms->n_src[slot] = n;
+    return 0;
+}
+
+static int marian_set_source(atn_session *s, const int32_t *src, int n) {
+    if (atn_marian_encode(s, 0, src, n)) return -1;
     s->n_past = 0;
     s->n_logits = 0;
     return 0;
 }
 
 int atn_marian_decode(atn_session *s, const int32_t *tok, const int *slot, const int *pos, int n) {
+    return atn_marian_decode_src(s, tok, slot, pos, NULL, n);
+}
+
+int atn_marian_decode_src(atn_session *s, const int32_t *tok, const int *slot, const int *pos, const int *src, int n) {
     const marian *mm = s->model->impl;
     msession *ms = s->impl;
-    if (ms->n_src < 1) return atn_error("marian: no source: call atn_set_source first");
     if (n < 1) return atn_error("marian: nothing to decode");
     for (int r = 0; r < n; r++) {
+        int sr = src ? src[r] : 0;
+        if (sr < 0 || sr >= ATN_MARIAN_MAX_SOURCES || ms->n_src[sr] < 1)
+            return atn_error("marian: no source: call atn_set_source first");
         if (tok[r] < 0 || tok[r] >= mm->n_vocab) return atn_error("marian: token id %d is out of range", tok[r]);
         if (slot[r] < 0 || slot[r] >= ms->n_slots) return atn_error("marian: hypothesis %d does not exist", slot[r]);
         if (pos[r] < 0 || pos[r] >= s->n_ctx) return atn_error("marian: target position %d exceeds the context (%d)", pos[r], s->n_ctx);
     }
     if (ensure_rows(s, n) || ensure_logits(s, n)) return -1;
-    int d = mm->d, H = mm->n_head, hd = mm->hd, S = ms->n_src;
-    if (ms->record) {
+    int d = mm->d, H = mm->n_head, hd = mm->hd, S = ms->n_src[src ? src[0] : 0];
+    if (ms->record) { /* one source for all rows */
+        for (int r = 1; r < n; r++)
+            if ((src ? src[r] : 0) != (src ? src[0] : 0)) return atn_error("marian: recording attention over several sources");
         size_t need = (size_t)mm->n_dec * (size_t)n * (size_t)H * (size_t)S;
         if (need > ms->xattn_cap) {
             if (grow(&ms->xattn, need)) return -1;
@@ -561,12 +577,13 @@ int atn_marian_decode(atn_session *s, const int32_t *tok, const int *slot, const
         /* cross-attention over the cached source keys/values */
         in = sub_input(mm, ms, x, n, &L->cross_norm);
         linear(&L->cq, in, n, ms->q);
-        const float *K = ms->ck + (size_t)l * (size_t)S * (size_t)d, *V = ms->cv + (size_t)l * (size_t)S * (size_t)d;
         for (int r = 0; r < n; r++) {
+            int sr = src ? src[r] : 0, Sr = ms->n_src[sr];
+            const float *K = ms->ck[sr] + (size_t)l * (size_t)Sr * (size_t)d, *V = ms->cv[sr] + (size_t)l * (size_t)Sr * (size_t)d;
             float *q = ms->q + (size_t)r * (size_t)d;
             atn_scale_f32(q, qscale, d);
             for (int h = 0; h < H; h++) {
-                attend(q + h * hd, K + h * hd, V + h * hd, S, d, hd, ms->att, ms->k + (size_t)r * (size_t)d + h * hd);
+                attend(q + h * hd, K + h * hd, V + h * hd, Sr, d, hd, ms->att, ms->k + (size_t)r * (size_t)d + h * hd);
                 if (ms->record)
                     memcpy(ms->xattn + (((size_t)l * (size_t)n + (size_t)r) * (size_t)H + (size_t)h) * (size_t)S, ms->att,
                            (size_t)S * sizeof(float));
@@ -649,7 +666,7 @@ int atn_marian_info_get(const atn_session *s, atn_marian_info *out) {
     out->start = mm->start;
     out->eos = atn_tokenizer_eos(s->model->tok);
     out->pad = atn_tokenizer_pad(s->model->tok);
-    out->n_src = ms->n_src;
+    out->n_src = ms->n_src[0];
     return 0;
 }
 

@@ -19,6 +19,13 @@ typedef struct atn_marian_info {
 /* 0, or -1 if the session's model is not marian. */
 int atn_marian_info_get(const atn_session *s, atn_marian_info *out);
 
+/* Source slots: several sentences can be decoded in one batch, each row
+ * attending to its own encoded source. */
+#define ATN_MARIAN_MAX_SOURCES 8
+
+/* Encode a source into source slot `slot` (atn_set_source = slot 0). */
+int atn_marian_encode(atn_session *s, int slot, const int32_t *src, int n);
+
 /* Make room for n_slots decoder hypotheses (slot 0 is the one atn_eval uses). */
 int atn_marian_reserve_slots(atn_session *s, int n_slots);
 
@@ -27,6 +34,8 @@ int atn_marian_reserve_slots(atn_session *s, int n_slots);
  * which must already be cached or be earlier rows of this call). Writes n
  * rows of logits into s->logits (s->n_logits = n). Does not move n_past. */
 int atn_marian_decode(atn_session *s, const int32_t *tok, const int *slot, const int *pos, int n);
+/* The same, row r attending to source slot src[r] (NULL: all slot 0). */
+int atn_marian_decode_src(atn_session *s, const int32_t *tok, const int *slot, const int *pos, const int *src, int n);
 
 /* Beam reordering: slot b's cached positions [0, n_pos) become a copy of
  * slot parent[b]'s, for b < n_slots. */

@@ -242,6 +242,37 @@ static void test_text(void) {
         CHECK(o > 0 && out[o - 1] == '\n', "final newline kept");
         atn_translator_free(t);
     }
+    /* greedy runs several sentences at once (lanes): each sentence's tokens
+     * equal those of translating it alone; more sentences than lanes */
+    {
+        static const char *sents[] = {"Tom is here.", "Where is the station?", "I like green apples.", "Go!",
+                                      "He said hello.", "We are late.", "Thanks a lot.", "Come back soon.",
+                                      "The cat sleeps.", "Is it raining?", "I don't know.", "Read this book."};
+        int ns = (int)(sizeof sents / sizeof sents[0]);
+        char text[1024] = "";
+        for (int i = 0; i < ns; i++) {
+            strcat(text, sents[i]);
+            strcat(text, i % 5 == 4 ? "\n" : " ");
+        }
+        atn_translator *all = atn_translator_new(m, 1, "es", 0), *one = atn_translator_new(m, 1, "es", 0);
+        CHECK(all && one, "translators");
+        int rc, k = 0, same = 0;
+        atn_translate_begin(all, text, strlen(text));
+        while ((rc = atn_translate_next(all)) > 0) {
+            if (rc != 2) continue;
+            int32_t a[512], b[512];
+            int na = atn_translate_tokens(all, 0, a, 512), nb = -1, r2;
+            atn_translate_begin(one, sents[k], strlen(sents[k]));
+            while ((r2 = atn_translate_next(one)) > 0)
+                if (r2 == 2) nb = atn_translate_tokens(one, 0, b, 512);
+            same += na == nb && !memcmp(a, b, (size_t)na * sizeof(int32_t));
+            k++;
+        }
+        CHECK(rc == 0 && k == ns, "batched: %d of %d sentences (%s)", k, ns, rc ? atn_last_error() : "");
+        CHECK(same == ns, "batched greedy equals one-by-one for %d of %d sentences", same, ns);
+        atn_translator_free(all);
+        atn_translator_free(one);
+    }
     /* hostile / odd inputs */
     atn_translator *t = atn_translator_new(m, 2, NULL, 0);
     CHECK(t != NULL, "translator");
