@@ -111,6 +111,10 @@ def make(path, arch="llama", layers=2, width=64, heads=4, kv_heads=2, ffn=128, c
         w.add("tokenizer.chat_template", chat_template)
 
     mix = ttype == "mix"
+    kq = ("q4_k", "q5_k", "q6_k")
+    if (mix or ttype in kq or embd_type in kq) and (width % 256 or ffn % 256):
+        raise SystemExit("K-quants need width and ffn multiples of 256 (got %d, %d); for SmolLM2's shape use "
+                         "bench/make_bench_models.py q4_k_m (llama.cpp's fallbacks)" % (width, ffn))
 
     def t_of(kind):
         if mix:

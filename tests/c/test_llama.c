@@ -211,15 +211,14 @@ static int chain_ids(atn_model *m, int32_t *ids) {
 
 /* Run a greedy generation from BOS; concatenate released text; return the
  * final return code and the texts of each step (joined with '|'). */
-static int run_gen(atn_model *m, const char *stop, char *joined, size_t cap, char *all, size_t allcap, int *steps) {
+static int run_gen(atn_model *m, int32_t start, const char *stop, char *joined, size_t cap, char *all, size_t allcap, int *steps) {
     atn_session *s = atn_session_new(m, 0);
     atn_sampler_params p;
     atn_sampler_defaults(&p);
     p.temperature = 0;
     atn_sampler *smp = atn_sampler_new(&p);
     atn_gen *g = atn_gen_new(s, smp);
-    int32_t bos = 1;
-    atn_eval(s, &bos, 1, 0);
+    atn_eval(s, &start, 1, 0);
     if (stop) atn_gen_add_stop(g, stop, strlen(stop));
     joined[0] = all[0] = 0;
     int r, k = 0;
@@ -253,22 +252,39 @@ static void test_generate(void) {
     CHECK(n == 11, "chain of %d", n);
     char joined[512], all[512];
     int steps;
-    int r = run_gen(m, NULL, joined, sizeof joined, all, sizeof all, &steps);
+    int r = run_gen(m, 1, NULL, joined, sizeof joined, all, sizeof all, &steps);
     /* é is split in 2 byte tokens, 😀 in 4: the text appears only when whole */
     CHECK(r == 0 && steps == 9, "ended %d after %d steps", r, steps);
     CHECK(!strcmp(joined, "|é| gato||||😀| and| the|"), "steps: %s", joined);
     CHECK(!strcmp(all, "é gato😀 and the"), "text: %s", all);
     /* a stop string spanning tokens: nothing of it is printed */
-    r = run_gen(m, "o😀 a", joined, sizeof joined, all, sizeof all, &steps);
+    r = run_gen(m, 1, "o😀 a", joined, sizeof joined, all, sizeof all, &steps);
     CHECK(r == 0 && !strcmp(all, "é gat"), "stop: %d '%s' (%s)", r, all, joined);
     CHECK(!strcmp(joined, "|é| gat|||||"), "held back: %s", joined);
     /* a stop string that starts to match and then does not */
-    r = run_gen(m, " gatos", joined, sizeof joined, all, sizeof all, &steps);
+    r = run_gen(m, 1, " gatos", joined, sizeof joined, all, sizeof all, &steps);
     CHECK(r == 0 && !strcmp(all, "é gato😀 and the"), "false start: '%s' (%s)", all, joined);
     /* " gato" is held while it could become " gatos"; the next byte token ends that */
     CHECK(!strcmp(joined, "|é|| gato|||😀| and| the|"), "steps: %s", joined);
-    r = run_gen(m, "the", joined, sizeof joined, all, sizeof all, &steps);
+    r = run_gen(m, 1, "the", joined, sizeof joined, all, sizeof all, &steps);
     CHECK(r == 0 && !strcmp(all, "é gato😀 and "), "stop at the end: '%s'", all);
+
+    /* bytes that can never form a character become U+FFFD, at once */
+    int32_t c2[8];
+    int et;
+    uint64_t n2 = 0;
+    if (atn_gguf_get_arr(m->gguf, "test.chain2", &et, &n2) == 0 && n2 == 5)
+        for (int i = 0; i < 5; i++) {
+            int64_t v;
+            atn_gguf_arr_i64(m->gguf, "test.chain2", (uint64_t)i, &v);
+            c2[i] = (int32_t)v;
+        }
+    CHECK(n2 == 5, "chain2");
+    if (n2 == 5) {
+        r = run_gen(m, c2[0], NULL, joined, sizeof joined, all, sizeof all, &steps);
+        CHECK(r == 0 && !strcmp(joined, "\xEF\xBF\xBD||\xEF\xBF\xBDz|") && !strcmp(all, "\xEF\xBF\xBD\xEF\xBF\xBDz"),
+              "invalid bytes: %d '%s' (%s)", r, all, joined);
+    }
 
     /* bad inputs of the generator */
     atn_session *s = atn_session_new(m, 0);

@@ -43,6 +43,9 @@ def make_chain(path):
     ix = {t: i for i, t in enumerate(toks)}
     chain = [1, ix["<0xC3>"], ix["<0xA9>"], ix["\u2581gato"], ix["<0xF0>"], ix["<0x9F>"], ix["<0x98>"],
              ix["<0x80>"], ix["\u2581and"], ix["\u2581the"], 2]
+    # a second chain, from "▁casa": a stray continuation byte, then a lead
+    # byte followed by an ASCII letter: neither can become a character
+    chain2 = [ix["\u2581casa"], ix["<0xA0>"], ix["<0xC5>"], ix["z"], 2]
     D, V = 64, len(toks)
     w = gguf.GGUFWriter()
     w.add("general.architecture", "llama")
@@ -53,12 +56,14 @@ def make_chain(path):
     w.add("llama.attention.layer_norm_rms_epsilon", 1e-5)
     make_llama.add_vocab(w)
     w.add("test.chain", chain, gguf.INT32)
+    w.add("test.chain2", chain2, gguf.INT32)
     r = np.random.default_rng(3)
     E = r.standard_normal((V, D)).astype(np.float32)
     out = np.zeros((V, D), np.float32)
-    for a, b in zip(chain[:-1], chain[1:]):
-        e = E[a].astype(np.float64)
-        out[b] = e / np.sqrt(np.mean(e * e) + 1e-5)
+    for c in (chain, chain2):
+        for a, b in zip(c[:-1], c[1:]):
+            e = E[a].astype(np.float64)
+            out[b] += e / np.sqrt(np.mean(e * e) + 1e-5)
     w.add_tensor("token_embd.weight", E)
     w.add_tensor("output.weight", out)
     w.add_tensor("output_norm.weight", np.ones(D, np.float32))
