@@ -409,6 +409,8 @@ static float log_softmax_at(const float *logits, int n, int32_t tok) {
     return (float)((double)(logits[tok] - mx) - log(sum));
 }
 
+#define SCORE_CHUNK 64
+
 ATN_API int atn_score(atn_session *s, const int32_t *tokens, int n, float *logprobs) {
     if (!s) return atn_error("score: no session");
     if (n <= 0 || !tokens) return atn_error("score: no tokens (n = %d)", n);
@@ -423,14 +425,20 @@ ATN_API int atn_score(atn_session *s, const int32_t *tokens, int n, float *logpr
                              start);
     }
     if (n > s->n_ctx) return atn_error("score: %d tokens do not fit a context of %d", n, s->n_ctx);
-    s->n_past = 0;
-    if (n == 1) return 0;
-    if (atn_eval(s, tokens, n - 1, 1) != 0) return -1;
     int nv = s->model->n_vocab;
-    for (int i = 1; i < n; i++) {
+    for (int i = 1; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= nv)
             return atn_error("score: token id %d at position %d is out of range [0, %d)", (int)tokens[i], i, nv);
-        logprobs[i - 1] = log_softmax_at(s->logits + (size_t)(i - 1) * (size_t)nv, nv, tokens[i]);
+    s->n_past = 0;
+    if (n == 1) return 0;
+    /* one pass over the sequence, in chunks so that only SCORE_CHUNK rows of
+     * logits exist at a time (a 4096-token text over a 150k vocabulary would
+     * otherwise need gigabytes) */
+    for (int i0 = 0; i0 < n - 1; i0 += SCORE_CHUNK) {
+        int c = n - 1 - i0 < SCORE_CHUNK ? n - 1 - i0 : SCORE_CHUNK;
+        if (atn_eval(s, tokens + i0, c, 1) != 0) return -1;
+        for (int j = 0; j < c; j++)
+            logprobs[i0 + j] = log_softmax_at(s->logits + (size_t)j * (size_t)nv, nv, tokens[i0 + j + 1]);
     }
     return n - 1;
 }
