@@ -1,0 +1,101 @@
+// translate_shipped.test.mjs — the shipped English<->Spanish model
+// (models/translate-en-es.gguf): held-out sentences of the test split
+// (models/train/split/test.tsv, never seen in training) translate to their
+// reference, a pasted page keeps its layout, greedy and beam agree on easy
+// sentences, and the CLI's defaults pick this model.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cli, root, runtime } from './helpers.mjs';
+import { translateStream, scoreMarian } from '../../js/cli/translate.js';
+import { convertMarian } from '../../js/convert/marian.js';
+import { makeQuantizer } from '../../js/cli/convert.js';
+
+const shipped = join(root, 'models', 'translate-en-es.gguf');
+const skip = !existsSync(shipped) && 'models/translate-en-es.gguf is missing';
+
+// [source, reference, target language]: lines of models/train/split/test.tsv
+const HELD_OUT = [
+  ['I am tired of my work.', 'Estoy cansado de mi trabajo.', 'es'],
+  ['I want to go to Italy.', 'Quiero ir a Italia.', 'es'],
+  ['Do you see what I mean?', '¿Ves lo que quiero decir?', 'es'],
+  ['I have a bad pain here.', 'Tengo un fuerte dolor aquí.', 'es'],
+  ['¿Puedo encender el televisor?', 'Can I turn on the TV?', 'en'],
+  ['Muéstrame cómo hacerlo.', 'Show me how to do it.', 'en'],
+];
+
+function translate(rt, m, text, opts) {
+  let out = '';
+  const sentences = [];
+  for (const { piece, sentence } of translateStream(rt, m, text, opts)) {
+    out += piece;
+    if (sentence) sentences.push(sentence);
+  }
+  return { out, sentences };
+}
+
+test('held-out sentences are in the test split and translate to their reference (greedy and beam 4)', { skip }, async () => {
+  const split = readFileSync(join(root, 'models', 'train', 'split', 'test.tsv'), 'utf8');
+  const rt = await runtime();
+  const m = rt.loadModel(readFileSync(shipped));
+  for (const [src, ref, to] of HELD_OUT) {
+    const pair = to === 'es' ? `${src}\t${ref}` : `${ref}\t${src}`;
+    assert.ok(split.includes(pair), `not a test-split pair: ${pair}`);
+    for (const beam of [1, 4]) assert.equal(translate(rt, m, src, { to, beam }).out, ref, `${src} (beam ${beam})`);
+  }
+  m.free();
+});
+
+test('a pasted page: paragraphs and line breaks kept, each sentence translated', { skip }, async () => {
+  const rt = await runtime();
+  const m = rt.loadModel(readFileSync(shipped));
+  const page = `${HELD_OUT[0][0]} ${HELD_OUT[1][0]}\n\n${HELD_OUT[2][0]}\n${HELD_OUT[3][0]}\n`;
+  const { out, sentences } = translate(rt, m, page, { to: 'es' });
+  assert.equal(out, `${HELD_OUT[0][1]} ${HELD_OUT[1][1]}\n\n${HELD_OUT[2][1]}\n${HELD_OUT[3][1]}\n`);
+  assert.deepEqual(sentences.map((s) => s.source), HELD_OUT.slice(0, 4).map((h) => h[0]));
+  m.free();
+});
+
+test('attention: rows are distributions and the tag/EOS columns exist', { skip }, async () => {
+  const rt = await runtime();
+  const m = rt.loadModel(readFileSync(shipped));
+  const { sentences } = translate(rt, m, 'I want to go to Italy.', { to: 'es', attention: true });
+  const s = sentences[0];
+  assert.equal(s.attention.length, s.tokens.length);
+  for (const row of s.attention) {
+    assert.equal(row.length, s.sourceTokens.length);
+    assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-2);
+  }
+  // "Italia" attends most to a piece of "Italy" (a sanity check of the alignment)
+  const it = s.tokens.findIndex((id) => /Italia/.test(m.piece(id)));
+  assert.ok(it >= 0);
+  const j = s.attention[it].indexOf(Math.max(...s.attention[it]));
+  assert.match(m.piece(s.sourceTokens[j]), /It|aly/);
+  m.free();
+});
+
+test('score: the reference is more likely than a wrong translation', { skip }, async () => {
+  const rt = await runtime();
+  const m = rt.loadModel(readFileSync(shipped));
+  const good = scoreMarian(rt, m, { source: 'I want to go to Italy.', target: 'Quiero ir a Italia.', to: 'es' });
+  const bad = scoreMarian(rt, m, { source: 'I want to go to Italy.', target: 'El perro come pan.', to: 'es' });
+  assert.ok(good.logprob > bad.logprob + 10, `${good.logprob} vs ${bad.logprob}`);
+  m.free();
+});
+
+test('CLI defaults: no --model uses the shipped model, --to picks the direction', { skip }, () => {
+  let r = cli(['translate', '--text', HELD_OUT[1][0]]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, HELD_OUT[1][1] + '\n');
+  r = cli(['translate', '--to', 'en', '--json'], { input: HELD_OUT[5][0] });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).translations[0].text, HELD_OUT[5][1]);
+});
+
+const hfDir = join(root, 'models', 'train', 'out', 'translate', 'marian');
+test('the shipped GGUF is exactly `atento convert marian` of the trained checkpoint', { skip: !existsSync(hfDir) && 'no local training output' }, async () => {
+  const rt = await runtime();
+  const { bytes } = convertMarian(hfDir, { type: 'q8_0', quantize: makeQuantizer(rt) });
+  assert.ok(Buffer.from(bytes).equals(readFileSync(shipped)));
+});
