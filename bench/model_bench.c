@@ -14,14 +14,16 @@
  * Prints one JSON line.
  */
 #define _GNU_SOURCE
-#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include "atento.h"
+#ifndef __wasm__
+#include <malloc.h>
+#include <sys/resource.h>
+#endif
 
 static double now_ms(void) {
     struct timespec ts;
@@ -30,8 +32,12 @@ static double now_ms(void) {
 }
 
 static long long heap_bytes(void) {
+#ifdef __wasm__
+    return 0; /* built as WASI (bench/run.sh --wasi): speed only */
+#else
     struct mallinfo2 mi = mallinfo2();
     return (long long)(mi.uordblks + mi.hblkhd);
+#endif
 }
 
 static int32_t argmax(const float *x, int n) {
@@ -124,15 +130,19 @@ int main(int argc, char **argv) {
         long long h = heap_bytes();
         if (h > h_peak_eval) h_peak_eval = h;
     }
+    long long max_rss = 0;
+#ifndef __wasm__
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
+    max_rss = (long long)ru.ru_maxrss * 1024;
+#endif
     printf("{\"model\":\"%s\",\"model_bytes\":%ld,\"load_ms\":%.2f,\"prompt_tokens\":%d,\"gen_tokens\":%d,"
            "\"prefill_ms\":%.2f,\"decode_ms\":%.2f,\"prefill_tokens_per_s\":%.2f,\"decode_tokens_per_s\":%.2f,"
            "\"heap_file_bytes\":%lld,\"heap_load_extra_bytes\":%lld,\"heap_session_bytes\":%lld,"
            "\"heap_after_eval_bytes\":%lld,\"peak_rss_bytes\":%lld}\n",
            path, size, t_load, n_prompt, n_gen, best_p, best_d, n_prompt / (best_p / 1e3),
            n_gen ? n_gen / (best_d / 1e3) : 0.0, h1 - h0, h2 - h1, h3 - h2, h_peak_eval - h0,
-           (long long)ru.ru_maxrss * 1024);
+           max_rss);
     free(prompt);
     atn_session_free(s);
     atn_model_free(m);

@@ -22,7 +22,7 @@ gcc -std=c11 -O2 -march=native -g -Isrc bench/translate_bench.c "$NB/libatento_c
 CORE=$(ls src/*.c src/kernels/*.c src/models/*.c src/tokenizer/*.c)
 # shellcheck disable=SC2086
 emcc -std=c11 -O3 -msimd128 -mbulk-memory -mnontrapping-fptoint -DNDEBUG -Isrc -Wno-unused-parameter \
-  -sSTANDALONE_WASM -sERROR_ON_UNDEFINED_SYMBOLS=0 -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=64MB -sMAXIMUM_MEMORY=4GB \
+  -sSTANDALONE_WASM -sERROR_ON_UNDEFINED_SYMBOLS=0 -sINITIAL_MEMORY=512MB \
   $CORE tests/wasi_shim.c bench/translate_bench.c -o build-bench/translate_bench.wasm 2>build-bench/translate_bench.wasm.log \
   || { cat build-bench/translate_bench.wasm.log >&2; exit 1; }
 echo "== native"

@@ -34,6 +34,12 @@ void atn_get_row(const atn_tensor *W, int64_t r, float *out);
 float atn_dot_f32(const float *a, const float *b, int n);
 void atn_axpy_f32(float a, const float *x, float *y, int n); /* y += a * x */
 void atn_scale_f32(float *x, float a, int n);
+/* Batched forms for attention over n cached rows x + j*stride (len floats
+ * each), without a call per row:
+ *   atn_dot_rows_f32:  out[j] = dot(a, row j)          (scores; out must not overlap)
+ *   atn_axpy_rows_f32: y += sum_j w[j] * row j         (weighted sum of values) */
+void atn_dot_rows_f32(const float *a, const float *x, size_t stride, int n, int len, float *out);
+void atn_axpy_rows_f32(const float *w, const float *x, size_t stride, int n, int len, float *y);
 
 /* Which implementation is active: "simd128", "scalar", ... */
 const char *atn_kernels_name(void);

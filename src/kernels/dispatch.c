@@ -69,6 +69,22 @@ void atn_scale_f32(float *x, float a, int n) {
 #endif
 }
 
+void atn_dot_rows_f32(const float *a, const float *x, size_t stride, int n, int len, float *out) {
+#ifdef ATN_HAVE_SIMD128
+    atn_dot_rows_f32_simd128(a, x, stride, n, len, out);
+#else
+    atn_dot_rows_f32_ref(a, x, stride, n, len, out);
+#endif
+}
+
+void atn_axpy_rows_f32(const float *w, const float *x, size_t stride, int n, int len, float *y) {
+#ifdef ATN_HAVE_SIMD128
+    atn_axpy_rows_f32_simd128(w, x, stride, n, len, y);
+#else
+    atn_axpy_rows_f32_ref(w, x, stride, n, len, y);
+#endif
+}
+
 const char *atn_kernels_name(void) {
 #ifdef ATN_HAVE_SIMD128
 #ifdef __wasm_simd128__

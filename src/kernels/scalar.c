@@ -297,3 +297,11 @@ void atn_axpy_f32_ref(float a, const float *x, float *y, int n) {
 void atn_scale_f32_ref(float *x, float a, int n) {
     for (int i = 0; i < n; i++) x[i] *= a;
 }
+
+void atn_dot_rows_f32_ref(const float *a, const float *x, size_t stride, int n, int len, float *out) {
+    for (int j = 0; j < n; j++) out[j] = atn_dot_f32_ref(a, x + (size_t)j * stride, len);
+}
+
+void atn_axpy_rows_f32_ref(const float *w, const float *x, size_t stride, int n, int len, float *y) {
+    for (int j = 0; j < n; j++) atn_axpy_f32_ref(w[j], x + (size_t)j * stride, y, len);
+}

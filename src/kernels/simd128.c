@@ -578,4 +578,84 @@ void atn_scale_f32_simd128(float *x, float a, int n) {
     for (; i < n; i++) x[i] *= a;
 }
 
+/* two-operand shuffles (wasm_sse.h maps only one-operand wasm_i32x4_shuffle) */
+#ifdef __wasm_simd128__
+#define UNPACKLO32(a, b) wasm_i32x4_shuffle(a, b, 0, 4, 1, 5)
+#define UNPACKHI32(a, b) wasm_i32x4_shuffle(a, b, 2, 6, 3, 7)
+#define UNPACKLO64(a, b) wasm_i64x2_shuffle(a, b, 0, 2)
+#define UNPACKHI64(a, b) wasm_i64x2_shuffle(a, b, 1, 3)
+#else
+#define UNPACKLO32(a, b) _mm_unpacklo_epi32(a, b)
+#define UNPACKHI32(a, b) _mm_unpackhi_epi32(a, b)
+#define UNPACKLO64(a, b) _mm_unpacklo_epi64(a, b)
+#define UNPACKHI64(a, b) _mm_unpackhi_epi64(a, b)
+#endif
+
+/* Scores of 4 rows at a time: one load of `a` serves 4 rows, and the four
+ * accumulators are reduced together by a 4x4 transpose-add. */
+void atn_dot_rows_f32_simd128(const float *a, const float *x, size_t stride, int n, int len, float *out) {
+    int j = 0;
+    int l4 = len & ~3;
+    for (; j + 4 <= n; j += 4) {
+        const float *x0 = x + (size_t)j * stride, *x1 = x0 + stride, *x2 = x1 + stride, *x3 = x2 + stride;
+        v128_t c0 = wasm_f32x4_splat(0), c1 = c0, c2 = c0, c3 = c0;
+        for (int i = 0; i < l4; i += 4) {
+            v128_t va = wasm_v128_load(a + i);
+            c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(va, wasm_v128_load(x0 + i)));
+            c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(va, wasm_v128_load(x1 + i)));
+            c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(va, wasm_v128_load(x2 + i)));
+            c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(va, wasm_v128_load(x3 + i)));
+        }
+        /* [sum c0, sum c1, sum c2, sum c3] */
+        v128_t u = wasm_f32x4_add(UNPACKLO32(c0, c1), UNPACKHI32(c0, c1));
+        v128_t v = wasm_f32x4_add(UNPACKLO32(c2, c3), UNPACKHI32(c2, c3));
+        v128_t r = wasm_f32x4_add(UNPACKLO64(u, v), UNPACKHI64(u, v));
+        if (l4 < len) {
+            float t[4];
+            wasm_v128_store(t, r);
+            for (int i = l4; i < len; i++) {
+                t[0] += a[i] * x0[i];
+                t[1] += a[i] * x1[i];
+                t[2] += a[i] * x2[i];
+                t[3] += a[i] * x3[i];
+            }
+            r = wasm_v128_load(t);
+        }
+        wasm_v128_store(out + j, r);
+    }
+    for (; j < n; j++) out[j] = atn_dot_f32_simd128(a, x + (size_t)j * stride, len);
+}
+
+/* y in chunks of 16 floats held in 4 registers while every row passes. */
+void atn_axpy_rows_f32_simd128(const float *w, const float *x, size_t stride, int n, int len, float *y) {
+    int i = 0;
+    for (; i + 16 <= len; i += 16) {
+        v128_t y0 = wasm_v128_load(y + i), y1 = wasm_v128_load(y + i + 4);
+        v128_t y2 = wasm_v128_load(y + i + 8), y3 = wasm_v128_load(y + i + 12);
+        const float *xr = x + i;
+        for (int j = 0; j < n; j++, xr += stride) {
+            v128_t wj = wasm_f32x4_splat(w[j]);
+            y0 = wasm_f32x4_add(y0, wasm_f32x4_mul(wj, wasm_v128_load(xr)));
+            y1 = wasm_f32x4_add(y1, wasm_f32x4_mul(wj, wasm_v128_load(xr + 4)));
+            y2 = wasm_f32x4_add(y2, wasm_f32x4_mul(wj, wasm_v128_load(xr + 8)));
+            y3 = wasm_f32x4_add(y3, wasm_f32x4_mul(wj, wasm_v128_load(xr + 12)));
+        }
+        wasm_v128_store(y + i, y0);
+        wasm_v128_store(y + i + 4, y1);
+        wasm_v128_store(y + i + 8, y2);
+        wasm_v128_store(y + i + 12, y3);
+    }
+    for (; i + 4 <= len; i += 4) {
+        v128_t y0 = wasm_v128_load(y + i);
+        const float *xr = x + i;
+        for (int j = 0; j < n; j++, xr += stride) y0 = wasm_f32x4_add(y0, wasm_f32x4_mul(wasm_f32x4_splat(w[j]), wasm_v128_load(xr)));
+        wasm_v128_store(y + i, y0);
+    }
+    for (; i < len; i++) {
+        float acc = y[i];
+        for (int j = 0; j < n; j++) acc += w[j] * x[(size_t)j * stride + i];
+        y[i] = acc;
+    }
+}
+
 #endif /* ATN_HAVE_SIMD128 */

@@ -244,10 +244,55 @@ static void test_f32_helpers(void) {
     CHECK(g[7] == 8 && g[8] == 9, "axpy_f32 stays within n");
 }
 
+/* batched attention helpers against double-precision sums: row counts and
+ * lengths around the 4-row / 16-float blocking, a stride wider than len
+ * (a KV cache row), and nothing written past n / len */
+static void test_rows_helpers(void) {
+    static const int ns[] = {0, 1, 3, 4, 5, 8, 13, 130};
+    static const int lens[] = {1, 3, 4, 7, 16, 20, 33, 64, 100};
+    enum { STRIDE = 131, NMAX = 130 };
+    static float x[NMAX * STRIDE], w[NMAX + 4], out[NMAX + 4], y[104], y0[104];
+    float a[100];
+    for (int i = 0; i < NMAX * STRIDE; i++) x[i] = rnd_normal();
+    for (int ni = 0; ni < (int)(sizeof ns / sizeof ns[0]); ni++) {
+        for (int li = 0; li < (int)(sizeof lens / sizeof lens[0]); li++) {
+            int n = ns[ni], len = lens[li];
+            for (int i = 0; i < len; i++) a[i] = rnd_normal();
+            for (int j = 0; j < n + 4; j++) w[j] = rnd_normal(), out[j] = 12345.0f;
+            for (int i = 0; i < 104; i++) y[i] = y0[i] = rnd_normal();
+            atn_dot_rows_f32(a, x, STRIDE, n, len, out);
+            int bad = 0;
+            for (int j = 0; j < n; j++) {
+                double s = 0, mag = 0;
+                for (int i = 0; i < len; i++) {
+                    s += (double)a[i] * x[(size_t)j * STRIDE + i];
+                    mag += fabs((double)a[i] * x[(size_t)j * STRIDE + i]);
+                }
+                bad += fabs(out[j] - s) > 1e-5 * mag + 1e-7;
+            }
+            CHECK(bad == 0 && out[n] == 12345.0f, "dot_rows_f32 n=%d len=%d: %d wrong%s", n, len, bad,
+                  out[n] != 12345.0f ? ", wrote past n" : "");
+            atn_axpy_rows_f32(w, x, STRIDE, n, len, y);
+            bad = 0;
+            for (int i = 0; i < len; i++) {
+                double s = y0[i], mag = fabs(y0[i]);
+                for (int j = 0; j < n; j++) {
+                    s += (double)w[j] * x[(size_t)j * STRIDE + i];
+                    mag += fabs((double)w[j] * x[(size_t)j * STRIDE + i]);
+                }
+                bad += fabs(y[i] - s) > 1e-5 * mag + 1e-7;
+            }
+            for (int i = len; i < 104; i++) bad += y[i] != y0[i];
+            CHECK(bad == 0, "axpy_rows_f32 n=%d len=%d: %d wrong", n, len, bad);
+        }
+    }
+}
+
 int main(void) {
     printf("kernels: %s\n", atn_kernels_name());
     test_quantize_act();
     test_f32_helpers();
+    test_rows_helpers();
     test_zeros();
     test_matmul_all();
     printf("%d passed, %d failed\n", n_pass, n_fail);
