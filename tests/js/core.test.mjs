@@ -3,7 +3,7 @@
 // scoring and streaming generation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { initAtento, AtentoError } from '../../js/core.js';
 import { runtime, wasmPath, declaredApi, llamaModels, maxAbs } from './helpers.mjs';
@@ -125,6 +125,44 @@ for (const path of llamaModels()) {
     m.free();
   });
 
+  const refPath = path.replace(/\.gguf$/, '.ref');
+  test(`${name}: logits match the NumPy float64 reference (models/tools/reference_llama.py)`, { skip: !existsSync(refPath) && 'no .ref file' }, async () => {
+    // .ref: int32 n, int32 n_vocab, n int32 ids, n x n_vocab float32 logits.
+    const ref = readFileSync(refPath);
+    const dv = new DataView(ref.buffer, ref.byteOffset, ref.byteLength);
+    const n = dv.getInt32(0, true), V = dv.getInt32(4, true);
+    assert.equal(ref.length, 8 + 4 * n + 4 * n * V);
+    const ids = Array.from({ length: n }, (_, i) => dv.getInt32(8 + 4 * i, true));
+    const logitsAt = (t) => new Float32Array(ref.buffer.slice(ref.byteOffset + 8 + 4 * n + 4 * V * t, ref.byteOffset + 8 + 4 * n + 4 * V * (t + 1)));
+    const rt = await runtime();
+    const m = rt.loadModel(readFileSync(path));
+    try {
+      assert.equal(m.nVocab, V);
+      // Same tolerances as tests/c/test_llama.c: float weights leave only
+      // float32 rounding; quantized weights add the kernels' 8-bit
+      // activation quantization (the reference uses the dequantized weights).
+      const tol = /f32|f16/.test(name) ? 1e-3 : 3e-2;
+      let scale = 0;
+      for (let t = 0; t < n; t++) scale = Math.max(scale, maxAbs(logitsAt(t)));
+      const s = m.newSession(n);
+      s.eval(ids, { allLogits: true });
+      let worst = 0;
+      for (let t = 0; t < n; t++) worst = Math.max(worst, maxAbsDiffArr(s.logits(t), logitsAt(t)));
+      assert.ok(worst <= tol * scale, `max |wasm - reference| = ${worst} > ${tol} x ${scale}`);
+      // Token by token through the KV cache: the same reference.
+      s.truncate(0);
+      let worst1 = 0;
+      for (let t = 0; t < n; t++) {
+        s.eval([ids[t]]);
+        worst1 = Math.max(worst1, maxAbsDiffArr(s.logits(), logitsAt(t)));
+      }
+      assert.ok(worst1 <= tol * scale, `token by token: max diff ${worst1} > ${tol} x ${scale}`);
+      s.free();
+    } finally {
+      m.free();
+    }
+  });
+
   test(`${name}: tokenize / detokenize round trip`, async () => {
     const rt = await runtime();
     const m = rt.loadModel(readFileSync(path));
@@ -224,8 +262,13 @@ for (const path of llamaModels()) {
       if (a.result.reason === 'length') assert.equal(a.result.tokens.length, 16);
       const text = a.pieces.map((p) => p.text).join('');
       // Pieces are whole characters: joining them equals detokenizing the ids.
+      // (detokenize treats the ids as a whole text, so SentencePiece drops
+      // its leading space; a continuation keeps it.)
       const dt = m.detokenize(a.result.tokens);
-      assert.ok(dt === text || dt.startsWith(text) || text.startsWith(dt.trimStart()), `${JSON.stringify(text)} vs ${JSON.stringify(dt)}`);
+      // (stray invalid bytes become U+FFFD, more or fewer depending on how
+      // they are grouped: compare without them)
+      const noLead = (t) => t.replace(/\uFFFD/g, '').replace(/^ /, '');
+      assert.ok(noLead(dt).startsWith(noLead(text)), `${JSON.stringify(text)} vs ${JSON.stringify(dt)}`);
       for (const p of a.pieces) assert.ok(!p.text.includes('\uFFFD') || dt.includes('\uFFFD'));
       // Greedy generation equals argmax over logits, step by step.
       const s = m.newSession(prompt.length + 40);
@@ -241,8 +284,11 @@ for (const path of llamaModels()) {
       s.free();
       assert.deepEqual(a.result.tokens, greedy);
       // A stop string taken from the output ends the generation before it.
-      if (text.length > 4) {
-        const stop = text.slice(2, 4);
+      // (random models emit stray bytes: take printable ASCII, which is the
+      // same in the text and in the bytes the C side compares)
+      const at = text.slice(1).search(/[!-~]{2}/) + 1;
+      if (at > 0) {
+        const stop = text.slice(at, at + 2);
         const c = run({ maxTokens: 16, stop: [stop] });
         const ctext = c.pieces.map((p) => p.text).join('');
         assert.ok(!ctext.includes(stop), `${JSON.stringify(ctext)} contains the stop string ${JSON.stringify(stop)}`);
