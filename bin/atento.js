@@ -63,7 +63,8 @@ async function main(argv) {
     process.stdout.write(common.helpText(cmd, mod) + '\n');
     return 0;
   }
-  const opts = common.parseFlags(cmd, rest, mod.flags || {});
+  // A command with positional arguments (translate TEXT) parses its own argv.
+  const opts = mod.parseArgs ? mod.parseArgs(rest) : common.parseFlags(cmd, rest, mod.flags || {});
   const code = await mod.run(opts, { cmd });
   return typeof code === 'number' ? code : 0;
 }
