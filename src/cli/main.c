@@ -25,6 +25,8 @@
 
 #include "atento.h"
 
+int atn_cli_translate(int argc, char **argv); /* translate.c (H7) */
+
 /* ---- small helpers ------------------------------------------------------ */
 
 static void die(int code, const char *fmt, ...) {
@@ -499,7 +501,8 @@ static void usage(FILE *f) {
           "  score     (--tokens IDS | --text TEXT) [--json]\n"
           "  tokenize  (--text TEXT | --ids 1,2,3) [--json]\n"
           "  inspect   [--json]\n"
-          "  bench     [--prompt-tokens 128] [--gen-tokens 128] [--reps 1] [--json]\n",
+          "  bench     [--prompt-tokens 128] [--gen-tokens 128] [--reps 1] [--json]\n"
+          "  translate (see atento translate --help)\n",
           f);
 }
 
@@ -518,6 +521,7 @@ int main(int argc, char **argv) {
     if (!strcmp(c, "tokenize")) return cmd_tokenize(argc, argv);
     if (!strcmp(c, "inspect")) return cmd_inspect(argc, argv);
     if (!strcmp(c, "bench")) return cmd_bench(argc, argv);
-    USAGE("unknown command '%s' (generate, score, tokenize, inspect, bench)", c);
+    if (!strcmp(c, "translate")) return atn_cli_translate(argc, argv);
+    USAGE("unknown command '%s' (generate, score, tokenize, inspect, bench, translate)", c);
     return 2;
 }

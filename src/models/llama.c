@@ -327,21 +327,22 @@ static void forward(atn_session *s, const int32_t *tokens, int T, int p0, int al
             for (int h = 0; h < lm->n_head; h++) {
                 const float *q = st->q + (size_t)t * d + (size_t)h * hd;
                 int off = (h / group) * hd;
+                float *sc = st->scores;
+                atn_dot_rows_f32(q, kc + off, (size_t)kv, n_pos, hd, sc);
                 float mx = -INFINITY;
                 for (int p = 0; p < n_pos; p++) {
-                    float sc = atn_dot_f32(q, kc + (size_t)p * kv + off, hd) * scale;
-                    st->scores[p] = sc;
-                    if (sc > mx) mx = sc;
+                    sc[p] *= scale;
+                    if (sc[p] > mx) mx = sc[p];
                 }
                 float sum = 0;
                 for (int p = 0; p < n_pos; p++) {
-                    st->scores[p] = expf(st->scores[p] - mx);
-                    sum += st->scores[p];
+                    sc[p] = expf(sc[p] - mx);
+                    sum += sc[p];
                 }
+                atn_scale_f32(sc, 1.0f / sum, n_pos);
                 float *out = st->att + (size_t)t * d + (size_t)h * hd;
                 memset(out, 0, (size_t)hd * sizeof(float));
-                float inv = 1.0f / sum;
-                for (int p = 0; p < n_pos; p++) atn_axpy_f32(st->scores[p] * inv, vc + (size_t)p * kv + off, out, hd);
+                atn_axpy_rows_f32(sc, vc + off, (size_t)kv, n_pos, hd, out);
             }
         }
         atn_matmul(L->wo, st->att, T, st->xb2);
