@@ -3,12 +3,13 @@
  *
  *   translate_bench MODEL.gguf TSV [n_sentences=500] [beams=1,4] [target_lang=""]
  *
- * Takes the first n distinct source sentences (column 1) of the TSV (the
- * Tatoeba test split, models/train/split/test.tsv), translates each one as
+ * Takes n distinct source sentences (column 1), evenly spaced over the TSV (the
+ * Tatoeba test split, models/train/split/test.tsv), and translates each one as
  * its own text, and reports for each beam width: sentences/s, target tokens/s
  * (EOS included), mean source/target tokens; then the latency of one fixed
  * 20-word sentence (best of 5, after one warm-up). One JSON line per beam.
  */
+#define _POSIX_C_SOURCE 199309L
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,19 +80,36 @@ int main(int argc, char **argv) {
         fprintf(stderr, "translate_bench: load: %s\n", atn_last_error());
         return 1;
     }
-    /* distinct first columns, in file order */
-    char **sent = malloc(sizeof(char *) * (size_t)(n_want > 0 ? n_want : 1));
-    int n = 0;
+    /* distinct first columns (consecutive duplicates dropped), then n_want
+     * of them evenly spaced over the file (the split is ordered roughly by
+     * length, so the first ones alone would be the shortest) */
+    int cap = 1024, n_all = 0;
+    char **all = malloc(sizeof(char *) * (size_t)cap);
     char *line = tsv, *end = tsv + tsize;
-    while (line < end && n < n_want) {
+    while (all && line < end) {
         char *nl = memchr(line, '\n', (size_t)(end - line));
         if (!nl) nl = end;
         char *tab = memchr(line, '\t', (size_t)(nl - line));
         char *e = tab ? tab : nl;
         *e = 0;
-        if (e > line && (n == 0 || strcmp(sent[n - 1], line) != 0)) sent[n++] = line;
+        if (e > line && (n_all == 0 || strcmp(all[n_all - 1], line) != 0)) {
+            if (n_all == cap) {
+                char **p = realloc(all, sizeof(char *) * (size_t)(cap *= 2));
+                if (!p) return 1;
+                all = p;
+            }
+            all[n_all++] = line;
+        }
         line = nl + 1;
     }
+    if (!all || n_all == 0) {
+        fprintf(stderr, "translate_bench: no sentences in %s\n", argv[2]);
+        return 1;
+    }
+    int n = n_want < n_all ? n_want : n_all;
+    char **sent = malloc(sizeof(char *) * (size_t)(n > 0 ? n : 1));
+    if (!sent) return 1;
+    for (int i = 0; i < n; i++) sent[i] = all[(int)((long long)i * n_all / n)];
     for (const char *b = beams; *b;) {
         int beam = atoi(b);
         atn_translator *t = atn_translator_new(m, beam, lang, 0);
@@ -137,6 +155,7 @@ int main(int argc, char **argv) {
         if (*b == ',') b++;
     }
     free(sent);
+    free(all);
     atn_model_free(m);
     atn_free(tsv);
     return 0;
