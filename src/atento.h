@@ -101,8 +101,9 @@ ATN_API const float *atn_logits(const atn_session *s, int i);
 
 /* Teacher-forced log-probabilities: logprobs[i-1] = log p(t_i | t_<i) for
  * i = 1..n-1, from one batched pass over a fresh cache. Returns n-1 or < 0.
- * For encoder-decoder models, set the source first (atn_set_source) and the
- * tokens are the target (the decoder's start token is prepended inside). */
+ * For encoder-decoder models, set the source first (atn_set_source); the
+ * tokens are the decoder's input, so tokens[0] must be the decoder start
+ * token (marian.decoder_start_token_id) followed by the target ids. */
 ATN_API int atn_score(atn_session *s, const int32_t *tokens, int n, float *logprobs);
 
 /* Encoder-decoder models: encode the source sentence (source-vocabulary ids,
