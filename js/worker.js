@@ -321,11 +321,15 @@ const handlers = {
     }
     const nCtx = chatSession.nCtx;
     const maxTokens = clampInt(opts.maxTokens ?? 256, 1, nCtx - 1);
+    // Room kept for the reply when old turns must be dropped: maxTokens, but
+    // never more than half the context (the reply may still use all the
+    // room that is left).
+    const reserve = Math.min(maxTokens, Math.floor(nCtx / 2));
     const t0 = now();
     const before = chatSession.nPast;
     let r;
     try {
-      r = chatPrefill(chatSession, messages, maxTokens);
+      r = chatPrefill(chatSession, messages, reserve);
     } catch (e) {
       // The cache state is unknown after a failure: start afresh next time.
       chatSession.free();

@@ -48,6 +48,15 @@ export function chatModel() {
   if (s) return s.path;
   const t = firstGguf('tests/data/llama', (f) => !/bad|broken|trunc/i.test(f));
   if (t) return t;
+  return randomLlama();
+}
+
+/**
+ * A tiny random-weight Llama (2 layers, width 64, context 2048) made with
+ * models/tools/make_llama.py into tests/artifacts/: it babbles on without
+ * ending, which is what a test of Stop needs.
+ */
+export function randomLlama() {
   const made = join(artifacts, 'tiny-llama.gguf');
   if (!existsSync(made)) {
     mkdirSync(artifacts, { recursive: true });

@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  skipReason, startServer, launch, screenshot, chatModel, translateModel, shippedModels,
+  skipReason, startServer, launch, screenshot, chatModel, randomLlama, translateModel, shippedModels,
   urlPath, openFileModel, openUrlModel, recordTexts,
 } from './helpers.mjs';
 
@@ -105,50 +105,83 @@ test('translate: the translation streams in token by token', T, async () => {
   await page.close();
 });
 
-test('chat: a model opened through the file input replies token by token, and Stop halts at once', T, async () => {
-  const file = chatModel();
-  if (!file) throw new Error('no chat model: neither the shipped model nor tests/data/llama/*.gguf exists');
+test('chat: a model opened through the file input streams its reply, and Stop halts at once', T, async () => {
+  const file = randomLlama();
+  if (!file) throw new Error('cannot make a test model with models/tools/make_llama.py');
   const page = await newPage();
   await openFileModel(page, file, 'chat');
-  assert.match(await page.textContent('#inuse-chat'), /llama|qwen2/);
+  assert.match(await page.textContent('#inuse-chat'), /tiny-llama\.gguf \(llama, /);
   await screenshot(page, 'models-loaded');
   await page.click('#tab-chat');
   await page.evaluate(() => { document.getElementById('chat-settings').open = true; });
   await page.fill('#maxtokens', '4000');
+  const states = await recordTexts(page, '#messages');
+  // Press Stop as soon as a few tokens have arrived (from inside the page:
+  // this tiny model is fast enough to finish before a round trip from here).
+  await page.evaluate(() => {
+    window.__atStop = null;
+    const list = document.getElementById('messages');
+    const obs = new MutationObserver(() => {
+      const li = list.querySelector('li.assistant');
+      const body = li?.querySelector('.body');
+      if (body && body.textContent.length >= 12) {
+        obs.disconnect();
+        window.__atStop = { text: body.textContent, streaming: li.classList.contains('streaming') };
+        document.getElementById('chat-stop').click();
+      }
+    });
+    obs.observe(list, { childList: true, subtree: true, characterData: true });
+  });
   await page.fill('#chat-input', 'How do you say "good morning" in Spanish?');
   await page.keyboard.press('Enter');
-  // Wait for a few tokens, then stop.
-  await page.waitForFunction(() => {
-    const li = document.querySelector('#messages li.assistant .body');
-    return li && li.textContent.length >= 3 && /tokens/.test(document.getElementById('chat-status').textContent);
-  }, null, { timeout: 120000 });
-  const streaming = await page.evaluate(() => document.querySelector('#messages li.assistant').classList.contains('streaming'));
-  await page.click('#chat-stop');
-  const atStop = await page.textContent('#messages li.assistant .body');
-  await page.waitForTimeout(700);
+  await page.waitForFunction(() => window.__atStop !== null, null, { timeout: 120000 });
+  const atStop = await page.evaluate(() => window.__atStop);
+  assert.equal(atStop.streaming, true, 'the reply ended by itself before Stop');
+  await page.waitForSelector('#messages li.assistant .meta', { timeout: 30000 });
+  await page.waitForTimeout(500);
   const later = await page.textContent('#messages li.assistant .body');
-  assert.equal(later, atStop, 'text kept arriving after Stop');
+  assert.equal(later, atStop.text, 'text kept arriving after Stop');
+  const seen = await states();
+  assert.ok(seen.length >= 4, `the reply did not stream (${seen.length} states)`);
   assert.equal(await page.isDisabled('#chat-stop'), true);
   assert.equal(await page.isEnabled('#send'), true);
-  if (streaming) assert.match(await page.textContent('#messages li.assistant .meta'), /stopped/);
+  assert.match(await page.textContent('#messages li.assistant .meta'), /stopped/);
+  assert.match(await page.textContent('#chat-status'), /Stopped|tokens/);
   await screenshot(page, 'chat-stopped');
-
-  // A second turn reuses the conversation and finishes on its own.
-  await page.fill('#maxtokens', '12');
-  await page.fill('#chat-input', 'Thank you!');
+  // The model is still usable after a stop.
+  await page.fill('#maxtokens', '5');
+  await page.fill('#chat-input', 'Thanks');
   await page.click('#send');
   await page.waitForFunction(() => document.querySelectorAll('#messages li.assistant .meta').length === 2, null, { timeout: 120000 });
+  assert.match(await page.textContent('#messages li.assistant:last-child .meta'), /token limit reached · 5 tokens/);
+  await page.close();
+});
+
+test('chat: the shipped tutor answers over two turns, with tokens/s and top-5 probabilities', T, async () => {
+  const shipped = shippedModels().find((m) => m.kind === 'chat');
+  const page = await newPage('#chat');
+  if (!shipped) {
+    const file = chatModel();
+    await openFileModel(page, file, 'chat');
+    await page.click('#tab-chat');
+  }
+  await page.fill('#chat-input', 'How do you say "thank you" in Spanish?');
+  await page.click('#send');
+  await page.waitForSelector('#messages li.assistant .meta', { timeout: 120000 });
+  const reply1 = await page.textContent('#messages li.assistant .body');
+  assert.ok(reply1.trim().length > 0, 'empty reply');
   assert.match(await page.textContent('#chat-status'), /\d+ tokens · [\d.]+ tokens\/s/);
+  await page.fill('#chat-input', '¿Cómo se dice "perro" en inglés?');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelectorAll('#messages li.assistant .meta').length === 2, null, { timeout: 120000 });
   assert.equal(await page.locator('#messages li.user').count(), 2);
   await screenshot(page, 'chat');
-
   // Top-5 next-token probabilities of the last reply.
   await page.click('#tab-attention');
   const rows = await page.locator('#topk .tok').count();
   assert.ok(rows >= 1, 'no top-5 rows');
   assert.equal(await page.locator('#topk .tok').first().locator('ol li').count(), 5);
   await screenshot(page, 'attention-chat');
-
   // New chat empties the conversation.
   await page.click('#tab-chat');
   await page.click('#new-chat');
@@ -225,11 +258,11 @@ test('models: loading from a URL shows bytes, % and speed; stored models are lis
   assert.ok(seen.some((s) => /100% .* of .*B/.test(s)), `no progress with % and bytes: ${JSON.stringify(seen)}`);
   await page.evaluate(() => window.atento.refreshModelLists());
   const name = file.split('/').pop();
-  const item = page.locator('#stored li', { hasText: name });
+  const item = page.locator('#stored li', { hasText: name }).filter({ hasText: 'downloaded' });
   await item.waitFor();
   assert.match(await item.textContent(), /\d+(\.\d)? (B|kB|MB|GB)/);
   await screenshot(page, 'models');
   await item.locator('button', { hasText: 'Delete' }).click();
-  await page.waitForFunction((n) => ![...document.querySelectorAll('#stored li')].some((li) => li.textContent.includes(n)), name);
+  await page.waitForFunction((n) => ![...document.querySelectorAll('#stored li')].some((li) => li.textContent.includes(n) && li.textContent.includes('downloaded')), name);
   await page.close();
 });
