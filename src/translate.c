@@ -42,7 +42,11 @@ typedef struct {
     int n_src, src_cap, n_tgt, tgt_cap, max_len;
     float logprob;
     int finished;
+    struct bstate *bs;       /* beam search state (beam > 1) */
 } lane;
+
+struct bstate;
+static void bs_free(struct bstate *bs);
 #define MAX_SENTENCE_BYTES 600 /* longer "sentences" are cut at a space */
 
 struct atn_translator {
@@ -190,7 +194,11 @@ void atn_translator_free(atn_translator *t) {
     atn_session_free(t->s);
     free(t->text); free(t->spans); free(t->src); free(t->tgt); free(t->out); free(t->attn);
     free(t->piece); free(t->hyp); free(t->hyp2); free(t->lsm);
-    for (int i = 0; i < MAX_LANES; i++) { free(t->lanes[i].src); free(t->lanes[i].tgt); }
+    for (int i = 0; i < MAX_LANES; i++) {
+        free(t->lanes[i].src);
+        free(t->lanes[i].tgt);
+        if (t->lanes[i].bs) { bs_free(t->lanes[i].bs); free(t->lanes[i].bs); }
+    }
     free(t);
 }
 
@@ -220,11 +228,11 @@ atn_translator *atn_translator_new(atn_model *m, int beam, const char *target_la
     if (atn_marian_info_get(t->s, &t->info)) goto fail;
     /* lanes: as many as the cache budget allows, plus one slot to record attention */
     size_t per_slot = (size_t)t->info.n_dec * (size_t)atn_session_n_ctx(t->s) * (size_t)t->info.d_model * 2 * sizeof(float);
-    t->n_lanes = (int)(LANE_KV_BUDGET / (per_slot ? per_slot : 1)) - 1;
+    t->n_lanes = ((int)(LANE_KV_BUDGET / (per_slot ? per_slot : 1)) - 1) / beam;
     if (t->n_lanes > MAX_LANES) t->n_lanes = MAX_LANES;
     if (t->n_lanes < 1) t->n_lanes = 1;
     for (int i = 0; i < MAX_LANES; i++) t->lanes[i].span = -1;
-    if (atn_marian_reserve_slots(t->s, beam > 1 ? beam : t->n_lanes + 1)) goto fail;
+    if (atn_marian_reserve_slots(t->s, t->n_lanes * beam + 1)) goto fail;
     t->lsm = malloc((size_t)m->n_vocab * sizeof(float));
     if (!t->lsm) { atn_error("out of memory"); goto fail; }
     return t;
@@ -412,13 +420,6 @@ done:
     return rc;
 }
 
-static int finish_sentence(atn_translator *t) {
-    if (decode_target(t) || release(t, 1) || record_attention(t, 0, 0)) return -1;
-    t->done = (size_t)t->spans[2 * t->cur + 1];
-    t->cur++;
-    return 2;
-}
-
 typedef struct { float score; int parent; int32_t tok; } cand;
 
 static int cand_cmp(const void *a, const void *b) {
@@ -428,101 +429,136 @@ static int cand_cmp(const void *a, const void *b) {
     return x->tok - y->tok;
 }
 
-/* The whole beam search for the current source; result in t->tgt. */
-static int beam_search(atn_translator *t) {
-    int B = t->beam, L = t->max_len, V = t->m->n_vocab;
-    if (L + 1 > t->hyp_cap) {
-        int32_t *a = realloc(t->hyp, (size_t)MAX_BEAM * (size_t)(L + 1) * sizeof(int32_t));
-        if (a) t->hyp = a;
-        int32_t *b = realloc(t->hyp2, (size_t)MAX_BEAM * (size_t)(L + 1) * sizeof(int32_t));
-        if (b) t->hyp2 = b;
-        if (!a || !b) return atn_error("out of memory");
-        t->hyp_cap = L + 1;
-    }
-    int W = t->hyp_cap;
-    float score[MAX_BEAM], nscore[MAX_BEAM];
+/* The beam search of one sentence, one step at a time, so that several
+ * sentences can share each decoder pass. Hypothesis b of the sentence lives
+ * in cache slot base + b. */
+typedef struct bstate {
+    int n_live, n_fin, step, max_len, done, W;
+    float score[MAX_BEAM], fin_norm[MAX_BEAM], fin_sum[MAX_BEAM];
+    int fin_len[MAX_BEAM], parent[MAX_BEAM];
     int32_t last[MAX_BEAM];
-    int slot[MAX_BEAM], pos[MAX_BEAM], parent[MAX_BEAM];
-    cand c[2 * MAX_BEAM * MAX_BEAM];
-    /* finished hypotheses: the best B by normalized score */
-    int n_fin = 0;
-    float fin_norm[MAX_BEAM], fin_sum[MAX_BEAM];
-    int fin_len[MAX_BEAM];
-    int32_t *fin_tok = malloc((size_t)B * (size_t)W * sizeof(int32_t));
-    if (!fin_tok) return atn_error("out of memory");
-    int n_live = 1;
-    score[0] = 0;
-    last[0] = t->info.start;
-    int rc = 0;
-    for (int step = 0; step < L && n_live > 0; step++) {
-        for (int b = 0; b < n_live; b++) { slot[b] = b; pos[b] = step; }
-        if (atn_marian_decode(t->s, last, slot, pos, n_live)) { rc = -1; goto out; }
-        /* the best 2B continuations of each live hypothesis */
-        int nc = 0;
-        for (int b = 0; b < n_live; b++) {
-            log_softmax(t, t->s->logits + (size_t)b * (size_t)V);
-            int k = 2 * B, top = 0;
-            int idx[2 * MAX_BEAM];
-            for (int i = 0; i < V; i++) {
-                float v = t->lsm[i];
-                if (top < k || v > t->lsm[idx[top - 1]]) {
-                    int j = top < k ? top++ : k - 1;
-                    while (j > 0 && t->lsm[idx[j - 1]] < v) { idx[j] = idx[j - 1]; j--; }
-                    idx[j] = i;
-                }
-            }
-            for (int j = 0; j < top; j++) {
-                if (t->lsm[idx[j]] == -INFINITY) continue;
-                c[nc].score = score[b] + t->lsm[idx[j]];
-                c[nc].parent = b;
-                c[nc].tok = idx[j];
-                nc++;
-            }
-        }
-        qsort(c, (size_t)nc, sizeof(cand), cand_cmp);
-        int n_new = 0;
-        for (int j = 0; j < nc && n_new < B; j++) {
-            int len = step + 1;
-            if (c[j].tok == t->info.eos || len >= L) {
-                /* finished: only candidates ranked within the beam count (as HF) */
-                if (j >= B && c[j].tok == t->info.eos) continue;
-                float norm = c[j].score / powf((float)len, t->length_penalty);
-                int at = n_fin < B ? n_fin++ : -1;
-                if (at < 0) { /* replace the worst if better */
-                    int w = 0;
-                    for (int f = 1; f < B; f++) if (fin_norm[f] < fin_norm[w]) w = f;
-                    if (norm <= fin_norm[w]) continue;
-                    at = w;
-                }
-                fin_norm[at] = norm;
-                fin_sum[at] = c[j].score;
-                fin_len[at] = len;
-                memcpy(fin_tok + (size_t)at * (size_t)W, t->hyp + (size_t)c[j].parent * (size_t)W, (size_t)step * sizeof(int32_t));
-                fin_tok[(size_t)at * (size_t)W + step] = c[j].tok;
-                continue; /* at the length limit a hypothesis ends too */
-            }
-            parent[n_new] = c[j].parent;
-            nscore[n_new] = c[j].score;
-            memcpy(t->hyp2 + (size_t)n_new * (size_t)W, t->hyp + (size_t)c[j].parent * (size_t)W, (size_t)step * sizeof(int32_t));
-            t->hyp2[(size_t)n_new * (size_t)W + step] = c[j].tok;
-            last[n_new] = c[j].tok;
-            n_new++;
-        }
-        if (n_fin >= B) break; /* early stopping: B hypotheses have ended */
-        if (atn_marian_reorder(t->s, parent, n_new, step + 1)) { rc = -1; goto out; }
-        int32_t *sw = t->hyp; t->hyp = t->hyp2; t->hyp2 = sw;
-        for (int b = 0; b < n_new; b++) score[b] = nscore[b];
-        n_live = n_new;
+    int32_t *hyp, *hyp2, *fin;   /* [MAX_BEAM][W] tokens */
+} bstate;
+
+static void bs_free(struct bstate *bs) {
+    free(bs->hyp); free(bs->hyp2); free(bs->fin);
+    bs->hyp = bs->hyp2 = bs->fin = NULL;
+    bs->W = 0;
+}
+
+static int bs_init(atn_translator *t, bstate *bs, int max_len) {
+    if (max_len + 1 > bs->W) {
+        size_t n = (size_t)MAX_BEAM * (size_t)(max_len + 1) * sizeof(int32_t);
+        int32_t *a = realloc(bs->hyp, n);
+        if (a) bs->hyp = a;
+        int32_t *b = realloc(bs->hyp2, n);
+        if (b) bs->hyp2 = b;
+        int32_t *c = realloc(bs->fin, n);
+        if (c) bs->fin = c;
+        if (!a || !b || !c) return atn_error("out of memory");
+        bs->W = max_len + 1;
     }
-    if (n_fin == 0) { rc = atn_error("beam search produced no hypothesis"); goto out; }
+    bs->max_len = max_len;
+    bs->n_live = 1;
+    bs->n_fin = 0;
+    bs->step = 0;
+    bs->done = 0;
+    bs->score[0] = 0;
+    bs->last[0] = t->info.start;
+    return 0;
+}
+
+/* Take the decoder's logits for the live hypotheses (n_live rows) and move
+ * one step: the best 2B continuations of each, an EOS within the beam ends a
+ * hypothesis, the best B others live on (bs->parent says whose cache rows
+ * they continue). Sets bs->done when B have ended or at the length limit. */
+static void bs_update(atn_translator *t, bstate *bs, const float *logits) {
+    int B = t->beam, V = t->m->n_vocab, W = bs->W, step = bs->step;
+    cand c[2 * MAX_BEAM * MAX_BEAM];
+    float nscore[MAX_BEAM];
+    int nc = 0;
+    for (int b = 0; b < bs->n_live; b++) {
+        log_softmax(t, logits + (size_t)b * (size_t)V);
+        int k = 2 * B, top = 0;
+        int idx[2 * MAX_BEAM];
+        for (int i = 0; i < V; i++) {
+            float v = t->lsm[i];
+            if (top < k || v > t->lsm[idx[top - 1]]) {
+                int j = top < k ? top++ : k - 1;
+                while (j > 0 && t->lsm[idx[j - 1]] < v) { idx[j] = idx[j - 1]; j--; }
+                idx[j] = i;
+            }
+        }
+        for (int j = 0; j < top; j++) {
+            if (t->lsm[idx[j]] == -INFINITY) continue;
+            c[nc].score = bs->score[b] + t->lsm[idx[j]];
+            c[nc].parent = b;
+            c[nc].tok = idx[j];
+            nc++;
+        }
+    }
+    qsort(c, (size_t)nc, sizeof(cand), cand_cmp);
+    int n_new = 0, len = step + 1;
+    for (int j = 0; j < nc && n_new < B; j++) {
+        if (c[j].tok == t->info.eos || len >= bs->max_len) {
+            /* finished: only candidates ranked within the beam count (as HF) */
+            if (j >= B && c[j].tok == t->info.eos) continue;
+            float norm = c[j].score / powf((float)len, t->length_penalty);
+            int at = bs->n_fin < B ? bs->n_fin++ : -1;
+            if (at < 0) { /* replace the worst if better */
+                int w = 0;
+                for (int f = 1; f < B; f++) if (bs->fin_norm[f] < bs->fin_norm[w]) w = f;
+                if (norm <= bs->fin_norm[w]) continue;
+                at = w;
+            }
+            bs->fin_norm[at] = norm;
+            bs->fin_sum[at] = c[j].score;
+            bs->fin_len[at] = len;
+            memcpy(bs->fin + (size_t)at * (size_t)W, bs->hyp + (size_t)c[j].parent * (size_t)W, (size_t)step * sizeof(int32_t));
+            bs->fin[(size_t)at * (size_t)W + step] = c[j].tok;
+            continue; /* at the length limit a hypothesis ends too */
+        }
+        bs->parent[n_new] = c[j].parent;
+        nscore[n_new] = c[j].score;
+        memcpy(bs->hyp2 + (size_t)n_new * (size_t)W, bs->hyp + (size_t)c[j].parent * (size_t)W, (size_t)step * sizeof(int32_t));
+        bs->hyp2[(size_t)n_new * (size_t)W + step] = c[j].tok;
+        bs->last[n_new] = c[j].tok;
+        n_new++;
+    }
+    int32_t *sw = bs->hyp; bs->hyp = bs->hyp2; bs->hyp2 = sw;
+    for (int b = 0; b < n_new; b++) bs->score[b] = nscore[b];
+    bs->n_live = n_new;
+    bs->step++;
+    /* early stopping: B hypotheses have ended (or nothing lives on) */
+    if (bs->n_fin >= B || n_new == 0 || bs->step >= bs->max_len) bs->done = 1;
+}
+
+/* The best finished hypothesis as the current target. */
+static int bs_result(atn_translator *t, const bstate *bs) {
+    if (bs->n_fin == 0) return atn_error("beam search produced no hypothesis");
     int best = 0;
-    for (int f = 1; f < n_fin; f++) if (fin_norm[f] > fin_norm[best]) best = f;
-    if (tgt_room(t, fin_len[best])) { rc = -1; goto out; }
-    memcpy(t->tgt, fin_tok + (size_t)best * (size_t)W, (size_t)fin_len[best] * sizeof(int32_t));
-    t->n_tgt = fin_len[best];
-    t->logprob = fin_sum[best];
-out:
-    free(fin_tok);
+    for (int f = 1; f < bs->n_fin; f++) if (bs->fin_norm[f] > bs->fin_norm[best]) best = f;
+    if (tgt_room(t, bs->fin_len[best])) return -1;
+    memcpy(t->tgt, bs->fin + (size_t)best * (size_t)bs->W, (size_t)bs->fin_len[best] * sizeof(int32_t));
+    t->n_tgt = bs->fin_len[best];
+    t->logprob = bs->fin_sum[best];
+    return 0;
+}
+
+/* The whole beam search for the current source (source slot 0, cache slots
+ * 0..B-1); result in t->tgt. */
+static int beam_search(atn_translator *t) {
+    bstate bs = {0};
+    int rc = bs_init(t, &bs, t->max_len);
+    int slot[MAX_BEAM], pos[MAX_BEAM];
+    while (rc == 0 && !bs.done) {
+        for (int b = 0; b < bs.n_live; b++) { slot[b] = b; pos[b] = bs.step; }
+        if (atn_marian_decode(t->s, bs.last, slot, pos, bs.n_live)) { rc = -1; break; }
+        bs_update(t, &bs, t->s->logits);
+        if (!bs.done && atn_marian_reorder(t->s, bs.parent, bs.n_live, bs.step)) rc = -1;
+    }
+    if (rc == 0) rc = bs_result(t, &bs);
+    bs_free(&bs);
     return rc;
 }
 
@@ -594,6 +630,10 @@ static int admit(atn_translator *t, lane *L) {
     L->n_tgt = 0;
     L->logprob = 0;
     L->finished = 0;
+    if (t->beam > 1) {
+        if (!L->bs && !(L->bs = calloc(1, sizeof(bstate)))) return atn_error("out of memory");
+        if (bs_init(t, L->bs, L->max_len)) return -1;
+    }
     L->span = t->admitted++;
     return 0;
 }
@@ -672,6 +712,63 @@ static int greedy_next(atn_translator *t) {
     }
 }
 
+/* Beam search over several sentences: every live hypothesis of every lane in
+ * one decoder pass; lane i's hypotheses use cache slots i*B .. i*B+B-1. */
+static int beam_lanes_step(atn_translator *t) {
+    int B = t->beam, n = 0, max_pos = 0;
+    int32_t tok[MAX_LANES * MAX_BEAM];
+    int slot[MAX_LANES * MAX_BEAM], pos[MAX_LANES * MAX_BEAM], src[MAX_LANES * MAX_BEAM], first[MAX_LANES];
+    for (int i = 0; i < t->n_lanes; i++) {
+        lane *L = &t->lanes[i];
+        first[i] = n;
+        if (L->span < 0 || L->finished) continue;
+        for (int b = 0; b < L->bs->n_live; b++, n++) {
+            tok[n] = L->bs->last[b];
+            slot[n] = i * B + b;
+            pos[n] = L->bs->step;
+            src[n] = i;
+        }
+    }
+    if (n == 0) return 0;
+    if (atn_marian_decode_src(t->s, tok, slot, pos, src, n)) return -1;
+    int parent[MAX_LANES * MAX_BEAM];
+    for (int k = 0; k < t->n_lanes * B; k++) parent[k] = k;
+    for (int i = 0; i < t->n_lanes; i++) {
+        lane *L = &t->lanes[i];
+        if (L->span < 0 || L->finished) continue;
+        bs_update(t, L->bs, t->s->logits + (size_t)first[i] * (size_t)t->m->n_vocab);
+        if (L->bs->done) { L->finished = 1; continue; }
+        for (int b = 0; b < L->bs->n_live; b++) parent[i * B + b] = i * B + L->bs->parent[b];
+        if (L->bs->step > max_pos) max_pos = L->bs->step;
+    }
+    return max_pos ? atn_marian_reorder(t->s, parent, t->n_lanes * B, max_pos) : 0;
+}
+
+static int beam_next(atn_translator *t) {
+    for (;;) {
+        lane *h = lane_of(t, t->cur);
+        if (h && h->finished) {
+            int i = (int)(h - t->lanes);
+            if (tgt_room(t, 1) || (h->n_src > t->src_cap && grow_ids(&t->src, &t->src_cap, h->n_src))) return -1;
+            memcpy(t->src, h->src, (size_t)h->n_src * sizeof(int32_t));
+            t->n_src = h->n_src;
+            if (bs_result(t, h->bs) || head_gap(t) || decode_target(t) || release(t, 1) ||
+                record_attention(t, i, t->n_lanes * t->beam))
+                return -1;
+            h->span = -1;
+            t->done = (size_t)t->spans[2 * t->cur + 1];
+            t->cur++;
+            t->released = 0;
+            t->head_started = 0;
+            return 2;
+        }
+        for (int i = 0; i < t->n_lanes && t->admitted < t->n_spans && t->admitted < t->cur + t->n_lanes; i++)
+            if (t->lanes[i].span < 0 && admit(t, &t->lanes[i])) return -1;
+        if (!lane_of(t, t->cur)) return atn_error("translate: internal: no lane for sentence %d", t->cur);
+        if (beam_lanes_step(t)) return -1;
+    }
+}
+
 int atn_translate_next(atn_translator *t) {
     if (!t) return atn_error("atn_translate_next: no translator");
     t->piece_len = 0;
@@ -683,13 +780,7 @@ int atn_translate_next(atn_translator *t) {
         }
         return 0;
     }
-    if (t->beam == 1) return greedy_next(t);
-    size_t a = (size_t)t->spans[2 * t->cur], b = (size_t)t->spans[2 * t->cur + 1];
-    if (put(&t->piece, &t->piece_len, &t->piece_cap, t->text + t->done, a - t->done)) return -1;
-    t->done = a;
-    if (encode_source(t, t->text + a, b - a) || start_sentence(t)) return -1;
-    if (beam_search(t)) return -1;
-    return finish_sentence(t);
+    return t->beam == 1 ? greedy_next(t) : beam_next(t);
 }
 
 const char *atn_translate_piece(const atn_translator *t, size_t *len) {

@@ -242,8 +242,9 @@ static void test_text(void) {
         CHECK(o > 0 && out[o - 1] == '\n', "final newline kept");
         atn_translator_free(t);
     }
-    /* greedy runs several sentences at once (lanes): each sentence's tokens
-     * equal those of translating it alone; more sentences than lanes */
+    /* several sentences are decoded at once (lanes), greedy and beam: each
+     * sentence's tokens equal those of translating it alone; more sentences
+     * than lanes */
     {
         static const char *sents[] = {"Tom is here.", "Where is the station?", "I like green apples.", "Go!",
                                       "He said hello.", "We are late.", "Thanks a lot.", "Come back soon.",
@@ -254,7 +255,8 @@ static void test_text(void) {
             strcat(text, sents[i]);
             strcat(text, i % 5 == 4 ? "\n" : " ");
         }
-        atn_translator *all = atn_translator_new(m, 1, "es", 0), *one = atn_translator_new(m, 1, "es", 0);
+        for (int beam = 1; beam <= 4; beam += 3) {
+        atn_translator *all = atn_translator_new(m, beam, "es", 0), *one = atn_translator_new(m, beam, "es", 0);
         CHECK(all && one, "translators");
         int rc, k = 0, same = 0;
         atn_translate_begin(all, text, strlen(text));
@@ -269,9 +271,10 @@ static void test_text(void) {
             k++;
         }
         CHECK(rc == 0 && k == ns, "batched: %d of %d sentences (%s)", k, ns, rc ? atn_last_error() : "");
-        CHECK(same == ns, "batched greedy equals one-by-one for %d of %d sentences", same, ns);
+        CHECK(same == ns, "beam %d: batched equals one-by-one for %d of %d sentences", beam, same, ns);
         atn_translator_free(all);
         atn_translator_free(one);
+        }
     }
     /* hostile / odd inputs */
     atn_translator *t = atn_translator_new(m, 2, NULL, 0);
