@@ -13,21 +13,23 @@ cd "$(dirname "$0")/../.."
 R=models/train/out
 OUT=${OUT:-$R/pack}
 TS=${TRAIN_SECONDS:-400}
+MODELS=${MODELS:-"translate chat"}
+CHAT_ARGS=${CHAT_ARGS:-}
 mkdir -p "$OUT" $R
 export PYTHONUNBUFFERED=1
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; python3 -c "import torch, sentencepiece, sacrebleu; print('torch', torch.__version__, 'spm', sentencepiece.__version__, 'sacrebleu', sacrebleu.__version__)"; } > $R/env.txt 2>&1
 cat $R/env.txt
-python3 models/train/translate.py --device cuda --out $R/translate --train-seconds "$TS" --save-dtype f16 > $R/translate.stdout 2>&1 &
-P1=$!
-python3 models/train/chat.py --device cuda --out $R/chat --train-seconds "$TS" > $R/chat.stdout 2>&1 &
-P2=$!
-wait $P1; echo "translate rc=$?"
-wait $P2; echo "chat rc=$?"
-grep -v "^\[.*step [0-9]*[1-9]00 " $R/translate.stdout | tail -25
-tail -22 $R/chat.stdout
-# pack: small results first, big artifacts split
-tar -cf - -C $R env.txt translate.stdout chat.stdout \
-    --exclude='*.pt' --exclude='model.safetensors' --exclude='*.gguf' translate chat | gzip > "$OUT/results.tar.gz"
-tar -cf - -C $R translate/marian/model.safetensors | split -b 15M -d - "$OUT/marian.tar."
-tar -cf - -C $R --wildcards 'chat/*.gguf' | split -b 15M -d - "$OUT/chat.tar."
+for m in $MODELS; do
+  case $m in
+    translate) python3 models/train/translate.py --device cuda --out $R/translate --train-seconds "$TS" --save-dtype f16 > $R/translate.stdout 2>&1 & ;;
+    chat) python3 models/train/chat.py --device cuda --out $R/chat --train-seconds "$TS" $CHAT_ARGS > $R/chat.stdout 2>&1 & ;;
+  esac
+done
+wait
+for m in $MODELS; do grep -v "^\[.*step [0-9]*[1-9]00 " $R/$m.stdout | tail -25; done
+# pack: small results first, big artifacts split (pieces of 15 MiB)
+cd $R
+tar -cf - env.txt --exclude='*.pt' --exclude='model.safetensors' --exclude='*.gguf' $(for m in $MODELS; do echo $m.stdout $m; done) | gzip > "$OUT/results.tar.gz"
+case " $MODELS " in *" translate "*) tar -cf - translate/marian/model.safetensors | split -b 15M -d - "$OUT/marian.tar." ;; esac
+case " $MODELS " in *" chat "*) tar -cf - chat/tutor-en-es.q8_0.gguf | split -b 15M -d - "$OUT/chat.tar." ;; esac
 ls -la "$OUT"
