@@ -568,7 +568,8 @@ function renderTopK() {
   box.replaceChildren();
   if (!lastTop.length) { box.append(el('p', { class: 'help', text: 'Chat with the model to see them.' })); return; }
   // Spaces and control characters made visible.
-  const show = (t) => JSON.stringify(t).slice(1, -1).replace(/ /g, '␣') || '∅';
+  const show = (t) => t.replace(/ /g, '␣').replace(/\n/g, '⏎').replace(/\t/g, '⇥')
+    .replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`) || '∅';
   for (const t of lastTop) {
     const ol = el('ol', { 'aria-label': `Alternatives for ${show(t.text)}` });
     for (const c of t.top) {
@@ -580,6 +581,7 @@ function renderTopK() {
 }
 
 function fillAttentionSelectors() {
+  $('att-controls').hidden = !lastAttention.some(Boolean);
   const sel = $('att-sentence');
   sel.replaceChildren();
   lastAttention.forEach((a, i) => { if (a) sel.append(el('option', { value: i, text: `${i + 1}: ${a.source.slice(0, 40)}` })); });
@@ -685,6 +687,7 @@ function drawAttention() {
 
 showDirection();
 showInUse();
+fillAttentionSelectors();
 if (matchMedia('(min-width: 720px)').matches) $('chat-settings').open = true;
 {
   const t = tabs.find((x) => '#' + x.id.replace('tab-', '') === location.hash);

@@ -159,12 +159,15 @@ test('chat: a model opened through the file input streams its reply, and Stop ha
 
 test('chat: the shipped tutor answers over two turns, with tokens/s and top-5 probabilities', T, async () => {
   const shipped = shippedModels().find((m) => m.kind === 'chat');
-  const page = await newPage('#chat');
-  if (!shipped) {
-    const file = chatModel();
-    await openFileModel(page, file, 'chat');
-    await page.click('#tab-chat');
+  const page = await newPage('#models');
+  if (shipped) {
+    // Chosen in the Models tab (the page would otherwise reopen the chat model used last).
+    await page.locator('#shipped li', { hasText: shipped.name }).locator('button', { hasText: 'Use' }).click();
+    await page.waitForFunction((n) => window.atento.slots.chat?.name === n, shipped.name, { timeout: 120000 });
+  } else {
+    await openFileModel(page, chatModel(), 'chat');
   }
+  await page.click('#tab-chat');
   await page.fill('#chat-input', 'How do you say "thank you" in Spanish?');
   await page.click('#send');
   await page.waitForSelector('#messages li.assistant .meta', { timeout: 120000 });
