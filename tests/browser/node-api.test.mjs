@@ -132,6 +132,27 @@ test('translate splits sentences and streams each one', { ...T, skip: needWasm |
     assert.equal(starts[0].sep, '\n');
     assert.ok(r.text.includes('\n'), 'the line break was lost');
     assert.ok(pieces.some((p) => p.sentence === 0) && pieces.some((p) => p.sentence === 1));
+    // Beam search gives each sentence whole; with attention asked, the
+    // weights come as layer x head x target x source rows that sum to 1.
+    const done = [];
+    const b = await m.translate('The cat sleeps.', { beam: 4, attention: true, onSentenceDone: (s) => done.push(s) });
+    assert.ok(b.text.trim().length > 0);
+    const a = done[0].attention;
+    if (a) {
+      assert.equal(a.data.length, a.nLayers * a.nHeads * a.nTgt * a.nSrc);
+      assert.equal(a.nSrc, done[0].sourceTokens.length);
+      assert.equal(done[0].sourcePieces.length, a.nSrc);
+      const row = a.data.subarray(0, a.nSrc).reduce((x, y) => x + y, 0);
+      assert.ok(Math.abs(row - 1) < 1e-3, `attention row sums to ${row}`);
+    }
+    if (m.info.name === 'translate-en-es.gguf') {
+      // The shipped model goes both ways (target-language tags); paragraphs survive.
+      const en = await m.translate('El gato duerme en el sofá.\n\nBuenos días.', { to: 'en' });
+      assert.match(en.text, /cat/i);
+      assert.match(en.text, /\n\n/);
+      const es = await m.translate('The dog is eating.', { to: 'es' });
+      assert.match(es.text, /perro/i);
+    }
     await assert.rejects(m.chat([{ role: 'user', content: 'hi' }]), (e) => e.code === 'E_KIND');
   } finally {
     await m.dispose();
