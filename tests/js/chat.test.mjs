@@ -277,33 +277,54 @@ test('interactive: a full context drops the oldest turns and says so', () => {
   assert.match(r.stderr, /\[context full: dropped the \d+ oldest messages \(the system prompt is kept\)\]/);
 });
 
-test('interactive: Ctrl-C stops the reply, not the program; Ctrl-C at the prompt exits', async () => {
-  const child = spawn(process.execPath, [join(root, 'bin', 'atento.js'), 'chat', '--model', TINY,
-    '--max-tokens', '100000', '--temperature', '1', '--seed', '1', '--verbose'], { cwd: root });
+// Ctrl-C during a reply stops it and the chat goes on; Ctrl-C at the prompt
+// ends the program. hola_loop never ends a reply by itself (32k context).
+async function ctrlC(exe, args) {
+  const child = spawn(exe, [...args, 'chat', '--model', hola('loop'), '--ctx', '32768', '--max-tokens', '100000', '--verbose'],
+    { cwd: root });
   let stdout = '', stderr = '';
   child.stdout.setEncoding('utf8');
   child.stderr.setEncoding('utf8');
-  const waitFor = (pred) => new Promise((resolve, reject) => {
-    const check = () => { if (pred()) { clearInterval(t); resolve(); } };
-    const t = setInterval(check, 5);
-    child.once('exit', () => { clearInterval(t); pred() ? resolve() : reject(new Error(`exited early: ${stderr}`)); });
-  });
   child.stdout.on('data', (d) => { stdout += d; });
   child.stderr.on('data', (d) => { stderr += d; });
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  let done = false;
+  exited.then(() => { done = true; });
+  const waitFor = async (pred, what) => {
+    while (!pred()) {
+      if (done) throw new Error(`exited while waiting for ${what}: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  const notes = (re) => (stderr.match(re) || []).length;
   child.stdin.write('Tell me a very long story.\n');
-  await waitFor(() => stdout.length > 0);
+  await waitFor(() => stdout.length > 0, 'the first reply');
   child.kill('SIGINT');
-  await waitFor(() => /\[reply (stopped|cut)/.test(stderr));
-  assert.match(stderr, /\[reply stopped\]/, 'the reply was still running (the context is 512 tokens)');
+  await waitFor(() => notes(/\[prompt /g) >= 1, 'the end of the first reply');
+  const before = stdout.length;
   child.stdin.write('Hello again!\n');
-  await waitFor(() => (stderr.match(/\[prompt /g) || []).length >= 2);
-  assert.match(stderr, /\[prompt \d+ tokens \(\d+ evaluated, [1-9]\d* reused/, 'the second turn reuses the cache');
-  // now at the prompt: Ctrl-C ends the program
+  await waitFor(() => stdout.length > before + 10, 'the second reply');
+  child.kill('SIGINT');
+  await waitFor(() => notes(/\[prompt /g) >= 2, 'the end of the second reply');
+  assert.equal(notes(/\[reply stopped\]/g), 2, stderr);
+  const turns = [...stderr.matchAll(/prompt (\d+) tokens \((\d+) evaluated, (\d+) reused from the cache\), reply (\d+) tokens/g)]
+    .map((m) => m.slice(1).map(Number));
+  assert.ok(turns[0][3] > 0 && turns[0][3] < 16000, `the first reply was cut short: ${turns[0][3]} tokens`);
+  assert.ok(turns[1][2] >= turns[0][0], 'the second turn reuses the cache (with the stopped reply)');
+  assert.ok(stdout.startsWith(' good amigo good'), stdout.slice(0, 40));
+  // now at the prompt: Ctrl-C ends the program, with status 0
   child.kill('SIGINT');
   const { code, signal } = await exited;
   assert.equal(signal, null);
   assert.equal(code, 0);
+}
+
+test('interactive: Ctrl-C stops a reply, not the program; Ctrl-C at the prompt exits', async () => {
+  await ctrlC(process.execPath, [join(root, 'bin', 'atento.js')]);
+});
+
+test('native interactive: Ctrl-C stops a reply, not the program', { skip: !nativeHasChat() && 'native CLI without chat' }, async () => {
+  await ctrlC(nativeCli, []);
 });
 
 // ---- errors --------------------------------------------------------------------------------
@@ -352,7 +373,7 @@ test('native atento chat: same JSON answers as the WASM CLI, same errors', { ski
     for (const a of [...w, ...n]) delete a.timings;
     assert.deepEqual(n, w, model);
   }
-  const inter = (run) => run(['chat', '--model', hola('zephyr'), '--system', 'Hi', '--verbose'], { input: 'a\nb\n' });
+  const inter = (run) => run(['chat', '--model', hola('zephyr'), '--system', 'Hi', '--verbose', '--temperature', '0'], { input: 'a\nb\n' });
   const wi = inter(cli), ni = inter((a, o) => native(a, o));
   assert.equal(ni.code, 0, ni.stderr);
   assert.equal(ni.stdout, wi.stdout);

@@ -14,6 +14,8 @@ ends its turn with the family's end token, which must not be printed:
     hola_chatml.gguf   ChatML template,  ends with <|im_end|>
     hola_llama3.gguf   Llama 3 template, ends with <|eot_id|> (not the GGUF EOS)
     hola_zephyr.gguf   Zephyr template,  ends with EOS </s>
+    hola_loop.gguf     ChatML, but Y -> X: "good amigo good amigo ..." for ever
+                       (a 32768-token context: long replies to interrupt)
 
 Seeded; run from the repo root:  /usr/bin/python3 tests/data/chat/make_chat_fixtures.py
 """
@@ -27,7 +29,7 @@ ROOT = os.path.join(HERE, "..", "..", "..")
 sys.path.insert(0, os.path.join(ROOT, "models", "tools"))
 import gguf  # noqa: E402
 
-N_EMBD, N_HEAD, N_FF, N_CTX = 16, 2, 32, 256
+N_EMBD, N_HEAD, N_FF = 16, 2, 32
 HEAD = N_EMBD // N_HEAD
 BIG = 40.0  # marker size in the embeddings
 OUT = 12.0  # output weight on a marker dimension
@@ -38,6 +40,8 @@ FAMILIES = {
     "llama3": {"extra": ["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"],
                "end": "<|eot_id|>", "bos": "<|begin_of_text|>", "template": "llama3.jinja"},
     "zephyr": {"extra": [], "end": "</s>", "bos": None, "template": "zephyr.jinja"},
+    "loop": {"extra": ["<|im_start|>", "<|im_end|>"], "end": None, "bos": None, "template": "chatml.jinja",
+             "n_ctx": 32768},
 }
 
 
@@ -46,12 +50,13 @@ def make(family, spec, src):
     scores = list(src.kv["tokenizer.ggml.scores"]) + [0.0] * len(spec["extra"])
     types = list(src.kv["tokenizer.ggml.token_type"]) + [3] * len(spec["extra"])
     n_vocab = len(tokens)
-    x_id, y_id, end_id = tokens.index("▁good"), tokens.index("▁amigo"), tokens.index(spec["end"])
+    x_id, y_id = tokens.index("▁good"), tokens.index("▁amigo")
+    end_id = tokens.index(spec["end"]) if spec["end"] else x_id
     template = open(os.path.join(ROOT, "tests", "data", "chat_templates", spec["template"])).read()
     w = gguf.GGUFWriter()
     w.add("general.architecture", "llama")
     w.add("general.name", "hola-%s-test" % family)
-    w.add("llama.context_length", N_CTX)
+    w.add("llama.context_length", spec.get("n_ctx", 256))
     w.add("llama.embedding_length", N_EMBD)
     w.add("llama.block_count", 1)
     w.add("llama.feed_forward_length", N_FF)
@@ -89,7 +94,7 @@ def make(family, spec, src):
     out[:, 0:3] = 0
     out[x_id, 0] = OUT     # after an ordinary token: X
     out[y_id, 1] = OUT     # after X: Y
-    out[end_id, 2] = OUT   # after Y: the end of the turn
+    out[end_id, 2] = OUT   # after Y: the end of the turn (loop: X again)
     w.add_tensor("token_embd.weight", emb, "f16")
     w.add_tensor("output_norm.weight", np.ones(N_EMBD, np.float32))
     w.add_tensor("output.weight", out, "f16")
