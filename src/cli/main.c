@@ -26,6 +26,7 @@
 #include "atento.h"
 
 int atn_cli_translate(int argc, char **argv); /* translate.c (H7) */
+int atn_cli_chat(int argc, char **argv);      /* chat.c (H3) */
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -502,7 +503,8 @@ static void usage(FILE *f) {
           "  tokenize  (--text TEXT | --ids 1,2,3) [--json]\n"
           "  inspect   [--json]\n"
           "  bench     [--prompt-tokens 128] [--gen-tokens 128] [--reps 1] [--json]\n"
-          "  translate (see atento translate --help)\n",
+          "  translate (see atento translate --help)\n"
+          "  chat      (see atento chat --help)\n",
           f);
 }
 
@@ -522,6 +524,7 @@ int main(int argc, char **argv) {
     if (!strcmp(c, "inspect")) return cmd_inspect(argc, argv);
     if (!strcmp(c, "bench")) return cmd_bench(argc, argv);
     if (!strcmp(c, "translate")) return atn_cli_translate(argc, argv);
+    if (!strcmp(c, "chat")) return atn_cli_chat(argc, argv);
     USAGE("unknown command '%s' (generate, score, tokenize, inspect, bench, translate)", c);
     return 2;
 }
