@@ -4,7 +4,7 @@
 // one-line errors, and the translate CLI's flags and outputs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, mkdirSync, cpSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, cpSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, root, runtime, tempDir } from './helpers.mjs';
 import { convertMarian } from '../../js/convert/marian.js';
@@ -221,4 +221,26 @@ test('scoreMarian: log p(target | source) equals the reference logits', async ()
     assert.equal(r.tokens[r.tokens.length - 1], m.eos);
     m.free();
   }
+});
+
+test('native CLI translate: same tokens as the WASM CLI (greedy and beam 4)', async () => {
+  const { nativeCliRun } = await import('./helpers.mjs');
+  const probe = nativeCliRun(['translate', '--help']);
+  if (!probe || probe.code !== 0) return; // native CLI not built (or without translate)
+  const shipped = join(root, 'models', 'translate-en-es.gguf');
+  const model = existsSync(shipped) ? shipped : join(data, 'tiny.f32.gguf');
+  const text = 'The weather is nice today. Where is the train station?\n\nI would like a cup of coffee, please.';
+  for (const beam of ['1', '4']) {
+    const w = cli(['translate', '--model', model, '--to', 'es', '--beam', beam, '--json', '--text', text]);
+    const n = nativeCliRun(['translate', '--model', model, '--to', 'es', '--beam', beam, '--json', '--text', text]);
+    assert.equal(w.code, 0, w.stderr);
+    assert.equal(n.code, 0, n.stderr);
+    const jw = JSON.parse(w.stdout), jn = JSON.parse(n.stdout);
+    assert.deepEqual(jn.translations.map((t) => t.tokens), jw.translations.map((t) => t.tokens), `beam ${beam}`);
+    assert.deepEqual(jn.translations.map((t) => t.text), jw.translations.map((t) => t.text));
+  }
+  const plain = nativeCliRun(['translate', '--model', model, '--text', 'Hello.\n\nBye.']);
+  assert.match(plain.stdout, /^[^\n]+\n\n[^\n]+\n$/);
+  const bad = nativeCliRun(['translate', '--model', model, '--beam', '0', '--text', 'x']);
+  assert.equal(bad.code, 2);
 });
