@@ -178,7 +178,7 @@ export interface TranslateResult extends Result {
 export class Stream<R extends Result = Result> implements AsyncIterable<Piece>, PromiseLike<R> {
   readonly id: number;
   readonly result: Promise<R>;
-  /** Stop this generation now; the result's reason is 'abort'. */
+  /** Stop this generation now: the iteration ends at once (unread pieces are dropped); the result has reason 'abort'. */
   abort(): void;
   [Symbol.asyncIterator](): AsyncIterator<Piece>;
   then<A = R, B = never>(onFulfilled?: ((r: R) => A | PromiseLike<A>) | null, onRejected?: ((e: any) => B | PromiseLike<B>) | null): Promise<A | B>;

@@ -93,6 +93,7 @@ export class Stream {
   }
 
   _push(piece) {
+    if (this._stopped) return;
     this._queue.push(piece);
     this._hooks.onToken?.(piece);
     this._notify();
@@ -124,15 +125,24 @@ export class Stream {
     w?.();
   }
 
-  /** Stop this generation at once; the stream ends with reason 'abort'. */
+  /**
+   * Stop this generation at once: the iteration ends now (pieces already
+   * made but not yet read are dropped), and the result, once the worker has
+   * stopped, has reason 'abort' and the text made until then.
+   */
   abort() {
-    if (!this._finished) this._model._abort(this.id);
+    if (this._finished || this._stopped) return;
+    this._stopped = true;
+    this._queue.length = 0;
+    this._model._abort(this.id);
+    this._notify();
   }
 
   async *[Symbol.asyncIterator]() {
     try {
       for (;;) {
         if (this._queue.length) { yield this._queue.shift(); continue; }
+        if (this._stopped && !this._error) return;
         if (this._finished) {
           if (this._error) throw this._error;
           return;
@@ -293,7 +303,7 @@ export class Model {
 
   /** Stop every generation of this model, running or queued. */
   abort() {
-    for (const [id, p] of this._pending) if (p.stream) this._abort(id);
+    for (const [, p] of this._pending) p.stream?.abort();
   }
 
   /** Free the model and end its worker. Later calls fail with E_DISPOSED. */
