@@ -56,6 +56,7 @@ async function translateOnce(page, text) {
   await page.click('#tab-translate');
   await page.fill('#src', text);
   const states = await recordTexts(page, '#dst');
+  await page.evaluate(() => { document.getElementById('translate-status').textContent = ''; });
   await page.click('#translate');
   await page.waitForFunction(() => /tokens\/s|Stopped/.test(document.getElementById('translate-status').textContent) || !document.getElementById('notice').hidden, null, { timeout: 120000 });
   const notice = await page.evaluate(() => (document.getElementById('notice').hidden ? '' : document.getElementById('notice-text').textContent));
@@ -99,6 +100,19 @@ test('translate: the translation streams in token by token', T, async () => {
   assert.ok(partial.length >= 3, `expected the text to arrive in pieces, saw ${partial.length} intermediate states: ${JSON.stringify(states.slice(0, 8))}`);
   assert.match(await page.textContent('#translate-status'), /2 sentences, \d+ tokens in [\d.]+ s/);
   await screenshot(page, 'translate');
+  // A pasted page keeps its paragraphs; Spanish → English with beam search.
+  if (shippedModels().some((m) => m.kind === 'translate')) {
+    await page.check('input[name=dir][value="es-en"]');
+    assert.equal(await page.textContent('#src-label'), 'Spanish');
+    await page.selectOption('#beam', '4');
+    const r = await translateOnce(page, 'El gato duerme en el sofá.\n\nMe gusta leer libros.');
+    assert.match(r.out, /cat/i);
+    assert.match(r.out, /\n\n/);
+    assert.match(await page.textContent('#translate-status'), /^2 sentences/);
+    await screenshot(page, 'translate-es-en-beam');
+    await page.check('input[name=dir][value="en-es"]');
+    await page.selectOption('#beam', '1');
+  }
   // The attention view has a heatmap for it when the build gives attention.
   await page.click('#tab-attention');
   await screenshot(page, 'attention-translate');
