@@ -168,6 +168,7 @@ test('errors: damaged and missing files, wrong kind, bad arguments, use after di
   writeFileSync(junk, Buffer.alloc(1000, 7));
   await assert.rejects(load(junk), (e) => e instanceof AtentoError && e.code === 'E_LOAD' && /junk\.gguf/.test(e.message) && !e.message.includes('\n'));
   await assert.rejects(load(join(dir, 'nope.gguf')), (e) => e.code === 'E_LOAD' && /no such file/.test(e.message));
+  await assert.rejects(load(join(root, 'tests', 'fixtures', 'gguf', 'types.gguf')), (e) => e.code === 'E_LOAD' && /unsupported architecture/.test(e.message));
   await assert.rejects(load(42), (e) => e.code === 'E_ARG');
   await assert.rejects(load(new Uint8Array(0)), (e) => e instanceof AtentoError && e.code === 'E_LOAD');
   await assert.rejects(load('http://127.0.0.1:9/none.gguf'), (e) => e.code === 'E_FETCH');

@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  skipReason, startServer, launch, screenshot, chatModel, randomLlama, translateModel, shippedModels,
+  root, skipReason, startServer, launch, screenshot, chatModel, randomLlama, translateModel, shippedModels,
   urlPath, openFileModel, openUrlModel, recordTexts,
 } from './helpers.mjs';
 
@@ -218,6 +218,18 @@ test('a damaged model file gives a clear message and the page keeps working', T,
   assert.match(msg, /^Cannot use the model broken\.gguf: .{10,}/);
   assert.doesNotMatch(msg, /undefined|\[object/);
   await screenshot(page, 'damaged-model');
+
+  // A valid GGUF of an architecture atento does not run, dropped on the page.
+  await page.click('#notice-close');
+  const fixture = readFileSync(join(root, 'tests', 'fixtures', 'gguf', 'types.gguf')).toString('base64');
+  await page.evaluate((b64) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([bytes], 'other-arch.gguf'));
+    document.getElementById('drop').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, fixture);
+  await page.waitForSelector('#notice:not([hidden])', { timeout: 60000 });
+  assert.match(await page.textContent('#notice-text'), /^Cannot use the model other-arch\.gguf: .*unsupported architecture 'fixture'/);
 
   // A truncated copy of a real model is refused too.
   const good = chatModel();
