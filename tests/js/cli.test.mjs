@@ -2,9 +2,9 @@
 // committed test models) every subcommand's output.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, readFileSync } from 'node:fs';
+import { writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join, basename } from 'node:path';
-import { cli, tempDir, llamaModels } from './helpers.mjs';
+import { cli, tempDir, llamaModels, root } from './helpers.mjs';
 
 /** A failure: non-zero exit, exactly one line on stderr, no stack trace. */
 function assertOneLineError(r, code, pattern) {
@@ -183,3 +183,15 @@ for (const path of some.length ? some : llamaModels()) {
     assert.match(t.stdout, /decode: +[\d.]+ tokens\/s/);
   });
 }
+
+const marian = join(root, 'models', 'translate-en-es.gguf');
+test('score on a translation model: log p(--text | --source)', { skip: !existsSync(marian) && 'no shipped translation model' }, () => {
+  const good = cli(['score', '--model', marian, '--source', 'I am hungry.', '--text', 'Tengo hambre.', '--json']);
+  assert.equal(good.code, 0, good.stderr);
+  const g = JSON.parse(good.stdout);
+  assert.deepEqual(Object.keys(g).sort(), ['logprobs', 'perplexity']);
+  const bad = JSON.parse(cli(['score', '--model', marian, '--source', 'I am hungry.', '--text', 'El perro come pan.', '--json']).stdout);
+  assert.ok(g.perplexity < bad.perplexity, `${g.perplexity} vs ${bad.perplexity}`);
+  assertOneLineError(cli(['score', '--model', marian, '--text', 'Tengo hambre.']), 2, /give both/);
+  assertOneLineError(cli(['score', '--model', llamaModels()[0] ?? marian, '--text', 'a b', '--source', 'x']), 2, /translation models/);
+});
