@@ -1,7 +1,7 @@
 // helpers.mjs — shared by tests/browser/*.test.mjs (not a test file itself):
 // a static server over the repository (bin/serve.js), Debian's chromium
 // driven by playwright-core with a fresh profile, and the models to use.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, readFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { join, dirname, relative } from 'node:path';
@@ -60,8 +60,11 @@ export function randomLlama() {
   const made = join(artifacts, 'tiny-llama.gguf');
   if (!existsSync(made)) {
     mkdirSync(artifacts, { recursive: true });
-    const r = spawnSync('/usr/bin/python3', [join(root, 'models', 'tools', 'make_llama.py'), made, '--ctx', '2048'], { encoding: 'utf8' });
+    // Written aside and renamed, so test files running at once never see half a file.
+    const tmp = `${made}.${process.pid}.tmp`;
+    const r = spawnSync('/usr/bin/python3', [join(root, 'models', 'tools', 'make_llama.py'), tmp, '--ctx', '2048'], { encoding: 'utf8' });
     if (r.status !== 0) return null;
+    renameSync(tmp, made);
   }
   return made;
 }

@@ -87,6 +87,8 @@ test('the page shows its views, keyboard tabs work, and nothing fails at startup
   await page.setViewportSize({ width: 390, height: 800 });
   await page.click('#tab-chat');
   await screenshot(page, 'phone-chat');
+  await page.click('#tab-translate');
+  await screenshot(page, 'phone-translate');
   await page.close();
 });
 
