@@ -10,8 +10,9 @@
  * before and after each step: what the load allocates beyond the file, what
  * the session (KV cache, activations, logits) allocates. Then times a prefill
  * of prompt_tokens pseudo-random ids (the same generator as js/cli/bench.js)
- * and gen_tokens single-token decode steps with greedy (argmax) sampling.
- * Prints one JSON line.
+ * and gen_tokens single-token decode steps with greedy (argmax) sampling,
+ * best of reps by wall time and (the *_cpu_* figures) by process CPU time,
+ * which a loaded shared machine disturbs much less. Prints one JSON line.
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -28,6 +29,14 @@
 static double now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* CPU time of the process: on a shared machine, wall time counts the time
+ * other processes hold the cores; CPU time mostly does not. */
+static double cpu_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
@@ -107,16 +116,16 @@ int main(int argc, char **argv) {
         fprintf(stderr, "model_bench: eval: %s\n", atn_last_error());
         return 1;
     }
-    double best_p = 1e30, best_d = 1e30;
+    double best_p = 1e30, best_d = 1e30, cbest_p = 1e30, cbest_d = 1e30;
     long long h_peak_eval = 0;
     for (int r = 0; r < reps; r++) {
         atn_session_truncate(s, 0);
-        double a = now_ms();
+        double a = now_ms(), ca = cpu_ms();
         if (atn_eval(s, prompt, n_prompt, 0) < 0) {
             fprintf(stderr, "model_bench: eval: %s\n", atn_last_error());
             return 1;
         }
-        double b = now_ms();
+        double b = now_ms(), cb = cpu_ms();
         int32_t tok = argmax(atn_logits(s, -1), n_vocab);
         for (int i = 0; i < n_gen; i++) {
             if (atn_eval(s, &tok, 1, 0) < 0) {
@@ -125,8 +134,10 @@ int main(int argc, char **argv) {
             }
             tok = argmax(atn_logits(s, -1), n_vocab);
         }
-        double c = now_ms();
+        double c = now_ms(), cc = cpu_ms();
         if ((b - a) + (c - b) < best_p + best_d) best_p = b - a, best_d = c - b;
+        if (cb - ca < cbest_p) cbest_p = cb - ca;
+        if (cc - cb < cbest_d) cbest_d = cc - cb;
         long long h = heap_bytes();
         if (h > h_peak_eval) h_peak_eval = h;
     }
@@ -138,10 +149,11 @@ int main(int argc, char **argv) {
 #endif
     printf("{\"model\":\"%s\",\"model_bytes\":%ld,\"load_ms\":%.2f,\"prompt_tokens\":%d,\"gen_tokens\":%d,"
            "\"prefill_ms\":%.2f,\"decode_ms\":%.2f,\"prefill_tokens_per_s\":%.2f,\"decode_tokens_per_s\":%.2f,"
+           "\"prefill_cpu_tokens_per_s\":%.2f,\"decode_cpu_tokens_per_s\":%.2f,"
            "\"heap_file_bytes\":%lld,\"heap_load_extra_bytes\":%lld,\"heap_session_bytes\":%lld,"
            "\"heap_after_eval_bytes\":%lld,\"peak_rss_bytes\":%lld}\n",
            path, size, t_load, n_prompt, n_gen, best_p, best_d, n_prompt / (best_p / 1e3),
-           n_gen ? n_gen / (best_d / 1e3) : 0.0, h1 - h0, h2 - h1, h3 - h2, h_peak_eval - h0,
+           n_gen ? n_gen / (best_d / 1e3) : 0.0, n_prompt / (cbest_p / 1e3), n_gen ? n_gen / (cbest_d / 1e3) : 0.0, h1 - h0, h2 - h1, h3 - h2, h_peak_eval - h0,
            max_rss);
     free(prompt);
     atn_session_free(s);

@@ -69,7 +69,7 @@ def report(path, kv_bytes=4):
         k = (r["engine"], r["type"])
         b = best.setdefault(k, {"runs": 0})
         b["runs"] += 1
-        for key in ("prefill_tokens_per_s", "decode_tokens_per_s"):
+        for key in ("prefill_tokens_per_s", "decode_tokens_per_s", "prefill_cpu_tokens_per_s", "decode_cpu_tokens_per_s"):
             if r.get(key) is not None:
                 b[key] = max(b.get(key, 0), r[key])
         for key in ("process_peak_rss_bytes", "wasm_memory_bytes", "peak_rss_bytes", "model_bytes",
@@ -84,23 +84,37 @@ def report(path, kv_bytes=4):
     for (_, t) in best:
         if t not in types:
             types.append(t)
-    print("| type | engine | prefill tok/s | decode tok/s | wllama 1T prefill / decode | prefill ratio (≥ 2) | decode ratio (≥ 1.3) | WASM/native decode (≥ 0.6) |")
-    print("|---|---|---|---|---|---|---|---|")
+    engines = ("native", "model_bench", "wasm", "wasm_wasi")
+    print("Wall clock (best run) and, where measured, process CPU time (`cpu`). Ratios: WASM engines to wllama's")
+    print("single-thread WASM; WASM/native decode: wasm to native (wall), wasm_wasi to model_bench (CPU).")
+    print()
+    print("| type | engine | prefill tok/s | decode tok/s | prefill tok/s (cpu) | decode tok/s (cpu) | wllama 1T prefill / decode | prefill ratio (≥ 2) | decode ratio (≥ 1.3) | WASM/native decode (≥ 0.6) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for t in types:
-        nat = best.get(("native", t)) or best.get(("model_bench", t))
-        for eng in ("native", "model_bench", "wasm"):
+        for eng in engines:
             b = best.get((eng, t))
             if not b:
                 continue
             wl = WLLAMA.get(t)
             pf, dc = b.get("prefill_tokens_per_s"), b.get("decode_tokens_per_s")
-            r_pf = pf / wl[0] if wl and pf else None
-            r_dc = dc / wl[1] if wl and dc else None
-            wn = dc / nat["decode_tokens_per_s"] if eng == "wasm" and nat and dc and nat.get("decode_tokens_per_s") else None
-            print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                t, eng, fmt(pf), fmt(dc), "%g / %g" % wl if wl else "—",
-                fmt(r_pf, 2) if eng == "wasm" else "(%s)" % fmt(r_pf, 2) if r_pf else "—",
-                fmt(r_dc, 2) if eng == "wasm" else "(%s)" % fmt(r_dc, 2) if r_dc else "—",
+            cpf, cdc = b.get("prefill_cpu_tokens_per_s"), b.get("decode_cpu_tokens_per_s")
+            is_wasm = eng.startswith("wasm")
+            bp, bd = (cpf or pf), (cdc or dc)
+            r_pf = bp / wl[0] if wl and bp else None
+            r_dc = bd / wl[1] if wl and bd else None
+            wn = None
+            if eng == "wasm":
+                nat = best.get(("native", t)) or best.get(("model_bench", t))
+                if nat and dc and nat.get("decode_tokens_per_s"):
+                    wn = dc / nat["decode_tokens_per_s"]
+            elif eng == "wasm_wasi":
+                nat = best.get(("model_bench", t))
+                if nat and cdc and nat.get("decode_cpu_tokens_per_s"):
+                    wn = cdc / nat["decode_cpu_tokens_per_s"]
+            print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                t, eng, fmt(pf), fmt(dc), fmt(cpf), fmt(cdc), "%g / %g" % wl if wl else "—",
+                (fmt(r_pf, 2) if is_wasm else "(%s)" % fmt(r_pf, 2)) if r_pf else "—",
+                (fmt(r_dc, 2) if is_wasm else "(%s)" % fmt(r_dc, 2)) if r_dc else "—",
                 fmt(wn, 2) if wn else "—"))
     print()
     print("Memory (MB = 10^6 bytes). Budget = (model file + KV cache) x 1.15; KV cache = 2 x %d layers x n_ctx x %d x %d bytes."

@@ -9,12 +9,14 @@
 # 2. Builds the native CLI + bench/model_bench.c in build-bench/native
 #    (Release, -O2 -march=native, -g for profilers) and dist/atento.wasm
 #    (./build.sh wasm) unless --no-build.
-# 3. For each model runs
-#      build-bench/native/atento bench --model M --prompt-tokens P --gen-tokens G
-#      node bin/atento.js bench --model M --prompt-tokens P --gen-tokens G --json
-#    under /usr/bin/time (process peak RSS), and build-bench/native/model_bench
+# 3. For each model runs (best of --reps runs inside one process)
+#      build-bench/native/atento bench --model M --prompt-tokens P --gen-tokens G --reps R --json
+#      node bin/atento.js bench --model M --prompt-tokens P --gen-tokens G --reps R --json
+#    under /usr/bin/time (process peak RSS), and bench/model_bench.c natively
 #    (heap accounting through the C API: bytes the load allocates beyond the
-#    file, bytes of the session).
+#    file, bytes of the session) and as WASI under Node (wasm_wasi); these two
+#    also give tokens/s by process CPU time, which is what to compare on a
+#    loaded shared machine (wall-clock figures there depend on the load).
 # 4. bench/report.py prints the table (tokens/s, memory, ratios to the targets
 #    and to wllama's figures) and the memory checks. Raw results:
 #    build/bench/results.jsonl.
@@ -59,7 +61,14 @@ if [ "$BUILD" = 1 ]; then
     cmake --build "$NB" -j2 --target atento >/dev/null 2>&1 || echo "run.sh: no native CLI (src/cli) yet" >&2
     gcc -std=c11 -O2 -march=native -g -Isrc bench/model_bench.c "$NB/libatento_core.a" -lm -o "$NB/model_bench"
   fi
-  [ "$WASM" = 1 ] && ./build.sh wasm >/dev/null
+  if [ "$WASM" = 1 ]; then
+    ./build.sh wasm >/dev/null
+    # shellcheck disable=SC2046
+    emcc -std=c11 -O3 -msimd128 -mbulk-memory -mnontrapping-fptoint -DNDEBUG -Isrc -Wno-unused-parameter \
+      -sSTANDALONE_WASM -sERROR_ON_UNDEFINED_SYMBOLS=0 -sINITIAL_MEMORY=512MB \
+      $(ls src/*.c src/kernels/*.c src/models/*.c src/tokenizer/*.c) tests/wasi_shim.c bench/model_bench.c \
+      -o build-bench/model_bench.wasm 2>/dev/null
+  fi
 fi
 
 # peak RSS (KiB) of a command: runs it under /usr/bin/time, output to $1.out
@@ -75,23 +84,19 @@ echo "{\"engine\":\"node-baseline\",\"peak_rss_bytes\":$((node_base * 1024))}" >
 for t in $(echo "$TYPES" | tr ',' ' '); do
   M="$OUT/smollm2-135m-shape-$t.gguf"
   if [ "$NATIVE" = 1 ]; then
-    if [ -x "$NB/atento" ]; then
-      for r in $(seq "$REPS"); do
-        if timed "native-$t-$r" "$NB/atento" bench --model "$M" --prompt-tokens "$P" --gen-tokens "$G"; then
-          $PY bench/report.py --wrap native "$t" "$OUT/native-$t-$r.out" "$OUT/native-$t-$r.rss" >>"$RES"
-        fi
-      done
+    if [ -x "$NB/atento" ] && timed "native-$t" "$NB/atento" bench --model "$M" --prompt-tokens "$P" --gen-tokens "$G" --reps "$REPS" --json; then
+      $PY bench/report.py --wrap native "$t" "$OUT/native-$t.out" "$OUT/native-$t.rss" >>"$RES"
     fi
     if [ -x "$NB/model_bench" ] && timed "model_bench-$t" "$NB/model_bench" "$M" "$P" "$G" "$REPS"; then
       $PY bench/report.py --wrap model_bench "$t" "$OUT/model_bench-$t.out" "$OUT/model_bench-$t.rss" >>"$RES"
     fi
   fi
-  if [ "$WASM" = 1 ]; then
-    for r in $(seq "$REPS"); do
-      if timed "wasm-$t-$r" node bin/atento.js bench --model "$M" --prompt-tokens "$P" --gen-tokens "$G" --json; then
-        $PY bench/report.py --wrap wasm "$t" "$OUT/wasm-$t-$r.out" "$OUT/wasm-$t-$r.rss" >>"$RES"
-      fi
-    done
+  if [ "$WASM" = 1 ] && timed "wasm-$t" node bin/atento.js bench --model "$M" --prompt-tokens "$P" --gen-tokens "$G" --reps "$REPS" --json; then
+    $PY bench/report.py --wrap wasm "$t" "$OUT/wasm-$t.out" "$OUT/wasm-$t.rss" >>"$RES"
+  fi
+  if [ "$WASM" = 1 ] && [ -f build-bench/model_bench.wasm ] &&
+     timed "wasm_wasi-$t" node --no-warnings tests/run_wasi.mjs build-bench/model_bench.wasm "$M" "$P" "$G" "$REPS"; then
+    $PY bench/report.py --wrap wasm_wasi "$t" "$OUT/wasm_wasi-$t.out" "$OUT/wasm_wasi-$t.rss" >>"$RES"
   fi
 done
 $PY bench/report.py "$RES"
