@@ -414,6 +414,42 @@ static void test_split(void) {
     CHECK(atn_split_sentences("One. Two. Three.", 16, sp, 2) == 3, "count beyond cap");
 }
 
+/* The trained model against PyTorch's reference logits
+ * (models/train/reference/translate_ref.bin, written by H6's
+ * models/train/marian_reference.py): the shipped q8_0 model always (loose:
+ * quantized weights and activations), an f32 conversion of the trained
+ * checkpoint when $ATENTO_MARIAN_F32 names one (<= 1e-3; the JS test
+ * translate_shipped.test.mjs converts one and runs this program with it). */
+static void test_trained(void) {
+    const char *refpath = "models/train/reference/translate_ref.bin";
+    ref r;
+    FILE *f = fopen(refpath, "rb");
+    if (!f) { printf("skip: %s missing\n", refpath); return; }
+    fclose(f);
+    CHECK(read_ref(refpath, &r) == 0, "read %s", refpath);
+    const char *paths[2] = {"models/translate-en-es.gguf", getenv("ATENTO_MARIAN_F32")};
+    float tol[2] = {0.5f, 1e-3f};
+    for (int k = 0; k < 2; k++) {
+        if (!paths[k] || !paths[k][0]) continue;
+        atn_model *m = load(paths[k]);
+        CHECK(m != NULL, "load %s", paths[k]);
+        if (!m) continue;
+        n_top_same = n_top = 0;
+        float d1 = logits_diff(m, &r, 0), d2 = logits_diff(m, &r, 1);
+        printf("%s vs PyTorch: logits max abs diff %.2e (token by token), %.2e (batched); argmax equal %d/%d\n", paths[k],
+               d1, d2, n_top_same, n_top);
+        CHECK(d1 <= tol[k] && d2 <= tol[k], "%s: logits differ from PyTorch's by %g / %g > %g", paths[k], d1, d2, tol[k]);
+        CHECK(n_top_same == n_top, "%s: argmax differs at %d of %d positions", paths[k], n_top - n_top_same, n_top);
+        int32_t g[512];
+        int ng = translate_ids(m, r.c[0].src, r.c[0].n_src, 1, g, 512, NULL);
+        int same = ng == r.n_greedy;
+        for (int i = 0; same && i < ng; i++) same = g[i] == r.greedy[i];
+        CHECK(same, "%s: greedy output differs from PyTorch's", paths[k]);
+        atn_model_free(m);
+    }
+    atn_free(r.blob);
+}
+
 int main(void) {
     test_split();
     test_model("tiny.f32.gguf", 1e-3f, 1, 0);
@@ -426,6 +462,7 @@ int main(void) {
     }
     test_text();
     test_hostile_models();
+    test_trained();
     printf("%d passed, %d failed\n", n_pass, n_fail);
     return n_fail ? 1 : 0;
 }
