@@ -184,7 +184,8 @@ ATN_API int atn_chat_prefill(atn_session *s, const char *const *roles, const cha
  * translated, and the original whitespace and line breaks between them are
  * kept, so a pasted page comes back as a page. beam: 1 (greedy, streamed
  * token by token) to 8 (beam search, length-normalized by the hypothesis
- * length, stops once `beam` hypotheses ended with EOS; at most 2n+10 target
+ * length, stops when `beam` hypotheses have ended and no live one can
+ * beat them, as Hugging Face's generate does; at most 2n+10 target
  * tokens for n source tokens). target_lang: "es" selects the tag >>es<< of a
  * multi-target model (NULL or "" for none). flags: ATN_TR_ATTENTION keeps
  * the cross-attention weights of each sentence. */

@@ -10,8 +10,9 @@
  *   beam search (2..8): all live hypotheses go through the decoder as one
  *     batch (one weight pass per step), the cache rows follow their parents,
  *     a hypothesis that emits EOS is finished with score sum(log p) / length,
- *     and the search stops when `beam` hypotheses have finished (or at the
- *     length limit, where the live ones count as finished).
+ *     and the search stops when `beam` hypotheses have finished and no live
+ *     one can still beat them (or at the length limit, where the live ones
+ *     count as finished).
  * Beam 1 of the beam search is exactly greedy (an EOS outranking every
  * continuation ends it), which the tests check.
  */
@@ -529,8 +530,16 @@ static void bs_update(atn_translator *t, bstate *bs, const float *logits) {
     for (int b = 0; b < n_new; b++) bs->score[b] = nscore[b];
     bs->n_live = n_new;
     bs->step++;
-    /* early stopping: B hypotheses have ended (or nothing lives on) */
-    if (bs->n_fin >= B || n_new == 0 || bs->step >= bs->max_len) bs->done = 1;
+    /* Stop when nothing lives on, at the length limit, or once B hypotheses
+     * have ended and the best live one, ended with EOS at the next step,
+     * would not beat the worst of them (Hugging Face's early_stopping=False
+     * rule). Beam 1 stops at its first EOS, which makes it exactly greedy. */
+    if (n_new == 0 || bs->step >= bs->max_len) bs->done = 1;
+    else if (bs->n_fin >= B) {
+        float worst = bs->fin_norm[0];
+        for (int f = 1; f < bs->n_fin; f++) if (bs->fin_norm[f] < worst) worst = bs->fin_norm[f];
+        if (B == 1 || worst >= bs->score[0] / powf((float)(bs->step + 1), t->length_penalty)) bs->done = 1;
+    }
 }
 
 /* The best finished hypothesis as the current target. */
