@@ -15,6 +15,10 @@ shipped GGUF was converted from) and writes:
                       i32 greedy[n_greedy] (greedy decode of case 0, no start
                       token, ending with EOS or at 2*n_src+10 tokens).
                       8 test sentences (4 en->es, 4 es->en), 2 decoder positions.
+  translate_ref_q8_0.bin  the same cases and format, computed from the weights
+                      of the shipped q8_0 GGUF (dequantized by models/tools/gguf.py),
+                      so atento running models/translate-en-es.gguf can be held
+                      to f32 tolerance.
   translate_ref.json  20 test sentences (10 per direction): text, source ids,
                       PyTorch greedy and beam-4 output ids and text; plus the
                       cases of translate_ref.bin.
@@ -49,6 +53,54 @@ def load_model(d):
     assert not unexpected and not missing, (missing, unexpected)
     m.eval()
     return m, c, cfg, W
+
+
+def weights_from_gguf(path, cfg):
+    """HF-named f32 weights from a marian GGUF (docs/marian-gguf.md names)."""
+    import gguf
+    r = gguf.GGUFReader(path)
+    T = {n: r.tensor(n).astype(np.float32) for n in r.tensors}
+    W = {"model.shared.weight": T["token_embd.weight"],
+         "final_logits_bias": T.get("output.bias", np.zeros(cfg["vocab_size"], np.float32)).reshape(1, -1)}
+    attn = {"q": "q_proj", "k": "k_proj", "v": "v_proj", "o": "out_proj"}
+    for side, n_layers in (("encoder", cfg["encoder_layers"]), ("decoder", cfg["decoder_layers"])):
+        g = "enc" if side == "encoder" else "dec"
+        for i in range(n_layers):
+            hp, gp = "model.%s.layers.%d." % (side, i), "%s.blk.%d." % (g, i)
+            for wb in ("weight", "bias"):
+                for a, h in attn.items():
+                    W[hp + "self_attn.%s.%s" % (h, wb)] = T[gp + "attn_%s.%s" % (a, wb)]
+                    if side == "decoder":
+                        W[hp + "encoder_attn.%s.%s" % (h, wb)] = T[gp + "cross_%s.%s" % (a, wb)]
+                W[hp + "self_attn_layer_norm." + wb] = T[gp + "attn_norm." + wb]
+                if side == "decoder":
+                    W[hp + "encoder_attn_layer_norm." + wb] = T[gp + "cross_norm." + wb]
+                W[hp + "fc1." + wb] = T[gp + "ffn_up." + wb]
+                W[hp + "fc2." + wb] = T[gp + "ffn_down." + wb]
+                W[hp + "final_layer_norm." + wb] = T[gp + "ffn_norm." + wb]
+    n = cfg["max_position_embeddings"]
+    W["model.encoder.embed_positions.weight"] = translate.sinusoids(n, cfg["d_model"]).numpy()
+    W["model.decoder.embed_positions.weight"] = translate.sinusoids(n, cfg["d_model"]).numpy()
+    return W
+
+
+def write_mref(path, m, cases, greedy_src):
+    V = m.c["vocab_size"]
+    blob = [b"MREF", struct.pack("<II", len(cases), V)]
+    for r in cases:
+        tgt = r["bin_tgt_ids"]
+        with torch.no_grad():
+            lg = m(torch.tensor([r["src_ids"]]), torch.tensor([tgt]))[0].numpy().astype(np.float32)
+        blob.append(struct.pack("<I", len(r["src_ids"])) + np.array(r["src_ids"], "<i4").tobytes())
+        blob.append(struct.pack("<I", len(tgt)) + np.array(tgt, "<i4").tobytes())
+        blob.append(lg.astype("<f4").tobytes())
+    with torch.no_grad():
+        g = translate.translate_batch(m, torch.tensor([greedy_src]), beam=1, max_len_a=2.0, max_len_b=10)[0]
+    g = g + [translate.EOS] if len(g) < 2 * len(greedy_src) + 10 else g
+    blob.append(struct.pack("<I", len(g)) + np.array(g, "<i4").tobytes())
+    with open(path, "wb") as f:
+        f.write(b"".join(blob))
+    return g
 
 
 def main():
@@ -95,6 +147,13 @@ def main():
     blob.append(struct.pack("<I", len(g)) + np.array(g, "<i4").tobytes())
     with open(os.path.join(out, "translate_ref.bin"), "wb") as f:
         f.write(b"".join(blob))
+    gg = os.path.join(os.path.dirname(os.path.dirname(HERE)), "models", "translate-en-es.gguf")
+    if os.path.exists(gg):
+        q = translate.Marian(c)
+        q.load_state_dict({k: torch.from_numpy(v) for k, v in weights_from_gguf(gg, cfg).items()})
+        q.eval()
+        gq = write_mref(os.path.join(out, "translate_ref_q8_0.bin"), q, cases, c0)
+        print("q8_0 reference written; greedy of case 0:", gq, "(f32 weights:", g, ")")
     with open(os.path.join(out, "translate_ref.json"), "w", encoding="utf-8") as f:
         json.dump({"model": "models/translate-en-es.gguf (converted from this checkpoint's f16 weights)",
                    "note": "PyTorch f32 on CPU; source = [tag] + spm(text) + [</s>]; outputs without start/EOS; "
