@@ -13,6 +13,9 @@
  *     and the search stops when `beam` hypotheses have finished and no live
  *     one can still beat them (or at the length limit, where the live ones
  *     count as finished).
+ * Several sentences of a text are decoded together ("lanes", up to 8, as
+ * the cache budget allows): each has its own source and cache slots, and one
+ * decoder pass per step serves all of them. Results come out in text order.
  * Beam 1 of the beam search is exactly greedy (an EOS outranking every
  * continuation ends it), which the tests check.
  */
@@ -76,12 +79,8 @@ struct atn_translator {
     /* the piece released by the last step */
     char *piece;
     size_t piece_len, piece_cap;
-    /* beam search buffers */
-    int32_t *hyp;            /* [MAX_BEAM][max_len] tokens of the live hypotheses */
-    int32_t *hyp2;
     float *lsm;              /* one row of log-softmax */
-    int hyp_cap;
-    /* greedy lanes */
+    /* lanes: sentences decoded together (greedy: one row each; beam: B rows each) */
     lane lanes[MAX_LANES];
     int n_lanes, admitted, head_started;
 };
@@ -194,7 +193,7 @@ void atn_translator_free(atn_translator *t) {
     if (!t) return;
     atn_session_free(t->s);
     free(t->text); free(t->spans); free(t->src); free(t->tgt); free(t->out); free(t->attn);
-    free(t->piece); free(t->hyp); free(t->hyp2); free(t->lsm);
+    free(t->piece); free(t->lsm);
     for (int i = 0; i < MAX_LANES; i++) {
         free(t->lanes[i].src);
         free(t->lanes[i].tgt);
