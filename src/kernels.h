@@ -40,6 +40,10 @@ void atn_scale_f32(float *x, float a, int n);
  *   atn_axpy_rows_f32: y += sum_j w[j] * row j         (weighted sum of values) */
 void atn_dot_rows_f32(const float *a, const float *x, size_t stride, int n, int len, float *out);
 void atn_axpy_rows_f32(const float *w, const float *x, size_t stride, int n, int len, float *y);
+/* g[i] = silu(g[i]) * u[i] = g[i] / (1 + exp(-g[i])) * u[i]  (SwiGLU) */
+void atn_silu_mul_f32(float *g, const float *u, int n);
+/* x = softmax(scale * x) in place (max subtracted first); n >= 1 */
+void atn_softmax_f32(float *x, int n, float scale);
 
 /* Which implementation is active: "simd128", "scalar", ... */
 const char *atn_kernels_name(void);

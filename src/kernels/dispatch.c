@@ -85,6 +85,22 @@ void atn_axpy_rows_f32(const float *w, const float *x, size_t stride, int n, int
 #endif
 }
 
+void atn_silu_mul_f32(float *g, const float *u, int n) {
+#ifdef ATN_HAVE_SIMD128
+    atn_silu_mul_f32_simd128(g, u, n);
+#else
+    atn_silu_mul_f32_ref(g, u, n);
+#endif
+}
+
+void atn_softmax_f32(float *x, int n, float scale) {
+#ifdef ATN_HAVE_SIMD128
+    atn_softmax_f32_simd128(x, n, scale);
+#else
+    atn_softmax_f32_ref(x, n, scale);
+#endif
+}
+
 const char *atn_kernels_name(void) {
 #ifdef ATN_HAVE_SIMD128
 #ifdef __wasm_simd128__

@@ -305,3 +305,22 @@ void atn_dot_rows_f32_ref(const float *a, const float *x, size_t stride, int n, 
 void atn_axpy_rows_f32_ref(const float *w, const float *x, size_t stride, int n, int len, float *y) {
     for (int j = 0; j < n; j++) atn_axpy_f32_ref(w[j], x + (size_t)j * stride, y, len);
 }
+
+void atn_silu_mul_f32_ref(float *g, const float *u, int n) {
+    for (int i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+void atn_softmax_f32_ref(float *x, int n, float scale) {
+    float mx = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        x[i] *= scale;
+        if (x[i] > mx) mx = x[i];
+    }
+    float sum = 0;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        sum += x[i];
+    }
+    float inv = 1.0f / sum;
+    for (int i = 0; i < n; i++) x[i] *= inv;
+}

@@ -26,6 +26,7 @@
 #include "kernels_impl.h"
 #ifdef ATN_HAVE_SIMD128
 
+#include <math.h>
 #include <string.h>
 #ifdef __wasm_simd128__
 #include <wasm_simd128.h>
@@ -656,6 +657,71 @@ void atn_axpy_rows_f32_simd128(const float *w, const float *x, size_t stride, in
         for (int j = 0; j < n; j++) acc += w[j] * x[(size_t)j * stride + i];
         y[i] = acc;
     }
+}
+
+/* exp of 4 floats: 2^n * p(r) with n = nearest(x / ln 2), r = x - n ln 2 (two
+ * parts), p a degree-6 Taylor polynomial (|r| <= 0.35: relative error < 2e-7).
+ * x is clamped to [-87.3, 88.3] so 2^n stays a normal float (exp of anything
+ * below -87.3 gives 1.2e-38 instead of a subnormal or 0). */
+INLINE v128_t exp_f32x4(v128_t x) {
+    x = wasm_f32x4_min(wasm_f32x4_max(x, wasm_f32x4_splat(-87.3f)), wasm_f32x4_splat(88.3f));
+    v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504f)));
+    v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693145752f)));
+    r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(1.42860677e-6f)));
+    v128_t p = wasm_f32x4_splat(1.0f / 720);
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 120));
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 24));
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 6));
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(0.5f));
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
+    v128_t e = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+    return wasm_f32x4_mul(p, e);
+}
+
+void atn_silu_mul_f32_simd128(float *g, const float *u, int n) {
+    int i = 0;
+    const v128_t one = wasm_f32x4_splat(1.0f), zero = wasm_f32x4_splat(0.0f);
+    for (; i + 4 <= n; i += 4) {
+        v128_t x = wasm_v128_load(g + i);
+        v128_t e = exp_f32x4(wasm_f32x4_sub(zero, x));
+        wasm_v128_store(g + i, wasm_f32x4_mul(wasm_f32x4_div(x, wasm_f32x4_add(one, e)), wasm_v128_load(u + i)));
+    }
+    for (; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+void atn_softmax_f32_simd128(float *x, int n, float scale) {
+    int n4 = n & ~3, i;
+    const v128_t vs = wasm_f32x4_splat(scale);
+    float mx = -INFINITY;
+    if (n4) {
+        v128_t m = wasm_f32x4_splat(-INFINITY);
+        for (i = 0; i < n4; i += 4) {
+            v128_t v = wasm_f32x4_mul(wasm_v128_load(x + i), vs);
+            wasm_v128_store(x + i, v);
+            m = wasm_f32x4_max(m, v);
+        }
+        m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
+        m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
+        mx = wasm_f32x4_extract_lane(m, 0);
+    }
+    for (i = n4; i < n; i++) {
+        x[i] *= scale;
+        if (x[i] > mx) mx = x[i];
+    }
+    v128_t vm = wasm_f32x4_splat(mx), acc = wasm_f32x4_splat(0.0f);
+    for (i = 0; i < n4; i += 4) {
+        v128_t e = exp_f32x4(wasm_f32x4_sub(wasm_v128_load(x + i), vm));
+        wasm_v128_store(x + i, e);
+        acc = wasm_f32x4_add(acc, e);
+    }
+    float sum = hsum(acc);
+    for (i = n4; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        sum += x[i];
+    }
+    float inv = 1.0f / sum;
+    atn_scale_f32_simd128(x, inv, n);
 }
 
 #endif /* ATN_HAVE_SIMD128 */

@@ -53,6 +53,8 @@ WS_INLINE v128_t wasm_f32x4_add(v128_t a, v128_t b) { return WS_I(_mm_add_ps(WS_
 WS_INLINE v128_t wasm_f32x4_sub(v128_t a, v128_t b) { return WS_I(_mm_sub_ps(WS_F(a), WS_F(b))); }
 WS_INLINE v128_t wasm_f32x4_mul(v128_t a, v128_t b) { return WS_I(_mm_mul_ps(WS_F(a), WS_F(b))); }
 WS_INLINE v128_t wasm_f32x4_max(v128_t a, v128_t b) { return WS_I(_mm_max_ps(WS_F(a), WS_F(b))); }
+WS_INLINE v128_t wasm_f32x4_min(v128_t a, v128_t b) { return WS_I(_mm_min_ps(WS_F(a), WS_F(b))); }
+WS_INLINE v128_t wasm_f32x4_div(v128_t a, v128_t b) { return WS_I(_mm_div_ps(WS_F(a), WS_F(b))); }
 WS_INLINE v128_t wasm_f32x4_abs(v128_t a) { return _mm_and_si128(a, _mm_set1_epi32(0x7fffffff)); }
 WS_INLINE v128_t wasm_f32x4_nearest(v128_t a) {
     return WS_I(_mm_round_ps(WS_F(a), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));

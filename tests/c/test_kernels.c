@@ -288,8 +288,47 @@ static void test_rows_helpers(void) {
     }
 }
 
+/* SwiGLU's silu(g) * u and softmax against double-precision exp */
+static void test_activation_helpers(void) {
+    static const int ns[] = {1, 3, 4, 5, 16, 37, 1536};
+    static float g[1536], u[1536], x[1536], g0[1536], x0[1536];
+    for (int ni = 0; ni < (int)(sizeof ns / sizeof ns[0]); ni++) {
+        int n = ns[ni];
+        for (int i = 0; i < n; i++) {
+            g[i] = g0[i] = rnd_normal() * 6.0f;
+            u[i] = rnd_normal();
+            x[i] = x0[i] = rnd_normal() * 4.0f;
+        }
+        if (n >= 16) { /* extremes: overflow / underflow of exp must stay finite and right */
+            g[0] = g0[0] = 100.0f, g[1] = g0[1] = -100.0f, g[2] = g0[2] = 0.0f, g[3] = g0[3] = -30.0f;
+            x[5] = x0[5] = -200.0f, x[6] = x0[6] = 60.0f;
+        }
+        atn_silu_mul_f32(g, u, n);
+        int bad = 0;
+        for (int i = 0; i < n; i++) {
+            double want = (double)g0[i] / (1.0 + exp(-(double)g0[i])) * u[i];
+            bad += !(fabs(g[i] - want) <= 1e-6 * fabs(want) + 1e-30);
+        }
+        CHECK(bad == 0, "silu_mul_f32 n=%d: %d wrong", n, bad);
+        float scale = 0.125f;
+        atn_softmax_f32(x, n, scale);
+        double mx = -INFINITY, sum = 0;
+        for (int i = 0; i < n; i++) mx = fmax(mx, (double)(x0[i] * scale));
+        for (int i = 0; i < n; i++) sum += exp((double)(x0[i] * scale) - mx);
+        bad = 0;
+        double total = 0;
+        for (int i = 0; i < n; i++) {
+            double want = exp((double)(x0[i] * scale) - mx) / sum;
+            bad += !(fabs(x[i] - want) <= 1e-6 * want + 1e-30);
+            total += x[i];
+        }
+        CHECK(bad == 0 && fabs(total - 1) < 1e-5, "softmax_f32 n=%d: %d wrong, sum %.7f", n, bad, total);
+    }
+}
+
 int main(void) {
     printf("kernels: %s\n", atn_kernels_name());
+    test_activation_helpers();
     test_quantize_act();
     test_f32_helpers();
     test_rows_helpers();
