@@ -329,17 +329,7 @@ static void forward(atn_session *s, const int32_t *tokens, int T, int p0, int al
                 int off = (h / group) * hd;
                 float *sc = st->scores;
                 atn_dot_rows_f32(q, kc + off, (size_t)kv, n_pos, hd, sc);
-                float mx = -INFINITY;
-                for (int p = 0; p < n_pos; p++) {
-                    sc[p] *= scale;
-                    if (sc[p] > mx) mx = sc[p];
-                }
-                float sum = 0;
-                for (int p = 0; p < n_pos; p++) {
-                    sc[p] = expf(sc[p] - mx);
-                    sum += sc[p];
-                }
-                atn_scale_f32(sc, 1.0f / sum, n_pos);
+                atn_softmax_f32(sc, n_pos, scale);
                 float *out = st->att + (size_t)t * d + (size_t)h * hd;
                 memset(out, 0, (size_t)hd * sizeof(float));
                 atn_axpy_rows_f32(sc, vc + off, (size_t)kv, n_pos, hd, out);
@@ -351,10 +341,7 @@ static void forward(atn_session *s, const int32_t *tokens, int T, int p0, int al
         for (int t = 0; t < T; t++) rmsnorm(st->xb + (size_t)t * d, st->x + (size_t)t * d, L->ffn_norm, d, lm->eps);
         atn_matmul(L->w_gate, st->xb, T, st->hb);
         atn_matmul(L->w_up, st->xb, T, st->hb2);
-        for (size_t i = 0; i < (size_t)T * ff; i++) {
-            float g = st->hb[i];
-            st->hb[i] = g / (1.0f + expf(-g)) * st->hb2[i];
-        }
+        atn_silu_mul_f32(st->hb, st->hb2, T * ff);
         atn_matmul(L->w_down, st->hb, T, st->xb2);
         for (size_t i = 0; i < (size_t)T * d; i++) st->x[i] += st->xb2[i];
     }
