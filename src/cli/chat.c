@@ -1214,8 +1214,12 @@ static int run_interactive(const atn_model *m, atn_session *s, const options *o,
     char *line = NULL;
     size_t line_cap = 0;
     for (;;) {
+        /* Ctrl-C at the prompt: before the read, or during it (EINTR) */
+        if (g_interrupt) {
+            if (tty) fputc('\n', stdout);
+            break;
+        }
         if (tty) fputs("> ", stdout), fflush(stdout);
-        g_interrupt = 0;
         errno = 0;
         ssize_t n = getline(&line, &line_cap, stdin);
         if (n < 0) {
@@ -1244,7 +1248,10 @@ static int run_interactive(const atn_model *m, atn_session *s, const options *o,
             break;
         }
         turn_result r;
-        if (chat_turn(m, s, (const char *const *)h.roles, (const char *const *)h.contents, h.n, &o->p, 1, &r) < 0) {
+        g_interrupt = 0;
+        int tr = chat_turn(m, s, (const char *const *)h.roles, (const char *const *)h.contents, h.n, &o->p, 1, &r);
+        g_interrupt = 0; /* a Ctrl-C during the reply is used up by stopping it */
+        if (tr < 0) {
             history_pop_to(&h, h.n - 1);
             atn_session_truncate(s, 0);
             failed++;
