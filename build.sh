@@ -54,7 +54,7 @@ CFLAGS=(-O3 -msimd128 -mbulk-memory -mnontrapping-fptoint -std=c11 -DNDEBUG
         -Wall -Wextra -Wno-unused-parameter -Isrc)
 LDFLAGS=(-O3 -msimd128 -mbulk-memory -mnontrapping-fptoint --no-entry -sSTANDALONE_WASM
          -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=16MB -sMAXIMUM_MEMORY=4GB
-         -sTOTAL_STACK=1MB)
+         -sTOTAL_STACK=5MB)
 
 # Is $1 older than any file listed in the make-style dependency file $2?
 stale() {
