@@ -383,9 +383,21 @@ async function runInteractive(ctx, o, path) {
   };
   rl.on('SIGINT', onInterrupt);
   process.on('SIGINT', onInterrupt);
+  // Lines are queued from 'line' events rather than read with `for await`,
+  // which pauses the input while a reply is generated: in a terminal Ctrl-C
+  // is a key press on stdin, and it must be read during the reply.
+  const queue = [];
+  let ended = false, wake = null;
+  const poke = () => { if (wake) { wake(); wake = null; } };
+  rl.on('line', (l) => { queue.push(l); poke(); });
+  rl.on('close', () => { ended = true; poke(); });
+  const nextLine = async () => {
+    while (!queue.length && !ended && !quit) await new Promise((r) => { wake = r; });
+    return queue.length && !quit ? queue.shift() : null;
+  };
   try {
     if (tty) rl.prompt();
-    for await (const raw of rl) {
+    for (let raw; (raw = await nextLine()) !== null;) {
       const line = raw.replace(/\r$/, '');
       if (line.trim() === '') {
         if (tty) rl.prompt();
