@@ -336,6 +336,77 @@ test('native interactive: Ctrl-C stops a reply, not the program', { timeout: 600
   await ctrlC(nativeCli, []);
 });
 
+// In a terminal, Ctrl-C is a key press read from stdin (readline's raw mode
+// in Node; the tty driver's SIGINT natively): drive the CLI through a pseudo-
+// terminal (Python's pty module) and check the same behaviour.
+const PTY_DRIVER = String.raw`
+import json, os, pty, re, select, sys, time
+argv = json.loads(sys.argv[1])
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(argv[0], argv)
+out = b""
+def wait_for(pattern, count=1, limit=30, since=0):
+    global out
+    end = time.time() + limit
+    while time.time() < end:
+        if len(re.findall(pattern, out[since:])) >= count:
+            return True
+        r, _, _ = select.select([fd], [], [], 0.05)
+        if r:
+            try:
+                out += os.read(fd, 65536)
+            except OSError:
+                break
+    return len(re.findall(pattern, out[since:])) >= count
+steps = []
+steps.append(wait_for(rb"> "))
+os.write(fd, b"Tell me a story\r")
+steps.append(wait_for(rb" good amigo good"))
+os.write(fd, b"\x03")
+steps.append(wait_for(rb"\[reply stopped\]"))
+steps.append(wait_for(rb"> ", 2))
+mark = len(out)
+os.write(fd, b"Hi again\r")
+steps.append(wait_for(rb" good amigo good", since=mark))
+os.write(fd, b"\x03")
+steps.append(wait_for(rb"\[reply stopped\]", 2))
+steps.append(wait_for(rb"> ", 3))
+os.write(fd, b"\x03")
+status = None
+end = time.time() + 20
+while time.time() < end:
+    p, st = os.waitpid(pid, os.WNOHANG)
+    if p:
+        status = os.waitstatus_to_exitcode(st)
+        break
+    wait_for(rb"$^", 1, 0.1)
+if status is None:
+    os.kill(pid, 9)
+print(json.dumps({"steps": steps, "status": status, "out": out.decode("utf-8", "replace")[-400:]}))
+`;
+
+function ptyRun(argv) {
+  const r = spawnSync('/usr/bin/python3', ['-c', PTY_DRIVER, JSON.stringify(argv)], { cwd: root, encoding: 'utf8', timeout: 120000 });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+const hasPty = existsSync('/usr/bin/python3') && spawnSync('/usr/bin/python3', ['-c', 'import pty']).status === 0;
+const loopArgs = ['chat', '--model', hola('loop'), '--ctx', '32768', '--max-tokens', '100000'];
+
+test('terminal: Ctrl-C stops a reply, the chat goes on, Ctrl-C at the prompt exits', { skip: !hasPty && 'no python3 pty' }, () => {
+  const r = ptyRun([process.execPath, join(root, 'bin', 'atento.js'), ...loopArgs]);
+  assert.deepEqual(r.steps, [true, true, true, true, true, true, true], r.out);
+  assert.equal(r.status, 0, r.out);
+});
+
+test('native terminal: Ctrl-C stops a reply, the chat goes on, Ctrl-C at the prompt exits', { skip: (!hasPty && 'no python3 pty') || (!nativeHasChat() && 'native CLI without chat') }, () => {
+  const r = ptyRun([nativeCli, ...loopArgs]);
+  assert.deepEqual(r.steps, [true, true, true, true, true, true, true], r.out);
+  assert.equal(r.status, 0, r.out);
+});
+
 // ---- errors --------------------------------------------------------------------------------
 
 test('bad JSON input: a one-line error, non-zero exit, nothing on stdout', () => {
