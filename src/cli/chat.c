@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1195,6 +1196,69 @@ static void history_drop(history *h, int dropped) {
     h->n -= dropped;
 }
 
+/* Lines of stdin, read with read(2) behind pselect(2): SIGINT is blocked
+ * while the flag is checked and unblocked atomically by the wait, so a Ctrl-C
+ * that comes just before the wait still interrupts it (getline would sleep
+ * through it). */
+typedef struct {
+    char *buf;
+    size_t start, len, cap;
+    int eof;
+} line_reader;
+
+/* The next line (without its newline) in *line, valid until the next call.
+ * Returns its length, -1 at the end of input, -2 on Ctrl-C, -3 on error. */
+static long read_line(line_reader *lr, char **line) {
+    for (;;) {
+        char *nl = lr->len > lr->start ? memchr(lr->buf + lr->start, '\n', lr->len - lr->start) : NULL;
+        if (nl || (lr->eof && lr->len > lr->start)) {
+            char *p = lr->buf + lr->start;
+            size_t n = nl ? (size_t)(nl - p) : lr->len - lr->start;
+            p[n] = 0; /* the buffer always has a spare byte */
+            lr->start += n + (nl ? 1 : 0);
+            *line = p;
+            return (long)n;
+        }
+        if (lr->eof) return -1;
+        if (lr->start > 0) {
+            memmove(lr->buf, lr->buf + lr->start, lr->len - lr->start);
+            lr->len -= lr->start;
+            lr->start = 0;
+        }
+        if (lr->cap - lr->len < 4097) {
+            size_t cap = lr->cap ? lr->cap * 2 : 8192;
+            char *b = realloc(lr->buf, cap);
+            if (!b) return -3;
+            lr->buf = b;
+            lr->cap = cap;
+        }
+        sigset_t block, orig;
+        sigemptyset(&block);
+        sigaddset(&block, SIGINT);
+        sigprocmask(SIG_BLOCK, &block, &orig);
+        if (g_interrupt) {
+            sigprocmask(SIG_SETMASK, &orig, NULL);
+            return -2;
+        }
+        fd_set rd;
+        FD_ZERO(&rd);
+        FD_SET(0, &rd);
+        int r = pselect(1, &rd, NULL, NULL, NULL, &orig);
+        sigprocmask(SIG_SETMASK, &orig, NULL);
+        if (r < 0) {
+            if (errno == EINTR) continue; /* the flag is looked at above */
+            return -3;
+        }
+        ssize_t k = read(0, lr->buf + lr->len, lr->cap - lr->len - 1);
+        if (k < 0) {
+            if (errno == EINTR || errno == EAGAIN) continue;
+            return -3;
+        }
+        if (k == 0) lr->eof = 1;
+        lr->len += (size_t)k;
+    }
+}
+
 static int run_interactive(const atn_model *m, atn_session *s, const options *o, const char *path) {
     int tty = isatty(0) && isatty(1);
     history h = {0};
@@ -1211,20 +1275,18 @@ static int run_interactive(const atn_model *m, atn_session *s, const options *o,
                 "atento chat: %s (context %d tokens). Ctrl-C stops a reply; Ctrl-D or Ctrl-C at the prompt exits; "
                 "/reset starts over.\n",
                 path, atn_session_n_ctx(s));
+    line_reader lr = {0};
     char *line = NULL;
-    size_t line_cap = 0;
     for (;;) {
-        /* Ctrl-C at the prompt: before the read, or during it (EINTR) */
-        if (g_interrupt) {
-            if (tty) fputc('\n', stdout);
-            break;
-        }
         if (tty) fputs("> ", stdout), fflush(stdout);
-        errno = 0;
-        ssize_t n = getline(&line, &line_cap, stdin);
+        long n = read_line(&lr, &line);
         if (n < 0) {
             if (tty) fputc('\n', stdout);
-            break; /* end of input, or Ctrl-C (EINTR) */
+            if (n == -3) {
+                fail_line("cannot read stdin: %s", strerror(errno));
+                rc = 1;
+            }
+            break; /* end of input, or Ctrl-C at the prompt */
         }
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
         const char *t = line;
@@ -1278,7 +1340,7 @@ static int run_interactive(const atn_model *m, atn_session *s, const options *o,
         free(r.tokens);
         if (rc) break;
     }
-    free(line);
+    free(lr.buf);
     history_pop_to(&h, 0);
     free(h.roles);
     free(h.contents);
