@@ -50,9 +50,9 @@ need_emcc() {
 
 # ---- WebAssembly ------------------------------------------------------------
 
-CFLAGS=(-O3 -msimd128 -mbulk-memory -mnontrapping-fptoint -std=c11 -DNDEBUG
+CFLAGS=(-O3 -flto -msimd128 -mbulk-memory -mnontrapping-fptoint -std=c11 -DNDEBUG
         -Wall -Wextra -Wno-unused-parameter -Isrc)
-LDFLAGS=(-O3 -msimd128 -mbulk-memory -mnontrapping-fptoint --no-entry -sSTANDALONE_WASM
+LDFLAGS=(-O3 -flto -msimd128 -mbulk-memory -mnontrapping-fptoint --no-entry -sSTANDALONE_WASM
          -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=16MB -sMAXIMUM_MEMORY=4GB
          -sTOTAL_STACK=5MB)
 
@@ -78,6 +78,12 @@ build_wasm() {
   if [ ${#srcs[@]} -eq 0 ]; then echo "build.sh: no core sources under src/" >&2; exit 1; fi
 
   mkdir -p "$OBJ" dist
+  # Different compiler flags (this script changed them): rebuild everything.
+  local stamp="$OBJ/../cflags"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "${CFLAGS[*]}" ]; then
+    rm -f "$OBJ"/*.o "$OBJ"/*.d
+    printf '%s' "${CFLAGS[*]}" > "$stamp"
+  fi
   local todo=() objs=() s o
   for s in "${srcs[@]}"; do
     o="$OBJ/${s//\//__}"; o="${o%.c}.o"
