@@ -960,8 +960,14 @@ static params merge(const params *cli, const params *js) {
     return p;
 }
 
+static void note(const char *fmt, ...);
+static int g_errors_as_notes; /* interactive: "[error: ...]" and the chat goes on */
+
 static int ends_turn_with_error(turn_result *t, const char *what) {
-    fail_line("%s: %s", what, atn_last_error());
+    const char *e = atn_last_error();
+    if (g_errors_as_notes) note("error: %s%s%s", what ? what : "", what ? ": " : "", e);
+    else if (what) fail_line("%s: %s", what, e);
+    else fail_line("%s", e);
     free(t->content);
     free(t->tokens);
     memset(t, 0, sizeof *t);
@@ -979,7 +985,7 @@ static int chat_turn(const atn_model *m, atn_session *s, const char *const *role
     if (reserve < 1) reserve = 1;
     double t0 = now_ms();
     int ev = atn_chat_prefill(s, roles, contents, n, reserve, &t->dropped);
-    if (ev < 0) return ends_turn_with_error(t, "chat");
+    if (ev < 0) return ends_turn_with_error(t, NULL); /* "chat: ..." already */
     double t1 = now_ms();
     t->evaluated = ev;
     t->prompt_tokens = atn_session_n_past(s);
@@ -1262,6 +1268,7 @@ static long read_line(line_reader *lr, char **line) {
 static int run_interactive(const atn_model *m, atn_session *s, const options *o, const char *path) {
     int tty = isatty(0) && isatty(1);
     history h = {0};
+    g_errors_as_notes = 1;
     int base = 0, failed = 0, rc = 0;
     if (o->system) {
         if (history_push(&h, "system", o->system, strlen(o->system)) < 0) {

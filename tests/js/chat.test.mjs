@@ -458,6 +458,13 @@ test('native atento chat: same JSON answers as the WASM CLI, same errors', { ski
   assert.equal(ni.code, 0, ni.stderr);
   assert.equal(ni.stdout, wi.stdout);
   assert.equal(ni.stderr.replace(/[\d.]+ tokens\/s/g, ''), wi.stderr.replace(/[\d.]+ tokens\/s/g, ''));
+  // a turn that cannot fit: a note, the chat goes on, exit status 1 (piped)
+  const long = (run) => run(['chat', '--model', hola('chatml'), '--ctx', '64', '--temperature', '0'], { input: 'a'.repeat(200) + '\nhi\n' });
+  const wl = long(cli), nl = long((a, o) => native(a, o));
+  assert.equal(wl.code, 1);
+  assert.equal(wl.stdout.trim(), 'good amigo');
+  assert.match(wl.stderr, /^\[error: chat: the prompt does not fit in 32 tokens[^\n]*\]\n$/);
+  assert.deepEqual(nl, wl);
   for (const input of ['nope', '{"messages":[]}', '{"messages":[{"role":"user","content":1}]}']) {
     const r = native(['chat', '--model', hola('chatml'), '--json'], { input });
     assert.equal(r.code, 1, input);
