@@ -1,4 +1,5 @@
 // atento generate: stream a continuation of a prompt.
+import { AtentoError } from '../core.js';
 import { UsageError, exactlyOne, loadModelFile, samplerFlags, samplerOpts, out } from './_common.js';
 
 export const summary = 'generate text from a prompt (streamed)';
@@ -37,7 +38,7 @@ export async function run(o) {
   }
   const trainCtx = model.nCtxTrain > 0 ? Math.min(model.nCtxTrain, 4096) : 4096;
   const nCtx = o.ctx || Math.min(trainCtx, ids.length + o.maxTokens);
-  if (ids.length > nCtx) throw new Error(`the prompt has ${ids.length} tokens, more than the context of ${nCtx}`);
+  if (ids.length > nCtx) throw new AtentoError('E_CONTEXT', `the prompt has ${ids.length} tokens, more than the context of ${nCtx} (see --ctx)`);
   const maxTokens = Math.min(o.maxTokens, nCtx - ids.length);
 
   const session = model.newSession(nCtx);

@@ -163,6 +163,7 @@ for (const path of some.length ? some : llamaModels()) {
     const b = cli([...args.slice(0, -2), '--temperature', '0.9', '--seed', '11', '--json']);
     assert.deepEqual(JSON.parse(a.stdout).tokens, JSON.parse(b.stdout).tokens);
     assertOneLineError(cli(['generate', '--model', path, '--tokens', '99999999']), 2, /out of range/);
+    assertOneLineError(cli(['generate', '--model', path, '--prompt', 'word '.repeat(5000)]), 1, /more than the context/);
   });
 
   test(`${name}: inspect and bench`, () => {
