@@ -48,7 +48,10 @@ int atn_cli_chat(int argc, char **argv);
 
 /* ---- small helpers --------------------------------------------------------- */
 
+static int g_quiet; /* tests: no error lines */
+
 static void fail_line(const char *fmt, ...) {
+    if (g_quiet) return;
     va_list ap;
     va_start(ap, fmt);
     fputs("atento: ", stderr);
