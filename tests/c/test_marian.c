@@ -421,7 +421,10 @@ static void test_split(void) {
  * checkpoint when $ATENTO_MARIAN_F32 names one (<= 1e-3; the JS test
  * translate_shipped.test.mjs converts one and runs this program with it). */
 static void test_trained(void) {
-    const char *refpath = "models/train/reference/translate_ref.bin";
+    /* $ATENTO_MARIAN_REF may name another reference (e.g. translate_ref_q8_0.bin,
+     * PyTorch on the shipped weights dequantized, for a dequantized f32 GGUF) */
+    const char *refpath = getenv("ATENTO_MARIAN_REF");
+    if (!refpath || !refpath[0]) refpath = "models/train/reference/translate_ref.bin";
     ref r;
     FILE *f = fopen(refpath, "rb");
     if (!f) { printf("skip: %s missing\n", refpath); return; }

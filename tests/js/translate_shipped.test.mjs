@@ -190,3 +190,34 @@ test('PyTorch reference: f32 conversion of the trained checkpoint within 1e-3 (W
     assert.match(p.stdout, /trained\.f32\.gguf vs PyTorch: logits max abs diff/);
   }
 });
+
+// Runs in every checkout (no training output needed): the shipped q8_0
+// weights, dequantized to f32 by gguf.py's independent NumPy reader, against
+// PyTorch logits computed from those same dequantized weights
+// (translate_ref_q8_0.bin). With f32 weights no activation is quantized, so
+// the math itself must agree to within 1e-3, natively and in WASM.
+const haveRefQ8 = existsSync(join(refDir, 'translate_ref_q8_0.bin'));
+const python = '/usr/bin/python3';
+test('PyTorch reference: the shipped weights in f32 match within 1e-3 (WASM and native)',
+  { skip: (skip || !haveRefQ8 || !existsSync(python)) && 'no reference or no python3' }, async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { tempDir } = await import('./helpers.mjs');
+  const f = join(tempDir(), 'shipped.f32.gguf');
+  const p = spawnSync(python, [join(root, 'models', 'tools', 'dequantize_gguf.py'), shipped, f], { encoding: 'utf8' });
+  assert.equal(p.status, 0, p.stderr);
+  const rt = await runtime();
+  const m = rt.loadModel(readFileSync(f));
+  const ref = readMref(join(refDir, 'translate_ref_q8_0.bin'));
+  const r = vsReference(m, ref);
+  assert.ok(r.worst <= 1e-3, `WASM f32 vs PyTorch: ${r.worst}`);
+  assert.equal(r.same, r.n);
+  m.free();
+  // the native build: test_marian's trained-model check, run on this file and reference
+  const native = join(root, 'build', 'test_marian');
+  if (existsSync(native)) {
+    const env = { ...process.env, ATENTO_MARIAN_F32: f, ATENTO_MARIAN_REF: join(refDir, 'translate_ref_q8_0.bin') };
+    const n = spawnSync(native, [], { cwd: root, encoding: 'utf8', env });
+    assert.equal(n.status, 0, n.stdout.slice(-2000));
+    assert.match(n.stdout, /shipped\.f32\.gguf vs PyTorch: logits max abs diff/);
+  }
+});
