@@ -95,6 +95,8 @@ export class Session {
   logits(i?: number): Float32Array;
   score(ids: ArrayLike<number>): Float32Array;
   setSource(ids: ArrayLike<number>): void;
+  /** Render a conversation with the model's chat template, keep the longest matching prefix of the KV cache, evaluate the rest. */
+  chatPrefill(messages: ReadonlyArray<{ role: string; content: string }>, reserve: number): { evaluated: number; dropped: number };
   free(): void;
 }
 

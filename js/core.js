@@ -643,6 +643,39 @@ export class Session {
     }
   }
 
+  /**
+   * Make the session ready to answer a conversation (atn_chat_prefill): the
+   * messages ({role, content}) are rendered with the model's chat template,
+   * the longest matching prefix of the KV cache is kept and only the rest is
+   * evaluated; if fewer than `reserve` positions would be left for the reply,
+   * the oldest turns after the system prompt are dropped.
+   * @returns {{evaluated: number, dropped: number}} tokens evaluated, messages dropped
+   */
+  chatPrefill(messages, reserve) {
+    const rt = this.rt, s = this._p();
+    const n = messages.length;
+    const strings = [];
+    const arr = rt.malloc(8 * n + 8); // n role pointers, n content pointers, int n_dropped
+    try {
+      for (let i = 0; i < n; i++) {
+        const [rp] = rt.putString(messages[i].role);
+        strings.push(rp);
+        const [cp] = rt.putString(messages[i].content);
+        strings.push(cp);
+        rt.view().setUint32(arr + 4 * i, rp, true);
+        rt.view().setUint32(arr + 4 * n + 4 * i, cp, true);
+      }
+      const droppedp = arr + 8 * n;
+      rt.view().setInt32(droppedp, 0, true);
+      const r = rt.fn('atn_chat_prefill')(s, arr, arr + 4 * n, n, reserve | 0, droppedp);
+      if (r < 0) rt.fail('E_CONTEXT', 'preparing the chat prompt');
+      return { evaluated: r, dropped: rt.view().getInt32(droppedp, true) };
+    } finally {
+      for (const p of strings) rt.free(p);
+      rt.free(arr);
+    }
+  }
+
   /** A copy of the logits of token i of the last eval (-1: the last). */
   logits(i = -1) {
     const rt = this.rt;

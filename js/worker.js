@@ -329,7 +329,7 @@ const handlers = {
     const before = chatSession.nPast;
     let r;
     try {
-      r = chatPrefill(chatSession, messages, reserve);
+      r = chatSession.chatPrefill(messages, reserve);
     } catch (e) {
       // The cache state is unknown after a failure: start afresh next time.
       chatSession.free();
@@ -375,35 +375,6 @@ function checkMessages(messages) {
 }
 
 // ---- chat: the C core renders the template and reuses the KV cache ---------------
-
-// atn_chat_prefill(s, roles, contents, n, reserve, int *n_dropped): renders
-// the conversation with the model's template, keeps the longest matching
-// prefix of the KV cache, drops the oldest turns if the reply would not fit,
-// and evaluates the rest. Returns the number of tokens evaluated.
-function chatPrefill(session, messages, reserve) {
-  const f = rt.fn('atn_chat_prefill');
-  const n = messages.length;
-  const ptrs = [];
-  const arr = rt.malloc(8 * n + 8);
-  try {
-    for (let i = 0; i < n; i++) {
-      const [rp] = rt.putString(messages[i].role);
-      ptrs.push(rp);
-      const [cp] = rt.putString(messages[i].content);
-      ptrs.push(cp);
-      rt.view().setUint32(arr + 4 * i, rp, true);
-      rt.view().setUint32(arr + 4 * n + 4 * i, cp, true);
-    }
-    const dp = arr + 8 * n;
-    rt.view().setInt32(dp, 0, true);
-    const r = f(session.ptr, arr, arr + 4 * n, n, reserve, dp);
-    if (r < 0) rt.fail('E_CONTEXT', 'preparing the chat prompt');
-    return { evaluated: r, dropped: rt.view().getInt32(dp, true) };
-  } finally {
-    for (const p of ptrs) rt.free(p);
-    rt.free(arr);
-  }
-}
 
 // ---- decoding loop --------------------------------------------------------------
 

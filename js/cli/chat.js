@@ -74,39 +74,6 @@ export function defaultChatModel() {
   throw failure(`no chat model given and none shipped in ${dir} (looked for ${SHIPPED} and *chat*.gguf): pass --model M.gguf`);
 }
 
-// ---- the C calls ------------------------------------------------------------------
-
-/**
- * atn_chat_prefill: make `session` ready to answer `messages`.
- * @returns {{evaluated: number, dropped: number}}
- */
-export function chatPrefill(rt, session, messages, reserve) {
-  const f = rt.fn('atn_chat_prefill');
-  const n = messages.length;
-  const ptrs = [];
-  const arr = rt.malloc(8 * n + 8);
-  try {
-    for (let i = 0; i < n; i++) {
-      const [rp] = rt.putString(messages[i].role);
-      ptrs.push(rp);
-      const [cp] = rt.putString(messages[i].content);
-      ptrs.push(cp);
-      rt.view().setUint32(arr + 4 * i, rp, true);
-      rt.view().setUint32(arr + 4 * n + 4 * i, cp, true);
-    }
-    const dp = arr + 8 * n;
-    rt.view().setInt32(dp, 0, true);
-    const r = f(session._p(), arr, arr + 4 * n, n, reserve, dp);
-    if (r < 0) {
-      throw failure(rt.lastError() || 'preparing the chat prompt failed', 'E_CONTEXT');
-    }
-    return { evaluated: r, dropped: rt.view().getInt32(dp, true) };
-  } finally {
-    for (const p of ptrs) rt.free(p);
-    rt.free(arr);
-  }
-}
-
 /** Messages left after dropping `dropped` of them right after the system prompt. */
 export function dropOldest(messages, dropped) {
   if (dropped <= 0) return messages;
@@ -126,7 +93,7 @@ export async function chatTurn(ctx, messages, p, { onText, shouldStop, yieldEver
   // so a long reply limit cannot squeeze the conversation out.
   const reserve = Math.max(1, Math.min(p.maxTokens, Math.floor(nCtx / 2)));
   const t0 = performance.now();
-  const { evaluated, dropped } = chatPrefill(rt, session, messages, reserve);
+  const { evaluated, dropped } = session.chatPrefill(messages, reserve);
   const t1 = performance.now();
   const promptTokens = session.nPast;
   const sampler = model.newSampler(p.sampler);
