@@ -13,37 +13,15 @@
 #include "atento.h"
 #include "chat.h"
 #include "model.h"
+#include "test_util.h"
 
-static int n_pass, n_fail;
 
-#define CHECK(cond, ...)                                          \
-    do {                                                          \
-        if (cond) n_pass++;                                       \
-        else {                                                    \
-            n_fail++;                                             \
-            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-            printf(__VA_ARGS__);                                  \
-            printf("\n");                                         \
-        }                                                         \
-    } while (0)
 
 #ifdef ATN_SESSION_TOKENS
 static const char *ROLES[] = {"system", "user", "assistant", "user", "assistant", "user", "assistant", "user"};
 static const char *CONTENTS[] = {"You are a helpful tutor.", "Hello!", "Hi! How can I help?",
                                  "How do you say cat in Spanish?", "Gato.", "And dog?", "Perro.", "Thanks, bye!"};
 
-static void *read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *p = atn_malloc(n > 0 ? (size_t)n : 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) { atn_free(p); p = NULL; }
-    fclose(f);
-    *size = (size_t)n;
-    return p;
-}
 
 static void test_multiturn(atn_model *m) {
     int n_vocab = atn_model_n_vocab(m);

@@ -8,19 +8,9 @@
  */
 #include "../../src/cli/chat.c"
 #include <stdarg.h>
+#include "test_util.h"
 
-static int n_pass, n_fail;
 
-#define CHECK(cond, ...)                                          \
-    do {                                                          \
-        if (cond) n_pass++;                                       \
-        else {                                                    \
-            n_fail++;                                             \
-            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-            printf(__VA_ARGS__);                                  \
-            printf("\n");                                         \
-        }                                                         \
-    } while (0)
 
 /* read_conversations on an exact-size copy of s[0..n); error lines silenced */
 static int parse(const char *s, size_t n, conversation **cs) {

@@ -19,33 +19,10 @@
 #include "gguf.h"
 #include "model.h"
 #include "tokenizer.h"
+#include "test_util.h"
 
-static int n_pass, n_fail;
 
-#define CHECK(cond, ...)                                          \
-    do {                                                          \
-        if (cond) n_pass++;                                       \
-        else {                                                    \
-            n_fail++;                                             \
-            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-            printf(__VA_ARGS__);                                  \
-            printf("\n");                                         \
-        }                                                         \
-    } while (0)
 
-static char *read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = malloc((size_t)n + 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) { free(p); p = NULL; }
-    fclose(f);
-    if (p) p[n] = 0;
-    *size = (size_t)n;
-    return p;
-}
 
 static const char *ROLES[] = {"system", "user", "assistant", "user", "assistant", "user"};
 static const char *CONTENTS[] = {"You are a helpful tutor.", "Hello!", "Hi! How can I help?",

@@ -27,41 +27,11 @@
 #include "atento.h"
 #include "gguf.h"
 #include "model.h"
+#include "test_util.h"
 
-static int n_pass, n_fail;
 
-#define CHECK(cond, ...)                                           \
-    do {                                                           \
-        if (cond) n_pass++;                                        \
-        else {                                                     \
-            n_fail++;                                              \
-            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-            printf(__VA_ARGS__);                                   \
-            printf("\n");                                          \
-        }                                                          \
-    } while (0)
 
-static void *read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *p = atn_malloc(n > 0 ? (size_t)n : 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) { atn_free(p); p = NULL; }
-    fclose(f);
-    *size = (size_t)n;
-    return p;
-}
 
-static atn_model *load(const char *path) {
-    size_t size;
-    void *data = read_file(path, &size);
-    if (!data) { printf("cannot read %s\n", path); return NULL; }
-    atn_model *m = atn_model_load(data, size, 1);
-    if (!m) printf("load %s: %s\n", path, atn_last_error());
-    return m;
-}
 
 typedef struct { int n, V; int32_t *ids; float *logits; } ref_t;
 
@@ -95,7 +65,7 @@ static double max_diff(const float *a, const float *b, int n) {
 static void test_model(const char *name, double tol) {
     char path[256];
     snprintf(path, sizeof path, "tests/data/llama/%s.gguf", name);
-    atn_model *m = load(path);
+    atn_model *m = test_load_model(path);
     CHECK(m != NULL, "%s", name);
     if (!m) return;
     snprintf(path, sizeof path, "tests/data/llama/%s.ref", name);
@@ -170,7 +140,7 @@ done:
 }
 
 static void test_info(void) {
-    atn_model *m = load("tests/data/llama/qwen2_f32.gguf");
+    atn_model *m = test_load_model("tests/data/llama/qwen2_f32.gguf");
     CHECK(m != NULL, "qwen2");
     if (!m) return;
     const char *j = atn_model_info_json(m);
@@ -244,7 +214,7 @@ static int run_gen(atn_model *m, int32_t start, const char *stop, char *joined, 
 }
 
 static void test_generate(void) {
-    atn_model *m = load("tests/data/llama/chain.gguf");
+    atn_model *m = test_load_model("tests/data/llama/chain.gguf");
     CHECK(m != NULL, "chain");
     if (!m) return;
     int32_t chain[16];
@@ -325,7 +295,7 @@ static void test_bad_inputs(void) {
     if (data) CHECK(atn_model_load(data, size, 1) == NULL && strstr(atn_last_error(), "architecture"), "no arch: %s",
                     atn_last_error());
 
-    atn_model *m = load("tests/data/llama/llama_q8_0.gguf");
+    atn_model *m = test_load_model("tests/data/llama/llama_q8_0.gguf");
     if (!m) { n_fail++; return; }
     CHECK(atn_session_new(NULL, 0) == NULL, "no model");
     CHECK(atn_session_new(m, 1 << 30) == NULL, "huge n_ctx: %s", atn_last_error());

@@ -19,40 +19,10 @@
 #include "atento.h"
 #include "model.h"
 #include "models/marian.h"
+#include "test_util.h"
 
-static int n_pass, n_fail;
-#define CHECK(cond, ...)                                   \
-    do {                                                   \
-        if (cond) n_pass++;                                \
-        else {                                             \
-            n_fail++;                                      \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);    \
-            printf(__VA_ARGS__);                           \
-            printf("\n");                                  \
-        }                                                  \
-    } while (0)
 
-static void *read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *p = atn_malloc((size_t)n + 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) { atn_free(p); p = NULL; }
-    fclose(f);
-    *size = (size_t)n;
-    return p;
-}
 
-static atn_model *load(const char *path) {
-    size_t n;
-    void *p = read_file(path, &n);
-    if (!p) { printf("cannot read %s\n", path); return NULL; }
-    atn_model *m = atn_model_load(p, n, 1);
-    if (!m) printf("load %s: %s\n", path, atn_last_error());
-    return m;
-}
 
 /* ---- ref.bin ---- */
 typedef struct { int n_src, n_tgt; int32_t *src, *tgt; float *logits; } refcase;
@@ -133,7 +103,7 @@ static void test_model(const char *name, float tol, int exact_greedy, int must_e
     char refpath[256];
     snprintf(refpath, sizeof refpath, "tests/data/marian/%.*s/ref.bin", (int)strcspn(name, "."), name);
     CHECK(read_ref(refpath, &r) == 0, "read %s", refpath);
-    atn_model *m = load(path);
+    atn_model *m = test_load_model(path);
     CHECK(m != NULL, "load %s", path);
     if (!m) return;
     CHECK(atn_model_n_vocab(m) == r.V, "%s: n_vocab %d != %d", name, atn_model_n_vocab(m), r.V);
@@ -185,7 +155,7 @@ static void test_model(const char *name, float tol, int exact_greedy, int must_e
 }
 
 static void test_text(void) {
-    atn_model *m = load("tests/data/marian/tiny.f32.gguf");
+    atn_model *m = test_load_model("tests/data/marian/tiny.f32.gguf");
     if (!m) { CHECK(0, "load tiny"); return; }
     /* a page: paragraphs, several sentences; whitespace between sentences kept */
     const char *page = "Tom is here. Where is the station?\n\nI like apples!\n  Thanks.  \n";
@@ -434,7 +404,7 @@ static void test_trained(void) {
     float tol[2] = {0.5f, 1e-3f};
     for (int k = 0; k < 2; k++) {
         if (!paths[k] || !paths[k][0]) continue;
-        atn_model *m = load(paths[k]);
+        atn_model *m = test_load_model(paths[k]);
         CHECK(m != NULL, "load %s", paths[k]);
         if (!m) continue;
         n_top_same = n_top = 0;

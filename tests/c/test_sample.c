@@ -8,19 +8,9 @@
 
 #include "atento.h"
 #include "sample.h"
+#include "test_util.h"
 
-static int n_pass, n_fail;
 
-#define CHECK(cond, ...)                                           \
-    do {                                                           \
-        if (cond) n_pass++;                                        \
-        else {                                                     \
-            n_fail++;                                              \
-            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-            printf(__VA_ARGS__);                                   \
-            printf("\n");                                          \
-        }                                                          \
-    } while (0)
 
 static atn_sampler *mk(float temp, int top_k, float top_p, float min_p, float rep, uint64_t seed) {
     atn_sampler_params p;

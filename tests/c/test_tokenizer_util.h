@@ -11,38 +11,15 @@
 #include "tokenizer.h"
 #include "gguf.h"
 #include "atento.h"
+#include "test_util.h"
 
-static int n_pass, n_fail;
 
-#define CHECK(cond, ...) do { \
-    if (cond) n_pass++; \
-    else { n_fail++; printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); } \
-} while (0)
 
 static inline int has_bytes(const char *s, size_t n, const char *w, size_t wn) {
     for (size_t i = 0; i + wn <= n; i++) if (memcmp(s + i, w, wn) == 0) return 1;
     return 0;
 }
 
-static inline uint8_t *read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *buf = malloc(cap);
-    for (;;) {
-        if (!buf) { fclose(f); return NULL; }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (n < cap) break;
-        cap *= 2;
-        uint8_t *nb = realloc(buf, cap);
-        if (!nb) { free(buf); fclose(f); return NULL; }
-        buf = nb;
-    }
-    fclose(f);
-    *size = n;
-    return buf;
-}
 
 typedef struct { uint8_t *data; atn_gguf *g; atn_tokenizer *t; } fixture;
 
