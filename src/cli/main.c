@@ -74,7 +74,7 @@ static void json_str(FILE *f, const char *s, size_t n) {
 #define MAX_STOPS 16
 
 typedef struct {
-    const char *model, *prompt, *tokens, *text, *ids;
+    const char *model, *prompt, *tokens, *text, *ids, *source, *to;
     const char *stops[MAX_STOPS];
     int n_stops;
     int max_tokens, ctx, prompt_tokens, gen_tokens, reps, json, parse_special;
@@ -142,6 +142,8 @@ static void parse(int argc, char **argv, opts *o, const char *allowed) {
         else if (!strcmp(name, "tokens")) o->tokens = v;
         else if (!strcmp(name, "text")) o->text = v;
         else if (!strcmp(name, "ids")) o->ids = v;
+        else if (!strcmp(name, "source")) o->source = v;
+        else if (!strcmp(name, "to")) o->to = v;
         else if (!strcmp(name, "stop")) {
             if (o->n_stops >= MAX_STOPS) USAGE("at most %d --stop strings", MAX_STOPS);
             if (!*v) USAGE("--stop is empty");
@@ -306,15 +308,76 @@ static int cmd_generate(int argc, char **argv) {
     return 0;
 }
 
+/* Encoder-decoder models: log p(--text | --source), teacher-forced: the
+ * decoder starts from its start token and the target ends with EOS (as
+ * bin/atento.js does it, so both builds print the same numbers). */
+static int score_translation(atn_model *m, const opts *o) {
+    if (!o->source || !o->text) USAGE("a translation model scores --text as a translation of --source: give both");
+    if (!*o->source) USAGE("--source is empty");
+    const char *info = atn_model_info_json(m), *key = "\"decoder_start_token_id\":";
+    const char *at = info ? strstr(info, key) : NULL;
+    if (!at) FAIL("score: the model has no decoder_start_token_id");
+    int32_t start = (int32_t)strtol(at + strlen(key), NULL, 10), eos = atn_token_eos(m);
+    int n_src = atn_translate_source_ids(m, o->to, o->source, strlen(o->source), NULL, 0);
+    if (n_src < 0) FAIL("score: %s", atn_last_error());
+    int32_t *src = malloc((size_t)(n_src > 0 ? n_src : 1) * sizeof(int32_t));
+    if (!src) FAIL("out of memory");
+    atn_translate_source_ids(m, o->to, o->source, strlen(o->source), src, n_src);
+    int n_tgt;
+    int32_t *tgt = tokenize(m, o->text, 0, 0, &n_tgt);
+    int n = n_tgt + 2; /* start token, target, EOS */
+    int32_t *ids = malloc((size_t)n * sizeof(int32_t));
+    float *lp = malloc((size_t)n * sizeof(float));
+    if (!ids || !lp) FAIL("out of memory");
+    ids[0] = start;
+    memcpy(ids + 1, tgt, (size_t)n_tgt * sizeof(int32_t));
+    ids[n - 1] = eos;
+    atn_session *s = atn_session_new(m, n > n_src ? n : n_src);
+    if (!s) FAIL("%s", atn_last_error());
+    if (atn_set_source(s, src, n_src) < 0) FAIL("score: %s", atn_last_error());
+    if (atn_score(s, ids, n, lp) != n - 1) FAIL("score: %s", atn_last_error());
+    double logprob = 0;
+    for (int i = 0; i < n - 1; i++) logprob += lp[i];
+    double ppl = exp(-logprob / (n - 1));
+    if (o->json) {
+        printf("{\"logprobs\":[");
+        for (int i = 0; i < n - 1; i++) printf("%s%.9g", i ? "," : "", lp[i]);
+        printf("],\"perplexity\":%.9g}\n", ppl);
+    } else {
+        for (int i = 1; i < n; i++) {
+            int pl;
+            char *p = piece(m, ids[i], &pl);
+            printf("%3d %6d %8.4f  ", i, ids[i], lp[i - 1]);
+            json_str(stdout, p, (size_t)pl);
+            putchar('\n');
+            free(p);
+        }
+        printf("source tokens: %d  target tokens: %d  log-prob: %.4f  perplexity: %.4f\n", n_src, n - 1, logprob, ppl);
+    }
+    free(lp);
+    free(ids);
+    free(tgt);
+    free(src);
+    atn_session_free(s);
+    atn_model_free(m);
+    return 0;
+}
+
 static int cmd_score(int argc, char **argv) {
     opts o;
-    parse(argc, argv, &o, " model tokens text json ");
+    parse(argc, argv, &o, " model tokens text source to json ");
     if (!o.text == !o.tokens) USAGE("score: give exactly one of --tokens and --text");
     if (o.text && !*o.text) USAGE("--text is empty");
     int32_t *ids = NULL;
     int n = 0;
     if (o.tokens) ids = parse_ids("--tokens", o.tokens, &n);
     atn_model *m = load_model(o.model, NULL, NULL);
+    if (!strcmp(atn_model_arch(m), "marian")) {
+        free(ids);
+        if (o.tokens) USAGE("a translation model scores --text as a translation of --source: give both");
+        return score_translation(m, &o);
+    }
+    if (o.source || o.to) USAGE("--source and --to are for translation models; this one is '%s'", atn_model_arch(m));
     if (o.tokens) check_ids(m, ids, n, "--tokens");
     else ids = tokenize(m, o.text, 1, 0, &n);
     if (n < 2) FAIL("need at least 2 tokens to score, got %d", n);

@@ -221,3 +221,18 @@ test('PyTorch reference: the shipped weights in f32 match within 1e-3 (WASM and 
     assert.match(n.stdout, /shipped\.f32\.gguf vs PyTorch: logits max abs diff/);
   }
 });
+
+test('score: the native build gives the same log p(target | source) as the WASM build', { skip }, async () => {
+  const { nativeCli, nativeCliRun } = await import('./helpers.mjs');
+  if (!existsSync(nativeCli)) return;
+  const args = ['score', '--model', shipped, '--source', 'I am tired of my work.', '--text', 'Estoy cansado de mi trabajo.', '--json'];
+  const w = cli(args), n = nativeCliRun(args);
+  assert.equal(w.code, 0, w.stderr);
+  assert.equal(n.code, 0, n.stderr);
+  const a = JSON.parse(w.stdout), b = JSON.parse(n.stdout);
+  assert.equal(a.logprobs.length, b.logprobs.length);
+  a.logprobs.forEach((x, i) => assert.ok(Math.abs(x - b.logprobs[i]) <= 1e-4, `logprob ${i}: wasm ${x} native ${b.logprobs[i]}`));
+  const bad = nativeCliRun(['score', '--model', shipped, '--text', 'Hola.']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /give both/);
+});
