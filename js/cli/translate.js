@@ -69,7 +69,11 @@ async function readStdin() {
   if (process.stdin.isTTY) throw new UsageError('no text: give TEXT or pipe it in (see atento translate --help)');
   const chunks = [];
   for await (const c of process.stdin) chunks.push(c);
-  return Buffer.concat(chunks).toString('utf8');
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw Object.assign(new Error('the text on stdin is not valid UTF-8'), { code: 'E_INPUT' });
+  }
 }
 
 /** The translator over the WASM exports (atento.h, translate section). */

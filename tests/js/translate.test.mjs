@@ -196,6 +196,10 @@ test('translate CLI: errors are one line', () => {
     assert.equal(r.stderr.split('\n').filter(Boolean).length, 1, r.stderr);
     assert.match(r.stderr, re);
   }
+  // stdin is checked byte by byte (a Node string would have hidden bad bytes as U+FFFD)
+  const r = cli(['translate', '--model', model, '--to', 'es'], { input: Buffer.from([0xff, 0xfe, 0x20, 0x62]) });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /^atento: the text on stdin is not valid UTF-8\n$/);
   assert.deepEqual(translateArgs(['--beam', '3', 'Hola mundo']), { beam: 3, json: false, attention: false, text: 'Hola mundo' });
   assert.throws(() => translateArgs(['a', 'b']), /one argument/);
 });
