@@ -308,6 +308,30 @@ static int cmd_generate(int argc, char **argv) {
     return 0;
 }
 
+/* The log-probs of ids[1..n-1] (lp[i-1] for ids[i]): one JSON object, or a
+ * table of rows "i id logprob piece"; returns the perplexity. The caller
+ * prints its summary line after the table. */
+static double print_logprobs(const atn_model *m, const int32_t *ids, int n, const float *lp, int json) {
+    double logprob = 0;
+    for (int i = 0; i < n - 1; i++) logprob += lp[i];
+    double ppl = exp(-logprob / (n - 1));
+    if (json) {
+        printf("{\"logprobs\":[");
+        for (int i = 0; i < n - 1; i++) printf("%s%.9g", i ? "," : "", lp[i]);
+        printf("],\"perplexity\":%.9g}\n", ppl);
+        return ppl;
+    }
+    for (int i = 1; i < n; i++) {
+        int pl;
+        char *p = piece(m, ids[i], &pl);
+        printf("%3d %6d %8.4f  ", i, ids[i], lp[i - 1]);
+        json_str(stdout, p, (size_t)pl);
+        putchar('\n');
+        free(p);
+    }
+    return ppl;
+}
+
 /* Encoder-decoder models: log p(--text | --source), teacher-forced: the
  * decoder starts from its start token and the target ends with EOS (as
  * bin/atento.js does it, so both builds print the same numbers). */
@@ -336,24 +360,10 @@ static int score_translation(atn_model *m, const opts *o) {
     if (!s) FAIL("%s", atn_last_error());
     if (atn_set_source(s, src, n_src) < 0) FAIL("score: %s", atn_last_error());
     if (atn_score(s, ids, n, lp) != n - 1) FAIL("score: %s", atn_last_error());
-    double logprob = 0;
-    for (int i = 0; i < n - 1; i++) logprob += lp[i];
-    double ppl = exp(-logprob / (n - 1));
-    if (o->json) {
-        printf("{\"logprobs\":[");
-        for (int i = 0; i < n - 1; i++) printf("%s%.9g", i ? "," : "", lp[i]);
-        printf("],\"perplexity\":%.9g}\n", ppl);
-    } else {
-        for (int i = 1; i < n; i++) {
-            int pl;
-            char *p = piece(m, ids[i], &pl);
-            printf("%3d %6d %8.4f  ", i, ids[i], lp[i - 1]);
-            json_str(stdout, p, (size_t)pl);
-            putchar('\n');
-            free(p);
-        }
-        printf("source tokens: %d  target tokens: %d  log-prob: %.4f  perplexity: %.4f\n", n_src, n - 1, logprob, ppl);
-    }
+    double ppl = print_logprobs(m, ids, n, lp, o->json);
+    if (!o->json)
+        printf("source tokens: %d  target tokens: %d  log-prob: %.4f  perplexity: %.4f\n", n_src, n - 1,
+               -log(ppl) * (n - 1), ppl);
     free(lp);
     free(ids);
     free(tgt);
@@ -386,24 +396,8 @@ static int cmd_score(int argc, char **argv) {
     float *lp = malloc((size_t)n * sizeof(float));
     if (!lp) FAIL("out of memory");
     if (atn_score(s, ids, n, lp) != n - 1) FAIL("score: %s", atn_last_error());
-    double nll = 0;
-    for (int i = 0; i < n - 1; i++) nll -= lp[i];
-    double ppl = exp(nll / (n - 1));
-    if (o.json) {
-        printf("{\"logprobs\":[");
-        for (int i = 0; i < n - 1; i++) printf("%s%.9g", i ? "," : "", lp[i]);
-        printf("],\"perplexity\":%.9g}\n", ppl);
-    } else {
-        for (int i = 1; i < n; i++) {
-            int pl;
-            char *p = piece(m, ids[i], &pl);
-            printf("%3d %6d %8.4f  ", i, ids[i], lp[i - 1]);
-            json_str(stdout, p, (size_t)pl);
-            putchar('\n');
-            free(p);
-        }
-        printf("perplexity: %.4f over %d tokens\n", ppl, n - 1);
-    }
+    double ppl = print_logprobs(m, ids, n, lp, o.json);
+    if (!o.json) printf("perplexity: %.4f over %d tokens\n", ppl, n - 1);
     free(lp);
     free(ids);
     atn_session_free(s);
