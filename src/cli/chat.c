@@ -481,6 +481,21 @@ static int jliteral(jreader *r, const char *lit) {
     return 0;
 }
 
+/* After a member or element: ',' gives 1 (another follows), `close` gives 0
+ * (the object or array ends), anything else is an error (-1). */
+static int jnext(jreader *r, char close) {
+    jws(r);
+    if (r->s < r->end && *r->s == ',') {
+        r->s++;
+        return 1;
+    }
+    if (r->s < r->end && *r->s == close) {
+        r->s++;
+        return 0;
+    }
+    return jfail(r, "expected ',' or '%c'", close);
+}
+
 /* Check and skip any JSON value (nesting bounded). */
 static int jskip(jreader *r, int depth) {
     jws(r);
@@ -508,16 +523,8 @@ static int jskip(jreader *r, int depth) {
                 r->s++;
             }
             if (jskip(r, depth + 1) < 0) return -1;
-            jws(r);
-            if (r->s < r->end && *r->s == ',') {
-                r->s++;
-                continue;
-            }
-            if (r->s < r->end && *r->s == close) {
-                r->s++;
-                return 0;
-            }
-            return jfail(r, "expected ',' or '%c'", close);
+            int more = jnext(r, close);
+            if (more <= 0) return more;
         }
     }
     double v;
@@ -554,16 +561,8 @@ static int jobject(jreader *r, member_fn member, void *ctx, const char *what) {
         int rc = member(r, key.p ? key.p : "", ctx);
         free(key.p);
         if (rc < 0) return -1;
-        jws(r);
-        if (r->s < r->end && *r->s == ',') {
-            r->s++;
-            continue;
-        }
-        if (r->s < r->end && *r->s == '}') {
-            r->s++;
-            return 0;
-        }
-        return jfail(r, "expected ',' or '}'");
+        int more = jnext(r, '}');
+        if (more <= 0) return more;
     }
 }
 
@@ -644,16 +643,8 @@ static int read_messages(jreader *r, conversation *c) {
         c->msgs[c->n].content = buf_take(&m.content);
         c->n++;
         if (!c->msgs[c->n - 1].role || !c->msgs[c->n - 1].content) return jfail(r, "out of memory");
-        jws(r);
-        if (r->s < r->end && *r->s == ',') {
-            r->s++;
-            continue;
-        }
-        if (r->s < r->end && *r->s == ']') {
-            r->s++;
-            return 0;
-        }
-        return jfail(r, "expected ',' or ']'");
+        int more = jnext(r, ']');
+        if (more <= 0) return more;
     }
 }
 
@@ -685,16 +676,8 @@ static int read_stop(jreader *r, conversation *c) {
         c->p.stop[c->p.n_stop] = b.p;
         c->p.n_stop++;
         if (!array) return 0;
-        jws(r);
-        if (r->s < r->end && *r->s == ',') {
-            r->s++;
-            continue;
-        }
-        if (r->s < r->end && *r->s == ']') {
-            r->s++;
-            return 0;
-        }
-        return jfail(r, "expected ',' or ']'");
+        int more = jnext(r, ']');
+        if (more <= 0) return more;
     }
 }
 
