@@ -395,14 +395,7 @@ def main():
     ap.add_argument("--no-export", action="store_true")
     args = ap.parse_args()
 
-    os.makedirs(args.out, exist_ok=True)
-    log = common.Log(os.path.join(args.out, "train.log"))
-    log("args", vars(args))
-    common.set_seed(args.seed)
-    device = torch.device(args.device)
-    amp = device.type == "cuda"
-    if amp:
-        torch.backends.cuda.matmul.allow_tf32 = True
+    log, device, amp = common.start_run(args)
     split = common.load_split(args.data)
     train = split["train"][:args.limit_train] if args.limit_train else split["train"]
     tok = train_tokenizer(train, args.out, args.vocab, args.seed, log)

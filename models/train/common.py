@@ -138,6 +138,22 @@ def set_seed(seed):
     torch.manual_seed(seed)
 
 
+def start_run(args):
+    """What every training script does first: the output folder, a log that
+    records the arguments, the seed, the device, and whether to use bf16
+    autocast + TF32 (on CUDA only). Returns (log, device, amp)."""
+    import torch
+    os.makedirs(args.out, exist_ok=True)
+    log = Log(os.path.join(args.out, "train.log"))
+    log("args", vars(args))
+    set_seed(args.seed)
+    device = torch.device(args.device)
+    amp = device.type == "cuda"
+    if amp:
+        torch.backends.cuda.matmul.allow_tf32 = True
+    return log, device, amp
+
+
 def autocast(enabled):
     """bf16 autocast on CUDA, nothing otherwise (old CPU torch builds choke on
     torch.autocast("cuda", enabled=False))."""
