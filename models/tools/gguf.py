@@ -487,6 +487,22 @@ class GGUFWriter:
             f.write(self.to_bytes())
 
 
+def add_llama_hparams(w, n_ctx, n_embd, n_layer, n_ff, n_head, n_head_kv, head_dim,
+                      eps=1e-5, rope_base=10000.0, vocab_size=None, arch="llama"):
+    """The hyper-parameter keys of a llama-family model, in llama.cpp's names."""
+    w.add("%s.context_length" % arch, n_ctx)
+    w.add("%s.embedding_length" % arch, n_embd)
+    w.add("%s.block_count" % arch, n_layer)
+    w.add("%s.feed_forward_length" % arch, n_ff)
+    w.add("%s.attention.head_count" % arch, n_head)
+    w.add("%s.attention.head_count_kv" % arch, n_head_kv)
+    w.add("%s.attention.layer_norm_rms_epsilon" % arch, eps)
+    w.add("%s.rope.freq_base" % arch, rope_base)
+    w.add("%s.rope.dimension_count" % arch, head_dim)
+    if vocab_size is not None:
+        w.add("%s.vocab_size" % arch, vocab_size)
+
+
 # ---------------------------------------------------------------- reader
 class TensorInfo:
     def __init__(self, name, ttype, ne, offset, raw):

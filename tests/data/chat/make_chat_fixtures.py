@@ -56,16 +56,8 @@ def make(family, spec, src):
     w = gguf.GGUFWriter()
     w.add("general.architecture", "llama")
     w.add("general.name", "hola-%s-test" % family)
-    w.add("llama.context_length", spec.get("n_ctx", 256))
-    w.add("llama.embedding_length", N_EMBD)
-    w.add("llama.block_count", 1)
-    w.add("llama.feed_forward_length", N_FF)
-    w.add("llama.attention.head_count", N_HEAD)
-    w.add("llama.attention.head_count_kv", N_HEAD)
-    w.add("llama.attention.layer_norm_rms_epsilon", 1e-5)
-    w.add("llama.rope.freq_base", 10000.0)
-    w.add("llama.rope.dimension_count", HEAD)
-    w.add("llama.vocab_size", n_vocab)
+    gguf.add_llama_hparams(w, n_ctx=spec.get("n_ctx", 256), n_embd=N_EMBD, n_layer=1, n_ff=N_FF,
+                           n_head=N_HEAD, n_head_kv=N_HEAD, head_dim=HEAD, vocab_size=n_vocab)
     for k, v in src.kv.items():
         if k == "tokenizer.ggml.tokens":
             w.add(k, tokens)
