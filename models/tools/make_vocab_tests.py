@@ -2,12 +2,13 @@
 """make_vocab_tests.py — writes tests/data/vocab/: tokenizer vocabularies with
 Hugging Face reference ids, small enough to commit.
 
-    /usr/bin/python3 models/tools/make_vocab_tests.py OUTDIR SRC...
+    /usr/bin/python3 models/tools/make_vocab_tests.py OUTDIR [--stress S.inp] SRC...
 
 SRC is either
-  DIR/ggml-vocab-NAME.gguf     a vocabulary from llama.cpp's repository, with
+  DIR/ggml-vocab-NAME.gguf[:S.out]
+                               a vocabulary from llama.cpp's repository, with
                                its NAME.gguf.inp / .gguf.out beside it
-  NAME=TOKENIZER.json:PRE:INP:OUT
+  NAME=TOKENIZER.json:PRE:INP:OUT[:S.out]
                                a Hugging Face tokenizer.json, turned into GGUF
                                keys the way llama.cpp's convert_hf_to_gguf.py
                                does (added special tokens: control, other added
@@ -15,6 +16,9 @@ SRC is either
                                "[PADi]"), tokenizer.ggml.pre = PRE; INP / OUT are
                                the inputs and the reference ids
                                (models/tools/hf_reference.cjs writes those).
+With --stress, S.inp (more inputs, in the same format) is copied to
+OUTDIR/stress.inp and each SRC's S.out to OUTDIR/NAME.stress.out; the
+vocabulary is then cut to what both input sets reach.
 
 Each vocabulary is cut down to what the inputs can reach: a piece is kept if
 it is special (control, user-defined, unknown, byte) or if its text occurs in
@@ -162,20 +166,33 @@ def main():
         print(__doc__)
         sys.exit(2)
     out = sys.argv[1]
+    args = sys.argv[2:]
+    stress = None
+    if args[:1] == ["--stress"]:
+        stress, args = args[1], args[2:]
     os.makedirs(out, exist_ok=True)
-    for src in sys.argv[2:]:
+    if stress:
+        shutil.copyfile(stress, os.path.join(out, "stress.inp"))
+    for src in args:
+        stress_out = None
         if "=" in src:
             name, rest = src.split("=", 1)
-            tj, pre, inp, ref = rest.split(":")
+            parts = rest.split(":")
+            tj, pre, inp, ref = parts[:4]
+            stress_out = parts[4] if len(parts) > 4 else None
             kv = from_tokenizer_json(tj, pre)
         else:
-            name = os.path.basename(src)[len("ggml-vocab-"):-len(".gguf")]
-            r = gguf.GGUFReader(src)
+            path, _, stress_out = src.partition(":")
+            name = os.path.basename(path)[len("ggml-vocab-"):-len(".gguf")]
+            r = gguf.GGUFReader(path)
             kv = {k: v for k, v in r.kv.items() if k.startswith("tokenizer.ggml.") or k == "general.architecture"}
-            inp, ref = src + ".inp", src + ".out"
+            inp, ref = path + ".inp", path + ".out"
         inputs = read_inputs(inp)
-        w, kept, total = compact(kv, inputs)
         dst = os.path.join(out, name)
+        if stress and stress_out:
+            inputs += read_inputs(stress)
+            shutil.copyfile(stress_out, dst + ".stress.out")
+        w, kept, total = compact(kv, inputs)
         w.write(dst + ".gguf")
         shutil.copyfile(inp, dst + ".inp")
         shutil.copyfile(ref, dst + ".out")
