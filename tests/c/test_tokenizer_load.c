@@ -171,6 +171,21 @@ int main(void) {
     }
     atn_gguf_close(g); free(data);
 
+    /* an empty piece (llama.cpp renames it "[EMPTY_i]") loads and is never produced */
+    memset(&b, 0, sizeof b);
+    kv_str(&b, "tokenizer.ggml.model", "llama");
+    { const char *tk[] = { "<unk>", "", "\xE2\x96\x81", "a" };
+      kv_strs(&b, "tokenizer.ggml.tokens", tk, 4); }
+    t = load(&b, err, sizeof err, &data, &g);
+    CHECK(t != NULL, "empty piece loads: %s", err);
+    if (t) {
+        int32_t ids[8];
+        int n = atn_tokenizer_encode(t, "a", 1, 0, 0, ids, 8);
+        CHECK(n == 2 && ids[0] == 2 && ids[1] == 3, "empty piece never produced (%d)", n);
+        atn_tokenizer_free(t);
+    }
+    atn_gguf_close(g); free(data);
+
     /* a piece with "x▁" inside: merges across a ▁ must still happen */
     memset(&b, 0, sizeof b);
     kv_str(&b, "tokenizer.ggml.model", "llama");
