@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tok_internal.h"
+#include "../checked.h"
 #include "../error.h"
 
 static int cat(uint32_t c) { return atn_unicode_category(c); }
@@ -395,8 +396,8 @@ int atn_pretokenize(int pre, const char *text, size_t len, atn_pretok_fn fn, voi
     if (len == 0) return 0;
     if (pre < 0 || pre >= ATN_PRE_COUNT) return atn_error("tokenize: bad pre-tokenizer %d", pre);
     if (len > (SIZE_MAX - 1) / sizeof(size_t) || len > (size_t)INT_MAX) return atn_error("tokenize: text too long (%zu bytes)", len);
-    uint32_t *c = malloc(len * sizeof *c);
-    size_t *off = malloc((len + 1) * sizeof *off);
+    uint32_t *c = atn_malloc_array(len, sizeof *c);
+    size_t *off = atn_malloc_array(atn_add_size(len, 1), sizeof *off);
     if (!c || !off) { free(c); free(off); return atn_error("tokenize: out of memory"); }
     int n = 0;
     for (size_t i = 0; i < len;) {
