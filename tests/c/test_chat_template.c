@@ -386,6 +386,101 @@ static void test_hostile(void) {
     free(out);
 }
 
+/* output of a template that must render (NULL and a failed check if not) */
+static char *expect_output(const char *what, const char *t, const char *want) {
+    char err[256] = "", *out = NULL;
+    int r = render(t, 6, 1, &out, err);
+    CHECK(r == 0, "%s: %s", what, err);
+    if (r == 0 && want) CHECK(strcmp(out, want) == 0, "%s: got '%.200s', want '%s'", what, out, want);
+    return out;
+}
+
+/* Interpreter limits: every recursive path has a depth limit, every loop and
+ * every byte scanned is charged to the budget, integer arithmetic is checked.
+ * Each of these used to crash, hang for a minute or hit undefined behaviour. */
+static void test_hostile_limits(void) {
+#define NEST100K "{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}"
+    expect_error("print a list nested 100000 deep", NEST100K "{{ ns.x }}", "nested more than");
+    expect_error("tojson of a list nested 100000 deep", NEST100K "{{ ns.x|tojson }}", "nested more than");
+    expect_error("string of a list nested 100000 deep", NEST100K "{{ ns.x|string|length }}", "nested more than");
+    expect_error("~ a list nested 100000 deep", NEST100K "{{ 'a' ~ ns.x }}", "nested more than");
+    expect_error("join a list nested 100000 deep", NEST100K "{{ [ns.x]|join(',') }}", "nested more than");
+    expect_error("compare lists nested 100000 deep", NEST100K "{{ ns.x == ns.x }}", "nested more than");
+    expect_error("'in' with lists nested 100000 deep", NEST100K "{{ ns.x in [1, ns.x] }}", "nested more than");
+    expect_error("dicts nested 100000 deep", "{% set ns = namespace(x={}) %}{% for i in range(100000) %}{% set ns.x = {'a': ns.x} %}{% endfor %}{{ ns.x }}",
+                 "nested more than");
+    /* shared sub-lists: 60 levels of [x, x] is 2^60 leaves when walked */
+#define DAG60 "{% set ns = namespace(x=[1]) %}{% for i in range(60) %}{% set ns.x = [ns.x, ns.x] %}{% endfor %}"
+    expect_error("compare a 2^60-leaf list", DAG60 "{{ ns.x == ns.x }}", "work");
+    expect_error("print a 2^60-leaf list", DAG60 "{{ ns.x }}", NULL);
+    expect_error("tojson a 2^60-leaf list", DAG60 "{{ ns.x|tojson }}", NULL);
+    /* a 60-deep value is within the limit */
+    free(expect_output("60-deep list", "{% set ns = namespace(x=[]) %}{% for i in range(60) %}{% set ns.x = [ns.x] %}{% endfor %}{{ (ns.x|string)[:4] }}{{ ns.x == ns.x }}",
+                       "[[[[True"));
+
+    /* quadratic string scans are charged by the byte */
+#define BIGSTR "{% set a = 'a' * 1000000 %}{% set b = 'a' * 100000 ~ 'b' %}"
+    expect_error("find: O(n*m)", BIGSTR "{{ a.find(b) }}", "work");
+    expect_error("in: O(n*m)", BIGSTR "{{ b in a }}", "work");
+    expect_error("split: O(n*m)", BIGSTR "{{ a.split(b)|length }}", "work");
+    expect_error("replace: O(n*m)", BIGSTR "{{ a.replace(b, 'c')|length }}", "work");
+    expect_error("count: O(n*m)", BIGSTR "{{ a.count(b) }}", "work");
+    expect_error("startswith in a loop", BIGSTR "{% for i in range(100000) %}{% if a.startswith(a) %}{% endif %}{% endfor %}", "work");
+    expect_error("== in a loop", BIGSTR "{% for i in range(100000) %}{% if a == a ~ '' %}{% endif %}{% endfor %}", NULL);
+    expect_error("length in a loop", BIGSTR "{% for i in range(100000) %}{% if a|length %}{% endif %}{% endfor %}", "work");
+    expect_error("strip in a loop", "{% set a = ' ' * 1000000 %}{% for i in range(100000) %}{% if a.strip() %}{% endif %}{% endfor %}", "work");
+    expect_error("upper in a loop", BIGSTR "{% for i in range(100000) %}{% if a.upper() %}{% endif %}{% endfor %}", NULL);
+    /* ordinary finds still work */
+    free(expect_output("find", "{{ 'hello world'.find('world') }} {{ 'abc'.find('x') }} {{ 'aab'.count('a') }} {{ 'a,b,,c'.split(',') }}",
+                       "6 -1 2 ['a', 'b', '', 'c']"));
+    free(expect_output("find at the end", "{{ ('a' * 1000 ~ 'b').find('ab') }} {{ 'xy'.find('xyz') }} {{ ''.find('') }}", "999 -1 0"));
+
+    /* integers: checked, never undefined behaviour */
+#define I64MAX "(2**62 - 1 + 2**62)"
+#define I64MIN "(-(2**62) * 2)"
+    expect_error("int of 1e300", "{{ 1e300|int }}", "out of range");
+    expect_error("int of '1e300'", "{{ '1e300'|int }}", "out of range");
+    expect_error("int of 2^63", "{{ 9223372036854775808.0|int }}", "out of range");
+    expect_error("int of inf", "{{ (1e308 * 10)|int }}", "out of range");
+    expect_error("int of a 30-digit string", "{{ '123456789012345678901234567890'|int }}", "out of range");
+    free(expect_output("int", "{{ 3.9|int }} {{ -3.9|int }} {{ ' 42 '|int }} {{ '4.5'|int }} {{ 'x'|int }} {{ (1e308*10 - 1e308*10)|int }} {{ " I64MAX "|int }}",
+                       "3 -3 42 4 0 0 9223372036854775807"));
+    expect_error("abs of INT64_MIN", "{{ " I64MIN "|abs }}", "overflow");
+    free(expect_output("abs", "{{ (-5)|abs }} {{ (" I64MIN " + 1)|abs }}", "5 9223372036854775807"));
+    expect_error("(-3)**41", "{{ (-3)**41 }}", "overflow");
+    expect_error("2**63", "{{ 2**63 }}", "overflow");
+    free(expect_output("powers", "{{ (-3)**39 }} {{ 2**62 }} {{ 2**-1 }} {{ 0**0 }} {{ (-1)**" I64MAX " }}",
+                       "-4052555153018976267 4611686018427387904 0.5 1 -1"));
+    expect_error("INT64_MIN // -1", "{{ " I64MIN " // -1 }}", "overflow");
+    expect_error("INT64_MIN % -1", "{{ " I64MIN " % -1 }}", "overflow");
+    expect_error("-INT64_MIN", "{{ -" I64MIN " }}", "overflow");
+    free(expect_output("INT64_MIN divisibleby -1", "{{ " I64MIN " is divisibleby(-1) }}", "True"));
+    free(expect_output("slice steps near INT64_MAX",
+                       "{{ 'abc'[1::" I64MAX "] }} {{ [1, 2, 3][1::" I64MAX "] }} {{ 'abc'[::" I64MIN "] }} {{ [1, 2, 3][" I64MIN ":" I64MAX "] }} {{ 'abcdef'[" I64MAX ":" I64MIN ":-2] }}",
+                       "b [2] c [1, 2, 3] fdb"));
+    free(expect_output("range near INT64_MAX",
+                       "{{ range(" I64MAX " - 2, " I64MAX ")|list|length }} {{ range(" I64MAX " - 5, " I64MAX ", 3)|list|length }} "
+                       "{{ range(" I64MIN " + 2, " I64MIN ", -1)|list|length }} {{ range(" I64MIN ", " I64MIN " + 10, " I64MAX ")|list|length }} "
+                       "{{ range(" I64MAX ", " I64MIN ", " I64MIN ")|list|length }} {{ range(5, 0)|list }} {{ range(0, 10, 4)|list }} {{ range(10, 0, -4)|list }}",
+                       "2 2 2 1 2 [] [0, 4, 8] [10, 6, 2]"));
+    expect_error("range over all int64", "{{ range(" I64MIN ", " I64MAX ")|list|length }}", "too large");
+
+    /* an elif chain as long as the source allows: parsed and run without recursion */
+    {
+        size_t cap = ATN_TEMPLATE_MAX_SOURCE, n = 0;
+        char *t = malloc(cap + 1);
+        n += (size_t)sprintf(t + n, "{%%if 0%%}");
+        for (int i = 0; i < 30000; i++) n += (size_t)sprintf(t + n, "{%%elif 0%%}");
+        n += (size_t)sprintf(t + n, "{%%else%%}end{%%endif%%}");
+        char *o = NULL, e[256];
+        size_t ol;
+        int r = atn_template_render(t, n, ROLES, CONTENTS, 6, 1, "", "", &o, &ol, e, sizeof e);
+        CHECK(r == 0 && strcmp(o, "end") == 0, "30000-branch elif chain: %s", r ? e : o);
+        free(o);
+        free(t);
+    }
+}
+
 /* tokens of the rendered conversation roles[idx[0..k)] (ChatML, gen prompt) */
 static int expect_ids(const atn_model *m, const int *idx, int k, int add_bos, int32_t *ids, int cap) {
     const char *r[8], *c[8];
@@ -537,6 +632,7 @@ int main(void) {
     test_features("tests/data/chat_templates/features.txt", 80);
     test_features("tests/data/chat_templates/realworld.txt", 18);
     test_hostile();
+    test_hostile_limits();
     test_chat_render();
     printf("%d passed, %d failed\n", n_pass, n_fail);
     return n_fail ? 1 : 0;
