@@ -2566,12 +2566,204 @@ static int exec_body(render *R, node *x) {
     return 0;
 }
 
+/* ------------------------------------------------------------------ JSON input */
+
+/* The request's extra variables (tools, enable_thinking, ...) arrive as JSON
+ * (RFC 8259). Strings become masked values: whatever the template does with
+ * them, they stay text. Nesting and work are bounded like everything else. */
+typedef struct jreader { ctx *c; const char *s; size_t n, pos; int depth; } jreader;
+
+static int jfail(jreader *J, const char *what) {
+    return fail(J->c, 0, "variables JSON: %s at byte %zu", what, J->pos);
+}
+
+static void jspace(jreader *J) {
+    while (J->pos < J->n && (J->s[J->pos] == ' ' || J->s[J->pos] == '\t' || J->s[J->pos] == '\n' || J->s[J->pos] == '\r'))
+        J->pos++;
+}
+
+static int jhex4(jreader *J, uint32_t *cp) {
+    if (J->n - J->pos < 4) return -1;
+    uint32_t v = 0;
+    for (int k = 0; k < 4; k++) {
+        char h = J->s[J->pos + (size_t)k];
+        int d = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+        if (d < 0) return -1;
+        v = v * 16 + (uint32_t)d;
+    }
+    J->pos += 4;
+    *cp = v;
+    return 0;
+}
+
+/* a string at J->pos (after the quote): decoded into the arena */
+static int jstring(jreader *J, const char **p, size_t *len) {
+    size_t start = J->pos, end = start;
+    while (end < J->n && J->s[end] != '"') {
+        if ((unsigned char)J->s[end] < 0x20) { J->pos = end; return jfail(J, "control character in a string"); }
+        end += J->s[end] == '\\' ? 2 : 1;
+    }
+    if (end >= J->n) return jfail(J, "unterminated string");
+    char *d = alloc(J->c, end - start + 1); /* decoded length <= raw length */
+    if (!d) return -1;
+    size_t k = 0;
+    while (J->pos < end) {
+        char ch = J->s[J->pos++];
+        if (ch != '\\') { d[k++] = ch; continue; }
+        char e = J->s[J->pos++];
+        switch (e) {
+        case '"': d[k++] = '"'; break;
+        case '\\': d[k++] = '\\'; break;
+        case '/': d[k++] = '/'; break;
+        case 'b': d[k++] = '\b'; break;
+        case 'f': d[k++] = '\f'; break;
+        case 'n': d[k++] = '\n'; break;
+        case 'r': d[k++] = '\r'; break;
+        case 't': d[k++] = '\t'; break;
+        case 'u': {
+            uint32_t cp, lo;
+            if (jhex4(J, &cp)) return jfail(J, "bad \\u escape");
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                if (J->pos + 6 <= end && J->s[J->pos] == '\\' && J->s[J->pos + 1] == 'u') {
+                    J->pos += 2;
+                    if (jhex4(J, &lo)) return jfail(J, "bad \\u escape");
+                    if (lo >= 0xDC00 && lo <= 0xDFFF) cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    else { cp = 0xFFFD; J->pos -= 6; } /* a lone high surrogate: U+FFFD, as JavaScript does */
+                } else {
+                    cp = 0xFFFD;
+                }
+            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                cp = 0xFFFD;
+            }
+            /* UTF-8: at most as long as the 6- or 12-byte escape */
+            if (cp < 0x80) d[k++] = (char)cp;
+            else if (cp < 0x800) { d[k++] = (char)(0xC0 | (cp >> 6)); d[k++] = (char)(0x80 | (cp & 0x3F)); }
+            else if (cp < 0x10000) { d[k++] = (char)(0xE0 | (cp >> 12)); d[k++] = (char)(0x80 | ((cp >> 6) & 0x3F)); d[k++] = (char)(0x80 | (cp & 0x3F)); }
+            else { d[k++] = (char)(0xF0 | (cp >> 18)); d[k++] = (char)(0x80 | ((cp >> 12) & 0x3F)); d[k++] = (char)(0x80 | ((cp >> 6) & 0x3F)); d[k++] = (char)(0x80 | (cp & 0x3F)); }
+            break;
+        }
+        default: J->pos--; return jfail(J, "bad escape");
+        }
+    }
+    J->pos = end + 1;
+    *p = d;
+    *len = k;
+    return 0;
+}
+
+static const unsigned char *all_ones(ctx *c, size_t n) {
+    unsigned char *m = alloc(c, n ? n : 1);
+    if (m) memset(m, 1, n);
+    return m;
+}
+
+static int jvalue(jreader *J, value *out) {
+    jspace(J);
+    if (J->pos >= J->n) return jfail(J, "unexpected end");
+    if (charge(J->c, WORK_ITEM)) return -1;
+    char ch = J->s[J->pos];
+    if (ch == '{' || ch == '[') {
+        if (++J->depth > ATN_TEMPLATE_MAX_VALUE_DEPTH) return jfail(J, "nested too deeply");
+        J->pos++;
+        vlist *l = ch == '[' ? list_new(J->c, 4) : NULL;
+        vdict *d = ch == '{' ? dict_new(J->c) : NULL;
+        if (!l && !d) return -1;
+        char close = ch == '[' ? ']' : '}';
+        jspace(J);
+        if (J->pos < J->n && J->s[J->pos] == close) J->pos++;
+        else for (;;) {
+            value v;
+            const char *k = NULL;
+            size_t kn = 0;
+            if (d) {
+                jspace(J);
+                if (J->pos >= J->n || J->s[J->pos] != '"') return jfail(J, "expected a member name");
+                J->pos++;
+                if (jstring(J, &k, &kn)) return -1;
+                jspace(J);
+                if (J->pos >= J->n || J->s[J->pos] != ':') return jfail(J, "expected ':'");
+                J->pos++;
+            }
+            if (jvalue(J, &v)) return -1;
+            if (d ? dict_set(J->c, d, k, kn, v) : list_push(J->c, l, v)) return -1;
+            jspace(J);
+            if (J->pos < J->n && J->s[J->pos] == ',') { J->pos++; continue; }
+            if (J->pos < J->n && J->s[J->pos] == close) { J->pos++; break; }
+            return jfail(J, "expected ',' or a closing bracket");
+        }
+        J->depth--;
+        if (l) { out->t = V_LIST; out->u.l = l; }
+        else { out->t = V_DICT; out->u.d = d; }
+        return 0;
+    }
+    if (ch == '"') {
+        const char *p;
+        size_t n;
+        J->pos++;
+        if (jstring(J, &p, &n)) return -1;
+        const unsigned char *m = all_ones(J->c, n);
+        if (!m) return -1;
+        *out = v_strm(p, n, m);
+        return 0;
+    }
+    static const char *const words[] = {"true", "false", "null"};
+    for (int w = 0; w < 3; w++) {
+        size_t wl = strlen(words[w]);
+        if (J->n - J->pos >= wl && memcmp(J->s + J->pos, words[w], wl) == 0) {
+            J->pos += wl;
+            *out = w == 2 ? v_none() : v_bool(w == 0);
+            return 0;
+        }
+    }
+    /* a number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+    size_t a = J->pos, i = a;
+    int is_float = 0;
+    if (i < J->n && J->s[i] == '-') i++;
+    if (i >= J->n || J->s[i] < '0' || J->s[i] > '9') return jfail(J, "unexpected character");
+    if (J->s[i] == '0') i++;
+    else while (i < J->n && J->s[i] >= '0' && J->s[i] <= '9') i++;
+    if (i < J->n && J->s[i] == '.') {
+        is_float = 1;
+        i++;
+        if (i >= J->n || J->s[i] < '0' || J->s[i] > '9') { J->pos = i; return jfail(J, "bad number"); }
+        while (i < J->n && J->s[i] >= '0' && J->s[i] <= '9') i++;
+    }
+    if (i < J->n && (J->s[i] == 'e' || J->s[i] == 'E')) {
+        is_float = 1;
+        i++;
+        if (i < J->n && (J->s[i] == '+' || J->s[i] == '-')) i++;
+        if (i >= J->n || J->s[i] < '0' || J->s[i] > '9') { J->pos = i; return jfail(J, "bad number"); }
+        while (i < J->n && J->s[i] >= '0' && J->s[i] <= '9') i++;
+    }
+    char buf[64];
+    if (i - a >= sizeof buf) return jfail(J, "number too long");
+    memcpy(buf, J->s + a, i - a);
+    buf[i - a] = 0;
+    J->pos = i;
+    if (!is_float) {
+        errno = 0;
+        long long v = strtoll(buf, NULL, 10);
+        if (errno != ERANGE) { *out = v_int(v); return 0; }
+    }
+    *out = v_float(strtod(buf, NULL));
+    return 0;
+}
+
 /* ------------------------------------------------------------------ API */
 
 int atn_template_render(const char *tmpl, size_t tmpl_len,
                         const char *const *roles, const char *const *contents, int n_msgs,
                         int add_generation_prompt, const char *bos, const char *eos,
                         char **out, size_t *out_len, char *err, size_t errcap) {
+    atn_template_input in = {roles, contents, n_msgs, add_generation_prompt, bos, eos, NULL, 0};
+    return atn_template_render_ex(tmpl, tmpl_len, &in, out, out_len, NULL, err, errcap);
+}
+
+static const char *const builtin_names[] = {"messages", "add_generation_prompt", "bos_token", "eos_token",
+                                            "raise_exception", "namespace", "range", "dict", NULL};
+
+int atn_template_render_ex(const char *tmpl, size_t tmpl_len, const atn_template_input *in,
+                           char **out, size_t *out_len, unsigned char **out_mask, char *err, size_t errcap) {
     ctx c;
     memset(&c, 0, sizeof c);
     c.err = err;
@@ -2579,6 +2771,11 @@ int atn_template_render(const char *tmpl, size_t tmpl_len,
     if (err && errcap) err[0] = 0;
     *out = NULL;
     if (out_len) *out_len = 0;
+    if (out_mask) *out_mask = NULL;
+    if (!in) return fail(&c, 0, "no input");
+    const char *const *roles = in->roles, *const *contents = in->contents;
+    int n_msgs = in->n_msgs;
+    const char *bos = in->bos, *eos = in->eos;
     if (!tmpl) return fail(&c, 0, "no template");
     if (tmpl_len > ATN_TEMPLATE_MAX_SOURCE) return fail(&c, 0, "template larger than %u KiB", ATN_TEMPLATE_MAX_SOURCE >> 10);
     if (n_msgs < 0 || (n_msgs > 0 && (!roles || !contents))) return fail(&c, 0, "bad message list");
@@ -2618,7 +2815,9 @@ int atn_template_render(const char *tmpl, size_t tmpl_len,
         vdict *m = dict_new(&c);
         if (!m) goto done;
         const char *r = roles[i] ? roles[i] : "", *t = contents[i] ? contents[i] : "";
-        if (dict_set(&c, m, "role", 4, v_str(r, strlen(r))) || dict_set(&c, m, "content", 7, v_str(t, strlen(t))))
+        size_t tn = strlen(t);
+        const unsigned char *tm = all_ones(&c, tn); /* a message's content is text, whatever the template does */
+        if (!tm || dict_set(&c, m, "role", 4, v_str(r, strlen(r))) || dict_set(&c, m, "content", 7, v_strm(t, tn, tm)))
             goto done;
         value mv = v_undef();
         mv.t = V_DICT;
@@ -2636,8 +2835,24 @@ int atn_template_render(const char *tmpl, size_t tmpl_len,
     f_dict.u.i = F_DICT;
     bos = bos ? bos : "";
     eos = eos ? eos : "";
+    if (in->vars_json) {
+        jreader J = {&c, in->vars_json, in->vars_len, 0, 0};
+        value vars;
+        if (jvalue(&J, &vars)) goto done;
+        jspace(&J);
+        if (J.pos != J.n) { jfail(&J, "unexpected text after the object"); goto done; }
+        if (vars.t != V_DICT) { fail(&c, 0, "variables JSON: not an object"); goto done; }
+        for (int i = 0; i < vars.u.d->n; i++) {
+            for (int k = 0; builtin_names[k]; k++)
+                if (name_is(vars.u.d->ks[i], vars.u.d->kn[i], builtin_names[k])) {
+                    fail(&c, 0, "variables JSON: '%s' is given by the chat itself", builtin_names[k]);
+                    goto done;
+                }
+            if (dict_set(&c, globals.vars, vars.u.d->ks[i], vars.u.d->kn[i], vars.u.d->v[i])) goto done;
+        }
+    }
     if (dict_set(&c, globals.vars, "messages", 8, mlist) ||
-        dict_set(&c, globals.vars, "add_generation_prompt", 21, v_bool(add_generation_prompt)) ||
+        dict_set(&c, globals.vars, "add_generation_prompt", 21, v_bool(in->add_generation_prompt)) ||
         dict_set(&c, globals.vars, "bos_token", 9, v_str(bos, strlen(bos))) ||
         dict_set(&c, globals.vars, "eos_token", 9, v_str(eos, strlen(eos))) ||
         dict_set(&c, globals.vars, "raise_exception", 15, f_raise) ||
@@ -2658,6 +2873,10 @@ int atn_template_render(const char *tmpl, size_t tmpl_len,
     *out = c.out;
     if (out_len) *out_len = c.out_len;
     c.out = NULL;
+    if (out_mask) {
+        *out_mask = c.out_mask;
+        c.out_mask = NULL;
+    }
 done:
     free(c.out);
     free(c.out_mask);
