@@ -178,6 +178,88 @@ static void test_features(const char *path, int min_cases) {
     free(data);
 }
 
+/* one "<key> <n>\n<n bytes>\n" field of families.txt, its bytes in p and n */
+static int family_field(const char *d, size_t size, size_t *pos, char key, const char **p, size_t *n) {
+    char kind;
+    if (read_len(d, size, pos, key, &kind, n) || *pos + *n + 1 > size || d[*pos + *n] != '\n') return -1;
+    *p = d + *pos;
+    *pos += *n + 1;
+    return 0;
+}
+
+static char *dup_n(const char *p, size_t n) {
+    char *s = malloc(n + 1);
+    memcpy(s, p, n);
+    s[n] = 0;
+    return s;
+}
+
+/* families.txt (make_families.py): published family templates rendering
+ * conversations with tools, thinking blocks and tool turns, against Jinja2. */
+static void test_family_renderings(void) {
+    size_t size;
+    char *d = read_file("tests/data/chat_templates/families.txt", &size);
+    CHECK(d != NULL, "cannot read families.txt");
+    if (!d) return;
+    size_t pos = 0;
+    int count = 0, bad = 0;
+    while (pos < size) {
+        const char *name, *vars, *bos, *eos, *want;
+        size_t name_n, vars_n, bos_n, eos_n, want_n, k;
+        if (family_field(d, size, &pos, 'N', &name, &name_n) || family_field(d, size, &pos, 'V', &vars, &vars_n)) { bad = 1; break; }
+        int agp = pos + 4 <= size && d[pos] == 'G' ? d[pos + 2] - '0' : -1;
+        pos += 4;
+        if (agp < 0 || family_field(d, size, &pos, 'B', &bos, &bos_n) || family_field(d, size, &pos, 'S', &eos, &eos_n) ||
+            read_len(d, size, &pos, 'M', NULL, &k) || k > 64) { bad = 1; break; }
+        char *roles[64], *contents[64];
+        for (size_t i = 0; i < k; i++) {
+            const char *r, *c;
+            size_t rn, cn;
+            if (family_field(d, size, &pos, 'R', &r, &rn) || family_field(d, size, &pos, 'C', &c, &cn)) { bad = 1; k = i; break; }
+            roles[i] = dup_n(r, rn);
+            contents[i] = dup_n(c, cn);
+        }
+        char kind = pos < size ? d[pos] : 0;
+        if (bad || family_field(d, size, &pos, kind == 'X' ? 'X' : 'E', &want, &want_n)) bad = 1;
+        if (!bad) {
+            count++;
+            char path[256], *tname = dup_n(name, name_n), *b = dup_n(bos, bos_n), *e = dup_n(eos, eos_n);
+            snprintf(path, sizeof path, "tests/data/chat_templates/%s", tname);
+            size_t tn;
+            char *tmpl = read_file(path, &tn);
+            atn_template_input in = {(const char *const *)roles, (const char *const *)contents, (int)k, agp, b, e,
+                                     vars_n ? vars : NULL, vars_n};
+            char err[256] = "", *out = NULL;
+            size_t out_len = 0;
+            int r = tmpl ? atn_template_render_ex(tmpl, tn, &in, &out, &out_len, NULL, err, sizeof err) : -1;
+            if (kind == 'E') {
+                int ok = r == 0 && out_len == want_n && memcmp(out, want, want_n) == 0;
+                CHECK(ok, "family case %d (%s, %zu messages, vars %.*s): %s", count, tname, k, (int)(vars_n > 60 ? 60 : vars_n), vars,
+                      r ? err : "rendering differs");
+                if (!ok && r == 0) {
+                    char *w = dup_n(want, want_n);
+                    show_diff(out, w);
+                    free(w);
+                }
+            } else {
+                char *w = dup_n(want, want_n);
+                CHECK(r < 0 && strstr(err, w), "family case %d (%s) should fail with '%s': %s", count, tname, w, r ? err : "(rendered)");
+                free(w);
+            }
+            free(out);
+            free(tmpl);
+            free(tname);
+            free(b);
+            free(e);
+        }
+        for (size_t i = 0; i < k; i++) { free(roles[i]); free(contents[i]); }
+        if (bad) break;
+    }
+    CHECK(!bad && pos == size && count >= 20, "families.txt parsed to the end (%d cases)", count);
+    printf("  families.txt: %d conversations\n", count);
+    free(d);
+}
+
 static void test_hostile(void) {
     expect_error("infinite-ish nested loops",
                  "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}", "steps");
@@ -829,6 +911,7 @@ int main(void) {
     test_families();
     test_features("tests/data/chat_templates/features.txt", 80);
     test_features("tests/data/chat_templates/realworld.txt", 18);
+    test_family_renderings();
     test_hostile();
     test_hostile_limits();
     test_content_mask();
