@@ -18,6 +18,7 @@
 #include "model.h"
 #include "quant.h"
 #include "tensor.h"
+#include "threads.h"
 #include "tokenizer.h"
 
 /* ---- architectures ------------------------------------------------------ */
@@ -466,3 +467,13 @@ ATN_API size_t atn_quantize(int type, const float *src, void *dst, size_t n) {
     if (!src || !dst || n == 0 || !atn_type_known(type)) return 0;
     return atn_quantize_row(type, src, dst, (int64_t)n);
 }
+
+ATN_API int atn_set_threads(int n) {
+    int got = atn_threads_set(n);
+    if (got < 0) return atn_error("threads: %d is not a thread count from 1 to %d (or a loop is running)", n, ATN_MAX_THREADS);
+    return got;
+}
+
+ATN_API int atn_threads(void) { return atn_threads_get(); }
+
+ATN_API void atn_thread_run(int id) { atn_thread_worker(id); }

@@ -30,6 +30,7 @@
 #include "../kernels.h"
 #include "../model.h"
 #include "../tensor.h"
+#include "../threads.h"
 
 #define LLAMA_BATCH 64 /* tokens per matrix-matrix step of a prefill */
 #define MAX_LAYERS 512
@@ -285,14 +286,50 @@ static void rope(float *vec, int n_heads, int head_dim, int n_rot, int neox, con
     }
 }
 
+/* Causal attention of T tokens x n_head heads over the cache, split over
+ * the pool by (token, head) pairs; each pair is computed as one thread
+ * would, so the split does not change the result. */
+typedef struct {
+    const llama_model *lm;
+    llama_state *st;
+    const float *kc, *vc;
+    int p0;
+} attention_job;
+
+static void attention_task(void *ctx, int64_t i0, int64_t i1, int thread) {
+    const attention_job *j = ctx;
+    const llama_model *lm = j->lm;
+    const int d = lm->d, kv = lm->kv_dim, hd = lm->head_dim, group = lm->n_head / lm->n_head_kv;
+    const float scale = 1.0f / sqrtf((float)hd);
+    float *sc = thread ? atn_thread_scratch(thread) : j->st->scores;
+    for (int64_t i = i0; i < i1; i++) {
+        int t = (int)(i / lm->n_head), h = (int)(i % lm->n_head);
+        int n_pos = j->p0 + t + 1; /* causal: positions 0..p0+t */
+        const float *q = j->st->q + (size_t)t * d + (size_t)h * hd;
+        int off = (h / group) * hd;
+        atn_dot_rows_f32(q, j->kc + off, (size_t)kv, n_pos, hd, sc);
+        atn_softmax_f32(sc, n_pos, scale);
+        float *out = j->st->att + (size_t)t * d + (size_t)h * hd;
+        memset(out, 0, (size_t)hd * sizeof(float));
+        atn_axpy_rows_f32(sc, j->vc + off, (size_t)kv, n_pos, hd, out);
+    }
+}
+
+static void attention(const llama_model *lm, llama_state *st, const float *kc, const float *vc, int T, int p0, int n_ctx) {
+    attention_job j = {lm, st, kc, vc, p0};
+    int64_t items = (int64_t)T * lm->n_head;
+    /* chunks of at least ~32k multiply-adds; inline when scratch is short */
+    int64_t grain = 32768 / ((int64_t)(p0 + T) * lm->head_dim + 1) + 1;
+    if (!atn_threads_reserve((size_t)n_ctx * sizeof(float))) grain = items;
+    atn_parallel_for(items, grain, attention_task, &j);
+}
+
 /* One batch of T <= LLAMA_BATCH tokens at positions p0..p0+T-1; writes the
  * logits of every token (all != 0) or of the last into `logits`. */
 static void forward(atn_session *s, const int32_t *tokens, int T, int p0, int all, float *logits) {
     const llama_model *lm = s->model->impl;
     llama_state *st = s->impl;
     const int d = lm->d, kv = lm->kv_dim, hd = lm->head_dim, ff = lm->n_ff, n_ctx = s->n_ctx;
-    const int group = lm->n_head / lm->n_head_kv;
-    const float scale = 1.0f / sqrtf((float)hd);
 
     for (int t = 0; t < T; t++) {
         atn_get_row(lm->tok_embd, tokens[t], st->x + (size_t)t * d);
@@ -322,19 +359,7 @@ static void forward(atn_session *s, const int32_t *tokens, int T, int p0, int al
             memcpy(kc + (size_t)(p0 + t) * kv, k, (size_t)kv * sizeof(float));
             memcpy(vc + (size_t)(p0 + t) * kv, v, (size_t)kv * sizeof(float));
         }
-        for (int t = 0; t < T; t++) {
-            int n_pos = p0 + t + 1; /* causal: positions 0..p0+t */
-            for (int h = 0; h < lm->n_head; h++) {
-                const float *q = st->q + (size_t)t * d + (size_t)h * hd;
-                int off = (h / group) * hd;
-                float *sc = st->scores;
-                atn_dot_rows_f32(q, kc + off, (size_t)kv, n_pos, hd, sc);
-                atn_softmax_f32(sc, n_pos, scale);
-                float *out = st->att + (size_t)t * d + (size_t)h * hd;
-                memset(out, 0, (size_t)hd * sizeof(float));
-                atn_axpy_rows_f32(sc, vc + off, (size_t)kv, n_pos, hd, out);
-            }
-        }
+        attention(lm, st, kc, vc, T, p0, n_ctx);
         atn_matmul(L->wo, st->att, T, st->xb2);
         for (size_t i = 0; i < (size_t)T * d; i++) st->x[i] += st->xb2[i];
         /* feed-forward (SwiGLU) */

@@ -25,6 +25,7 @@
 #include "../kernels.h"
 #include "../model.h"
 #include "../quant.h"
+#include "../threads.h"
 #include "marian.h"
 
 enum { ACT_RELU, ACT_GELU, ACT_SWISH };
@@ -71,6 +72,9 @@ typedef struct {
     float *xattn;
     size_t xattn_cap;
     int xattn_rows;
+    /* per-row keys, values, counts of the attention being computed [rows] */
+    const float **hK, **hV;
+    int *hn;
 } msession;
 
 /* ---- loading ------------------------------------------------------------ */
@@ -302,6 +306,7 @@ static void session_free(atn_session *s) {
         free(ms->kc); free(ms->vc); free(ms->tmp); free(ms->xattn);
         for (int i = 0; i < ATN_MARIAN_MAX_SOURCES; i++) { free(ms->ck[i]); free(ms->cv[i]); }
         free(ms->slot); free(ms->pos);
+        free(ms->hK); free(ms->hV); free(ms->hn);
         free(ms);
     }
     s->impl = NULL;
@@ -330,7 +335,13 @@ static int ensure_rows(atn_session *s, int n) {
     if (sl) ms->slot = sl;
     int *ps = realloc(ms->pos, (size_t)n * sizeof(int));
     if (ps) ms->pos = ps;
-    if (!sl || !ps) return atn_error("marian: out of memory");
+    const float **hk = realloc(ms->hK, (size_t)n * sizeof *hk);
+    if (hk) ms->hK = hk;
+    const float **hv = realloc(ms->hV, (size_t)n * sizeof *hv);
+    if (hv) ms->hV = hv;
+    int *hn = realloc(ms->hn, (size_t)n * sizeof(int));
+    if (hn) ms->hn = hn;
+    if (!sl || !ps || !hk || !hv || !hn) return atn_error("marian: out of memory");
     ms->rows_cap = n;
     return 0;
 }
@@ -433,6 +444,46 @@ static void attend(const float *q, const float *K, const float *V, int n_kv, int
     for (int j = 0; j < n_kv; j++) atn_axpy_f32(att[j], V + (size_t)j * (size_t)d, out, hd);
 }
 
+/* The attention of n rows x H heads, split over the pool by (row, head)
+ * pairs. Row r attends to n_kv[r] key/value rows at K[r], V[r] (stride d)
+ * with its query q + r*d (already scaled), writing out + r*d; `record`
+ * (or NULL) receives each pair's weights at [r][h][S]. Each pair is computed
+ * exactly as one thread would, so the split does not change the result. */
+typedef struct {
+    const float *q;
+    const float *const *K, *const *V; /* per row */
+    const int *n_kv;                  /* per row */
+    int d, H, hd, S;
+    float *out, *record, *att0;
+} heads_job;
+
+static void heads_task(void *ctx, int64_t i0, int64_t i1, int thread) {
+    const heads_job *j = ctx;
+    float *att = thread ? atn_thread_scratch(thread) : j->att0;
+    for (int64_t i = i0; i < i1; i++) {
+        int r = (int)(i / j->H), h = (int)(i % j->H);
+        size_t row = (size_t)r * (size_t)j->d + (size_t)h * (size_t)j->hd;
+        attend(j->q + row, j->K[r] + h * j->hd, j->V[r] + h * j->hd, j->n_kv[r], j->d, j->hd, att, j->out + row);
+        if (j->record) memcpy(j->record + ((size_t)r * (size_t)j->H + (size_t)h) * (size_t)j->S, att, (size_t)j->n_kv[r] * sizeof(float));
+    }
+}
+
+/* Longest attention a session computes: its positions or a source's. */
+static int n_ctx_max(const atn_session *s) {
+    const marian *mm = s->model->impl;
+    return mm->n_ctx > s->n_ctx ? mm->n_ctx : s->n_ctx;
+}
+
+static void attend_heads(msession *ms, const marian *mm, int n_ctx, const float *q, int n, float *out, float *record, int S) {
+    heads_job j = {q, (const float *const *)ms->hK, (const float *const *)ms->hV, ms->hn, mm->d, mm->n_head, mm->hd, S, out, record, ms->att};
+    int64_t items = (int64_t)n * mm->n_head, kv = 0;
+    for (int r = 0; r < n; r++) kv += ms->hn[r];
+    /* chunks of at least ~32k multiply-adds; inline when scratch is short */
+    int64_t per_item = kv * mm->hd / (n > 0 ? n : 1) + 1, grain = 32768 / per_item + 1;
+    if (!atn_threads_reserve((size_t)n_ctx * sizeof(float))) grain = items;
+    atn_parallel_for(items, grain, heads_task, &j);
+}
+
 /* x = LN(x + sub) (post-norm) or x = x + sub (pre-norm; the LN was applied to the input). */
 static void residual(const marian *mm, float *x, const float *sub, int n, const mnorm *nm) {
     size_t total = (size_t)n * (size_t)mm->d;
@@ -483,7 +534,7 @@ int atn_marian_encode(atn_session *s, int slot, const int32_t *src, int n) {
         if (grow(&ms->ck[slot], sz) || grow(&ms->cv[slot], sz)) return -1;
         ms->src_cap[slot] = n;
     }
-    int d = mm->d, H = mm->n_head, hd = mm->hd;
+    int d = mm->d, hd = mm->hd;
     float qscale = 1.0f / sqrtf((float)hd);
     float *x = ms->x;
     embed(mm, src, NULL, 0, n, x);
@@ -494,11 +545,12 @@ int atn_marian_encode(atn_session *s, int slot, const int32_t *src, int n) {
         linear(&L->k, in, n, ms->k);
         linear(&L->v, in, n, ms->v);
         for (int t = 0; t < n; t++) {
-            float *q = ms->q + (size_t)t * (size_t)d;
-            atn_scale_f32(q, qscale, d);
-            for (int h = 0; h < H; h++)
-                attend(q + h * hd, ms->k + h * hd, ms->v + h * hd, n, d, hd, ms->att, ms->r + (size_t)t * (size_t)d + h * hd);
+            atn_scale_f32(ms->q + (size_t)t * (size_t)d, qscale, d);
+            ms->hK[t] = ms->k;
+            ms->hV[t] = ms->v;
+            ms->hn[t] = n;
         }
+        attend_heads(ms, mm, n_ctx_max(s), ms->q, n, ms->r, NULL, 0);
         linear(&L->o, ms->r, n, ms->o); /* r (the pre-norm input) is free once q, k, v exist */
         residual(mm, x, ms->o, n, &L->attn_norm);
         ffn(mm, ms, L, x, n);
@@ -566,12 +618,12 @@ int atn_marian_decode_src(atn_session *s, const int32_t *tok, const int *slot, c
             memcpy(vc + at, ms->v + (size_t)r * (size_t)d, (size_t)d * sizeof(float));
         }
         for (int r = 0; r < n; r++) {
-            float *q = ms->q + (size_t)r * (size_t)d;
-            const float *K = kc + slot_stride * (size_t)slot[r], *V = vc + slot_stride * (size_t)slot[r];
-            atn_scale_f32(q, qscale, d);
-            for (int h = 0; h < H; h++)
-                attend(q + h * hd, K + h * hd, V + h * hd, pos[r] + 1, d, hd, ms->att, ms->k + (size_t)r * (size_t)d + h * hd);
+            atn_scale_f32(ms->q + (size_t)r * (size_t)d, qscale, d);
+            ms->hK[r] = kc + slot_stride * (size_t)slot[r];
+            ms->hV[r] = vc + slot_stride * (size_t)slot[r];
+            ms->hn[r] = pos[r] + 1;
         }
+        attend_heads(ms, mm, n_ctx_max(s), ms->q, n, ms->k, NULL, 0);
         linear(&L->o, ms->k, n, ms->o);
         residual(mm, x, ms->o, n, &L->attn_norm);
         /* cross-attention over the cached source keys/values */
@@ -579,16 +631,13 @@ int atn_marian_decode_src(atn_session *s, const int32_t *tok, const int *slot, c
         linear(&L->cq, in, n, ms->q);
         for (int r = 0; r < n; r++) {
             int sr = src ? src[r] : 0, Sr = ms->n_src[sr];
-            const float *K = ms->ck[sr] + (size_t)l * (size_t)Sr * (size_t)d, *V = ms->cv[sr] + (size_t)l * (size_t)Sr * (size_t)d;
-            float *q = ms->q + (size_t)r * (size_t)d;
-            atn_scale_f32(q, qscale, d);
-            for (int h = 0; h < H; h++) {
-                attend(q + h * hd, K + h * hd, V + h * hd, Sr, d, hd, ms->att, ms->k + (size_t)r * (size_t)d + h * hd);
-                if (ms->record)
-                    memcpy(ms->xattn + (((size_t)l * (size_t)n + (size_t)r) * (size_t)H + (size_t)h) * (size_t)S, ms->att,
-                           (size_t)S * sizeof(float));
-            }
+            atn_scale_f32(ms->q + (size_t)r * (size_t)d, qscale, d);
+            ms->hK[r] = ms->ck[sr] + (size_t)l * (size_t)Sr * (size_t)d;
+            ms->hV[r] = ms->cv[sr] + (size_t)l * (size_t)Sr * (size_t)d;
+            ms->hn[r] = Sr;
         }
+        attend_heads(ms, mm, n_ctx_max(s), ms->q, n, ms->k,
+                     ms->record ? ms->xattn + (size_t)l * (size_t)n * (size_t)H * (size_t)S : NULL, S);
         linear(&L->co, ms->k, n, ms->o);
         residual(mm, x, ms->o, n, &L->cross_norm);
         ffn(mm, ms, L, x, n);
