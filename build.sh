@@ -54,7 +54,11 @@ CFLAGS=(-O3 -flto -msimd128 -mbulk-memory -mnontrapping-fptoint -std=c11 -DNDEBU
         -Wall -Wextra -Wno-unused-parameter -Isrc)
 LDFLAGS=(-O3 -flto -msimd128 -mbulk-memory -mnontrapping-fptoint --no-entry -sSTANDALONE_WASM
          -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=16MB -sMAXIMUM_MEMORY=4GB
-         -sTOTAL_STACK=5MB)
+         -sTOTAL_STACK=5MB -Wl,--stack-first)
+# --stack-first puts the 5 MB C stack at the bottom of memory: a stack
+# overflow (deep recursion on a hostile input) then leaves memory and traps,
+# which js/core.js reports as E_ABORT and recovers from, instead of silently
+# overwriting the data and heap above it.
 
 # Is $1 older than any file listed in the make-style dependency file $2?
 stale() {
