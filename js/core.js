@@ -309,6 +309,12 @@ export class Atento {
    * @returns {{content: string, toolCalls: {name: string, arguments: object}[]}}
    */
   parseToolCalls(text) {
+    const r = JSON.parse(this.parseToolCallsJson(text));
+    return { content: r.content, toolCalls: r.tool_calls };
+  }
+
+  /** The same as the JSON text the C core writes: {"content": ..., "tool_calls": [...]}. */
+  parseToolCallsJson(text) {
     const [p, n] = this.putString(text);
     try {
       const f = this.fn('atn_chat_parse_tool_calls');
@@ -317,8 +323,7 @@ export class Atento {
       const out = this.malloc(len + 1);
       try {
         f(p, n, out, len + 1);
-        const r = JSON.parse(utf8dec.decode(this.u8.subarray(out, out + len)));
-        return { content: r.content, toolCalls: r.tool_calls };
+        return utf8dec.decode(this.u8.subarray(out, out + len));
       } finally {
         this.free(out);
       }
