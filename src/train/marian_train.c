@@ -63,7 +63,7 @@ struct atn_trainer {
     atn_train_opts o;
     int d, H, hd, ff, n_enc, n_dec, n_ctx, V, act, scale_emb, tied;
     float eps, lora_scale;
-    int32_t start;
+    int32_t start, pad;       /* pad: its embedding row gets no gradient from lookups (nn.Embedding padding_idx) */
     const atn_tensor *embd;
     atn_tparam E;             /* full mode: trained embeddings [V][d] */
     tlin out;
@@ -283,6 +283,7 @@ atn_trainer *atn_trainer_new(atn_model *m, const atn_train_opts *o) {
     uint32_t st;
     atn_gguf_get_u32(g, "marian.decoder_start_token_id", &st);
     t->start = (int32_t)st;
+    t->pad = atn_tokenizer_pad(m->tok);
     t->V = m->n_vocab;
     t->hd = t->d / t->H;
     t->lora_scale = o->full ? 0.0f : o->lora_alpha / (float)o->lora_rank;
@@ -606,7 +607,8 @@ static void embed(const atn_trainer *t, const int32_t *tok, int n, float *x) {
 static void embed_bwd(atn_trainer *t, const int32_t *tok, int n, const float *dx) {
     if (!t->E.g) return;
     float scale = t->scale_emb ? sqrtf((float)t->d) : 1.0f;
-    for (int r = 0; r < n; r++) atn_axpy_f32(scale, dx + (size_t)r * (size_t)t->d, t->E.g + (size_t)tok[r] * (size_t)t->d, t->d);
+    for (int r = 0; r < n; r++)
+        if (tok[r] != t->pad) atn_axpy_f32(scale, dx + (size_t)r * (size_t)t->d, t->E.g + (size_t)tok[r] * (size_t)t->d, t->d);
 }
 
 /* FFN + residual + LN: x2 (written to out) = LN(x1 + down(act(up(x1)))). */
@@ -626,7 +628,9 @@ static int ffn_fwd(atn_trainer *t, tlayer *L, tacts *a, const float *x1, int R, 
 /* Backward of ffn_fwd: dout [R][d] → dx1 (written). */
 static int ffn_bwd(atn_trainer *t, tlayer *L, tacts *a, const float *x1, int R, const float *dout, float *dx1) {
     size_t nf = (size_t)t->ff * (size_t)R, nd = (size_t)t->d * (size_t)R;
-    float *dh = malloc(nd * sizeof(float)), *g = malloc(nf * sizeof(float)), *dg = calloc(nf, sizeof(float));
+    float *dh = malloc(nd * sizeof(float));
+    float *g = calloc(nf, sizeof(float));
+    float *dg = calloc(nf, sizeof(float));
     int rc = -1;
     if (!dh || !g || !dg) { atn_error("train: out of memory"); goto out; }
     ln_bwd(&L->n3, dout, a->xh3, a->rs3, R, t->d, dh);
@@ -980,6 +984,13 @@ void atn_trainer_adamw(atn_trainer *t, int step, float lr, float beta1, float be
             p->w[j] -= step_size * p->m[j] / (sqrtf(p->v[j]) / sbc2 + eps);
         }
     }
+}
+
+float atn_train_lr(int step, int total, int warmup, float lr) {
+    float up = warmup > 0 ? (float)step / (float)warmup : 1.0f;
+    float down = (float)(total + 1 - step) / (float)(total + 1 - (warmup < total ? warmup : 0));
+    float f = up < down ? up : down;
+    return lr * (f < 0 ? 0 : f > 1 ? 1 : f);
 }
 
 /* ---- export ------------------------------------------------------------- */

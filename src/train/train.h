@@ -74,6 +74,10 @@ float atn_trainer_clip(atn_trainer *t, float max_norm);
  * w *= 1 - lr·wd, bias-corrected moments). step counts from 1. */
 void atn_trainer_adamw(atn_trainer *t, int step, float lr, float beta1, float beta2, float eps, float weight_decay);
 
+/* The learning-rate schedule: linear warm-up over `warmup` steps, then linear
+ * decay to 0 after step `total`: lr·min(step/warmup, (total+1-step)/(total+1-warmup)). */
+float atn_train_lr(int step, int total, int warmup, float lr);
+
 /* The trained matrices merged back: for every GGUF tensor the trainer
  * changed, f32 values in GGUF order (ne[0] contiguous). Calls fn(name, values,
  * n, ctx) for each; returns 0 or the first non-zero fn result. */
