@@ -27,6 +27,7 @@
 
 int atn_cli_translate(int argc, char **argv); /* translate.c (H7) */
 int atn_cli_chat(int argc, char **argv);      /* chat.c (H3) */
+int atn_cli_finetune(int argc, char **argv);  /* finetune.c */
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -561,7 +562,8 @@ static void usage(FILE *f) {
           "  inspect   [--json]\n"
           "  bench     [--prompt-tokens 128] [--gen-tokens 128] [--reps 1] [--json]\n"
           "  translate (see atento translate --help)\n"
-          "  chat      (see atento chat --help)\n",
+          "  chat      (see atento chat --help)\n"
+          "  finetune  (see atento finetune --help)\n",
           f);
 }
 
@@ -582,6 +584,7 @@ int main(int argc, char **argv) {
     if (!strcmp(c, "bench")) return cmd_bench(argc, argv);
     if (!strcmp(c, "translate")) return atn_cli_translate(argc, argv);
     if (!strcmp(c, "chat")) return atn_cli_chat(argc, argv);
+    if (!strcmp(c, "finetune")) return atn_cli_finetune(argc, argv);
     USAGE("unknown command '%s' (generate, score, tokenize, inspect, bench, translate)", c);
     return 2;
 }

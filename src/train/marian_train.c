@@ -36,7 +36,8 @@ typedef struct tlin {
     atn_tparam W;         /* trained f32 weight [n_out][n_in] */
     atn_tparam b;         /* bias [n_out] (w NULL: none) */
     atn_tparam A, B;      /* LoRA A [r][n_in], B [n_out][r] (w NULL: none) */
-    float *wt;            /* the frozen weight transposed, f32 [n_in][n_out] (for dX) */
+    void *wt;             /* the frozen weight transposed [n_in][n_out] (for dX), made once */
+    atn_tensor wt_view;   /* ... as a tensor: q8_0 when the weight is quantized, else f32 */
     char name[48];        /* GGUF name without ".weight" */
 } tlin;
 
@@ -373,18 +374,11 @@ static int grad_acc(atn_trainer *t, float *G, const float *dY, const float *X, i
     return 0;
 }
 
-/* dX[R][n_in] += scale · dY[R][n_out] · W, W f32 [n_out][n_in] (Wt: the same
- * already transposed, or NULL). */
-static int dx_acc(atn_trainer *t, float *dX, const float *dY, int R, const float *W, const float *Wt, int n_in, int n_out,
-                  float scale) {
-    float *tmp = scratch(t, 3, (size_t)R * (size_t)n_in);
-    if (!tmp) return -1;
-    if (!Wt) {
-        float *w = scratch(t, 2, (size_t)n_in * (size_t)n_out);
-        if (!w) return -1;
-        transpose(w, W, n_out, n_in);
-        Wt = w;
-    }
+/* dX[R][n_in] += scale · dY[R][n_out] · W, W f32 [n_out][n_in]. */
+static int dx_acc(atn_trainer *t, float *dX, const float *dY, int R, const float *W, int n_in, int n_out, float scale) {
+    float *tmp = scratch(t, 3, (size_t)R * (size_t)n_in), *Wt = scratch(t, 2, (size_t)n_in * (size_t)n_out);
+    if (!tmp || !Wt) return -1;
+    transpose(Wt, W, n_out, n_in);
     mm(tmp, dY, R, Wt, n_out, n_in);
     size_t n = (size_t)R * (size_t)n_in;
     if (scale == 1.0f) for (size_t i = 0; i < n; i++) dX[i] += tmp[i];
@@ -415,20 +409,36 @@ static int lin_fwd(atn_trainer *t, const tlin *L, const float *X, int R, float *
     return 0;
 }
 
-/* The frozen weight transposed to f32 [n_in][n_out], made once. */
-static const float *frozen_t(atn_trainer *t, tlin *L) {
-    if (L->wt) return L->wt;
-    size_t n = (size_t)L->n_in * (size_t)L->n_out;
-    float *row = scratch(t, 2, (size_t)L->n_in);
-    float *wt = malloc(n * sizeof(float));
-    if (!row || !wt) { free(wt); atn_error("train: out of memory for %s", L->name); return NULL; }
-    t->bytes += n * sizeof(float);
+/* The frozen weight transposed, [n_in][n_out], made once. A quantized weight
+ * stays quantized (q8_0: 1.06 bytes a value, the integer kernel) when n_out
+ * allows q8_0 rows; dY·W then runs at the forward pass's speed, with dY
+ * rounded to 8 bits per block of 32 as the forward pass rounds activations.
+ * f32/f16/bf16 weights are transposed to f32 (exact gradients). */
+static const atn_tensor *frozen_t(atn_trainer *t, tlin *L) {
+    if (L->wt) return &L->wt_view;
+    int dense = L->q->type == ATN_TYPE_F32 || L->q->type == ATN_TYPE_F16 || L->q->type == ATN_TYPE_BF16;
+    int type = !dense && atn_row_size(ATN_TYPE_Q8_0, L->n_out) ? ATN_TYPE_Q8_0 : ATN_TYPE_F32;
+    size_t rb = atn_row_size(type, L->n_out), n = (size_t)L->n_in * (size_t)L->n_out;
+    float *row = scratch(t, 2, (size_t)L->n_in), *col = scratch(t, 3, n);
+    void *wt = malloc(rb * (size_t)L->n_in);
+    if (!row || !col || !wt) { free(wt); atn_error("train: out of memory for %s", L->name); return NULL; }
+    t->bytes += rb * (size_t)L->n_in;
     for (int o = 0; o < L->n_out; o++) {
         atn_get_row(L->q, o, row);
-        for (int i = 0; i < L->n_in; i++) wt[(size_t)i * (size_t)L->n_out + (size_t)o] = row[i];
+        for (int i = 0; i < L->n_in; i++) col[(size_t)i * (size_t)L->n_out + (size_t)o] = row[i];
     }
+    for (int i = 0; i < L->n_in; i++)
+        atn_quantize_row(type, col + (size_t)i * (size_t)L->n_out, (uint8_t *)wt + rb * (size_t)i, L->n_out);
     L->wt = wt;
-    return wt;
+    memset(&L->wt_view, 0, sizeof L->wt_view);
+    L->wt_view.type = type;
+    L->wt_view.n_dims = 2;
+    L->wt_view.ne[0] = L->n_out;
+    L->wt_view.ne[1] = L->n_in;
+    L->wt_view.ne[2] = L->wt_view.ne[3] = 1;
+    L->wt_view.data = wt;
+    L->wt_view.nbytes = rb * (size_t)L->n_in;
+    return &L->wt_view;
 }
 
 /* Gradients of Y = lin(X): parameters' gradients accumulate; dX (if not NULL) += dY·W'. */
@@ -442,9 +452,13 @@ static int lin_bwd(atn_trainer *t, tlin *L, const float *X, int R, const float *
         }
     if (dX) {
         if (L->q) {
-            const float *wt = frozen_t(t, L);
-            if (!wt || dx_acc(t, dX, dY, R, NULL, wt, n_in, n_out, 1.0f)) return -1;
-        } else if (dx_acc(t, dX, dY, R, L->W.w, NULL, n_in, n_out, 1.0f)) {
+            const atn_tensor *wt = frozen_t(t, L);
+            float *tmp = wt ? scratch(t, 3, (size_t)R * (size_t)n_in) : NULL;
+            if (!tmp) return -1;
+            atn_matmul(wt, dY, R, tmp);
+            size_t n = (size_t)R * (size_t)n_in;
+            for (size_t i = 0; i < n; i++) dX[i] += tmp[i];
+        } else if (dx_acc(t, dX, dY, R, L->W.w, n_in, n_out, 1.0f)) {
             return -1;
         }
     }
@@ -455,10 +469,10 @@ static int lin_bwd(atn_trainer *t, tlin *L, const float *X, int R, const float *
         float *dXA = scratch(t, 0, (size_t)R * (size_t)rk);
         if (!dXA) return -1;
         memset(dXA, 0, (size_t)R * (size_t)rk * sizeof(float));
-        if (dx_acc(t, dXA, dY, R, L->B.w, NULL, rk, n_out, s)) return -1;
+        if (dx_acc(t, dXA, dY, R, L->B.w, rk, n_out, s)) return -1;
         /* dXA lives in scratch 0, which grad_acc/dx_acc do not touch */
         if (grad_acc(t, L->A.g, dXA, X, R, rk, n_in, 1.0f)) return -1;
-        if (dX && dx_acc(t, dX, dXA, R, L->A.w, NULL, n_in, rk, 1.0f)) return -1;
+        if (dX && dx_acc(t, dX, dXA, R, L->A.w, n_in, rk, 1.0f)) return -1;
     }
     return 0;
 }
@@ -585,7 +599,8 @@ static int acts_need(atn_trainer *t, tacts *a, int R, size_t nP, size_t nC, int 
         return -1;
 #undef N
     if (!t->o.full) {
-        size_t nr = (size_t)t->o.lora_rank * (size_t)R;
+        /* the cross keys/values' adapters run over the source rows */
+        size_t nr = (size_t)t->o.lora_rank * (size_t)(dec && Rs > R ? Rs : R);
         for (int j = 0; j < 10; j++)
             if (need(t, &a->la[j], &a->cap[20 + j], nr > 0 ? nr : 1)) return -1;
     }
