@@ -33,8 +33,8 @@
 
 #define FT_RANK 8
 #define FT_ALPHA 16.0f
-#define FT_STEPS 40
-#define FT_LR 2e-3f
+#define FT_STEPS 30
+#define FT_LR 5e-3f
 #define FT_MAX_PAIRS 4096
 
 typedef struct ft_text { char *s; size_t n; } ft_text;
