@@ -228,6 +228,19 @@ ATN_API int atn_translate_source_ids(const atn_model *m, const char *target_lang
  * past cap/2 are not written). */
 ATN_API int atn_split_sentences(const char *text, size_t len, int32_t *spans, int cap);
 
+/* ---- threads (src/threads.c, docs/threads.md) -------------------------- */
+
+/* Use n threads (1..16) for every later call: matrix products split by rows,
+ * attention by heads. Natively starts pthreads; in the threaded WebAssembly
+ * build (dist/atento-mt.wasm) the JS loader starts the workers. Results do
+ * not depend on n. Returns the count in use (1 where the build has no
+ * threads), or < 0 for a bad n or a call from inside a running loop. */
+ATN_API int atn_set_threads(int n);
+ATN_API int atn_threads(void);
+/* The entry of a WebAssembly worker (id 1..n-1); returns when the pool
+ * shrinks below id + 1 threads. For the JS loader only. */
+ATN_API void atn_thread_run(int id);
+
 /* ---- fine-tuning (translation models) -------------------------------------
  * Teach a marian model the user's sentence pairs (docs/training.md): LoRA
  * adapters on the decoder trained with label-smoothed cross-entropy and

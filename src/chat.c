@@ -6,6 +6,7 @@
 #include "atento.h"
 #include "chat.h"
 #include "chat_template.h"
+#include "checked.h"
 #include "error.h"
 #include "model.h"
 #include "tokenizer.h"
@@ -67,7 +68,7 @@ static int tokenize_prompt(const atn_model *m, const char *text, size_t len, int
     free(bos_text);
     int n = atn_tokenizer_encode(m->tok, text, len, add_bos, 1, NULL, 0);
     if (n < 0) return -1;
-    *ids = malloc((size_t)(n ? n : 1) * sizeof(int32_t));
+    *ids = atn_malloc_array((size_t)n, sizeof(int32_t));
     if (!*ids) return atn_error("out of memory");
     if (atn_tokenizer_encode(m->tok, text, len, add_bos, 1, *ids, n) != n) {
         free(*ids);
@@ -109,9 +110,9 @@ int atn_chat_fit(const atn_model *m, const char *const *roles, const char *const
     if (!m || !m->tok) return atn_error("chat: the model has no tokenizer");
     if (n_msgs <= 0 || !roles || !contents) return atn_error("chat: no messages");
     int first = is_role(roles[0], "system") ? 1 : 0;
-    const char **r = malloc((size_t)n_msgs * sizeof(char *));
-    const char **c = malloc((size_t)n_msgs * sizeof(char *));
-    int *cuts = malloc((size_t)n_msgs * sizeof(int));
+    const char **r = atn_malloc_array((size_t)n_msgs, sizeof(char *));
+    const char **c = atn_malloc_array((size_t)n_msgs, sizeof(char *));
+    int *cuts = atn_malloc_array((size_t)n_msgs, sizeof(int));
     int result = -1, n_cuts = 0;
     if (!r || !c || !cuts) { atn_error("out of memory"); goto done; }
     /* the usual case: everything fits */
