@@ -303,6 +303,30 @@ export class Atento {
     return this.putBytes(utf8enc.encode(s));
   }
 
+  /**
+   * The tool calls in a model's reply (atn_chat_parse_tool_calls): Hermes/Qwen
+   * <tool_call> blocks or a Llama 3.1 JSON call.
+   * @returns {{content: string, toolCalls: {name: string, arguments: object}[]}}
+   */
+  parseToolCalls(text) {
+    const [p, n] = this.putString(text);
+    try {
+      const f = this.fn('atn_chat_parse_tool_calls');
+      const len = f(p, n, 0, 0);
+      if (len < 0) this.fail('E_TOOL_CALL', 'reading the tool calls');
+      const out = this.malloc(len + 1);
+      try {
+        f(p, n, out, len + 1);
+        const r = JSON.parse(utf8dec.decode(this.u8.subarray(out, out + len)));
+        return { content: r.content, toolCalls: r.tool_calls };
+      } finally {
+        this.free(out);
+      }
+    } finally {
+      this.free(p);
+    }
+  }
+
   /** Copy token ids into fresh wasm memory; returns [ptr, n]. */
   putIds(ids) {
     const n = checkIds(ids);
@@ -720,13 +744,18 @@ export class Session {
    * messages ({role, content}) are rendered with the model's chat template,
    * the longest matching prefix of the KV cache is kept and only the rest is
    * evaluated; if fewer than `reserve` positions would be left for the reply,
-   * the oldest turns after the system prompt are dropped.
+   * the oldest turns after the system prompt are dropped. `vars`: extra
+   * template variables, e.g. {tools: [...], enable_thinking: false}.
    * @returns {{evaluated: number, dropped: number}} tokens evaluated, messages dropped
    */
-  chatPrefill(messages, reserve) {
+  chatPrefill(messages, reserve, vars = null) {
     const rt = this.rt, s = this._p();
     const n = messages.length;
     const strings = [];
+    if (vars) {
+      const [vp] = rt.putString(JSON.stringify(vars));
+      strings.push(vp);
+    }
     const arr = rt.malloc(8 * n + 8); // n role pointers, n content pointers, int n_dropped
     try {
       for (let i = 0; i < n; i++) {
@@ -739,7 +768,9 @@ export class Session {
       }
       const droppedp = arr + 8 * n;
       rt.view().setInt32(droppedp, 0, true);
-      const r = rt.fn('atn_chat_prefill')(s, arr, arr + 4 * n, n, reserve | 0, droppedp);
+      const r = vars
+        ? rt.fn('atn_chat_prefill_ex')(s, arr, arr + 4 * n, n, strings[0], reserve | 0, droppedp)
+        : rt.fn('atn_chat_prefill')(s, arr, arr + 4 * n, n, reserve | 0, droppedp);
       if (r < 0) rt.fail('E_CONTEXT', 'preparing the chat prompt');
       return { evaluated: r, dropped: rt.view().getInt32(droppedp, true) };
     } finally {
