@@ -27,6 +27,7 @@
 
 int atn_cli_translate(int argc, char **argv); /* translate.c (H7) */
 int atn_cli_chat(int argc, char **argv);      /* chat.c (H3) */
+int atn_cli_finetune(int argc, char **argv);  /* finetune.c */
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -597,6 +598,7 @@ static void usage(FILE *f) {
           "  bench     [--prompt-tokens 128] [--gen-tokens 128] [--reps 1] [--json]\n"
           "  translate (see atento translate --help)\n"
           "  chat      (see atento chat --help)\n"
+          "  finetune  (see atento finetune --help)\n"
           "  every command: [--threads N] (1..16 threads, default 1)\n",
           f);
 }
@@ -630,6 +632,7 @@ int main(int argc, char **argv) {
     if (!strcmp(c, "bench")) return cmd_bench(argc, argv);
     if (!strcmp(c, "translate")) return atn_cli_translate(argc, argv);
     if (!strcmp(c, "chat")) return atn_cli_chat(argc, argv);
+    if (!strcmp(c, "finetune")) return atn_cli_finetune(argc, argv);
     USAGE("unknown command '%s' (generate, score, tokenize, inspect, bench, translate)", c);
     return 2;
 }
