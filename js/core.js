@@ -309,6 +309,12 @@ export class Atento {
    * @returns {{content: string, toolCalls: {name: string, arguments: object}[]}}
    */
   parseToolCalls(text) {
+    const r = JSON.parse(this.parseToolCallsJson(text));
+    return { content: r.content, toolCalls: r.tool_calls };
+  }
+
+  /** The same as the JSON text the C core writes: {"content": ..., "tool_calls": [...]}. */
+  parseToolCallsJson(text) {
     const [p, n] = this.putString(text);
     try {
       const f = this.fn('atn_chat_parse_tool_calls');
@@ -317,8 +323,7 @@ export class Atento {
       const out = this.malloc(len + 1);
       try {
         f(p, n, out, len + 1);
-        const r = JSON.parse(utf8dec.decode(this.u8.subarray(out, out + len)));
-        return { content: r.content, toolCalls: r.tool_calls };
+        return utf8dec.decode(this.u8.subarray(out, out + len));
       } finally {
         this.free(out);
       }
@@ -475,6 +480,14 @@ function writeSamplerParams(dv, p, o) {
   dv.setBigUint64(p + 24, seed, true);
 }
 
+// A number that crosses into wasm as an int: checked, never wrapped (x | 0
+// would turn 2^32 + 5 into token 5 and a context of 99999999999 into
+// 1215752191).
+function int32(v, what) {
+  if (!Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31) throw new AtentoError('E_ARG', `${what} must be a 32-bit integer, got ${v}`);
+  return v;
+}
+
 function staleError(what) {
   return new AtentoError('E_ABORT', `this ${what} belonged to a WebAssembly instance discarded after a trap; load the model again`);
 }
@@ -593,13 +606,13 @@ export class Model {
   /** The bytes token `id` stands for (may be part of a UTF-8 character). */
   tokenToBytes(id) {
     const m = this._p();
-    return this._bytesOut((op, cap) => this.rt.fn('atn_token_to_bytes')(m, id | 0, op, cap), 'E_DETOKENIZE', `token ${id}`, 32);
+    return this._bytesOut((op, cap) => this.rt.fn('atn_token_to_bytes')(m, int32(id, 'token id'), op, cap), 'E_DETOKENIZE', `token ${id}`, 32);
   }
 
   /** The vocabulary entry of token `id` (e.g. "▁hello", "<0x0A>"). */
   piece(id) {
     const m = this._p();
-    return utf8dec.decode(this._bytesOut((op, cap) => this.rt.fn('atn_token_piece')(m, id | 0, op, cap), 'E_DETOKENIZE', `token ${id}`, 32));
+    return utf8dec.decode(this._bytesOut((op, cap) => this.rt.fn('atn_token_piece')(m, int32(id, 'token id'), op, cap), 'E_DETOKENIZE', `token ${id}`, 32));
   }
 
   /** Bytes of a whole sequence of ids. */
@@ -618,7 +631,7 @@ export class Model {
     return utf8dec.decode(this.detokenizeBytes(ids));
   }
 
-  isEog(id) { return this.rt.fn('atn_token_is_eog')(this._p(), id | 0) !== 0; }
+  isEog(id) { return this.rt.fn('atn_token_is_eog')(this._p(), int32(id, 'token id')) !== 0; }
 
   /** The id of a special token given its text, or -1. */
   lookup(text) {
@@ -634,7 +647,7 @@ export class Model {
   /** A session (KV cache); nCtx <= 0: the training context capped at 4096. */
   newSession(nCtx = 0) {
     const rt = this.rt;
-    const s = rt.fn('atn_session_new')(this._p(), nCtx | 0) >>> 0;
+    const s = rt.fn('atn_session_new')(this._p(), int32(nCtx, 'nCtx')) >>> 0;
     if (!s) rt.fail('E_SESSION', 'creating the session');
     const sess = new Session(this, s);
     this._sessions.add(sess);
@@ -737,7 +750,7 @@ export class Session {
 
   /** Forget the cache past the first nKeep tokens (0: start over). */
   truncate(nKeep = 0) {
-    if (this.rt.fn('atn_session_truncate')(this._p(), nKeep | 0) < 0) this.rt.fail('E_SESSION', 'truncating the session');
+    if (this.rt.fn('atn_session_truncate')(this._p(), int32(nKeep, 'nKeep')) < 0) this.rt.fail('E_SESSION', 'truncating the session');
   }
 
   /** Run the model on `ids` appended after the cached tokens. */
@@ -781,8 +794,8 @@ export class Session {
       const droppedp = arr + 8 * n;
       rt.view().setInt32(droppedp, 0, true);
       const r = vars
-        ? rt.fn('atn_chat_prefill_ex')(s, arr, arr + 4 * n, n, strings[0], reserve | 0, droppedp)
-        : rt.fn('atn_chat_prefill')(s, arr, arr + 4 * n, n, reserve | 0, droppedp);
+        ? rt.fn('atn_chat_prefill_ex')(s, arr, arr + 4 * n, n, strings[0], int32(reserve, 'reserve'), droppedp)
+        : rt.fn('atn_chat_prefill')(s, arr, arr + 4 * n, n, int32(reserve, 'reserve'), droppedp);
       if (r < 0) rt.fail('E_CONTEXT', 'preparing the chat prompt');
       return { evaluated: r, dropped: rt.view().getInt32(droppedp, true) };
     } finally {
@@ -794,7 +807,7 @@ export class Session {
   /** A copy of the logits of token i of the last eval (-1: the last). */
   logits(i = -1) {
     const rt = this.rt;
-    const p = rt.fn('atn_logits')(this._p(), i | 0) >>> 0;
+    const p = rt.fn('atn_logits')(this._p(), int32(i, 'logits index')) >>> 0;
     if (!p) {
       const msg = rt.lastError();
       throw new AtentoError('E_EVAL', `no logits for token ${i} of the last eval${msg ? ' (' + msg + ')' : ' (evaluate with allLogits to keep them)'}`);
@@ -860,7 +873,7 @@ export class Sampler {
   }
 
   /** Add a token to the history the repetition penalty sees. */
-  accept(id) { this.rt.fn('atn_sampler_accept')(this._p(), id | 0); }
+  accept(id) { this.rt.fn('atn_sampler_accept')(this._p(), int32(id, 'token id')); }
 
   /** Choose a token from a logits vector (Float32Array). */
   sample(logits) {

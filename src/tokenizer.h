@@ -44,6 +44,7 @@ int atn_tokenizer_add_bos(const atn_tokenizer *t);      /* tokenizer.ggml.add_bo
 int atn_tokenizer_add_eos(const atn_tokenizer *t);      /* tokenizer.ggml.add_eos_token */
 int atn_tokenizer_is_eog(const atn_tokenizer *t, int32_t id);
 int atn_tokenizer_is_special(const atn_tokenizer *t, int32_t id); /* control/user-defined */
+int atn_tokenizer_is_control(const atn_tokenizer *t, int32_t id); /* control only */
 int32_t atn_tokenizer_lookup(const atn_tokenizer *t, const char *text, size_t len); /* exact piece, or -1 */
 
 /* Same contracts as atn_tokenize / atn_token_to_bytes / atn_token_piece in

@@ -184,12 +184,12 @@ export const pretokenizerFlag = {
 };
 
 export const samplerFlags = {
-  temperature: { type: 'number', min: 0, value: 'T', help: 'sampling temperature; 0 = greedy' },
-  'top-k': { type: 'int', min: 0, value: 'K', help: 'keep the K most likely tokens; 0 = off' },
+  temperature: { type: 'number', min: 0, max: 1e6, value: 'T', help: 'sampling temperature; 0 = greedy' },
+  'top-k': { type: 'int', min: 0, max: 2 ** 24, value: 'K', help: 'keep the K most likely tokens; 0 = off' },
   'top-p': { type: 'number', min: 0, max: 1, value: 'P', help: 'nucleus sampling; 1 = off' },
   'min-p': { type: 'number', min: 0, max: 1, value: 'P', help: 'drop tokens below P x the top probability; 0 = off' },
-  'repeat-penalty': { type: 'number', min: 0, value: 'R', help: 'penalty for recent tokens; 1 = off' },
-  'repeat-last-n': { type: 'int', min: 0, value: 'N', help: 'how many recent tokens the penalty sees' },
+  'repeat-penalty': { type: 'number', min: 1e-6, max: 1e6, value: 'R', help: 'penalty for recent tokens; 1 = off' },
+  'repeat-last-n': { type: 'int', min: 0, max: 4096, value: 'N', help: 'how many recent tokens the penalty sees' },
   seed: { type: 'int', min: 0, value: 'S', help: 'random seed (same seed, same output)' },
 };
 

@@ -27,6 +27,7 @@
 
 int atn_cli_translate(int argc, char **argv); /* translate.c (H7) */
 int atn_cli_chat(int argc, char **argv);      /* chat.c (H3) */
+int atn_cli_finetune(int argc, char **argv);  /* finetune.c */
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -42,6 +43,41 @@ static void die(int code, const char *fmt, ...) {
 
 #define USAGE(...) die(2, __VA_ARGS__)
 #define FAIL(...) die(1, __VA_ARGS__)
+
+/* Offset of the first byte that does not belong to a valid UTF-8 character
+ * (no overlong forms, surrogates or values past U+10FFFF), or len. */
+static size_t utf8_first_invalid(const unsigned char *s, size_t len) {
+    for (size_t i = 0; i < len;) {
+        unsigned c = s[i], k = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : 9;
+        if (k == 9 || len - i - 1 < k) return i;
+        uint32_t cp = k == 0 ? c : c & (0x3F >> k);
+        for (unsigned j = 1; j <= k; j++) {
+            if ((s[i + j] & 0xC0) != 0x80) return i;
+            cp = cp << 6 | (s[i + j] & 0x3F);
+        }
+        if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return i;
+        i += k + 1;
+    }
+    return len;
+}
+
+/* Every argument must be valid UTF-8, whatever the command: the same check
+ * as bin/atento.js (which reads the raw bytes of its arguments), so both
+ * CLIs refuse a bad --prompt alike instead of one of them seeing U+FFFD. */
+static void check_args_utf8(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        size_t n = strlen(argv[i]), bad = utf8_first_invalid((const unsigned char *)argv[i], n);
+        if (bad == n) continue;
+        const char *eq = strchr(argv[i], '=');
+        if (!strncmp(argv[i], "--", 2) && eq && (size_t)(eq - argv[i]) < bad)
+            FAIL("%.*s: invalid UTF-8 at byte %zu", (int)(eq - argv[i]), argv[i], bad - (size_t)(eq + 1 - argv[i]));
+        if (i > 1 && !strncmp(argv[i - 1], "--", 2) && !strchr(argv[i - 1], '='))
+            FAIL("%s: invalid UTF-8 at byte %zu", argv[i - 1], bad);
+        FAIL("argument %d: invalid UTF-8 at byte %zu", i, bad);
+    }
+}
 
 static double now_ms(void) {
     struct timespec ts;
@@ -199,7 +235,7 @@ static atn_model *load_model(const char *path, size_t *size_out, double *ms) {
 static void check_ids(const atn_model *m, const int32_t *ids, int n, const char *flag) {
     int V = atn_model_n_vocab(m);
     for (int i = 0; i < n; i++)
-        if (ids[i] >= V) FAIL("%s: id %d is out of range (the vocabulary has %d tokens)", flag, ids[i], V);
+        if (ids[i] >= V) USAGE("%s: id %d is out of range (the vocabulary has %d tokens)", flag, ids[i], V);
 }
 
 static int32_t *tokenize(const atn_model *m, const char *text, int add_special, int parse_special, int *n) {
@@ -401,7 +437,7 @@ static int cmd_score(int argc, char **argv) {
     if (o.source || o.to) USAGE("--source and --to are for translation models; this one is '%s'", atn_model_arch(m));
     if (o.tokens) check_ids(m, ids, n, "--tokens");
     else ids = tokenize(m, o.text, 1, 0, &n);
-    if (n < 2) FAIL("need at least 2 tokens to score, got %d", n);
+    if (n < 2) USAGE("need at least 2 tokens to score, got %d", n);
     atn_session *s = atn_session_new(m, n);
     if (!s) FAIL("%s", atn_last_error());
     float *lp = malloc((size_t)n * sizeof(float));
@@ -576,6 +612,7 @@ static void usage(FILE *f) {
           "  bench     [--prompt-tokens 128] [--gen-tokens 128] [--reps 1] [--json]\n"
           "  translate (see atento translate --help)\n"
           "  chat      (see atento chat --help)\n"
+          "  finetune  (see atento finetune --help)\n"
           "  every command: [--threads N] (1..16 threads, default 1)\n",
           f);
 }
@@ -585,6 +622,7 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    check_args_utf8(argc, argv);
     const char *c = argv[1];
     if (!strcmp(c, "-h") || !strcmp(c, "--help") || !strcmp(c, "help")) {
         usage(stdout);
@@ -608,6 +646,7 @@ int main(int argc, char **argv) {
     if (!strcmp(c, "bench")) return cmd_bench(argc, argv);
     if (!strcmp(c, "translate")) return atn_cli_translate(argc, argv);
     if (!strcmp(c, "chat")) return atn_cli_chat(argc, argv);
+    if (!strcmp(c, "finetune")) return atn_cli_finetune(argc, argv);
     USAGE("unknown command '%s' (generate, score, tokenize, inspect, bench, translate)", c);
     return 2;
 }

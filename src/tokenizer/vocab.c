@@ -359,7 +359,8 @@ atn_tokenizer *atn_tokenizer_load_flags(const atn_gguf *g, const char *prefix, i
     cand[ncand++] = t->eos; cand[ncand++] = t->eot; cand[ncand++] = t->eom;
     for (size_t k = 0; k < sizeof eog_names / sizeof *eog_names; k++) {
         int32_t id = find_named(t, eog_names[k]);
-        if (id >= 0 && t->pieces[id].type == ATN_TT_CONTROL) cand[ncand++] = id;
+        /* as llama.cpp: some files store these as user-defined (Phi-3's <|end|>); they still end a turn */
+        if (id >= 0 && (t->pieces[id].type == ATN_TT_CONTROL || t->pieces[id].type == ATN_TT_USER_DEFINED)) cand[ncand++] = id;
     }
     for (int k = 0; k < ncand; k++) {
         if (cand[k] < 0) continue;
@@ -440,6 +441,9 @@ int atn_tokenizer_is_special(const atn_tokenizer *t, int32_t id) {
     if (id < 0 || id >= t->n_vocab) return 0;
     int ty = t->pieces[id].type;
     return ty == ATN_TT_CONTROL || ty == ATN_TT_USER_DEFINED;
+}
+int atn_tokenizer_is_control(const atn_tokenizer *t, int32_t id) {
+    return id >= 0 && id < t->n_vocab && t->pieces[id].type == ATN_TT_CONTROL;
 }
 int32_t atn_tokenizer_lookup(const atn_tokenizer *t, const char *text, size_t len) {
     if (!text && len) return -1;
