@@ -1,8 +1,9 @@
 /* unicode_nfc.c — Unicode normalization form C, the normalizer of Qwen2's
  * tokenizer.json: canonical decomposition (tables in unicode_nfc_tables.c,
  * Hangul syllables by arithmetic), canonical ordering of combining marks,
- * then canonical composition (UAX #15). Text whose bytes are all below 0xCC
- * (every code point below U+0300) is already NFC and is left alone. */
+ * then canonical composition (UAX #15). Text without combining marks,
+ * characters that are not NFC by themselves or second halves of
+ * compositions is already NFC and is left alone (the quick check). */
 #include <stdlib.h>
 #include <string.h>
 #include "tok_internal.h"
@@ -16,6 +17,8 @@ extern const int atn_nfc_n_decomp;
 extern const uint32_t atn_nfc_pool[];
 extern const uint32_t atn_nfc_pairs[][3];
 extern const int atn_nfc_n_pairs;
+extern const uint32_t atn_nfc_maybe[][2];
+extern const int atn_nfc_n_maybe;
 
 enum { S_BASE = 0xAC00, L_BASE = 0x1100, V_BASE = 0x1161, T_BASE = 0x11A7, L_COUNT = 19, V_COUNT = 21, T_COUNT = 28 };
 #define N_COUNT (V_COUNT * T_COUNT)
@@ -74,12 +77,34 @@ static uint32_t compose(uint32_t a, uint32_t b) {
     return 0;
 }
 
+/* 1 if NFC may change text holding cp (a combining mark, a character that is
+ * not NFC by itself, or the second half of a composition) */
+static int may_change(uint32_t cp) {
+    if (cp < 0x300) return 0;
+    if (ccc(cp)) return 1;
+    int lo = 0, hi = atn_nfc_n_maybe - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (cp < atn_nfc_maybe[mid][0]) hi = mid - 1;
+        else if (cp > atn_nfc_maybe[mid][1]) lo = mid + 1;
+        else return 1;
+    }
+    return 0;
+}
+
 int atn_nfc(const char *s, size_t len, char **out, size_t *out_len) {
     *out = NULL;
     *out_len = 0;
-    size_t i;
-    for (i = 0; i < len && (unsigned char)s[i] < 0xCC; i++) {}
-    if (i == len) return 0;                       /* nothing at or above U+0300 */
+    /* the quick check: most text has nothing NFC would change */
+    size_t i = 0;
+    while (i < len) {
+        if ((unsigned char)s[i] < 0xCC) { i++; continue; }   /* below U+0300 */
+        uint32_t cp;
+        int k = atn_utf8_decode(s + i, len - i, &cp);
+        if (may_change(cp)) break;
+        i += (size_t)k;
+    }
+    if (i == len) return 0;
     /* decompose: at most 4 code points per input byte's character */
     uint32_t *d = atn_malloc_array(atn_add_size(atn_mul_size(len, 4), 4), sizeof *d);
     if (!d) return atn_error("tokenize: out of memory");
