@@ -37,11 +37,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../checked.h"
 #include "../error.h"
 #include "../gguf.h"
 #include "../kernels.h"
 #include "../model.h"
 #include "../tensor.h"
+#include "../threads.h"
 
 #define LLAMA_BATCH 64 /* tokens per matrix-matrix step of a prefill */
 #define MAX_LAYERS 512
@@ -101,6 +103,7 @@ typedef struct {
 } llama_model;
 
 typedef struct {
+    int batch;      /* B: tokens per forward step (LLAMA_BATCH, fewer for huge widths) */
     float *x;       /* [B][d]  residual stream */
     float *xb;      /* [B][d]  normed input of a sub-layer */
     float *xb2;     /* [B][d]  sub-layer output */
@@ -157,8 +160,11 @@ static const atn_tensor *matrix(const atn_model *m, const char *name, int64_t n_
     return t;
 }
 
-/* A vector of n values converted to f32 into *slot (from lm->vecs). */
-static int vector(const atn_model *m, const char *name, int64_t n, int required, float **pool, float **out) {
+/* A vector of n values. With *pool == NULL only checked and counted into
+ * *count (the first pass, before anything is allocated); otherwise
+ * converted to f32 into *pool. */
+static int vector(const atn_model *m, const char *name, int64_t n, int required, float **pool, size_t *count,
+                  float **out) {
     const atn_tensor *t = atn_gguf_find_tensor(m->gguf, name);
     *out = NULL;
     if (!t) return required ? atn_error("llama: tensor %s is missing", name) : 0;
@@ -167,9 +173,47 @@ static int vector(const atn_model *m, const char *name, int64_t n, int required,
                          (long long)t->ne[0], (long long)t->ne[1], (long long)n);
     if (!atn_type_known(t->type) || atn_row_size(t->type, n) == 0)
         return atn_error("llama: tensor %s: type %s cannot hold %lld values", name, atn_type_name(t->type), (long long)n);
+    if (!*pool) {
+        *count = atn_add_size(*count, (size_t)n);
+        return 0;
+    }
     atn_get_row(t, 0, *pool);
     *out = *pool;
     *pool += n;
+    return 0;
+}
+
+/* Every 1-D tensor (norms, biases, q/k norms, post-norms, RoPE factors):
+ * counted when *pool is NULL, else read. */
+static int load_vectors(const atn_model *m, llama_model *lm, float **pool, size_t *count, float **factors,
+                        float **factors_long) {
+    const llama_variant *var = lm->var;
+    int64_t d = lm->d, qd = lm->q_dim, kv = lm->kv_dim, hd = lm->head_dim, half = lm->n_rot / 2;
+    *factors = *factors_long = NULL;
+    if (vector(m, "output_norm.weight", d, 1, pool, count, &lm->output_norm)) return -1;
+    /* rope_freqs: Llama 3.1+'s frequency divisors (llama.cpp reads them for "llama") */
+    if (!strcmp(m->arch_name, "llama") && vector(m, "rope_freqs.weight", half, 0, pool, count, factors)) return -1;
+    if (var->fused && (vector(m, "rope_factors_short.weight", half, 0, pool, count, factors) ||
+                       vector(m, "rope_factors_long.weight", half, 0, pool, count, factors_long)))
+        return -1;
+    for (int l = 0; l < lm->n_layer; l++) {
+        llama_layer *L = &lm->layers[l];
+        char n[64];
+#define NAME(s) (snprintf(n, sizeof n, "blk.%d.%s", l, s), n)
+        if (vector(m, NAME("attn_norm.weight"), d, 1, pool, count, &L->attn_norm) ||
+            vector(m, NAME("ffn_norm.weight"), d, 1, pool, count, &L->ffn_norm) ||
+            vector(m, NAME("attn_q.bias"), qd, 0, pool, count, &L->bq) ||
+            vector(m, NAME("attn_k.bias"), kv, 0, pool, count, &L->bk) ||
+            vector(m, NAME("attn_v.bias"), kv, 0, pool, count, &L->bv))
+            return -1;
+        if (var->qk_norm && (vector(m, NAME("attn_q_norm.weight"), hd, 1, pool, count, &L->q_norm) ||
+                             vector(m, NAME("attn_k_norm.weight"), hd, 1, pool, count, &L->k_norm)))
+            return -1;
+        if (var->gemma && (vector(m, NAME("post_attention_norm.weight"), d, 1, pool, count, &L->attn_post_norm) ||
+                           vector(m, NAME("post_ffw_norm.weight"), d, 1, pool, count, &L->ffn_post_norm)))
+            return -1;
+#undef NAME
+    }
     return 0;
 }
 
@@ -189,12 +233,11 @@ static void rope_freqs(float *inv, int n_rot, float base, float scale, const flo
         inv[i] = (float)((double)scale * pow((double)base, -2.0 * i / n_rot) / (factors ? (double)factors[i] : 1.0));
 }
 
-/* A rope factors vector: n_rot/2 finite positive values. */
-static int rope_factors(const atn_model *m, const char *name, int n, float **pool, float **out) {
-    if (vector(m, name, n, 0, pool, out)) return -1;
-    for (int i = 0; *out && i < n; i++)
-        if (!((*out)[i] > 0 && isfinite((*out)[i])))
-            return atn_error("llama: tensor %s holds %g at %d (factors must be positive)", name, (double)(*out)[i], i);
+/* RoPE factors divide frequencies: each must be finite and positive. */
+static int check_factors(const char *name, const float *f, int n) {
+    for (int i = 0; f && i < n; i++)
+        if (!(f[i] > 0 && isfinite(f[i])))
+            return atn_error("llama: tensor %s holds %g at %d (factors must be positive)", name, (double)f[i], i);
     return 0;
 }
 
@@ -307,7 +350,7 @@ static int llama_load(atn_model *m) {
     if (!te) return atn_error("llama: tensor token_embd.weight is missing");
     if (te->ne[1] < 1 || te->ne[1] > (1 << 24)) return atn_error("llama: token_embd.weight has a bad vocabulary size");
     lm->n_vocab = (int)te->ne[1];
-    int64_t d = lm->d, qd = lm->q_dim, kv = lm->kv_dim, ff = lm->n_ff, V = lm->n_vocab, hd = lm->head_dim;
+    int64_t d = lm->d, qd = lm->q_dim, kv = lm->kv_dim, ff = lm->n_ff, V = lm->n_vocab;
     if (!(lm->tok_embd = matrix(m, "token_embd.weight", d, V, 1))) return -1;
     /* gemma2's output is always the embedding table (llama.cpp ignores an output.weight) */
     lm->output = strcmp(m->arch_name, "gemma2") ? matrix(m, "output.weight", d, V, 0) : NULL;
@@ -316,27 +359,13 @@ static int llama_load(atn_model *m) {
         lm->output = lm->tok_embd;
     }
 
-    int half = lm->n_rot / 2;
-    size_t per_layer = (size_t)(2 * d + qd + 2 * kv + 2 * hd + 2 * d);
-    size_t nvec = (size_t)d + 3 * (size_t)half + (size_t)lm->n_layer * per_layer;
-    lm->vecs = malloc(nvec * sizeof(float));
+    /* Every tensor is checked before anything that depends on the
+     * hyper-parameters is allocated: the layer table is bounded by
+     * MAX_LAYERS, and the f32 copies of the vectors by the vectors the file
+     * really holds (a 43 KB file claiming 512 layers of width 65536 fails
+     * here, having asked for nothing). */
     lm->layers = calloc((size_t)lm->n_layer, sizeof(llama_layer));
-    lm->inv_freq = malloc((size_t)(3 * half + 1) * sizeof(float));
-    if (!lm->vecs || !lm->layers || !lm->inv_freq) return atn_error("llama: out of memory");
-    float *pool = lm->vecs;
-    float *factors = NULL, *factors_long = NULL;
-    /* rope_freqs: Llama 3.1+'s frequency divisors (llama.cpp reads them for "llama") */
-    if (!strcmp(m->arch_name, "llama") && rope_factors(m, "rope_freqs.weight", half, &pool, &factors)) return -1;
-    if (var->fused && (rope_factors(m, "rope_factors_short.weight", half, &pool, &factors) ||
-                       rope_factors(m, "rope_factors_long.weight", half, &pool, &factors_long)))
-        return -1;
-    lm->has_rope_factors = factors || factors_long;
-    lm->inv_freq_long = factors_long ? lm->inv_freq + half : NULL;
-    lm->inv_freq_local = lm->inv_freq + 2 * half;
-    rope_freqs(lm->inv_freq, lm->n_rot, lm->freq_base, lm->freq_scale, factors);
-    if (factors_long) rope_freqs(lm->inv_freq_long, lm->n_rot, lm->freq_base, lm->freq_scale, factors_long);
-    rope_freqs(lm->inv_freq_local, lm->n_rot, freq_base_local, freq_scale_local, NULL);
-    if (vector(m, "output_norm.weight", d, 1, &pool, &lm->output_norm)) return -1;
+    if (!lm->layers) return atn_error("llama: out of memory");
     for (int l = 0; l < lm->n_layer; l++) {
         llama_layer *L = &lm->layers[l];
         char n[64];
@@ -355,19 +384,26 @@ static int llama_load(atn_model *m) {
         if (!(L->wo = matrix(m, NAME("attn_output.weight"), qd, d, 1)) ||
             !(L->w_down = matrix(m, NAME("ffn_down.weight"), ff, d, 1)))
             return -1;
-        if (vector(m, NAME("attn_norm.weight"), d, 1, &pool, &L->attn_norm) ||
-            vector(m, NAME("ffn_norm.weight"), d, 1, &pool, &L->ffn_norm) ||
-            vector(m, NAME("attn_q.bias"), qd, 0, &pool, &L->bq) || vector(m, NAME("attn_k.bias"), kv, 0, &pool, &L->bk) ||
-            vector(m, NAME("attn_v.bias"), kv, 0, &pool, &L->bv))
-            return -1;
-        if (var->qk_norm && (vector(m, NAME("attn_q_norm.weight"), hd, 1, &pool, &L->q_norm) ||
-                             vector(m, NAME("attn_k_norm.weight"), hd, 1, &pool, &L->k_norm)))
-            return -1;
-        if (var->gemma && (vector(m, NAME("post_attention_norm.weight"), d, 1, &pool, &L->attn_post_norm) ||
-                           vector(m, NAME("post_ffw_norm.weight"), d, 1, &pool, &L->ffn_post_norm)))
-            return -1;
 #undef NAME
     }
+    float *pool = NULL, *factors, *factors_long;
+    size_t nvec = 0;
+    if (load_vectors(m, lm, &pool, &nvec, &factors, &factors_long)) return -1;
+    int half = lm->n_rot / 2;
+    lm->vecs = atn_malloc_array(nvec, sizeof(float));
+    lm->inv_freq = malloc((size_t)(3 * half + 1) * sizeof(float));
+    if (!lm->vecs || !lm->inv_freq) return atn_error("llama: out of memory");
+    pool = lm->vecs;
+    if (load_vectors(m, lm, &pool, &nvec, &factors, &factors_long) ||
+        check_factors(var->fused ? "rope_factors_short.weight" : "rope_freqs.weight", factors, half) ||
+        check_factors("rope_factors_long.weight", factors_long, half))
+        return -1;
+    lm->has_rope_factors = factors || factors_long;
+    lm->inv_freq_long = factors_long ? lm->inv_freq + half : NULL;
+    lm->inv_freq_local = lm->inv_freq + 2 * half;
+    rope_freqs(lm->inv_freq, lm->n_rot, lm->freq_base, lm->freq_scale, factors);
+    if (factors_long) rope_freqs(lm->inv_freq_long, lm->n_rot, lm->freq_base, lm->freq_scale, factors_long);
+    rope_freqs(lm->inv_freq_local, lm->n_rot, freq_base_local, freq_scale_local, NULL);
     m->n_vocab = lm->n_vocab;
     m->n_ctx_train = lm->n_ctx;
     return 0;
@@ -403,33 +439,56 @@ static void llama_session_free(atn_session *s) {
     s->n_logits_cap = 0;
 }
 
+/* Activation buffers hold `batch` tokens. LLAMA_BATCH unless a token's
+ * activations are so wide (a file with a huge feed-forward over a tiny
+ * width) that LLAMA_BATCH of them would outweigh the model itself: then the
+ * batch shrinks so the buffers stay within the file's size (or 16 MiB). */
+static int session_batch(const atn_model *m, size_t per_token_bytes) {
+    size_t budget = m->size > ((size_t)16 << 20) ? m->size : ((size_t)16 << 20);
+    size_t b = per_token_bytes ? budget / per_token_bytes : LLAMA_BATCH;
+    return b >= LLAMA_BATCH ? LLAMA_BATCH : b < 1 ? 1 : (int)b;
+}
+
 static int llama_session_init(atn_session *s) {
     const llama_model *lm = s->model->impl;
     llama_state *st = calloc(1, sizeof *st);
     if (!st) return atn_error("llama: out of memory");
     s->impl = st;
-    size_t B = LLAMA_BATCH, d = (size_t)lm->d, qd = (size_t)lm->q_dim, kv = (size_t)lm->kv_dim, ff = (size_t)lm->n_ff;
-    size_t fused = lm->var->fused ? 1 : 0;
-    size_t cache = (size_t)lm->n_layer * (size_t)s->n_ctx * kv;
-    st->x = malloc(B * d * sizeof(float));
-    st->xb = malloc(B * d * sizeof(float));
-    st->xb2 = malloc(B * d * sizeof(float));
-    st->q = malloc(B * (qd + 2 * kv * fused) * sizeof(float));
-    st->k = malloc(B * kv * sizeof(float));
-    st->v = malloc(B * kv * sizeof(float));
-    st->att = malloc(B * qd * sizeof(float));
-    st->hb = malloc(B * ff * (1 + fused) * sizeof(float));
-    st->hb2 = malloc(B * ff * sizeof(float));
-    st->scores = malloc((size_t)s->n_ctx * sizeof(float));
-    st->rope = malloc(B * 2 * (size_t)(lm->n_rot + 2) * sizeof(float));
-    st->kc = malloc(cache * sizeof(float));
-    st->vc = malloc(cache * sizeof(float));
-    s->logits = malloc((size_t)lm->n_vocab * sizeof(float));
+    size_t d = (size_t)lm->d, qd = (size_t)lm->q_dim, kv = (size_t)lm->kv_dim, ff = (size_t)lm->n_ff;
+    size_t rot = 2 * ((size_t)lm->n_rot + 2), fused = lm->var->fused ? 1 : 0;
+    size_t qrow = qd + 2 * kv * fused, hrow = ff * (1 + fused);
+    /* floats per token: x, xb, xb2 (d each), q (qd; fused: q|k|v), att (qd),
+     * k, v (kv), hb (ff; fused: gate|up), hb2 (ff), rope (global + local) */
+    size_t per_token = 3 * d + qrow + qd + 2 * kv + hrow + ff + rot; /* each term < 2^22: no overflow */
+    st->batch = session_batch(s->model, per_token * sizeof(float));
+    size_t B = (size_t)st->batch;
+    /* the KV cache: n_layer * n_ctx * kv floats, twice; wraps in 32 bits for
+     * real shapes (Llama-3.2-1B at 131072 tokens: exactly 2^32 bytes) */
+    size_t cache = atn_mul_size(atn_mul_size((size_t)lm->n_layer, (size_t)s->n_ctx), kv);
+    size_t cache_bytes = atn_mul_size(cache, 2 * sizeof(float));
+    if (!atn_size_ok(cache_bytes))
+        return atn_error("llama: a session of %d tokens needs a %.1f GiB KV cache, more than %s can address", s->n_ctx,
+                         2.0 * lm->n_layer * (double)s->n_ctx * (double)kv * sizeof(float) / (1 << 30),
+                         sizeof(size_t) < 8 ? "WebAssembly (4 GiB)" : "this machine");
+    st->x = atn_malloc_array(B * d, sizeof(float));
+    st->xb = atn_malloc_array(B * d, sizeof(float));
+    st->xb2 = atn_malloc_array(B * d, sizeof(float));
+    st->q = atn_malloc_array(B * qrow, sizeof(float));
+    st->k = atn_malloc_array(B * kv, sizeof(float));
+    st->v = atn_malloc_array(B * kv, sizeof(float));
+    st->att = atn_malloc_array(B * qd, sizeof(float));
+    st->hb = atn_malloc_array(B * hrow, sizeof(float));
+    st->hb2 = atn_malloc_array(B * ff, sizeof(float));
+    st->scores = atn_malloc_array((size_t)s->n_ctx, sizeof(float));
+    st->rope = atn_malloc_array(B * rot, sizeof(float));
+    st->kc = atn_malloc_array(cache, sizeof(float));
+    st->vc = atn_malloc_array(cache, sizeof(float));
+    s->logits = atn_malloc_array((size_t)lm->n_vocab, sizeof(float));
     s->n_logits_cap = 1;
     if (!st->x || !st->xb || !st->xb2 || !st->q || !st->k || !st->v || !st->att || !st->hb || !st->hb2 ||
         !st->scores || !st->rope || !st->kc || !st->vc || !s->logits)
-        return atn_error("llama: out of memory for a session of %d tokens (KV cache %zu MB)", s->n_ctx,
-                         2 * cache * sizeof(float) >> 20);
+        return atn_error("llama: out of memory for a session of %d tokens (KV cache %zu MiB)", s->n_ctx,
+                         cache_bytes >> 20);
     return 0;
 }
 
@@ -480,16 +539,66 @@ static void softcap(float *x, int n, float cap) {
     for (int i = 0; i < n; i++) x[i] = cap * tanhf(x[i] / cap);
 }
 
-/* One batch of T <= LLAMA_BATCH tokens at positions p0..p0+T-1; writes the
+/* Causal attention of T tokens x n_head heads over the cache, split over
+ * the pool by (token, head) pairs; each pair is computed as one thread
+ * would, so the split does not change the result. A sliding-window layer
+ * sees the last n_swa positions (llama.cpp masks key p' when p - p' >=
+ * n_swa); scores may be soft-capped (gemma2). */
+typedef struct {
+    const llama_model *lm;
+    llama_state *st;
+    const float *q;   /* token t's q: q + t * qs */
+    size_t qs;
+    const float *kc, *vc;
+    int p0, local;
+} attention_job;
+
+static void attention_task(void *ctx, int64_t i0, int64_t i1, int thread) {
+    const attention_job *j = ctx;
+    const llama_model *lm = j->lm;
+    const int qd = lm->q_dim, kv = lm->kv_dim, hd = lm->head_dim, group = lm->n_head / lm->n_head_kv;
+    float *sc = thread ? atn_thread_scratch(thread) : j->st->scores;
+    for (int64_t i = i0; i < i1; i++) {
+        int t = (int)(i / lm->n_head), h = (int)(i % lm->n_head);
+        int pos = j->p0 + t;
+        int lo = j->local && pos >= lm->n_swa ? pos - lm->n_swa + 1 : 0;
+        int n_pos = pos - lo + 1; /* causal: positions lo..pos */
+        const float *q = j->q + (size_t)t * j->qs + (size_t)h * hd;
+        size_t off = (size_t)lo * kv + (size_t)(h / group) * hd;
+        atn_dot_rows_f32(q, j->kc + off, (size_t)kv, n_pos, hd, sc);
+        if (lm->attn_softcap > 0) {
+            atn_scale_f32(sc, lm->attn_scale, n_pos);
+            softcap(sc, n_pos, lm->attn_softcap);
+            atn_softmax_f32(sc, n_pos, 1.0f);
+        } else {
+            atn_softmax_f32(sc, n_pos, lm->attn_scale);
+        }
+        float *out = j->st->att + (size_t)t * qd + (size_t)h * hd;
+        memset(out, 0, (size_t)hd * sizeof(float));
+        atn_axpy_rows_f32(sc, j->vc + off, (size_t)kv, n_pos, hd, out);
+    }
+}
+
+static void attention(const llama_model *lm, llama_state *st, const float *q, size_t qs, const float *kc,
+                      const float *vc, int T, int p0, int local, int n_ctx) {
+    attention_job j = {lm, st, q, qs, kc, vc, p0, local};
+    int64_t items = (int64_t)T * lm->n_head;
+    /* chunks of at least ~32k multiply-adds; inline when scratch is short */
+    int64_t grain = 32768 / ((int64_t)(p0 + T) * lm->head_dim + 1) + 1;
+    if (!atn_threads_reserve((size_t)n_ctx * sizeof(float))) grain = items;
+    atn_parallel_for(items, grain, attention_task, &j);
+}
+
+/* One batch of T <= st->batch tokens at positions p0..p0+T-1; writes the
  * logits of every token (all != 0) or of the last into `logits`. */
 static void forward(atn_session *s, const int32_t *tokens, int T, int p0, int all, float *logits) {
     const llama_model *lm = s->model->impl;
     const llama_variant *var = lm->var;
     llama_state *st = s->impl;
     const int d = lm->d, qd = lm->q_dim, kv = lm->kv_dim, hd = lm->head_dim, ff = lm->n_ff, n_ctx = s->n_ctx;
-    const int group = lm->n_head / lm->n_head_kv, half = lm->n_rot / 2, cs_stride = lm->n_rot + 2;
+    const int half = lm->n_rot / 2, cs_stride = lm->n_rot + 2;
     const float *inv = lm->inv_freq_long && s->n_ctx > lm->n_ctx_orig ? lm->inv_freq_long : lm->inv_freq;
-    float *rope_local = st->rope + (size_t)LLAMA_BATCH * cs_stride;
+    float *rope_local = st->rope + (size_t)st->batch * cs_stride;
     /* q, k, v of token t: separate buffers, or one row q|k|v of the fused matmul */
     float *qb = st->q, *kb = var->fused ? st->q + qd : st->k, *vb = var->fused ? st->q + qd + kv : st->v;
     const size_t qs = var->fused ? (size_t)(qd + 2 * kv) : (size_t)qd, kvs = var->fused ? qs : (size_t)kv;
@@ -528,29 +637,7 @@ static void forward(atn_session *s, const int32_t *tokens, int T, int p0, int al
             memcpy(kc + (size_t)(p0 + t) * kv, k, (size_t)kv * sizeof(float));
             memcpy(vc + (size_t)(p0 + t) * kv, v, (size_t)kv * sizeof(float));
         }
-        for (int t = 0; t < T; t++) {
-            int pos = p0 + t;
-            /* causal: positions 0..pos; a sliding-window layer sees the last
-             * n_swa of them (llama.cpp masks p0 when pos - p0 >= n_swa) */
-            int lo = L->local && pos >= lm->n_swa ? pos - lm->n_swa + 1 : 0;
-            int n_pos = pos - lo + 1;
-            for (int h = 0; h < lm->n_head; h++) {
-                const float *q = qb + t * qs + (size_t)h * hd;
-                size_t off = (size_t)lo * kv + (size_t)(h / group) * hd;
-                float *sc = st->scores;
-                atn_dot_rows_f32(q, kc + off, (size_t)kv, n_pos, hd, sc);
-                if (lm->attn_softcap > 0) {
-                    atn_scale_f32(sc, lm->attn_scale, n_pos);
-                    softcap(sc, n_pos, lm->attn_softcap);
-                    atn_softmax_f32(sc, n_pos, 1.0f);
-                } else {
-                    atn_softmax_f32(sc, n_pos, lm->attn_scale);
-                }
-                float *out = st->att + (size_t)t * qd + (size_t)h * hd;
-                memset(out, 0, (size_t)hd * sizeof(float));
-                atn_axpy_rows_f32(sc, vc + off, (size_t)kv, n_pos, hd, out);
-            }
-        }
+        attention(lm, st, qb, qs, kc, vc, T, p0, L->local, n_ctx);
         atn_matmul(L->wo, st->att, T, st->xb2);
         if (L->attn_post_norm)
             for (int t = 0; t < T; t++) rmsnorm(st->xb2 + (size_t)t * d, st->xb2 + (size_t)t * d, L->attn_post_norm, d, lm->eps);
@@ -588,15 +675,16 @@ static void forward(atn_session *s, const int32_t *tokens, int T, int p0, int al
 
 static int llama_eval(atn_session *s, const int32_t *tokens, int n, int all_logits) {
     const llama_model *lm = s->model->impl;
+    const llama_state *st = s->impl;
     int rows = all_logits ? n : 1;
     if (rows > s->n_logits_cap) {
-        float *p = realloc(s->logits, (size_t)rows * (size_t)lm->n_vocab * sizeof(float));
+        float *p = atn_realloc_array(s->logits, atn_mul_size((size_t)rows, (size_t)lm->n_vocab), sizeof(float));
         if (!p) return atn_error("llama: out of memory for %d rows of logits", rows);
         s->logits = p;
         s->n_logits_cap = rows;
     }
-    for (int i = 0; i < n; i += LLAMA_BATCH) {
-        int T = n - i < LLAMA_BATCH ? n - i : LLAMA_BATCH;
+    for (int i = 0; i < n; i += st->batch) {
+        int T = n - i < st->batch ? n - i : st->batch;
         int last = i + T == n;
         if (all_logits) forward(s, tokens + i, T, s->n_past + i, 1, s->logits + (size_t)i * lm->n_vocab);
         else forward(s, tokens + i, T, s->n_past + i, 0, last ? s->logits : NULL);

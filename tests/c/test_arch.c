@@ -244,6 +244,38 @@ static void test_numpy(const char *model, const char *ref, int n_ctx) {
     atn_free(p);
 }
 
+/* Sliding windows, soft-capping, q/k norms and fused matmuls split over
+ * threads give the same bits as one thread (a build without threads keeps
+ * one and the check holds trivially). */
+static void test_threads(void) {
+    static const char *models[] = {"gemma2_q8_0", "gemma3_f32", "phi3_q8_0", "qwen3_f32"};
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "tests/data/arch/%s.gguf", models[i]);
+        atn_model *m = test_load_model(path);
+        if (!m) { CHECK(0, "%s", path); continue; }
+        int V = atn_model_n_vocab(m), n = 40;
+        int32_t ids[40];
+        for (int j = 0; j < n; j++) ids[j] = 1 + (j * 37 + 11) % (V - 1);
+        float *one = malloc((size_t)n * V * sizeof(float));
+        int same = 1;
+        for (int th = 1; th <= 3; th++) {
+            atn_set_threads(th);
+            atn_session *s = atn_session_new(m, 1024);
+            if (!s || atn_eval(s, ids, n, 1) != 0) { CHECK(0, "%s: %s", models[i], atn_last_error()); same = 0; }
+            for (int r = 0; s && r < n; r++) {
+                if (th == 1) memcpy(one + (size_t)r * V, atn_logits(s, r), (size_t)V * sizeof(float));
+                else if (memcmp(one + (size_t)r * V, atn_logits(s, r), (size_t)V * sizeof(float))) same = 0;
+            }
+            atn_session_free(s);
+        }
+        atn_set_threads(1);
+        CHECK(same, "%s: logits with 2-3 threads differ from 1 thread", models[i]);
+        free(one);
+        atn_model_free(m);
+    }
+}
+
 /* The hyper-parameters each architecture adds, as inspect shows them. */
 static void test_info(void) {
     static const struct { const char *model, *want; } cases[] = {
@@ -286,5 +318,6 @@ int main(void) {
         }
     }
     test_info();
+    test_threads();
     return test_summary();
 }
