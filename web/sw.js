@@ -12,11 +12,14 @@ const SHELL_FILES = [
   './',
   'index.html',
   'app.js',
+  'teach.js',
   'style.css',
   'models.json',
   '../js/index.js',
   '../js/worker.js',
   '../js/core.js',
+  '../js/finetune.js',
+  '../models/finetune-replay.tsv',
   '../dist/atento.wasm',
 ];
 
