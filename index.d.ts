@@ -226,7 +226,7 @@ export interface FinetuneOptions {
   to?: string;
   /** optimizer steps (default 30) */
   steps?: number;
-  /** peak learning rate (default 0.005) */
+  /** peak learning rate (default 0.003) */
   lr?: number;
   seed?: number;
   /** source sentences whose own translations are replayed (keeps the rest of the model's behaviour) */

@@ -21,7 +21,7 @@ export const flags = {
   to: { type: 'string', value: 'LANG', help: 'target language tag of a multi-target model: es, en, ...' },
   out: { type: 'path', value: 'OUT.gguf', help: 'where to write the fine-tuned model (also -o; required)' },
   steps: { type: 'int', min: 1, max: 100000, value: 'N', help: 'optimizer steps (default 30)' },
-  lr: { type: 'number', value: 'X', help: 'peak learning rate (default 0.005)' },
+  lr: { type: 'number', value: 'X', help: 'peak learning rate (default 0.003)' },
   seed: { type: 'int', min: 0, max: 4294967295, default: 1, value: 'S', help: 'seed of the adapters\' initialisation' },
   replay: { type: 'path', value: 'FILE', help: 'en<TAB>es sentences whose own translations are replayed ("none": none; default models/finetune-replay.tsv)' },
   json: { type: 'bool', help: 'print {"losses":[...],"info":{...},"train_ms",...} on stdout' },
