@@ -18,6 +18,8 @@ const SHELL_FILES = [
   '../js/worker.js',
   '../js/core.js',
   '../dist/atento.wasm',
+  '../dist/atento-mt.wasm',
+  '../js/thread.js',
 ];
 
 self.addEventListener('install', (event) => {
