@@ -54,7 +54,11 @@ CFLAGS=(-O3 -flto -msimd128 -mbulk-memory -mnontrapping-fptoint -std=c11 -DNDEBU
         -Wall -Wextra -Wno-unused-parameter -Isrc)
 LDFLAGS=(-O3 -flto -msimd128 -mbulk-memory -mnontrapping-fptoint --no-entry -sSTANDALONE_WASM
          -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=16MB -sMAXIMUM_MEMORY=4GB
-         -sTOTAL_STACK=5MB)
+         -sTOTAL_STACK=5MB -Wl,--stack-first)
+# --stack-first puts the 5 MB C stack at the bottom of memory: a stack
+# overflow (deep recursion on a hostile input) then leaves memory and traps,
+# which js/core.js reports as E_ABORT and recovers from, instead of silently
+# overwriting the data and heap above it.
 
 # Is $1 older than any file listed in the make-style dependency file $2?
 stale() {
@@ -73,7 +77,7 @@ stale() {
 build_wasm() {
   need_emcc
   shopt -s nullglob
-  local srcs=(src/*.c src/kernels/*.c src/models/*.c src/tokenizer/*.c)
+  local srcs=(src/*.c src/kernels/*.c src/models/*.c src/tokenizer/*.c src/train/*.c)
   shopt -u nullglob
   if [ ${#srcs[@]} -eq 0 ]; then echo "build.sh: no core sources under src/" >&2; exit 1; fi
 
@@ -158,7 +162,7 @@ OUT_MT=dist/atento-mt.wasm
 build_wasm_mt() {
   need_emcc
   shopt -s nullglob
-  local srcs=(src/*.c src/kernels/*.c src/models/*.c src/tokenizer/*.c)
+  local srcs=(src/*.c src/kernels/*.c src/models/*.c src/tokenizer/*.c src/train/*.c)
   shopt -u nullglob
   local cflags=("${CFLAGS[@]}" -pthread)
   mkdir -p "$OBJ_MT" dist
@@ -213,7 +217,7 @@ build_wasm_mt() {
     -mllvm -combiner-global-alias-analysis=false -mllvm -disable-lsr \
     --lto-O3 --import-undefined --import-memory --shared-memory --strip-debug \
     "${exports[@]}" --export=stackRestore --export=_emscripten_thread_init --export=_initialize \
-    -z stack-size=5242880 --initial-memory=16777216 --max-memory=4294967296 --global-base=1024 \
+    -z stack-size=5242880 --stack-first --initial-memory=16777216 --max-memory=4294967296 --global-base=1024 \
     --entry=_initialize
   wasm-opt -O3 --strip-debug --strip-producers --enable-threads --enable-simd --enable-bulk-memory \
     --enable-nontrapping-float-to-int --enable-mutable-globals --enable-sign-ext \

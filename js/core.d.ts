@@ -39,7 +39,7 @@ export interface ModelBuffer {
   /** A view of the reserved bytes; take it again after any other call into atento. */
   view(): Uint8Array;
   set(chunk: Uint8Array, offset: number): void;
-  load(): Model;
+  load(opts?: { allowUnknownPretokenizer?: boolean }): Model;
   free(): void;
 }
 
@@ -58,7 +58,8 @@ export class Atento {
   setThreads(n: number | 'auto'): Promise<number>;
   /** Stop the workers (the runtime goes on with one thread). */
   dispose(): Promise<void>;
-  loadModel(bytes: Uint8Array | ArrayBuffer | ArrayBufferView): Model;
+  /** allowUnknownPretokenizer: a vocabulary whose tokenizer.ggml.pre atento does not know uses GPT-2's rules (with a warning) instead of failing. */
+  loadModel(bytes: Uint8Array | ArrayBuffer | ArrayBufferView, opts?: { allowUnknownPretokenizer?: boolean }): Model;
   reserve(size: number): ModelBuffer;
   samplerDefaults(): Required<Omit<SamplerOptions, 'seed'>> & { seed: bigint };
   newSampler(opts?: SamplerOptions): Sampler;
@@ -90,6 +91,10 @@ export class Model {
   readonly bos: number;
   readonly eos: number;
   readonly fileSize: number;
+  /** What loading tolerated (special-token ids outside the vocabulary, an unknown pre-tokenizer, ...). */
+  readonly warnings: string[];
+  /** false for a tokenizer-only model (a vocabulary without tensors, or an architecture atento cannot run): newSession throws why. */
+  readonly runnable: boolean;
   info(): Record<string, unknown>;
   chatTemplate(): string | null;
   tokenize(text: string | Uint8Array, opts?: { addSpecial?: boolean; parseSpecial?: boolean }): Int32Array;

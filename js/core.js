@@ -23,10 +23,19 @@
 //   E_FREED       use of a model/session/sampler after free()
 //   E_LOAD, E_TOKENIZE, E_DETOKENIZE, E_SESSION, E_EVAL, E_SCORE, E_SAMPLE,
 //   E_GENERATE    the C call failed; the message is atn_last_error()
-//   E_ABORT       the wasm code aborted (a bug in atento: please report it)
+//   E_ABORT       the wasm code trapped or aborted (a bug in atento: please
+//                 report it). That instance is discarded and a fresh one
+//                 started at once, so the runtime keeps working; models,
+//                 sessions and samplers of the old instance are gone (using
+//                 one throws E_ABORT) and must be loaded again.
 // Pointers are unsigned 32-bit (memory may grow to 4 GiB): always `>>> 0`.
+// Limits of wasm32 (docs/conventions.md, "Limits"): the memory holds at most
+// 4 GiB in all, and one allocation (a model file is one) at most 2 GiB.
 
 const SAMPLER_PARAMS_SIZE = 32; // sizeof(atn_sampler_params) in wasm32, see below
+const WASM_MAX_MEMORY = 2 ** 32; // 65536 pages of 64 KiB (build.sh: -sMAXIMUM_MEMORY=4GB)
+const WASM_MAX_ALLOC = 2 ** 31; // dlmalloc grows its heap by less than half the address space at once
+const mib = (n) => `${(n / 2 ** 20).toFixed(n < 2 ** 20 ? 2 : 0)} MiB`;
 const utf8enc = new TextEncoder();
 const utf8decoder = new TextDecoder('utf-8'); // replacement chars for invalid bytes, never throws
 // TextDecoder refuses views of a SharedArrayBuffer (the threaded module's
@@ -122,6 +131,7 @@ export async function initAtento(source, opts = {}) {
     throw new AtentoError('E_WASM', `cannot compile atento.wasm: ${e.message}`);
   }
   const rt = new Atento();
+  rt._module = module;
   let instance;
   try {
     instance = await WebAssembly.instantiate(module, rt._imports(module));
@@ -225,6 +235,9 @@ export class Atento {
     this._buf = null;
     this._u8 = null;
     this._scratch = 0; // 16 bytes for out-parameters
+    this._module = null; // kept to start a fresh instance after a trap
+    this._fns = new Map(); // export name -> trap-catching wrapper, per instance
+    this.epoch = 0; // counts instances: handles of an older one are dead
     this.threaded = false;    // the threaded module (dist/atento-mt.wasm) is loaded
     this.threadsError = '';   // why threads were asked for but are not available
     this._threads = [];       // workers 1..n-1: { handle, stack, exited }
@@ -360,19 +373,67 @@ export class Atento {
 
   _attach(instance) {
     this.exports = instance.exports;
+    this._fns = new Map();
     this.memory = instance.exports.memory ?? this._sharedMemory;
     if (!(this.memory instanceof WebAssembly.Memory)) throw new AtentoError('E_WASM', 'atento.wasm exports no memory');
     if (typeof this.exports._initialize === 'function') this.exports._initialize();
     this._scratch = this.malloc(16);
   }
 
-  /** The C function `name`, or an E_UNSUPPORTED error if this build lacks it. */
+  /**
+   * The C function `name`, or an E_UNSUPPORTED error if this build lacks it.
+   * A call that traps (RuntimeError, stack exhaustion, abort) throws E_ABORT
+   * after the instance was replaced by a fresh one (see _trapped).
+   */
   fn(name) {
+    let w = this._fns.get(name);
+    if (w) return w;
+    if (!this.exports) throw new AtentoError('E_ABORT', 'the atento runtime was discarded after a trap and could not restart; create a new one with initAtento()');
     const f = this.exports[name];
     if (typeof f !== 'function') {
       throw new AtentoError('E_UNSUPPORTED', `this atento.wasm has no ${name} (stale build? run ./build.sh)`);
     }
-    return f;
+    w = (...args) => {
+      try {
+        return f(...args);
+      } catch (e) {
+        throw this._trapped(e, name);
+      }
+    };
+    this._fns.set(name, w);
+    return w;
+  }
+
+  // Whatever unwinds out of a wasm call (a trap, a stack overflow, an abort
+  // thrown by an import) leaves the C heap and globals in an unknown state:
+  // the instance is discarded and a fresh one started from the same module,
+  // synchronously, so the next call works. Handles (Model, Session, Sampler)
+  // of the old instance know their epoch and refuse to be used.
+  _trapped(e, name) {
+    const what = e instanceof AtentoError ? e.message : `${e && e.name ? e.name + ': ' : ''}${e && e.message ? e.message : e}`;
+    this.epoch++;
+    this.exports = null;
+    this._fns = new Map();
+    this._buf = this._u8 = this._dv = null;
+    let restarted = false;
+    if (this._sharedMemory) {
+      // The threaded module: its workers are parked in the old memory. They
+      // are ended, and the fresh instance gets a fresh memory and one thread
+      // (setThreads starts workers again).
+      for (const t of this._threads) t.handle?.terminate();
+      this._threads = [];
+      this._sharedMemory = new WebAssembly.Memory({ initial: 256, maximum: 65536, shared: true });
+      this.threadsError = 'the threads were stopped after a trap';
+    }
+    if (this._module) {
+      try {
+        this._attach(new WebAssembly.Instance(this._module, this._imports(this._module)));
+        restarted = true;
+      } catch {
+        this.exports = null; // e.g. synchronous instantiation refused on a browser's main thread
+      }
+    }
+    return new AtentoError('E_ABORT', `atento.wasm trapped in ${name} (${what}); the WebAssembly instance was discarded${restarted ? ' and a fresh one started: load the model again' : ''}`);
   }
 
   /** Current byte view of the wasm memory (re-created after memory growth). */
@@ -402,20 +463,23 @@ export class Atento {
   }
 
   malloc(n) {
+    if (!Number.isSafeInteger(n) || n < 0) throw new AtentoError('E_ARG', `bad allocation size ${n}`);
+    if (n > WASM_MAX_ALLOC) {
+      throw new AtentoError('E_NOMEM', `cannot allocate ${mib(n)} in WebAssembly memory: one allocation is limited to ${mib(WASM_MAX_ALLOC)} (wasm32)`);
+    }
     const p = this.fn('atn_malloc')(Math.max(1, n) >>> 0) >>> 0;
-    if (!p) throw new AtentoError('E_NOMEM', `out of memory: cannot allocate ${n} bytes in wasm memory (${(this.memoryBytes / 2 ** 20).toFixed(0)} MiB in use)`);
+    if (!p) throw new AtentoError('E_NOMEM', `out of memory: cannot allocate ${mib(n)} in WebAssembly memory (grown to ${mib(this.memoryBytes)} of its ${mib(WASM_MAX_MEMORY)} limit)`);
     return p;
   }
 
   free(p) { if (p) this.fn('atn_free')(p); }
 
-  /** A NUL-terminated C string at p, decoded as UTF-8. */
-  cstring(p, maxLen = 1 << 24) {
+  /** A NUL-terminated C string at p, decoded as UTF-8 (any length). */
+  cstring(p) {
     p >>>= 0;
     const u8 = this.u8;
-    let e = p;
-    const end = Math.min(u8.length, p + maxLen);
-    while (e < end && u8[e] !== 0) e++;
+    let e = u8.indexOf(0, p);
+    if (e < 0) e = u8.length;
     return utf8dec.decode(u8.subarray(p, e));
   }
 
@@ -433,6 +497,35 @@ export class Atento {
     return this.putBytes(utf8enc.encode(s));
   }
 
+  /**
+   * The tool calls in a model's reply (atn_chat_parse_tool_calls): Hermes/Qwen
+   * <tool_call> blocks or a Llama 3.1 JSON call.
+   * @returns {{content: string, toolCalls: {name: string, arguments: object}[]}}
+   */
+  parseToolCalls(text) {
+    const r = JSON.parse(this.parseToolCallsJson(text));
+    return { content: r.content, toolCalls: r.tool_calls };
+  }
+
+  /** The same as the JSON text the C core writes: {"content": ..., "tool_calls": [...]}. */
+  parseToolCallsJson(text) {
+    const [p, n] = this.putString(text);
+    try {
+      const f = this.fn('atn_chat_parse_tool_calls');
+      const len = f(p, n, 0, 0);
+      if (len < 0) this.fail('E_TOOL_CALL', 'reading the tool calls');
+      const out = this.malloc(len + 1);
+      try {
+        f(p, n, out, len + 1);
+        return utf8dec.decode(this.u8.subarray(out, out + len));
+      } finally {
+        this.free(out);
+      }
+    } finally {
+      this.free(p);
+    }
+  }
+
   /** Copy token ids into fresh wasm memory; returns [ptr, n]. */
   putIds(ids) {
     const n = checkIds(ids);
@@ -445,15 +538,21 @@ export class Atento {
   /**
    * Load a GGUF model. The bytes are copied once into wasm memory and the
    * model keeps that copy (take_ownership): tensors point straight into it.
+   * Options: allowUnknownPretokenizer (a byte-level BPE vocabulary whose
+   * tokenizer.ggml.pre atento does not know uses GPT-2's rules, and
+   * model.warnings says so, instead of failing). A file with a vocabulary
+   * but no tensors, or an architecture atento cannot run, loads as a
+   * tokenizer-only model (model.runnable false; newSession throws why).
    * @param {Uint8Array|ArrayBuffer} bytes
+   * @param {{allowUnknownPretokenizer?: boolean}} [opts]
    */
-  loadModel(bytes) {
+  loadModel(bytes, opts = {}) {
     if (bytes instanceof ArrayBuffer) bytes = new Uint8Array(bytes);
     else if (ArrayBuffer.isView(bytes) && !(bytes instanceof Uint8Array)) bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (!(bytes instanceof Uint8Array)) throw new AtentoError('E_ARG', 'loadModel: expected the bytes of a .gguf file (Uint8Array or ArrayBuffer)');
     const buf = this.reserve(bytes.length);
     buf.view().set(bytes);
-    return buf.load();
+    return buf.load(opts);
   }
 
   /**
@@ -465,13 +564,20 @@ export class Atento {
    */
   reserve(size) {
     if (!Number.isSafeInteger(size) || size < 0) throw new AtentoError('E_ARG', `bad model size ${size}`);
-    if (size >= 2 ** 32) throw new AtentoError('E_NOMEM', `model too large for wasm32 memory (${size} bytes)`);
+    if (size > WASM_MAX_ALLOC) {
+      throw new AtentoError('E_NOMEM', `the model file is ${mib(size)}; the WebAssembly build holds model files of at most ${mib(WASM_MAX_ALLOC)} (wasm32: one allocation up to 2 GiB, 4 GiB of memory in all); use the native build for larger ones`);
+    }
     const rt = this;
     let p = rt.malloc(size);
+    const epoch = rt.epoch;
+    const live = () => {
+      if (epoch !== rt.epoch) { p = 0; throw staleError('model buffer'); }
+    };
     return {
       size,
       get ptr() { return p; },
       view() {
+        live();
         if (!p) throw new AtentoError('E_FREED', 'model buffer already loaded or freed');
         return new Uint8Array(rt.memory.buffer, p, size);
       },
@@ -479,15 +585,17 @@ export class Atento {
         if (offset < 0 || offset + chunk.length > size) throw new AtentoError('E_ARG', `chunk [${offset}, ${offset + chunk.length}) outside the ${size}-byte model buffer`);
         this.view().set(chunk, offset);
       },
-      load() {
+      load(opts = {}) {
+        live();
         if (!p) throw new AtentoError('E_FREED', 'model buffer already loaded or freed');
-        const m = rt.fn('atn_model_load')(p, size, 1) >>> 0;
+        const flags = opts.allowUnknownPretokenizer ? 1 : 0; // ATN_LOAD_ANY_PRETOKENIZER
+        const m = rt.fn('atn_model_load_flags')(p, size, 1, flags) >>> 0;
         // With take_ownership the model frees the bytes, even when loading fails.
         p = 0;
         if (!m) rt.fail('E_LOAD', 'loading the model');
         return new Model(rt, m, size);
       },
-      free() { if (p) { rt.free(p); p = 0; } },
+      free() { if (p && epoch === rt.epoch) rt.free(p); p = 0; },
     };
   }
 
@@ -566,6 +674,18 @@ function writeSamplerParams(dv, p, o) {
   dv.setBigUint64(p + 24, seed, true);
 }
 
+// A number that crosses into wasm as an int: checked, never wrapped (x | 0
+// would turn 2^32 + 5 into token 5 and a context of 99999999999 into
+// 1215752191).
+function int32(v, what) {
+  if (!Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31) throw new AtentoError('E_ARG', `${what} must be a 32-bit integer, got ${v}`);
+  return v;
+}
+
+function staleError(what) {
+  return new AtentoError('E_ABORT', `this ${what} belonged to a WebAssembly instance discarded after a trap; load the model again`);
+}
+
 function definedOnly(o) {
   const r = {};
   for (const [k, v] of Object.entries(o)) if (v !== undefined) r[k] = v;
@@ -591,6 +711,7 @@ export class Model {
     this.rt = rt;
     this.ptr = ptr;
     this.fileSize = fileSize;
+    this.epoch = rt.epoch;
     this._sessions = new Set();
     this.nVocab = rt.fn('atn_model_n_vocab')(ptr);
     this.nCtxTrain = rt.fn('atn_model_n_ctx_train')(ptr);
@@ -598,10 +719,16 @@ export class Model {
     this.arch = a ? rt.cstring(a) : '';
     this.bos = rt.fn('atn_token_bos')(ptr);
     this.eos = rt.fn('atn_token_eos')(ptr);
+    // What loading tolerated (ids outside the vocabulary, an unknown
+    // pre-tokenizer, ...), one string each.
+    const w = rt.fn('atn_model_warnings')(ptr) >>> 0;
+    this.warnings = w ? rt.cstring(w).split('\n') : [];
+    this.runnable = this.info().runnable !== false;
   }
 
   _p() {
     if (!this.ptr) throw new AtentoError('E_FREED', 'the model was freed');
+    if (this.epoch !== this.rt.epoch) throw staleError('model');
     return this.ptr;
   }
 
@@ -635,7 +762,8 @@ export class Model {
     const rt = this.rt, m = this._p();
     const [tp, tn] = typeof text === 'string' ? rt.putString(text) : rt.putBytes(text);
     try {
-      let cap = tn + 16;
+      // a first guess (a token per byte, bounded); the exact count otherwise
+      let cap = Math.min(tn + 16, 1 << 22);
       for (;;) {
         const ip = rt.malloc(4 * cap);
         try {
@@ -672,13 +800,13 @@ export class Model {
   /** The bytes token `id` stands for (may be part of a UTF-8 character). */
   tokenToBytes(id) {
     const m = this._p();
-    return this._bytesOut((op, cap) => this.rt.fn('atn_token_to_bytes')(m, id | 0, op, cap), 'E_DETOKENIZE', `token ${id}`, 32);
+    return this._bytesOut((op, cap) => this.rt.fn('atn_token_to_bytes')(m, int32(id, 'token id'), op, cap), 'E_DETOKENIZE', `token ${id}`, 32);
   }
 
   /** The vocabulary entry of token `id` (e.g. "▁hello", "<0x0A>"). */
   piece(id) {
     const m = this._p();
-    return utf8dec.decode(this._bytesOut((op, cap) => this.rt.fn('atn_token_piece')(m, id | 0, op, cap), 'E_DETOKENIZE', `token ${id}`, 32));
+    return utf8dec.decode(this._bytesOut((op, cap) => this.rt.fn('atn_token_piece')(m, int32(id, 'token id'), op, cap), 'E_DETOKENIZE', `token ${id}`, 32));
   }
 
   /** Bytes of a whole sequence of ids. */
@@ -686,7 +814,7 @@ export class Model {
     const rt = this.rt, m = this._p();
     const [ip, n] = rt.putIds(ids);
     try {
-      return this._bytesOut((op, cap) => rt.fn('atn_detokenize')(m, ip, n, op, cap), 'E_DETOKENIZE', 'detokenizing', 8 * n + 16);
+      return this._bytesOut((op, cap) => rt.fn('atn_detokenize')(m, ip, n, op, cap), 'E_DETOKENIZE', 'detokenizing', Math.min(8 * n + 16, 1 << 24));
     } finally {
       rt.free(ip);
     }
@@ -697,7 +825,7 @@ export class Model {
     return utf8dec.decode(this.detokenizeBytes(ids));
   }
 
-  isEog(id) { return this.rt.fn('atn_token_is_eog')(this._p(), id | 0) !== 0; }
+  isEog(id) { return this.rt.fn('atn_token_is_eog')(this._p(), int32(id, 'token id')) !== 0; }
 
   /** The id of a special token given its text, or -1. */
   lookup(text) {
@@ -713,7 +841,7 @@ export class Model {
   /** A session (KV cache); nCtx <= 0: the training context capped at 4096. */
   newSession(nCtx = 0) {
     const rt = this.rt;
-    const s = rt.fn('atn_session_new')(this._p(), nCtx | 0) >>> 0;
+    const s = rt.fn('atn_session_new')(this._p(), int32(nCtx, 'nCtx')) >>> 0;
     if (!s) rt.fail('E_SESSION', 'creating the session');
     const sess = new Session(this, s);
     this._sessions.add(sess);
@@ -781,7 +909,7 @@ export class Model {
       return { reason, tokens, finalToken };
     } finally {
       // session.free() frees its generators; free ours only if still live.
-      if (session._gens.delete(g)) rt.fn('atn_gen_free')(g);
+      if (session._gens.delete(g) && session.epoch === rt.epoch) rt.fn('atn_gen_free')(g);
     }
   }
 
@@ -789,7 +917,7 @@ export class Model {
   free() {
     if (!this.ptr) return;
     for (const s of this._sessions) s.free();
-    this.rt.fn('atn_model_free')(this.ptr);
+    if (this.epoch === this.rt.epoch) this.rt.fn('atn_model_free')(this.ptr);
     this.ptr = 0;
   }
 }
@@ -801,11 +929,13 @@ export class Session {
     this.model = model;
     this.rt = model.rt;
     this.ptr = ptr;
+    this.epoch = model.rt.epoch;
     this._gens = new Set();
   }
 
   _p() {
     if (!this.ptr) throw new AtentoError('E_FREED', 'the session was freed');
+    if (this.epoch !== this.rt.epoch) throw staleError('session');
     return this.ptr;
   }
 
@@ -814,7 +944,7 @@ export class Session {
 
   /** Forget the cache past the first nKeep tokens (0: start over). */
   truncate(nKeep = 0) {
-    if (this.rt.fn('atn_session_truncate')(this._p(), nKeep | 0) < 0) this.rt.fail('E_SESSION', 'truncating the session');
+    if (this.rt.fn('atn_session_truncate')(this._p(), int32(nKeep, 'nKeep')) < 0) this.rt.fail('E_SESSION', 'truncating the session');
   }
 
   /** Run the model on `ids` appended after the cached tokens. */
@@ -833,13 +963,18 @@ export class Session {
    * messages ({role, content}) are rendered with the model's chat template,
    * the longest matching prefix of the KV cache is kept and only the rest is
    * evaluated; if fewer than `reserve` positions would be left for the reply,
-   * the oldest turns after the system prompt are dropped.
+   * the oldest turns after the system prompt are dropped. `vars`: extra
+   * template variables, e.g. {tools: [...], enable_thinking: false}.
    * @returns {{evaluated: number, dropped: number}} tokens evaluated, messages dropped
    */
-  chatPrefill(messages, reserve) {
+  chatPrefill(messages, reserve, vars = null) {
     const rt = this.rt, s = this._p();
     const n = messages.length;
     const strings = [];
+    if (vars) {
+      const [vp] = rt.putString(JSON.stringify(vars));
+      strings.push(vp);
+    }
     const arr = rt.malloc(8 * n + 8); // n role pointers, n content pointers, int n_dropped
     try {
       for (let i = 0; i < n; i++) {
@@ -852,7 +987,9 @@ export class Session {
       }
       const droppedp = arr + 8 * n;
       rt.view().setInt32(droppedp, 0, true);
-      const r = rt.fn('atn_chat_prefill')(s, arr, arr + 4 * n, n, reserve | 0, droppedp);
+      const r = vars
+        ? rt.fn('atn_chat_prefill_ex')(s, arr, arr + 4 * n, n, strings[0], int32(reserve, 'reserve'), droppedp)
+        : rt.fn('atn_chat_prefill')(s, arr, arr + 4 * n, n, int32(reserve, 'reserve'), droppedp);
       if (r < 0) rt.fail('E_CONTEXT', 'preparing the chat prompt');
       return { evaluated: r, dropped: rt.view().getInt32(droppedp, true) };
     } finally {
@@ -864,7 +1001,7 @@ export class Session {
   /** A copy of the logits of token i of the last eval (-1: the last). */
   logits(i = -1) {
     const rt = this.rt;
-    const p = rt.fn('atn_logits')(this._p(), i | 0) >>> 0;
+    const p = rt.fn('atn_logits')(this._p(), int32(i, 'logits index')) >>> 0;
     if (!p) {
       const msg = rt.lastError();
       throw new AtentoError('E_EVAL', `no logits for token ${i} of the last eval${msg ? ' (' + msg + ')' : ' (evaluate with allLogits to keep them)'}`);
@@ -905,9 +1042,10 @@ export class Session {
 
   free() {
     if (!this.ptr) return;
-    for (const g of this._gens) this.rt.fn('atn_gen_free')(g);
+    const live = this.epoch === this.rt.epoch;
+    if (live) for (const g of this._gens) this.rt.fn('atn_gen_free')(g);
     this._gens.clear();
-    this.rt.fn('atn_session_free')(this.ptr);
+    if (live) this.rt.fn('atn_session_free')(this.ptr);
     this.ptr = 0;
     this.model._sessions.delete(this);
   }
@@ -919,15 +1057,17 @@ export class Sampler {
   constructor(rt, ptr) {
     this.rt = rt;
     this.ptr = ptr;
+    this.epoch = rt.epoch;
   }
 
   _p() {
     if (!this.ptr) throw new AtentoError('E_FREED', 'the sampler was freed');
+    if (this.epoch !== this.rt.epoch) throw staleError('sampler');
     return this.ptr;
   }
 
   /** Add a token to the history the repetition penalty sees. */
-  accept(id) { this.rt.fn('atn_sampler_accept')(this._p(), id | 0); }
+  accept(id) { this.rt.fn('atn_sampler_accept')(this._p(), int32(id, 'token id')); }
 
   /** Choose a token from a logits vector (Float32Array). */
   sample(logits) {
@@ -946,7 +1086,7 @@ export class Sampler {
 
   free() {
     if (!this.ptr) return;
-    this.rt.fn('atn_sampler_free')(this.ptr);
+    if (this.epoch === this.rt.epoch) this.rt.fn('atn_sampler_free')(this.ptr);
     this.ptr = 0;
   }
 }

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../checked.h"
 #include "../error.h"
 #include "../kernels.h"
 #include "../model.h"
@@ -51,8 +52,7 @@ typedef struct {
     mlin out;                 /* {d, V} (the embeddings when tied) + final_logits_bias */
     mnorm enc_out, dec_out;   /* pre-norm only */
     mlayer *enc, *dec;
-    float *pos;               /* [n_ctx][d] sinusoids */
-    float *vecs;              /* every 1-D tensor as f32 (one allocation) */
+    float *vecs;              /* every 1-D tensor as f32 (one allocation); NULL while counting */
     size_t vecs_used, vecs_cap;
 } marian;
 
@@ -60,6 +60,11 @@ typedef struct {
     int rows_cap;             /* rows of the activation buffers */
     float *x, *r, *q, *k, *v, *o, *ff, *att; /* [rows][d] .. [rows][n_ff], att [n_ctx] */
     int *slot, *pos;          /* [rows] for atn_eval */
+    /* sinusoidal position embeddings [pe_rows][d], computed for the
+     * positions a session uses (its context, its longest source) rather than
+     * for the model's whole declared context */
+    float *pe;
+    int pe_rows;
     /* self-attention cache: [layer][slot][pos][d] for k and v */
     float *kc, *vc;
     int n_slots;
@@ -126,6 +131,10 @@ static int vec(marian *mm, const atn_model *m, const char *name, int64_t n, int 
         return atn_error("marian: tensor %s has %lld values, expected %lld", name, (long long)count, (long long)n);
     if (!atn_type_known(t->type) || atn_row_size(t->type, n) == 0)
         return atn_error("marian: tensor %s has unsupported type %s", name, atn_type_name(t->type));
+    if (!mm->vecs) { /* the counting pass: nothing is allocated before every shape is checked */
+        mm->vecs_used = atn_add_size(mm->vecs_used, (size_t)n);
+        return 0;
+    }
     if (mm->vecs_used + (size_t)n > mm->vecs_cap) return atn_error("marian: internal: vector space exhausted");
     float *dst = mm->vecs + mm->vecs_used;
     atn_dequantize_row(t->type, t->data, dst, n);
@@ -176,7 +185,6 @@ static void marian_free(atn_model *m) {
     if (!mm) return;
     free(mm->enc);
     free(mm->dec);
-    free(mm->pos);
     free(mm->vecs);
     free(mm);
     m->impl = NULL;
@@ -230,37 +238,33 @@ static int marian_load(atn_model *m) {
     if ((int64_t)start >= mm->n_vocab) { atn_error("marian: decoder_start_token_id %u is out of range", start); goto fail; }
     mm->start = (int32_t)start;
 
-    int64_t d = mm->d, f = mm->n_ff, V = mm->n_vocab;
-    /* room for every vector: per layer at most 4 attn (d each, x2 for cross) +
-     * 3 norms (2d) + ffn biases (f + d), plus output bias and final norms */
-    mm->vecs_cap = (size_t)(mm->n_enc + mm->n_dec) * (size_t)(8 * d + 6 * d + f + d) + (size_t)V + 4 * (size_t)d;
-    mm->vecs = malloc(mm->vecs_cap * sizeof(float));
-    mm->enc = calloc((size_t)mm->n_enc, sizeof(mlayer));
+    int64_t d = mm->d, V = mm->n_vocab;
+    mm->enc = calloc((size_t)mm->n_enc, sizeof(mlayer)); /* at most 256 each */
     mm->dec = calloc((size_t)mm->n_dec, sizeof(mlayer));
-    mm->pos = malloc((size_t)mm->n_ctx * (size_t)d * sizeof(float));
-    if (!mm->vecs || !mm->enc || !mm->dec || !mm->pos) { atn_error("marian: out of memory"); goto fail; }
-
-    if (!(mm->embd = matrix(m, "token_embd.weight", d, V, 1))) goto fail;
-    mm->out.w = matrix(m, "output.weight", d, V, 0);
-    if (!mm->out.w) {
-        if (atn_gguf_find_tensor(g, "output.weight")) goto fail; /* present but bad */
-        mm->out.w = mm->embd;
-    }
-    if (vec(mm, m, "output.bias", V, 0, &mm->out.b)) goto fail;
-    for (int i = 0; i < mm->n_enc; i++)
-        if (load_layer(mm, m, &mm->enc[i], "enc", i)) goto fail;
-    for (int i = 0; i < mm->n_dec; i++)
-        if (load_layer(mm, m, &mm->dec[i], "dec", i)) goto fail;
-    if (norm(mm, m, &mm->enc_out, "enc.output_norm", 0) || norm(mm, m, &mm->dec_out, "dec.output_norm", 0)) goto fail;
-
-    /* Marian's sinusoids: column i < d/2 sin(pos / 10000^(2i/d)), column d/2+i cos. */
-    for (int p = 0; p < mm->n_ctx; p++) {
-        float *row = mm->pos + (size_t)p * (size_t)d;
-        for (int i = 0; i < mm->d / 2; i++) {
-            double ang = p / pow(10000.0, 2.0 * i / (double)mm->d);
-            row[i] = (float)sin(ang);
-            row[mm->d / 2 + i] = (float)cos(ang);
+    if (!mm->enc || !mm->dec) { atn_error("marian: out of memory"); goto fail; }
+    /* Two passes over the tensors: the first checks every shape and counts
+     * the values of the 1-D tensors (mm->vecs is NULL), the second, after
+     * one allocation of exactly that many floats, reads them. What the
+     * loader allocates is thus bounded by what the file holds. */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            mm->vecs_cap = mm->vecs_used;
+            mm->vecs_used = 0;
+            mm->vecs = atn_malloc_array(mm->vecs_cap, sizeof(float));
+            if (!mm->vecs) { atn_error("marian: out of memory"); goto fail; }
         }
+        if (!(mm->embd = matrix(m, "token_embd.weight", d, V, 1))) goto fail;
+        mm->out.w = matrix(m, "output.weight", d, V, 0);
+        if (!mm->out.w) {
+            if (atn_gguf_find_tensor(g, "output.weight")) goto fail; /* present but bad */
+            mm->out.w = mm->embd;
+        }
+        if (vec(mm, m, "output.bias", V, 0, &mm->out.b)) goto fail;
+        for (int i = 0; i < mm->n_enc; i++)
+            if (load_layer(mm, m, &mm->enc[i], "enc", i)) goto fail;
+        for (int i = 0; i < mm->n_dec; i++)
+            if (load_layer(mm, m, &mm->dec[i], "dec", i)) goto fail;
+        if (norm(mm, m, &mm->enc_out, "enc.output_norm", 0) || norm(mm, m, &mm->dec_out, "dec.output_norm", 0)) goto fail;
     }
 
     /* The source vocabulary: tokenizer.source.* when present, else the target's. */
@@ -305,7 +309,7 @@ static void session_free(atn_session *s) {
         free(ms->x); free(ms->r); free(ms->q); free(ms->k); free(ms->v); free(ms->o); free(ms->ff); free(ms->att);
         free(ms->kc); free(ms->vc); free(ms->tmp); free(ms->xattn);
         for (int i = 0; i < ATN_MARIAN_MAX_SOURCES; i++) { free(ms->ck[i]); free(ms->cv[i]); }
-        free(ms->slot); free(ms->pos);
+        free(ms->slot); free(ms->pos); free(ms->pe);
         free(ms->hK); free(ms->hV); free(ms->hn);
         free(ms);
     }
@@ -316,7 +320,10 @@ static void session_free(atn_session *s) {
 }
 
 static int grow(float **p, size_t n) {
-    float *q = realloc(*p, n * sizeof(float));
+    if (!atn_size_ok(atn_mul_size(n, sizeof(float))))
+        return atn_error("marian: a buffer of %.0f MiB is more than %s can address", (double)n * sizeof(float) / (1 << 20),
+                         sizeof(size_t) < 8 ? "WebAssembly (4 GiB)" : "this machine");
+    float *q = atn_realloc_array(*p, n, sizeof(float));
     if (!q) return atn_error("marian: out of memory (%zu floats)", n);
     *p = q;
     return 0;
@@ -327,28 +334,47 @@ static int ensure_rows(atn_session *s, int n) {
     msession *ms = s->impl;
     const marian *mm = s->model->impl;
     if (n <= ms->rows_cap) return 0;
-    size_t d = (size_t)mm->d * (size_t)n;
+    size_t d = atn_mul_size((size_t)mm->d, (size_t)n);
     if (grow(&ms->x, d) || grow(&ms->r, d) || grow(&ms->q, d) || grow(&ms->k, d) || grow(&ms->v, d) ||
-        grow(&ms->o, d) || grow(&ms->ff, (size_t)mm->n_ff * (size_t)n))
+        grow(&ms->o, d) || grow(&ms->ff, atn_mul_size((size_t)mm->n_ff, (size_t)n)))
         return -1;
-    int *sl = realloc(ms->slot, (size_t)n * sizeof(int));
+    int *sl = atn_realloc_array(ms->slot, (size_t)n, sizeof(int));
     if (sl) ms->slot = sl;
-    int *ps = realloc(ms->pos, (size_t)n * sizeof(int));
+    int *ps = atn_realloc_array(ms->pos, (size_t)n, sizeof(int));
     if (ps) ms->pos = ps;
-    const float **hk = realloc(ms->hK, (size_t)n * sizeof *hk);
+    const float **hk = atn_realloc_array(ms->hK, (size_t)n, sizeof *hk);
     if (hk) ms->hK = hk;
-    const float **hv = realloc(ms->hV, (size_t)n * sizeof *hv);
+    const float **hv = atn_realloc_array(ms->hV, (size_t)n, sizeof *hv);
     if (hv) ms->hV = hv;
-    int *hn = realloc(ms->hn, (size_t)n * sizeof(int));
+    int *hn = atn_realloc_array(ms->hn, (size_t)n, sizeof(int));
     if (hn) ms->hn = hn;
     if (!sl || !ps || !hk || !hv || !hn) return atn_error("marian: out of memory");
     ms->rows_cap = n;
     return 0;
 }
 
+/* Position embeddings for positions 0..rows-1 (Marian's sinusoids: column
+ * i < d/2 sin(pos / 10000^(2i/d)), column d/2+i cos). */
+static int ensure_pe(atn_session *s, int rows) {
+    msession *ms = s->impl;
+    const marian *mm = s->model->impl;
+    if (rows <= ms->pe_rows) return 0;
+    if (grow(&ms->pe, atn_mul_size((size_t)rows, (size_t)mm->d))) return -1;
+    for (int p = ms->pe_rows; p < rows; p++) {
+        float *row = ms->pe + (size_t)p * (size_t)mm->d;
+        for (int i = 0; i < mm->d / 2; i++) {
+            double ang = p / pow(10000.0, 2.0 * i / (double)mm->d);
+            row[i] = (float)sin(ang);
+            row[mm->d / 2 + i] = (float)cos(ang);
+        }
+    }
+    ms->pe_rows = rows;
+    return 0;
+}
+
 static int ensure_logits(atn_session *s, int n) {
     if (n <= s->n_logits_cap) return 0;
-    if (grow(&s->logits, (size_t)n * (size_t)s->model->n_vocab)) return -1;
+    if (grow(&s->logits, atn_mul_size((size_t)n, (size_t)s->model->n_vocab))) return -1;
     s->n_logits_cap = n;
     return 0;
 }
@@ -358,11 +384,16 @@ int atn_marian_reserve_slots(atn_session *s, int n_slots) {
     const marian *mm = s->model->impl;
     if (n_slots <= ms->n_slots) return 0;
     if (n_slots > 64) return atn_error("marian: at most 64 hypotheses");
-    size_t per = (size_t)s->n_ctx * (size_t)mm->d;        /* one slot, one layer */
+    size_t per = atn_mul_size((size_t)s->n_ctx, (size_t)mm->d);        /* one slot, one layer */
     size_t n_old = (size_t)ms->n_slots, n_new = (size_t)n_slots;
-    float *kc = malloc(per * n_new * (size_t)mm->n_dec * sizeof(float));
-    float *vc = malloc(per * n_new * (size_t)mm->n_dec * sizeof(float));
-    float *tmp = malloc(per * n_new * sizeof(float));
+    size_t cache = atn_mul_size(atn_mul_size(per, n_new), (size_t)mm->n_dec);
+    if (!atn_size_ok(atn_mul_size(cache, 2 * sizeof(float))))
+        return atn_error("marian: %d hypotheses of %d tokens need a %.1f GiB cache, more than %s can address", n_slots,
+                         s->n_ctx, 2.0 * (double)n_slots * s->n_ctx * mm->d * mm->n_dec * sizeof(float) / (1 << 30),
+                         sizeof(size_t) < 8 ? "WebAssembly (4 GiB)" : "this machine");
+    float *kc = atn_malloc_array(cache, sizeof(float));
+    float *vc = atn_malloc_array(cache, sizeof(float));
+    float *tmp = atn_malloc_array(atn_mul_size(per, n_new), sizeof(float));
     if (!kc || !vc || !tmp) {
         free(kc); free(vc); free(tmp);
         return atn_error("marian: out of memory for %d hypotheses of %d tokens", n_slots, s->n_ctx);
@@ -384,7 +415,7 @@ static int session_init(atn_session *s) {
     s->impl = ms;
     if (s->n_ctx > mm->n_ctx) s->n_ctx = mm->n_ctx;  /* positions beyond the table do not exist */
     if (!(ms->att = malloc((size_t)(mm->n_ctx > s->n_ctx ? mm->n_ctx : s->n_ctx) * sizeof(float))) ||
-        ensure_rows(s, 16) || ensure_logits(s, 1) || atn_marian_reserve_slots(s, 1)) {
+        ensure_pe(s, s->n_ctx) || ensure_rows(s, 16) || ensure_logits(s, 1) || atn_marian_reserve_slots(s, 1)) {
         session_free(s);
         return -1;
     }
@@ -508,11 +539,11 @@ static void ffn(const marian *mm, msession *ms, const mlayer *L, float *x, int n
     residual(mm, x, ms->o, n, &L->ffn_norm);
 }
 
-static void embed(const marian *mm, const int32_t *tok, const int *pos, int p0, int n, float *x) {
+static void embed(const marian *mm, const float *pe_table, const int32_t *tok, const int *pos, int p0, int n, float *x) {
     float scale = mm->scale_emb ? sqrtf((float)mm->d) : 1.0f;
     for (int t = 0; t < n; t++) {
         float *row = x + (size_t)t * (size_t)mm->d;
-        const float *pe = mm->pos + (size_t)(pos ? pos[t] : p0 + t) * (size_t)mm->d;
+        const float *pe = pe_table + (size_t)(pos ? pos[t] : p0 + t) * (size_t)mm->d;
         atn_get_row(mm->embd, tok[t], row);
         for (int i = 0; i < mm->d; i++) row[i] = row[i] * scale + pe[i];
     }
@@ -528,16 +559,16 @@ int atn_marian_encode(atn_session *s, int slot, const int32_t *src, int n) {
     for (int i = 0; i < n; i++)
         if (src[i] < 0 || src[i] >= mm->n_vocab) return atn_error("marian: source token id %d is out of range", src[i]);
     if (slot < 0 || slot >= ATN_MARIAN_MAX_SOURCES) return atn_error("marian: source slot %d out of range", slot);
-    if (ensure_rows(s, n)) return -1;
+    if (ensure_rows(s, n) || ensure_pe(s, n)) return -1;
     if (n > ms->src_cap[slot]) {
-        size_t sz = (size_t)mm->n_dec * (size_t)n * (size_t)mm->d;
+        size_t sz = atn_mul_size(atn_mul_size((size_t)mm->n_dec, (size_t)n), (size_t)mm->d);
         if (grow(&ms->ck[slot], sz) || grow(&ms->cv[slot], sz)) return -1;
         ms->src_cap[slot] = n;
     }
     int d = mm->d, hd = mm->hd;
     float qscale = 1.0f / sqrtf((float)hd);
     float *x = ms->x;
-    embed(mm, src, NULL, 0, n, x);
+    embed(mm, ms->pe, src, NULL, 0, n, x);
     for (int l = 0; l < mm->n_enc; l++) {
         const mlayer *L = &mm->enc[l];
         const float *in = sub_input(mm, ms, x, n, &L->attn_norm);
@@ -593,7 +624,7 @@ int atn_marian_decode_src(atn_session *s, const int32_t *tok, const int *slot, c
     if (ms->record) { /* one source for all rows */
         for (int r = 1; r < n; r++)
             if ((src ? src[r] : 0) != (src ? src[0] : 0)) return atn_error("marian: recording attention over several sources");
-        size_t need = (size_t)mm->n_dec * (size_t)n * (size_t)H * (size_t)S;
+        size_t need = atn_mul_size(atn_mul_size((size_t)mm->n_dec, (size_t)n), atn_mul_size((size_t)H, (size_t)S));
         if (need > ms->xattn_cap) {
             if (grow(&ms->xattn, need)) return -1;
             ms->xattn_cap = need;
@@ -603,7 +634,7 @@ int atn_marian_decode_src(atn_session *s, const int32_t *tok, const int *slot, c
     float qscale = 1.0f / sqrtf((float)hd);
     size_t slot_stride = (size_t)s->n_ctx * (size_t)d, layer_stride = slot_stride * (size_t)ms->n_slots;
     float *x = ms->x;
-    embed(mm, tok, pos, 0, n, x);
+    embed(mm, ms->pe, tok, pos, 0, n, x);
     for (int l = 0; l < mm->n_dec; l++) {
         const mlayer *L = &mm->dec[l];
         float *kc = ms->kc + layer_stride * (size_t)l, *vc = ms->vc + layer_stride * (size_t)l;
