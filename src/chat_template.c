@@ -69,7 +69,7 @@ static int fail(ctx *c, int line, const char *fmt, ...) {
 }
 
 static void *alloc(ctx *c, size_t n) {
-    n = (n + 15) & ~(size_t)15;
+    if (n <= ATN_TEMPLATE_MAX_MEMORY) n = (n + 15) & ~(size_t)15; /* (rounding a huge n would wrap) */
     if (n > ATN_TEMPLATE_MAX_MEMORY || c->mem + n > ATN_TEMPLATE_MAX_MEMORY) {
         fail(c, 0, "uses more than %u MiB of memory", ATN_TEMPLATE_MAX_MEMORY >> 20);
         return NULL;
