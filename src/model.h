@@ -44,6 +44,8 @@ struct atn_model {
     char *info_json;
     char *chat_template;     /* NUL-terminated copy, or NULL */
     char arch_name[32];      /* general.architecture ("llama", "qwen2", ...) */
+    char *warnings;          /* load-time warnings, '\n'-separated, or NULL */
+    char not_runnable[160];  /* tokenizer-only model: why it cannot run ("" if it can) */
 };
 
 struct atn_session {
