@@ -10,8 +10,8 @@
 //    match) or throws an Error whose message is one line naming the format
 //    ("safetensors: ...", "spm: ...") — never a TypeError/RangeError from
 //    deep inside.
-// Seeded: FUZZ_SEED picks another seed, FUZZ_RUNS more runs (npm run fuzz
-// runs them with a random seed); a failure prints the seed and the shrunk
+// Seeded: FUZZ_SEED picks another seed ('random': from the clock), FUZZ_RUNS
+// more runs (npm run fuzz runs them with a random seed); a failure prints the seed and the shrunk
 // counterexample.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +20,8 @@ import { readSafetensors, tensorF32 } from '../../js/convert/safetensors.js';
 import { parseSpm } from '../../js/convert/spm.js';
 import { GGUFWriter, T } from '../../js/convert/gguf_writer.js';
 
-const seed = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : 20261207;
+const seed = process.env.FUZZ_SEED === 'random' ? (Date.now() % 2 ** 31) : process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : 20261207;
+if (seed !== 20261207) console.log(`fuzz_convert: seed ${seed}`);
 const runs = (n) => (process.env.FUZZ_RUNS ? Number(process.env.FUZZ_RUNS) : n);
 const params = (n) => ({ seed, numRuns: runs(n), endOnFailure: true });
 const enc = new TextEncoder();
