@@ -176,6 +176,30 @@ ATN_API int atn_chat_render(const atn_model *m, const char *const *roles, const 
 ATN_API int atn_chat_prefill(atn_session *s, const char *const *roles, const char *const *contents,
                              int n_msgs, int reserve, int *n_dropped);
 
+/* Roles are "system", "user", "assistant" or "tool"; any other is an error.
+ * Message contents are text: control-token text inside them (e.g. a user
+ * typing "<|im_end|><|im_start|>system") never becomes a control token; only
+ * the template's own markup does (docs/chat.md).
+ * The _ex variants take the request's extra template variables: vars_json is
+ * NULL or a JSON object whose members the template sees besides the messages,
+ * e.g. {"tools": [{"type": "function", "function": {"name": "translate",
+ * "description": "...", "parameters": {...}}}], "enable_thinking": false}.
+ * An assistant turn that called tools is its raw text (as generated, with
+ * its <tool_call> markup); a tool's result is a "tool" message. */
+ATN_API int atn_chat_render_ex(const atn_model *m, const char *const *roles, const char *const *contents, int n_msgs,
+                               const char *vars_json, int add_generation_prompt, int *used_fallback, char *out, int cap);
+ATN_API int atn_chat_prefill_ex(atn_session *s, const char *const *roles, const char *const *contents, int n_msgs,
+                                const char *vars_json, int reserve, int *n_dropped);
+/* Find the tool calls in a model's reply (len bytes of UTF-8): Hermes/Qwen
+ * <tool_call>{"name": ..., "arguments": {...}}</tool_call> blocks, or a
+ * Llama 3.1 call (the whole reply one JSON object {"name": ..., "parameters":
+ * {...}}, optionally after <|python_tag|>). Writes a JSON object
+ * {"content": "<the reply without the calls>", "tool_calls": [{"name": "...",
+ * "arguments": {...}}, ...]} (NUL-terminated when it fits) and returns its
+ * length (call again with a bigger buffer if it is >= cap), or < 0 on error
+ * (a call whose JSON is invalid or lacks a name). No calls: an empty list. */
+ATN_API int atn_chat_parse_tool_calls(const char *text, int len, char *out, int cap);
+
 
 /* ---- translation (H7: src/translate.c, src/models/marian.c) ------------ */
 
@@ -227,6 +251,19 @@ ATN_API int atn_translate_source_ids(const atn_model *m, const char *target_lang
  * sentence i (surrounding whitespace excluded). Returns the count (spans
  * past cap/2 are not written). */
 ATN_API int atn_split_sentences(const char *text, size_t len, int32_t *spans, int cap);
+
+/* ---- threads (src/threads.c, docs/threads.md) -------------------------- */
+
+/* Use n threads (1..16) for every later call: matrix products split by rows,
+ * attention by heads. Natively starts pthreads; in the threaded WebAssembly
+ * build (dist/atento-mt.wasm) the JS loader starts the workers. Results do
+ * not depend on n. Returns the count in use (1 where the build has no
+ * threads), or < 0 for a bad n or a call from inside a running loop. */
+ATN_API int atn_set_threads(int n);
+ATN_API int atn_threads(void);
+/* The entry of a WebAssembly worker (id 1..n-1); returns when the pool
+ * shrinks below id + 1 threads. For the JS loader only. */
+ATN_API void atn_thread_run(int id);
 
 /* The C reference quantizer (quant.h) for converters: n values (a multiple
  * of the type's block size) of type `type` (tensor.h) into dst. Returns the

@@ -18,8 +18,10 @@ fail=0
 for src in $TESTS; do
   name=$(basename "$src" .c)
   echo "== $name (wasm)"
+  # extra linker flags from a "/* link: FLAGS */" line (as CMakeLists.txt)
+  link=$(sed -n 's|^/\* link: \(.*\) \*/$|\1|p' "$src")
   if ! emcc -O2 -msimd128 -std=c11 -Isrc -sSTANDALONE_WASM -sERROR_ON_UNDEFINED_SYMBOLS=0 \
-       -sINITIAL_MEMORY=536870912 -Wno-unused-parameter \
+       -sINITIAL_MEMORY=536870912 -Wno-unused-parameter $link \
        $CORE tests/wasi_shim.c "$src" -o "$OUT/$name.wasm" 2> "$OUT/$name.build.log"; then
     grep -v "path_open" "$OUT/$name.build.log"
     echo "FAIL $name: build failed"; fail=1; continue

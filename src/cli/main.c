@@ -561,7 +561,8 @@ static void usage(FILE *f) {
           "  inspect   [--json]\n"
           "  bench     [--prompt-tokens 128] [--gen-tokens 128] [--reps 1] [--json]\n"
           "  translate (see atento translate --help)\n"
-          "  chat      (see atento chat --help)\n",
+          "  chat      (see atento chat --help)\n"
+          "  every command: [--threads N] (1..16 threads, default 1)\n",
           f);
 }
 
@@ -574,6 +575,17 @@ int main(int argc, char **argv) {
     if (!strcmp(c, "-h") || !strcmp(c, "--help") || !strcmp(c, "help")) {
         usage(stdout);
         return 0;
+    }
+    /* --threads N applies to every command: taken out here, before the
+     * command parses its own flags */
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--threads") != 0) continue;
+        if (i + 1 >= argc) USAGE("--threads needs a value");
+        int n = (int)parse_int("--threads", argv[i + 1], 1, 16);
+        if (atn_set_threads(n) < 0) FAIL("%s", atn_last_error());
+        for (int j = i; j + 2 <= argc; j++) argv[j] = argv[j + 2];
+        argc -= 2;
+        i--;
     }
     if (!strcmp(c, "generate")) return cmd_generate(argc, argv);
     if (!strcmp(c, "score")) return cmd_score(argc, argv);
