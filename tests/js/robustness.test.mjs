@@ -9,7 +9,8 @@
 // it with
 //     ROBUSTNESS_UPDATE=1 node --test tests/js/robustness.test.mjs
 // A case whose fix has not landed yet carries `open: 'why'`: it is skipped
-// (test.todo) and listed as open in the document.
+// (test.todo) and listed as open in the document; ROBUSTNESS_OPEN=1 runs
+// those too, to see which fixes have landed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -129,7 +130,11 @@ const F = {
   raiseTemplate: () => file('raise.gguf', tinyLlama("{{ raise_exception('this template refuses') }}")),
   syntaxTemplate: () => file('syntax.gguf', tinyLlama('{% for m in messages %}{{ m.content }')),
   loopTemplate: () => file('loop.gguf', tinyLlama('{% for i in range(100000000) %}x{% endfor %}')),
-  intTemplate: () => file('int.gguf', tinyLlama('{{ 1e300|int }}{{ (-3) ** 41 }}{{ [1, 2][1::9223372036854775807] }}')),
+  intTemplate: () => file('int.gguf', tinyLlama('{{ 1e300|int }}')),
+  powTemplate: () => file('pow.gguf', tinyLlama('{{ (-3) ** 41 }}')),
+  absTemplate: () => file('abs.gguf', tinyLlama('{% set big = 2 ** 62 %}{{ (-big - big)|abs }}')),
+  sliceTemplate: () => file('slice.gguf', tinyLlama('{% set big = 2 ** 62 %}{{ [1, 2, 3][1::big - 1 + big] }}')),
+  rangeTemplate: () => file('range.gguf', tinyLlama('{% set big = 2 ** 62 %}{% for i in range(big - 2 + big, big - 1 + big) %}{{ i + 2 }}{% endfor %}')),
   tiny: () => file('tiny.gguf', tinyLlama(null)),
 };
 const made = {};
@@ -155,19 +160,19 @@ const CASES = [
   { kind: 'file', what: 'header claims 2^62 tensors and keys', argv: () => ['inspect', '--model', f('manyTensors')], exit: 1, msg: /tensor|key|count|too many/i },
   { kind: 'file', what: 'a key of length 2^63', argv: () => ['inspect', '--model', f('hugeString')], exit: 1, msg: /string|length|truncat|past the end/i },
   { kind: 'file', what: 'marian header asking for 2.5 GB + 16 GiB, no tensors (608 bytes)', argv: () => ['translate', '--model', f('hugeMarian'), '--text', 'hi'], exit: 1, msg: /marian: /,
-    open: 'issue 8.3 (load-time budgets): the loader allocates before it checks the tensors' },
+ },
   { kind: 'file', what: 'llama header with 100000 layers and a 2^30 context', argv: () => ['generate', '--model', f('hugeLlama'), '--prompt', 'hola', '--max-tokens', '1'], exit: 1, msg: /llama|layer|tensor|context/i,
-    open: 'issue 8.3 (load-time budgets)' },
+ },
   { kind: 'file', what: '2049 MiB file (sparse, zeros)', argv: () => ['inspect', '--model', f('sparse2049')], exit: 1, msg: /2049|GiB|limit|GGUF/i,
-    open: 'issue 8.4 (WebAssembly memory limit stated in the error)' },
+ },
   // arguments
   { kind: 'argument', what: 'unknown command', argv: ['frobnicate'], exit: 2, msg: /unknown command/ },
   { kind: 'argument', what: 'unknown flag', argv: ['generate', '--model', TUTOR, '--prompt', 'x', '--frobnicate'], exit: 2, msg: /frobnicate/ },
   { kind: 'argument', what: '--model missing', argv: ['generate', '--prompt', 'x'], exit: 2, msg: /--model/ },
   { kind: 'argument', what: '--ctx abc', argv: ['generate', '--model', TUTOR, '--prompt', 'x', '--ctx', 'abc'], exit: 2, msg: /--ctx/ },
   { kind: 'argument', what: '--ctx -5', argv: ['generate', '--model', TUTOR, '--prompt', 'x', '--ctx', '-5'], exit: 2, msg: /--ctx/ },
-  { kind: 'argument', what: '--ctx 524288 (KV cache wraps in wasm32)', argv: ['generate', '--model', TUTOR, '--prompt', 'hola', '--ctx', '524288', '--max-tokens', '1'], exit: 1, msg: /ctx|context|KV|memory/i,
-    open: 'issue 8.1 (checked size arithmetic)' },
+  { kind: 'argument', what: '--ctx 524288 (8 GiB KV cache: past wasm32, fine natively)', argv: ['generate', '--model', TUTOR, '--prompt', 'hola', '--ctx', '524288', '--max-tokens', '1', '--temperature', '0'],
+    exit: { wasm: 1, native: 0 }, msg: { wasm: /KV cache.*4 GiB/ } },
   { kind: 'argument', what: '--max-tokens 0 (generates nothing)', argv: ['generate', '--model', TUTOR, '--prompt', 'x', '--max-tokens', '0'], exit: 0, msg: null },
   { kind: 'argument', what: '--max-tokens -1', argv: ['generate', '--model', TUTOR, '--prompt', 'x', '--max-tokens', '-1'], exit: 2, msg: /--max-tokens/ },
   { kind: 'argument', what: '--temperature -1', argv: ['generate', '--model', TUTOR, '--prompt', 'x', '--temperature', '-1'], exit: 2, msg: /--temperature/ },
@@ -197,11 +202,14 @@ const CASES = [
   { kind: 'template', what: 'template syntax error', argv: () => ['chat', '--model', f('syntaxTemplate'), '--json'], stdin: JSON_OK, exit: 1, msg: /template/ },
   { kind: 'template', what: 'template loop of 10^8 steps', argv: () => ['chat', '--model', f('loopTemplate'), '--json'], stdin: JSON_OK, exit: 1, msg: /template/ },
   { kind: 'template', what: 'list nested 100000 deep', argv: () => ['chat', '--model', f('deepTemplate'), '--json'], stdin: JSON_OK, exit: 1, msg: /template/,
-    open: 'issue 8.2 (template depth limits)' },
+ },
   { kind: 'template', what: "find-heavy template (1000 x find of 5 KB in 1 MB)", argv: () => ['chat', '--model', f('findTemplate'), '--json'], stdin: JSON_OK, exit: 1, msg: /template/,
-    open: 'issue 8.2 (every byte scanned counted in the step budget)' },
-  { kind: 'template', what: '1e300|int, (-3)**41, slice step 2^63-1', argv: () => ['chat', '--model', f('intTemplate'), '--json'], stdin: JSON_OK, exit: 1, msg: /template/,
-    open: 'issue 8.2 (checked integer arithmetic)' },
+ },
+  { kind: 'template', what: '1e300|int', argv: () => ['chat', '--model', f('intTemplate'), '--json'], stdin: JSON_OK, exit: 1, msg: /template/ },
+  { kind: 'template', what: '(-3) ** 41', argv: () => ['chat', '--model', f('powTemplate'), '--json'], stdin: JSON_OK, exit: 1, msg: /template/ },
+  { kind: 'template', what: '(-2^63)|abs', argv: () => ['chat', '--model', f('absTemplate'), '--json'], stdin: JSON_OK, exit: 1, msg: /template/ },
+  { kind: 'template', what: 'slice step 2^63-1 (renders)', argv: () => ['chat', '--model', f('sliceTemplate'), '--json'], stdin: JSON_OK, exit: 0, msg: null },
+  { kind: 'template', what: 'range() next to INT64_MAX, then i + 2', argv: () => ['chat', '--model', f('rangeTemplate'), '--json'], stdin: JSON_OK, exit: 1, msg: /template/ },
   // chat --json
   { kind: 'JSON', what: 'empty stdin', argv: () => ['chat', '--model', f('tiny'), '--json'], stdin: '', exit: 1, msg: /no conversation/ },
   { kind: 'JSON', what: 'not JSON', argv: () => ['chat', '--model', f('tiny'), '--json'], stdin: 'hello', exit: 1, msg: /--json/ },
@@ -233,7 +241,7 @@ const observed = new Map(); // what -> {wasm, native}
 
 for (const c of CASES) {
   const name = `${c.kind}: ${c.what}`;
-  if (c.open) {
+  if (c.open && !process.env.ROBUSTNESS_OPEN) {
     test.todo(`${name} — open: ${c.open}`);
     continue;
   }
@@ -243,14 +251,16 @@ for (const c of CASES) {
       const r = run(bin, c);
       const where = `${bin} CLI: ${name}`;
       assert.equal(r.signal, null, `${where}: killed by ${r.signal}\n${r.stderr}`);
-      assert.equal(r.code, c.exit, `${where}: exit ${r.code}, expected ${c.exit}\n${r.stderr}`);
+      const exit = typeof c.exit === 'object' ? c.exit[bin] : c.exit;
+      const msg = c.msg && !(c.msg instanceof RegExp) ? c.msg[bin] : c.msg;
+      assert.equal(r.code, exit, `${where}: exit ${r.code}, expected ${exit}\n${r.stderr}`);
       assert.ok(!/^\s+at |RuntimeError|internal error|Segmentation|AddressSanitizer|runtime error:/m.test(r.stderr), `${where}: trap or stack trace\n${r.stderr}`);
-      if (c.msg) {
+      if (msg) {
         assert.equal(r.lines.length, 1, `${where}: expected one error line, got\n${r.stderr}`);
         assert.match(r.lines[0], /^atento: /, `${where}: ${r.lines[0]}`);
-        assert.match(r.lines[0], c.msg, `${where}: ${r.lines[0]}`);
-      }
-      got[bin] = { code: r.code, line: c.msg ? show(r.lines[0]) : '' };
+        assert.match(r.lines[0], msg, `${where}: ${r.lines[0]}`);
+      } else assert.equal(r.stderr, '', `${where}: unexpected stderr`);
+      got[bin] = { code: r.code, line: msg ? show(r.lines[0]) : '' };
     }
     observed.set(c, got);
   });
@@ -272,15 +282,15 @@ const API = [
   { what: 'translate() with beam 9 (clamped to 8)', run: async (m) => m.translate('Hello.', { beam: 9 }), model: TRANSLATE, ok: (r) => r.text.length > 0 },
   { what: 'translate() of an empty text', run: async (m) => m.translate(''), model: TRANSLATE, ok: (r) => r.text === '' },
   { what: 'tokenize() of one 180 MB word', run: async (m) => m.tokenize('a'.repeat(180e6)), model: TUTOR, code: /E_/, msg: /./,
-    open: 'issue 8.1 (tokenizer work buffers wrap in wasm32; a trap must not poison the worker, 8.5)' },
-  { what: 'generate() with ctx 524288', run: async (m) => m.generate('hola', { ctx: 524288, maxTokens: 1 }), model: TUTOR, code: /E_/, msg: /ctx|context|KV|memory/i,
-    open: 'issue 8.1 (checked size arithmetic)' },
+ },
+  { what: 'generate() with nCtx 524288', run: async (m) => m.generate('hola', { nCtx: 524288, maxTokens: 1 }), model: TUTOR, code: /E_/, msg: /KV cache|4 GiB/ },
+  { what: 'generate() with nCtx 262144 (wrapped to 0 bytes before)', run: async (m) => m.generate('hola', { nCtx: 262144, maxTokens: 1 }), model: TUTOR, code: /E_/, msg: /KV cache|4 GiB/ },
 ];
 const apiObserved = new Map();
 
 for (const a of API) {
   const name = `Node API: ${a.what}`;
-  if (a.open) {
+  if (a.open && !process.env.ROBUSTNESS_OPEN) {
     test.todo(`${name} — open: ${a.open}`);
     continue;
   }
@@ -325,7 +335,9 @@ function table() {
     if (c.open) rows.push(`| ${c.kind} | ${esc(c.what)} | open: ${esc(c.open)} | | |`);
     else {
       const same = o.wasm.line === o.native.line;
-      rows.push(`| ${c.kind} | ${esc(c.what)} | ${o.wasm.line ? '`' + esc(o.wasm.line) + '`' : '(no error)'} | ${same ? 'same' : '`' + esc(o.native.line) + '`'} | ${o.wasm.code} |`);
+      const cell = (x) => (x.line ? '`' + esc(x.line) + '`' : '(no error)');
+      const exit = o.wasm.code === o.native.code ? o.wasm.code : `${o.wasm.code} / ${o.native.code}`;
+      rows.push(`| ${c.kind} | ${esc(c.what)} | ${cell(o.wasm)} | ${same ? 'same' : cell(o.native)} | ${exit} |`);
     }
   }
   rows.push('', '| Node API (js/index.js) | error code | message |', '|---|---|---|');
