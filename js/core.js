@@ -309,6 +309,12 @@ export class Atento {
    * @returns {{content: string, toolCalls: {name: string, arguments: object}[]}}
    */
   parseToolCalls(text) {
+    const r = JSON.parse(this.parseToolCallsJson(text));
+    return { content: r.content, toolCalls: r.tool_calls };
+  }
+
+  /** The same as the JSON text the C core writes: {"content": ..., "tool_calls": [...]}. */
+  parseToolCallsJson(text) {
     const [p, n] = this.putString(text);
     try {
       const f = this.fn('atn_chat_parse_tool_calls');
@@ -317,8 +323,7 @@ export class Atento {
       const out = this.malloc(len + 1);
       try {
         f(p, n, out, len + 1);
-        const r = JSON.parse(utf8dec.decode(this.u8.subarray(out, out + len)));
-        return { content: r.content, toolCalls: r.tool_calls };
+        return utf8dec.decode(this.u8.subarray(out, out + len));
       } finally {
         this.free(out);
       }
@@ -339,15 +344,21 @@ export class Atento {
   /**
    * Load a GGUF model. The bytes are copied once into wasm memory and the
    * model keeps that copy (take_ownership): tensors point straight into it.
+   * Options: allowUnknownPretokenizer (a byte-level BPE vocabulary whose
+   * tokenizer.ggml.pre atento does not know uses GPT-2's rules, and
+   * model.warnings says so, instead of failing). A file with a vocabulary
+   * but no tensors, or an architecture atento cannot run, loads as a
+   * tokenizer-only model (model.runnable false; newSession throws why).
    * @param {Uint8Array|ArrayBuffer} bytes
+   * @param {{allowUnknownPretokenizer?: boolean}} [opts]
    */
-  loadModel(bytes) {
+  loadModel(bytes, opts = {}) {
     if (bytes instanceof ArrayBuffer) bytes = new Uint8Array(bytes);
     else if (ArrayBuffer.isView(bytes) && !(bytes instanceof Uint8Array)) bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (!(bytes instanceof Uint8Array)) throw new AtentoError('E_ARG', 'loadModel: expected the bytes of a .gguf file (Uint8Array or ArrayBuffer)');
     const buf = this.reserve(bytes.length);
     buf.view().set(bytes);
-    return buf.load();
+    return buf.load(opts);
   }
 
   /**
@@ -380,10 +391,11 @@ export class Atento {
         if (offset < 0 || offset + chunk.length > size) throw new AtentoError('E_ARG', `chunk [${offset}, ${offset + chunk.length}) outside the ${size}-byte model buffer`);
         this.view().set(chunk, offset);
       },
-      load() {
+      load(opts = {}) {
         live();
         if (!p) throw new AtentoError('E_FREED', 'model buffer already loaded or freed');
-        const m = rt.fn('atn_model_load')(p, size, 1) >>> 0;
+        const flags = opts.allowUnknownPretokenizer ? 1 : 0; // ATN_LOAD_ANY_PRETOKENIZER
+        const m = rt.fn('atn_model_load_flags')(p, size, 1, flags) >>> 0;
         // With take_ownership the model frees the bytes, even when loading fails.
         p = 0;
         if (!m) rt.fail('E_LOAD', 'loading the model');
@@ -513,6 +525,11 @@ export class Model {
     this.arch = a ? rt.cstring(a) : '';
     this.bos = rt.fn('atn_token_bos')(ptr);
     this.eos = rt.fn('atn_token_eos')(ptr);
+    // What loading tolerated (ids outside the vocabulary, an unknown
+    // pre-tokenizer, ...), one string each.
+    const w = rt.fn('atn_model_warnings')(ptr) >>> 0;
+    this.warnings = w ? rt.cstring(w).split('\n') : [];
+    this.runnable = this.info().runnable !== false;
   }
 
   _p() {

@@ -86,14 +86,14 @@ export function dropOldest(messages, dropped) {
  * onText(text) (may be async). shouldStop() is polled between tokens; when it
  * says yes the reply ends there (stop_reason 'interrupted').
  */
-export async function chatTurn(ctx, messages, p, { onText, shouldStop, yieldEvery = 0 } = {}) {
+export async function chatTurn(ctx, messages, p, { onText, shouldStop, yieldEvery = 0, vars = null } = {}) {
   const { rt, model, session } = ctx;
   const nCtx = session.nCtx;
   // Room kept for the reply: max-tokens, but never more than half the context,
   // so a long reply limit cannot squeeze the conversation out.
   const reserve = Math.max(1, Math.min(p.maxTokens, Math.floor(nCtx / 2)));
   const t0 = performance.now();
-  const { evaluated, dropped } = session.chatPrefill(messages, reserve);
+  const { evaluated, dropped } = session.chatPrefill(messages, reserve, vars);
   const t1 = performance.now();
   const promptTokens = session.nPast;
   const sampler = model.newSampler(p.sampler);
@@ -227,7 +227,13 @@ export function checkConversation(v) {
     }
     params.stop = st;
   }
-  return { messages, params };
+  // template variables: tools (OpenAI-style definitions) and chat_template_kwargs
+  let vars = null;
+  if (v.tools !== undefined && v.tools !== null && !Array.isArray(v.tools)) throw new Error('"tools" must be an array of tool definitions');
+  const kw = v.chat_template_kwargs;
+  if (kw !== undefined && kw !== null && (typeof kw !== 'object' || Array.isArray(kw))) throw new Error('"chat_template_kwargs" must be an object');
+  if (Array.isArray(v.tools) || (kw && typeof kw === 'object')) vars = { ...(kw || {}), ...(Array.isArray(v.tools) ? { tools: v.tools } : {}) };
+  return { messages, params, vars, tools: Array.isArray(v.tools) };
 }
 
 /** The offset of the first byte of `b` that is not part of a valid UTF-8 character. */
@@ -326,8 +332,8 @@ export async function run(o) {
 
 async function runJson(ctx, convs, o, loadMs) {
   for (let k = 0; k < convs.length; k++) {
-    const { messages, params: jp } = convs[k];
-    const r = await chatTurn(ctx, messages, params(o, jp));
+    const { messages, params: jp, vars, tools } = convs[k];
+    const r = await chatTurn(ctx, messages, params(o, jp), { vars });
     const res = {
       message: { role: 'assistant', content: r.content },
       tokens: r.tokens,
@@ -338,9 +344,26 @@ async function runJson(ctx, convs, o, loadMs) {
       stop_reason: r.reason,
       timings: k === 0 ? { load_ms: round(loadMs), ...r.timings } : r.timings,
     };
-    await out(JSON.stringify(res) + '\n');
+    let line = JSON.stringify(res);
+    if (tools) {
+      // the calls as the C parser writes them, spliced into "message" (the
+      // same bytes as the native CLI)
+      const m = JSON.stringify(res.message);
+      line = line.replace(m, () => m.slice(0, -1) + toolCallsJson(ctx.rt, r.content) + '}');
+    }
+    await out(line + '\n');
   }
   return 0;
+}
+
+/** ',"tool_calls":[...]' of a reply, or the reason they cannot be read. */
+function toolCallsJson(rt, content) {
+  try {
+    const j = rt.parseToolCallsJson(content);
+    return j.slice(j.indexOf(',"tool_calls":['), -1);
+  } catch (e) {
+    return ',"tool_calls":[],"tool_call_error":' + JSON.stringify(e.message);
+  }
 }
 
 async function runInteractive(ctx, o, path) {

@@ -1,10 +1,11 @@
 // atento generate: stream a continuation of a prompt.
 import { AtentoError } from '../core.js';
-import { UsageError, exactlyOne, loadModelFile, samplerFlags, samplerOpts, out } from './_common.js';
+import { UsageError, exactlyOne, loadModelFile, pretokenizerFlag, samplerFlags, samplerOpts, out } from './_common.js';
 
 export const summary = 'generate text from a prompt (streamed)';
 
 export const flags = {
+  ...pretokenizerFlag,
   model: { type: 'path', required: true, value: 'M.gguf', help: 'the model' },
   prompt: { type: 'string', value: 'TEXT', help: 'the prompt (BOS added when the model asks for it)' },
   tokens: { type: 'ids', value: '1,2,3', help: 'the prompt as token ids, taken exactly as given (no BOS)' },
@@ -25,7 +26,7 @@ export async function run(o) {
   exactlyOne('generate', o, 'prompt', 'tokens');
   if (o.prompt !== undefined && o.prompt.length === 0) throw new UsageError('--prompt is empty');
   for (const s of o.stop) if (s.length === 0) throw new UsageError('--stop is empty');
-  const { rt, model, loadMs } = await loadModelFile(o.model);
+  const { rt, model, loadMs } = await loadModelFile(o.model, { allowUnknownPretokenizer: o.allowUnknownPretokenizer });
   let ids;
   if (o.tokens !== undefined) {
     ids = Int32Array.from(o.tokens);

@@ -154,6 +154,8 @@ static int32_t *parse_ids(const char *flag, const char *v, int *n) {
     return ids;
 }
 
+static int load_flags;   /* --allow-unknown-pretokenizer */
+
 static void parse(int argc, char **argv, opts *o, const char *allowed) {
     memset(o, 0, sizeof *o);
     o->max_tokens = 128;
@@ -171,6 +173,7 @@ static void parse(int argc, char **argv, opts *o, const char *allowed) {
         if (!strstr(allowed, key)) USAGE("%s: unknown flag for %s", a, argv[1]);
         if (!strcmp(name, "json")) { o->json = 1; continue; }
         if (!strcmp(name, "parse-special")) { o->parse_special = 1; continue; }
+        if (!strcmp(name, "allow-unknown-pretokenizer")) { load_flags |= ATN_LOAD_ANY_PRETOKENIZER; continue; }
         if (i + 1 >= argc) USAGE("%s needs a value", a);
         const char *v = argv[++i];
         if (!strcmp(name, "model")) o->model = v;
@@ -201,7 +204,8 @@ static void parse(int argc, char **argv, opts *o, const char *allowed) {
     if (!o->model) USAGE("%s: --model is required", argv[1]);
 }
 
-/* Read the whole file in one read into atn_malloc'd memory; the model takes it. */
+/* Read the whole file in one read into atn_malloc'd memory; the model takes
+ * it. What loading tolerated is said on stderr, every time. */
 static atn_model *load_model(const char *path, size_t *size_out, double *ms) {
     double t0 = now_ms();
     FILE *f = fopen(path, "rb");
@@ -214,8 +218,15 @@ static atn_model *load_model(const char *path, size_t *size_out, double *ms) {
     if (!data) FAIL("%s: out of memory for %zu bytes", path, size);
     if (fread(data, 1, size, f) != size) FAIL("%s: read error", path);
     fclose(f);
-    atn_model *m = atn_model_load(data, size, 1);
+    atn_model *m = atn_model_load_flags(data, size, 1, load_flags);
     if (!m) FAIL("%s: %s", path, atn_last_error());
+    const char *w = atn_model_warnings(m);
+    while (w && *w) {
+        const char *e = strchr(w, '\n');
+        int wl = e ? (int)(e - w) : (int)strlen(w);
+        fprintf(stderr, "warning: %s: %.*s\n", path, wl, w);
+        w += wl + (e ? 1 : 0);
+    }
     if (size_out) *size_out = size;
     if (ms) *ms = now_ms() - t0;
     return m;
@@ -254,7 +265,7 @@ static int cmd_generate(int argc, char **argv) {
     opts o;
     parse(argc, argv, &o,
           " model prompt tokens max-tokens temperature top-k top-p min-p repeat-penalty repeat-last-n seed stop "
-          "parse-special ctx json ");
+          "parse-special ctx json allow-unknown-pretokenizer ");
     if (!o.prompt == !o.tokens) USAGE("generate: give exactly one of --prompt and --tokens");
     if (o.prompt && !*o.prompt) USAGE("--prompt is empty");
     int32_t *ids = NULL;
@@ -411,7 +422,7 @@ static int score_translation(atn_model *m, const opts *o) {
 
 static int cmd_score(int argc, char **argv) {
     opts o;
-    parse(argc, argv, &o, " model tokens text source to json ");
+    parse(argc, argv, &o, " model tokens text source to json allow-unknown-pretokenizer ");
     if (!o.text == !o.tokens) USAGE("score: give exactly one of --tokens and --text");
     if (o.text && !*o.text) USAGE("--text is empty");
     int32_t *ids = NULL;
@@ -443,7 +454,7 @@ static int cmd_score(int argc, char **argv) {
 
 static int cmd_tokenize(int argc, char **argv) {
     opts o;
-    parse(argc, argv, &o, " model text ids json ");
+    parse(argc, argv, &o, " model text ids json allow-unknown-pretokenizer ");
     if (!o.text == !o.ids) USAGE("tokenize: give exactly one of --text and --ids");
     int32_t *ids = NULL;
     int n = 0;
@@ -502,7 +513,7 @@ static int cmd_tokenize(int argc, char **argv) {
 
 static int cmd_inspect(int argc, char **argv) {
     opts o;
-    parse(argc, argv, &o, " model json ");
+    parse(argc, argv, &o, " model json allow-unknown-pretokenizer ");
     size_t size;
     atn_model *m = load_model(o.model, &size, NULL);
     const char *info = atn_model_info_json(m);
@@ -515,6 +526,7 @@ static int cmd_inspect(int argc, char **argv) {
         printf("architecture:  %s\n", atn_model_arch(m));
         printf("vocabulary:    %d tokens, BOS %d, EOS %d\n", atn_model_n_vocab(m), atn_token_bos(m), atn_token_eos(m));
         printf("context:       %d (training)\n", atn_model_n_ctx_train(m));
+        if (strstr(info, "\"runnable\":false")) printf("runs:          no (tokenizer only, see not_runnable below)\n");
         const char *ct = atn_model_chat_template(m);
         printf("chat template: %s\n", ct ? "yes" : "none");
         printf("details (JSON): %s\n", info);
@@ -595,6 +607,8 @@ static void usage(FILE *f) {
           "  score     (--tokens IDS | --text TEXT) [--json]\n"
           "  tokenize  (--text TEXT | --ids 1,2,3) [--json]\n"
           "  inspect   [--json]\n"
+          "  (generate, score, tokenize, inspect: --allow-unknown-pretokenizer lets a vocabulary with an\n"
+          "   unknown tokenizer.ggml.pre use GPT-2's rules, with a warning on every run)\n"
           "  bench     [--prompt-tokens 128] [--gen-tokens 128] [--reps 1] [--json]\n"
           "  translate (see atento translate --help)\n"
           "  chat      (see atento chat --help)\n"
