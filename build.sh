@@ -77,7 +77,7 @@ stale() {
 build_wasm() {
   need_emcc
   shopt -s nullglob
-  local srcs=(src/*.c src/kernels/*.c src/models/*.c src/tokenizer/*.c)
+  local srcs=(src/*.c src/kernels/*.c src/models/*.c src/tokenizer/*.c src/train/*.c)
   shopt -u nullglob
   if [ ${#srcs[@]} -eq 0 ]; then echo "build.sh: no core sources under src/" >&2; exit 1; fi
 
@@ -162,7 +162,7 @@ OUT_MT=dist/atento-mt.wasm
 build_wasm_mt() {
   need_emcc
   shopt -s nullglob
-  local srcs=(src/*.c src/kernels/*.c src/models/*.c src/tokenizer/*.c)
+  local srcs=(src/*.c src/kernels/*.c src/models/*.c src/tokenizer/*.c src/train/*.c)
   shopt -u nullglob
   local cflags=("${CFLAGS[@]}" -pthread)
   mkdir -p "$OBJ_MT" dist

@@ -44,6 +44,18 @@ ATN_API void atn_free(void *p);
  * atn_model_free: tensors point straight into it, so loading copies nothing.
  * Otherwise the caller keeps `data` alive until atn_model_free. */
 ATN_API atn_model *atn_model_load(void *data, size_t size, int take_ownership);
+/* The same with flags: ATN_LOAD_ANY_PRETOKENIZER lets a byte-level BPE
+ * vocabulary whose tokenizer.ggml.pre atento does not know use GPT-2's rules
+ * (a warning says so) instead of failing to load.
+ * A file with a vocabulary but no tensors, or with an architecture atento
+ * cannot run, loads as a tokenizer-only model: tokenizing and inspecting
+ * work, atn_session_new fails and says why ("runnable": false in the info). */
+#define ATN_LOAD_ANY_PRETOKENIZER 1
+ATN_API atn_model *atn_model_load_flags(void *data, size_t size, int take_ownership, int flags);
+/* What loading tolerated (special-token ids outside the vocabulary, odd token
+ * types, a missing or unknown pre-tokenizer, ...), one line each, or NULL if
+ * nothing; also the "warnings" array of atn_model_info_json. */
+ATN_API const char *atn_model_warnings(const atn_model *m);
 ATN_API void atn_model_free(atn_model *m);
 
 /* A JSON object describing the model (architecture, hyper-parameters,
@@ -264,6 +276,31 @@ ATN_API int atn_threads(void);
 /* The entry of a WebAssembly worker (id 1..n-1); returns when the pool
  * shrinks below id + 1 threads. For the JS loader only. */
 ATN_API void atn_thread_run(int id);
+
+/* ---- fine-tuning (translation models) -------------------------------------
+ * Teach a marian model the user's sentence pairs (docs/training.md): LoRA
+ * adapters on the decoder trained with label-smoothed cross-entropy and
+ * AdamW, replaying the model's own translations of `replay` sentences so it
+ * keeps the rest of its behaviour; the result is an ordinary GGUF file.
+ *   f = atn_finetune_new(model, "es", 0, 0, seed);   steps, lr: 0 = defaults
+ *   atn_finetune_add_pair(f, src, n, tgt, n) ...; atn_finetune_add_replay(f, src, n) ...
+ *   while ((r = atn_finetune_step(f, &loss)) > 0) { progress }   r < 0: error
+ *   bytes = atn_finetune_save(f, &size);  (atn_free them)
+ * The model must outlive f and is not changed. */
+typedef struct atn_finetune atn_finetune;
+ATN_API atn_finetune *atn_finetune_new(atn_model *m, const char *target_lang, int steps, float lr, uint32_t seed);
+ATN_API void atn_finetune_free(atn_finetune *f);
+/* 0, or < 0 with a one-line reason (empty side, invalid UTF-8, too long). */
+ATN_API int atn_finetune_add_pair(atn_finetune *f, const char *src, size_t src_len, const char *tgt, size_t tgt_len);
+ATN_API int atn_finetune_add_replay(atn_finetune *f, const char *src, size_t len);
+/* One optimizer step over all pairs and replayed sentences (the first call
+ * also translates the replayed sentences). 1: done, *loss = its loss;
+ * 0: all steps were done; < 0: error. */
+ATN_API int atn_finetune_step(atn_finetune *f, float *loss);
+/* {"pairs","replay","step","steps","lr","loss","lora_rank","lora_alpha","trainer_bytes"} */
+ATN_API const char *atn_finetune_info_json(atn_finetune *f);
+/* The fine-tuned model as GGUF bytes (atn_malloc'd), or NULL. */
+ATN_API void *atn_finetune_save(atn_finetune *f, size_t *size);
 
 /* The C reference quantizer (quant.h) for converters: n values (a multiple
  * of the type's block size) of type `type` (tensor.h) into dst. Returns the

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 export NODE_PATH="${NODE_PATH:-/usr/share/nodejs}"
 OUT=build-wasm-tests
 mkdir -p "$OUT"
-CORE=$(ls src/*.c src/kernels/*.c src/models/*.c src/tokenizer/*.c 2>/dev/null)
+CORE=$(ls src/*.c src/kernels/*.c src/models/*.c src/tokenizer/*.c src/train/*.c 2>/dev/null)
 if [ $# -gt 0 ]; then TESTS=""; for t in "$@"; do TESTS="$TESTS tests/c/$t.c"; done
 else TESTS=$(ls tests/c/test_*.c); fi
 fail=0
