@@ -28,6 +28,12 @@ export interface LoadOptions {
   onProgress?: (p: Progress) => void;
   /** atento.wasm: a URL, a path (Node), its bytes or a compiled module. Default: dist/atento.wasm of the package. */
   wasm?: string | URL | BufferSource | WebAssembly.Module;
+  /** Threads (1-16, or 'auto': the logical cores up to 8). More than 1 loads the threaded module
+   * (dist/atento-mt.wasm) where memory can be shared (Node; a cross-origin isolated page), else
+   * the single-thread one; ModelInfo.threads says which ran. Default 1. */
+  threads?: number | 'auto';
+  /** atento-mt.wasm, like `wasm`. Default: dist/atento-mt.wasm of the package. */
+  threadedWasm?: string | URL | BufferSource | WebAssembly.Module;
   /** A name for messages (default: the file name). */
   name?: string;
   /** Browser: the Cache Storage cache to look the URL up in and store the download to; false: none. */
@@ -46,6 +52,10 @@ export interface ModelInfo {
   chatTemplate: string | null;
   /** Size of the worker's wasm memory right after loading. */
   memoryBytes: number;
+  /** Threads in use: 1 with the single-thread module. */
+  threads: number;
+  /** Why more threads were asked for but not used, else null. */
+  threadsError: string | null;
   loadMs: number;
   /** atn_model_info_json, parsed. */
   info: Record<string, unknown>;

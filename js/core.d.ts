@@ -12,7 +12,16 @@ export class AtentoError extends Error {
 export type WasmSource = BufferSource | URL | string | Response | Promise<Response> | WebAssembly.Module;
 
 export function defaultWasmUrl(): URL;
-export function initAtento(source?: WasmSource): Promise<Atento>;
+export interface InitOptions {
+  /** 1-16 or 'auto' (the logical cores up to 8); > 1 loads the threaded module where memory can be shared. */
+  threads?: number | 'auto';
+  /** atento-mt.wasm (default: dist/atento-mt.wasm beside this file). */
+  threadedWasm?: WasmSource;
+}
+export function initAtento(source?: WasmSource, opts?: InitOptions): Promise<Atento>;
+export function defaultThreadedWasmUrl(): URL;
+export function defaultThreads(): number;
+export function sharedMemoryMissing(): string;
 
 export interface SamplerOptions {
   temperature?: number;   // <= 0: greedy
@@ -30,7 +39,7 @@ export interface ModelBuffer {
   /** A view of the reserved bytes; take it again after any other call into atento. */
   view(): Uint8Array;
   set(chunk: Uint8Array, offset: number): void;
-  load(): Model;
+  load(opts?: { allowUnknownPretokenizer?: boolean }): Model;
   free(): void;
 }
 
@@ -39,7 +48,18 @@ export class Atento {
   readonly memory: WebAssembly.Memory;
   /** Current size of wasm memory in bytes (it only grows: also the peak). */
   readonly memoryBytes: number;
-  loadModel(bytes: Uint8Array | ArrayBuffer | ArrayBufferView): Model;
+  /** The threaded module is loaded (dist/atento-mt.wasm). */
+  readonly threaded: boolean;
+  /** Threads in use (1 with the single-thread module). */
+  readonly threads: number;
+  /** Why threads were asked for but are not used ('' otherwise). */
+  threadsError: string;
+  /** Start or stop workers; resolves to the count in use. Call between operations. */
+  setThreads(n: number | 'auto'): Promise<number>;
+  /** Stop the workers (the runtime goes on with one thread). */
+  dispose(): Promise<void>;
+  /** allowUnknownPretokenizer: a vocabulary whose tokenizer.ggml.pre atento does not know uses GPT-2's rules (with a warning) instead of failing. */
+  loadModel(bytes: Uint8Array | ArrayBuffer | ArrayBufferView, opts?: { allowUnknownPretokenizer?: boolean }): Model;
   reserve(size: number): ModelBuffer;
   samplerDefaults(): Required<Omit<SamplerOptions, 'seed'>> & { seed: bigint };
   newSampler(opts?: SamplerOptions): Sampler;
@@ -71,6 +91,10 @@ export class Model {
   readonly bos: number;
   readonly eos: number;
   readonly fileSize: number;
+  /** What loading tolerated (special-token ids outside the vocabulary, an unknown pre-tokenizer, ...). */
+  readonly warnings: string[];
+  /** false for a tokenizer-only model (a vocabulary without tensors, or an architecture atento cannot run): newSession throws why. */
+  readonly runnable: boolean;
   info(): Record<string, unknown>;
   chatTemplate(): string | null;
   tokenize(text: string | Uint8Array, opts?: { addSpecial?: boolean; parseSpecial?: boolean }): Int32Array;

@@ -37,7 +37,12 @@ const WASM_MAX_MEMORY = 2 ** 32; // 65536 pages of 64 KiB (build.sh: -sMAXIMUM_M
 const WASM_MAX_ALLOC = 2 ** 31; // dlmalloc grows its heap by less than half the address space at once
 const mib = (n) => `${(n / 2 ** 20).toFixed(n < 2 ** 20 ? 2 : 0)} MiB`;
 const utf8enc = new TextEncoder();
-const utf8dec = new TextDecoder('utf-8'); // replacement chars for invalid bytes, never throws
+const utf8decoder = new TextDecoder('utf-8'); // replacement chars for invalid bytes, never throws
+// TextDecoder refuses views of a SharedArrayBuffer (the threaded module's
+// memory): those are copied first.
+const utf8dec = {
+  decode: (v) => utf8decoder.decode(typeof SharedArrayBuffer !== 'undefined' && v && v.buffer instanceof SharedArrayBuffer ? v.slice() : v),
+};
 
 export class AtentoError extends Error {
   constructor(code, message) {
@@ -99,7 +104,25 @@ async function compile(source) {
  * @param {BufferSource|URL|string|Response|Promise<Response>|WebAssembly.Module} [source]
  * @returns {Promise<Atento>}
  */
-export async function initAtento(source) {
+export async function initAtento(source, opts = {}) {
+  const threads = wantedThreads(opts.threads);
+  if (threads > 1) {
+    // The threaded module when this environment can share memory between
+    // threads; the single-thread one otherwise (rt.threadsError says why).
+    const why = sharedMemoryMissing();
+    if (!why) {
+      try {
+        return await initThreaded(opts.threadedWasm ?? defaultThreadedWasmUrl(), threads);
+      } catch (e) {
+        const rt = await initAtento(source);
+        rt.threadsError = e.message;
+        return rt;
+      }
+    }
+    const rt = await initAtento(source);
+    rt.threadsError = why;
+    return rt;
+  }
   let module;
   try {
     module = await compile(source);
@@ -120,6 +143,89 @@ export async function initAtento(source) {
   return rt;
 }
 
+// ---- threads (dist/atento-mt.wasm, docs/threads.md) --------------------------
+
+/** The default location of the threaded module, beside atento.wasm. */
+export function defaultThreadedWasmUrl() {
+  return new URL('../dist/atento-mt.wasm', import.meta.url);
+}
+
+const MAX_THREADS = 16;             // src/threads.h ATN_MAX_THREADS
+const THREAD_STACK = 256 * 1024;    // each worker's C stack (the kernels need little)
+const THREAD_START_MS = 20000;      // a worker not ready by then is given up (the pool works without it)
+
+/** The logical cores here, capped at 8: the default of `threads: 'auto'`. */
+export function defaultThreads() {
+  const n = (globalThis.navigator && navigator.hardwareConcurrency) || 1;
+  return Math.max(1, Math.min(8, n));
+}
+
+function wantedThreads(t) {
+  if (t === undefined || t === null) return 1;
+  if (t === 'auto') return defaultThreads();
+  if (!Number.isInteger(t) || t < 1 || t > MAX_THREADS) {
+    throw new AtentoError('E_ARG', `threads must be an integer from 1 to ${MAX_THREADS} or 'auto', got ${t}`);
+  }
+  return t;
+}
+
+/** Why memory cannot be shared between threads here, or '' if it can. */
+export function sharedMemoryMissing() {
+  if (typeof SharedArrayBuffer === 'undefined') return 'SharedArrayBuffer is not available (the page is not cross-origin isolated)';
+  if (!isNode && globalThis.crossOriginIsolated === false) return 'the page is not cross-origin isolated (COOP/COEP headers)';
+  if (!isNode && typeof Worker === 'undefined') return 'Workers are not available here';
+  return '';
+}
+
+async function initThreaded(source, threads) {
+  let module;
+  try {
+    module = await compile(source);
+  } catch (e) {
+    if (e instanceof AtentoError) throw e;
+    throw new AtentoError('E_WASM', `cannot compile atento-mt.wasm: ${e.message}`);
+  }
+  // The module asks for at least 16 MiB (256 pages) and may grow to 4 GiB.
+  const memory = new WebAssembly.Memory({ initial: 256, maximum: 65536, shared: true });
+  const rt = new Atento();
+  rt._sharedMemory = memory;
+  rt._module = module;
+  let instance;
+  try {
+    instance = await WebAssembly.instantiate(module, rt._imports(module));
+  } catch (e) {
+    throw new AtentoError('E_WASM', `cannot instantiate atento-mt.wasm: ${e.message}`);
+  }
+  rt._attach(instance);
+  rt.threaded = true;
+  await rt.setThreads(threads);
+  return rt;
+}
+
+function spawnThread(url) {
+  if (isNode) {
+    return import('node:worker_threads').then(({ Worker }) => {
+      // not the parent's --input-type, --eval and the like: the worker is a module file
+      const w = new Worker(url, { execArgv: process.execArgv.filter((a) => !/^--(input-type|eval|print)/.test(a)) });
+      return {
+        post: (m) => w.postMessage(m),
+        on: (f) => {
+          w.on('message', f);
+          w.on('error', (e) => f({ type: 'error', message: e.message }));
+          w.unref(); // after the listeners (which ref it): parked workers must not keep Node alive
+        },
+        terminate: () => w.terminate(),
+      };
+    });
+  }
+  const w = new Worker(url, { type: 'module', name: 'atento-thread' });
+  return Promise.resolve({
+    post: (m) => w.postMessage(m),
+    on: (f) => { w.onmessage = (e) => f(e.data); w.onerror = (e) => { e.preventDefault?.(); f({ type: 'error', message: e.message || 'worker failed' }); }; },
+    terminate: () => w.terminate(),
+  });
+}
+
 // ---- the runtime ------------------------------------------------------------
 
 export class Atento {
@@ -132,6 +238,76 @@ export class Atento {
     this._module = null; // kept to start a fresh instance after a trap
     this._fns = new Map(); // export name -> trap-catching wrapper, per instance
     this.epoch = 0; // counts instances: handles of an older one are dead
+    this.threaded = false;    // the threaded module (dist/atento-mt.wasm) is loaded
+    this.threadsError = '';   // why threads were asked for but are not available
+    this._threads = [];       // workers 1..n-1: { handle, stack, exited }
+  }
+
+  /** Threads in use (1 for the single-thread module). */
+  get threads() { return this.threaded ? this._threads.length + 1 : 1; }
+
+  /**
+   * Use n threads (1..16; 'auto' = the logical cores up to 8). Starts or
+   * stops workers of the threaded module and resolves to the count in use;
+   * the single-thread module stays at 1. Call it between operations.
+   */
+  async setThreads(n) {
+    n = wantedThreads(n);
+    if (!this.threaded) return 1;
+    if (n - 1 < this._threads.length) await this._stopThreads(n);
+    if (this.fn('atn_set_threads')(n) < 0) this.fail('E_ARG', 'setting the thread count');
+    if (isNode && n > 1 && !this._exitHook) {
+      // Node cannot end a worker_thread parked in memory.atomic.wait: at exit
+      // the pool is shrunk, so the workers leave the module and can be ended.
+      this._exitHook = () => { try { this.fn('atn_set_threads')(1); } catch { /* exiting anyway */ } };
+      process.once('exit', this._exitHook);
+    }
+    const starting = [];
+    for (let id = this._threads.length + 1; id < n; id++) {
+      const stack = this.malloc(THREAD_STACK);
+      const t = { id, stack, exited: null, handle: null };
+      this._threads.push(t);
+      starting.push(spawnThread(new URL('./thread.js', import.meta.url)).then((handle) => new Promise((resolve, reject) => {
+        t.handle = handle;
+        let onExit;
+        t.exited = new Promise((r) => { onExit = r; });
+        const timer = setTimeout(() => reject(new AtentoError('E_WASM', `thread ${id} did not start`)), THREAD_START_MS);
+        handle.on((m) => {
+          if (m.type === 'ready') { clearTimeout(timer); resolve(); }
+          else if (m.type === 'exit') onExit(true);
+          else if (m.type === 'error') { clearTimeout(timer); onExit(false); reject(new AtentoError('E_WASM', `thread ${id}: ${m.message}`)); }
+        });
+        handle.post({ module: this._module, memory: this._sharedMemory, id, stackTop: stack + THREAD_STACK });
+      })));
+    }
+    const results = await Promise.allSettled(starting);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) {
+      // Run with the threads that did start (the pool never waits for a
+      // worker that is not running).
+      await this._stopThreads(1);
+      this.fn('atn_set_threads')(1);
+      this.threadsError = failed.reason.message;
+    }
+    return this.threads;
+  }
+
+  /** Stop workers n..: they leave atn_thread_run, then are terminated. */
+  async _stopThreads(n) {
+    const leaving = this._threads.splice(n - 1);
+    if (!leaving.length) return;
+    this.fn('atn_set_threads')(n);
+    await Promise.all(leaving.map(async (t) => {
+      // A stack is freed only once its worker has provably left the module.
+      const left = t.exited ? await Promise.race([t.exited, new Promise((r) => setTimeout(() => r(false), 2000))]) : false;
+      if (t.handle) await t.handle.terminate();
+      if (left) this.free(t.stack);
+    }));
+  }
+
+  /** Stop the workers (the runtime goes on with one thread). */
+  async dispose() {
+    if (this.threaded) await this._stopThreads(1);
   }
 
   // The imports a standalone emscripten module may ask for. The core does no
@@ -168,7 +344,7 @@ export class Atento {
         };
       }
       if (name === 'random_get') {
-        return (p, n) => { globalThis.crypto.getRandomValues(self.u8.subarray(p >>> 0, (p >>> 0) + (n >>> 0))); return 0; };
+        return (p, n) => { const b = new Uint8Array(n >>> 0); globalThis.crypto.getRandomValues(b); self.u8.set(b, p >>> 0); return 0; };
       }
       if (name === 'environ_sizes_get' || name === 'args_sizes_get') {
         return (a, b) => { const dv = self.view(); dv.setUint32(a >>> 0, 0, true); dv.setUint32(b >>> 0, 0, true); return 0; };
@@ -178,6 +354,15 @@ export class Atento {
       return () => { throw new AtentoError('E_ABORT', `atento.wasm called an import it should not need: ${mod}.${name}`); };
     };
     for (const imp of WebAssembly.Module.imports(module)) {
+      if (imp.kind === 'memory' && this._sharedMemory) { (imports[imp.module] ??= {})[imp.name] = this._sharedMemory; continue; }
+      if (imp.name === '__emscripten_init_main_thread_js') {
+        // the threaded libc's main-thread setup: (thread block, is main
+        // browser thread, is main runtime thread, can block)
+        const onPage = !isNode && typeof WorkerGlobalScope === 'undefined';
+        imports[imp.module] ??= {};
+        imports[imp.module][imp.name] = (tb) => self.exports._emscripten_thread_init(tb, onPage ? 1 : 0, 1, onPage ? 0 : 1);
+        continue;
+      }
       if (imp.kind !== 'function') {
         throw new AtentoError('E_WASM', `atento.wasm imports a ${imp.kind} (${imp.module}.${imp.name}); rebuild it with ./build.sh`);
       }
@@ -189,7 +374,7 @@ export class Atento {
   _attach(instance) {
     this.exports = instance.exports;
     this._fns = new Map();
-    this.memory = instance.exports.memory;
+    this.memory = instance.exports.memory ?? this._sharedMemory;
     if (!(this.memory instanceof WebAssembly.Memory)) throw new AtentoError('E_WASM', 'atento.wasm exports no memory');
     if (typeof this.exports._initialize === 'function') this.exports._initialize();
     this._scratch = this.malloc(16);
@@ -231,6 +416,15 @@ export class Atento {
     this._fns = new Map();
     this._buf = this._u8 = this._dv = null;
     let restarted = false;
+    if (this._sharedMemory) {
+      // The threaded module: its workers are parked in the old memory. They
+      // are ended, and the fresh instance gets a fresh memory and one thread
+      // (setThreads starts workers again).
+      for (const t of this._threads) t.handle?.terminate();
+      this._threads = [];
+      this._sharedMemory = new WebAssembly.Memory({ initial: 256, maximum: 65536, shared: true });
+      this.threadsError = 'the threads were stopped after a trap';
+    }
     if (this._module) {
       try {
         this._attach(new WebAssembly.Instance(this._module, this._imports(this._module)));
@@ -309,6 +503,12 @@ export class Atento {
    * @returns {{content: string, toolCalls: {name: string, arguments: object}[]}}
    */
   parseToolCalls(text) {
+    const r = JSON.parse(this.parseToolCallsJson(text));
+    return { content: r.content, toolCalls: r.tool_calls };
+  }
+
+  /** The same as the JSON text the C core writes: {"content": ..., "tool_calls": [...]}. */
+  parseToolCallsJson(text) {
     const [p, n] = this.putString(text);
     try {
       const f = this.fn('atn_chat_parse_tool_calls');
@@ -317,8 +517,7 @@ export class Atento {
       const out = this.malloc(len + 1);
       try {
         f(p, n, out, len + 1);
-        const r = JSON.parse(utf8dec.decode(this.u8.subarray(out, out + len)));
-        return { content: r.content, toolCalls: r.tool_calls };
+        return utf8dec.decode(this.u8.subarray(out, out + len));
       } finally {
         this.free(out);
       }
@@ -339,15 +538,21 @@ export class Atento {
   /**
    * Load a GGUF model. The bytes are copied once into wasm memory and the
    * model keeps that copy (take_ownership): tensors point straight into it.
+   * Options: allowUnknownPretokenizer (a byte-level BPE vocabulary whose
+   * tokenizer.ggml.pre atento does not know uses GPT-2's rules, and
+   * model.warnings says so, instead of failing). A file with a vocabulary
+   * but no tensors, or an architecture atento cannot run, loads as a
+   * tokenizer-only model (model.runnable false; newSession throws why).
    * @param {Uint8Array|ArrayBuffer} bytes
+   * @param {{allowUnknownPretokenizer?: boolean}} [opts]
    */
-  loadModel(bytes) {
+  loadModel(bytes, opts = {}) {
     if (bytes instanceof ArrayBuffer) bytes = new Uint8Array(bytes);
     else if (ArrayBuffer.isView(bytes) && !(bytes instanceof Uint8Array)) bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (!(bytes instanceof Uint8Array)) throw new AtentoError('E_ARG', 'loadModel: expected the bytes of a .gguf file (Uint8Array or ArrayBuffer)');
     const buf = this.reserve(bytes.length);
     buf.view().set(bytes);
-    return buf.load();
+    return buf.load(opts);
   }
 
   /**
@@ -380,10 +585,11 @@ export class Atento {
         if (offset < 0 || offset + chunk.length > size) throw new AtentoError('E_ARG', `chunk [${offset}, ${offset + chunk.length}) outside the ${size}-byte model buffer`);
         this.view().set(chunk, offset);
       },
-      load() {
+      load(opts = {}) {
         live();
         if (!p) throw new AtentoError('E_FREED', 'model buffer already loaded or freed');
-        const m = rt.fn('atn_model_load')(p, size, 1) >>> 0;
+        const flags = opts.allowUnknownPretokenizer ? 1 : 0; // ATN_LOAD_ANY_PRETOKENIZER
+        const m = rt.fn('atn_model_load_flags')(p, size, 1, flags) >>> 0;
         // With take_ownership the model frees the bytes, even when loading fails.
         p = 0;
         if (!m) rt.fail('E_LOAD', 'loading the model');
@@ -468,6 +674,14 @@ function writeSamplerParams(dv, p, o) {
   dv.setBigUint64(p + 24, seed, true);
 }
 
+// A number that crosses into wasm as an int: checked, never wrapped (x | 0
+// would turn 2^32 + 5 into token 5 and a context of 99999999999 into
+// 1215752191).
+function int32(v, what) {
+  if (!Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31) throw new AtentoError('E_ARG', `${what} must be a 32-bit integer, got ${v}`);
+  return v;
+}
+
 function staleError(what) {
   return new AtentoError('E_ABORT', `this ${what} belonged to a WebAssembly instance discarded after a trap; load the model again`);
 }
@@ -505,6 +719,11 @@ export class Model {
     this.arch = a ? rt.cstring(a) : '';
     this.bos = rt.fn('atn_token_bos')(ptr);
     this.eos = rt.fn('atn_token_eos')(ptr);
+    // What loading tolerated (ids outside the vocabulary, an unknown
+    // pre-tokenizer, ...), one string each.
+    const w = rt.fn('atn_model_warnings')(ptr) >>> 0;
+    this.warnings = w ? rt.cstring(w).split('\n') : [];
+    this.runnable = this.info().runnable !== false;
   }
 
   _p() {
@@ -581,13 +800,13 @@ export class Model {
   /** The bytes token `id` stands for (may be part of a UTF-8 character). */
   tokenToBytes(id) {
     const m = this._p();
-    return this._bytesOut((op, cap) => this.rt.fn('atn_token_to_bytes')(m, id | 0, op, cap), 'E_DETOKENIZE', `token ${id}`, 32);
+    return this._bytesOut((op, cap) => this.rt.fn('atn_token_to_bytes')(m, int32(id, 'token id'), op, cap), 'E_DETOKENIZE', `token ${id}`, 32);
   }
 
   /** The vocabulary entry of token `id` (e.g. "▁hello", "<0x0A>"). */
   piece(id) {
     const m = this._p();
-    return utf8dec.decode(this._bytesOut((op, cap) => this.rt.fn('atn_token_piece')(m, id | 0, op, cap), 'E_DETOKENIZE', `token ${id}`, 32));
+    return utf8dec.decode(this._bytesOut((op, cap) => this.rt.fn('atn_token_piece')(m, int32(id, 'token id'), op, cap), 'E_DETOKENIZE', `token ${id}`, 32));
   }
 
   /** Bytes of a whole sequence of ids. */
@@ -606,7 +825,7 @@ export class Model {
     return utf8dec.decode(this.detokenizeBytes(ids));
   }
 
-  isEog(id) { return this.rt.fn('atn_token_is_eog')(this._p(), id | 0) !== 0; }
+  isEog(id) { return this.rt.fn('atn_token_is_eog')(this._p(), int32(id, 'token id')) !== 0; }
 
   /** The id of a special token given its text, or -1. */
   lookup(text) {
@@ -622,7 +841,7 @@ export class Model {
   /** A session (KV cache); nCtx <= 0: the training context capped at 4096. */
   newSession(nCtx = 0) {
     const rt = this.rt;
-    const s = rt.fn('atn_session_new')(this._p(), nCtx | 0) >>> 0;
+    const s = rt.fn('atn_session_new')(this._p(), int32(nCtx, 'nCtx')) >>> 0;
     if (!s) rt.fail('E_SESSION', 'creating the session');
     const sess = new Session(this, s);
     this._sessions.add(sess);
@@ -725,7 +944,7 @@ export class Session {
 
   /** Forget the cache past the first nKeep tokens (0: start over). */
   truncate(nKeep = 0) {
-    if (this.rt.fn('atn_session_truncate')(this._p(), nKeep | 0) < 0) this.rt.fail('E_SESSION', 'truncating the session');
+    if (this.rt.fn('atn_session_truncate')(this._p(), int32(nKeep, 'nKeep')) < 0) this.rt.fail('E_SESSION', 'truncating the session');
   }
 
   /** Run the model on `ids` appended after the cached tokens. */
@@ -769,8 +988,8 @@ export class Session {
       const droppedp = arr + 8 * n;
       rt.view().setInt32(droppedp, 0, true);
       const r = vars
-        ? rt.fn('atn_chat_prefill_ex')(s, arr, arr + 4 * n, n, strings[0], reserve | 0, droppedp)
-        : rt.fn('atn_chat_prefill')(s, arr, arr + 4 * n, n, reserve | 0, droppedp);
+        ? rt.fn('atn_chat_prefill_ex')(s, arr, arr + 4 * n, n, strings[0], int32(reserve, 'reserve'), droppedp)
+        : rt.fn('atn_chat_prefill')(s, arr, arr + 4 * n, n, int32(reserve, 'reserve'), droppedp);
       if (r < 0) rt.fail('E_CONTEXT', 'preparing the chat prompt');
       return { evaluated: r, dropped: rt.view().getInt32(droppedp, true) };
     } finally {
@@ -782,7 +1001,7 @@ export class Session {
   /** A copy of the logits of token i of the last eval (-1: the last). */
   logits(i = -1) {
     const rt = this.rt;
-    const p = rt.fn('atn_logits')(this._p(), i | 0) >>> 0;
+    const p = rt.fn('atn_logits')(this._p(), int32(i, 'logits index')) >>> 0;
     if (!p) {
       const msg = rt.lastError();
       throw new AtentoError('E_EVAL', `no logits for token ${i} of the last eval${msg ? ' (' + msg + ')' : ' (evaluate with allLogits to keep them)'}`);
@@ -848,7 +1067,7 @@ export class Sampler {
   }
 
   /** Add a token to the history the repetition penalty sees. */
-  accept(id) { this.rt.fn('atn_sampler_accept')(this._p(), id | 0); }
+  accept(id) { this.rt.fn('atn_sampler_accept')(this._p(), int32(id, 'token id')); }
 
   /** Choose a token from a logits vector (Float32Array). */
   sample(logits) {

@@ -470,7 +470,7 @@ export async function load(source, opts = {}) {
     opts.signal.addEventListener('abort', () => model._abort(id), { once: true });
   }
   try {
-    model.info = await model._request({ type: 'load', id, source: src, name, wasm: wasmMessage(opts.wasm) }, { onProgress });
+    model.info = await model._request({ type: 'load', id, source: src, name, wasm: wasmMessage(opts.wasm), threads: opts.threads, threadedWasm: wasmMessage(opts.threadedWasm) }, { onProgress });
   } catch (e) {
     model._disposing = true;
     worker.terminate();

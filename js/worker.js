@@ -13,7 +13,9 @@
 import { initAtento, AtentoError } from './core.js';
 import { finetuneStream } from './finetune.js';
 
-const utf8dec = new TextDecoder('utf-8');
+const utf8decoder = new TextDecoder('utf-8');
+// TextDecoder refuses views of a SharedArrayBuffer (the threaded module's memory): copy those first.
+const utf8dec = { decode: (v) => utf8decoder.decode(typeof SharedArrayBuffer !== 'undefined' && v.buffer instanceof SharedArrayBuffer ? v.slice() : v) };
 const now = () => performance.now();
 
 // ---- transport ----------------------------------------------------------------
@@ -249,7 +251,7 @@ async function openSource(job) {
 const handlers = {
   async load(job) {
     if (model) fail('E_ARG', 'this worker already holds a model (one model per worker)');
-    if (!rt) rt = await initAtento(job.wasm ?? undefined);
+    if (!rt) rt = await initAtento(job.wasm ?? undefined, { threads: job.threads ?? 1, threadedWasm: job.threadedWasm ?? undefined });
     const src = await openSource(job);
     const report = progressReporter(job.id, src.phase);
     report(0, src.total, true);
@@ -275,6 +277,8 @@ const handlers = {
       fileSize: m.fileSize,
       chatTemplate: kind === 'chat' ? m.chatTemplate() : null,
       memoryBytes: rt.memoryBytes,
+      threads: rt.threads, // 1 with the single-thread module; threadsError says why threads were not used
+      threadsError: rt.threadsError || null,
       loadMs: now() - t0,
       info,
     };
@@ -393,6 +397,7 @@ const handlers = {
     model?.free();
     model = null;
     disposed = true;
+    await rt?.dispose(); // the pool's workers leave before this one closes
     post({ type: 'disposed', id: job.id });
     // Let the message leave before the worker closes.
     setTimeout(() => { if (isBrowserWorker) self.close(); else process.exit(0); }, 0);

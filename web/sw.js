@@ -21,6 +21,8 @@ const SHELL_FILES = [
   '../js/finetune.js',
   '../models/finetune-replay.tsv',
   '../dist/atento.wasm',
+  '../dist/atento-mt.wasm',
+  '../js/thread.js',
 ];
 
 self.addEventListener('install', (event) => {

@@ -144,10 +144,15 @@ export function helpText(cmd, mod) {
 // ---- runtime and models ---------------------------------------------------------
 
 let runtime = null;
+let threads = 1; // --threads N, a flag of every command (bin/atento.js takes it out)
 
-/** The wasm runtime (dist/atento.wasm, or $ATENTO_WASM). */
+/** Use n threads (1..16) for the runtime that getRuntime() creates. */
+export function setThreads(n) { threads = n; }
+
+/** The wasm runtime (dist/atento.wasm, or $ATENTO_WASM; with --threads N > 1 dist/atento-mt.wasm). */
 export async function getRuntime() {
-  runtime ??= await initAtentoFromFile();
+  runtime ??= await initAtentoFromFile(undefined, { threads });
+  if (threads > 1 && runtime.threads === 1 && runtime.threadsError) process.stderr.write(`atento: running on one thread: ${runtime.threadsError}\n`);
   return runtime;
 }
 
@@ -156,10 +161,12 @@ export async function getRuntime() {
  * no intermediate buffer) and the model takes them over.
  * @returns {{rt, model, loadMs, fileSize}}
  */
-export async function loadModelFile(path) {
+export async function loadModelFile(path, opts = {}) {
   const rt = await getRuntime();
   const t0 = performance.now();
-  const model = loadModelFromFile(rt, path);
+  const model = loadModelFromFile(rt, path, { allowUnknownPretokenizer: !!opts.allowUnknownPretokenizer });
+  // What loading tolerated is said on every run.
+  for (const w of model.warnings) process.stderr.write(`warning: ${path}: ${w}\n`);
   return { rt, model, loadMs: performance.now() - t0, fileSize: model.fileSize };
 }
 
@@ -176,13 +183,18 @@ export function samplerOpts(o) {
   };
 }
 
+/** --allow-unknown-pretokenizer, for the commands that load a model. */
+export const pretokenizerFlag = {
+  'allow-unknown-pretokenizer': { type: 'bool', help: "a vocabulary whose tokenizer.ggml.pre atento does not know uses GPT-2's rules (a warning says so on every run)" },
+};
+
 export const samplerFlags = {
-  temperature: { type: 'number', min: 0, value: 'T', help: 'sampling temperature; 0 = greedy' },
-  'top-k': { type: 'int', min: 0, value: 'K', help: 'keep the K most likely tokens; 0 = off' },
+  temperature: { type: 'number', min: 0, max: 1e6, value: 'T', help: 'sampling temperature; 0 = greedy' },
+  'top-k': { type: 'int', min: 0, max: 2 ** 24, value: 'K', help: 'keep the K most likely tokens; 0 = off' },
   'top-p': { type: 'number', min: 0, max: 1, value: 'P', help: 'nucleus sampling; 1 = off' },
   'min-p': { type: 'number', min: 0, max: 1, value: 'P', help: 'drop tokens below P x the top probability; 0 = off' },
-  'repeat-penalty': { type: 'number', min: 0, value: 'R', help: 'penalty for recent tokens; 1 = off' },
-  'repeat-last-n': { type: 'int', min: 0, value: 'N', help: 'how many recent tokens the penalty sees' },
+  'repeat-penalty': { type: 'number', min: 1e-6, max: 1e6, value: 'R', help: 'penalty for recent tokens; 1 = off' },
+  'repeat-last-n': { type: 'int', min: 0, max: 4096, value: 'N', help: 'how many recent tokens the penalty sees' },
   seed: { type: 'int', min: 0, value: 'S', help: 'random seed (same seed, same output)' },
 };
 
