@@ -30,6 +30,10 @@ static const struct {
 } ARCHES[] = {
     {"llama", &atn_arch_llama},
     {"qwen2", &atn_arch_llama},
+    {"qwen3", &atn_arch_llama},
+    {"gemma2", &atn_arch_llama},
+    {"gemma3", &atn_arch_llama},
+    {"phi3", &atn_arch_llama},
     {"marian", &atn_arch_marian},
 };
 

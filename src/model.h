@@ -69,7 +69,7 @@ struct atn_session {
  * (atento.c advances it and records the ids after a successful eval). */
 
 /* Architectures known to the loader (atento.c). */
-extern const atn_arch atn_arch_llama;   /* "llama" and "qwen2" */
+extern const atn_arch atn_arch_llama;   /* "llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3" */
 extern const atn_arch atn_arch_marian;  /* "marian" */
 
 #endif

@@ -236,6 +236,21 @@ export function checkConversation(v) {
   return { messages, params, vars, tools: Array.isArray(v.tools) };
 }
 
+/** The offset of the first byte of `b` that is not part of a valid UTF-8 character. */
+function utf8FirstInvalid(b) {
+  const fatal = new TextDecoder('utf-8', { fatal: true });
+  let lo = 0, hi = b.length; // the longest valid prefix, by bisection on whole-prefix validity
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    let ok = true;
+    try { fatal.decode(b.subarray(0, mid), { stream: true }); } catch { ok = false; }
+    if (ok) lo = mid; else hi = mid - 1;
+  }
+  // a valid prefix may end inside a character: back up to its start
+  while (lo > 0 && (b[lo] & 0xc0) === 0x80) lo--;
+  return lo;
+}
+
 /** Parse stdin's bytes into checked conversations (all of them, before any work). */
 export function parseConversations(bytes) {
   let text;
@@ -361,17 +376,22 @@ async function runInteractive(ctx, o, path) {
     process.stderr.write(`atento chat: ${path} (context ${ctx.session.nCtx} tokens). ` +
       'Ctrl-C stops a reply; Ctrl-D or Ctrl-C at the prompt exits; /reset starts over.\n');
   }
-  const rl = readline.createInterface({ input: process.stdin, output: tty ? process.stdout : undefined, terminal: tty, prompt: '> ' });
+  // A terminal is read through readline (prompt, line editing); piped input
+  // as raw bytes split at '\n', so a line that is not valid UTF-8 can be
+  // refused (readline would hand it over with U+FFFD), as the native CLI does.
+  const rl = tty ? readline.createInterface({ input: process.stdin, output: process.stdout, terminal: true, prompt: '> ' }) : null;
   let generating = false, interrupted = false, quit = false, failed = 0;
   const onInterrupt = () => {
     if (generating) interrupted = true;
     else {
       quit = true;
       if (tty) process.stdout.write('\n');
-      rl.close();
+      if (rl) rl.close();
+      else process.stdin.pause();
+      poke();
     }
   };
-  rl.on('SIGINT', onInterrupt);
+  rl?.on('SIGINT', onInterrupt);
   process.on('SIGINT', onInterrupt);
   // Lines are queued from 'line' events rather than read with `for await`,
   // which pauses the input while a reply is generated: in a terminal Ctrl-C
@@ -379,8 +399,31 @@ async function runInteractive(ctx, o, path) {
   const queue = [];
   let ended = false, wake = null;
   const poke = () => { if (wake) { wake(); wake = null; } };
-  rl.on('line', (l) => { queue.push(l); poke(); });
-  rl.on('close', () => { ended = true; poke(); });
+  if (rl) {
+    rl.on('line', (l) => { queue.push(l); poke(); });
+    rl.on('close', () => { ended = true; poke(); });
+  } else {
+    const fatal = new TextDecoder('utf-8', { fatal: true });
+    const push = (bytes) => {
+      try {
+        queue.push(fatal.decode(bytes));
+      } catch {
+        queue.push({ invalidAt: utf8FirstInvalid(bytes) });
+      }
+    };
+    let pending = Buffer.alloc(0);
+    process.stdin.on('data', (c) => {
+      let b = pending.length ? Buffer.concat([pending, c]) : c;
+      for (let i; (i = b.indexOf(10)) >= 0; b = b.subarray(i + 1)) push(b.subarray(0, i));
+      pending = Buffer.from(b);
+      poke();
+    });
+    process.stdin.on('end', () => {
+      if (pending.length) push(pending);
+      ended = true;
+      poke();
+    });
+  }
   const nextLine = async () => {
     while (!queue.length && !ended && !quit) await new Promise((r) => { wake = r; });
     return queue.length && !quit ? queue.shift() : null;
@@ -388,6 +431,11 @@ async function runInteractive(ctx, o, path) {
   try {
     if (tty) rl.prompt();
     for (let raw; (raw = await nextLine()) !== null;) {
+      if (typeof raw === 'object') {
+        failed++;
+        note(`error: the line is not valid UTF-8 (byte ${raw.invalidAt})`);
+        continue;
+      }
       const line = raw.replace(/\r$/, '');
       if (line.trim() === '') {
         if (tty) rl.prompt();
@@ -436,7 +484,8 @@ async function runInteractive(ctx, o, path) {
     }
   } finally {
     process.removeListener('SIGINT', onInterrupt);
-    rl.close();
+    if (rl) rl.close();
+    else process.stdin.pause();
   }
   // piped input: a turn that failed makes the exit status non-zero
   return failed && !tty ? 1 : 0;

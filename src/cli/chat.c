@@ -1370,6 +1370,17 @@ static int run_interactive(const atn_model *m, atn_session *s, const options *o,
             failed++;
             continue;
         }
+        size_t at = 0; /* the same check and note as js/cli/chat.js */
+        for (int bad; at < (size_t)n;) {
+            int k = utf8_char((const unsigned char *)line + at, (size_t)n - at, &bad);
+            if (!k) break;
+            at += (size_t)k;
+        }
+        if (at < (size_t)n) {
+            note("error: the line is not valid UTF-8 (byte %zu)", at);
+            failed++;
+            continue;
+        }
         if (history_push(&h, "user", line, (size_t)n) < 0) {
             fail_line("out of memory");
             rc = 1;

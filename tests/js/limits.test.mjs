@@ -154,4 +154,12 @@ test('native and WebAssembly CLIs agree on invalid UTF-8 arguments and exit code
     assert.match(native.stderr, re, `native: ${args}`);
     if (code === 1) assert.equal(wasm.stderr, native.stderr, args);
   }
+  // chat, lines piped on stdin: a bad line is refused with a note, the next
+  // one is answered, and the exit status says a turn failed
+  const chat = (bin) => sh(`printf 'hola \\xff\\nhola\\n' | ${bin} chat --model ${tutor} --max-tokens 2 --temperature 0`);
+  const w = chat(`"${process.execPath}" bin/atento.js`), n = chat('build/atento');
+  assert.equal(w.code, 1, w.stderr);
+  assert.equal(n.code, 1, n.stderr);
+  assert.equal(w.stderr, n.stderr);
+  assert.match(w.stderr, /^\[error: the line is not valid UTF-8 \(byte 5\)\]\n\[reply cut at 2 tokens\]$/);
 });
