@@ -147,7 +147,20 @@ int main(void) {
       atn_tokenizer_free(tf); atn_gguf_close(g); free(data);
       memset(&b, 0, sizeof b); kv_str(&b, "tokenizer.ggml.model", "gpt2"); kv_strs(&b, "tokenizer.ggml.tokens", tk, 3);
       kv_strs(&b, "tokenizer.ggml.merges", mg, 1);
-      expect_warning(&b, "tokenizer.ggml.pre is missing: llama.cpp's default pre-tokenizer", "missing pre"); }
+      expect_warning(&b, "tokenizer.ggml.pre is missing: llama.cpp's default pre-tokenizer", "missing pre");
+      /* llama.cpp's add_bos default follows the pre-tokenizer (llama-bpe: on),
+       * and add_bos_token overrides it */
+      for (int k = 0; k < 3; k++) {
+          memset(&b, 0, sizeof b); kv_str(&b, "tokenizer.ggml.model", "gpt2"); kv_strs(&b, "tokenizer.ggml.tokens", tk, 3);
+          kv_strs(&b, "tokenizer.ggml.merges", mg, 1); kv_u32(&b, "tokenizer.ggml.bos_token_id", 0);
+          kv_str(&b, "tokenizer.ggml.pre", k == 2 ? "gpt-2" : "llama-bpe");
+          if (k == 1) { key(&b, "tokenizer.ggml.add_bos_token", ATN_GGUF_BOOL); uint8_t f = 0; put(&b, &f, 1); }
+          atn_tokenizer *tb = load(&b, err, sizeof err, &data, &g);
+          int32_t ids[4];
+          int nb = tb ? atn_tokenizer_encode(tb, "ab", 2, 1, 0, ids, 4) : -1;
+          CHECK(tb && nb == (k == 0 ? 2 : 1) && (k != 0 || ids[0] == 0), "add_bos default %d: %d ids", k, nb);
+          atn_tokenizer_free(tb); atn_gguf_close(g); free(data);
+      } }
     memset(&b, 0, sizeof b); kv_str(&b, "tokenizer.ggml.model", "unigram");
     { const char *tk[] = { "a", "b" }; kv_strs(&b, "tokenizer.ggml.tokens", tk, 2); }
     expect_fail(&b, "no unknown token", "unigram without unk");
