@@ -231,6 +231,31 @@ export interface ChatMessage {
   content: string;
 }
 
+export interface FinetuneOptions {
+  /** target-language tag of a multi-target model ('es', 'en') */
+  to?: string;
+  /** optimizer steps (default 30) */
+  steps?: number;
+  /** peak learning rate (default 0.003) */
+  lr?: number;
+  seed?: number;
+  /** source sentences whose own translations are replayed (keeps the rest of the model's behaviour) */
+  replay?: string[];
+  onProgress?: (p: { step: number; steps: number; loss: number }) => void;
+  /** abort between steps */
+  signal?: AbortSignal;
+}
+
+export interface FinetuneResult {
+  reason: 'done' | 'abort';
+  /** the fine-tuned model (an ordinary GGUF file); absent after an abort */
+  bytes?: Uint8Array;
+  info?: { pairs: number; replay: number; step: number; steps: number; lr: number; loss: number; lora_rank: number; lora_alpha: number; trainer_bytes: number };
+  losses: number[];
+  trainMs?: number;
+  memoryBytes?: number;
+}
+
 export class Model {
   readonly info: ModelInfo;
   readonly arch: string;
@@ -240,6 +265,8 @@ export class Model {
   /** Forget the chat's KV cache (a new conversation). */
   resetChat(): Promise<Result>;
   translate(text: string, opts?: TranslateOptions): Stream<TranslateResult>;
+  /** Fine-tune this translation model on sentence pairs (docs/training.md); resolves to the new GGUF bytes. */
+  finetune(pairs: Array<{ source: string; target: string } | [string, string]>, opts?: FinetuneOptions): Promise<FinetuneResult>;
   tokenize(text: string, opts?: { addSpecial?: boolean; parseSpecial?: boolean }): Promise<{ tokens: number[]; pieces: string[] }>;
   /** Stop every generation of this model, running or queued. */
   abort(): void;

@@ -11,6 +11,7 @@
 // reads the shared abort flag when the page is cross-origin isolated.
 // No model logic lives here: every step is a call into the C API via core.js.
 import { initAtento, AtentoError } from './core.js';
+import { finetuneStream } from './finetune.js';
 
 const utf8decoder = new TextDecoder('utf-8');
 // TextDecoder refuses views of a SharedArrayBuffer (the threaded module's memory): copy those first.
@@ -76,7 +77,7 @@ function onMessage(msg) {
     case 'init':
       if (msg.abortFlag) abortFlag = new Int32Array(msg.abortFlag);
       return;
-    case 'load': case 'generate': case 'chat': case 'translate': case 'tokenize': case 'reset': case 'dispose':
+    case 'load': case 'generate': case 'chat': case 'translate': case 'tokenize': case 'reset': case 'dispose': case 'finetune':
       if (disposed) {
         post({ type: 'error', id: msg.id, code: 'E_DISPOSED', message: 'the model was disposed' });
         return;
@@ -282,6 +283,42 @@ const handlers = {
       info,
     };
     post({ type: 'loaded', id: job.id, info: modelInfo });
+  },
+
+  // Fine-tuning (docs/training.md): one 'progress' message per optimizer step
+  // ({phase: 'finetune', step, steps, loss}), then 'done' with the new GGUF
+  // bytes (transferred); abort stops between steps (reason 'abort', no bytes).
+  async finetune(job) {
+    const m = needModel();
+    if (modelInfo.kind !== 'translate') fail('E_KIND', `only translation (marian) models can be fine-tuned; this model is '${m.arch}'`);
+    const pairs = job.pairs;
+    if (!Array.isArray(pairs) || pairs.length === 0) fail('E_ARG', 'finetune: pairs must be a non-empty array of {source, target}');
+    const list = pairs.map((p, i) => {
+      const [source, target] = Array.isArray(p) ? p : [p?.source, p?.target];
+      if (typeof source !== 'string' || typeof target !== 'string') fail('E_ARG', `finetune: pair ${i + 1} is not {source, target} strings`);
+      return { source, target };
+    });
+    const o = job.opts || {};
+    const replay = Array.isArray(o.replay) ? o.replay.filter((x) => typeof x === 'string') : [];
+    const it = finetuneStream(rt, m, list, { to: o.to ?? null, steps: o.steps ?? 0, lr: o.lr ?? 0, seed: o.seed ?? 1, replay });
+    const t0 = now();
+    const losses = [];
+    for (;;) {
+      const r = it.next();
+      if (r.done) {
+        const { bytes, info } = r.value;
+        post({ type: 'done', id: job.id, reason: 'done', bytes, info, losses, trainMs: now() - t0, memoryBytes: rt.memoryBytes }, [bytes.buffer]);
+        return;
+      }
+      losses.push(r.value.loss);
+      post({ type: 'progress', id: job.id, phase: 'finetune', ...r.value });
+      await yieldNow();
+      if (isAborted(job)) {
+        it.return();
+        post({ type: 'done', id: job.id, reason: 'abort', losses });
+        return;
+      }
+    }
   },
 
   async tokenize(job) {
