@@ -76,7 +76,7 @@ async function teach() {
     status('Preparing (translating the replayed sentences)…');
     const t0 = performance.now();
     const r = await slot.model.finetune(pairs.map((p) => ({ source: p.source, target: p.target })), {
-      to, replay: await replay(to), signal: ctrl.signal,
+      to, steps: Math.min(1000, Math.max(1, Number($('teach-steps').value) || 30)), replay: await replay(to), signal: ctrl.signal,
       onProgress: (p) => {
         losses.push(p.loss);
         prog.max = p.steps;

@@ -53,8 +53,10 @@ test('Teach: fine-tune in the worker, progress, loss plot, stored under its own 
   assert.ok(stored.some((u) => u.endsWith('local-model/tiny taught')), stored.join(' '));
   await screenshot(page, 'teach');
 
-  // Stop: the model in use stays the one that was in use.
+  // Stop: the model in use stays the one that was in use (1000 steps: it
+  // cannot finish before the click).
   await page.fill('#teach-name', 'never');
+  await page.fill('#teach-steps', '1000');
   await page.click('#teach-run');
   await page.waitForFunction(() => /Step \d+ of/.test(document.getElementById('teach-status').textContent), null, { timeout: 120000 });
   await page.click('#teach-stop');
