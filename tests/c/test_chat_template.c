@@ -760,6 +760,45 @@ static void test_tool_calls(void) {
     CHECK(atn_chat_parse_tool_calls(deep, (int)n, NULL, 0) < 0, "100000-deep arguments refused");
     free(deep);
     CHECK(atn_chat_parse_tool_calls(NULL, 5, NULL, 0) < 0 && atn_chat_parse_tool_calls("x", -1, NULL, 0) < 0, "bad arguments");
+
+    /* randomly damaged replies and request variables: each parses/renders or
+     * fails with a message, every prefix too, each in a buffer of exactly its
+     * size (run under ASan to see that nothing reads past it) */
+    const char *reply = "Sure.\n<tool_call>\n{\"name\": \"translate\", \"arguments\": {\"text\": \"a \\\"b\\\"\", \"n\": [1, -2.5e3, true, null]}}\n</tool_call>";
+    const char *vars = "{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"t\", \"parameters\": {\"a\": [1, 2.5, \"\\u00e9\\ud83d\\ude00\"]}}}], \"enable_thinking\": false}";
+    const char *tmpl = "{% for t in tools %}{{ t|tojson }}{{ t.function.name }}{% endfor %}{{ enable_thinking }}";
+    uint64_t rng = 99;
+    int clean = 1;
+    for (int it = 0; it < 6000; it++) {
+        const char *src = it % 2 ? reply : vars;
+        size_t sl = strlen(src), cut = sl;
+        char *d = malloc(sl);
+        memcpy(d, src, sl);
+        if (it < 2 * (int)sl) cut = (size_t)(it / 2); /* every prefix */
+        else
+            for (int k = 0; k < 3; k++) {
+                rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                static const char junk[] = "{}[]\":,\\ <>/tu0e-";
+                d[(rng >> 33) % sl] = junk[(rng >> 20) % (sizeof junk - 1)];
+            }
+        char *buf = malloc(cut ? cut : 1);
+        memcpy(buf, d, cut);
+        if (it % 2) {
+            char out[1024];
+            int n = atn_chat_parse_tool_calls(buf, (int)cut, out, sizeof out);
+            if (n < 0 && (!atn_last_error()[0] || strchr(atn_last_error(), '\n'))) clean = 0;
+        } else {
+            atn_template_input in = {ROLES, CONTENTS, 2, 0, "", "", buf, cut};
+            char e[256] = "", *o = NULL;
+            size_t ol;
+            int r = atn_template_render_ex(tmpl, strlen(tmpl), &in, &o, &ol, NULL, e, sizeof e);
+            if (r < 0 && (!e[0] || strchr(e, '\n'))) clean = 0;
+            free(o);
+        }
+        free(buf);
+        free(d);
+    }
+    CHECK(clean, "6000 damaged tool calls and variables: parsed or refused with a message");
 }
 
 /* tokens of the rendered conversation roles[idx[0..k)] (ChatML, gen prompt) */
