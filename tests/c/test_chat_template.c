@@ -715,6 +715,29 @@ static void test_injection(void) {
     atn_model_free(m);
 }
 
+/* The families' end tokens are end-of-generation tokens (the fixtures store
+ * Phi-3's <|end|> as user-defined, as Phi-3 GGUF files do); the other markup
+ * is not. */
+static void test_family_eog(void) {
+    static const struct { const char *file, *end, *other; } fams[] = {
+        {"tests/data/chat/hola_qwen3.gguf", "<|im_end|>", "<|im_start|>"},
+        {"tests/data/chat/hola_gemma3.gguf", "<end_of_turn>", "<start_of_turn>"},
+        {"tests/data/chat/hola_phi3.gguf", "<|end|>", "<|assistant|>"},
+        {"tests/data/chat/hola_tools.gguf", "<|im_end|>", "<tool_call>"}};
+    for (size_t i = 0; i < sizeof fams / sizeof fams[0]; i++) {
+        size_t size;
+        void *data = read_file(fams[i].file, &size);
+        atn_model *m = data ? atn_model_load(data, size, 1) : NULL;
+        CHECK(m != NULL, "%s: %s", fams[i].file, atn_last_error());
+        if (!m) continue;
+        int32_t end = atn_tokenizer_lookup(m->tok, fams[i].end, strlen(fams[i].end));
+        int32_t other = atn_tokenizer_lookup(m->tok, fams[i].other, strlen(fams[i].other));
+        CHECK(end >= 0 && atn_token_is_eog(m, end) && other >= 0 && !atn_token_is_eog(m, other), "%s: %s ends a turn, %s does not",
+              fams[i].file, fams[i].end, fams[i].other);
+        atn_model_free(m);
+    }
+}
+
 /* Tool calls in a reply: Hermes/Qwen blocks and Llama 3.1 objects. */
 static void test_tool_calls(void) {
     static const struct { const char *reply, *want; } ok[] = {
@@ -957,6 +980,7 @@ int main(void) {
     test_content_mask();
     test_injection();
     test_tool_calls();
+    test_family_eog();
     test_chat_render();
     printf("%d passed, %d failed\n", n_pass, n_fail);
     return n_fail ? 1 : 0;
