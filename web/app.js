@@ -155,6 +155,8 @@ async function openModel(source, { wantKind = null, store = true, quiet = false 
     if (fromUrl) src = source.url;
     m = await load(src, {
       wasm,
+      // every logical core up to 8 when the page is cross-origin isolated; ?threads=N to choose
+      threads: Number(new URLSearchParams(location.search).get('threads')) || 'auto',
       name,
       cache: fromUrl && store && hasCaches ? MODEL_CACHE : false,
       signal: ctrl.signal,

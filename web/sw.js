@@ -12,12 +12,17 @@ const SHELL_FILES = [
   './',
   'index.html',
   'app.js',
+  'teach.js',
   'style.css',
   'models.json',
   '../js/index.js',
   '../js/worker.js',
   '../js/core.js',
+  '../js/finetune.js',
+  '../models/finetune-replay.tsv',
   '../dist/atento.wasm',
+  '../dist/atento-mt.wasm',
+  '../js/thread.js',
 ];
 
 self.addEventListener('install', (event) => {
