@@ -13,8 +13,10 @@
 // docs/worker-protocol.md. Every failure is an AtentoError (an Error) with a
 // `code` and a one-line message.
 import { AtentoError } from './core.js';
+import { checkGenerate, checkChat, checkTranslate, checkText } from './options.js';
 
 export { AtentoError };
+export { RULES, ruleText } from './options.js';
 
 const isNode = typeof process !== 'undefined' && !!(process.versions && process.versions.node) && typeof window === 'undefined';
 const workerUrl = new URL('./worker.js', import.meta.url);
@@ -239,9 +241,16 @@ export class Model {
     });
   }
 
-  _stream(msg, opts = {}) {
+  _stream(msg, opts = {}, check = null) {
     const id = msg.id;
     const stream = new Stream(this, id, { onToken: opts.onToken, onSentence: opts.onSentence, onSentenceDone: opts.onSentenceDone });
+    // Bad options fail the stream at once, with the same words everywhere (js/options.js).
+    try {
+      check?.();
+    } catch (e) {
+      stream._fail(e);
+      return stream;
+    }
     if (opts.signal) {
       if (opts.signal.aborted) queueMicrotask(() => stream.abort());
       else opts.signal.addEventListener('abort', () => stream.abort(), { once: true });
@@ -268,7 +277,7 @@ export class Model {
    */
   generate(prompt, opts = {}) {
     const { signal, onToken, ...o } = opts;
-    return this._stream({ type: 'generate', id: nextId++, prompt, opts: o }, { signal, onToken });
+    return this._stream({ type: 'generate', id: nextId++, prompt, opts: o }, { signal, onToken }, () => checkGenerate(prompt, o));
   }
 
   /**
@@ -279,7 +288,7 @@ export class Model {
    */
   chat(messages, opts = {}) {
     const { signal, onToken, ...o } = opts;
-    return this._stream({ type: 'chat', id: nextId++, messages, opts: o }, { signal, onToken });
+    return this._stream({ type: 'chat', id: nextId++, messages, opts: o }, { signal, onToken }, () => checkChat(messages, o));
   }
 
   /** Forget the chat's KV cache (a new conversation). */
@@ -290,10 +299,26 @@ export class Model {
   /**
    * Translate text (a sentence or a whole page: it is split into sentences,
    * line breaks kept). Pieces carry `sentence`, the index of the sentence.
+   * `to` is the target language and must be one of the model's
+   * (info.targets); without it the language of the text is detected and a
+   * two-language model translates into the other one. Text already in `to`
+   * is given back as it is, with reason 'same-language' and a note. The
+   * result says `from` (detected) and `to`.
    */
   translate(text, opts = {}) {
     const { signal, onToken, onSentence, onSentenceDone, ...o } = opts;
-    return this._stream({ type: 'translate', id: nextId++, text, opts: o }, { signal, onToken, onSentence, onSentenceDone });
+    return this._stream({ type: 'translate', id: nextId++, text, opts: o }, { signal, onToken, onSentence, onSentenceDone },
+      () => checkTranslate(text, o, this.info?.targets ?? null));
+  }
+
+  /** The language of `text`: {language: 'en'|'es'|null, confidence} (src/langid.c). */
+  detectLanguage(text) {
+    try {
+      checkText('the text', text);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this._request({ type: 'detect', id: nextId++, text }).then((r) => ({ language: r.language, confidence: r.confidence }));
   }
 
   /** Token ids and vocabulary pieces of `text`. */
