@@ -1,5 +1,7 @@
 // Types of the atento npm package's high-level API (js/index.js).
-// The low-level layer is 'atento/core' (js/core.d.ts).
+// The low-level layer is 'atento/core' (js/core.d.ts). These types need no
+// DOM lib: they compile under a Node-only config too (tests/types/).
+import type { WasmModule } from './js/core.js';
 
 export type ErrorCode =
   | 'E_WASM' | 'E_UNSUPPORTED' | 'E_ARG' | 'E_NOMEM' | 'E_FREED' | 'E_LOAD' | 'E_TOKENIZE'
@@ -27,7 +29,7 @@ export interface Progress {
 export interface LoadOptions {
   onProgress?: (p: Progress) => void;
   /** atento.wasm: a URL, a path (Node), its bytes or a compiled module. Default: dist/atento.wasm of the package. */
-  wasm?: string | URL | BufferSource | WebAssembly.Module;
+  wasm?: string | URL | ArrayBuffer | ArrayBufferView | WasmModule;
   /** A name for messages (default: the file name). */
   name?: string;
   /** Browser: the Cache Storage cache to look the URL up in and store the download to; false: none. */
@@ -49,6 +51,8 @@ export interface ModelInfo {
   loadMs: number;
   /** atn_model_info_json, parsed. */
   info: Record<string, unknown>;
+  /** Translation models: the target languages (the vocabulary's >>xx<< tags); [] for one direction only; null when unknown or not a translation model. */
+  targets: string[] | null;
 }
 
 export interface SamplingOptions {
@@ -80,9 +84,12 @@ export interface GenerateOptions extends SamplingOptions {
 }
 
 export interface TranslateOptions {
-  /** 1 (greedy, streamed token by token) to 8. */
+  /** 1 (greedy, streamed token by token) to 8 (an integer; anything else is E_ARG). */
   beam?: number;
-  from?: string;
+  /**
+   * The target language, one of info.targets. Left out: the language of the
+   * text is detected and a two-language model translates into the other one.
+   */
   to?: string;
   /** Ask for the cross-attention weights of each sentence. */
   attention?: boolean;
@@ -168,14 +175,37 @@ export interface SentenceResult {
   attention?: Attention;
 }
 
-export interface TranslateResult extends Result {
+export interface TranslateResult extends Omit<Result, 'reason'> {
+  /** 'same-language': the text is already in `to`; it comes back unchanged in `text`, with a note. */
+  reason: Result['reason'] | 'same-language';
   sentences: Omit<SentenceResult, 'attention'>[];
-  /** Set when the model has no tag for the language asked (a one-direction model). */
+  /** The language detected in the text ('en', 'es'), or null. */
+  from: string | null;
+  /** The language translated into ('' for a model without language tags). */
+  to: string;
+  /** Why the text was not translated, in words (reason 'same-language'). */
   note?: string;
 }
 
+/** The limits of an option: the same rules in the API, the CLIs and the page. */
+export interface OptionRule {
+  int?: boolean;
+  min?: number;
+  max?: number;
+  /** Exclusive lower bound. */
+  gt?: number;
+  /** The command-line flag (without --). */
+  flag: string;
+}
+
+/** beam, maxTokens, temperature, topK, topP, minP, repeatPenalty, repeatLastN, seed, topN, nCtx. */
+export const RULES: Readonly<Record<'beam' | 'maxTokens' | 'temperature' | 'topK' | 'topP' | 'minP' | 'repeatPenalty' | 'repeatLastN' | 'seed' | 'topN' | 'nCtx', OptionRule>>;
+
+/** "an integer from 1 to 8": what a rule allows, in words. */
+export function ruleText(rule: OptionRule): string;
+
 /** Async iterable of pieces that is also a promise of the final result. */
-export class Stream<R extends Result = Result> implements AsyncIterable<Piece>, PromiseLike<R> {
+export class Stream<R = Result> implements AsyncIterable<Piece>, PromiseLike<R> {
   readonly id: number;
   readonly result: Promise<R>;
   /** Stop this generation now: the iteration ends at once (unread pieces are dropped); the result has reason 'abort'. */
@@ -200,6 +230,8 @@ export class Model {
   /** Forget the chat's KV cache (a new conversation). */
   resetChat(): Promise<Result>;
   translate(text: string, opts?: TranslateOptions): Stream<TranslateResult>;
+  /** The language of a text (src/langid.c: English or Spanish), and how sure (0.5–1). */
+  detectLanguage(text: string): Promise<{ language: 'en' | 'es' | null; confidence: number }>;
   tokenize(text: string, opts?: { addSpecial?: boolean; parseSpecial?: boolean }): Promise<{ tokens: number[]; pieces: string[] }>;
   /** Stop every generation of this model, running or queued. */
   abort(): void;
