@@ -156,8 +156,14 @@ function setBusy(kind, busy) {
  * default the page chose (a model the user picked meanwhile wins).
  * Returns the slot or null on failure (a notice says why; the page keeps working).
  */
+// When each step of getting a model happened (ms since navigation), for
+// docs/benchmarks.md's first-token figures: window.atento.timeline.
+const timeline = [];
+const mark = (what) => timeline.push({ what, at: Math.round(performance.now()) });
+
 async function openModel(source, { wantKind = null, keep = true, quiet = false, auto = false } = {}) {
   const name = source.name;
+  mark(`open ${name}`);
   const ctrl = new AbortController();
   loadAbort = ctrl;
   setBusy(wantKind, true);
@@ -181,11 +187,13 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
           signal: ctrl.signal,
           onProgress: (p) => showLoad(wantKind, progressText(name, { phase: 'download', ...p }), p.total > 0 ? (100 * p.loaded) / p.total : null),
         });
+        mark('downloaded and stored');
         src = await store.blobOf(entry);
         if (!src) throw new Error('the stored copy cannot be read back');
       } else src = source.url;
     }
     const wasm = await wasmReady;
+    mark('engine compiled');
     m = await load(src, {
       wasm,
       name,
@@ -202,6 +210,7 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
   } finally {
     if (loadAbort === ctrl) loadAbort = null;
   }
+  mark(`loaded (${Math.round(m.info.loadMs)} ms in the worker)`);
   hideLoad(wantKind);
   setBusy(wantKind, false);
   const kind = m.info.kind;
@@ -457,6 +466,7 @@ async function runTranslate() {
         // For tests/browser/first-visit.test.mjs: the first token since the click, and since navigation.
         window.atento.firstTokenMs = performance.now() - t0;
         window.atento.firstTokenAt = performance.now();
+        mark('first translated token');
       }
       current.textContent += piece.text;
       tokens++;
@@ -797,6 +807,6 @@ store.tidy();
 
 // For the tests and the curious.
 window.atento = {
-  slots, openModel, ensureModel, refreshModelLists, store,
+  slots, openModel, ensureModel, refreshModelLists, store, timeline,
   showAttention(entries) { lastAttention = entries; fillAttentionSelectors(); },
 };
