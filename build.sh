@@ -2,7 +2,7 @@
 # build.sh — builds atento.
 #
 #   ./build.sh            the WebAssembly module (dist/atento.wasm) and the native build (build/)
-#   ./build.sh wasm       only dist/atento.wasm
+#   ./build.sh wasm       only dist/atento.wasm and dist/atento-mt.wasm (threads)
 #   ./build.sh native     only the native CLI + C tests (cmake, build/)
 #   ./build.sh clean      remove build-wasm/, build/ and dist/atento.wasm
 #   FORCE=1 ./build.sh    rebuild everything
@@ -30,7 +30,7 @@ OBJ=build-wasm/obj
 OUT=dist/atento.wasm
 
 if [ "$what" = clean ]; then
-  rm -rf build-wasm build "$OUT"
+  rm -rf build-wasm build "$OUT" dist/atento-mt.wasm
   exit 0
 fi
 
@@ -54,7 +54,11 @@ CFLAGS=(-O3 -flto -msimd128 -mbulk-memory -mnontrapping-fptoint -std=c11 -DNDEBU
         -Wall -Wextra -Wno-unused-parameter -Isrc)
 LDFLAGS=(-O3 -flto -msimd128 -mbulk-memory -mnontrapping-fptoint --no-entry -sSTANDALONE_WASM
          -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=16MB -sMAXIMUM_MEMORY=4GB
-         -sTOTAL_STACK=5MB)
+         -sTOTAL_STACK=5MB -Wl,--stack-first)
+# --stack-first puts the 5 MB C stack at the bottom of memory: a stack
+# overflow (deep recursion on a hostile input) then leaves memory and traps,
+# which js/core.js reports as E_ABORT and recovers from, instead of silently
+# overwriting the data and heap above it.
 
 # Is $1 older than any file listed in the make-style dependency file $2?
 stale() {
@@ -73,7 +77,7 @@ stale() {
 build_wasm() {
   need_emcc
   shopt -s nullglob
-  local srcs=(src/*.c src/kernels/*.c src/models/*.c src/tokenizer/*.c)
+  local srcs=(src/*.c src/kernels/*.c src/models/*.c src/tokenizer/*.c src/train/*.c)
   shopt -u nullglob
   if [ ${#srcs[@]} -eq 0 ]; then echo "build.sh: no core sources under src/" >&2; exit 1; fi
 
@@ -143,6 +147,85 @@ build_wasm() {
   echo "build.sh: wrote $OUT ($(wc -c <"$OUT") bytes)" >&2
 }
 
+# ---- WebAssembly with threads ----------------------------------------------
+# dist/atento-mt.wasm: the same sources compiled with -pthread (atomics, bulk
+# memory) and linked by wasm-ld directly against emscripten's threaded libc,
+# importing a shared memory. emcc itself refuses STANDALONE_WASM with pthreads
+# and would add its JS glue; js/core.js instead instantiates this module once
+# per thread over the same memory (docs/threads.md). Extra exports for that
+# loader: stackRestore (each worker's own stack) and _emscripten_thread_init
+# (the libc's main-thread setup calls back into it through an import).
+
+OBJ_MT=build-wasm/obj-mt
+OUT_MT=dist/atento-mt.wasm
+
+build_wasm_mt() {
+  need_emcc
+  shopt -s nullglob
+  local srcs=(src/*.c src/kernels/*.c src/models/*.c src/tokenizer/*.c src/train/*.c)
+  shopt -u nullglob
+  local cflags=("${CFLAGS[@]}" -pthread)
+  mkdir -p "$OBJ_MT" dist
+  local stamp="$OBJ_MT/../cflags-mt"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "${cflags[*]}" ]; then
+    rm -f "$OBJ_MT"/*.o "$OBJ_MT"/*.d
+    printf '%s' "${cflags[*]}" > "$stamp"
+  fi
+  local todo=() objs=() s o
+  for s in "${srcs[@]}"; do
+    o="$OBJ_MT/${s//\//__}"; o="${o%.c}.o"
+    objs+=("$o")
+    stale "$o" "${o%.o}.d" && todo+=("$s")
+  done
+  for o in "$OBJ_MT"/*.o; do
+    [ -e "$o" ] || continue
+    case " ${objs[*]} " in *" $o "*) ;; *) rm -f "$o" "${o%.o}.d" ;; esac
+  done
+  if [ ${#todo[@]} -gt 0 ]; then
+    echo "build.sh: emcc -pthread: compiling ${#todo[@]} of ${#srcs[@]} sources" >&2
+    export OBJ_MT
+    printf '%s\n' "${todo[@]}" | xargs -P "$JOBS" -I{} bash -c '
+      s="$1"; shift
+      o="$OBJ_MT/${s//\//__}"; o="${o%.c}.o"
+      emcc "$@" -MMD -MF "${o%.o}.d" -c "$s" -o "$o" || { rm -f "$o"; exit 255; }
+    ' _ {} "${cflags[@]}"
+  fi
+  local relink=${FORCE:-}
+  [ -f "$OUT_MT" ] || relink=1
+  if [ -z "$relink" ]; then
+    for o in "${objs[@]}" src/atento.h build.sh; do
+      if [ "$o" -nt "$OUT_MT" ]; then relink=1; break; fi
+    done
+  fi
+  if [ -z "$relink" ]; then echo "build.sh: $OUT_MT is up to date" >&2; return 0; fi
+
+  local declared defined f exports=()
+  declared=$(grep -oE 'ATN_API[^(;]*[^A-Za-z0-9_](atn_[A-Za-z0-9_]+)[[:space:]]*\(' src/atento.h \
+             | sed -E 's/.*[^A-Za-z0-9_](atn_[A-Za-z0-9_]+)[[:space:]]*\($/\1/' | sort -u)
+  defined=$(llvm-nm --defined-only "${objs[@]}" 2>/dev/null | awk '$2 ~ /^[TtW]$/ {print $3}' | sort -u)
+  for f in $declared; do grep -qx "$f" <<<"$defined" && exports+=("--export=$f"); done
+
+  local llvm sysroot lib
+  llvm=$(em-config LLVM_ROOT)
+  sysroot=$(em-config CACHE)/sysroot
+  lib="$sysroot/lib/wasm32-emscripten"
+  local wasm_ld="$llvm/wasm-ld"
+  [ -x "$wasm_ld" ] || wasm_ld=$(ls "$llvm"/wasm-ld* 2>/dev/null | head -n 1)
+  echo "build.sh: wasm-ld: linking $OUT_MT" >&2
+  "$wasm_ld" -o "$OUT_MT.tmp.wasm" "${objs[@]}" -L"$lib" "$lib/crt1_reactor.o" \
+    -lstandalonewasm-memgrow -lstubs -lnoexit -lc-mt -ldlmalloc-mt -lcompiler_rt-mt \
+    -mllvm -combiner-global-alias-analysis=false -mllvm -disable-lsr \
+    --lto-O3 --import-undefined --import-memory --shared-memory --strip-debug \
+    "${exports[@]}" --export=stackRestore --export=_emscripten_thread_init --export=_initialize \
+    -z stack-size=5242880 --initial-memory=16777216 --max-memory=4294967296 --global-base=1024 \
+    --entry=_initialize
+  wasm-opt -O3 --strip-debug --strip-producers --enable-threads --enable-simd --enable-bulk-memory \
+    --enable-nontrapping-float-to-int --enable-mutable-globals --enable-sign-ext \
+    "$OUT_MT.tmp.wasm" -o "$OUT_MT.tmp.wasm"
+  mv "$OUT_MT.tmp.wasm" "$OUT_MT"
+  echo "build.sh: wrote $OUT_MT ($(wc -c <"$OUT_MT") bytes)" >&2
+}
+
 # ---- native (cmake) ---------------------------------------------------------
 
 build_native() {
@@ -159,7 +242,7 @@ build_native() {
 }
 
 case "$what" in
-  all) build_wasm; build_native ;;
-  wasm) build_wasm ;;
+  all) build_wasm; build_wasm_mt; build_native ;;
+  wasm) build_wasm; build_wasm_mt ;;
   native) build_native ;;
 esac

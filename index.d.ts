@@ -142,6 +142,36 @@ export interface ChatResult extends Result {
   reusedTokens: number;
   /** Tokens in the chat's KV cache before this turn. */
   cachedBefore: number;
+  /** With `tools`: the reply without its tool calls, and the calls. */
+  content?: string;
+  toolCalls?: ToolCall[];
+  /** With `tools`: why the reply's calls could not be read (then toolCalls is empty). */
+  toolCallError?: string;
+  /** With `runTool`: the conversation including the tool turns, and each tool run. */
+  messages?: ChatMessage[];
+  toolRuns?: { name: string; arguments: unknown; result: string }[];
+}
+
+/** An OpenAI-style tool definition. */
+export interface ToolDefinition {
+  type: 'function';
+  function: { name: string; description?: string; parameters?: object };
+}
+
+export interface ToolCall {
+  name: string;
+  arguments: any;
+}
+
+export interface ChatOptions extends SamplingOptions {
+  /** Tools the model may call; the template shows them the way its family expects. */
+  tools?: ToolDefinition[];
+  /** Run a call; the result (a string, or anything JSON) becomes a `tool` message and the model continues. */
+  runTool?: (call: ToolCall) => unknown | Promise<unknown>;
+  /** At most this many rounds of tool calls (default 4). */
+  maxToolRounds?: number;
+  /** Other template variables, e.g. {enable_thinking: false} for Qwen3. */
+  templateVars?: Record<string, unknown>;
 }
 
 export interface Attention {
@@ -217,7 +247,7 @@ export class Stream<R = Result> implements AsyncIterable<Piece>, PromiseLike<R> 
 }
 
 export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant' | string;
+  role: 'system' | 'user' | 'assistant' | 'tool';
   content: string;
 }
 
@@ -226,7 +256,7 @@ export class Model {
   readonly arch: string;
   readonly kind: 'chat' | 'translate';
   generate(prompt: string | number[], opts?: GenerateOptions): Stream<Result>;
-  chat(messages: ChatMessage[], opts?: SamplingOptions): Stream<ChatResult>;
+  chat(messages: ChatMessage[], opts?: ChatOptions): Stream<ChatResult>;
   /** Forget the chat's KV cache (a new conversation). */
   resetChat(): Promise<Result>;
   translate(text: string, opts?: TranslateOptions): Stream<TranslateResult>;

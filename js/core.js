@@ -23,10 +23,19 @@
 //   E_FREED       use of a model/session/sampler after free()
 //   E_LOAD, E_TOKENIZE, E_DETOKENIZE, E_SESSION, E_EVAL, E_SCORE, E_SAMPLE,
 //   E_GENERATE    the C call failed; the message is atn_last_error()
-//   E_ABORT       the wasm code aborted (a bug in atento: please report it)
+//   E_ABORT       the wasm code trapped or aborted (a bug in atento: please
+//                 report it). That instance is discarded and a fresh one
+//                 started at once, so the runtime keeps working; models,
+//                 sessions and samplers of the old instance are gone (using
+//                 one throws E_ABORT) and must be loaded again.
 // Pointers are unsigned 32-bit (memory may grow to 4 GiB): always `>>> 0`.
+// Limits of wasm32 (docs/conventions.md, "Limits"): the memory holds at most
+// 4 GiB in all, and one allocation (a model file is one) at most 2 GiB.
 
 const SAMPLER_PARAMS_SIZE = 32; // sizeof(atn_sampler_params) in wasm32, see below
+const WASM_MAX_MEMORY = 2 ** 32; // 65536 pages of 64 KiB (build.sh: -sMAXIMUM_MEMORY=4GB)
+const WASM_MAX_ALLOC = 2 ** 31; // dlmalloc grows its heap by less than half the address space at once
+const mib = (n) => `${(n / 2 ** 20).toFixed(n < 2 ** 20 ? 2 : 0)} MiB`;
 const utf8enc = new TextEncoder();
 const utf8dec = new TextDecoder('utf-8'); // replacement chars for invalid bytes, never throws
 
@@ -99,6 +108,7 @@ export async function initAtento(source) {
     throw new AtentoError('E_WASM', `cannot compile atento.wasm: ${e.message}`);
   }
   const rt = new Atento();
+  rt._module = module;
   let instance;
   try {
     instance = await WebAssembly.instantiate(module, rt._imports(module));
@@ -119,6 +129,9 @@ export class Atento {
     this._buf = null;
     this._u8 = null;
     this._scratch = 0; // 16 bytes for out-parameters
+    this._module = null; // kept to start a fresh instance after a trap
+    this._fns = new Map(); // export name -> trap-catching wrapper, per instance
+    this.epoch = 0; // counts instances: handles of an older one are dead
   }
 
   // The imports a standalone emscripten module may ask for. The core does no
@@ -175,19 +188,58 @@ export class Atento {
 
   _attach(instance) {
     this.exports = instance.exports;
+    this._fns = new Map();
     this.memory = instance.exports.memory;
     if (!(this.memory instanceof WebAssembly.Memory)) throw new AtentoError('E_WASM', 'atento.wasm exports no memory');
     if (typeof this.exports._initialize === 'function') this.exports._initialize();
     this._scratch = this.malloc(16);
   }
 
-  /** The C function `name`, or an E_UNSUPPORTED error if this build lacks it. */
+  /**
+   * The C function `name`, or an E_UNSUPPORTED error if this build lacks it.
+   * A call that traps (RuntimeError, stack exhaustion, abort) throws E_ABORT
+   * after the instance was replaced by a fresh one (see _trapped).
+   */
   fn(name) {
+    let w = this._fns.get(name);
+    if (w) return w;
+    if (!this.exports) throw new AtentoError('E_ABORT', 'the atento runtime was discarded after a trap and could not restart; create a new one with initAtento()');
     const f = this.exports[name];
     if (typeof f !== 'function') {
       throw new AtentoError('E_UNSUPPORTED', `this atento.wasm has no ${name} (stale build? run ./build.sh)`);
     }
-    return f;
+    w = (...args) => {
+      try {
+        return f(...args);
+      } catch (e) {
+        throw this._trapped(e, name);
+      }
+    };
+    this._fns.set(name, w);
+    return w;
+  }
+
+  // Whatever unwinds out of a wasm call (a trap, a stack overflow, an abort
+  // thrown by an import) leaves the C heap and globals in an unknown state:
+  // the instance is discarded and a fresh one started from the same module,
+  // synchronously, so the next call works. Handles (Model, Session, Sampler)
+  // of the old instance know their epoch and refuse to be used.
+  _trapped(e, name) {
+    const what = e instanceof AtentoError ? e.message : `${e && e.name ? e.name + ': ' : ''}${e && e.message ? e.message : e}`;
+    this.epoch++;
+    this.exports = null;
+    this._fns = new Map();
+    this._buf = this._u8 = this._dv = null;
+    let restarted = false;
+    if (this._module) {
+      try {
+        this._attach(new WebAssembly.Instance(this._module, this._imports(this._module)));
+        restarted = true;
+      } catch {
+        this.exports = null; // e.g. synchronous instantiation refused on a browser's main thread
+      }
+    }
+    return new AtentoError('E_ABORT', `atento.wasm trapped in ${name} (${what}); the WebAssembly instance was discarded${restarted ? ' and a fresh one started: load the model again' : ''}`);
   }
 
   /** Current byte view of the wasm memory (re-created after memory growth). */
@@ -217,20 +269,23 @@ export class Atento {
   }
 
   malloc(n) {
+    if (!Number.isSafeInteger(n) || n < 0) throw new AtentoError('E_ARG', `bad allocation size ${n}`);
+    if (n > WASM_MAX_ALLOC) {
+      throw new AtentoError('E_NOMEM', `cannot allocate ${mib(n)} in WebAssembly memory: one allocation is limited to ${mib(WASM_MAX_ALLOC)} (wasm32)`);
+    }
     const p = this.fn('atn_malloc')(Math.max(1, n) >>> 0) >>> 0;
-    if (!p) throw new AtentoError('E_NOMEM', `out of memory: cannot allocate ${n} bytes in wasm memory (${(this.memoryBytes / 2 ** 20).toFixed(0)} MiB in use)`);
+    if (!p) throw new AtentoError('E_NOMEM', `out of memory: cannot allocate ${mib(n)} in WebAssembly memory (grown to ${mib(this.memoryBytes)} of its ${mib(WASM_MAX_MEMORY)} limit)`);
     return p;
   }
 
   free(p) { if (p) this.fn('atn_free')(p); }
 
-  /** A NUL-terminated C string at p, decoded as UTF-8. */
-  cstring(p, maxLen = 1 << 24) {
+  /** A NUL-terminated C string at p, decoded as UTF-8 (any length). */
+  cstring(p) {
     p >>>= 0;
     const u8 = this.u8;
-    let e = p;
-    const end = Math.min(u8.length, p + maxLen);
-    while (e < end && u8[e] !== 0) e++;
+    let e = u8.indexOf(0, p);
+    if (e < 0) e = u8.length;
     return utf8dec.decode(u8.subarray(p, e));
   }
 
@@ -246,6 +301,30 @@ export class Atento {
   putString(s) {
     if (typeof s !== 'string') throw new AtentoError('E_ARG', `expected a string, got ${typeof s}`);
     return this.putBytes(utf8enc.encode(s));
+  }
+
+  /**
+   * The tool calls in a model's reply (atn_chat_parse_tool_calls): Hermes/Qwen
+   * <tool_call> blocks or a Llama 3.1 JSON call.
+   * @returns {{content: string, toolCalls: {name: string, arguments: object}[]}}
+   */
+  parseToolCalls(text) {
+    const [p, n] = this.putString(text);
+    try {
+      const f = this.fn('atn_chat_parse_tool_calls');
+      const len = f(p, n, 0, 0);
+      if (len < 0) this.fail('E_TOOL_CALL', 'reading the tool calls');
+      const out = this.malloc(len + 1);
+      try {
+        f(p, n, out, len + 1);
+        const r = JSON.parse(utf8dec.decode(this.u8.subarray(out, out + len)));
+        return { content: r.content, toolCalls: r.tool_calls };
+      } finally {
+        this.free(out);
+      }
+    } finally {
+      this.free(p);
+    }
   }
 
   /** Copy token ids into fresh wasm memory; returns [ptr, n]. */
@@ -280,13 +359,20 @@ export class Atento {
    */
   reserve(size) {
     if (!Number.isSafeInteger(size) || size < 0) throw new AtentoError('E_ARG', `bad model size ${size}`);
-    if (size >= 2 ** 32) throw new AtentoError('E_NOMEM', `model too large for wasm32 memory (${size} bytes)`);
+    if (size > WASM_MAX_ALLOC) {
+      throw new AtentoError('E_NOMEM', `the model file is ${mib(size)}; the WebAssembly build holds model files of at most ${mib(WASM_MAX_ALLOC)} (wasm32: one allocation up to 2 GiB, 4 GiB of memory in all); use the native build for larger ones`);
+    }
     const rt = this;
     let p = rt.malloc(size);
+    const epoch = rt.epoch;
+    const live = () => {
+      if (epoch !== rt.epoch) { p = 0; throw staleError('model buffer'); }
+    };
     return {
       size,
       get ptr() { return p; },
       view() {
+        live();
         if (!p) throw new AtentoError('E_FREED', 'model buffer already loaded or freed');
         return new Uint8Array(rt.memory.buffer, p, size);
       },
@@ -295,6 +381,7 @@ export class Atento {
         this.view().set(chunk, offset);
       },
       load() {
+        live();
         if (!p) throw new AtentoError('E_FREED', 'model buffer already loaded or freed');
         const m = rt.fn('atn_model_load')(p, size, 1) >>> 0;
         // With take_ownership the model frees the bytes, even when loading fails.
@@ -302,7 +389,7 @@ export class Atento {
         if (!m) rt.fail('E_LOAD', 'loading the model');
         return new Model(rt, m, size);
       },
-      free() { if (p) { rt.free(p); p = 0; } },
+      free() { if (p && epoch === rt.epoch) rt.free(p); p = 0; },
     };
   }
 
@@ -381,6 +468,10 @@ function writeSamplerParams(dv, p, o) {
   dv.setBigUint64(p + 24, seed, true);
 }
 
+function staleError(what) {
+  return new AtentoError('E_ABORT', `this ${what} belonged to a WebAssembly instance discarded after a trap; load the model again`);
+}
+
 function definedOnly(o) {
   const r = {};
   for (const [k, v] of Object.entries(o)) if (v !== undefined) r[k] = v;
@@ -406,6 +497,7 @@ export class Model {
     this.rt = rt;
     this.ptr = ptr;
     this.fileSize = fileSize;
+    this.epoch = rt.epoch;
     this._sessions = new Set();
     this.nVocab = rt.fn('atn_model_n_vocab')(ptr);
     this.nCtxTrain = rt.fn('atn_model_n_ctx_train')(ptr);
@@ -417,6 +509,7 @@ export class Model {
 
   _p() {
     if (!this.ptr) throw new AtentoError('E_FREED', 'the model was freed');
+    if (this.epoch !== this.rt.epoch) throw staleError('model');
     return this.ptr;
   }
 
@@ -450,7 +543,8 @@ export class Model {
     const rt = this.rt, m = this._p();
     const [tp, tn] = typeof text === 'string' ? rt.putString(text) : rt.putBytes(text);
     try {
-      let cap = tn + 16;
+      // a first guess (a token per byte, bounded); the exact count otherwise
+      let cap = Math.min(tn + 16, 1 << 22);
       for (;;) {
         const ip = rt.malloc(4 * cap);
         try {
@@ -501,7 +595,7 @@ export class Model {
     const rt = this.rt, m = this._p();
     const [ip, n] = rt.putIds(ids);
     try {
-      return this._bytesOut((op, cap) => rt.fn('atn_detokenize')(m, ip, n, op, cap), 'E_DETOKENIZE', 'detokenizing', 8 * n + 16);
+      return this._bytesOut((op, cap) => rt.fn('atn_detokenize')(m, ip, n, op, cap), 'E_DETOKENIZE', 'detokenizing', Math.min(8 * n + 16, 1 << 24));
     } finally {
       rt.free(ip);
     }
@@ -596,7 +690,7 @@ export class Model {
       return { reason, tokens, finalToken };
     } finally {
       // session.free() frees its generators; free ours only if still live.
-      if (session._gens.delete(g)) rt.fn('atn_gen_free')(g);
+      if (session._gens.delete(g) && session.epoch === rt.epoch) rt.fn('atn_gen_free')(g);
     }
   }
 
@@ -604,7 +698,7 @@ export class Model {
   free() {
     if (!this.ptr) return;
     for (const s of this._sessions) s.free();
-    this.rt.fn('atn_model_free')(this.ptr);
+    if (this.epoch === this.rt.epoch) this.rt.fn('atn_model_free')(this.ptr);
     this.ptr = 0;
   }
 }
@@ -616,11 +710,13 @@ export class Session {
     this.model = model;
     this.rt = model.rt;
     this.ptr = ptr;
+    this.epoch = model.rt.epoch;
     this._gens = new Set();
   }
 
   _p() {
     if (!this.ptr) throw new AtentoError('E_FREED', 'the session was freed');
+    if (this.epoch !== this.rt.epoch) throw staleError('session');
     return this.ptr;
   }
 
@@ -648,13 +744,18 @@ export class Session {
    * messages ({role, content}) are rendered with the model's chat template,
    * the longest matching prefix of the KV cache is kept and only the rest is
    * evaluated; if fewer than `reserve` positions would be left for the reply,
-   * the oldest turns after the system prompt are dropped.
+   * the oldest turns after the system prompt are dropped. `vars`: extra
+   * template variables, e.g. {tools: [...], enable_thinking: false}.
    * @returns {{evaluated: number, dropped: number}} tokens evaluated, messages dropped
    */
-  chatPrefill(messages, reserve) {
+  chatPrefill(messages, reserve, vars = null) {
     const rt = this.rt, s = this._p();
     const n = messages.length;
     const strings = [];
+    if (vars) {
+      const [vp] = rt.putString(JSON.stringify(vars));
+      strings.push(vp);
+    }
     const arr = rt.malloc(8 * n + 8); // n role pointers, n content pointers, int n_dropped
     try {
       for (let i = 0; i < n; i++) {
@@ -667,7 +768,9 @@ export class Session {
       }
       const droppedp = arr + 8 * n;
       rt.view().setInt32(droppedp, 0, true);
-      const r = rt.fn('atn_chat_prefill')(s, arr, arr + 4 * n, n, reserve | 0, droppedp);
+      const r = vars
+        ? rt.fn('atn_chat_prefill_ex')(s, arr, arr + 4 * n, n, strings[0], reserve | 0, droppedp)
+        : rt.fn('atn_chat_prefill')(s, arr, arr + 4 * n, n, reserve | 0, droppedp);
       if (r < 0) rt.fail('E_CONTEXT', 'preparing the chat prompt');
       return { evaluated: r, dropped: rt.view().getInt32(droppedp, true) };
     } finally {
@@ -720,9 +823,10 @@ export class Session {
 
   free() {
     if (!this.ptr) return;
-    for (const g of this._gens) this.rt.fn('atn_gen_free')(g);
+    const live = this.epoch === this.rt.epoch;
+    if (live) for (const g of this._gens) this.rt.fn('atn_gen_free')(g);
     this._gens.clear();
-    this.rt.fn('atn_session_free')(this.ptr);
+    if (live) this.rt.fn('atn_session_free')(this.ptr);
     this.ptr = 0;
     this.model._sessions.delete(this);
   }
@@ -734,10 +838,12 @@ export class Sampler {
   constructor(rt, ptr) {
     this.rt = rt;
     this.ptr = ptr;
+    this.epoch = rt.epoch;
   }
 
   _p() {
     if (!this.ptr) throw new AtentoError('E_FREED', 'the sampler was freed');
+    if (this.epoch !== this.rt.epoch) throw staleError('sampler');
     return this.ptr;
   }
 
@@ -761,7 +867,7 @@ export class Sampler {
 
   free() {
     if (!this.ptr) return;
-    this.rt.fn('atn_sampler_free')(this.ptr);
+    if (this.epoch === this.rt.epoch) this.rt.fn('atn_sampler_free')(this.ptr);
     this.ptr = 0;
   }
 }

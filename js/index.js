@@ -287,8 +287,61 @@ export class Model {
    * oldest turns are dropped (the result says how many: droppedMessages).
    */
   chat(messages, opts = {}) {
-    const { signal, onToken, ...o } = opts;
+    const { signal, onToken, runTool, maxToolRounds, ...o } = opts;
+    if (runTool) {
+      try {
+        checkChat(messages, o);
+      } catch (e) {
+        const failed = new Stream(this, nextId++);
+        failed._fail(e);
+        return failed;
+      }
+      return this._chatWithTools(messages, o, { signal, onToken, runTool, maxToolRounds });
+    }
     return this._stream({ type: 'chat', id: nextId++, messages, opts: o }, { signal, onToken }, () => checkChat(messages, o));
+  }
+
+  // Tools (docs/chat.md): with opts.tools the template shows the model the
+  // tools and the result carries the reply's toolCalls; with runTool(call)
+  // too, each call is run, the reply and the results ({role: 'tool'}) are
+  // appended, and the model continues, up to maxToolRounds (4) times. The
+  // pieces of every round stream through the one Stream; its result is the
+  // last reply's, plus `messages` (the conversation with the tool turns) and
+  // `toolRuns` ([{name, arguments, result}]).
+  _chatWithTools(messages, o, { signal, onToken, runTool, maxToolRounds = 4 }) {
+    const outer = new Stream(this, nextId++, { onToken });
+    let inner = null;
+    const stop = outer.abort.bind(outer);
+    outer.abort = () => { inner?.abort(); stop(); };
+    if (signal) {
+      if (signal.aborted) queueMicrotask(() => outer.abort());
+      else signal.addEventListener('abort', () => outer.abort(), { once: true });
+    }
+    (async () => {
+      const msgs = messages.map((m) => ({ role: m.role, content: m.content }));
+      const toolRuns = [];
+      for (let round = 0; ; round++) {
+        inner = this._stream({ type: 'chat', id: nextId++, messages: msgs, opts: o }, { onToken: (p) => outer._push({ ...p, round }) });
+        const r = await inner;
+        if (outer._stopped || r.reason === 'abort' || !r.toolCalls?.length || round >= maxToolRounds) {
+          outer._finish({ ...r, messages: msgs, toolRuns });
+          return;
+        }
+        msgs.push({ role: 'assistant', content: r.text });
+        for (const call of r.toolCalls) {
+          let result;
+          try {
+            result = await runTool(call);
+          } catch (e) {
+            result = `error: ${e?.message ?? e}`;
+          }
+          const content = typeof result === 'string' ? result : JSON.stringify(result);
+          toolRuns.push({ name: call.name, arguments: call.arguments, result: content });
+          msgs.push({ role: 'tool', content });
+        }
+      }
+    })().catch((e) => outer._fail(e));
+    return outer;
   }
 
   /** Forget the chat's KV cache (a new conversation). */

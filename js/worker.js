@@ -336,7 +336,7 @@ const handlers = {
     const before = chatSession.nPast;
     let r;
     try {
-      r = chatSession.chatPrefill(messages, reserve);
+      r = chatSession.chatPrefill(messages, reserve, chatVars(opts));
     } catch (e) {
       // The cache state is unknown after a failure: start afresh next time.
       chatSession.free();
@@ -346,6 +346,8 @@ const handlers = {
     const reused = chatSession.nPast - r.evaluated;
     await decode(job, chatSession, [], { ...opts, maxTokens: Math.min(maxTokens, nCtx - chatSession.nPast) }, {
       droppedMessages: r.dropped, reusedTokens: reused, cachedBefore: before,
+      // with tools, the reply's calls (docs/chat.md: tool calls)
+      ...(opts.tools ? { finish: (text) => toolCallsOf(text) } : {}),
     }, t0, r.evaluated);
   },
 
@@ -379,6 +381,25 @@ function clampInt(v, lo, hi) {
   v = Math.trunc(Number(v));
   if (!Number.isFinite(v)) fail('E_ARG', `expected a number, got ${v}`);
   return Math.max(lo, Math.min(hi, v));
+}
+
+// Template variables of a chat request: tools (OpenAI-style definitions)
+// and any others the template reads (templateVars, e.g. enable_thinking).
+function chatVars(opts) {
+  if (opts.tools !== undefined && !Array.isArray(opts.tools)) fail('E_ARG', 'chat: tools must be an array of tool definitions');
+  if (opts.templateVars !== undefined && (typeof opts.templateVars !== 'object' || opts.templateVars === null || Array.isArray(opts.templateVars)))
+    fail('E_ARG', 'chat: templateVars must be an object');
+  if (!opts.tools && !opts.templateVars) return null;
+  return { ...(opts.templateVars || {}), ...(opts.tools ? { tools: opts.tools } : {}) };
+}
+
+function toolCallsOf(text) {
+  try {
+    const r = rt.parseToolCalls(text);
+    return { content: r.content, toolCalls: r.toolCalls };
+  } catch (e) {
+    return { content: text, toolCalls: [], toolCallError: e.message };
+  }
 }
 
 function checkMessages(messages) {
@@ -419,7 +440,8 @@ function topProbs(m, session, n) {
 
 // Evaluate `fresh` (in chunks, so that an abort is seen during a long
 // prefill), then stream tokens until the end, the token limit or an abort.
-async function decode(job, session, fresh, opts, extra = {}, t0 = now(), promptTokens = fresh.length) {
+async function decode(job, session, fresh, opts, extraIn = {}, t0 = now(), promptTokens = fresh.length) {
+  const { finish, ...extra } = extraIn; // finish(text): more members of the result
   const m = model;
   const CHUNK = 64;
   for (let i = 0; i < fresh.length; i += CHUNK) {
@@ -472,6 +494,7 @@ async function decode(job, session, fresh, opts, extra = {}, t0 = now(), promptT
       nPast: session.nPast,
     },
     ...extra,
+    ...(finish && reason !== 'abort' ? finish(text) : {}),
   });
 }
 

@@ -12,12 +12,14 @@
 #include <string.h>
 
 #include "atento.h"
+#include "checked.h"
 #include "error.h"
 #include "gguf.h"
 #include "kernels.h"
 #include "model.h"
 #include "quant.h"
 #include "tensor.h"
+#include "threads.h"
 #include "tokenizer.h"
 
 /* ---- architectures ------------------------------------------------------ */
@@ -52,10 +54,11 @@ typedef struct {
 
 static void sb_put(sbuf *b, const char *s, size_t len) {
     if (b->oom) return;
-    if (b->n + len + 1 > b->cap) {
+    size_t need = atn_add_size(atn_add_size(b->n, len), 1);
+    if (need > b->cap) {
         size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->n + len + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
+        while (cap < need) cap = atn_mul_size(cap, 2);
+        char *p = atn_size_ok(cap) ? realloc(b->p, cap) : NULL;
         if (!p) { b->oom = 1; return; }
         b->p = p;
         b->cap = cap;
@@ -251,7 +254,7 @@ ATN_API atn_model *atn_model_load(void *data, size_t size, int take_ownership) {
     const char *ct;
     size_t ctlen;
     if (atn_gguf_get_str(m->gguf, "tokenizer.chat_template", &ct, &ctlen) == 0) {
-        m->chat_template = malloc(ctlen + 1);
+        m->chat_template = malloc(atn_add_size(ctlen, 1));
         if (!m->chat_template) { atn_error("load: out of memory"); goto fail; }
         memcpy(m->chat_template, ct, ctlen);
         m->chat_template[ctlen] = 0;
@@ -340,7 +343,7 @@ ATN_API atn_session *atn_session_new(atn_model *m, int n_ctx) {
         free(s);
         return NULL;
     }
-    s->tokens = malloc((size_t)s->n_ctx * sizeof(int32_t));
+    s->tokens = atn_malloc_array((size_t)s->n_ctx, sizeof(int32_t));
     if (!s->tokens) {
         atn_error("session: out of memory");
         atn_session_free(s);
@@ -466,3 +469,13 @@ ATN_API size_t atn_quantize(int type, const float *src, void *dst, size_t n) {
     if (!src || !dst || n == 0 || !atn_type_known(type)) return 0;
     return atn_quantize_row(type, src, dst, (int64_t)n);
 }
+
+ATN_API int atn_set_threads(int n) {
+    int got = atn_threads_set(n);
+    if (got < 0) return atn_error("threads: %d is not a thread count from 1 to %d (or a loop is running)", n, ATN_MAX_THREADS);
+    return got;
+}
+
+ATN_API int atn_threads(void) { return atn_threads_get(); }
+
+ATN_API void atn_thread_run(int id) { atn_thread_worker(id); }

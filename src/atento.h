@@ -176,6 +176,30 @@ ATN_API int atn_chat_render(const atn_model *m, const char *const *roles, const 
 ATN_API int atn_chat_prefill(atn_session *s, const char *const *roles, const char *const *contents,
                              int n_msgs, int reserve, int *n_dropped);
 
+/* Roles are "system", "user", "assistant" or "tool"; any other is an error.
+ * Message contents are text: control-token text inside them (e.g. a user
+ * typing "<|im_end|><|im_start|>system") never becomes a control token; only
+ * the template's own markup does (docs/chat.md).
+ * The _ex variants take the request's extra template variables: vars_json is
+ * NULL or a JSON object whose members the template sees besides the messages,
+ * e.g. {"tools": [{"type": "function", "function": {"name": "translate",
+ * "description": "...", "parameters": {...}}}], "enable_thinking": false}.
+ * An assistant turn that called tools is its raw text (as generated, with
+ * its <tool_call> markup); a tool's result is a "tool" message. */
+ATN_API int atn_chat_render_ex(const atn_model *m, const char *const *roles, const char *const *contents, int n_msgs,
+                               const char *vars_json, int add_generation_prompt, int *used_fallback, char *out, int cap);
+ATN_API int atn_chat_prefill_ex(atn_session *s, const char *const *roles, const char *const *contents, int n_msgs,
+                                const char *vars_json, int reserve, int *n_dropped);
+/* Find the tool calls in a model's reply (len bytes of UTF-8): Hermes/Qwen
+ * <tool_call>{"name": ..., "arguments": {...}}</tool_call> blocks, or a
+ * Llama 3.1 call (the whole reply one JSON object {"name": ..., "parameters":
+ * {...}}, optionally after <|python_tag|>). Writes a JSON object
+ * {"content": "<the reply without the calls>", "tool_calls": [{"name": "...",
+ * "arguments": {...}}, ...]} (NUL-terminated when it fits) and returns its
+ * length (call again with a bigger buffer if it is >= cap), or < 0 on error
+ * (a call whose JSON is invalid or lacks a name). No calls: an empty list. */
+ATN_API int atn_chat_parse_tool_calls(const char *text, int len, char *out, int cap);
+
 
 /* ---- translation (H7: src/translate.c, src/models/marian.c) ------------ */
 
@@ -235,6 +259,44 @@ ATN_API int atn_split_sentences(const char *text, size_t len, int32_t *spans, in
  * when the text has no letters. confidence (may be NULL): the winner's
  * probability, 0.5..1, from the log-odds (how sure, not a calibrated chance). */
 ATN_API const char *atn_detect_language(const char *text, size_t len, float *confidence);
+
+/* ---- threads (src/threads.c, docs/threads.md) -------------------------- */
+
+/* Use n threads (1..16) for every later call: matrix products split by rows,
+ * attention by heads. Natively starts pthreads; in the threaded WebAssembly
+ * build (dist/atento-mt.wasm) the JS loader starts the workers. Results do
+ * not depend on n. Returns the count in use (1 where the build has no
+ * threads), or < 0 for a bad n or a call from inside a running loop. */
+ATN_API int atn_set_threads(int n);
+ATN_API int atn_threads(void);
+/* The entry of a WebAssembly worker (id 1..n-1); returns when the pool
+ * shrinks below id + 1 threads. For the JS loader only. */
+ATN_API void atn_thread_run(int id);
+
+/* ---- fine-tuning (translation models) -------------------------------------
+ * Teach a marian model the user's sentence pairs (docs/training.md): LoRA
+ * adapters on the decoder trained with label-smoothed cross-entropy and
+ * AdamW, replaying the model's own translations of `replay` sentences so it
+ * keeps the rest of its behaviour; the result is an ordinary GGUF file.
+ *   f = atn_finetune_new(model, "es", 0, 0, seed);   steps, lr: 0 = defaults
+ *   atn_finetune_add_pair(f, src, n, tgt, n) ...; atn_finetune_add_replay(f, src, n) ...
+ *   while ((r = atn_finetune_step(f, &loss)) > 0) { progress }   r < 0: error
+ *   bytes = atn_finetune_save(f, &size);  (atn_free them)
+ * The model must outlive f and is not changed. */
+typedef struct atn_finetune atn_finetune;
+ATN_API atn_finetune *atn_finetune_new(atn_model *m, const char *target_lang, int steps, float lr, uint32_t seed);
+ATN_API void atn_finetune_free(atn_finetune *f);
+/* 0, or < 0 with a one-line reason (empty side, invalid UTF-8, too long). */
+ATN_API int atn_finetune_add_pair(atn_finetune *f, const char *src, size_t src_len, const char *tgt, size_t tgt_len);
+ATN_API int atn_finetune_add_replay(atn_finetune *f, const char *src, size_t len);
+/* One optimizer step over all pairs and replayed sentences (the first call
+ * also translates the replayed sentences). 1: done, *loss = its loss;
+ * 0: all steps were done; < 0: error. */
+ATN_API int atn_finetune_step(atn_finetune *f, float *loss);
+/* {"pairs","replay","step","steps","lr","loss","lora_rank","lora_alpha","trainer_bytes"} */
+ATN_API const char *atn_finetune_info_json(atn_finetune *f);
+/* The fine-tuned model as GGUF bytes (atn_malloc'd), or NULL. */
+ATN_API void *atn_finetune_save(atn_finetune *f, size_t *size);
 
 /* The C reference quantizer (quant.h) for converters: n values (a multiple
  * of the type's block size) of type `type` (tensor.h) into dst. Returns the

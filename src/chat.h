@@ -17,6 +17,11 @@
 int atn_chat_fit(const atn_model *m, const char *const *roles, const char *const *contents, int n_msgs,
                  int budget, int32_t **ids, int *n_dropped);
 
+/* The same with request variables (vars_json: NULL or a JSON object, see
+ * atn_chat_render_ex). */
+int atn_chat_fit_ex(const atn_model *m, const char *const *roles, const char *const *contents, int n_msgs,
+                    const char *vars_json, int budget, int32_t **ids, int *n_dropped);
+
 /* Length of the common prefix of a[0..na) and b[0..nb). */
 int atn_chat_common_prefix(const int32_t *a, int na, const int32_t *b, int nb);
 

@@ -11,6 +11,7 @@
  * Errors carry the template line. Everything allocated for one render is
  * freed at the end, whatever happened.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -31,11 +32,14 @@ typedef struct ctx {
     chunk *chunks;
     size_t mem;          /* bytes allocated so far */
     long steps;
+    int64_t work;        /* bytes scanned and items visited (the budget for work inside one step) */
     char *err;
     size_t errcap;
     int failed;
-    /* output */
+    /* output, and which of its bytes came from message contents (out_mask,
+     * parallel to out, allocated at the first such byte) */
     char *out;
+    unsigned char *out_mask;
     size_t out_len, out_cap;
 } ctx;
 
@@ -85,6 +89,19 @@ static void *alloc(ctx *c, size_t n) {
     c->mem += n;
     memset(p, 0, n);
     return p;
+}
+
+/* Work that is not a step of its own (scanning a string, comparing items)
+ * is charged by the byte or item, so no single operation can run long. A
+ * byte scanned costs 1 unit, a dict key compared 1, a value compared or
+ * printed WORK_ITEM (about what it takes next to a byte of memchr). */
+#define WORK_ITEM 64
+static int charge(ctx *c, uint64_t n) {
+    if (n > ATN_TEMPLATE_MAX_WORK) n = ATN_TEMPLATE_MAX_WORK + 1;
+    c->work += (int64_t)n;
+    if (c->work > ATN_TEMPLATE_MAX_WORK)
+        return fail(c, 0, "does more than %d million units of work (runaway template?)", ATN_TEMPLATE_MAX_WORK / 1000000);
+    return 0;
 }
 
 static void free_all(ctx *c) {
@@ -873,24 +890,30 @@ static int expect_block_end(parser *P) {
     return 0;
 }
 
+/* if/elif/else: an elif is an S_IF (op = 1) as the else of the one before;
+ * the chain is built in a loop, since it can be long */
 static node *parse_if(parser *P) {
     static const char *ends[] = {"elif", "else", "endif", NULL};
-    node *x = mk(P, S_IF);
-    if (!x || !(x->a = parse_expr(P)) || expect_block_end(P)) return NULL;
-    int which;
-    if (parse_body(P, &x->b, ends, &which)) return NULL;
-    if (which == 0) {
-        node *y = parse_if(P); /* elif: the rest of the chain is the else */
-        if (!y) return NULL;
-        x->c = y;
-        return x;
+    node *first = mk(P, S_IF), *x = first;
+    for (;;) {
+        if (!x || !(x->a = parse_expr(P)) || expect_block_end(P)) return NULL;
+        int which;
+        if (parse_body(P, &x->b, ends, &which)) return NULL;
+        if (which == 0) {
+            node *y = mk(P, S_IF);
+            if (!y) return NULL;
+            y->op = 1;
+            x->c = y;
+            x = y;
+            continue;
+        }
+        if (which == 1) {
+            static const char *ends2[] = {"endif", NULL};
+            if (expect_block_end(P) || parse_body(P, &x->c, ends2, &which)) return NULL;
+        }
+        if (expect_block_end(P)) return NULL;
+        return first;
     }
-    if (which == 1) {
-        static const char *ends2[] = {"endif", NULL};
-        if (expect_block_end(P) || parse_body(P, &x->c, ends2, &which)) return NULL;
-    }
-    if (expect_block_end(P)) return NULL;
-    return x;
 }
 
 static node *parse_for(parser *P) {
@@ -1041,7 +1064,8 @@ struct value {
     union {
         int64_t i;
         double f;
-        struct { const char *p; size_t n; } s;
+        /* m: NULL, or one byte per byte of p, 1 where it came from a message's content */
+        struct { const char *p; size_t n; const unsigned char *m; } s;
         vlist *l;
         vdict *d;
         vmethod *m;
@@ -1056,6 +1080,9 @@ static value v_bool(int b) { value v = v_undef(); v.t = V_BOOL; v.u.i = b != 0; 
 static value v_int(int64_t i) { value v = v_undef(); v.t = V_INT; v.u.i = i; return v; }
 static value v_float(double f) { value v = v_undef(); v.t = V_FLOAT; v.u.f = f; return v; }
 static value v_str(const char *p, size_t n) { value v = v_undef(); v.t = V_STR; v.u.s.p = p; v.u.s.n = n; return v; }
+static value v_strm(const char *p, size_t n, const unsigned char *m) { value v = v_str(p, n); v.u.s.m = m; return v; }
+/* the part of string s at [off, off + n) */
+static value v_sub(value s, size_t off, size_t n) { return v_strm(s.u.s.p + off, n, s.u.s.m ? s.u.s.m + off : NULL); }
 
 static vlist *list_new(ctx *c, int cap) {
     vlist *l = alloc(c, sizeof(vlist));
@@ -1082,15 +1109,18 @@ static vdict *dict_new(ctx *c) {
     return d;
 }
 
-static value *dict_get(const vdict *d, const char *k, size_t n) {
+/* NULL when missing, and when the work budget ran out (then c->failed) */
+static value *dict_get(ctx *c, const vdict *d, const char *k, size_t n) {
+    if (charge(c, (size_t)d->n + 1)) return NULL;
     for (int i = d->n - 1; i >= 0; i--)
         if (d->kn[i] == n && memcmp(d->ks[i], k, n) == 0) return &d->v[i];
     return NULL;
 }
 
 static int dict_set(ctx *c, vdict *d, const char *k, size_t n, value v) {
-    value *p = dict_get(d, k, n);
+    value *p = dict_get(c, d, k, n);
     if (p) { *p = v; return 0; }
+    if (c->failed) return -1;
     if (d->n == d->cap) {
         int cap = d->cap ? d->cap * 2 : 4;
         const char **ks = alloc(c, (size_t)cap * sizeof(char *));
@@ -1130,24 +1160,58 @@ static const char *type_name(value v) {
 
 /* ---- string building ---- */
 
-typedef struct sbuf { ctx *c; char *p; size_t n, cap; int bad; } sbuf;
+/* A string being built, with its content mask (m, allocated at the first
+ * masked byte). depth: nesting of the value being printed. */
+typedef struct sbuf { ctx *c; char *p; unsigned char *m; size_t n, cap; int bad; int depth; } sbuf;
+#define SBUF(c) {(c), NULL, NULL, 0, 0, 0, 0}
 
-static void sb_add(sbuf *b, const char *s, size_t n) {
+/* n bytes of s; mask m (NULL: none), or all 1 when m_all */
+static void sb_put(sbuf *b, const char *s, size_t n, const unsigned char *m, int m_all) {
     if (b->bad) return;
     if (b->n + n + 1 > b->cap) {
+        if (n > ATN_TEMPLATE_MAX_MEMORY) { fail(b->c, 0, "uses more than %u MiB of memory", ATN_TEMPLATE_MAX_MEMORY >> 20); b->bad = 1; return; }
         size_t cap = (b->n + n + 1) * 2;
         if (cap < 64) cap = 64;
         char *np = alloc(b->c, cap);
-        if (!np) { b->bad = 1; return; }
+        unsigned char *nm = b->m ? alloc(b->c, cap) : NULL;
+        if (!np || (b->m && !nm)) { b->bad = 1; return; }
         if (b->n) memcpy(np, b->p, b->n);
+        if (b->m && b->n) memcpy(nm, b->m, b->n);
         b->p = np;
+        b->m = nm;
         b->cap = cap;
     }
-    memcpy(b->p + b->n, s, n);
+    if ((m || m_all) && !b->m) {
+        b->m = alloc(b->c, b->cap); /* zeroed: what came before is the template's */
+        if (!b->m) { b->bad = 1; return; }
+    }
+    if (n) memcpy(b->p + b->n, s, n);
+    if (b->m) {
+        if (m) memcpy(b->m + b->n, m, n);
+        else memset(b->m + b->n, m_all ? 1 : 0, n);
+    }
     b->n += n;
     b->p[b->n] = 0;
 }
+static void sb_add(sbuf *b, const char *s, size_t n) { sb_put(b, s, n, NULL, 0); }
 static void sb_str(sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
+/* what one byte of a string (masked or not) turned into */
+static void sb_from(sbuf *b, value src, size_t i, const char *s, size_t n) { sb_put(b, s, n, NULL, src.u.s.m && src.u.s.m[i]); }
+static value sb_value(sbuf *b) { return v_strm(b->p ? b->p : "", b->n, b->m); }
+/* entering a nested list/dict while printing one */
+static int sb_enter(sbuf *b) {
+    if (++b->depth > ATN_TEMPLATE_MAX_VALUE_DEPTH) {
+        if (!b->bad) fail(b->c, 0, "a value nested more than %d deep", ATN_TEMPLATE_MAX_VALUE_DEPTH);
+        b->bad = 1;
+        return -1;
+    }
+    return 0;
+}
+/* one more item of a list/dict being printed */
+static int sb_item(sbuf *b) {
+    if (!b->bad && charge(b->c, WORK_ITEM)) b->bad = 1;
+    return b->bad;
+}
 
 /* Python's repr(float): the shortest digits that round-trip, fixed notation
  * for exponents -4..15, else scientific (1e+16, 2.5e-07). */
@@ -1185,7 +1249,7 @@ static void to_str(sbuf *b, value v) {
     case V_BOOL: sb_str(b, v.u.i ? "True" : "False"); break;
     case V_INT: snprintf(buf, sizeof buf, "%lld", (long long)v.u.i); sb_str(b, buf); break;
     case V_FLOAT: fmt_float(v.u.f, buf, sizeof buf); sb_str(b, buf); break;
-    case V_STR: sb_add(b, v.u.s.p, v.u.s.n); break;
+    case V_STR: sb_put(b, v.u.s.p, v.u.s.n, v.u.s.m, 0); break;
     default: repr(b, v, 1); break;
     }
 }
@@ -1193,31 +1257,37 @@ static void to_str(sbuf *b, value v) {
 static void repr(sbuf *b, value v, int top) {
     if (v.t == V_STR) {
         sb_add(b, "'", 1);
+        if (charge(b->c, v.u.s.n)) { b->bad = 1; return; }
         for (size_t i = 0; i < v.u.s.n; i++) {
             char ch = v.u.s.p[i];
-            if (ch == '\'' || ch == '\\') { sb_add(b, "\\", 1); sb_add(b, &ch, 1); }
-            else if (ch == '\n') sb_str(b, "\\n");
-            else if (ch == '\t') sb_str(b, "\\t");
-            else sb_add(b, &ch, 1);
+            char esc[2] = {'\\', ch};
+            if (ch == '\'' || ch == '\\') sb_from(b, v, i, esc, 2);
+            else if (ch == '\n') sb_from(b, v, i, "\\n", 2);
+            else if (ch == '\t') sb_from(b, v, i, "\\t", 2);
+            else sb_from(b, v, i, &ch, 1);
         }
         sb_add(b, "'", 1);
+    } else if ((v.t == V_LIST || v.t == V_DICT) && sb_enter(b)) {
+        return;
     } else if (v.t == V_LIST) {
         sb_add(b, v.u.l->is_tuple ? "(" : "[", 1);
-        for (int i = 0; i < v.u.l->n; i++) {
+        for (int i = 0; i < v.u.l->n && !sb_item(b); i++) {
             if (i) sb_add(b, ", ", 2);
             repr(b, v.u.l->v[i], 0);
         }
         if (v.u.l->is_tuple && v.u.l->n == 1) sb_add(b, ",", 1);
         sb_add(b, v.u.l->is_tuple ? ")" : "]", 1);
+        b->depth--;
     } else if (v.t == V_DICT) {
         sb_add(b, "{", 1);
-        for (int i = 0; i < v.u.d->n; i++) {
+        for (int i = 0; i < v.u.d->n && !sb_item(b); i++) {
             if (i) sb_add(b, ", ", 2);
             repr(b, v_str(v.u.d->ks[i], v.u.d->kn[i]), 0);
             sb_add(b, ": ", 2);
             repr(b, v.u.d->v[i], 0);
         }
         sb_add(b, "}", 1);
+        b->depth--;
     } else if (v.t == V_FUNC || v.t == V_METHOD) {
         sb_str(b, "<function>");
     } else if (v.t == V_UNDEF && !top) {
@@ -1239,25 +1309,23 @@ static void json(sbuf *b, value v, int indent, int level) {
         return;
     case V_STR:
         sb_add(b, "\"", 1);
+        if (charge(b->c, v.u.s.n)) { b->bad = 1; return; }
         for (size_t i = 0; i < v.u.s.n; i++) {
             unsigned char ch = (unsigned char)v.u.s.p[i];
-            if (ch == '"') sb_str(b, "\\\"");
-            else if (ch == '\\') sb_str(b, "\\\\");
-            else if (ch == '\n') sb_str(b, "\\n");
-            else if (ch == '\r') sb_str(b, "\\r");
-            else if (ch == '\t') sb_str(b, "\\t");
-            else if (ch == '\b') sb_str(b, "\\b");
-            else if (ch == '\f') sb_str(b, "\\f");
-            else if (ch < 0x20) { snprintf(buf, sizeof buf, "\\u%04x", ch); sb_str(b, buf); }
-            else sb_add(b, (const char *)&ch, 1);
+            const char *e = ch == '"' ? "\\\"" : ch == '\\' ? "\\\\" : ch == '\n' ? "\\n" : ch == '\r' ? "\\r" :
+                            ch == '\t' ? "\\t" : ch == '\b' ? "\\b" : ch == '\f' ? "\\f" : NULL;
+            if (e) sb_from(b, v, i, e, 2);
+            else if (ch < 0x20) { snprintf(buf, sizeof buf, "\\u%04x", ch); sb_from(b, v, i, buf, 6); }
+            else sb_from(b, v, i, (const char *)&ch, 1);
         }
         sb_add(b, "\"", 1);
         return;
     case V_LIST: case V_DICT: {
+        if (sb_enter(b)) return;
         int is_list = v.t == V_LIST;
         int n = is_list ? v.u.l->n : v.u.d->n;
         sb_add(b, is_list ? "[" : "{", 1);
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < n && !sb_item(b); i++) {
             if (i) sb_add(b, indent >= 0 ? "," : ", ", indent >= 0 ? 1 : 2);
             if (indent >= 0) {
                 sb_add(b, "\n", 1);
@@ -1275,6 +1343,7 @@ static void json(sbuf *b, value v, int indent, int level) {
             for (int s = 0; s < indent * level; s++) sb_add(b, " ", 1);
         }
         sb_add(b, is_list ? "]" : "}", 1);
+        b->depth--;
         return;
     }
     default: sb_str(b, "null"); return;
@@ -1302,7 +1371,8 @@ static int step(render *R, node *x) {
     return 0;
 }
 
-static int emit(render *R, const char *s, size_t n) {
+/* n bytes to the output; m: their content mask (NULL: the template's own) */
+static int emit(render *R, const char *s, size_t n, const unsigned char *m) {
     ctx *c = R->c;
     if (n > ATN_TEMPLATE_MAX_OUTPUT - c->out_len) return fail(c, 0, "output larger than %u MiB", ATN_TEMPLATE_MAX_OUTPUT >> 20);
     if (c->out_len + n + 1 > c->out_cap) {
@@ -1311,9 +1381,22 @@ static int emit(render *R, const char *s, size_t n) {
         char *p = realloc(c->out, cap);
         if (!p) return fail(c, 0, "out of memory");
         c->out = p;
+        if (c->out_mask) {
+            unsigned char *q = realloc(c->out_mask, cap);
+            if (!q) return fail(c, 0, "out of memory");
+            c->out_mask = q;
+        }
         c->out_cap = cap;
     }
+    if (m && !c->out_mask) {
+        c->out_mask = calloc(c->out_cap, 1);
+        if (!c->out_mask) return fail(c, 0, "out of memory");
+    }
     memcpy(c->out + c->out_len, s, n);
+    if (c->out_mask) {
+        if (m) memcpy(c->out_mask + c->out_len, m, n);
+        else memset(c->out_mask + c->out_len, 0, n);
+    }
     c->out_len += n;
     c->out[c->out_len] = 0;
     return 0;
@@ -1321,17 +1404,17 @@ static int emit(render *R, const char *s, size_t n) {
 
 static value *lookup(render *R, const char *s, size_t n) {
     for (frame *f = R->scope; f; f = f->up) {
-        value *v = dict_get(f->vars, s, n);
+        value *v = dict_get(R->c, f->vars, s, n);
         if (v) return v;
     }
     return NULL;
 }
 
 static int str_of(render *R, value v, value *out) {
-    sbuf b = {R->c, NULL, 0, 0, 0};
+    sbuf b = SBUF(R->c);
     to_str(&b, v);
     if (b.bad) return -1;
-    *out = v_str(b.p ? b.p : "", b.n);
+    *out = sb_value(&b);
     return 0;
 }
 
@@ -1346,6 +1429,7 @@ static int cmp_values(render *R, node *x, value a, value b, int *res) {
     }
     if (a.t == V_STR && b.t == V_STR) {
         size_t n = a.u.s.n < b.u.s.n ? a.u.s.n : b.u.s.n;
+        if (charge(R->c, n)) return -1;
         int r = n ? memcmp(a.u.s.p, b.u.s.p, n) : 0;
         *res = r ? (r < 0 ? -1 : 1) : (a.u.s.n < b.u.s.n ? -1 : a.u.s.n > b.u.s.n);
         return 0;
@@ -1353,59 +1437,95 @@ static int cmp_values(render *R, node *x, value a, value b, int *res) {
     return fail(R->c, x->line, "cannot compare %s with %s", type_name(a), type_name(b));
 }
 
-static int equal(value a, value b) {
+/* 1 equal, 0 not, -1 error (nested too deeply, budget) */
+static int equal(render *R, value a, value b, int depth) {
     int an = a.t == V_INT || a.t == V_FLOAT || a.t == V_BOOL, bn = b.t == V_INT || b.t == V_FLOAT || b.t == V_BOOL;
+    if (charge(R->c, WORK_ITEM)) return -1;
     if (an && bn) {
         if (a.t != V_FLOAT && b.t != V_FLOAT) return a.u.i == b.u.i;
         return (a.t == V_FLOAT ? a.u.f : (double)a.u.i) == (b.t == V_FLOAT ? b.u.f : (double)b.u.i);
     }
     if (a.t != b.t) return 0;
+    if ((a.t == V_LIST || a.t == V_DICT) && depth >= ATN_TEMPLATE_MAX_VALUE_DEPTH)
+        return fail(R->c, 0, "a value nested more than %d deep", ATN_TEMPLATE_MAX_VALUE_DEPTH);
     switch (a.t) {
     case V_UNDEF: case V_NONE: return 1;
-    case V_STR: return a.u.s.n == b.u.s.n && (a.u.s.n == 0 || memcmp(a.u.s.p, b.u.s.p, a.u.s.n) == 0);
+    case V_STR:
+        if (a.u.s.n != b.u.s.n) return 0;
+        if (charge(R->c, a.u.s.n)) return -1;
+        return a.u.s.n == 0 || memcmp(a.u.s.p, b.u.s.p, a.u.s.n) == 0;
     case V_LIST:
         if (a.u.l->n != b.u.l->n) return 0;
-        for (int i = 0; i < a.u.l->n; i++)
-            if (!equal(a.u.l->v[i], b.u.l->v[i])) return 0;
+        for (int i = 0; i < a.u.l->n; i++) {
+            int e = equal(R, a.u.l->v[i], b.u.l->v[i], depth + 1);
+            if (e <= 0) return e;
+        }
         return 1;
     case V_DICT:
         if (a.u.d->n != b.u.d->n) return 0;
         for (int i = 0; i < a.u.d->n; i++) {
-            value *o = dict_get(b.u.d, a.u.d->ks[i], a.u.d->kn[i]);
-            if (!o || !equal(a.u.d->v[i], *o)) return 0;
+            value *o = dict_get(R->c, b.u.d, a.u.d->ks[i], a.u.d->kn[i]);
+            if (R->c->failed) return -1;
+            if (!o) return 0;
+            int e = equal(R, a.u.d->v[i], *o, depth + 1);
+            if (e <= 0) return e;
         }
         return 1;
     default: return a.u.m == b.u.m;
     }
 }
 
+/* Index of needle in hay at or after byte `from`: -1 when absent, -2 when
+ * the work budget ran out. Each candidate position is charged the needle's
+ * length, so a pathological search (aaa...a for aa...ab) is bounded too. */
+static int64_t str_find(ctx *c, value hay, value needle, size_t from) {
+    size_t n = hay.u.s.n, m = needle.u.s.n;
+    if (from > n) return -1;
+    if (m == 0) return (int64_t)from;
+    if (m > n - from) return -1;
+    const char *p = hay.u.s.p;
+    size_t last = n - m; /* the last position a match can start at */
+    for (size_t i = from; i <= last;) {
+        const char *q = memchr(p + i, needle.u.s.p[0], last - i + 1);
+        if (!q) return charge(c, last - i + 1) ? -2 : -1;
+        size_t j = (size_t)(q - p);
+        if (charge(c, j - i + m)) return -2;
+        if (memcmp(p + j, needle.u.s.p, m) == 0) return (int64_t)j;
+        i = j + 1;
+    }
+    return -1;
+}
+
 static int contains(render *R, node *x, value hay, value needle, int *res) {
     if (hay.t == V_STR) {
         if (needle.t != V_STR) return fail(R->c, x->line, "'in <string>' needs a string on the left");
-        *res = 0;
-        if (needle.u.s.n == 0) { *res = 1; return 0; }
-        for (size_t i = 0; i + needle.u.s.n <= hay.u.s.n; i++)
-            if (memcmp(hay.u.s.p + i, needle.u.s.p, needle.u.s.n) == 0) { *res = 1; break; }
+        int64_t k = str_find(R->c, hay, needle, 0);
+        if (k == -2) return -1;
+        *res = k >= 0;
         return 0;
     }
     if (hay.t == V_LIST) {
         *res = 0;
-        for (int i = 0; i < hay.u.l->n; i++)
-            if (equal(hay.u.l->v[i], needle)) { *res = 1; break; }
+        for (int i = 0; i < hay.u.l->n; i++) {
+            int e = equal(R, hay.u.l->v[i], needle, 0);
+            if (e < 0) return -1;
+            if (e) { *res = 1; break; }
+        }
         return 0;
     }
     if (hay.t == V_DICT) {
-        *res = needle.t == V_STR && dict_get(hay.u.d, needle.u.s.p, needle.u.s.n) != NULL;
-        return 0;
+        *res = needle.t == V_STR && dict_get(R->c, hay.u.d, needle.u.s.p, needle.u.s.n) != NULL;
+        return R->c->failed ? -1 : 0;
     }
     if (hay.t == V_UNDEF) { *res = 0; return 0; }
     return fail(R->c, x->line, "'in' needs a string, list or dict, not %s", type_name(hay));
 }
 
-static int length_of(value v, int64_t *n) {
+static int length_of(ctx *c, value v, int64_t *n) {
     switch (v.t) {
     case V_STR: { /* characters, not bytes */
         int64_t k = 0;
+        if (charge(c, v.u.s.n)) return -2;
         for (size_t i = 0; i < v.u.s.n; i++) k += ((unsigned char)v.u.s.p[i] & 0xC0) != 0x80;
         *n = k;
         return 0;
@@ -1420,19 +1540,19 @@ static int length_of(value v, int64_t *n) {
 static int arith(render *R, node *x, int op, value a, value b, value *out) {
     ctx *c = R->c;
     if (op == '~') {
-        sbuf s = {c, NULL, 0, 0, 0};
+        sbuf s = SBUF(c);
         to_str(&s, a);
         to_str(&s, b);
         if (s.bad) return -1;
-        *out = v_str(s.p ? s.p : "", s.n);
+        *out = sb_value(&s);
         return 0;
     }
     if (op == '+' && a.t == V_STR && b.t == V_STR) {
-        char *p = alloc(c, a.u.s.n + b.u.s.n + 1);
-        if (!p) return -1;
-        if (a.u.s.n) memcpy(p, a.u.s.p, a.u.s.n);
-        if (b.u.s.n) memcpy(p + a.u.s.n, b.u.s.p, b.u.s.n);
-        *out = v_str(p, a.u.s.n + b.u.s.n);
+        sbuf s = SBUF(c);
+        to_str(&s, a);
+        to_str(&s, b);
+        if (s.bad) return -1;
+        *out = sb_value(&s);
         return 0;
     }
     if (op == '+' && a.t == V_LIST && b.t == V_LIST) {
@@ -1449,10 +1569,10 @@ static int arith(render *R, node *x, int op, value a, value b, value *out) {
         int64_t k = a.t == V_INT ? a.u.i : b.u.i;
         if (k <= 0 || s.u.s.n == 0) { *out = v_str("", 0); return 0; }
         if ((uint64_t)k > ATN_TEMPLATE_MAX_OUTPUT / s.u.s.n) return fail(c, x->line, "string repetition too large");
-        char *p = alloc(c, s.u.s.n * (size_t)k + 1);
-        if (!p) return -1;
-        for (int64_t i = 0; i < k; i++) memcpy(p + (size_t)i * s.u.s.n, s.u.s.p, s.u.s.n);
-        *out = v_str(p, s.u.s.n * (size_t)k);
+        sbuf r = SBUF(c);
+        for (int64_t i = 0; i < k && !r.bad; i++) to_str(&r, s);
+        if (r.bad) return -1;
+        *out = sb_value(&r);
         return 0;
     }
     int an = a.t == V_INT || a.t == V_BOOL, bn = b.t == V_INT || b.t == V_BOOL;
@@ -1484,9 +1604,15 @@ static int arith(render *R, node *x, int op, value a, value b, value *out) {
         case OP_FLOORDIV: if (q == 0) return fail(c, x->line, "division by zero"); *out = v_float(floor(p / q)); return 0;
         case '%': if (q == 0) return fail(c, x->line, "division by zero"); *out = v_float(p - floor(p / q) * q); return 0;
         case OP_POW:
-            if (an && bn && q >= 0) {
-                double r = pow(p, q);
-                if (r < 9.2e18) { *out = v_int((int64_t)r); return 0; }
+            if (an && bn && b.u.i >= 0) { /* exact integer power, by squaring, overflow checked */
+                int64_t base = a.u.i, e = b.u.i, r = 1;
+                while (e > 0) {
+                    if ((e & 1) && __builtin_mul_overflow(r, base, &r)) goto overflow;
+                    e >>= 1;
+                    if (e > 0 && __builtin_mul_overflow(base, base, &base)) goto overflow;
+                }
+                *out = v_int(r);
+                return 0;
             }
             *out = v_float(pow(p, q));
             return 0;
@@ -1502,19 +1628,23 @@ overflow:
 
 static int is_ws_char(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v'; }
 
-static value strip(value s, int left, int right, const char *chars, size_t nchars) {
+static int strip(ctx *c, value s, int left, int right, const char *chars, size_t nchars, value *out) {
     const char *p = s.u.s.p;
     size_t a = 0, b = s.u.s.n;
-    #define IN_SET(ch) (chars ? memchr(chars, (ch), nchars) != NULL : is_ws_char(ch))
+    /* each byte looked at costs a scan of `chars` */
+    #define IN_SET(ch) (charge(c, chars ? nchars + 1 : 1) ? (fail_ = 1, 0) : chars ? memchr(chars, (ch), nchars) != NULL : is_ws_char(ch))
+    int fail_ = 0;
     if (left) while (a < b && IN_SET(p[a])) a++;
     if (right) while (b > a && IN_SET(p[b - 1])) b--;
     #undef IN_SET
-    return v_str(p + a, b - a);
+    if (fail_) return -1;
+    *out = v_sub(s, a, b - a);
+    return 0;
 }
 
 static int map_case(render *R, value s, int mode, value *out) { /* 0 lower 1 upper 2 capitalize 3 title */
     char *p = alloc(R->c, s.u.s.n + 1);
-    if (!p) return -1;
+    if (!p || charge(R->c, s.u.s.n)) return -1;
     int word_start = 1;
     for (size_t i = 0; i < s.u.s.n; i++) {
         char ch = s.u.s.p[i];
@@ -1525,31 +1655,26 @@ static int map_case(render *R, value s, int mode, value *out) { /* 0 lower 1 upp
         p[i] = ch;
         word_start = !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || (unsigned char)ch >= 0x80);
     }
-    *out = v_str(p, s.u.s.n);
+    *out = v_strm(p, s.u.s.n, s.u.s.m); /* same length: the same mask */
     return 0;
-}
-
-static int str_find(value hay, value needle, size_t from) {
-    if (needle.u.s.n == 0) return (int)from;
-    for (size_t i = from; i + needle.u.s.n <= hay.u.s.n; i++)
-        if (memcmp(hay.u.s.p + i, needle.u.s.p, needle.u.s.n) == 0) return (int)i;
-    return -1;
 }
 
 static int replace(render *R, value s, value a, value b, value *out) {
     if (a.u.s.n == 0) { *out = s; return 0; }
-    sbuf o = {R->c, NULL, 0, 0, 0};
+    sbuf o = SBUF(R->c);
     size_t i = 0;
     for (;;) {
-        int j = str_find(s, a, i);
+        int64_t j = str_find(R->c, s, a, i);
+        if (j == -2) return -1;
         if (j < 0) break;
-        sb_add(&o, s.u.s.p + i, (size_t)j - i);
-        sb_add(&o, b.u.s.p, b.u.s.n);
+        to_str(&o, v_sub(s, i, (size_t)j - i));
+        to_str(&o, b);
         i = (size_t)j + a.u.s.n;
+        if (o.bad) return -1;
     }
-    sb_add(&o, s.u.s.p + i, s.u.s.n - i);
+    to_str(&o, v_sub(s, i, s.u.s.n - i));
     if (o.bad) return -1;
-    *out = v_str(o.p ? o.p : "", o.n);
+    *out = sb_value(&o);
     return 0;
 }
 
@@ -1559,23 +1684,25 @@ static int split(render *R, node *x, value s, value sep, int64_t maxsplit, value
     if (sep.t == V_STR && sep.u.s.n == 0) return fail(R->c, x->line, "split: empty separator");
     size_t i = 0;
     if (sep.t != V_STR) { /* whitespace split */
+        if (charge(R->c, s.u.s.n)) return -1;
         while (i < s.u.s.n) {
             while (i < s.u.s.n && is_ws_char(s.u.s.p[i])) i++;
             if (i >= s.u.s.n) break;
             size_t j = i;
             if (maxsplit >= 0 && l->n >= maxsplit) j = s.u.s.n;
             else while (j < s.u.s.n && !is_ws_char(s.u.s.p[j])) j++;
-            if (list_push(R->c, l, v_str(s.u.s.p + i, j - i))) return -1;
+            if (list_push(R->c, l, v_sub(s, i, j - i))) return -1;
             i = j;
         }
     } else {
         for (;;) {
-            int j = (maxsplit >= 0 && l->n >= maxsplit) ? -1 : str_find(s, sep, i);
+            int64_t j = (maxsplit >= 0 && l->n >= maxsplit) ? -1 : str_find(R->c, s, sep, i);
+            if (j == -2) return -1;
             if (j < 0) break;
-            if (list_push(R->c, l, v_str(s.u.s.p + i, (size_t)j - i))) return -1;
+            if (list_push(R->c, l, v_sub(s, i, (size_t)j - i))) return -1;
             i = (size_t)j + sep.u.s.n;
         }
-        if (list_push(R->c, l, v_str(s.u.s.p + i, s.u.s.n - i))) return -1;
+        if (list_push(R->c, l, v_sub(s, i, s.u.s.n - i))) return -1;
     }
     out->t = V_LIST;
     out->u.l = l;
@@ -1650,10 +1777,13 @@ static int run_test(render *R, node *x, const char *name, size_t n, value v, con
     } else if (name_is(name, n, "divisibleby")) {
         value d = arg(a, 0, "num");
         if (v.t != V_INT || d.t != V_INT || d.u.i == 0) return fail(R->c, x->line, "divisibleby needs integers");
-        *res = v.u.i % d.u.i == 0;
-    } else if (name_is(name, n, "eq") || name_is(name, n, "equalto") || name_is(name, n, "==")) *res = equal(v, arg(a, 0, "b"));
-    else if (name_is(name, n, "ne") || name_is(name, n, "!=")) *res = !equal(v, arg(a, 0, "b"));
-    else if (name_is(name, n, "lt") || name_is(name, n, "<") || name_is(name, n, "gt") || name_is(name, n, ">") ||
+        *res = d.u.i == -1 || v.u.i % d.u.i == 0; /* INT64_MIN % -1 would trap */
+    } else if (name_is(name, n, "eq") || name_is(name, n, "equalto") || name_is(name, n, "==") || name_is(name, n, "ne") ||
+               name_is(name, n, "!=")) {
+        int e = equal(R, v, arg(a, 0, "b"), 0);
+        if (e < 0) return -1;
+        *res = name[0] == 'e' || name[0] == '=' ? e : !e;
+    } else if (name_is(name, n, "lt") || name_is(name, n, "<") || name_is(name, n, "gt") || name_is(name, n, ">") ||
              name_is(name, n, "le") || name_is(name, n, "<=") || name_is(name, n, "ge") || name_is(name, n, ">=")) {
         int r;
         if (cmp_values(R, x, v, arg(a, 0, "b"), &r)) return -1;
@@ -1664,6 +1794,7 @@ static int run_test(render *R, node *x, const char *name, size_t n, value v, con
         return contains(R, x, arg(a, 0, "seq"), v, res);
     } else if (name_is(name, n, "lower") || name_is(name, n, "upper")) {
         if (v.t != V_STR) { *res = 0; return 0; }
+        if (charge(R->c, v.u.s.n)) return -1;
         int up = name[0] == 'u';
         *res = 1;
         for (size_t i = 0; i < v.u.s.n; i++) {
@@ -1724,10 +1855,12 @@ static int apply_filter(render *R, node *x, value v, value *out) {
     if (name_is(f, n, "trim")) {
         if (want_str(R, x, v, "trim")) return -1;
         value chars = arg(&a, 0, "chars");
-        *out = strip(v, 1, 1, chars.t == V_STR ? chars.u.s.p : NULL, chars.t == V_STR ? chars.u.s.n : 0);
+        return strip(c, v, 1, 1, chars.t == V_STR ? chars.u.s.p : NULL, chars.t == V_STR ? chars.u.s.n : 0, out);
     } else if (name_is(f, n, "length") || name_is(f, n, "count")) {
         int64_t len;
-        if (length_of(v, &len)) return fail(c, x->line, "length of %s", type_name(v));
+        int r = length_of(c, v, &len);
+        if (r == -2) return -1;
+        if (r) return fail(c, x->line, "length of %s", type_name(v));
         *out = v_int(len);
     } else if (name_is(f, n, "upper") || name_is(f, n, "lower") || name_is(f, n, "capitalize") || name_is(f, n, "title")) {
         if (want_str(R, x, v, "case filter")) return -1;
@@ -1754,20 +1887,20 @@ static int apply_filter(render *R, node *x, value v, value *out) {
         vlist *items;
         if (iterate_items(R, x, v, &items)) return -1;
         value sep = arg(&a, 0, "d");
-        sbuf b = {c, NULL, 0, 0, 0};
-        for (int i = 0; i < items->n; i++) {
-            if (i && sep.t == V_STR) sb_add(&b, sep.u.s.p, sep.u.s.n);
+        sbuf b = SBUF(c);
+        for (int i = 0; i < items->n && !b.bad; i++) {
+            if (i && sep.t == V_STR) to_str(&b, sep);
             to_str(&b, items->v[i]);
         }
         if (b.bad) return -1;
-        *out = v_str(b.p ? b.p : "", b.n);
+        *out = sb_value(&b);
     } else if (name_is(f, n, "tojson")) {
         value ind = arg(&a, 0, "indent");
         int indent = ind.t == V_INT ? (int)(ind.u.i < 0 ? 0 : ind.u.i > 16 ? 16 : ind.u.i) : -1;
-        sbuf b = {c, NULL, 0, 0, 0};
+        sbuf b = SBUF(c);
         json(&b, v, indent, 0);
         if (b.bad) return -1;
-        *out = v_str(b.p ? b.p : "", b.n);
+        *out = sb_value(&b);
     } else if (name_is(f, n, "items")) {
         if (v.t == V_UNDEF) { vlist *l = list_new(c, 1); if (!l) return -1; out->t = V_LIST; out->u.l = l; return 0; }
         if (v.t != V_DICT) return fail(c, x->line, "items needs a dict, not %s", type_name(v));
@@ -1785,10 +1918,10 @@ static int apply_filter(render *R, node *x, value v, value *out) {
         out->u.l = l;
     } else if (name_is(f, n, "reverse")) {
         if (v.t == V_STR) {
-            char *p = alloc(c, v.u.s.n + 1);
-            if (!p) return -1;
-            for (size_t i = 0; i < v.u.s.n; i++) p[i] = v.u.s.p[v.u.s.n - 1 - i];
-            *out = v_str(p, v.u.s.n);
+            sbuf b = SBUF(c);
+            for (size_t i = v.u.s.n; i-- > 0 && !b.bad;) sb_from(&b, v, i, v.u.s.p + i, 1);
+            if (b.bad) return -1;
+            *out = sb_value(&b);
             return 0;
         }
         vlist *items;
@@ -1803,21 +1936,40 @@ static int apply_filter(render *R, node *x, value v, value *out) {
         if (want_str(R, x, v, "replace") || want_str(R, x, p, "replace") || want_str(R, x, q, "replace")) return -1;
         return replace(R, v, p, q, out);
     } else if (name_is(f, n, "int")) {
-        if (v.t == V_INT || v.t == V_BOOL) *out = v_int(v.u.i);
-        else if (v.t == V_FLOAT) *out = v_int((int64_t)v.u.f);
+        /* Jinja: int(v), else int(float(v)), else 0; a value out of range is an error */
+        if (v.t == V_INT || v.t == V_BOOL) { *out = v_int(v.u.i); return 0; }
+        double f = 0;
+        if (v.t == V_FLOAT) f = v.u.f;
         else if (v.t == V_STR) {
-            char buf[32];
-            size_t k = v.u.s.n < sizeof buf - 1 ? v.u.s.n : sizeof buf - 1;
-            memcpy(buf, v.u.s.p, k);
-            buf[k] = 0;
-            *out = v_int(strtoll(buf, NULL, 10));
-        } else *out = v_int(0);
+            value t;
+            if (strip(c, v, 1, 1, NULL, 0, &t)) return -1;
+            char buf[48];
+            if (t.u.s.n == 0 || t.u.s.n >= sizeof buf) { *out = v_int(0); return 0; }
+            memcpy(buf, t.u.s.p, t.u.s.n);
+            buf[t.u.s.n] = 0;
+            char *end;
+            errno = 0;
+            long long k = strtoll(buf, &end, 10);
+            if (*end == 0) {
+                if (errno == ERANGE) return fail(c, x->line, "int: '%s' is out of range", buf);
+                *out = v_int(k);
+                return 0;
+            }
+            f = strtod(buf, &end);
+            if (*end != 0) { *out = v_int(0); return 0; }
+        } else { *out = v_int(0); return 0; }
+        if (isnan(f)) { *out = v_int(0); return 0; }
+        if (!(f >= -9223372036854775808.0 && f < 9223372036854775808.0)) return fail(c, x->line, "int: %g is out of range", f);
+        *out = v_int((int64_t)f);
     } else if (name_is(f, n, "float")) {
         if (v.t == V_INT || v.t == V_BOOL) *out = v_float((double)v.u.i);
         else if (v.t == V_FLOAT) *out = v;
         else *out = v_float(0);
     } else if (name_is(f, n, "abs")) {
-        if (v.t == V_INT) *out = v_int(v.u.i < 0 ? -v.u.i : v.u.i);
+        if (v.t == V_INT) {
+            if (v.u.i == INT64_MIN) return fail(c, x->line, "integer overflow");
+            *out = v_int(v.u.i < 0 ? -v.u.i : v.u.i);
+        }
         else if (v.t == V_FLOAT) *out = v_float(fabs(v.u.f));
         else return fail(c, x->line, "abs needs a number");
     } else if (name_is(f, n, "selectattr") || name_is(f, n, "rejectattr")) {
@@ -1834,6 +1986,7 @@ static int apply_filter(render *R, node *x, value v, value *out) {
         if (!l) return -1;
         for (int i = 0; i < items->n; i++) {
             value y;
+            if (step(R, x)) return -1;
             if (attr.t == V_STR) {
                 if (attr_of(R, items->v[i], attr.u.s.p, attr.u.s.n, &y)) return -1;
             } else if (a.n > 0 && a.v[0].t == V_STR) { /* map('filter') */
@@ -1852,18 +2005,15 @@ static int apply_filter(render *R, node *x, value v, value *out) {
     } else if (name_is(f, n, "escape") || name_is(f, n, "e")) {
         value s;
         if (str_of(R, v, &s)) return -1;
-        sbuf b = {c, NULL, 0, 0, 0};
-        for (size_t i = 0; i < s.u.s.n; i++) {
+        sbuf b = SBUF(c);
+        for (size_t i = 0; i < s.u.s.n && !b.bad; i++) {
             char ch = s.u.s.p[i];
-            if (ch == '&') sb_str(&b, "&amp;");
-            else if (ch == '<') sb_str(&b, "&lt;");
-            else if (ch == '>') sb_str(&b, "&gt;");
-            else if (ch == '"') sb_str(&b, "&#34;");
-            else if (ch == '\'') sb_str(&b, "&#39;");
-            else sb_add(&b, &ch, 1);
+            const char *e = ch == '&' ? "&amp;" : ch == '<' ? "&lt;" : ch == '>' ? "&gt;" : ch == '"' ? "&#34;" : ch == '\'' ? "&#39;" : NULL;
+            if (e) sb_from(&b, s, i, e, strlen(e));
+            else sb_from(&b, s, i, &ch, 1);
         }
         if (b.bad) return -1;
-        *out = v_str(b.p ? b.p : "", b.n);
+        *out = sb_value(&b);
     } else {
         return fail(c, x->line, "unknown filter '%.*s'", (int)(n > 40 ? 40 : n), f);
     }
@@ -1874,8 +2024,9 @@ static int apply_filter(render *R, node *x, value v, value *out) {
 
 static int attr_of(render *R, value obj, const char *name, size_t n, value *out) {
     if (obj.t == V_DICT) {
-        value *v = dict_get(obj.u.d, name, n);
+        value *v = dict_get(R->c, obj.u.d, name, n);
         if (v) { *out = *v; return 0; }
+        if (R->c->failed) return -1;
     }
     if (obj.t == V_STR || obj.t == V_DICT || obj.t == V_LIST) {
         static const char *methods[] = {"strip", "lstrip", "rstrip", "upper", "lower", "title", "capitalize",
@@ -1900,9 +2051,9 @@ static int attr_of(render *R, value obj, const char *name, size_t n, value *out)
 static int item_of(render *R, node *x, value obj, value key, value *out) {
     if (obj.t == V_DICT) {
         if (key.t != V_STR) { *out = v_undef(); return 0; }
-        value *v = dict_get(obj.u.d, key.u.s.p, key.u.s.n);
+        value *v = dict_get(R->c, obj.u.d, key.u.s.p, key.u.s.n);
         *out = v ? *v : v_undef();
-        return 0;
+        return R->c->failed ? -1 : 0;
     }
     if (obj.t == V_LIST || obj.t == V_STR) {
         if (key.t == V_STR && obj.t != V_STR) return attr_of(R, obj, key.u.s.p, key.u.s.n, out);
@@ -1910,7 +2061,7 @@ static int item_of(render *R, node *x, value obj, value key, value *out) {
         int64_t len = obj.t == V_LIST ? obj.u.l->n : (int64_t)obj.u.s.n;
         int64_t i = key.u.i < 0 ? key.u.i + len : key.u.i;
         if (i < 0 || i >= len) { *out = v_undef(); return 0; }
-        *out = obj.t == V_LIST ? obj.u.l->v[i] : v_str(obj.u.s.p + i, 1);
+        *out = obj.t == V_LIST ? obj.u.l->v[i] : v_sub(obj, (size_t)i, 1);
         return 0;
     }
     *out = v_undef();
@@ -1941,20 +2092,21 @@ static int slice_of(render *R, node *x, value obj, value lo, value hi, value st,
         if (b < -1) b = -1;
     }
     if (obj.t == V_STR && s == 1) {
-        *out = b > a ? v_str(obj.u.s.p + a, (size_t)(b - a)) : v_str("", 0);
+        *out = b > a ? v_sub(obj, (size_t)a, (size_t)(b - a)) : v_str("", 0);
         return 0;
     }
     vlist *l = list_new(R->c, 4);
-    sbuf sb = {R->c, NULL, 0, 0, 0};
+    sbuf sb = SBUF(R->c);
     if (!l) return -1;
-    for (int64_t i = a; s > 0 ? i < b : i > b; i += s) {
+    for (int64_t i = a; s > 0 ? i < b : i > b;) {
         if (step(R, x)) return -1;
         if (obj.t == V_LIST) { if (list_push(R->c, l, obj.u.l->v[i])) return -1; }
-        else sb_add(&sb, obj.u.s.p + i, 1);
+        else sb_from(&sb, obj, (size_t)i, obj.u.s.p + i, 1);
+        if (__builtin_add_overflow(i, s, &i)) break; /* a step past the end of any string or list */
     }
     if (obj.t == V_STR) {
         if (sb.bad) return -1;
-        *out = v_str(sb.p ? sb.p : "", sb.n);
+        *out = sb_value(&sb);
     } else {
         out->t = V_LIST;
         out->u.l = l;
@@ -1969,8 +2121,7 @@ static int call_method(render *R, node *x, vmethod *m, const args *a, value *out
     if (s.t == V_STR) {
         if (!strcmp(f, "strip") || !strcmp(f, "lstrip") || !strcmp(f, "rstrip")) {
             value chars = arg(a, 0, "chars");
-            *out = strip(s, f[0] != 'r', f[0] != 'l', chars.t == V_STR ? chars.u.s.p : NULL, chars.t == V_STR ? chars.u.s.n : 0);
-            return 0;
+            return strip(c, s, f[0] != 'r', f[0] != 'l', chars.t == V_STR ? chars.u.s.p : NULL, chars.t == V_STR ? chars.u.s.n : 0, out);
         }
         if (!strcmp(f, "upper") || !strcmp(f, "lower") || !strcmp(f, "title") || !strcmp(f, "capitalize"))
             return map_case(R, s, f[0] == 'l' ? 0 : f[0] == 'u' ? 1 : f[0] == 'c' ? 2 : 3, out);
@@ -1981,7 +2132,7 @@ static int call_method(render *R, node *x, vmethod *m, const args *a, value *out
             *out = v_bool(0);
             for (int i = 0; i < opts->n; i++) {
                 value q = opts->v[i];
-                if (want_str(R, x, q, f)) return -1;
+                if (want_str(R, x, q, f) || charge(c, q.u.s.n + 1)) return -1;
                 if (q.u.s.n <= s.u.s.n &&
                     memcmp(f[0] == 's' ? s.u.s.p : s.u.s.p + s.u.s.n - q.u.s.n, q.u.s.p, q.u.s.n) == 0)
                     *out = v_bool(1);
@@ -2000,7 +2151,9 @@ static int call_method(render *R, node *x, vmethod *m, const args *a, value *out
         if (!strcmp(f, "find")) {
             value p = arg(a, 0, "sub");
             if (want_str(R, x, p, "find")) return -1;
-            *out = v_int(str_find(s, p, 0));
+            int64_t k = str_find(c, s, p, 0);
+            if (k == -2) return -1;
+            *out = v_int(k);
             return 0;
         }
         if (!strcmp(f, "count")) {
@@ -2009,26 +2162,29 @@ static int call_method(render *R, node *x, vmethod *m, const args *a, value *out
             int64_t k = 0;
             size_t i = 0;
             if (p.u.s.n == 0) { *out = v_int((int64_t)s.u.s.n + 1); return 0; }
-            for (int j; (j = str_find(s, p, i)) >= 0; i = (size_t)j + p.u.s.n) k++;
+            int64_t j;
+            for (; (j = str_find(c, s, p, i)) >= 0; i = (size_t)j + p.u.s.n) k++;
+            if (j == -2) return -1;
             *out = v_int(k);
             return 0;
         }
         if (!strcmp(f, "join")) {
             vlist *items;
             if (iterate_items(R, x, arg(a, 0, "iterable"), &items)) return -1;
-            sbuf b = {c, NULL, 0, 0, 0};
-            for (int i = 0; i < items->n; i++) {
-                if (i) sb_add(&b, s.u.s.p, s.u.s.n);
+            sbuf b = SBUF(c);
+            for (int i = 0; i < items->n && !b.bad; i++) {
+                if (i) to_str(&b, s);
                 to_str(&b, items->v[i]);
             }
             if (b.bad) return -1;
-            *out = v_str(b.p ? b.p : "", b.n);
+            *out = sb_value(&b);
             return 0;
         }
     } else if (s.t == V_DICT) {
         if (!strcmp(f, "get")) {
             value k = arg(a, 0, "key");
-            value *v = k.t == V_STR ? dict_get(s.u.d, k.u.s.p, k.u.s.n) : NULL;
+            value *v = k.t == V_STR ? dict_get(c, s.u.d, k.u.s.p, k.u.s.n) : NULL;
+            if (c->failed) return -1;
             *out = v ? *v : (a->n > 1 ? a->v[1] : v_none());
             return 0;
         }
@@ -2085,12 +2241,18 @@ static int call_func(render *R, node *x, value fn, node *argn, value *out) {
         else if (a.n >= 2) { lo = a.v[0].u.i; hi = a.v[1].u.i; if (a.n >= 3) st = a.v[2].u.i; }
         else return fail(c, x->line, "range needs arguments");
         if (st == 0) return fail(c, x->line, "range step cannot be zero");
-        double count = ceil(((double)hi - (double)lo) / (double)st);
-        if (count > 100000) return fail(c, x->line, "range of %.0f items is too large", count);
+        /* the exact item count, in unsigned arithmetic (hi - lo may not fit an int64) */
+        uint64_t count = 0;
+        if (st > 0 && lo < hi) count = ((uint64_t)hi - (uint64_t)lo - 1) / (uint64_t)st + 1;
+        if (st < 0 && lo > hi) count = ((uint64_t)lo - (uint64_t)hi - 1) / (0 - (uint64_t)st) + 1;
+        if (count > 100000) return fail(c, x->line, "range of %llu items is too large", (unsigned long long)count);
         vlist *l = list_new(c, count > 0 ? (int)count : 1);
         if (!l) return -1;
-        for (int64_t i = lo; st > 0 ? i < hi : i > hi; i += st)
+        int64_t i = lo;
+        for (uint64_t k = 0; k < count; k++) {
             if (list_push(c, l, v_int(i))) return -1;
+            if (k + 1 < count) i += st; /* stays between lo and hi: no overflow */
+        }
         out->t = V_LIST;
         out->u.l = l;
         return 0;
@@ -2112,7 +2274,7 @@ static int iterate_items(render *R, node *x, value v, vlist **out) {
         for (size_t i = 0; i < v.u.s.n;) {
             size_t k = 1;
             while (i + k < v.u.s.n && ((unsigned char)v.u.s.p[i + k] & 0xC0) == 0x80) k++;
-            if (list_push(c, l, v_str(v.u.s.p + i, k))) return -1;
+            if (list_push(c, l, v_sub(v, i, k))) return -1;
             i += k;
         }
     } else if (v.t != V_UNDEF && v.t != V_NONE) {
@@ -2247,8 +2409,10 @@ static int eval_node(render *R, node *x, value *out) {
         if (eval(R, x->a, &a) || eval(R, x->b, &b)) return -1;
         int r;
         switch (x->op) {
-        case OP_EQ: *out = v_bool(equal(a, b)); return 0;
-        case OP_NE: *out = v_bool(!equal(a, b)); return 0;
+        case OP_EQ: case OP_NE:
+            if ((r = equal(R, a, b, 0)) < 0) return -1;
+            *out = v_bool(x->op == OP_EQ ? r : !r);
+            return 0;
         case '<': case '>': case OP_LE: case OP_GE:
             if (cmp_values(R, x, a, b, &r)) return -1;
             *out = v_bool(x->op == '<' ? r < 0 : x->op == '>' ? r > 0 : x->op == OP_LE ? r <= 0 : r >= 0);
@@ -2329,20 +2493,25 @@ static int exec_stmt(render *R, node *x) {
     ctx *c = R->c;
     if (step(R, x)) return -1;
     switch (x->k) {
-    case S_TEXT: return emit(R, x->s, x->n);
+    case S_TEXT: return emit(R, x->s, x->n, NULL);
     case S_OUTPUT: {
         value v;
         if (eval(R, x->a, &v)) return -1;
-        if (v.t == V_STR) return emit(R, v.u.s.p, v.u.s.n);
+        if (v.t == V_STR) return emit(R, v.u.s.p, v.u.s.n, v.u.s.m);
         value s;
         if (str_of(R, v, &s)) return -1;
-        return emit(R, s.u.s.p, s.u.s.n);
+        return emit(R, s.u.s.p, s.u.s.n, s.u.s.m);
     }
-    case S_IF: {
-        value v;
-        if (eval(R, x->a, &v)) return -1;
-        return exec_body(R, truthy(v) ? x->b : x->c);
-    }
+    case S_IF:
+        /* an elif chain is walked here, not by recursion: it can be long */
+        for (;;) {
+            value v;
+            if (eval(R, x->a, &v)) return -1;
+            if (truthy(v)) return exec_body(R, x->b);
+            if (!x->c || x->c->k != S_IF || !x->c->op) return exec_body(R, x->c);
+            x = x->c;
+            if (step(R, x)) return -1;
+        }
     case S_FOR: {
         if (++R->depth > ATN_TEMPLATE_MAX_DEPTH) return fail(c, x->line, "loops nested too deeply");
         int r = exec_for(R, x);
@@ -2363,21 +2532,25 @@ static int exec_stmt(render *R, node *x) {
     case S_SETBLOCK: {
         /* render the body into a string: swap the output buffer */
         char *saved = c->out;
+        unsigned char *saved_mask = c->out_mask;
         size_t saved_len = c->out_len, saved_cap = c->out_cap;
         c->out = NULL;
+        c->out_mask = NULL;
         c->out_len = c->out_cap = 0;
         int r = exec_body(R, x->b);
         char *body = c->out;
+        unsigned char *body_mask = c->out_mask;
         size_t body_len = c->out_len;
         c->out = saved;
+        c->out_mask = saved_mask;
         c->out_len = saved_len;
         c->out_cap = saved_cap;
-        if (r) { free(body); return -1; }
-        char *p = alloc(c, body_len + 1);
-        if (!p) { free(body); return -1; }
-        if (body_len) memcpy(p, body, body_len);
+        sbuf b = SBUF(c);
+        if (!r) sb_put(&b, body ? body : "", body_len, body_mask, 0);
         free(body);
-        return set_var(R, x->s, x->n, v_str(p, body_len));
+        free(body_mask);
+        if (r || b.bad) return -1;
+        return set_var(R, x->s, x->n, sb_value(&b));
     }
     case S_BREAK: R->loop_ctl = 1; return 0;
     case S_CONTINUE: R->loop_ctl = 2; return 0;
@@ -2393,12 +2566,204 @@ static int exec_body(render *R, node *x) {
     return 0;
 }
 
+/* ------------------------------------------------------------------ JSON input */
+
+/* The request's extra variables (tools, enable_thinking, ...) arrive as JSON
+ * (RFC 8259). Strings become masked values: whatever the template does with
+ * them, they stay text. Nesting and work are bounded like everything else. */
+typedef struct jreader { ctx *c; const char *s; size_t n, pos; int depth; } jreader;
+
+static int jfail(jreader *J, const char *what) {
+    return fail(J->c, 0, "variables JSON: %s at byte %zu", what, J->pos);
+}
+
+static void jspace(jreader *J) {
+    while (J->pos < J->n && (J->s[J->pos] == ' ' || J->s[J->pos] == '\t' || J->s[J->pos] == '\n' || J->s[J->pos] == '\r'))
+        J->pos++;
+}
+
+static int jhex4(jreader *J, uint32_t *cp) {
+    if (J->n - J->pos < 4) return -1;
+    uint32_t v = 0;
+    for (int k = 0; k < 4; k++) {
+        char h = J->s[J->pos + (size_t)k];
+        int d = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+        if (d < 0) return -1;
+        v = v * 16 + (uint32_t)d;
+    }
+    J->pos += 4;
+    *cp = v;
+    return 0;
+}
+
+/* a string at J->pos (after the quote): decoded into the arena */
+static int jstring(jreader *J, const char **p, size_t *len) {
+    size_t start = J->pos, end = start;
+    while (end < J->n && J->s[end] != '"') {
+        if ((unsigned char)J->s[end] < 0x20) { J->pos = end; return jfail(J, "control character in a string"); }
+        end += J->s[end] == '\\' ? 2 : 1;
+    }
+    if (end >= J->n) return jfail(J, "unterminated string");
+    char *d = alloc(J->c, end - start + 1); /* decoded length <= raw length */
+    if (!d) return -1;
+    size_t k = 0;
+    while (J->pos < end) {
+        char ch = J->s[J->pos++];
+        if (ch != '\\') { d[k++] = ch; continue; }
+        char e = J->s[J->pos++];
+        switch (e) {
+        case '"': d[k++] = '"'; break;
+        case '\\': d[k++] = '\\'; break;
+        case '/': d[k++] = '/'; break;
+        case 'b': d[k++] = '\b'; break;
+        case 'f': d[k++] = '\f'; break;
+        case 'n': d[k++] = '\n'; break;
+        case 'r': d[k++] = '\r'; break;
+        case 't': d[k++] = '\t'; break;
+        case 'u': {
+            uint32_t cp, lo;
+            if (jhex4(J, &cp)) return jfail(J, "bad \\u escape");
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                if (J->pos + 6 <= end && J->s[J->pos] == '\\' && J->s[J->pos + 1] == 'u') {
+                    J->pos += 2;
+                    if (jhex4(J, &lo)) return jfail(J, "bad \\u escape");
+                    if (lo >= 0xDC00 && lo <= 0xDFFF) cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    else { cp = 0xFFFD; J->pos -= 6; } /* a lone high surrogate: U+FFFD, as JavaScript does */
+                } else {
+                    cp = 0xFFFD;
+                }
+            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                cp = 0xFFFD;
+            }
+            /* UTF-8: at most as long as the 6- or 12-byte escape */
+            if (cp < 0x80) d[k++] = (char)cp;
+            else if (cp < 0x800) { d[k++] = (char)(0xC0 | (cp >> 6)); d[k++] = (char)(0x80 | (cp & 0x3F)); }
+            else if (cp < 0x10000) { d[k++] = (char)(0xE0 | (cp >> 12)); d[k++] = (char)(0x80 | ((cp >> 6) & 0x3F)); d[k++] = (char)(0x80 | (cp & 0x3F)); }
+            else { d[k++] = (char)(0xF0 | (cp >> 18)); d[k++] = (char)(0x80 | ((cp >> 12) & 0x3F)); d[k++] = (char)(0x80 | ((cp >> 6) & 0x3F)); d[k++] = (char)(0x80 | (cp & 0x3F)); }
+            break;
+        }
+        default: J->pos--; return jfail(J, "bad escape");
+        }
+    }
+    J->pos = end + 1;
+    *p = d;
+    *len = k;
+    return 0;
+}
+
+static const unsigned char *all_ones(ctx *c, size_t n) {
+    unsigned char *m = alloc(c, n ? n : 1);
+    if (m) memset(m, 1, n);
+    return m;
+}
+
+static int jvalue(jreader *J, value *out) {
+    jspace(J);
+    if (J->pos >= J->n) return jfail(J, "unexpected end");
+    if (charge(J->c, WORK_ITEM)) return -1;
+    char ch = J->s[J->pos];
+    if (ch == '{' || ch == '[') {
+        if (++J->depth > ATN_TEMPLATE_MAX_VALUE_DEPTH) return jfail(J, "nested too deeply");
+        J->pos++;
+        vlist *l = ch == '[' ? list_new(J->c, 4) : NULL;
+        vdict *d = ch == '{' ? dict_new(J->c) : NULL;
+        if (!l && !d) return -1;
+        char close = ch == '[' ? ']' : '}';
+        jspace(J);
+        if (J->pos < J->n && J->s[J->pos] == close) J->pos++;
+        else for (;;) {
+            value v;
+            const char *k = NULL;
+            size_t kn = 0;
+            if (d) {
+                jspace(J);
+                if (J->pos >= J->n || J->s[J->pos] != '"') return jfail(J, "expected a member name");
+                J->pos++;
+                if (jstring(J, &k, &kn)) return -1;
+                jspace(J);
+                if (J->pos >= J->n || J->s[J->pos] != ':') return jfail(J, "expected ':'");
+                J->pos++;
+            }
+            if (jvalue(J, &v)) return -1;
+            if (d ? dict_set(J->c, d, k, kn, v) : list_push(J->c, l, v)) return -1;
+            jspace(J);
+            if (J->pos < J->n && J->s[J->pos] == ',') { J->pos++; continue; }
+            if (J->pos < J->n && J->s[J->pos] == close) { J->pos++; break; }
+            return jfail(J, "expected ',' or a closing bracket");
+        }
+        J->depth--;
+        if (l) { out->t = V_LIST; out->u.l = l; }
+        else { out->t = V_DICT; out->u.d = d; }
+        return 0;
+    }
+    if (ch == '"') {
+        const char *p;
+        size_t n;
+        J->pos++;
+        if (jstring(J, &p, &n)) return -1;
+        const unsigned char *m = all_ones(J->c, n);
+        if (!m) return -1;
+        *out = v_strm(p, n, m);
+        return 0;
+    }
+    static const char *const words[] = {"true", "false", "null"};
+    for (int w = 0; w < 3; w++) {
+        size_t wl = strlen(words[w]);
+        if (J->n - J->pos >= wl && memcmp(J->s + J->pos, words[w], wl) == 0) {
+            J->pos += wl;
+            *out = w == 2 ? v_none() : v_bool(w == 0);
+            return 0;
+        }
+    }
+    /* a number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+    size_t a = J->pos, i = a;
+    int is_float = 0;
+    if (i < J->n && J->s[i] == '-') i++;
+    if (i >= J->n || J->s[i] < '0' || J->s[i] > '9') return jfail(J, "unexpected character");
+    if (J->s[i] == '0') i++;
+    else while (i < J->n && J->s[i] >= '0' && J->s[i] <= '9') i++;
+    if (i < J->n && J->s[i] == '.') {
+        is_float = 1;
+        i++;
+        if (i >= J->n || J->s[i] < '0' || J->s[i] > '9') { J->pos = i; return jfail(J, "bad number"); }
+        while (i < J->n && J->s[i] >= '0' && J->s[i] <= '9') i++;
+    }
+    if (i < J->n && (J->s[i] == 'e' || J->s[i] == 'E')) {
+        is_float = 1;
+        i++;
+        if (i < J->n && (J->s[i] == '+' || J->s[i] == '-')) i++;
+        if (i >= J->n || J->s[i] < '0' || J->s[i] > '9') { J->pos = i; return jfail(J, "bad number"); }
+        while (i < J->n && J->s[i] >= '0' && J->s[i] <= '9') i++;
+    }
+    char buf[64];
+    if (i - a >= sizeof buf) return jfail(J, "number too long");
+    memcpy(buf, J->s + a, i - a);
+    buf[i - a] = 0;
+    J->pos = i;
+    if (!is_float) {
+        errno = 0;
+        long long v = strtoll(buf, NULL, 10);
+        if (errno != ERANGE) { *out = v_int(v); return 0; }
+    }
+    *out = v_float(strtod(buf, NULL));
+    return 0;
+}
+
 /* ------------------------------------------------------------------ API */
 
 int atn_template_render(const char *tmpl, size_t tmpl_len,
                         const char *const *roles, const char *const *contents, int n_msgs,
                         int add_generation_prompt, const char *bos, const char *eos,
                         char **out, size_t *out_len, char *err, size_t errcap) {
+    atn_template_input in = {roles, contents, n_msgs, add_generation_prompt, bos, eos, NULL, 0};
+    return atn_template_render_ex(tmpl, tmpl_len, &in, out, out_len, NULL, err, errcap);
+}
+
+static const char *const builtin_names[] = {"messages", "add_generation_prompt", "bos_token", "eos_token",
+                                            "raise_exception", "namespace", "range", "dict", NULL};
+
+int atn_template_render_ex(const char *tmpl, size_t tmpl_len, const atn_template_input *in,
+                           char **out, size_t *out_len, unsigned char **out_mask, char *err, size_t errcap) {
     ctx c;
     memset(&c, 0, sizeof c);
     c.err = err;
@@ -2406,6 +2771,11 @@ int atn_template_render(const char *tmpl, size_t tmpl_len,
     if (err && errcap) err[0] = 0;
     *out = NULL;
     if (out_len) *out_len = 0;
+    if (out_mask) *out_mask = NULL;
+    if (!in) return fail(&c, 0, "no input");
+    const char *const *roles = in->roles, *const *contents = in->contents;
+    int n_msgs = in->n_msgs;
+    const char *bos = in->bos, *eos = in->eos;
     if (!tmpl) return fail(&c, 0, "no template");
     if (tmpl_len > ATN_TEMPLATE_MAX_SOURCE) return fail(&c, 0, "template larger than %u KiB", ATN_TEMPLATE_MAX_SOURCE >> 10);
     if (n_msgs < 0 || (n_msgs > 0 && (!roles || !contents))) return fail(&c, 0, "bad message list");
@@ -2445,7 +2815,9 @@ int atn_template_render(const char *tmpl, size_t tmpl_len,
         vdict *m = dict_new(&c);
         if (!m) goto done;
         const char *r = roles[i] ? roles[i] : "", *t = contents[i] ? contents[i] : "";
-        if (dict_set(&c, m, "role", 4, v_str(r, strlen(r))) || dict_set(&c, m, "content", 7, v_str(t, strlen(t))))
+        size_t tn = strlen(t);
+        const unsigned char *tm = all_ones(&c, tn); /* a message's content is text, whatever the template does */
+        if (!tm || dict_set(&c, m, "role", 4, v_str(r, strlen(r))) || dict_set(&c, m, "content", 7, v_strm(t, tn, tm)))
             goto done;
         value mv = v_undef();
         mv.t = V_DICT;
@@ -2463,8 +2835,24 @@ int atn_template_render(const char *tmpl, size_t tmpl_len,
     f_dict.u.i = F_DICT;
     bos = bos ? bos : "";
     eos = eos ? eos : "";
+    if (in->vars_json) {
+        jreader J = {&c, in->vars_json, in->vars_len, 0, 0};
+        value vars;
+        if (jvalue(&J, &vars)) goto done;
+        jspace(&J);
+        if (J.pos != J.n) { jfail(&J, "unexpected text after the object"); goto done; }
+        if (vars.t != V_DICT) { fail(&c, 0, "variables JSON: not an object"); goto done; }
+        for (int i = 0; i < vars.u.d->n; i++) {
+            for (int k = 0; builtin_names[k]; k++)
+                if (name_is(vars.u.d->ks[i], vars.u.d->kn[i], builtin_names[k])) {
+                    fail(&c, 0, "variables JSON: '%s' is given by the chat itself", builtin_names[k]);
+                    goto done;
+                }
+            if (dict_set(&c, globals.vars, vars.u.d->ks[i], vars.u.d->kn[i], vars.u.d->v[i])) goto done;
+        }
+    }
     if (dict_set(&c, globals.vars, "messages", 8, mlist) ||
-        dict_set(&c, globals.vars, "add_generation_prompt", 21, v_bool(add_generation_prompt)) ||
+        dict_set(&c, globals.vars, "add_generation_prompt", 21, v_bool(in->add_generation_prompt)) ||
         dict_set(&c, globals.vars, "bos_token", 9, v_str(bos, strlen(bos))) ||
         dict_set(&c, globals.vars, "eos_token", 9, v_str(eos, strlen(eos))) ||
         dict_set(&c, globals.vars, "raise_exception", 15, f_raise) ||
@@ -2485,8 +2873,13 @@ int atn_template_render(const char *tmpl, size_t tmpl_len,
     *out = c.out;
     if (out_len) *out_len = c.out_len;
     c.out = NULL;
+    if (out_mask) {
+        *out_mask = c.out_mask;
+        c.out_mask = NULL;
+    }
 done:
     free(c.out);
+    free(c.out_mask);
     free_all(&c);
     return c.failed ? -1 : 0;
 }

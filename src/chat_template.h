@@ -29,6 +29,8 @@
 #define ATN_TEMPLATE_MAX_MEMORY (64u << 20)  /* values built while rendering */
 #define ATN_TEMPLATE_MAX_STEPS 2000000       /* statements + expressions evaluated */
 #define ATN_TEMPLATE_MAX_DEPTH 64            /* nested blocks / parentheses */
+#define ATN_TEMPLATE_MAX_WORK 100000000      /* bytes scanned + items visited inside steps */
+#define ATN_TEMPLATE_MAX_VALUE_DEPTH 64      /* nested lists/dicts printed, compared or read from JSON */
 
 /* Render `tmpl` (tmpl_len bytes) for n_msgs messages (NUL-terminated role and
  * content strings). bos/eos may be NULL (empty). On success returns 0 and sets
@@ -39,6 +41,26 @@ int atn_template_render(const char *tmpl, size_t tmpl_len,
                         const char *const *roles, const char *const *contents, int n_msgs,
                         int add_generation_prompt, const char *bos, const char *eos,
                         char **out, size_t *out_len, char *err, size_t errcap);
+
+/* The same with everything a chat request can carry. vars_json (may be
+ * NULL) is a JSON object whose members become template variables besides
+ * the messages (e.g. {"tools": [...], "enable_thinking": false}); it may not
+ * redefine the built-in names. When out_mask is not NULL it receives a
+ * malloc'd array of *out_len bytes, 1 where the rendered byte came from a
+ * message's content or a string in vars_json (text the template copied or
+ * transformed), 0 where the template itself wrote it; or NULL when no byte
+ * came from there. The tokenizer uses it so that text given by users can
+ * never become a control token. */
+typedef struct atn_template_input {
+    const char *const *roles, *const *contents;
+    int n_msgs;
+    int add_generation_prompt;
+    const char *bos, *eos;          /* NULL: empty */
+    const char *vars_json;          /* NULL: none */
+    size_t vars_len;
+} atn_template_input;
+int atn_template_render_ex(const char *tmpl, size_t tmpl_len, const atn_template_input *in,
+                           char **out, size_t *out_len, unsigned char **out_mask, char *err, size_t errcap);
 
 /* The family a template belongs to, recognised from its markers:
  * "chatml", "llama2", "llama3", "zephyr", "gemma", "phi3", "mistral", or

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "atento.h"
+#include "checked.h"
 #include "error.h"
 #include "model.h"
 #include "tokenizer.h"
@@ -34,8 +35,8 @@ struct atn_gen {
 static int reserve(char **p, size_t *cap, size_t need) {
     if (need <= *cap) return 0;
     size_t c = *cap ? *cap : 64;
-    while (c < need) c *= 2;
-    char *q = realloc(*p, c);
+    while (c < need) c = atn_mul_size(c, 2);
+    char *q = atn_size_ok(c) ? realloc(*p, c) : NULL;
     if (!q) return atn_error("generate: out of memory");
     *p = q;
     *cap = c;

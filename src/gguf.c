@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "checked.h"
 #include "gguf.h"
 
 #define GGUF_DEFAULT_ALIGNMENT 32
@@ -87,10 +88,21 @@ static int fail(cursor *c, const char *fmt, ...) {
 
 static size_t left(const cursor *c) { return c->size - c->pos; }
 
+/* A byte count in words for messages: "13.1 MB", "608 bytes". */
+static const char *human_bytes(uint64_t n, char *buf, size_t cap) {
+    if (n >= 1000000) snprintf(buf, cap, "%.1f MB", (double)n / 1e6);
+    else if (n >= 10000) snprintf(buf, cap, "%.1f KB", (double)n / 1e3);
+    else snprintf(buf, cap, "%llu bytes", (unsigned long long)n);
+    return buf;
+}
+
 static int need(cursor *c, size_t n, const char *what) {
-    if (n > left(c))
-        return fail(c, "truncated file: %s needs %zu bytes at offset %zu, only %zu left",
-                    what, n, c->pos, left(c));
+    if (n > left(c)) {
+        char sz[32];
+        return fail(c, "the file ends early (after %s, inside the header) - was the download cut? "
+                       "(%s needs %zu bytes at offset %zu, only %zu left)",
+                    human_bytes(c->size, sz, sizeof sz), what, n, c->pos, left(c));
+    }
     return 0;
 }
 
@@ -246,7 +258,7 @@ static int parse_value(cursor *c, gguf_kv *kv) {
                 return fail(c, "key '%s': array of %llu strings cannot fit in the %zu bytes left",
                             key, (unsigned long long)n, left(c));
             if (n > SIZE_MAX / sizeof(size_t)) return fail(c, "key '%s': array too large", key);
-            kv->str_offs = malloc(n ? (size_t)n * sizeof(size_t) : 1);
+            kv->str_offs = atn_malloc_array((size_t)n, sizeof(size_t));
             if (!kv->str_offs) return fail(c, "out of memory for key '%s' (%llu strings)", key, (unsigned long long)n);
             for (uint64_t i = 0; i < n; i++) {
                 size_t off;
@@ -307,8 +319,8 @@ static int bsearch_name(const int *sorted, int n, const char *const *names, size
 /* Sort indices 0..n-1 by names[i]; report the first duplicate. (No global
  * state: files may be opened from several threads natively.) */
 static int *sorted_index(cursor *c, const char **names, int n, const char *what) {
-    named *tmp = malloc((size_t)(n ? n : 1) * sizeof(named));
-    int *idx = malloc((size_t)(n ? n : 1) * sizeof(int));
+    named *tmp = atn_malloc_array((size_t)n, sizeof(named));
+    int *idx = atn_malloc_array((size_t)n, sizeof(int));
     if (!tmp || !idx) {
         free(tmp);
         free(idx);
@@ -351,7 +363,7 @@ static int parse_kvs(cursor *c, atn_gguf *g, uint64_t n_kv) {
         if (rd_u32(c, &kv->type, kv->key)) return -1;
         if (parse_value(c, kv)) return -1;
     }
-    const char **names = malloc((size_t)(g->n_kv ? g->n_kv : 1) * sizeof(char *));
+    const char **names = atn_malloc_array((size_t)g->n_kv, sizeof(char *));
     if (!names) return fail(c, "out of memory");
     for (int i = 0; i < g->n_kv; i++) names[i] = g->kv[i].key;
     g->kv_sorted = sorted_index(c, names, g->n_kv, "metadata key");
@@ -373,7 +385,7 @@ static int read_alignment(cursor *c, atn_gguf *g) {
 
 static int parse_tensors(cursor *c, atn_gguf *g, uint64_t n_tensors) {
     g->tensors = calloc(n_tensors ? (size_t)n_tensors : 1, sizeof(atn_tensor));
-    uint64_t *offs = malloc((n_tensors ? (size_t)n_tensors : 1) * sizeof(uint64_t));
+    uint64_t *offs = atn_malloc_array((size_t)n_tensors, sizeof(uint64_t));
     if (!g->tensors || !offs) {
         free(offs);
         return fail(c, "out of memory for %llu tensors", (unsigned long long)n_tensors);
@@ -436,11 +448,33 @@ static int parse_tensors(cursor *c, atn_gguf *g, uint64_t n_tensors) {
     size_t a = g->alignment;
     size_t pad = (a - c->pos % a) % a;
     if (n_tensors && pad > left(c)) {
-        fail(c, "truncated file: the data section would start at %zu, past the end (%zu bytes)", c->pos + pad, c->size);
+        char sz[32];
+        fail(c, "the file ends early (after %s, before its tensor data) - was the download cut? "
+                "(the data section would start at %zu)", human_bytes(c->size, sz, sizeof sz), c->pos + pad);
         goto bad;
     }
     g->data_offset = c->pos + (pad <= left(c) ? pad : left(c));
     size_t data_size = c->size - g->data_offset;
+    /* A file cut short (an interrupted download) is the usual reason for
+     * tensor data past the end: say that first, with the size the tensor
+     * table implies, then the details. */
+    uint64_t expected = 0;
+    int past_end = -1;
+    for (int i = 0; i < g->n_tensors; i++) {
+        uint64_t end = offs[i] > UINT64_MAX - g->tensors[i].nbytes ? UINT64_MAX : offs[i] + g->tensors[i].nbytes;
+        if (end > expected) expected = end;
+        if (past_end < 0 && end > data_size) past_end = i;
+    }
+    if (past_end >= 0 && offs[past_end] % a == 0) {
+        const atn_tensor *t = &g->tensors[past_end];
+        char want[32], got[32];
+        uint64_t total = expected > UINT64_MAX - g->data_offset ? UINT64_MAX : expected + g->data_offset;
+        fail(c, "the file ends early: %s expected, %s read - was the download cut? "
+                "(tensor '%s': data [%llu, +%zu) runs past the end of the data section, %zu bytes)",
+             human_bytes(total, want, sizeof want), human_bytes(c->size, got, sizeof got), t->name,
+             (unsigned long long)offs[past_end], t->nbytes, data_size);
+        goto bad;
+    }
     for (int i = 0; i < g->n_tensors; i++) {
         atn_tensor *t = &g->tensors[i];
         if (offs[i] % a != 0) {
@@ -459,7 +493,7 @@ static int parse_tensors(cursor *c, atn_gguf *g, uint64_t n_tensors) {
     offs = NULL;
     /* no two tensors may share bytes */
     if (g->n_tensors > 1) {
-        atn_tensor **by_off = malloc((size_t)g->n_tensors * sizeof(atn_tensor *));
+        atn_tensor **by_off = atn_malloc_array((size_t)g->n_tensors, sizeof(atn_tensor *));
         if (!by_off) return fail(c, "out of memory");
         for (int i = 0; i < g->n_tensors; i++) by_off[i] = &g->tensors[i];
         qsort(by_off, (size_t)g->n_tensors, sizeof(atn_tensor *), cmp_tensor_offset);
@@ -473,7 +507,7 @@ static int parse_tensors(cursor *c, atn_gguf *g, uint64_t n_tensors) {
         }
         free(by_off);
     }
-    const char **names = malloc((size_t)(g->n_tensors ? g->n_tensors : 1) * sizeof(char *));
+    const char **names = atn_malloc_array((size_t)g->n_tensors, sizeof(char *));
     if (!names) return fail(c, "out of memory");
     for (int i = 0; i < g->n_tensors; i++) names[i] = g->tensors[i].name;
     g->t_sorted = sorted_index(c, names, g->n_tensors, "tensor name");

@@ -21,7 +21,9 @@ void atn_quantize_act(const float *x, atn_block_q8a *y, int64_t n); /* n % 32 ==
 /* Y[t * n_out + r] = dot(row r of W, X[t * n_in ...]) for t < n_tok, r < n_out,
  * where n_in = W->ne[0], n_out = W->ne[1]. Works for every type in tensor.h.
  * Y must not overlap X. Allocates no memory in the hot path beyond one static
- * scratch it grows (so the kernels are single-threaded). */
+ * scratch it grows. With several threads (threads.h) the rows are split over
+ * the pool, with the same result bit for bit; call it from the driving
+ * thread only, never from inside a parallel task. */
 void atn_matmul(const atn_tensor *W, const float *X, int n_tok, float *Y);
 /* Same, rows [r0, r1) only (for splitting work). */
 void atn_matmul_rows(const atn_tensor *W, const float *X, int n_tok, float *Y, int64_t r0, int64_t r1);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "atento.h"
+#include "checked.h"
 #include "error.h"
 #include "sample.h"
 
@@ -143,9 +144,9 @@ ATN_API int32_t atn_sample(atn_sampler *smp, const float *logits, int n_vocab) {
     if (!smp) return atn_error("sample: no sampler");
     if (!logits || n_vocab <= 0) return atn_error("sample: no logits (n_vocab = %d)", n_vocab);
     if (n_vocab > smp->cap) {
-        float *b = realloc(smp->buf, (size_t)n_vocab * sizeof(float));
+        float *b = atn_realloc_array(smp->buf, (size_t)n_vocab, sizeof(float));
         if (b) smp->buf = b;
-        int32_t *ix = realloc(smp->idx, (size_t)n_vocab * sizeof(int32_t));
+        int32_t *ix = atn_realloc_array(smp->idx, (size_t)n_vocab, sizeof(int32_t));
         if (ix) smp->idx = ix;
         if (!b || !ix) return atn_error("sample: out of memory");
         smp->cap = n_vocab;

@@ -41,6 +41,10 @@ int32_t atn_tokenizer_lookup(const atn_tokenizer *t, const char *text, size_t le
  * atento.h. encode returns < 0 and sets atn_error() on invalid UTF-8. */
 int atn_tokenizer_encode(const atn_tokenizer *t, const char *text, size_t len,
                          int add_special, int parse_special, int32_t *ids, int cap);
+/* encode with parse_special, except that no control token is matched over a
+ * byte whose text_mask is 1 (text given by a user stays text) */
+int atn_tokenizer_encode_masked(const atn_tokenizer *t, const char *text, size_t len, const unsigned char *text_mask,
+                                int add_special, int32_t *ids, int cap);
 int atn_tokenizer_token_bytes(const atn_tokenizer *t, int32_t id, char *out, int cap);
 int atn_tokenizer_piece(const atn_tokenizer *t, int32_t id, char *out, int cap);
 /* Whole-sequence decode: like concatenating token_bytes, but a SentencePiece

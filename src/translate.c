@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "atento.h"
+#include "checked.h"
 #include "error.h"
 #include "model.h"
 #include "models/marian.h"
@@ -227,7 +228,8 @@ atn_translator *atn_translator_new(atn_model *m, int beam, const char *target_la
     if (!t->s) goto fail;
     if (atn_marian_info_get(t->s, &t->info)) goto fail;
     /* lanes: as many as the cache budget allows, plus one slot to record attention */
-    size_t per_slot = (size_t)t->info.n_dec * (size_t)atn_session_n_ctx(t->s) * (size_t)t->info.d_model * 2 * sizeof(float);
+    size_t per_slot = atn_mul_size(atn_mul_size((size_t)t->info.n_dec, (size_t)atn_session_n_ctx(t->s)),
+                                   atn_mul_size((size_t)t->info.d_model, 2 * sizeof(float)));
     t->n_lanes = ((int)(LANE_KV_BUDGET / (per_slot ? per_slot : 1)) - 1) / beam;
     if (t->n_lanes > MAX_LANES) t->n_lanes = MAX_LANES;
     if (t->n_lanes < 1) t->n_lanes = 1;
@@ -242,10 +244,11 @@ fail:
 }
 
 static int put(char **buf, size_t *len, size_t *cap, const char *s, size_t n) {
-    if (*len + n + 1 > *cap) {
-        size_t c = (*cap ? *cap * 2 : 256);
-        while (c < *len + n + 1) c *= 2;
-        char *b = realloc(*buf, c);
+    size_t need = atn_add_size(atn_add_size(*len, n), 1);
+    if (need > *cap) {
+        size_t c = (*cap ? *cap : 128);
+        while (c < need) c = atn_mul_size(c, 2);
+        char *b = atn_size_ok(c) ? realloc(*buf, c) : NULL;
         if (!b) return atn_error("out of memory");
         *buf = b;
         *cap = c;
@@ -259,12 +262,13 @@ static int put(char **buf, size_t *len, size_t *cap, const char *s, size_t n) {
 int atn_translate_begin(atn_translator *t, const char *text, size_t len) {
     if (!t || (!text && len)) return atn_error("atn_translate_begin: bad arguments");
     if (!atn_utf8_valid(text, len)) return atn_error("the text is not valid UTF-8");
+    if (len > INT32_MAX) return atn_error("the text is too long (%zu bytes)", len); /* spans are int32 */
     char *copy = malloc(len + 1);
     if (!copy) return atn_error("out of memory (%zu bytes of text)", len);
     if (len) memcpy(copy, text, len);
     copy[len] = 0;
     int n = atn_split_sentences(copy, len, NULL, 0);
-    int32_t *spans = n > 0 ? malloc((size_t)n * 2 * sizeof(int32_t)) : NULL;
+    int32_t *spans = n > 0 ? atn_malloc_array((size_t)n, 2 * sizeof(int32_t)) : NULL;
     if (n < 0 || (n > 0 && !spans)) { free(copy); free(spans); return n < 0 ? -1 : atn_error("out of memory"); }
     atn_split_sentences(copy, len, spans, 2 * n);
     free(t->text);
@@ -402,9 +406,10 @@ static int record_attention(atn_translator *t, int src_slot, int kv_slot) {
     if (rc == 0) {
         int rows;
         const float *a = atn_marian_attention(t->s, &rows);
-        size_t need = (size_t)t->info.n_dec * (size_t)n * (size_t)t->info.n_head * (size_t)t->n_src;
+        size_t need = atn_mul_size(atn_mul_size((size_t)t->info.n_dec, (size_t)n),
+                                   atn_mul_size((size_t)t->info.n_head, (size_t)t->n_src));
         if (need > t->attn_cap) {
-            float *p = realloc(t->attn, need * sizeof(float));
+            float *p = atn_realloc_array(t->attn, need, sizeof(float));
             if (!p) { rc = atn_error("out of memory"); goto done; }
             t->attn = p;
             t->attn_cap = need;

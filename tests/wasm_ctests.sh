@@ -11,15 +11,17 @@ cd "$(dirname "$0")/.."
 export NODE_PATH="${NODE_PATH:-/usr/share/nodejs}"
 OUT=build-wasm-tests
 mkdir -p "$OUT"
-CORE=$(ls src/*.c src/kernels/*.c src/models/*.c src/tokenizer/*.c 2>/dev/null)
+CORE=$(ls src/*.c src/kernels/*.c src/models/*.c src/tokenizer/*.c src/train/*.c 2>/dev/null)
 if [ $# -gt 0 ]; then TESTS=""; for t in "$@"; do TESTS="$TESTS tests/c/$t.c"; done
 else TESTS=$(ls tests/c/test_*.c); fi
 fail=0
 for src in $TESTS; do
   name=$(basename "$src" .c)
   echo "== $name (wasm)"
+  # extra linker flags from a "/* link: FLAGS */" line (as CMakeLists.txt)
+  link=$(sed -n 's|^/\* link: \(.*\) \*/$|\1|p' "$src")
   if ! emcc -O2 -msimd128 -std=c11 -Isrc -sSTANDALONE_WASM -sERROR_ON_UNDEFINED_SYMBOLS=0 \
-       -sINITIAL_MEMORY=536870912 -Wno-unused-parameter \
+       -sINITIAL_MEMORY=536870912 -Wno-unused-parameter $link \
        $CORE tests/wasi_shim.c "$src" -o "$OUT/$name.wasm" 2> "$OUT/$name.build.log"; then
     grep -v "path_open" "$OUT/$name.build.log"
     echo "FAIL $name: build failed"; fail=1; continue

@@ -28,6 +28,7 @@
 
 int atn_cli_translate(int argc, char **argv); /* translate.c (H7) */
 int atn_cli_chat(int argc, char **argv);      /* chat.c (H3) */
+int atn_cli_finetune(int argc, char **argv);  /* finetune.c */
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -566,7 +567,9 @@ static void usage(FILE *f) {
           "  inspect   [--json]\n"
           "  bench     [--prompt-tokens 128] [--gen-tokens 128] [--reps 1] [--json]\n"
           "  translate (see atento translate --help)\n"
-          "  chat      (see atento chat --help)\n",
+          "  chat      (see atento chat --help)\n"
+          "  finetune  (see atento finetune --help)\n"
+          "  every command: [--threads N] (1..16 threads, default 1)\n",
           f);
 }
 
@@ -580,6 +583,17 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
+    /* --threads N applies to every command: taken out here, before the
+     * command parses its own flags */
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--threads") != 0) continue;
+        if (i + 1 >= argc) USAGE("--threads needs a value");
+        int n = (int)parse_int("--threads", argv[i + 1], 1, 16);
+        if (atn_set_threads(n) < 0) FAIL("%s", atn_last_error());
+        for (int j = i; j + 2 <= argc; j++) argv[j] = argv[j + 2];
+        argc -= 2;
+        i--;
+    }
     if (!strcmp(c, "generate")) return cmd_generate(argc, argv);
     if (!strcmp(c, "score")) return cmd_score(argc, argv);
     if (!strcmp(c, "tokenize")) return cmd_tokenize(argc, argv);
@@ -587,6 +601,7 @@ int main(int argc, char **argv) {
     if (!strcmp(c, "bench")) return cmd_bench(argc, argv);
     if (!strcmp(c, "translate")) return atn_cli_translate(argc, argv);
     if (!strcmp(c, "chat")) return atn_cli_chat(argc, argv);
+    if (!strcmp(c, "finetune")) return atn_cli_finetune(argc, argv);
     USAGE("unknown command '%s' (generate, score, tokenize, inspect, bench, translate)", c);
     return 2;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "kernels_impl.h"
 #include "quant.h"
+#include "threads.h"
 
 static void *scratch_raw;  /* what malloc returned */
 static void *scratch;      /* 64-byte aligned inside it */
@@ -23,8 +24,44 @@ void *atn_kernels_scratch(size_t bytes) {
     return scratch;
 }
 
+#ifdef ATN_HAVE_SIMD128
+/* A matmul split by rows over the pool: X is quantized once, then each
+ * thread computes whole rows, so the result is the one-thread result bit for
+ * bit whatever the split. */
+typedef struct {
+    const atn_tensor *W;
+    const float *X;
+    float *Y;
+    int n_tok;
+    int64_t r0;
+} matmul_job;
+
+static void matmul_task(void *ctx, int64_t i0, int64_t i1, int thread) {
+    const matmul_job *j = ctx;
+    (void)thread;
+    atn_matmul_prepared_simd128(j->W, j->X, j->n_tok, j->Y, j->r0 + i0, j->r0 + i1);
+}
+
+/* Below this many weight bytes x tokens a split costs more than it saves. */
+#define PARALLEL_MIN_WORK (64 * 1024)
+#endif
+
 void atn_matmul_rows(const atn_tensor *W, const float *X, int n_tok, float *Y, int64_t r0, int64_t r1) {
 #ifdef ATN_HAVE_SIMD128
+    int threads = atn_threads_get();
+    if (threads > 1 && r0 >= 0 && r0 < r1 && r1 <= W->ne[1] && n_tok > 0) {
+        size_t rb = atn_row_size(W->type, W->ne[0]);
+        int64_t rows = r1 - r0;
+        if (rb && (double)rb * (double)rows * (double)n_tok >= PARALLEL_MIN_WORK &&
+            atn_matmul_prepare_simd128(W, X, n_tok) == 0) {
+            /* about four chunks per thread (for balance), of at least 8 rows */
+            int64_t grain = (rows + 4 * threads - 1) / (4 * threads);
+            if (grain < 8) grain = 8;
+            matmul_job j = {W, X, Y, n_tok, r0};
+            atn_parallel_for(rows, grain, matmul_task, &j);
+            return;
+        }
+    }
     atn_matmul_rows_simd128(W, X, n_tok, Y, r0, r1);
 #else
     atn_matmul_rows_ref(W, X, n_tok, Y, r0, r1);

@@ -29,6 +29,11 @@ float atn_vec_dot_q_ref(int type, const void *w, const atn_block_q8a *a, int64_t
 #if defined(__wasm_simd128__) || defined(__SSE4_1__)
 #define ATN_HAVE_SIMD128 1
 void atn_matmul_rows_simd128(const atn_tensor *W, const float *X, int n_tok, float *Y, int64_t r0, int64_t r1);
+/* The same in two steps, so several threads can share one quantization of X:
+ * prepare (0: ready; -1: use the reference) on one thread, then rows
+ * [r0, r1) of Y from any thread (valid rows only) until the next prepare. */
+int atn_matmul_prepare_simd128(const atn_tensor *W, const float *X, int n_tok);
+void atn_matmul_prepared_simd128(const atn_tensor *W, const float *X, int n_tok, float *Y, int64_t r0, int64_t r1);
 float atn_dot_f32_simd128(const float *a, const float *b, int n);
 void atn_axpy_f32_simd128(float a, const float *x, float *y, int n);
 void atn_scale_f32_simd128(float *x, float a, int n);

@@ -495,14 +495,38 @@ static int64_t tile_rows(size_t row_bytes) {
     return r < 1 ? 1 : r;
 }
 
-void atn_matmul_rows_simd128(const atn_tensor *W, const float *X, int n_tok, float *Y, int64_t r0, int64_t r1) {
+/* The activations of the last atn_matmul_prepare_simd128, read by every
+ * thread that computes rows of that matmul. */
+static acts prepared;
+
+int atn_matmul_prepare_simd128(const atn_tensor *W, const float *X, int n_tok) {
+    int64_t n_in = W->ne[0];
+    int type = W->type;
+    size_t rb = atn_row_size(type, n_in);
+    if (rb == 0 || n_tok <= 0) return -1;
+    if (type == ATN_TYPE_F32 || type == ATN_TYPE_F16 || type == ATN_TYPE_BF16) return 0; /* dense: no quantization */
+    switch (type) {
+    case ATN_TYPE_Q8_0: case ATN_TYPE_Q4_0: case ATN_TYPE_Q4_1: case ATN_TYPE_Q5_0: case ATN_TYPE_Q5_1:
+    case ATN_TYPE_Q4_K: case ATN_TYPE_Q5_K: case ATN_TYPE_Q6_K: break;
+    default: return -1;
+    }
+    int64_t nab = n_in / 32;
+    int ntp = (n_tok + 3) & ~3;
+    if ((uint64_t)n_in > (SIZE_MAX / 4) / (uint64_t)ntp) return -1; /* scratch size would overflow (wasm32) */
+    size_t qbytes = ((size_t)n_tok * (size_t)n_in * sizeof(int16_t) + 15) & ~(size_t)15;
+    size_t sbytes = (size_t)nab * (size_t)ntp * sizeof(float);
+    uint8_t *scr = atn_kernels_scratch(qbytes + 2 * sbytes);
+    if (!scr) return -1; /* out of memory: the reference needs no scratch */
+    acts A = {(int16_t *)scr, (float *)(scr + qbytes), (float *)(scr + qbytes + sbytes), n_in, ntp};
+    quantize_acts(X, n_tok, n_in, (int16_t *)A.q, (float *)A.d, (float *)A.s, ntp);
+    prepared = A;
+    return 0;
+}
+
+void atn_matmul_prepared_simd128(const atn_tensor *W, const float *X, int n_tok, float *Y, int64_t r0, int64_t r1) {
     int64_t n_in = W->ne[0], n_out = W->ne[1];
     int type = W->type;
     size_t rb = atn_row_size(type, n_in);
-    if (rb == 0 || r0 < 0 || r1 > n_out || r0 >= r1 || n_tok <= 0) {
-        atn_matmul_rows_ref(W, X, n_tok, Y, r0, r1); /* same zero-filling for bad shapes */
-        return;
-    }
     const uint8_t *base = W->data;
     int64_t tr = tile_rows(rb);
 
@@ -526,28 +550,22 @@ void atn_matmul_rows_simd128(const atn_tensor *W, const float *X, int n_tok, flo
     case ATN_TYPE_Q4_K: fn = rows_q4_K; break;
     case ATN_TYPE_Q5_K: fn = rows_q5_K; break;
     case ATN_TYPE_Q6_K: fn = rows_q6_K; break;
-    default: atn_matmul_rows_ref(W, X, n_tok, Y, r0, r1); return;
+    default: return; /* atn_matmul_prepare_simd128 refused it */
     }
-    int64_t nab = n_in / 32;
-    int ntp = (n_tok + 3) & ~3;
-    if ((uint64_t)n_in > (SIZE_MAX / 4) / (uint64_t)ntp) { /* scratch size would overflow (wasm32) */
-        atn_matmul_rows_ref(W, X, n_tok, Y, r0, r1);
-        return;
-    }
-    size_t qbytes = ((size_t)n_tok * (size_t)n_in * sizeof(int16_t) + 15) & ~(size_t)15;
-    size_t sbytes = (size_t)nab * (size_t)ntp * sizeof(float);
-    uint8_t *scr = atn_kernels_scratch(qbytes + 2 * sbytes);
-    if (!scr) { /* out of memory: the reference needs no scratch */
-        atn_matmul_rows_ref(W, X, n_tok, Y, r0, r1);
-        return;
-    }
-    acts A = {(int16_t *)scr, (float *)(scr + qbytes), (float *)(scr + qbytes + sbytes), n_in, ntp};
-    quantize_acts(X, n_tok, n_in, (int16_t *)A.q, (float *)A.d, (float *)A.s, ntp);
     int64_t nb = n_in / atn_type_block_size(type);
     for (int64_t rt = r0; rt < r1; rt += tr) {
         int64_t re = rt + tr < r1 ? rt + tr : r1;
-        for (int t0 = 0; t0 < n_tok; t0 += 4) fn(base, rb, nb, rt, re, &A, t0, n_tok - t0 < 4 ? n_tok - t0 : 4, Y, n_out);
+        for (int t0 = 0; t0 < n_tok; t0 += 4) fn(base, rb, nb, rt, re, &prepared, t0, n_tok - t0 < 4 ? n_tok - t0 : 4, Y, n_out);
     }
+}
+
+void atn_matmul_rows_simd128(const atn_tensor *W, const float *X, int n_tok, float *Y, int64_t r0, int64_t r1) {
+    int64_t n_out = W->ne[1];
+    if (r0 < 0 || r1 > n_out || r0 >= r1 || atn_matmul_prepare_simd128(W, X, n_tok) != 0) {
+        atn_matmul_rows_ref(W, X, n_tok, Y, r0, r1); /* bad shapes (zero-filled), other types, no scratch */
+        return;
+    }
+    atn_matmul_prepared_simd128(W, X, n_tok, Y, r0, r1);
 }
 
 /* ---- f32 helpers ------------------------------------------------------------ */

@@ -4,9 +4,14 @@
  *
  * Each function has the semantics of its wasm namesake for the operands
  * simd128.c gives it: shift counts are below the lane width, and
- * wasm_i32x4_shuffle is only used with both operands equal. Two differences
- * do not matter there: f32x4.max does not propagate NaN the same way, and
- * trunc_sat does not saturate out-of-range values (levels are within +-127).
+ * wasm_i32x4_shuffle is only used with both operands equal. Where SSE's
+ * own instruction differs from WebAssembly on special values, the mapping
+ * adds the fix-up, so the native build (the reference) computes what the
+ * WebAssembly build computes on every input, NaN and infinities included:
+ * i32x4.trunc_sat_f32x4 gives 0 for NaN and saturates to INT32_MIN/MAX
+ * (cvttps gives INT32_MIN for all three); f32x4.min/max return NaN if either
+ * operand is NaN and order -0 below +0 (minps/maxps return the second
+ * operand in both cases). tests/c/test_kernels.c checks these on both builds.
  */
 #ifndef ATN_WASM_SSE_H
 #define ATN_WASM_SSE_H
@@ -44,7 +49,13 @@ WS_INLINE v128_t wasm_i32x4_dot_i16x8(v128_t a, v128_t b) { return _mm_madd_epi1
 #define wasm_i32x4_extract_lane(v, i) _mm_extract_epi32(v, i)
 /* only shuffle(v, v, ...) is used */
 #define wasm_i32x4_shuffle(a, b, c0, c1, c2, c3) _mm_shuffle_epi32(a, _MM_SHUFFLE(c3, c2, c1, c0))
-WS_INLINE v128_t wasm_i32x4_trunc_sat_f32x4(v128_t v) { return _mm_cvttps_epi32(WS_F(v)); }
+WS_INLINE v128_t wasm_i32x4_trunc_sat_f32x4(v128_t v) {
+    __m128 f = WS_F(v);
+    __m128i r = _mm_cvttps_epi32(f);                           /* INT32_MIN for NaN and out of range */
+    __m128i hi = WS_I(_mm_cmpge_ps(f, _mm_set1_ps(2147483648.0f))); /* >= 2^31: INT32_MIN ^ ~0 = INT32_MAX */
+    __m128i num = WS_I(_mm_cmpord_ps(f, f));                   /* NaN lanes -> 0 */
+    return _mm_and_si128(_mm_xor_si128(r, hi), num);
+}
 WS_INLINE v128_t wasm_u32x4_extend_low_u16x8(v128_t v) { return _mm_cvtepu16_epi32(v); }
 WS_INLINE v128_t wasm_u32x4_extend_high_u16x8(v128_t v) { return _mm_cvtepu16_epi32(_mm_srli_si128(v, 8)); }
 
@@ -52,8 +63,24 @@ WS_INLINE v128_t wasm_f32x4_splat(float x) { return WS_I(_mm_set1_ps(x)); }
 WS_INLINE v128_t wasm_f32x4_add(v128_t a, v128_t b) { return WS_I(_mm_add_ps(WS_F(a), WS_F(b))); }
 WS_INLINE v128_t wasm_f32x4_sub(v128_t a, v128_t b) { return WS_I(_mm_sub_ps(WS_F(a), WS_F(b))); }
 WS_INLINE v128_t wasm_f32x4_mul(v128_t a, v128_t b) { return WS_I(_mm_mul_ps(WS_F(a), WS_F(b))); }
-WS_INLINE v128_t wasm_f32x4_max(v128_t a, v128_t b) { return WS_I(_mm_max_ps(WS_F(a), WS_F(b))); }
-WS_INLINE v128_t wasm_f32x4_min(v128_t a, v128_t b) { return WS_I(_mm_min_ps(WS_F(a), WS_F(b))); }
+/* maxps/minps in both operand orders: they differ exactly where a NaN or a
+ * pair of zeros of opposite sign is involved; merge so a NaN wins and
+ * +0 > -0, then make NaNs the canonical quiet NaN (as V8 does). */
+WS_INLINE v128_t wasm_f32x4_max(v128_t a, v128_t b) {
+    __m128 x = WS_F(a), y = WS_F(b);
+    __m128 m1 = _mm_max_ps(x, y), m2 = _mm_max_ps(y, x);
+    __m128 diff = _mm_xor_ps(m1, m2);                 /* NaN bits, or the sign of a -0/+0 pair */
+    __m128 r = _mm_sub_ps(_mm_or_ps(m1, diff), diff); /* NaN stays NaN; -0 - (-0) = +0 */
+    __m128 nan = _mm_cmpunord_ps(r, r);
+    return WS_I(_mm_andnot_ps(WS_F(_mm_srli_epi32(WS_I(nan), 10)), r));
+}
+WS_INLINE v128_t wasm_f32x4_min(v128_t a, v128_t b) {
+    __m128 x = WS_F(a), y = WS_F(b);
+    __m128 r = _mm_or_ps(_mm_min_ps(x, y), _mm_min_ps(y, x)); /* a NaN or -0 from either order wins */
+    __m128 nan = _mm_cmpunord_ps(r, r);
+    r = _mm_or_ps(r, nan);
+    return WS_I(_mm_andnot_ps(WS_F(_mm_srli_epi32(WS_I(nan), 10)), r));
+}
 WS_INLINE v128_t wasm_f32x4_div(v128_t a, v128_t b) { return WS_I(_mm_div_ps(WS_F(a), WS_F(b))); }
 WS_INLINE v128_t wasm_f32x4_abs(v128_t a) { return _mm_and_si128(a, _mm_set1_epi32(0x7fffffff)); }
 WS_INLINE v128_t wasm_f32x4_nearest(v128_t a) {

@@ -25,11 +25,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../checked.h"
 #include "../error.h"
 #include "../gguf.h"
 #include "../kernels.h"
 #include "../model.h"
 #include "../tensor.h"
+#include "../threads.h"
 
 #define LLAMA_BATCH 64 /* tokens per matrix-matrix step of a prefill */
 #define MAX_LAYERS 512
@@ -64,6 +66,7 @@ typedef struct {
     float *scores;  /* [n_ctx] */
     float *rope;    /* [B][n_rot]: cos, sin pairs per frequency */
     float *kc, *vc; /* [n_layer][n_ctx][kv] */
+    int batch;      /* B: tokens per forward step (LLAMA_BATCH, fewer for huge widths) */
 } llama_state;
 
 /* ---- loading ------------------------------------------------------------ */
@@ -110,8 +113,11 @@ static const atn_tensor *matrix(const atn_model *m, const char *name, int64_t n_
     return t;
 }
 
-/* A vector of n values converted to f32 into *slot (from lm->vecs). */
-static int vector(const atn_model *m, const char *name, int64_t n, int required, float **pool, float **out) {
+/* A vector of n values. With *pool == NULL only checked and counted into
+ * *count (the first pass, before anything is allocated); otherwise
+ * converted to f32 into *pool. */
+static int vector(const atn_model *m, const char *name, int64_t n, int required, float **pool, size_t *count,
+                  float **out) {
     const atn_tensor *t = atn_gguf_find_tensor(m->gguf, name);
     *out = NULL;
     if (!t) return required ? atn_error("llama: tensor %s is missing", name) : 0;
@@ -120,9 +126,32 @@ static int vector(const atn_model *m, const char *name, int64_t n, int required,
                          (long long)t->ne[0], (long long)t->ne[1], (long long)n);
     if (!atn_type_known(t->type) || atn_row_size(t->type, n) == 0)
         return atn_error("llama: tensor %s: type %s cannot hold %lld values", name, atn_type_name(t->type), (long long)n);
+    if (!*pool) {
+        *count = atn_add_size(*count, (size_t)n);
+        return 0;
+    }
     atn_get_row(t, 0, *pool);
     *out = *pool;
     *pool += n;
+    return 0;
+}
+
+/* Every 1-D tensor (norms, biases): counted when *pool is NULL, else read. */
+static int load_vectors(const atn_model *m, llama_model *lm, float **pool, size_t *count) {
+    int64_t d = lm->d, kv = lm->kv_dim;
+    if (vector(m, "output_norm.weight", d, 1, pool, count, &lm->output_norm)) return -1;
+    for (int l = 0; l < lm->n_layer; l++) {
+        llama_layer *L = &lm->layers[l];
+        char n[64];
+#define NAME(s) (snprintf(n, sizeof n, "blk.%d.%s", l, s), n)
+        if (vector(m, NAME("attn_norm.weight"), d, 1, pool, count, &L->attn_norm) ||
+            vector(m, NAME("ffn_norm.weight"), d, 1, pool, count, &L->ffn_norm) ||
+            vector(m, NAME("attn_q.bias"), d, 0, pool, count, &L->bq) ||
+            vector(m, NAME("attn_k.bias"), kv, 0, pool, count, &L->bk) ||
+            vector(m, NAME("attn_v.bias"), kv, 0, pool, count, &L->bv))
+            return -1;
+#undef NAME
+    }
     return 0;
 }
 
@@ -173,14 +202,13 @@ static int llama_load(atn_model *m) {
         lm->output = lm->tok_embd;
     }
 
-    size_t nvec = (size_t)d + (size_t)lm->n_layer * (size_t)(2 * d + d + 2 * kv);
-    lm->vecs = malloc(nvec * sizeof(float));
+    /* Every tensor is checked before anything that depends on the
+     * hyper-parameters is allocated: the layer table is bounded by
+     * MAX_LAYERS, and the f32 copies of the vectors by the vectors the file
+     * really holds (a 43 KB file claiming 512 layers of width 65536 fails
+     * here, having asked for nothing). */
     lm->layers = calloc((size_t)lm->n_layer, sizeof(llama_layer));
-    lm->inv_freq = malloc((size_t)(lm->n_rot / 2 + 1) * sizeof(float));
-    if (!lm->vecs || !lm->layers || !lm->inv_freq) return atn_error("llama: out of memory");
-    for (int i = 0; i < lm->n_rot / 2; i++) lm->inv_freq[i] = (float)pow((double)lm->freq_base, -2.0 * i / lm->n_rot);
-    float *pool = lm->vecs;
-    if (vector(m, "output_norm.weight", d, 1, &pool, &lm->output_norm)) return -1;
+    if (!lm->layers) return atn_error("llama: out of memory");
     for (int l = 0; l < lm->n_layer; l++) {
         llama_layer *L = &lm->layers[l];
         char n[64];
@@ -192,13 +220,17 @@ static int llama_load(atn_model *m) {
             !(L->w_up = matrix(m, NAME("ffn_up.weight"), d, ff, 1)) ||
             !(L->w_down = matrix(m, NAME("ffn_down.weight"), ff, d, 1)))
             return -1;
-        if (vector(m, NAME("attn_norm.weight"), d, 1, &pool, &L->attn_norm) ||
-            vector(m, NAME("ffn_norm.weight"), d, 1, &pool, &L->ffn_norm) ||
-            vector(m, NAME("attn_q.bias"), d, 0, &pool, &L->bq) || vector(m, NAME("attn_k.bias"), kv, 0, &pool, &L->bk) ||
-            vector(m, NAME("attn_v.bias"), kv, 0, &pool, &L->bv))
-            return -1;
 #undef NAME
     }
+    float *pool = NULL;
+    size_t nvec = 0;
+    if (load_vectors(m, lm, &pool, &nvec)) return -1;
+    lm->vecs = atn_malloc_array(nvec, sizeof(float));
+    lm->inv_freq = malloc((size_t)(lm->n_rot / 2 + 1) * sizeof(float));
+    if (!lm->vecs || !lm->inv_freq) return atn_error("llama: out of memory");
+    for (int i = 0; i < lm->n_rot / 2; i++) lm->inv_freq[i] = (float)pow((double)lm->freq_base, -2.0 * i / lm->n_rot);
+    pool = lm->vecs;
+    if (load_vectors(m, lm, &pool, &nvec)) return -1;
     m->n_vocab = lm->n_vocab;
     m->n_ctx_train = lm->n_ctx;
     return 0;
@@ -231,32 +263,53 @@ static void llama_session_free(atn_session *s) {
     s->n_logits_cap = 0;
 }
 
+/* Activation buffers hold `batch` tokens. LLAMA_BATCH unless a token's
+ * activations are so wide (a file with a huge feed-forward over a tiny
+ * width) that LLAMA_BATCH of them would outweigh the model itself: then the
+ * batch shrinks so the buffers stay within the file's size (or 16 MiB). */
+static int session_batch(const atn_model *m, size_t per_token_bytes) {
+    size_t budget = m->size > ((size_t)16 << 20) ? m->size : ((size_t)16 << 20);
+    size_t b = per_token_bytes ? budget / per_token_bytes : LLAMA_BATCH;
+    return b >= LLAMA_BATCH ? LLAMA_BATCH : b < 1 ? 1 : (int)b;
+}
+
 static int llama_session_init(atn_session *s) {
     const llama_model *lm = s->model->impl;
     llama_state *st = calloc(1, sizeof *st);
     if (!st) return atn_error("llama: out of memory");
     s->impl = st;
-    size_t B = LLAMA_BATCH, d = (size_t)lm->d, kv = (size_t)lm->kv_dim, ff = (size_t)lm->n_ff;
-    size_t cache = (size_t)lm->n_layer * (size_t)s->n_ctx * kv;
-    st->x = malloc(B * d * sizeof(float));
-    st->xb = malloc(B * d * sizeof(float));
-    st->xb2 = malloc(B * d * sizeof(float));
-    st->q = malloc(B * d * sizeof(float));
-    st->k = malloc(B * kv * sizeof(float));
-    st->v = malloc(B * kv * sizeof(float));
-    st->att = malloc(B * d * sizeof(float));
-    st->hb = malloc(B * ff * sizeof(float));
-    st->hb2 = malloc(B * ff * sizeof(float));
-    st->scores = malloc((size_t)s->n_ctx * sizeof(float));
-    st->rope = malloc(B * (size_t)(lm->n_rot + 2) * sizeof(float));
-    st->kc = malloc(cache * sizeof(float));
-    st->vc = malloc(cache * sizeof(float));
-    s->logits = malloc((size_t)lm->n_vocab * sizeof(float));
+    size_t d = (size_t)lm->d, kv = (size_t)lm->kv_dim, ff = (size_t)lm->n_ff, rot = (size_t)lm->n_rot + 2;
+    /* floats per token: x, xb, xb2, q, att (d each), k, v (kv), hb, hb2 (ff), rope */
+    size_t per_token = 5 * d + 2 * kv + 2 * ff + rot; /* each term < 2^22: no overflow */
+    st->batch = session_batch(s->model, per_token * sizeof(float));
+    size_t B = (size_t)st->batch;
+    /* the KV cache: n_layer * n_ctx * kv floats, twice; wraps in 32 bits for
+     * real shapes (Llama-3.2-1B at 131072 tokens: exactly 2^32 bytes) */
+    size_t cache = atn_mul_size(atn_mul_size((size_t)lm->n_layer, (size_t)s->n_ctx), kv);
+    size_t cache_bytes = atn_mul_size(cache, 2 * sizeof(float));
+    if (!atn_size_ok(cache_bytes))
+        return atn_error("llama: a session of %d tokens needs a %.1f GiB KV cache, more than %s can address", s->n_ctx,
+                         2.0 * lm->n_layer * (double)s->n_ctx * (double)kv * sizeof(float) / (1 << 30),
+                         sizeof(size_t) < 8 ? "WebAssembly (4 GiB)" : "this machine");
+    st->x = atn_malloc_array(B * d, sizeof(float));
+    st->xb = atn_malloc_array(B * d, sizeof(float));
+    st->xb2 = atn_malloc_array(B * d, sizeof(float));
+    st->q = atn_malloc_array(B * d, sizeof(float));
+    st->k = atn_malloc_array(B * kv, sizeof(float));
+    st->v = atn_malloc_array(B * kv, sizeof(float));
+    st->att = atn_malloc_array(B * d, sizeof(float));
+    st->hb = atn_malloc_array(B * ff, sizeof(float));
+    st->hb2 = atn_malloc_array(B * ff, sizeof(float));
+    st->scores = atn_malloc_array((size_t)s->n_ctx, sizeof(float));
+    st->rope = atn_malloc_array(B * rot, sizeof(float));
+    st->kc = atn_malloc_array(cache, sizeof(float));
+    st->vc = atn_malloc_array(cache, sizeof(float));
+    s->logits = atn_malloc_array((size_t)lm->n_vocab, sizeof(float));
     s->n_logits_cap = 1;
     if (!st->x || !st->xb || !st->xb2 || !st->q || !st->k || !st->v || !st->att || !st->hb || !st->hb2 ||
         !st->scores || !st->rope || !st->kc || !st->vc || !s->logits)
-        return atn_error("llama: out of memory for a session of %d tokens (KV cache %zu MB)", s->n_ctx,
-                         2 * cache * sizeof(float) >> 20);
+        return atn_error("llama: out of memory for a session of %d tokens (KV cache %zu MiB)", s->n_ctx,
+                         cache_bytes >> 20);
     return 0;
 }
 
@@ -285,14 +338,50 @@ static void rope(float *vec, int n_heads, int head_dim, int n_rot, int neox, con
     }
 }
 
-/* One batch of T <= LLAMA_BATCH tokens at positions p0..p0+T-1; writes the
+/* Causal attention of T tokens x n_head heads over the cache, split over
+ * the pool by (token, head) pairs; each pair is computed as one thread
+ * would, so the split does not change the result. */
+typedef struct {
+    const llama_model *lm;
+    llama_state *st;
+    const float *kc, *vc;
+    int p0;
+} attention_job;
+
+static void attention_task(void *ctx, int64_t i0, int64_t i1, int thread) {
+    const attention_job *j = ctx;
+    const llama_model *lm = j->lm;
+    const int d = lm->d, kv = lm->kv_dim, hd = lm->head_dim, group = lm->n_head / lm->n_head_kv;
+    const float scale = 1.0f / sqrtf((float)hd);
+    float *sc = thread ? atn_thread_scratch(thread) : j->st->scores;
+    for (int64_t i = i0; i < i1; i++) {
+        int t = (int)(i / lm->n_head), h = (int)(i % lm->n_head);
+        int n_pos = j->p0 + t + 1; /* causal: positions 0..p0+t */
+        const float *q = j->st->q + (size_t)t * d + (size_t)h * hd;
+        int off = (h / group) * hd;
+        atn_dot_rows_f32(q, j->kc + off, (size_t)kv, n_pos, hd, sc);
+        atn_softmax_f32(sc, n_pos, scale);
+        float *out = j->st->att + (size_t)t * d + (size_t)h * hd;
+        memset(out, 0, (size_t)hd * sizeof(float));
+        atn_axpy_rows_f32(sc, j->vc + off, (size_t)kv, n_pos, hd, out);
+    }
+}
+
+static void attention(const llama_model *lm, llama_state *st, const float *kc, const float *vc, int T, int p0, int n_ctx) {
+    attention_job j = {lm, st, kc, vc, p0};
+    int64_t items = (int64_t)T * lm->n_head;
+    /* chunks of at least ~32k multiply-adds; inline when scratch is short */
+    int64_t grain = 32768 / ((int64_t)(p0 + T) * lm->head_dim + 1) + 1;
+    if (!atn_threads_reserve((size_t)n_ctx * sizeof(float))) grain = items;
+    atn_parallel_for(items, grain, attention_task, &j);
+}
+
+/* One batch of T <= st->batch tokens at positions p0..p0+T-1; writes the
  * logits of every token (all != 0) or of the last into `logits`. */
 static void forward(atn_session *s, const int32_t *tokens, int T, int p0, int all, float *logits) {
     const llama_model *lm = s->model->impl;
     llama_state *st = s->impl;
     const int d = lm->d, kv = lm->kv_dim, hd = lm->head_dim, ff = lm->n_ff, n_ctx = s->n_ctx;
-    const int group = lm->n_head / lm->n_head_kv;
-    const float scale = 1.0f / sqrtf((float)hd);
 
     for (int t = 0; t < T; t++) {
         atn_get_row(lm->tok_embd, tokens[t], st->x + (size_t)t * d);
@@ -322,19 +411,7 @@ static void forward(atn_session *s, const int32_t *tokens, int T, int p0, int al
             memcpy(kc + (size_t)(p0 + t) * kv, k, (size_t)kv * sizeof(float));
             memcpy(vc + (size_t)(p0 + t) * kv, v, (size_t)kv * sizeof(float));
         }
-        for (int t = 0; t < T; t++) {
-            int n_pos = p0 + t + 1; /* causal: positions 0..p0+t */
-            for (int h = 0; h < lm->n_head; h++) {
-                const float *q = st->q + (size_t)t * d + (size_t)h * hd;
-                int off = (h / group) * hd;
-                float *sc = st->scores;
-                atn_dot_rows_f32(q, kc + off, (size_t)kv, n_pos, hd, sc);
-                atn_softmax_f32(sc, n_pos, scale);
-                float *out = st->att + (size_t)t * d + (size_t)h * hd;
-                memset(out, 0, (size_t)hd * sizeof(float));
-                atn_axpy_rows_f32(sc, vc + off, (size_t)kv, n_pos, hd, out);
-            }
-        }
+        attention(lm, st, kc, vc, T, p0, n_ctx);
         atn_matmul(L->wo, st->att, T, st->xb2);
         for (size_t i = 0; i < (size_t)T * d; i++) st->x[i] += st->xb2[i];
         /* feed-forward (SwiGLU) */
@@ -357,15 +434,16 @@ static void forward(atn_session *s, const int32_t *tokens, int T, int p0, int al
 
 static int llama_eval(atn_session *s, const int32_t *tokens, int n, int all_logits) {
     const llama_model *lm = s->model->impl;
+    const llama_state *st = s->impl;
     int rows = all_logits ? n : 1;
     if (rows > s->n_logits_cap) {
-        float *p = realloc(s->logits, (size_t)rows * (size_t)lm->n_vocab * sizeof(float));
+        float *p = atn_realloc_array(s->logits, atn_mul_size((size_t)rows, (size_t)lm->n_vocab), sizeof(float));
         if (!p) return atn_error("llama: out of memory for %d rows of logits", rows);
         s->logits = p;
         s->n_logits_cap = rows;
     }
-    for (int i = 0; i < n; i += LLAMA_BATCH) {
-        int T = n - i < LLAMA_BATCH ? n - i : LLAMA_BATCH;
+    for (int i = 0; i < n; i += st->batch) {
+        int T = n - i < st->batch ? n - i : st->batch;
         int last = i + T == n;
         if (all_logits) forward(s, tokens + i, T, s->n_past + i, 1, s->logits + (size_t)i * lm->n_vocab);
         else forward(s, tokens + i, T, s->n_past + i, 0, last ? s->logits : NULL);

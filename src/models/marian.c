@@ -21,10 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../checked.h"
 #include "../error.h"
 #include "../kernels.h"
 #include "../model.h"
 #include "../quant.h"
+#include "../threads.h"
 #include "marian.h"
 
 enum { ACT_RELU, ACT_GELU, ACT_SWISH };
@@ -50,8 +52,7 @@ typedef struct {
     mlin out;                 /* {d, V} (the embeddings when tied) + final_logits_bias */
     mnorm enc_out, dec_out;   /* pre-norm only */
     mlayer *enc, *dec;
-    float *pos;               /* [n_ctx][d] sinusoids */
-    float *vecs;              /* every 1-D tensor as f32 (one allocation) */
+    float *vecs;              /* every 1-D tensor as f32 (one allocation); NULL while counting */
     size_t vecs_used, vecs_cap;
 } marian;
 
@@ -59,6 +60,11 @@ typedef struct {
     int rows_cap;             /* rows of the activation buffers */
     float *x, *r, *q, *k, *v, *o, *ff, *att; /* [rows][d] .. [rows][n_ff], att [n_ctx] */
     int *slot, *pos;          /* [rows] for atn_eval */
+    /* sinusoidal position embeddings [pe_rows][d], computed for the
+     * positions a session uses (its context, its longest source) rather than
+     * for the model's whole declared context */
+    float *pe;
+    int pe_rows;
     /* self-attention cache: [layer][slot][pos][d] for k and v */
     float *kc, *vc;
     int n_slots;
@@ -71,6 +77,9 @@ typedef struct {
     float *xattn;
     size_t xattn_cap;
     int xattn_rows;
+    /* per-row keys, values, counts of the attention being computed [rows] */
+    const float **hK, **hV;
+    int *hn;
 } msession;
 
 /* ---- loading ------------------------------------------------------------ */
@@ -122,6 +131,10 @@ static int vec(marian *mm, const atn_model *m, const char *name, int64_t n, int 
         return atn_error("marian: tensor %s has %lld values, expected %lld", name, (long long)count, (long long)n);
     if (!atn_type_known(t->type) || atn_row_size(t->type, n) == 0)
         return atn_error("marian: tensor %s has unsupported type %s", name, atn_type_name(t->type));
+    if (!mm->vecs) { /* the counting pass: nothing is allocated before every shape is checked */
+        mm->vecs_used = atn_add_size(mm->vecs_used, (size_t)n);
+        return 0;
+    }
     if (mm->vecs_used + (size_t)n > mm->vecs_cap) return atn_error("marian: internal: vector space exhausted");
     float *dst = mm->vecs + mm->vecs_used;
     atn_dequantize_row(t->type, t->data, dst, n);
@@ -172,7 +185,6 @@ static void marian_free(atn_model *m) {
     if (!mm) return;
     free(mm->enc);
     free(mm->dec);
-    free(mm->pos);
     free(mm->vecs);
     free(mm);
     m->impl = NULL;
@@ -226,37 +238,33 @@ static int marian_load(atn_model *m) {
     if ((int64_t)start >= mm->n_vocab) { atn_error("marian: decoder_start_token_id %u is out of range", start); goto fail; }
     mm->start = (int32_t)start;
 
-    int64_t d = mm->d, f = mm->n_ff, V = mm->n_vocab;
-    /* room for every vector: per layer at most 4 attn (d each, x2 for cross) +
-     * 3 norms (2d) + ffn biases (f + d), plus output bias and final norms */
-    mm->vecs_cap = (size_t)(mm->n_enc + mm->n_dec) * (size_t)(8 * d + 6 * d + f + d) + (size_t)V + 4 * (size_t)d;
-    mm->vecs = malloc(mm->vecs_cap * sizeof(float));
-    mm->enc = calloc((size_t)mm->n_enc, sizeof(mlayer));
+    int64_t d = mm->d, V = mm->n_vocab;
+    mm->enc = calloc((size_t)mm->n_enc, sizeof(mlayer)); /* at most 256 each */
     mm->dec = calloc((size_t)mm->n_dec, sizeof(mlayer));
-    mm->pos = malloc((size_t)mm->n_ctx * (size_t)d * sizeof(float));
-    if (!mm->vecs || !mm->enc || !mm->dec || !mm->pos) { atn_error("marian: out of memory"); goto fail; }
-
-    if (!(mm->embd = matrix(m, "token_embd.weight", d, V, 1))) goto fail;
-    mm->out.w = matrix(m, "output.weight", d, V, 0);
-    if (!mm->out.w) {
-        if (atn_gguf_find_tensor(g, "output.weight")) goto fail; /* present but bad */
-        mm->out.w = mm->embd;
-    }
-    if (vec(mm, m, "output.bias", V, 0, &mm->out.b)) goto fail;
-    for (int i = 0; i < mm->n_enc; i++)
-        if (load_layer(mm, m, &mm->enc[i], "enc", i)) goto fail;
-    for (int i = 0; i < mm->n_dec; i++)
-        if (load_layer(mm, m, &mm->dec[i], "dec", i)) goto fail;
-    if (norm(mm, m, &mm->enc_out, "enc.output_norm", 0) || norm(mm, m, &mm->dec_out, "dec.output_norm", 0)) goto fail;
-
-    /* Marian's sinusoids: column i < d/2 sin(pos / 10000^(2i/d)), column d/2+i cos. */
-    for (int p = 0; p < mm->n_ctx; p++) {
-        float *row = mm->pos + (size_t)p * (size_t)d;
-        for (int i = 0; i < mm->d / 2; i++) {
-            double ang = p / pow(10000.0, 2.0 * i / (double)mm->d);
-            row[i] = (float)sin(ang);
-            row[mm->d / 2 + i] = (float)cos(ang);
+    if (!mm->enc || !mm->dec) { atn_error("marian: out of memory"); goto fail; }
+    /* Two passes over the tensors: the first checks every shape and counts
+     * the values of the 1-D tensors (mm->vecs is NULL), the second, after
+     * one allocation of exactly that many floats, reads them. What the
+     * loader allocates is thus bounded by what the file holds. */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            mm->vecs_cap = mm->vecs_used;
+            mm->vecs_used = 0;
+            mm->vecs = atn_malloc_array(mm->vecs_cap, sizeof(float));
+            if (!mm->vecs) { atn_error("marian: out of memory"); goto fail; }
         }
+        if (!(mm->embd = matrix(m, "token_embd.weight", d, V, 1))) goto fail;
+        mm->out.w = matrix(m, "output.weight", d, V, 0);
+        if (!mm->out.w) {
+            if (atn_gguf_find_tensor(g, "output.weight")) goto fail; /* present but bad */
+            mm->out.w = mm->embd;
+        }
+        if (vec(mm, m, "output.bias", V, 0, &mm->out.b)) goto fail;
+        for (int i = 0; i < mm->n_enc; i++)
+            if (load_layer(mm, m, &mm->enc[i], "enc", i)) goto fail;
+        for (int i = 0; i < mm->n_dec; i++)
+            if (load_layer(mm, m, &mm->dec[i], "dec", i)) goto fail;
+        if (norm(mm, m, &mm->enc_out, "enc.output_norm", 0) || norm(mm, m, &mm->dec_out, "dec.output_norm", 0)) goto fail;
     }
 
     /* The source vocabulary: tokenizer.source.* when present, else the target's. */
@@ -301,7 +309,8 @@ static void session_free(atn_session *s) {
         free(ms->x); free(ms->r); free(ms->q); free(ms->k); free(ms->v); free(ms->o); free(ms->ff); free(ms->att);
         free(ms->kc); free(ms->vc); free(ms->tmp); free(ms->xattn);
         for (int i = 0; i < ATN_MARIAN_MAX_SOURCES; i++) { free(ms->ck[i]); free(ms->cv[i]); }
-        free(ms->slot); free(ms->pos);
+        free(ms->slot); free(ms->pos); free(ms->pe);
+        free(ms->hK); free(ms->hV); free(ms->hn);
         free(ms);
     }
     s->impl = NULL;
@@ -311,7 +320,10 @@ static void session_free(atn_session *s) {
 }
 
 static int grow(float **p, size_t n) {
-    float *q = realloc(*p, n * sizeof(float));
+    if (!atn_size_ok(atn_mul_size(n, sizeof(float))))
+        return atn_error("marian: a buffer of %.0f MiB is more than %s can address", (double)n * sizeof(float) / (1 << 20),
+                         sizeof(size_t) < 8 ? "WebAssembly (4 GiB)" : "this machine");
+    float *q = atn_realloc_array(*p, n, sizeof(float));
     if (!q) return atn_error("marian: out of memory (%zu floats)", n);
     *p = q;
     return 0;
@@ -322,22 +334,47 @@ static int ensure_rows(atn_session *s, int n) {
     msession *ms = s->impl;
     const marian *mm = s->model->impl;
     if (n <= ms->rows_cap) return 0;
-    size_t d = (size_t)mm->d * (size_t)n;
+    size_t d = atn_mul_size((size_t)mm->d, (size_t)n);
     if (grow(&ms->x, d) || grow(&ms->r, d) || grow(&ms->q, d) || grow(&ms->k, d) || grow(&ms->v, d) ||
-        grow(&ms->o, d) || grow(&ms->ff, (size_t)mm->n_ff * (size_t)n))
+        grow(&ms->o, d) || grow(&ms->ff, atn_mul_size((size_t)mm->n_ff, (size_t)n)))
         return -1;
-    int *sl = realloc(ms->slot, (size_t)n * sizeof(int));
+    int *sl = atn_realloc_array(ms->slot, (size_t)n, sizeof(int));
     if (sl) ms->slot = sl;
-    int *ps = realloc(ms->pos, (size_t)n * sizeof(int));
+    int *ps = atn_realloc_array(ms->pos, (size_t)n, sizeof(int));
     if (ps) ms->pos = ps;
-    if (!sl || !ps) return atn_error("marian: out of memory");
+    const float **hk = atn_realloc_array(ms->hK, (size_t)n, sizeof *hk);
+    if (hk) ms->hK = hk;
+    const float **hv = atn_realloc_array(ms->hV, (size_t)n, sizeof *hv);
+    if (hv) ms->hV = hv;
+    int *hn = atn_realloc_array(ms->hn, (size_t)n, sizeof(int));
+    if (hn) ms->hn = hn;
+    if (!sl || !ps || !hk || !hv || !hn) return atn_error("marian: out of memory");
     ms->rows_cap = n;
+    return 0;
+}
+
+/* Position embeddings for positions 0..rows-1 (Marian's sinusoids: column
+ * i < d/2 sin(pos / 10000^(2i/d)), column d/2+i cos). */
+static int ensure_pe(atn_session *s, int rows) {
+    msession *ms = s->impl;
+    const marian *mm = s->model->impl;
+    if (rows <= ms->pe_rows) return 0;
+    if (grow(&ms->pe, atn_mul_size((size_t)rows, (size_t)mm->d))) return -1;
+    for (int p = ms->pe_rows; p < rows; p++) {
+        float *row = ms->pe + (size_t)p * (size_t)mm->d;
+        for (int i = 0; i < mm->d / 2; i++) {
+            double ang = p / pow(10000.0, 2.0 * i / (double)mm->d);
+            row[i] = (float)sin(ang);
+            row[mm->d / 2 + i] = (float)cos(ang);
+        }
+    }
+    ms->pe_rows = rows;
     return 0;
 }
 
 static int ensure_logits(atn_session *s, int n) {
     if (n <= s->n_logits_cap) return 0;
-    if (grow(&s->logits, (size_t)n * (size_t)s->model->n_vocab)) return -1;
+    if (grow(&s->logits, atn_mul_size((size_t)n, (size_t)s->model->n_vocab))) return -1;
     s->n_logits_cap = n;
     return 0;
 }
@@ -347,11 +384,16 @@ int atn_marian_reserve_slots(atn_session *s, int n_slots) {
     const marian *mm = s->model->impl;
     if (n_slots <= ms->n_slots) return 0;
     if (n_slots > 64) return atn_error("marian: at most 64 hypotheses");
-    size_t per = (size_t)s->n_ctx * (size_t)mm->d;        /* one slot, one layer */
+    size_t per = atn_mul_size((size_t)s->n_ctx, (size_t)mm->d);        /* one slot, one layer */
     size_t n_old = (size_t)ms->n_slots, n_new = (size_t)n_slots;
-    float *kc = malloc(per * n_new * (size_t)mm->n_dec * sizeof(float));
-    float *vc = malloc(per * n_new * (size_t)mm->n_dec * sizeof(float));
-    float *tmp = malloc(per * n_new * sizeof(float));
+    size_t cache = atn_mul_size(atn_mul_size(per, n_new), (size_t)mm->n_dec);
+    if (!atn_size_ok(atn_mul_size(cache, 2 * sizeof(float))))
+        return atn_error("marian: %d hypotheses of %d tokens need a %.1f GiB cache, more than %s can address", n_slots,
+                         s->n_ctx, 2.0 * (double)n_slots * s->n_ctx * mm->d * mm->n_dec * sizeof(float) / (1 << 30),
+                         sizeof(size_t) < 8 ? "WebAssembly (4 GiB)" : "this machine");
+    float *kc = atn_malloc_array(cache, sizeof(float));
+    float *vc = atn_malloc_array(cache, sizeof(float));
+    float *tmp = atn_malloc_array(atn_mul_size(per, n_new), sizeof(float));
     if (!kc || !vc || !tmp) {
         free(kc); free(vc); free(tmp);
         return atn_error("marian: out of memory for %d hypotheses of %d tokens", n_slots, s->n_ctx);
@@ -373,7 +415,7 @@ static int session_init(atn_session *s) {
     s->impl = ms;
     if (s->n_ctx > mm->n_ctx) s->n_ctx = mm->n_ctx;  /* positions beyond the table do not exist */
     if (!(ms->att = malloc((size_t)(mm->n_ctx > s->n_ctx ? mm->n_ctx : s->n_ctx) * sizeof(float))) ||
-        ensure_rows(s, 16) || ensure_logits(s, 1) || atn_marian_reserve_slots(s, 1)) {
+        ensure_pe(s, s->n_ctx) || ensure_rows(s, 16) || ensure_logits(s, 1) || atn_marian_reserve_slots(s, 1)) {
         session_free(s);
         return -1;
     }
@@ -433,6 +475,46 @@ static void attend(const float *q, const float *K, const float *V, int n_kv, int
     for (int j = 0; j < n_kv; j++) atn_axpy_f32(att[j], V + (size_t)j * (size_t)d, out, hd);
 }
 
+/* The attention of n rows x H heads, split over the pool by (row, head)
+ * pairs. Row r attends to n_kv[r] key/value rows at K[r], V[r] (stride d)
+ * with its query q + r*d (already scaled), writing out + r*d; `record`
+ * (or NULL) receives each pair's weights at [r][h][S]. Each pair is computed
+ * exactly as one thread would, so the split does not change the result. */
+typedef struct {
+    const float *q;
+    const float *const *K, *const *V; /* per row */
+    const int *n_kv;                  /* per row */
+    int d, H, hd, S;
+    float *out, *record, *att0;
+} heads_job;
+
+static void heads_task(void *ctx, int64_t i0, int64_t i1, int thread) {
+    const heads_job *j = ctx;
+    float *att = thread ? atn_thread_scratch(thread) : j->att0;
+    for (int64_t i = i0; i < i1; i++) {
+        int r = (int)(i / j->H), h = (int)(i % j->H);
+        size_t row = (size_t)r * (size_t)j->d + (size_t)h * (size_t)j->hd;
+        attend(j->q + row, j->K[r] + h * j->hd, j->V[r] + h * j->hd, j->n_kv[r], j->d, j->hd, att, j->out + row);
+        if (j->record) memcpy(j->record + ((size_t)r * (size_t)j->H + (size_t)h) * (size_t)j->S, att, (size_t)j->n_kv[r] * sizeof(float));
+    }
+}
+
+/* Longest attention a session computes: its positions or a source's. */
+static int n_ctx_max(const atn_session *s) {
+    const marian *mm = s->model->impl;
+    return mm->n_ctx > s->n_ctx ? mm->n_ctx : s->n_ctx;
+}
+
+static void attend_heads(msession *ms, const marian *mm, int n_ctx, const float *q, int n, float *out, float *record, int S) {
+    heads_job j = {q, (const float *const *)ms->hK, (const float *const *)ms->hV, ms->hn, mm->d, mm->n_head, mm->hd, S, out, record, ms->att};
+    int64_t items = (int64_t)n * mm->n_head, kv = 0;
+    for (int r = 0; r < n; r++) kv += ms->hn[r];
+    /* chunks of at least ~32k multiply-adds; inline when scratch is short */
+    int64_t per_item = kv * mm->hd / (n > 0 ? n : 1) + 1, grain = 32768 / per_item + 1;
+    if (!atn_threads_reserve((size_t)n_ctx * sizeof(float))) grain = items;
+    atn_parallel_for(items, grain, heads_task, &j);
+}
+
 /* x = LN(x + sub) (post-norm) or x = x + sub (pre-norm; the LN was applied to the input). */
 static void residual(const marian *mm, float *x, const float *sub, int n, const mnorm *nm) {
     size_t total = (size_t)n * (size_t)mm->d;
@@ -457,11 +539,11 @@ static void ffn(const marian *mm, msession *ms, const mlayer *L, float *x, int n
     residual(mm, x, ms->o, n, &L->ffn_norm);
 }
 
-static void embed(const marian *mm, const int32_t *tok, const int *pos, int p0, int n, float *x) {
+static void embed(const marian *mm, const float *pe_table, const int32_t *tok, const int *pos, int p0, int n, float *x) {
     float scale = mm->scale_emb ? sqrtf((float)mm->d) : 1.0f;
     for (int t = 0; t < n; t++) {
         float *row = x + (size_t)t * (size_t)mm->d;
-        const float *pe = mm->pos + (size_t)(pos ? pos[t] : p0 + t) * (size_t)mm->d;
+        const float *pe = pe_table + (size_t)(pos ? pos[t] : p0 + t) * (size_t)mm->d;
         atn_get_row(mm->embd, tok[t], row);
         for (int i = 0; i < mm->d; i++) row[i] = row[i] * scale + pe[i];
     }
@@ -477,16 +559,16 @@ int atn_marian_encode(atn_session *s, int slot, const int32_t *src, int n) {
     for (int i = 0; i < n; i++)
         if (src[i] < 0 || src[i] >= mm->n_vocab) return atn_error("marian: source token id %d is out of range", src[i]);
     if (slot < 0 || slot >= ATN_MARIAN_MAX_SOURCES) return atn_error("marian: source slot %d out of range", slot);
-    if (ensure_rows(s, n)) return -1;
+    if (ensure_rows(s, n) || ensure_pe(s, n)) return -1;
     if (n > ms->src_cap[slot]) {
-        size_t sz = (size_t)mm->n_dec * (size_t)n * (size_t)mm->d;
+        size_t sz = atn_mul_size(atn_mul_size((size_t)mm->n_dec, (size_t)n), (size_t)mm->d);
         if (grow(&ms->ck[slot], sz) || grow(&ms->cv[slot], sz)) return -1;
         ms->src_cap[slot] = n;
     }
-    int d = mm->d, H = mm->n_head, hd = mm->hd;
+    int d = mm->d, hd = mm->hd;
     float qscale = 1.0f / sqrtf((float)hd);
     float *x = ms->x;
-    embed(mm, src, NULL, 0, n, x);
+    embed(mm, ms->pe, src, NULL, 0, n, x);
     for (int l = 0; l < mm->n_enc; l++) {
         const mlayer *L = &mm->enc[l];
         const float *in = sub_input(mm, ms, x, n, &L->attn_norm);
@@ -494,11 +576,12 @@ int atn_marian_encode(atn_session *s, int slot, const int32_t *src, int n) {
         linear(&L->k, in, n, ms->k);
         linear(&L->v, in, n, ms->v);
         for (int t = 0; t < n; t++) {
-            float *q = ms->q + (size_t)t * (size_t)d;
-            atn_scale_f32(q, qscale, d);
-            for (int h = 0; h < H; h++)
-                attend(q + h * hd, ms->k + h * hd, ms->v + h * hd, n, d, hd, ms->att, ms->r + (size_t)t * (size_t)d + h * hd);
+            atn_scale_f32(ms->q + (size_t)t * (size_t)d, qscale, d);
+            ms->hK[t] = ms->k;
+            ms->hV[t] = ms->v;
+            ms->hn[t] = n;
         }
+        attend_heads(ms, mm, n_ctx_max(s), ms->q, n, ms->r, NULL, 0);
         linear(&L->o, ms->r, n, ms->o); /* r (the pre-norm input) is free once q, k, v exist */
         residual(mm, x, ms->o, n, &L->attn_norm);
         ffn(mm, ms, L, x, n);
@@ -541,7 +624,7 @@ int atn_marian_decode_src(atn_session *s, const int32_t *tok, const int *slot, c
     if (ms->record) { /* one source for all rows */
         for (int r = 1; r < n; r++)
             if ((src ? src[r] : 0) != (src ? src[0] : 0)) return atn_error("marian: recording attention over several sources");
-        size_t need = (size_t)mm->n_dec * (size_t)n * (size_t)H * (size_t)S;
+        size_t need = atn_mul_size(atn_mul_size((size_t)mm->n_dec, (size_t)n), atn_mul_size((size_t)H, (size_t)S));
         if (need > ms->xattn_cap) {
             if (grow(&ms->xattn, need)) return -1;
             ms->xattn_cap = need;
@@ -551,7 +634,7 @@ int atn_marian_decode_src(atn_session *s, const int32_t *tok, const int *slot, c
     float qscale = 1.0f / sqrtf((float)hd);
     size_t slot_stride = (size_t)s->n_ctx * (size_t)d, layer_stride = slot_stride * (size_t)ms->n_slots;
     float *x = ms->x;
-    embed(mm, tok, pos, 0, n, x);
+    embed(mm, ms->pe, tok, pos, 0, n, x);
     for (int l = 0; l < mm->n_dec; l++) {
         const mlayer *L = &mm->dec[l];
         float *kc = ms->kc + layer_stride * (size_t)l, *vc = ms->vc + layer_stride * (size_t)l;
@@ -566,12 +649,12 @@ int atn_marian_decode_src(atn_session *s, const int32_t *tok, const int *slot, c
             memcpy(vc + at, ms->v + (size_t)r * (size_t)d, (size_t)d * sizeof(float));
         }
         for (int r = 0; r < n; r++) {
-            float *q = ms->q + (size_t)r * (size_t)d;
-            const float *K = kc + slot_stride * (size_t)slot[r], *V = vc + slot_stride * (size_t)slot[r];
-            atn_scale_f32(q, qscale, d);
-            for (int h = 0; h < H; h++)
-                attend(q + h * hd, K + h * hd, V + h * hd, pos[r] + 1, d, hd, ms->att, ms->k + (size_t)r * (size_t)d + h * hd);
+            atn_scale_f32(ms->q + (size_t)r * (size_t)d, qscale, d);
+            ms->hK[r] = kc + slot_stride * (size_t)slot[r];
+            ms->hV[r] = vc + slot_stride * (size_t)slot[r];
+            ms->hn[r] = pos[r] + 1;
         }
+        attend_heads(ms, mm, n_ctx_max(s), ms->q, n, ms->k, NULL, 0);
         linear(&L->o, ms->k, n, ms->o);
         residual(mm, x, ms->o, n, &L->attn_norm);
         /* cross-attention over the cached source keys/values */
@@ -579,16 +662,13 @@ int atn_marian_decode_src(atn_session *s, const int32_t *tok, const int *slot, c
         linear(&L->cq, in, n, ms->q);
         for (int r = 0; r < n; r++) {
             int sr = src ? src[r] : 0, Sr = ms->n_src[sr];
-            const float *K = ms->ck[sr] + (size_t)l * (size_t)Sr * (size_t)d, *V = ms->cv[sr] + (size_t)l * (size_t)Sr * (size_t)d;
-            float *q = ms->q + (size_t)r * (size_t)d;
-            atn_scale_f32(q, qscale, d);
-            for (int h = 0; h < H; h++) {
-                attend(q + h * hd, K + h * hd, V + h * hd, Sr, d, hd, ms->att, ms->k + (size_t)r * (size_t)d + h * hd);
-                if (ms->record)
-                    memcpy(ms->xattn + (((size_t)l * (size_t)n + (size_t)r) * (size_t)H + (size_t)h) * (size_t)S, ms->att,
-                           (size_t)S * sizeof(float));
-            }
+            atn_scale_f32(ms->q + (size_t)r * (size_t)d, qscale, d);
+            ms->hK[r] = ms->ck[sr] + (size_t)l * (size_t)Sr * (size_t)d;
+            ms->hV[r] = ms->cv[sr] + (size_t)l * (size_t)Sr * (size_t)d;
+            ms->hn[r] = Sr;
         }
+        attend_heads(ms, mm, n_ctx_max(s), ms->q, n, ms->k,
+                     ms->record ? ms->xattn + (size_t)l * (size_t)n * (size_t)H * (size_t)S : NULL, S);
         linear(&L->co, ms->k, n, ms->o);
         residual(mm, x, ms->o, n, &L->cross_norm);
         ffn(mm, ms, L, x, n);

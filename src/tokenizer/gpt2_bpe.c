@@ -14,6 +14,7 @@
 #include <string.h>
 #include <stdio.h>
 #include "tok_internal.h"
+#include "../checked.h"
 #include "../error.h"
 
 /* GPT-2's byte <-> stand-in code point map */
@@ -148,8 +149,8 @@ static int bpe_word(void *vc, const char *w, size_t n) {
     const atn_tokenizer *t = c->t;
     if (n == 0) return 0;
     if (t->ignore_merges) {
-        if (n * 2 > c->mapped_cap) {
-            char *m = realloc(c->mapped, n * 2);
+        if (atn_mul_size(n, 2) > c->mapped_cap) {
+            char *m = atn_realloc_array(c->mapped, n, 2);
             if (!m) return atn_error("tokenize: out of memory");
             c->mapped = m; c->mapped_cap = n * 2;
         }
@@ -159,7 +160,7 @@ static int bpe_word(void *vc, const char *w, size_t n) {
         if (id >= 0) { atn_tok_emit(c->o, id); return 0; }
     }
     if (n > c->sy_cap) {
-        sym *s = realloc(c->sy, n * sizeof *s);
+        sym *s = atn_realloc_array(c->sy, n, sizeof *s);
         if (!s) return atn_error("tokenize: out of memory");
         c->sy = s; c->sy_cap = n;
     }

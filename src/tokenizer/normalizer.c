@@ -17,6 +17,7 @@
 #include <string.h>
 #include <stdio.h>
 #include "tok_internal.h"
+#include "../checked.h"
 #include "../error.h"
 
 #define MAX_TRIE_RESULTS 32   /* SentencePiece looks at this many prefix matches */
@@ -97,7 +98,7 @@ static size_t normalize_prefix(const atn_tokenizer *t, const char *s, size_t len
 typedef struct { char *p; size_t n, cap; } buf;
 static int put(buf *b, const char *s, size_t n) {
     if (b->n + n > b->cap) {
-        size_t nc = b->cap * 2 + n + 16;
+        size_t nc = atn_add_size(atn_add_size(atn_mul_size(b->cap, 2), n), 16);
         char *q = realloc(b->p, nc);
         if (!q) return -1;
         b->p = q; b->cap = nc;
@@ -121,7 +122,7 @@ int atn_spm_normalize(const atn_tokenizer *t, const char *text, size_t len, char
         }
     }
     if (i >= len) return 0;
-    b.cap = (len - i) * 3 + 16;
+    b.cap = atn_add_size(atn_mul_size(len - i, 3), 16);
     b.p = malloc(b.cap);
     if (!b.p) return atn_error("tokenize: out of memory");
     int rc = 0;

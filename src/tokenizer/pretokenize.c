@@ -16,6 +16,7 @@
  */
 #include <stdlib.h>
 #include "tok_internal.h"
+#include "../checked.h"
 #include "../error.h"
 
 typedef struct { const uint32_t *c; int n; } cps;
@@ -117,8 +118,8 @@ static int split(int pre, const char *text, const uint32_t *c, const size_t *off
 
 int atn_pretokenize(int pre, const char *text, size_t len, atn_pretok_fn fn, void *ctx) {
     if (len == 0) return 0;
-    uint32_t *c = malloc(len * sizeof *c);
-    size_t *off = malloc((len + 1) * sizeof *off);
+    uint32_t *c = atn_malloc_array(len, sizeof *c);
+    size_t *off = atn_malloc_array(atn_add_size(len, 1), sizeof *off);
     if (!c || !off) { free(c); free(off); return atn_error("tokenize: out of memory"); }
     int n = 0;
     for (size_t i = 0; i < len;) {

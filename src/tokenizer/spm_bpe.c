@@ -14,6 +14,7 @@
 #include <string.h>
 #include "tok_internal.h"
 #include "../error.h"
+#include "../checked.h"
 
 typedef struct {
     int32_t start, len;      /* bytes in the normalized text; len 0 = merged away */
@@ -130,7 +131,8 @@ int atn_spm_bpe_encode(const atn_tokenizer *t, const char *text, size_t len, int
         /* identity normalization (Llama): dummy prefix, spaces -> ▁ */
         size_t spaces = 0;
         if (t->escape_ws) for (size_t i = 0; i < len; i++) spaces += text[i] == ' ';
-        nlen = len + 2 * spaces + (prefix ? 3 : 0);
+        nlen = atn_add_size(atn_add_size(len, atn_mul_size(2, spaces)), prefix ? 3 : 0);
+        if (nlen > INT32_MAX / 2 - 1) return atn_error("tokenize: text too long (%zu bytes once normalized)", nlen);
         s = malloc(nlen + 1);
         if (!s) return atn_error("tokenize: out of memory");
         size_t p = 0;
@@ -140,11 +142,20 @@ int atn_spm_bpe_encode(const atn_tokenizer *t, const char *text, size_t len, int
             else s[p++] = text[i];
         }
     }
-    sym *sy = malloc((nlen + 1) * sizeof *sy);
-    node *nd = malloc((2 * nlen + 1) * sizeof *nd);
+    /* symbol and node indices are int32: bound the normalized length */
+    if (nlen > INT32_MAX / 2 - 1) {
+        free(s);
+        return atn_error("tokenize: text too long (%zu bytes once normalized)", nlen);
+    }
+    sym *sy = atn_malloc_array(atn_add_size(nlen, 1), sizeof *sy);
+    node *nd = atn_malloc_array(atn_add_size(atn_mul_size(2, nlen), 1), sizeof *nd);
     ctx c = { t, s, sy, nd, { NULL, 0, 0 }, o, 0 };
     int rc = 0;
-    if (!sy || !nd) { rc = atn_error("tokenize: out of memory"); goto done; }
+    if (!sy || !nd) {
+        rc = atn_error("tokenize: out of memory (a text of %zu bytes needs %.0f MiB of work buffers)", len,
+                       ((double)nlen + 1) * (sizeof *sy + 2 * sizeof *nd) / (1 << 20));
+        goto done;
+    }
 
     /* Independent chunks: when no piece holds "x▁" (x not ▁), no merge can
      * join a symbol ending in x to one starting with ▁, so the text can be

@@ -18,6 +18,7 @@
 #include <float.h>
 #include "tok_internal.h"
 #include "../error.h"
+#include "../checked.h"
 
 typedef struct { float score; int32_t start; int32_t id; } best_t;
 
@@ -25,9 +26,13 @@ int atn_unigram_encode(const atn_tokenizer *t, const char *text, size_t len, atn
     char *s; size_t n;
     if (atn_spm_normalize(t, text, len, &s, &n) < 0) return -1;
     if (n == 0) { free(s); return 0; }
-    best_t *best = malloc((n + 1) * sizeof *best);
-    int32_t *path = malloc((n + 1) * sizeof *path);
-    if (!best || !path) { free(s); free(best); free(path); return atn_error("tokenize: out of memory"); }
+    best_t *best = atn_malloc_array(atn_add_size(n, 1), sizeof *best);
+    int32_t *path = atn_malloc_array(atn_add_size(n, 1), sizeof *path);
+    if (!best || !path || n > INT32_MAX - 1) {
+        free(s); free(best); free(path);
+        return atn_error("tokenize: out of memory (a text of %zu bytes needs %.0f MiB of work buffers)", len,
+                         ((double)n + 1) * (sizeof *best + sizeof *path) / (1 << 20));
+    }
     for (size_t i = 0; i <= n; i++) { best[i].score = 0; best[i].start = -1; best[i].id = -1; }
 
     const float unk_score = t->min_score - 10.0f;

@@ -417,8 +417,22 @@ static int encode_text(const atn_tokenizer *t, const char *s, size_t n, atn_tok_
     }
 }
 
+static int encode_impl(const atn_tokenizer *t, const char *text, size_t len, const unsigned char *text_mask,
+                       int add_special, int parse_special, int32_t *ids, int cap);
+
 int atn_tokenizer_encode(const atn_tokenizer *t, const char *text, size_t len,
                          int add_special, int parse_special, int32_t *ids, int cap) {
+    return encode_impl(t, text, len, NULL, add_special, parse_special, ids, cap);
+}
+
+int atn_tokenizer_encode_masked(const atn_tokenizer *t, const char *text, size_t len, const unsigned char *text_mask,
+                                int add_special, int32_t *ids, int cap) {
+    return encode_impl(t, text, len, text_mask, add_special, 1, ids, cap);
+}
+
+/* text_mask (may be NULL): bytes marked 1 never take part in a control token */
+static int encode_impl(const atn_tokenizer *t, const char *text, size_t len, const unsigned char *text_mask,
+                       int add_special, int parse_special, int32_t *ids, int cap) {
     if (!t) return atn_error("tokenize: no tokenizer");
     if (!text && len) return atn_error("tokenize: NULL text");
     if (len > (size_t)INT_MAX / 2) return atn_error("tokenize: text too long (%zu bytes)", len);
@@ -443,7 +457,8 @@ int atn_tokenizer_encode(const atn_tokenizer *t, const char *text, size_t len,
             if (use_ctl && t->special_first[c0]) {
                 for (int k = 0; k < t->n_specials; k++) {
                     const atn_tok_piece *p = &t->pieces[t->specials[k]];
-                    if (p->len <= len - i && memcmp(p->text, text + i, p->len) == 0) { hit = t->specials[k]; hit_len = p->len; break; }
+                    if (p->len <= len - i && memcmp(p->text, text + i, p->len) == 0 &&
+                        (!text_mask || !memchr(text_mask + i, 1, p->len))) { hit = t->specials[k]; hit_len = p->len; break; }
                 }
             }
             if (use_user && t->user_first[c0]) {

@@ -1,0 +1,227 @@
+/* test_limits.c — sizes that wrap in 32 bits and files that ask for more
+ * memory than they can justify.
+ *
+ * Runs natively and, through tests/wasm_ctests.sh, as WebAssembly, where
+ * size_t is 32 bits: there the sizes below are exactly the ones that used to
+ * wrap (a KV cache of 2^32 bytes became a 0-byte buffer, written far past its
+ * end). The allocator is wrapped (see the link line) so the test sees every
+ * byte the library asks for, including requests that fail.
+ */
+/* link: -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atento.h"
+#include "checked.h"
+#include "gguf.h"
+#include "tensor.h"
+#include "test_util.h"
+
+/* ---- counting what the library asks for ---------------------------------- */
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+
+static size_t asked_total, asked_max; /* bytes asked since count_reset() */
+
+static void count(size_t n) {
+    asked_total = atn_add_size(asked_total, n);
+    if (n > asked_max) asked_max = n;
+}
+void *__wrap_malloc(size_t n) { count(n); return __real_malloc(n); }
+void *__wrap_calloc(size_t n, size_t size) {
+    count(atn_mul_size(n, size));
+    return __real_calloc(n, size);
+}
+void *__wrap_realloc(void *p, size_t n) { count(n); return __real_realloc(p, n); }
+static void count_reset(void) { asked_total = asked_max = 0; }
+
+/* ---- a GGUF writer ----------------------------------------------------------- */
+
+typedef struct { uint8_t *p; size_t n, cap; } buf;
+
+static void put(buf *b, const void *d, size_t n) {
+    if (b->n + n > b->cap) {
+        b->cap = (b->n + n) * 2 + 64;
+        b->p = realloc(b->p, b->cap);
+        if (!b->p) abort();
+    }
+    memcpy(b->p + b->n, d, n);
+    b->n += n;
+}
+static void u32(buf *b, uint32_t v) { put(b, &v, 4); }
+static void u64(buf *b, uint64_t v) { put(b, &v, 8); }
+static void str(buf *b, const char *s) { u64(b, strlen(s)); put(b, s, strlen(s)); }
+static void kv_u32(buf *b, const char *key, uint32_t v) { str(b, key); u32(b, ATN_GGUF_UINT32); u32(b, v); }
+static void kv_str(buf *b, const char *key, const char *v) { str(b, key); u32(b, ATN_GGUF_STRING); str(b, v); }
+static void kv_tokens(buf *b, const char *key) { /* a two-token vocabulary */
+    str(b, key); u32(b, ATN_GGUF_ARRAY); u32(b, ATN_GGUF_STRING); u64(b, 2); str(b, "a"); str(b, "b");
+}
+static void tinfo2(buf *b, const char *name, uint64_t ne0, uint64_t ne1, uint32_t type) {
+    str(b, name); u32(b, 2); u64(b, ne0); u64(b, ne1); u32(b, type); u64(b, 0);
+}
+static void data(buf *b, size_t n) {
+    while (b->n % 32) put(b, "", 1);
+    for (size_t i = 0; i < n; i++) put(b, "\0", 1);
+}
+
+/* The file handed to atn_model_load in memory from atn_malloc. */
+static atn_model *load_counted(buf *b, size_t *asked) {
+    uint8_t *bytes = atn_malloc(b->n);
+    memcpy(bytes, b->p, b->n);
+    count_reset();
+    atn_model *m = atn_model_load(bytes, b->n, 1);
+    *asked = asked_total;
+    return m;
+}
+
+/* ---- tests ------------------------------------------------------------------- */
+
+static void test_helpers(void) {
+    CHECK(atn_mul_size(0, SIZE_MAX) == 0 && atn_mul_size(SIZE_MAX, 1) == SIZE_MAX, "mul edges");
+    CHECK(atn_add_size(SIZE_MAX - 1, 1) == SIZE_MAX && !atn_size_ok(atn_add_size(SIZE_MAX, 1)), "add edges");
+    CHECK(atn_size_from_i64(-1) == SIZE_MAX && atn_size_from_i64(5) == 5, "from i64");
+    CHECK(atn_malloc_array(SIZE_MAX / 2 + 1, 2) == NULL, "array overflow gives NULL");
+    if (sizeof(size_t) == 4) {
+        /* the exact products that wrapped in the WebAssembly build */
+        CHECK(!atn_size_ok(atn_mul_size(65536, 65536)), "65536 * 65536 wraps to 0 in 32 bits");
+        CHECK(!atn_size_ok(atn_mul_size(atn_mul_size(atn_mul_size(16, 131072), 512), 4)),
+              "Llama-3.2-1B KV cache at 131072 tokens (2^32 bytes)");
+        CHECK(!atn_size_ok(atn_mul_size(2 * 134217728u + 1, 16)), "(2n+1) * 16 for a 128 MiB word");
+        CHECK(atn_size_ok(atn_mul_size(65536, 65535)), "just below 2^32 fits");
+    } else {
+        CHECK(atn_size_ok(atn_mul_size(65536, 65536)) && !atn_size_ok(atn_mul_size(SIZE_MAX / 3, 4)), "64-bit edges");
+    }
+    /* the counting wrapper sees the library's requests */
+    count_reset();
+    void *p = atn_malloc(12345);
+    CHECK(asked_max == 12345, "the allocator wrapper counts (asked %zu)", asked_max);
+    atn_free(p);
+}
+
+/* A 43 KB llama file claiming 512 layers of width 65536 and a 1M-wide
+ * feed-forward used to make the loader ask for 671 MB before it found the
+ * first missing tensor. */
+static void test_hostile_llama(void) {
+    buf b = {0};
+    put(&b, "GGUF", 4); u32(&b, 3); u64(&b, 1); u64(&b, 6);
+    kv_str(&b, "general.architecture", "llama");
+    kv_u32(&b, "llama.block_count", 512);
+    kv_u32(&b, "llama.embedding_length", 65536);
+    kv_u32(&b, "llama.feed_forward_length", 1 << 20);
+    kv_u32(&b, "llama.attention.head_count", 64);
+    kv_u32(&b, "llama.context_length", 1 << 20);
+    tinfo2(&b, "token_embd.weight", 65536, 1, ATN_TYPE_Q4_0);
+    data(&b, 65536 / 32 * 18);
+    size_t asked;
+    atn_model *m = load_counted(&b, &asked);
+    CHECK(!m && strstr(atn_last_error(), "blk.0.attn_q.weight is missing"), "hostile llama: '%s'", atn_last_error());
+    CHECK(asked <= b.n + (1 << 20), "hostile llama (%zu bytes): the loader asked for %zu bytes", b.n, asked);
+    atn_model_free(m);
+    free(b.p);
+}
+
+/* A 600-byte marian file claiming width 65536, 256+256 layers, a 262144-wide
+ * feed-forward and 65536 positions used to ask for 2.5 GB of vectors and a
+ * 16 GiB position table before looking at a single tensor. */
+static void test_hostile_marian(void) {
+    buf b = {0};
+    put(&b, "GGUF", 4); u32(&b, 3); u64(&b, 0); u64(&b, 10);
+    kv_str(&b, "general.architecture", "marian");
+    kv_u32(&b, "marian.embedding_length", 65536);
+    kv_u32(&b, "marian.encoder.block_count", 256);
+    kv_u32(&b, "marian.decoder.block_count", 256);
+    kv_u32(&b, "marian.attention.head_count", 8);
+    kv_u32(&b, "marian.feed_forward_length", 262144);
+    kv_u32(&b, "marian.context_length", 65536);
+    kv_u32(&b, "marian.decoder_start_token_id", 0);
+    kv_str(&b, "tokenizer.ggml.model", "llama");
+    kv_tokens(&b, "tokenizer.ggml.tokens");
+    size_t asked;
+    atn_model *m = load_counted(&b, &asked);
+    CHECK(!m && strstr(atn_last_error(), "token_embd.weight is missing"), "hostile marian: '%s'", atn_last_error());
+    CHECK(asked <= b.n + (1 << 20), "hostile marian (%zu bytes): the loader asked for %zu bytes", b.n, asked);
+    atn_model_free(m);
+    free(b.p);
+}
+
+/* What a real model asks for: its loader at most its own size (plus a
+ * constant), a session at most the KV cache plus activations. */
+static void test_budget_of_real_models(void) {
+    const char *paths[] = {"models/tutor-en-es.gguf", "models/translate-en-es.gguf"};
+    for (int i = 0; i < 2; i++) {
+        size_t size;
+        void *bytes = read_file(paths[i], &size);
+        if (!bytes) { CHECK(0, "cannot read %s", paths[i]); continue; }
+        count_reset();
+        atn_model *m = atn_model_load(bytes, size, 1);
+        size_t asked = asked_total;
+        CHECK(m != NULL, "%s: %s", paths[i], atn_last_error());
+        CHECK(asked <= size / 4 + (1 << 20), "%s (%zu bytes): the loader asked for %zu bytes", paths[i], size, asked);
+        atn_model_free(m);
+    }
+}
+
+/* The shipped tutor model (8 layers, 4 KV heads of 64) at the contexts that
+ * wrapped: 524288 tokens made a 2^32-byte K cache, i.e. 0 bytes, and the
+ * first eval wrote past it; 262144 reported "KV cache 0 MB". */
+static void test_kv_cache_sizes(void) {
+    atn_model *m = test_load_model("models/tutor-en-es.gguf");
+    if (!m) { CHECK(0, "no tutor model"); return; }
+    if (sizeof(size_t) == 4) {
+        const int ctxs[] = {524288, 262144};
+        for (int i = 0; i < 2; i++) {
+            count_reset();
+            atn_session *s = atn_session_new(m, ctxs[i]);
+            const char *e = atn_last_error();
+            CHECK(!s && strstr(e, "KV cache") && strstr(e, "GiB") && strstr(e, "WebAssembly"),
+                  "ctx %d: '%s'", ctxs[i], e);
+            CHECK(asked_max < ((size_t)1 << 30), "ctx %d: asked for %zu bytes at once", ctxs[i], asked_max);
+            atn_session_free(s);
+        }
+    }
+    /* a context that fits: works, and the cache is the size it should be */
+    count_reset();
+    atn_session *s = atn_session_new(m, 4096);
+    CHECK(s != NULL, "ctx 4096: %s", atn_last_error());
+    size_t kv = (size_t)8 * 4096 * 256 * sizeof(float);
+    CHECK(asked_total >= 2 * kv && asked_total <= 2 * kv + (16 << 20), "ctx 4096: asked %zu bytes, KV cache %zu",
+          asked_total, 2 * kv);
+    int32_t ids[3] = {1, 10, 20};
+    CHECK(s && atn_eval(s, ids, 3, 0) == 0, "eval: %s", atn_last_error());
+    atn_session_free(s);
+    atn_model_free(m);
+}
+
+/* One word of 2^27 bytes: the BPE work buffers ((n+1) symbols, (2n+1)
+ * nodes of 16 bytes) wrapped in 32 bits, to a 16-byte node array. Only in
+ * WebAssembly, where the memory runs out cleanly; natively the work would
+ * be real. */
+static void test_long_word(void) {
+    if (sizeof(size_t) != 4) return;
+    atn_model *m = test_load_model("models/tutor-en-es.gguf");
+    if (!m) { CHECK(0, "no tutor model"); return; }
+    size_t n = (size_t)1 << 27;
+    char *text = malloc(n);
+    if (!text) { CHECK(0, "no memory for the text"); atn_model_free(m); return; }
+    memset(text, 'a', n);
+    int r = atn_tokenize(m, text, n, 0, 0, NULL, 0);
+    CHECK(r < 0 && strstr(atn_last_error(), "tokenize:"), "128 MiB word: %d '%s'", r, atn_last_error());
+    free(text);
+    int32_t ids[8];
+    CHECK(atn_tokenize(m, "hola", 4, 0, 0, ids, 8) > 0, "tokenizing still works: %s", atn_last_error());
+    atn_model_free(m);
+}
+
+int main(void) {
+    test_helpers();
+    test_hostile_llama();
+    test_hostile_marian();
+    test_budget_of_real_models();
+    test_kv_cache_sizes();
+    test_long_word();
+    return test_summary();
+}
