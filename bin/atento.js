@@ -42,7 +42,58 @@ function oneLine(s) {
   return String(s).replace(/\s*\n\s*/g, ' ').trim();
 }
 
+// The offset of the first byte that does not belong to a valid UTF-8
+// character (no overlong forms, surrogates or values past U+10FFFF), or the
+// length; as the native CLI's utf8_first_invalid.
+function utf8FirstInvalid(s) {
+  for (let i = 0; i < s.length;) {
+    const c = s[i];
+    const k = c < 0x80 ? 0 : (c & 0xe0) === 0xc0 ? 1 : (c & 0xf0) === 0xe0 ? 2 : (c & 0xf8) === 0xf0 ? 3 : -1;
+    if (k < 0 || s.length - i - 1 < k) return i;
+    let cp = k === 0 ? c : c & (0x3f >> k);
+    for (let j = 1; j <= k; j++) {
+      if ((s[i + j] & 0xc0) !== 0x80) return i;
+      cp = (cp << 6) | (s[i + j] & 0x3f);
+    }
+    if ((k === 1 && cp < 0x80) || (k === 2 && cp < 0x800) || (k === 3 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+    i += k + 1;
+  }
+  return s.length;
+}
+
+// Node hands process.argv over already decoded, invalid UTF-8 replaced by
+// U+FFFD, so a bad --prompt would go on silently changed. The raw bytes are
+// in /proc/self/cmdline (Linux): every argument must be valid UTF-8, with the
+// same message as the native CLI. Elsewhere the check is skipped.
+function checkArgsUtf8(argv) {
+  let raw;
+  try {
+    raw = readFileSync('/proc/self/cmdline');
+  } catch {
+    return;
+  }
+  const parts = [];
+  for (let i = 0, j; i < raw.length; i = j + 1) {
+    j = raw.indexOf(0, i);
+    if (j < 0) j = raw.length;
+    parts.push(raw.subarray(i, j));
+  }
+  if (parts.length < argv.length) return;
+  const args = parts.slice(parts.length - argv.length); // node [options] script, then ours
+  args.forEach((a, i) => {
+    const bad = utf8FirstInvalid(a);
+    if (bad === a.length) return;
+    const eq = a.indexOf(0x3d);
+    if (a[0] === 0x2d && a[1] === 0x2d && eq > 0 && eq < bad) {
+      throw new Error(`${a.subarray(0, eq).toString()}: invalid UTF-8 at byte ${bad - eq - 1}`);
+    }
+    if (i > 0 && argv[i - 1].startsWith('--') && !argv[i - 1].includes('=')) throw new Error(`${argv[i - 1]}: invalid UTF-8 at byte ${bad}`);
+    throw new Error(`argument ${i + 1}: invalid UTF-8 at byte ${bad}`);
+  });
+}
+
 async function main(argv) {
+  checkArgsUtf8(argv);
   const cmd = argv[0];
   if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write((await usage()) + '\n');
@@ -88,7 +139,7 @@ main(process.argv.slice(2)).then(
   (e) => {
     const usageErr = e && e.name === 'UsageError';
     let msg = e && e.message ? e.message : String(e);
-    if (e && !usageErr && !e.code && !(e instanceof RangeError && /memory/i.test(msg))) {
+    if (e && !usageErr && !e.code && !(e instanceof RangeError && /memory/i.test(msg)) && !/invalid UTF-8 at byte/.test(msg)) {
       // Not one of ours: a bug, but still one line unless debugging.
       msg = `internal error: ${msg}`;
     }

@@ -42,7 +42,7 @@ export interface ModelBuffer {
   /** A view of the reserved bytes; take it again after any other call into atento. */
   view(): Uint8Array;
   set(chunk: Uint8Array, offset: number): void;
-  load(): Model;
+  load(opts?: { allowUnknownPretokenizer?: boolean }): Model;
   free(): void;
 }
 
@@ -51,7 +51,8 @@ export class Atento {
   readonly memory: WasmMemory;
   /** Current size of wasm memory in bytes (it only grows: also the peak). */
   readonly memoryBytes: number;
-  loadModel(bytes: Uint8Array | ArrayBuffer | ArrayBufferView): Model;
+  /** allowUnknownPretokenizer: a vocabulary whose tokenizer.ggml.pre atento does not know uses GPT-2's rules (with a warning) instead of failing. */
+  loadModel(bytes: Uint8Array | ArrayBuffer | ArrayBufferView, opts?: { allowUnknownPretokenizer?: boolean }): Model;
   reserve(size: number): ModelBuffer;
   samplerDefaults(): Required<Omit<SamplerOptions, 'seed'>> & { seed: bigint };
   newSampler(opts?: SamplerOptions): Sampler;
@@ -83,6 +84,10 @@ export class Model {
   readonly bos: number;
   readonly eos: number;
   readonly fileSize: number;
+  /** What loading tolerated (special-token ids outside the vocabulary, an unknown pre-tokenizer, ...). */
+  readonly warnings: string[];
+  /** false for a tokenizer-only model (a vocabulary without tensors, or an architecture atento cannot run): newSession throws why. */
+  readonly runnable: boolean;
   info(): Record<string, unknown>;
   chatTemplate(): string | null;
   tokenize(text: string | Uint8Array, opts?: { addSpecial?: boolean; parseSpecial?: boolean }): Int32Array;

@@ -309,6 +309,12 @@ export class Atento {
    * @returns {{content: string, toolCalls: {name: string, arguments: object}[]}}
    */
   parseToolCalls(text) {
+    const r = JSON.parse(this.parseToolCallsJson(text));
+    return { content: r.content, toolCalls: r.tool_calls };
+  }
+
+  /** The same as the JSON text the C core writes: {"content": ..., "tool_calls": [...]}. */
+  parseToolCallsJson(text) {
     const [p, n] = this.putString(text);
     try {
       const f = this.fn('atn_chat_parse_tool_calls');
@@ -317,8 +323,7 @@ export class Atento {
       const out = this.malloc(len + 1);
       try {
         f(p, n, out, len + 1);
-        const r = JSON.parse(utf8dec.decode(this.u8.subarray(out, out + len)));
-        return { content: r.content, toolCalls: r.tool_calls };
+        return utf8dec.decode(this.u8.subarray(out, out + len));
       } finally {
         this.free(out);
       }
@@ -339,15 +344,21 @@ export class Atento {
   /**
    * Load a GGUF model. The bytes are copied once into wasm memory and the
    * model keeps that copy (take_ownership): tensors point straight into it.
+   * Options: allowUnknownPretokenizer (a byte-level BPE vocabulary whose
+   * tokenizer.ggml.pre atento does not know uses GPT-2's rules, and
+   * model.warnings says so, instead of failing). A file with a vocabulary
+   * but no tensors, or an architecture atento cannot run, loads as a
+   * tokenizer-only model (model.runnable false; newSession throws why).
    * @param {Uint8Array|ArrayBuffer} bytes
+   * @param {{allowUnknownPretokenizer?: boolean}} [opts]
    */
-  loadModel(bytes) {
+  loadModel(bytes, opts = {}) {
     if (bytes instanceof ArrayBuffer) bytes = new Uint8Array(bytes);
     else if (ArrayBuffer.isView(bytes) && !(bytes instanceof Uint8Array)) bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (!(bytes instanceof Uint8Array)) throw new AtentoError('E_ARG', 'loadModel: expected the bytes of a .gguf file (Uint8Array or ArrayBuffer)');
     const buf = this.reserve(bytes.length);
     buf.view().set(bytes);
-    return buf.load();
+    return buf.load(opts);
   }
 
   /**
@@ -380,10 +391,11 @@ export class Atento {
         if (offset < 0 || offset + chunk.length > size) throw new AtentoError('E_ARG', `chunk [${offset}, ${offset + chunk.length}) outside the ${size}-byte model buffer`);
         this.view().set(chunk, offset);
       },
-      load() {
+      load(opts = {}) {
         live();
         if (!p) throw new AtentoError('E_FREED', 'model buffer already loaded or freed');
-        const m = rt.fn('atn_model_load')(p, size, 1) >>> 0;
+        const flags = opts.allowUnknownPretokenizer ? 1 : 0; // ATN_LOAD_ANY_PRETOKENIZER
+        const m = rt.fn('atn_model_load_flags')(p, size, 1, flags) >>> 0;
         // With take_ownership the model frees the bytes, even when loading fails.
         p = 0;
         if (!m) rt.fail('E_LOAD', 'loading the model');
@@ -468,6 +480,14 @@ function writeSamplerParams(dv, p, o) {
   dv.setBigUint64(p + 24, seed, true);
 }
 
+// A number that crosses into wasm as an int: checked, never wrapped (x | 0
+// would turn 2^32 + 5 into token 5 and a context of 99999999999 into
+// 1215752191).
+function int32(v, what) {
+  if (!Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31) throw new AtentoError('E_ARG', `${what} must be a 32-bit integer, got ${v}`);
+  return v;
+}
+
 function staleError(what) {
   return new AtentoError('E_ABORT', `this ${what} belonged to a WebAssembly instance discarded after a trap; load the model again`);
 }
@@ -505,6 +525,11 @@ export class Model {
     this.arch = a ? rt.cstring(a) : '';
     this.bos = rt.fn('atn_token_bos')(ptr);
     this.eos = rt.fn('atn_token_eos')(ptr);
+    // What loading tolerated (ids outside the vocabulary, an unknown
+    // pre-tokenizer, ...), one string each.
+    const w = rt.fn('atn_model_warnings')(ptr) >>> 0;
+    this.warnings = w ? rt.cstring(w).split('\n') : [];
+    this.runnable = this.info().runnable !== false;
   }
 
   _p() {
@@ -581,13 +606,13 @@ export class Model {
   /** The bytes token `id` stands for (may be part of a UTF-8 character). */
   tokenToBytes(id) {
     const m = this._p();
-    return this._bytesOut((op, cap) => this.rt.fn('atn_token_to_bytes')(m, id | 0, op, cap), 'E_DETOKENIZE', `token ${id}`, 32);
+    return this._bytesOut((op, cap) => this.rt.fn('atn_token_to_bytes')(m, int32(id, 'token id'), op, cap), 'E_DETOKENIZE', `token ${id}`, 32);
   }
 
   /** The vocabulary entry of token `id` (e.g. "▁hello", "<0x0A>"). */
   piece(id) {
     const m = this._p();
-    return utf8dec.decode(this._bytesOut((op, cap) => this.rt.fn('atn_token_piece')(m, id | 0, op, cap), 'E_DETOKENIZE', `token ${id}`, 32));
+    return utf8dec.decode(this._bytesOut((op, cap) => this.rt.fn('atn_token_piece')(m, int32(id, 'token id'), op, cap), 'E_DETOKENIZE', `token ${id}`, 32));
   }
 
   /** Bytes of a whole sequence of ids. */
@@ -606,7 +631,7 @@ export class Model {
     return utf8dec.decode(this.detokenizeBytes(ids));
   }
 
-  isEog(id) { return this.rt.fn('atn_token_is_eog')(this._p(), id | 0) !== 0; }
+  isEog(id) { return this.rt.fn('atn_token_is_eog')(this._p(), int32(id, 'token id')) !== 0; }
 
   /** The id of a special token given its text, or -1. */
   lookup(text) {
@@ -622,7 +647,7 @@ export class Model {
   /** A session (KV cache); nCtx <= 0: the training context capped at 4096. */
   newSession(nCtx = 0) {
     const rt = this.rt;
-    const s = rt.fn('atn_session_new')(this._p(), nCtx | 0) >>> 0;
+    const s = rt.fn('atn_session_new')(this._p(), int32(nCtx, 'nCtx')) >>> 0;
     if (!s) rt.fail('E_SESSION', 'creating the session');
     const sess = new Session(this, s);
     this._sessions.add(sess);
@@ -725,7 +750,7 @@ export class Session {
 
   /** Forget the cache past the first nKeep tokens (0: start over). */
   truncate(nKeep = 0) {
-    if (this.rt.fn('atn_session_truncate')(this._p(), nKeep | 0) < 0) this.rt.fail('E_SESSION', 'truncating the session');
+    if (this.rt.fn('atn_session_truncate')(this._p(), int32(nKeep, 'nKeep')) < 0) this.rt.fail('E_SESSION', 'truncating the session');
   }
 
   /** Run the model on `ids` appended after the cached tokens. */
@@ -769,8 +794,8 @@ export class Session {
       const droppedp = arr + 8 * n;
       rt.view().setInt32(droppedp, 0, true);
       const r = vars
-        ? rt.fn('atn_chat_prefill_ex')(s, arr, arr + 4 * n, n, strings[0], reserve | 0, droppedp)
-        : rt.fn('atn_chat_prefill')(s, arr, arr + 4 * n, n, reserve | 0, droppedp);
+        ? rt.fn('atn_chat_prefill_ex')(s, arr, arr + 4 * n, n, strings[0], int32(reserve, 'reserve'), droppedp)
+        : rt.fn('atn_chat_prefill')(s, arr, arr + 4 * n, n, int32(reserve, 'reserve'), droppedp);
       if (r < 0) rt.fail('E_CONTEXT', 'preparing the chat prompt');
       return { evaluated: r, dropped: rt.view().getInt32(droppedp, true) };
     } finally {
@@ -782,7 +807,7 @@ export class Session {
   /** A copy of the logits of token i of the last eval (-1: the last). */
   logits(i = -1) {
     const rt = this.rt;
-    const p = rt.fn('atn_logits')(this._p(), i | 0) >>> 0;
+    const p = rt.fn('atn_logits')(this._p(), int32(i, 'logits index')) >>> 0;
     if (!p) {
       const msg = rt.lastError();
       throw new AtentoError('E_EVAL', `no logits for token ${i} of the last eval${msg ? ' (' + msg + ')' : ' (evaluate with allLogits to keep them)'}`);
@@ -848,7 +873,7 @@ export class Sampler {
   }
 
   /** Add a token to the history the repetition penalty sees. */
-  accept(id) { this.rt.fn('atn_sampler_accept')(this._p(), id | 0); }
+  accept(id) { this.rt.fn('atn_sampler_accept')(this._p(), int32(id, 'token id')); }
 
   /** Choose a token from a logits vector (Float32Array). */
   sample(logits) {

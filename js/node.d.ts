@@ -2,4 +2,4 @@
 import type { Atento, Model } from './core.js';
 export const defaultWasmPath: string;
 export function initAtentoFromFile(path?: string): Promise<Atento>;
-export function loadModelFromFile(rt: Atento, path: string, opts?: { onProgress?: (loaded: number, total: number) => void }): Model;
+export function loadModelFromFile(rt: Atento, path: string, opts?: { onProgress?: (loaded: number, total: number) => void; allowUnknownPretokenizer?: boolean }): Model;

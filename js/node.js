@@ -28,10 +28,10 @@ function fsMessage(e) {
  * reserved inside wasm, and the model takes them over.
  * @param {import('./core.js').Atento} rt
  * @param {string} path
- * @param {{onProgress?: (loaded: number, total: number) => void}} [opts]
+ * @param {{onProgress?: (loaded: number, total: number) => void, allowUnknownPretokenizer?: boolean}} [opts]
  * @returns {import('./core.js').Model}
  */
-export function loadModelFromFile(rt, path, { onProgress } = {}) {
+export function loadModelFromFile(rt, path, { onProgress, allowUnknownPretokenizer } = {}) {
   let fd;
   let size;
   try {
@@ -61,7 +61,7 @@ export function loadModelFromFile(rt, path, { onProgress } = {}) {
     closeSync(fd);
   }
   try {
-    return buf.load();
+    return buf.load({ allowUnknownPretokenizer });
   } catch (e) {
     if (e instanceof AtentoError && e.code === 'E_LOAD') e.message = `${path}: ${e.message}`;
     throw e;

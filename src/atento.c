@@ -30,6 +30,10 @@ static const struct {
 } ARCHES[] = {
     {"llama", &atn_arch_llama},
     {"qwen2", &atn_arch_llama},
+    {"qwen3", &atn_arch_llama},
+    {"gemma2", &atn_arch_llama},
+    {"gemma3", &atn_arch_llama},
+    {"phi3", &atn_arch_llama},
     {"marian", &atn_arch_marian},
 };
 
@@ -38,6 +42,22 @@ static const atn_arch *find_arch(const char *name, size_t len) {
         if (strlen(ARCHES[i].name) == len && !memcmp(ARCHES[i].name, name, len)) return ARCHES[i].arch;
     return NULL;
 }
+
+/* A file that has a vocabulary but cannot run (no tensors, or an
+ * architecture atento does not implement) loads with this table: the
+ * tokenizer works, a session cannot be made. */
+static int vocab_only_load(atn_model *m) {
+    m->n_vocab = atn_tokenizer_n_vocab(m->tok);
+    return 0;
+}
+static int vocab_only_session(atn_session *s) { return atn_error("session: %s", s->model->not_runnable); }
+static int vocab_only_eval(atn_session *s, const int32_t *tokens, int n, int all_logits) {
+    (void)tokens; (void)n; (void)all_logits;
+    return atn_error("eval: %s", s->model->not_runnable);
+}
+static const atn_arch vocab_only_arch = {
+    .name = "vocabulary only", .load = vocab_only_load, .session_init = vocab_only_session, .eval = vocab_only_eval,
+};
 
 /* ---- memory ------------------------------------------------------------- */
 
@@ -127,6 +147,20 @@ static char *build_info_json(const atn_model *m) {
     }
     sb_printf(&b, ",\"gguf_version\":%u,\"file_bytes\":%zu,\"n_vocab\":%d,\"n_ctx_train\":%d,\"kernels\":\"%s\"",
               atn_gguf_version(g), m->size, m->n_vocab, m->n_ctx_train, atn_kernels_name());
+    sb_printf(&b, ",\"runnable\":%s", m->not_runnable[0] ? "false" : "true");
+    if (m->not_runnable[0]) {
+        sb_put(&b, ",\"not_runnable\":", 16);
+        sb_json_str(&b, m->not_runnable, strlen(m->not_runnable));
+    }
+    sb_put(&b, ",\"warnings\":[", 13);
+    for (const char *w = m->warnings; w && *w;) {
+        const char *e = strchr(w, '\n');
+        size_t wl = e ? (size_t)(e - w) : strlen(w);
+        if (w != m->warnings) sb_put(&b, ",", 1);
+        sb_json_str(&b, w, wl);
+        w += wl + (e ? 1 : 0);
+    }
+    sb_put(&b, "]", 1);
     /* hyper-parameters from the architecture */
     sb_put(&b, ",\"hparams\":{", 12);
     if (m->arch->info_json) {
@@ -197,11 +231,35 @@ ATN_API void atn_model_free(atn_model *m) {
     if (m->gguf) atn_gguf_close(m->gguf);
     free(m->info_json);
     free(m->chat_template);
+    free(m->warnings);
     if (m->owns_data) free(m->data);
     free(m);
 }
 
+/* m->warnings: the tokenizer's load-time warnings, one a line */
+static int collect_warnings(atn_model *m) {
+    if (!m->tok || atn_tokenizer_n_warnings(m->tok) == 0) return 0;
+    size_t n = 0;
+    for (int i = 0; i < atn_tokenizer_n_warnings(m->tok); i++) n += strlen(atn_tokenizer_warning(m->tok, i)) + 1;
+    m->warnings = malloc(n);
+    if (!m->warnings) return atn_error("load: out of memory");
+    size_t k = 0;
+    for (int i = 0; i < atn_tokenizer_n_warnings(m->tok); i++) {
+        const char *w = atn_tokenizer_warning(m->tok, i);
+        size_t l = strlen(w);
+        if (k) m->warnings[k++] = '\n';
+        memcpy(m->warnings + k, w, l);
+        k += l;
+    }
+    m->warnings[k] = 0;
+    return 0;
+}
+
 ATN_API atn_model *atn_model_load(void *data, size_t size, int take_ownership) {
+    return atn_model_load_flags(data, size, take_ownership, 0);
+}
+
+ATN_API atn_model *atn_model_load_flags(void *data, size_t size, int take_ownership, int flags) {
     if (!data || size == 0) {
         if (take_ownership) free(data);
         atn_error("load: no model bytes");
@@ -229,18 +287,29 @@ ATN_API atn_model *atn_model_load(void *data, size_t size, int take_ownership) {
         atn_error("load: general.architecture is missing or not a string");
         goto fail;
     }
-    m->arch = find_arch(an, alen);
-    if (!m->arch) {
-        atn_error("load: unsupported architecture '%.*s'", (int)(alen > 64 ? 64 : alen), an);
-        goto fail;
-    }
-    snprintf(m->arch_name, sizeof m->arch_name, "%.*s", (int)alen, an);
+    snprintf(m->arch_name, sizeof m->arch_name, "%.*s", (int)(alen < sizeof m->arch_name ? alen : sizeof m->arch_name - 1), an);
+    for (char *c = m->arch_name; *c; c++) if ((unsigned char)*c < 32 || (unsigned char)*c > 126) *c = '?';
     if (atn_gguf_find(m->gguf, "tokenizer.ggml.model") >= 0) {
-        m->tok = atn_tokenizer_load(m->gguf, "tokenizer.ggml", err, sizeof err);
+        m->tok = atn_tokenizer_load_flags(m->gguf, "tokenizer.ggml",
+                                          (flags & ATN_LOAD_ANY_PRETOKENIZER) ? ATN_TOK_ANY_PRETOKENIZER : 0, err, sizeof err);
         if (!m->tok) {
             atn_error("load: tokenizer: %s", err);
             goto fail;
         }
+        if (collect_warnings(m) != 0) goto fail;
+    }
+    m->arch = find_arch(an, alen);
+    if (!m->arch) {
+        if (!m->tok) {
+            atn_error("load: unsupported architecture '%.*s'", (int)(alen > 64 ? 64 : alen), an);
+            goto fail;
+        }
+        snprintf(m->not_runnable, sizeof m->not_runnable,
+                 "architecture '%.*s' is not supported for running (only its vocabulary was loaded)", (int)(alen > 64 ? 64 : alen), an);
+        m->arch = &vocab_only_arch;
+    } else if (m->tok && atn_gguf_n_tensors(m->gguf) == 0) {
+        snprintf(m->not_runnable, sizeof m->not_runnable, "this file has only a vocabulary (no tensors)");
+        m->arch = &vocab_only_arch;
     }
     if (m->arch->load(m) != 0) goto fail;
     if (m->n_vocab <= 0) {
@@ -269,6 +338,7 @@ fail:
 
 ATN_API const char *atn_model_info_json(const atn_model *m) { return m ? m->info_json : NULL; }
 ATN_API const char *atn_model_arch(const atn_model *m) { return m ? m->arch_name : NULL; }
+ATN_API const char *atn_model_warnings(const atn_model *m) { return m ? m->warnings : NULL; }
 ATN_API int atn_model_n_vocab(const atn_model *m) { return m ? m->n_vocab : atn_error("no model"); }
 ATN_API int atn_model_n_ctx_train(const atn_model *m) { return m ? m->n_ctx_train : atn_error("no model"); }
 ATN_API const char *atn_model_chat_template(const atn_model *m) { return m ? m->chat_template : NULL; }

@@ -44,6 +44,18 @@ ATN_API void atn_free(void *p);
  * atn_model_free: tensors point straight into it, so loading copies nothing.
  * Otherwise the caller keeps `data` alive until atn_model_free. */
 ATN_API atn_model *atn_model_load(void *data, size_t size, int take_ownership);
+/* The same with flags: ATN_LOAD_ANY_PRETOKENIZER lets a byte-level BPE
+ * vocabulary whose tokenizer.ggml.pre atento does not know use GPT-2's rules
+ * (a warning says so) instead of failing to load.
+ * A file with a vocabulary but no tensors, or with an architecture atento
+ * cannot run, loads as a tokenizer-only model: tokenizing and inspecting
+ * work, atn_session_new fails and says why ("runnable": false in the info). */
+#define ATN_LOAD_ANY_PRETOKENIZER 1
+ATN_API atn_model *atn_model_load_flags(void *data, size_t size, int take_ownership, int flags);
+/* What loading tolerated (special-token ids outside the vocabulary, odd token
+ * types, a missing or unknown pre-tokenizer, ...), one line each, or NULL if
+ * nothing; also the "warnings" array of atn_model_info_json. */
+ATN_API const char *atn_model_warnings(const atn_model *m);
 ATN_API void atn_model_free(atn_model *m);
 
 /* A JSON object describing the model (architecture, hyper-parameters,

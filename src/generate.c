@@ -170,8 +170,9 @@ ATN_API int atn_gen_next(atn_gen *g, int32_t *token) {
     }
     int tok_vocab = atn_tokenizer_n_vocab(m->tok);
     if (id < tok_vocab) {
-        /* control tokens (BOS, <|im_start|>, ...) produce no text */
-        int n = atn_tokenizer_is_special(m->tok, id) ? 0 : atn_tokenizer_token_bytes(m->tok, id, NULL, 0);
+        /* control tokens (BOS, <|im_start|>, ...) produce no text; user-defined
+         * ones (Qwen's <tool_call>, <think>) are text, as in llama.cpp */
+        int n = atn_tokenizer_is_control(m->tok, id) ? 0 : atn_tokenizer_token_bytes(m->tok, id, NULL, 0);
         if (n < 0) return -1;
         if (n > 0) {
             if (reserve(&g->pend, &g->pend_cap, g->pend_n + (size_t)n + 1)) return -1;

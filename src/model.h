@@ -44,6 +44,8 @@ struct atn_model {
     char *info_json;
     char *chat_template;     /* NUL-terminated copy, or NULL */
     char arch_name[32];      /* general.architecture ("llama", "qwen2", ...) */
+    char *warnings;          /* load-time warnings, '\n'-separated, or NULL */
+    char not_runnable[160];  /* tokenizer-only model: why it cannot run ("" if it can) */
 };
 
 struct atn_session {
@@ -67,7 +69,7 @@ struct atn_session {
  * (atento.c advances it and records the ids after a successful eval). */
 
 /* Architectures known to the loader (atento.c). */
-extern const atn_arch atn_arch_llama;   /* "llama" and "qwen2" */
+extern const atn_arch atn_arch_llama;   /* "llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3" */
 extern const atn_arch atn_arch_marian;  /* "marian" */
 
 #endif

@@ -23,6 +23,15 @@ typedef struct atn_tokenizer atn_tokenizer;
  * (source) vocabulary under another prefix. Strings point into the GGUF
  * bytes. NULL + message in err on failure. */
 atn_tokenizer *atn_tokenizer_load(const atn_gguf *g, const char *prefix, char *err, size_t errcap);
+/* The same with flags: ATN_TOK_ANY_PRETOKENIZER lets an unknown
+ * `<prefix>.pre` fall back to GPT-2's rules (with a warning) instead of
+ * failing. */
+#define ATN_TOK_ANY_PRETOKENIZER 1
+atn_tokenizer *atn_tokenizer_load_flags(const atn_gguf *g, const char *prefix, int flags, char *err, size_t errcap);
+/* What loading tolerated (ids outside the vocabulary, odd token types, a
+ * missing or unknown pre-tokenizer): one line each. */
+int atn_tokenizer_n_warnings(const atn_tokenizer *t);
+const char *atn_tokenizer_warning(const atn_tokenizer *t, int i);   /* NULL past the end */
 void atn_tokenizer_free(atn_tokenizer *t);
 
 int atn_tokenizer_n_vocab(const atn_tokenizer *t);
@@ -35,6 +44,7 @@ int atn_tokenizer_add_bos(const atn_tokenizer *t);      /* tokenizer.ggml.add_bo
 int atn_tokenizer_add_eos(const atn_tokenizer *t);      /* tokenizer.ggml.add_eos_token */
 int atn_tokenizer_is_eog(const atn_tokenizer *t, int32_t id);
 int atn_tokenizer_is_special(const atn_tokenizer *t, int32_t id); /* control/user-defined */
+int atn_tokenizer_is_control(const atn_tokenizer *t, int32_t id); /* control only */
 int32_t atn_tokenizer_lookup(const atn_tokenizer *t, const char *text, size_t len); /* exact piece, or -1 */
 
 /* Same contracts as atn_tokenize / atn_token_to_bytes / atn_token_piece in

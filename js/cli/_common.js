@@ -147,10 +147,12 @@ export async function getRuntime() {
  * no intermediate buffer) and the model takes them over.
  * @returns {{rt, model, loadMs, fileSize}}
  */
-export async function loadModelFile(path) {
+export async function loadModelFile(path, opts = {}) {
   const rt = await getRuntime();
   const t0 = performance.now();
-  const model = loadModelFromFile(rt, path);
+  const model = loadModelFromFile(rt, path, { allowUnknownPretokenizer: !!opts.allowUnknownPretokenizer });
+  // What loading tolerated is said on every run.
+  for (const w of model.warnings) process.stderr.write(`warning: ${path}: ${w}\n`);
   return { rt, model, loadMs: performance.now() - t0, fileSize: model.fileSize };
 }
 
@@ -167,7 +169,12 @@ export function samplerOpts(o) {
   };
 }
 
-// Ranges: js/options.js RULES (parseValue checks them).
+/** --allow-unknown-pretokenizer, for the commands that load a model. */
+export const pretokenizerFlag = {
+  'allow-unknown-pretokenizer': { type: 'bool', help: "a vocabulary whose tokenizer.ggml.pre atento does not know uses GPT-2's rules (a warning says so on every run)" },
+};
+
+// Ranges: js/options.js RULES (parseValue checks them; the native CLI has the same).
 export const samplerFlags = {
   temperature: { type: 'number', value: 'T', help: 'sampling temperature; 0 = greedy' },
   'top-k': { type: 'int', value: 'K', help: 'keep the K most likely tokens; 0 = off' },

@@ -5,9 +5,9 @@ export const summary = 'prefill and decode tokens/s and peak memory (WebAssembly
 
 export const flags = {
   model: { type: 'path', required: true, value: 'M.gguf', help: 'the model' },
-  'prompt-tokens': { type: 'int', min: 1, default: 128, value: 'N', help: 'prompt length for the prefill' },
-  'gen-tokens': { type: 'int', min: 0, default: 128, value: 'N', help: 'tokens to decode one by one after it' },
-  reps: { type: 'int', min: 1, default: 1, value: 'N', help: 'repeat and keep the best run' },
+  'prompt-tokens': { type: 'int', min: 1, max: 2 ** 20, default: 128, value: 'N', help: 'prompt length for the prefill' },
+  'gen-tokens': { type: 'int', min: 0, max: 2 ** 20, default: 128, value: 'N', help: 'tokens to decode one by one after it' },
+  reps: { type: 'int', min: 1, max: 1000, default: 1, value: 'N', help: 'repeat and keep the best run' },
   json: { type: 'bool', help: 'print the figures as JSON' },
 };
 

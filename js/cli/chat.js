@@ -87,14 +87,14 @@ export function dropOldest(messages, dropped) {
  * onText(text) (may be async). shouldStop() is polled between tokens; when it
  * says yes the reply ends there (stop_reason 'interrupted').
  */
-export async function chatTurn(ctx, messages, p, { onText, shouldStop, yieldEvery = 0 } = {}) {
+export async function chatTurn(ctx, messages, p, { onText, shouldStop, yieldEvery = 0, vars = null } = {}) {
   const { rt, model, session } = ctx;
   const nCtx = session.nCtx;
   // Room kept for the reply: max-tokens, but never more than half the context,
   // so a long reply limit cannot squeeze the conversation out.
   const reserve = Math.max(1, Math.min(p.maxTokens, Math.floor(nCtx / 2)));
   const t0 = performance.now();
-  const { evaluated, dropped } = session.chatPrefill(messages, reserve);
+  const { evaluated, dropped } = session.chatPrefill(messages, reserve, vars);
   const t1 = performance.now();
   const promptTokens = session.nPast;
   const sampler = model.newSampler(p.sampler);
@@ -228,7 +228,28 @@ export function checkConversation(v) {
     }
     params.stop = st;
   }
-  return { messages, params };
+  // template variables: tools (OpenAI-style definitions) and chat_template_kwargs
+  let vars = null;
+  if (v.tools !== undefined && v.tools !== null && !Array.isArray(v.tools)) throw new Error('"tools" must be an array of tool definitions');
+  const kw = v.chat_template_kwargs;
+  if (kw !== undefined && kw !== null && (typeof kw !== 'object' || Array.isArray(kw))) throw new Error('"chat_template_kwargs" must be an object');
+  if (Array.isArray(v.tools) || (kw && typeof kw === 'object')) vars = { ...(kw || {}), ...(Array.isArray(v.tools) ? { tools: v.tools } : {}) };
+  return { messages, params, vars, tools: Array.isArray(v.tools) };
+}
+
+/** The offset of the first byte of `b` that is not part of a valid UTF-8 character. */
+function utf8FirstInvalid(b) {
+  const fatal = new TextDecoder('utf-8', { fatal: true });
+  let lo = 0, hi = b.length; // the longest valid prefix, by bisection on whole-prefix validity
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    let ok = true;
+    try { fatal.decode(b.subarray(0, mid), { stream: true }); } catch { ok = false; }
+    if (ok) lo = mid; else hi = mid - 1;
+  }
+  // a valid prefix may end inside a character: back up to its start
+  while (lo > 0 && (b[lo] & 0xc0) === 0x80) lo--;
+  return lo;
 }
 
 /** Parse stdin's bytes into checked conversations (all of them, before any work). */
@@ -312,8 +333,8 @@ export async function run(o) {
 
 async function runJson(ctx, convs, o, loadMs) {
   for (let k = 0; k < convs.length; k++) {
-    const { messages, params: jp } = convs[k];
-    const r = await chatTurn(ctx, messages, params(o, jp));
+    const { messages, params: jp, vars, tools } = convs[k];
+    const r = await chatTurn(ctx, messages, params(o, jp), { vars });
     const res = {
       message: { role: 'assistant', content: r.content },
       tokens: r.tokens,
@@ -324,9 +345,26 @@ async function runJson(ctx, convs, o, loadMs) {
       stop_reason: r.reason,
       timings: k === 0 ? { load_ms: round(loadMs), ...r.timings } : r.timings,
     };
-    await out(JSON.stringify(res) + '\n');
+    let line = JSON.stringify(res);
+    if (tools) {
+      // the calls as the C parser writes them, spliced into "message" (the
+      // same bytes as the native CLI)
+      const m = JSON.stringify(res.message);
+      line = line.replace(m, () => m.slice(0, -1) + toolCallsJson(ctx.rt, r.content) + '}');
+    }
+    await out(line + '\n');
   }
   return 0;
+}
+
+/** ',"tool_calls":[...]' of a reply, or the reason they cannot be read. */
+function toolCallsJson(rt, content) {
+  try {
+    const j = rt.parseToolCallsJson(content);
+    return j.slice(j.indexOf(',"tool_calls":['), -1);
+  } catch (e) {
+    return ',"tool_calls":[],"tool_call_error":' + JSON.stringify(e.message);
+  }
 }
 
 async function runInteractive(ctx, o, path) {
@@ -339,17 +377,22 @@ async function runInteractive(ctx, o, path) {
     process.stderr.write(`atento chat: ${path} (context ${ctx.session.nCtx} tokens). ` +
       'Ctrl-C stops a reply; Ctrl-D or Ctrl-C at the prompt exits; /reset starts over.\n');
   }
-  const rl = readline.createInterface({ input: process.stdin, output: tty ? process.stdout : undefined, terminal: tty, prompt: '> ' });
+  // A terminal is read through readline (prompt, line editing); piped input
+  // as raw bytes split at '\n', so a line that is not valid UTF-8 can be
+  // refused (readline would hand it over with U+FFFD), as the native CLI does.
+  const rl = tty ? readline.createInterface({ input: process.stdin, output: process.stdout, terminal: true, prompt: '> ' }) : null;
   let generating = false, interrupted = false, quit = false, failed = 0;
   const onInterrupt = () => {
     if (generating) interrupted = true;
     else {
       quit = true;
       if (tty) process.stdout.write('\n');
-      rl.close();
+      if (rl) rl.close();
+      else process.stdin.pause();
+      poke();
     }
   };
-  rl.on('SIGINT', onInterrupt);
+  rl?.on('SIGINT', onInterrupt);
   process.on('SIGINT', onInterrupt);
   // Lines are queued from 'line' events rather than read with `for await`,
   // which pauses the input while a reply is generated: in a terminal Ctrl-C
@@ -357,8 +400,31 @@ async function runInteractive(ctx, o, path) {
   const queue = [];
   let ended = false, wake = null;
   const poke = () => { if (wake) { wake(); wake = null; } };
-  rl.on('line', (l) => { queue.push(l); poke(); });
-  rl.on('close', () => { ended = true; poke(); });
+  if (rl) {
+    rl.on('line', (l) => { queue.push(l); poke(); });
+    rl.on('close', () => { ended = true; poke(); });
+  } else {
+    const fatal = new TextDecoder('utf-8', { fatal: true });
+    const push = (bytes) => {
+      try {
+        queue.push(fatal.decode(bytes));
+      } catch {
+        queue.push({ invalidAt: utf8FirstInvalid(bytes) });
+      }
+    };
+    let pending = Buffer.alloc(0);
+    process.stdin.on('data', (c) => {
+      let b = pending.length ? Buffer.concat([pending, c]) : c;
+      for (let i; (i = b.indexOf(10)) >= 0; b = b.subarray(i + 1)) push(b.subarray(0, i));
+      pending = Buffer.from(b);
+      poke();
+    });
+    process.stdin.on('end', () => {
+      if (pending.length) push(pending);
+      ended = true;
+      poke();
+    });
+  }
   const nextLine = async () => {
     while (!queue.length && !ended && !quit) await new Promise((r) => { wake = r; });
     return queue.length && !quit ? queue.shift() : null;
@@ -366,6 +432,11 @@ async function runInteractive(ctx, o, path) {
   try {
     if (tty) rl.prompt();
     for (let raw; (raw = await nextLine()) !== null;) {
+      if (typeof raw === 'object') {
+        failed++;
+        note(`error: the line is not valid UTF-8 (byte ${raw.invalidAt})`);
+        continue;
+      }
       const line = raw.replace(/\r$/, '');
       if (line.trim() === '') {
         if (tty) rl.prompt();
@@ -414,7 +485,8 @@ async function runInteractive(ctx, o, path) {
     }
   } finally {
     process.removeListener('SIGINT', onInterrupt);
-    rl.close();
+    if (rl) rl.close();
+    else process.stdin.pause();
   }
   // piped input: a turn that failed makes the exit status non-zero
   return failed && !tty ? 1 : 0;

@@ -1,18 +1,19 @@
 // atento generate: stream a continuation of a prompt.
 import { AtentoError } from '../core.js';
-import { UsageError, exactlyOne, loadModelFile, samplerFlags, samplerOpts, out } from './_common.js';
+import { UsageError, exactlyOne, loadModelFile, pretokenizerFlag, samplerFlags, samplerOpts, out } from './_common.js';
 
 export const summary = 'generate text from a prompt (streamed)';
 
 export const flags = {
+  ...pretokenizerFlag,
   model: { type: 'path', required: true, value: 'M.gguf', help: 'the model' },
   prompt: { type: 'string', value: 'TEXT', help: 'the prompt (BOS added when the model asks for it)' },
   tokens: { type: 'ids', value: '1,2,3', help: 'the prompt as token ids, taken exactly as given (no BOS)' },
-  'max-tokens': { type: 'int', min: 0, default: 128, value: 'N', help: 'stop after N generated tokens' },
+  'max-tokens': { type: 'int', min: 0, max: 2 ** 20, default: 128, value: 'N', help: 'stop after N generated tokens' },
   ...samplerFlags,
   stop: { type: 'list', value: 'TEXT', help: 'stop when TEXT is generated (repeatable)' },
   'parse-special': { type: 'bool', help: 'turn special-token text in the prompt (e.g. <|im_end|>) into special tokens' },
-  ctx: { type: 'int', min: 0, value: 'N', help: 'context size (default: prompt + max-tokens, within the model\'s)' },
+  ctx: { type: 'int', min: 0, max: 2 ** 20, value: 'N', help: 'context size (default: prompt + max-tokens, within the model\'s)' },
   json: { type: 'bool', help: 'print one JSON object at the end instead of streaming' },
 };
 
@@ -25,7 +26,7 @@ export async function run(o) {
   exactlyOne('generate', o, 'prompt', 'tokens');
   if (o.prompt !== undefined && o.prompt.length === 0) throw new UsageError('--prompt is empty');
   for (const s of o.stop) if (s.length === 0) throw new UsageError('--stop is empty');
-  const { rt, model, loadMs } = await loadModelFile(o.model);
+  const { rt, model, loadMs } = await loadModelFile(o.model, { allowUnknownPretokenizer: o.allowUnknownPretokenizer });
   let ids;
   if (o.tokens !== undefined) {
     ids = Int32Array.from(o.tokens);

@@ -1,15 +1,16 @@
 // atento inspect: what a model file holds.
-import { loadModelFile, out, mib } from './_common.js';
+import { loadModelFile, pretokenizerFlag, out, mib } from './_common.js';
 
 export const summary = 'architecture, hyper-parameters, tensors, tokenizer and chat template of a model';
 
 export const flags = {
+  ...pretokenizerFlag,
   model: { type: 'path', required: true, value: 'M.gguf', help: 'the model' },
   json: { type: 'bool', help: 'print the model description as JSON' },
 };
 
 export async function run(o) {
-  const { model, fileSize } = await loadModelFile(o.model);
+  const { model, fileSize } = await loadModelFile(o.model, { allowUnknownPretokenizer: o.allowUnknownPretokenizer });
   const info = model.info();
   const template = model.chatTemplate();
   if (o.json) {

@@ -1,9 +1,10 @@
 // atento score: teacher-forced log-probabilities and perplexity.
-import { UsageError, exactlyOne, loadModelFile, out } from './_common.js';
+import { UsageError, exactlyOne, loadModelFile, pretokenizerFlag, out } from './_common.js';
 
 export const summary = 'log-probabilities log p(t_i | t_<i) of a text and its perplexity';
 
 export const flags = {
+  ...pretokenizerFlag,
   model: { type: 'path', required: true, value: 'M.gguf', help: 'the model' },
   tokens: { type: 'ids', value: '1,2,3', help: 'the token ids to score, taken exactly as given' },
   text: { type: 'string', value: 'TEXT', help: 'the text to score (tokenized, BOS added when the model asks for it)' },
@@ -21,7 +22,7 @@ export async function run(o) {
   exactlyOne('score', o, 'tokens', 'text');
   if (o.text !== undefined && o.text.length === 0) throw new UsageError('--text is empty');
   if (o.source !== undefined && o.source.length === 0) throw new UsageError('--source is empty');
-  const { rt, model } = await loadModelFile(o.model);
+  const { rt, model } = await loadModelFile(o.model, { allowUnknownPretokenizer: o.allowUnknownPretokenizer });
   if (model.arch === 'marian') return scoreTranslation(rt, model, o);
   if (o.source !== undefined || o.to !== undefined) throw new UsageError(`--source and --to are for translation models; this one is '${model.arch}'`);
   const ids = o.tokens !== undefined ? Int32Array.from(o.tokens) : model.tokenize(o.text, { addSpecial: true });

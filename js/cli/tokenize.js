@@ -1,9 +1,10 @@
 // atento tokenize: text -> ids (and pieces), or --ids -> text.
-import { UsageError, exactlyOne, loadModelFile, out } from './_common.js';
+import { UsageError, exactlyOne, loadModelFile, pretokenizerFlag, out } from './_common.js';
 
 export const summary = 'token ids of a text (--ids: the text of token ids)';
 
 export const flags = {
+  ...pretokenizerFlag,
   model: { type: 'path', required: true, value: 'M.gguf', help: 'the model' },
   text: { type: 'string', value: 'TEXT', help: 'the text to tokenize (BOS added when the model asks for it)' },
   ids: { type: 'ids', value: '1,2,3', help: 'token ids to turn back into text' },
@@ -19,7 +20,7 @@ export const examples = [
 
 export async function run(o) {
   exactlyOne('tokenize', o, 'text', 'ids');
-  const { model } = await loadModelFile(o.model);
+  const { model } = await loadModelFile(o.model, { allowUnknownPretokenizer: o.allowUnknownPretokenizer });
   if (o.ids !== undefined) {
     for (const id of o.ids) {
       if (id >= model.nVocab) throw new UsageError(`--ids: id ${id} is out of range (the vocabulary has ${model.nVocab} tokens)`);

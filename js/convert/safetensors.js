@@ -12,16 +12,17 @@ export function readSafetensors(bytes) {
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
   } catch (e) {
-    throw new Error(`safetensors: the header is not valid JSON (${e.message})`);
+    throw new Error(`safetensors: the header is not valid JSON (${e.message.replace(/\s+/g, ' ')})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new Error('safetensors: the header is not an object');
   const base = 8 + n;
   const out = new Map();
   const size = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
-  for (const [name, info] of Object.entries(header)) {
-    if (name === '__metadata__') continue;
+  for (const [key, info] of Object.entries(header)) {
+    if (key === '__metadata__') continue;
+    const name = JSON.stringify(key); // for messages: quoted, escapes shown, one line
     const { dtype, shape, data_offsets: off } = info || {};
-    if (!(dtype in size)) throw new Error(`safetensors: tensor ${name} has unknown dtype ${dtype}`);
+    if (!Object.hasOwn(size, dtype)) throw new Error(`safetensors: tensor ${name} has unknown dtype ${JSON.stringify(dtype)}`);
     if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new Error(`safetensors: tensor ${name} has a bad shape`);
     if (!Array.isArray(off) || off.length !== 2 || !off.every(Number.isSafeInteger)) throw new Error(`safetensors: tensor ${name} has bad data_offsets`);
     const count = shape.reduce((a, b) => a * b, 1);
@@ -29,7 +30,7 @@ export function readSafetensors(bytes) {
     const end = base + off[1];
     if (off[0] < 0 || off[1] < off[0] || end > bytes.length) throw new Error(`safetensors: tensor ${name} lies outside the file`);
     if (end - begin !== count * size[dtype]) throw new Error(`safetensors: tensor ${name}: ${end - begin} bytes for ${count} ${dtype} values`);
-    out.set(name, { dtype, shape, begin, end });
+    out.set(key, { dtype, shape, begin, end });
   }
   return out;
 }

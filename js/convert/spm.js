@@ -6,6 +6,13 @@ import { T } from './gguf_writer.js';
 export const NORMAL = 1, UNKNOWN = 2, CONTROL = 3, USER_DEFINED = 4, UNUSED = 5, BYTE = 6;
 const MODEL_TYPES = { 1: 'unigram', 2: 'bpe', 3: 'word', 4: 'char' };
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+function text(bytes, what) {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new Error(`spm: ${what} is not valid UTF-8`);
+  }
+}
 
 function varint(buf, i) {
   let v = 0n;
@@ -63,7 +70,7 @@ export function parseSpm(bytes) {
       let score = 0;
       let type = NORMAL;
       for (const f of fields(v)) {
-        if (f.fn === 1 && f.wt === 2) piece = utf8.decode(f.v);
+        if (f.fn === 1 && f.wt === 2) piece = text(f.v, `piece ${info.pieces.length}`);
         else if (f.fn === 2 && f.wt === 5) score = new DataView(f.v.buffer, f.v.byteOffset, 4).getFloat32(0, true);
         else if (f.fn === 3 && f.wt === 0) type = Number(f.v);
       }
@@ -81,7 +88,7 @@ export function parseSpm(bytes) {
       }
     } else if (fn === 3 && wt === 2) {
       for (const f of fields(v)) {
-        if (f.fn === 1 && f.wt === 2) info.normalizerName = utf8.decode(f.v);
+        if (f.fn === 1 && f.wt === 2) info.normalizerName = text(f.v, 'the normalizer name');
         else if (f.fn === 2 && f.wt === 2) info.charsmap = f.v;
         else if (f.fn === 3 && f.wt === 0) info.addDummyPrefix = f.v !== 0n;
         else if (f.fn === 4 && f.wt === 0) info.removeExtraWhitespaces = f.v !== 0n;

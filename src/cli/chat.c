@@ -332,6 +332,9 @@ typedef struct {
     int n, cap;
     params p;
     char *stop_store[MAX_STOPS]; /* strings owned by the conversation */
+    /* "tools" and "chat_template_kwargs" as given (JSON text), and the
+     * template variables made of them (atn_chat_prefill_ex) */
+    char *tools, *kwargs, *vars;
 } conversation;
 
 typedef struct {
@@ -587,6 +590,9 @@ static void conversation_free(conversation *c) {
     }
     free(c->msgs);
     for (int i = 0; i < MAX_STOPS; i++) free(c->stop_store[i]);
+    free(c->tools);
+    free(c->kwargs);
+    free(c->vars);
     memset(c, 0, sizeof *c);
 }
 
@@ -675,9 +681,28 @@ static int read_stop(jreader *r, conversation *c) {
     }
 }
 
+/* A member kept as its JSON text: "tools" (an array) or "chat_template_kwargs"
+ * (an object); null means not given. */
+static int read_raw(jreader *r, char **out, char open, const char *key, const char *what) {
+    free(*out);
+    *out = NULL;
+    if (r->s < r->end && *r->s == 'n') return jliteral(r, "null");
+    if (r->s >= r->end || *r->s != open) return jfail(r, "\"%s\" must be %s", key, what);
+    const char *a = r->s;
+    if (jskip(r, 1) < 0) return -1;
+    size_t n = (size_t)(r->s - a);
+    *out = malloc(n + 1);
+    if (!*out) return jfail(r, "out of memory");
+    memcpy(*out, a, n);
+    (*out)[n] = 0;
+    return 0;
+}
+
 static int conversation_member(jreader *r, const char *key, void *ctx) {
     conversation *c = ctx;
     if (!strcmp(key, "messages")) return read_messages(r, c);
+    if (!strcmp(key, "tools")) return read_raw(r, &c->tools, '[', key, "an array of tool definitions");
+    if (!strcmp(key, "chat_template_kwargs")) return read_raw(r, &c->kwargs, '{', key, "an object");
     if (!strcmp(key, "stop")) {
         if (r->s < r->end && *r->s == 'n') {
             c->p.n_stop = 0;
@@ -956,15 +981,15 @@ static int ends_turn_with_error(turn_result *t, const char *what) {
 
 /* One turn: prefill the conversation, then generate the reply, streamed to
  * stdout when `stream`. Returns 0, or -1 after printing the error. */
-static int chat_turn(const atn_model *m, atn_session *s, const char *const *roles, const char *const *contents, int n, const params *p,
-                     int stream, turn_result *t) {
+static int chat_turn(const atn_model *m, atn_session *s, const char *const *roles, const char *const *contents, int n,
+                     const char *vars, const params *p, int stream, turn_result *t) {
     memset(t, 0, sizeof *t);
     int n_ctx = atn_session_n_ctx(s);
     long long max_tokens = p->max_tokens > 0 ? p->max_tokens : DEFAULT_MAX_TOKENS;
     int reserve = (int)(max_tokens < n_ctx / 2 ? max_tokens : n_ctx / 2);
     if (reserve < 1) reserve = 1;
     double t0 = now_ms();
-    int ev = atn_chat_prefill(s, roles, contents, n, reserve, &t->dropped);
+    int ev = atn_chat_prefill_ex(s, roles, contents, n, vars, reserve, &t->dropped);
     if (ev < 0) return ends_turn_with_error(t, NULL); /* "chat: ..." already */
     double t1 = now_ms();
     t->evaluated = ev;
@@ -1064,10 +1089,57 @@ static int chat_turn(const atn_model *m, atn_session *s, const char *const *role
 
 static double per_s(int n, double ms) { return n && ms > 0 ? round2(n / (ms / 1000)) : 0; }
 
-static void print_json(const turn_result *t, double load_ms) {
+/* The template variables of a conversation: its chat_template_kwargs'
+ * members and its tools, as one JSON object (NULL when it has neither). */
+static int template_vars(conversation *c) {
+    free(c->vars);
+    c->vars = NULL;
+    if (!c->tools && !c->kwargs) return 0;
+    buf b = {0};
+    buf_add(&b, "{", 1);
+    if (c->kwargs) { /* the object's members, without its braces */
+        const char *a = c->kwargs + 1, *e = c->kwargs + strlen(c->kwargs) - 1;
+        while (a < e && (*a == ' ' || *a == '\t' || *a == '\n' || *a == '\r')) a++;
+        buf_add(&b, a, (size_t)(e - a));
+        if (c->tools && e > a) buf_add(&b, ",", 1);
+    }
+    if (c->tools) {
+        buf_add(&b, "\"tools\":", sizeof "\"tools\":" - 1);
+        buf_add(&b, c->tools, strlen(c->tools));
+    }
+    buf_add(&b, "}", 1);
+    if (b.oom) {
+        free(b.p);
+        fail_line("out of memory");
+        return -1;
+    }
+    c->vars = buf_take(&b);
+    return 0;
+}
+
+/* "tool_calls":[...] of a reply (atn_chat_parse_tool_calls), and when they
+ * cannot be read, "tool_call_error":"...". */
+static void print_tool_calls(buf *b, const char *content, size_t len) {
+    int n = atn_chat_parse_tool_calls(content, (int)len, NULL, 0);
+    char *j = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    const char *calls = NULL;
+    if (j && atn_chat_parse_tool_calls(content, (int)len, j, n + 1) == n) calls = strstr(j, ",\"tool_calls\":[");
+    if (calls) {
+        buf_add(b, calls, strlen(calls) - 1); /* without the result's closing brace */
+    } else {
+        const char *e = n < 0 ? atn_last_error() : "out of memory";
+        static const char no_calls[] = ",\"tool_calls\":[],\"tool_call_error\":";
+        buf_add(b, no_calls, sizeof no_calls - 1);
+        json_str(b, e, strlen(e));
+    }
+    free(j);
+}
+
+static void print_json(const turn_result *t, double load_ms, int with_tools) {
     buf b = {0};
     buf_add(&b, "{\"message\":{\"role\":\"assistant\",\"content\":", 41);
     json_str(&b, t->content, t->len);
+    if (with_tools) print_tool_calls(&b, t->content, t->len);
     buf_add(&b, "},\"tokens\":[", 12);
     for (int i = 0; i < t->n_tokens; i++) buf_printf(&b, i ? ",%d" : "%d", (int)t->tokens[i]);
     buf_printf(&b, "],\"prompt_tokens\":%d,\"reused_tokens\":%d,\"evaluated_tokens\":%d,\"dropped_messages\":%d,",
@@ -1120,11 +1192,12 @@ static int run_json(const atn_model *m, atn_session *s, const options *o, conver
         for (int i = 0; i < c->n; i++) roles[i] = c->msgs[i].role, contents[i] = c->msgs[i].content;
         params p = merge(&o->p, &c->p);
         turn_result t;
-        int r = chat_turn(m, s, roles, contents, c->n, &p, 0, &t);
+        int r = template_vars(c);
+        if (r == 0) r = chat_turn(m, s, roles, contents, c->n, c->vars, &p, 0, &t);
         free(roles);
         free(contents);
         if (r < 0) return 1;
-        print_json(&t, k == 0 ? load_ms : -1);
+        print_json(&t, k == 0 ? load_ms : -1, c->tools != NULL);
         free(t.content);
         free(t.tokens);
     }
@@ -1291,6 +1364,17 @@ static int run_interactive(const atn_model *m, atn_session *s, const options *o,
             failed++;
             continue;
         }
+        size_t at = 0; /* the same check and note as js/cli/chat.js */
+        for (int bad; at < (size_t)n;) {
+            int k = utf8_char((const unsigned char *)line + at, (size_t)n - at, &bad);
+            if (!k) break;
+            at += (size_t)k;
+        }
+        if (at < (size_t)n) {
+            note("error: the line is not valid UTF-8 (byte %zu)", at);
+            failed++;
+            continue;
+        }
         if (history_push(&h, "user", line, (size_t)n) < 0) {
             fail_line("out of memory");
             rc = 1;
@@ -1298,7 +1382,7 @@ static int run_interactive(const atn_model *m, atn_session *s, const options *o,
         }
         turn_result r;
         g_interrupt = 0;
-        int tr = chat_turn(m, s, (const char *const *)h.roles, (const char *const *)h.contents, h.n, &o->p, 1, &r);
+        int tr = chat_turn(m, s, (const char *const *)h.roles, (const char *const *)h.contents, h.n, NULL, &o->p, 1, &r);
         g_interrupt = 0; /* a Ctrl-C during the reply is used up by stopping it */
         if (tr < 0) {
             history_pop_to(&h, h.n - 1);

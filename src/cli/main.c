@@ -45,6 +45,41 @@ static void die(int code, const char *fmt, ...) {
 #define USAGE(...) die(2, __VA_ARGS__)
 #define FAIL(...) die(1, __VA_ARGS__)
 
+/* Offset of the first byte that does not belong to a valid UTF-8 character
+ * (no overlong forms, surrogates or values past U+10FFFF), or len. */
+static size_t utf8_first_invalid(const unsigned char *s, size_t len) {
+    for (size_t i = 0; i < len;) {
+        unsigned c = s[i], k = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : 9;
+        if (k == 9 || len - i - 1 < k) return i;
+        uint32_t cp = k == 0 ? c : c & (0x3F >> k);
+        for (unsigned j = 1; j <= k; j++) {
+            if ((s[i + j] & 0xC0) != 0x80) return i;
+            cp = cp << 6 | (s[i + j] & 0x3F);
+        }
+        if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return i;
+        i += k + 1;
+    }
+    return len;
+}
+
+/* Every argument must be valid UTF-8, whatever the command: the same check
+ * as bin/atento.js (which reads the raw bytes of its arguments), so both
+ * CLIs refuse a bad --prompt alike instead of one of them seeing U+FFFD. */
+static void check_args_utf8(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        size_t n = strlen(argv[i]), bad = utf8_first_invalid((const unsigned char *)argv[i], n);
+        if (bad == n) continue;
+        const char *eq = strchr(argv[i], '=');
+        if (!strncmp(argv[i], "--", 2) && eq && (size_t)(eq - argv[i]) < bad)
+            FAIL("%.*s: invalid UTF-8 at byte %zu", (int)(eq - argv[i]), argv[i], bad - (size_t)(eq + 1 - argv[i]));
+        if (i > 1 && !strncmp(argv[i - 1], "--", 2) && !strchr(argv[i - 1], '='))
+            FAIL("%s: invalid UTF-8 at byte %zu", argv[i - 1], bad);
+        FAIL("argument %d: invalid UTF-8 at byte %zu", i, bad);
+    }
+}
+
 static double now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -124,6 +159,8 @@ static int32_t *parse_ids(const char *flag, const char *v, int *n) {
     return ids;
 }
 
+static int load_flags;   /* --allow-unknown-pretokenizer */
+
 static void parse(int argc, char **argv, opts *o, const char *allowed) {
     memset(o, 0, sizeof *o);
     o->max_tokens = 128;
@@ -141,6 +178,7 @@ static void parse(int argc, char **argv, opts *o, const char *allowed) {
         if (!strstr(allowed, key)) USAGE("%s: unknown flag for %s", a, argv[1]);
         if (!strcmp(name, "json")) { o->json = 1; continue; }
         if (!strcmp(name, "parse-special")) { o->parse_special = 1; continue; }
+        if (!strcmp(name, "allow-unknown-pretokenizer")) { load_flags |= ATN_LOAD_ANY_PRETOKENIZER; continue; }
         if (i + 1 >= argc) USAGE("%s needs a value", a);
         const char *v = argv[++i];
         if (!strcmp(name, "model")) o->model = v;
@@ -171,7 +209,8 @@ static void parse(int argc, char **argv, opts *o, const char *allowed) {
     if (!o->model) USAGE("%s: --model is required", argv[1]);
 }
 
-/* Read the whole file in one read into atn_malloc'd memory; the model takes it. */
+/* Read the whole file in one read into atn_malloc'd memory; the model takes
+ * it. What loading tolerated is said on stderr, every time. */
 static atn_model *load_model(const char *path, size_t *size_out, double *ms) {
     double t0 = now_ms();
     FILE *f = fopen(path, "rb");
@@ -184,8 +223,15 @@ static atn_model *load_model(const char *path, size_t *size_out, double *ms) {
     if (!data) FAIL("%s: out of memory for %zu bytes", path, size);
     if (fread(data, 1, size, f) != size) FAIL("%s: read error", path);
     fclose(f);
-    atn_model *m = atn_model_load(data, size, 1);
+    atn_model *m = atn_model_load_flags(data, size, 1, load_flags);
     if (!m) FAIL("%s: %s", path, atn_last_error());
+    const char *w = atn_model_warnings(m);
+    while (w && *w) {
+        const char *e = strchr(w, '\n');
+        int wl = e ? (int)(e - w) : (int)strlen(w);
+        fprintf(stderr, "warning: %s: %.*s\n", path, wl, w);
+        w += wl + (e ? 1 : 0);
+    }
     if (size_out) *size_out = size;
     if (ms) *ms = now_ms() - t0;
     return m;
@@ -194,7 +240,7 @@ static atn_model *load_model(const char *path, size_t *size_out, double *ms) {
 static void check_ids(const atn_model *m, const int32_t *ids, int n, const char *flag) {
     int V = atn_model_n_vocab(m);
     for (int i = 0; i < n; i++)
-        if (ids[i] >= V) FAIL("%s: id %d is out of range (the vocabulary has %d tokens)", flag, ids[i], V);
+        if (ids[i] >= V) USAGE("%s: id %d is out of range (the vocabulary has %d tokens)", flag, ids[i], V);
 }
 
 static int32_t *tokenize(const atn_model *m, const char *text, int add_special, int parse_special, int *n) {
@@ -224,7 +270,7 @@ static int cmd_generate(int argc, char **argv) {
     opts o;
     parse(argc, argv, &o,
           " model prompt tokens max-tokens temperature top-k top-p min-p repeat-penalty repeat-last-n seed stop "
-          "parse-special ctx json ");
+          "parse-special ctx json allow-unknown-pretokenizer ");
     if (!o.prompt == !o.tokens) USAGE("generate: give exactly one of --prompt and --tokens");
     if (o.prompt && !*o.prompt) USAGE("--prompt is empty");
     int32_t *ids = NULL;
@@ -381,7 +427,7 @@ static int score_translation(atn_model *m, const opts *o) {
 
 static int cmd_score(int argc, char **argv) {
     opts o;
-    parse(argc, argv, &o, " model tokens text source to json ");
+    parse(argc, argv, &o, " model tokens text source to json allow-unknown-pretokenizer ");
     if (!o.text == !o.tokens) USAGE("score: give exactly one of --tokens and --text");
     if (o.text && !*o.text) USAGE("--text is empty");
     int32_t *ids = NULL;
@@ -396,7 +442,7 @@ static int cmd_score(int argc, char **argv) {
     if (o.source || o.to) USAGE("--source and --to are for translation models; this one is '%s'", atn_model_arch(m));
     if (o.tokens) check_ids(m, ids, n, "--tokens");
     else ids = tokenize(m, o.text, 1, 0, &n);
-    if (n < 2) FAIL("need at least 2 tokens to score, got %d", n);
+    if (n < 2) USAGE("need at least 2 tokens to score, got %d", n);
     atn_session *s = atn_session_new(m, n);
     if (!s) FAIL("%s", atn_last_error());
     float *lp = malloc((size_t)n * sizeof(float));
@@ -413,7 +459,7 @@ static int cmd_score(int argc, char **argv) {
 
 static int cmd_tokenize(int argc, char **argv) {
     opts o;
-    parse(argc, argv, &o, " model text ids json ");
+    parse(argc, argv, &o, " model text ids json allow-unknown-pretokenizer ");
     if (!o.text == !o.ids) USAGE("tokenize: give exactly one of --text and --ids");
     int32_t *ids = NULL;
     int n = 0;
@@ -472,7 +518,7 @@ static int cmd_tokenize(int argc, char **argv) {
 
 static int cmd_inspect(int argc, char **argv) {
     opts o;
-    parse(argc, argv, &o, " model json ");
+    parse(argc, argv, &o, " model json allow-unknown-pretokenizer ");
     size_t size;
     atn_model *m = load_model(o.model, &size, NULL);
     const char *info = atn_model_info_json(m);
@@ -485,6 +531,7 @@ static int cmd_inspect(int argc, char **argv) {
         printf("architecture:  %s\n", atn_model_arch(m));
         printf("vocabulary:    %d tokens, BOS %d, EOS %d\n", atn_model_n_vocab(m), atn_token_bos(m), atn_token_eos(m));
         printf("context:       %d (training)\n", atn_model_n_ctx_train(m));
+        if (strstr(info, "\"runnable\":false")) printf("runs:          no (tokenizer only, see not_runnable below)\n");
         const char *ct = atn_model_chat_template(m);
         printf("chat template: %s\n", ct ? "yes" : "none");
         printf("details (JSON): %s\n", info);
@@ -565,6 +612,8 @@ static void usage(FILE *f) {
           "  score     (--tokens IDS | --text TEXT) [--json]\n"
           "  tokenize  (--text TEXT | --ids 1,2,3) [--json]\n"
           "  inspect   [--json]\n"
+          "  (generate, score, tokenize, inspect: --allow-unknown-pretokenizer lets a vocabulary with an\n"
+          "   unknown tokenizer.ggml.pre use GPT-2's rules, with a warning on every run)\n"
           "  bench     [--prompt-tokens 128] [--gen-tokens 128] [--reps 1] [--json]\n"
           "  translate (see atento translate --help)\n"
           "  chat      (see atento chat --help)\n"
@@ -578,6 +627,7 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    check_args_utf8(argc, argv);
     const char *c = argv[1];
     if (!strcmp(c, "-h") || !strcmp(c, "--help") || !strcmp(c, "help")) {
         usage(stdout);

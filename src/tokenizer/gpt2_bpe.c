@@ -49,7 +49,7 @@ static const atn_tok_merge *find_merge(const atn_tokenizer *t, int32_t a, int32_
     }
 }
 
-int atn_gpt2_load(atn_tokenizer *t, const atn_gguf *g, const char *prefix, char *err, size_t errcap) {
+int atn_gpt2_load(atn_tokenizer *t, const atn_gguf *g, const char *prefix, int flags, char *err, size_t errcap) {
     char key[256];
     const char *s; size_t sl;
     int et; uint64_t n;
@@ -60,24 +60,40 @@ int atn_gpt2_load(atn_tokenizer *t, const atn_gguf *g, const char *prefix, char 
         t->byte_id[b] = atn_tok_find(t, u, (size_t)k);
     }
 
-    t->pre = ATN_PRE_GPT2;
+    /* tokenizer.ggml.pre names the pre-tokenizer; llama.cpp uses its own
+     * "default" one when the key is absent, and refuses a name it does not
+     * know. So does atento, unless asked to fall back to GPT-2's rules. */
     snprintf(key, sizeof key, "%s.pre", prefix);
-    if (atn_gguf_get_str(g, key, &s, &sl) == 0) {
-        static const struct { const char *name; int pre; } names[] = {
-            { "default", ATN_PRE_GPT2 }, { "gpt-2", ATN_PRE_GPT2 }, { "gpt2", ATN_PRE_GPT2 },
-            { "llama-bpe", ATN_PRE_LLAMA3 }, { "llama3", ATN_PRE_LLAMA3 }, { "llama-v3", ATN_PRE_LLAMA3 },
-            { "qwen2", ATN_PRE_QWEN2 }, { "smollm", ATN_PRE_SMOLLM },
-        };
-        int found = 0;
-        for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-            if (strlen(names[i].name) == sl && memcmp(names[i].name, s, sl) == 0) { t->pre = names[i].pre; found = 1; }
-        if (!found) {
-            /* unknown pre-tokenizers fall back to GPT-2's expression; the
-             * tokens may then differ from the model's own tokenizer */
+    int have_pre = atn_gguf_get_str(g, key, &s, &sl) == 0;
+    if (!have_pre && atn_gguf_find(g, key) >= 0) {
+        if (err && errcap) snprintf(err, errcap, "%s: not a string", key);
+        return -1;
+    }
+    if (!have_pre) {
+        t->pre = ATN_PRE_DEFAULT;
+        atn_tok_warn(t, "%s is missing: llama.cpp's default pre-tokenizer is used (the tokens may differ from the model's own tokenizer)", key);
+    } else {
+        int add_bos = 0;
+        t->pre = atn_pretokenizer_find(s, sl, &t->ignore_merges, &add_bos);
+        if (t->pre >= 0 && add_bos) t->add_bos = 1;   /* llama.cpp's default; add_bos_token overrides */
+        if (t->pre < 0) {
+            char name[48];
+            size_t k = sl < 40 ? sl : 40;
+            memcpy(name, s, k);
+            name[k] = 0;
+            for (size_t i = 0; i < k; i++) if ((unsigned char)name[i] < 32 || (unsigned char)name[i] > 126) name[i] = '?';
+            if (!(flags & ATN_TOK_ANY_PRETOKENIZER)) {
+                if (err && errcap)
+                    snprintf(err, errcap, "unknown pre-tokenizer %s = '%s%s' (allow GPT-2's rules instead with --allow-unknown-pretokenizer)",
+                             key, name, sl > k ? "..." : "");
+                return -1;
+            }
             t->pre = ATN_PRE_GPT2;
+            t->ignore_merges = 0;
+            atn_tok_warn(t, "unknown pre-tokenizer %s = '%s%s': GPT-2's rules are used instead, so the tokens may differ from the model's own tokenizer",
+                         key, name, sl > k ? "..." : "");
         }
     }
-    t->ignore_merges = t->pre == ATN_PRE_LLAMA3;
 
     snprintf(key, sizeof key, "%s.merges", prefix);
     if (atn_gguf_get_arr(g, key, &et, &n) != 0 || et != ATN_GGUF_STRING) {

@@ -21,8 +21,18 @@ enum {
     ATN_TT_USER_DEFINED = 4, ATN_TT_UNUSED = 5, ATN_TT_BYTE = 6,
 };
 
-/* pre-tokenizers of byte-level BPE */
-enum { ATN_PRE_GPT2 = 0, ATN_PRE_LLAMA3 = 1, ATN_PRE_QWEN2 = 2, ATN_PRE_SMOLLM = 3 };
+/* pre-tokenizers of byte-level BPE (pretokenize.c says what each one does) */
+enum {
+    ATN_PRE_GPT2, ATN_PRE_LLAMA3, ATN_PRE_QWEN2, ATN_PRE_SMOLLM, ATN_PRE_DEFAULT, ATN_PRE_FALCON,
+    ATN_PRE_DEEPSEEK_LLM, ATN_PRE_DEEPSEEK_CODER, ATN_PRE_DEEPSEEK3, ATN_PRE_TEKKEN, ATN_PRE_GPT4O,
+    ATN_PRE_COUNT
+};
+
+/* Unicode general categories as unicode_tables.c numbers them */
+enum { ATN_UC_LU = 1, ATN_UC_LL, ATN_UC_LT, ATN_UC_LM, ATN_UC_LO, ATN_UC_M, ATN_UC_N, ATN_UC_P, ATN_UC_S };
+
+/* load-time notes kept with the tokenizer (atn_tokenizer_warning) */
+#define ATN_TOK_MAX_WARNINGS 8
 
 typedef struct {
     const char *text;   /* into the GGUF bytes, not NUL-terminated */
@@ -62,6 +72,8 @@ struct atn_tokenizer {
 
     int32_t *eog; int n_eog;
 
+    char warnings[ATN_TOK_MAX_WARNINGS][160]; int n_warnings;
+
     /* gpt2 */
     int pre;
     int ignore_merges;
@@ -86,6 +98,11 @@ static inline void atn_tok_emit(atn_tok_out *o, int32_t id) {
 }
 
 /* vocab.c */
+/* add a load-time warning (kept while there is room) */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+void atn_tok_warn(atn_tokenizer *t, const char *fmt, ...);
 int32_t atn_tok_find(const atn_tokenizer *t, const char *s, size_t len);
 /* the map's hash (FNV-1a), so callers can extend it byte by byte */
 #define ATN_TOK_HASH_INIT 2166136261u
@@ -107,14 +124,18 @@ size_t atn_utf8_first_invalid(const char *s, size_t len); /* len if valid */
 /* spm_bpe.c: one text fragment, as raw text; prefix = add the dummy ▁ */
 int atn_spm_bpe_encode(const atn_tokenizer *t, const char *text, size_t len, int prefix, atn_tok_out *o);
 /* gpt2_bpe.c */
-int atn_gpt2_load(atn_tokenizer *t, const atn_gguf *g, const char *prefix, char *err, size_t errcap);
+int atn_gpt2_load(atn_tokenizer *t, const atn_gguf *g, const char *prefix, int flags, char *err, size_t errcap);
 int atn_gpt2_encode(const atn_tokenizer *t, const char *text, size_t len, atn_tok_out *o);
 int atn_gpt2_piece_bytes(const atn_tokenizer *t, const char *piece, size_t len, char *out, int cap);
 /* pretokenize.c: split text into pre-tokens; calls fn for each (start, len) */
 typedef int (*atn_pretok_fn)(void *ctx, const char *s, size_t len);
 int atn_pretokenize(int pre, const char *text, size_t len, atn_pretok_fn fn, void *ctx);
+/* the ATN_PRE_* of a tokenizer.ggml.pre value, or -1 if unknown; with the
+ * value's ignore_merges and llama.cpp's add_bos default (either may be NULL) */
+int atn_pretokenizer_find(const char *name, size_t len, int *ignore_merges, int *add_bos);
 /* unicode_tables.c: 1 = letter (L*), 2 = number (N*), 0 = other */
 int atn_unicode_class(uint32_t cp);
+int atn_unicode_category(uint32_t cp);   /* ATN_UC_*, 0 = other */
 int atn_unicode_is_space(uint32_t cp);
 /* unigram.c */
 int atn_unigram_encode(const atn_tokenizer *t, const char *text, size_t len, atn_tok_out *o);

@@ -102,18 +102,36 @@ static void fail(char *err, size_t errcap, const char *fmt, ...) {
     va_end(ap);
 }
 
-static int get_id(const atn_gguf *g, const char *prefix, const char *name, int n_vocab,
-                  int32_t *out, char *err, size_t errcap) {
+void atn_tok_warn(atn_tokenizer *t, const char *fmt, ...) {
+    if (t->n_warnings >= ATN_TOK_MAX_WARNINGS) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->warnings[t->n_warnings++], sizeof t->warnings[0], fmt, ap);
+    va_end(ap);
+}
+
+/* A special-token id. As llama.cpp: an absent key keeps the default; a value
+ * outside the vocabulary (converters write 0xFFFFFFFF, i.e. -1 as uint32, for
+ * "none") is not an error but a warning, and the token is then none; so is a
+ * key of a non-integer type. */
+static void get_id(atn_tokenizer *t, const atn_gguf *g, const char *prefix, const char *name, int32_t *out) {
     char key[256];
     int64_t v;
     snprintf(key, sizeof key, "%s.%s", prefix, name);
     int r = atn_gguf_get_i64(g, key, &v);
-    if (r == -1) return 0;                 /* absent: keep the default */
-    if (r != 0) { fail(err, errcap, "%s: not an integer", key); return -1; }
-    if (v == -1) { *out = -1; return 0; }  /* explicitly none */
-    if (v < 0 || v >= n_vocab) { fail(err, errcap, "%s = %lld is out of range", key, (long long)v); return -1; }
+    if (r == -1) return;                   /* absent: keep the default */
+    if (r != 0) {
+        atn_tok_warn(t, "%s is not an integer: no such token", key);
+        *out = -1;
+        return;
+    }
+    if (v == -1) { *out = -1; return; }    /* explicitly none */
+    if (v < 0 || v >= t->n_vocab) {
+        atn_tok_warn(t, "%s = %lld is outside the vocabulary of %d tokens: no such token", key, (long long)v, t->n_vocab);
+        *out = -1;
+        return;
+    }
     *out = (int32_t)v;
-    return 0;
 }
 
 static int get_flag(const atn_gguf *g, const char *prefix, const char *name, int *out) {
@@ -160,6 +178,10 @@ static int32_t find_named(const atn_tokenizer *t, const char *s) {
 }
 
 atn_tokenizer *atn_tokenizer_load(const atn_gguf *g, const char *prefix, char *err, size_t errcap) {
+    return atn_tokenizer_load_flags(g, prefix, 0, err, errcap);
+}
+
+atn_tokenizer *atn_tokenizer_load_flags(const atn_gguf *g, const char *prefix, int flags, char *err, size_t errcap) {
     char key[256];
     const char *s; size_t sl;
     int et; uint64_t n64;
@@ -210,6 +232,7 @@ atn_tokenizer *atn_tokenizer_load(const atn_gguf *g, const char *prefix, char *e
         fail(err, errcap, "%s: expected %d integers", ktypes, n); goto bad;
     }
 
+    int n_odd_types = 0;
     for (int i = 0; i < 256; i++) t->byte_id[i] = -1;
     t->min_score = 1e30f; t->max_score = -1e30f;
     for (int i = 0; i < n; i++) {
@@ -226,7 +249,13 @@ atn_tokenizer *atn_tokenizer_load(const atn_gguf *g, const char *prefix, char *e
         }
         if (have_types) {
             int64_t v;
-            if (atn_gguf_arr_i64(g, ktypes, (uint64_t)i, &v) != 0 || v < 1 || v > 6) { fail(err, errcap, "%s: bad type of token %d", ktypes, i); goto bad; }
+            if (atn_gguf_arr_i64(g, ktypes, (uint64_t)i, &v) != 0) { fail(err, errcap, "%s: bad type of token %d", ktypes, i); goto bad; }
+            if (v < 1 || v > 6) {
+                /* llama.cpp reads other values as "undefined"; they are
+                 * plain text pieces here */
+                n_odd_types++;
+                v = ATN_TT_NORMAL;
+            }
             p->type = (uint8_t)v;
         } else if (kind != ATN_TOK_GPT2 && is_byte_piece(s, sl)) {
             p->type = ATN_TT_BYTE;
@@ -253,6 +282,8 @@ atn_tokenizer *atn_tokenizer_load(const atn_gguf *g, const char *prefix, char *e
         if (!dup) t->map[h] = (uint32_t)i + 1;
     }
     if (t->min_score > t->max_score) t->min_score = t->max_score = 0;
+    if (n_odd_types)
+        atn_tok_warn(t, "%s: %d tokens have a type outside 1..6; they are taken as normal tokens", ktypes, n_odd_types);
 
 
     /* special ids: GGUF keys, else the usual pieces */
@@ -261,12 +292,16 @@ atn_tokenizer *atn_tokenizer_load(const atn_gguf *g, const char *prefix, char *e
         t->bos = find_named(t, "<s>"); t->eos = find_named(t, "</s>"); t->pad = find_named(t, "<pad>");
     }
     for (int i = 0; i < n; i++) if (t->pieces[i].type == ATN_TT_UNKNOWN) { t->unk = i; break; }
-    if (get_id(g, prefix, "bos_token_id", n, &t->bos, err, errcap) ||
-        get_id(g, prefix, "eos_token_id", n, &t->eos, err, errcap) ||
-        get_id(g, prefix, "unknown_token_id", n, &t->unk, err, errcap) ||
-        get_id(g, prefix, "padding_token_id", n, &t->pad, err, errcap) ||
-        get_id(g, prefix, "eot_token_id", n, &t->eot, err, errcap) ||
-        get_id(g, prefix, "eom_token_id", n, &t->eom, err, errcap)) goto bad;
+    get_id(t, g, prefix, "bos_token_id", &t->bos);
+    get_id(t, g, prefix, "eos_token_id", &t->eos);
+    get_id(t, g, prefix, "unknown_token_id", &t->unk);
+    get_id(t, g, prefix, "padding_token_id", &t->pad);
+    get_id(t, g, prefix, "eot_token_id", &t->eot);
+    get_id(t, g, prefix, "eom_token_id", &t->eom);
+    /* read only for their warnings: llama.cpp's converters write them, atento has no use for them */
+    int32_t unused_id = -1;
+    get_id(t, g, prefix, "seperator_token_id", &unused_id);
+    get_id(t, g, prefix, "mask_token_id", &unused_id);
 
     t->add_bos = kind == ATN_TOK_SPM_BPE;
     t->add_eos = 0;
@@ -324,7 +359,8 @@ atn_tokenizer *atn_tokenizer_load(const atn_gguf *g, const char *prefix, char *e
     cand[ncand++] = t->eos; cand[ncand++] = t->eot; cand[ncand++] = t->eom;
     for (size_t k = 0; k < sizeof eog_names / sizeof *eog_names; k++) {
         int32_t id = find_named(t, eog_names[k]);
-        if (id >= 0 && t->pieces[id].type == ATN_TT_CONTROL) cand[ncand++] = id;
+        /* as llama.cpp: some files store these as user-defined (Phi-3's <|end|>); they still end a turn */
+        if (id >= 0 && (t->pieces[id].type == ATN_TT_CONTROL || t->pieces[id].type == ATN_TT_USER_DEFINED)) cand[ncand++] = id;
     }
     for (int k = 0; k < ncand; k++) {
         if (cand[k] < 0) continue;
@@ -334,7 +370,8 @@ atn_tokenizer *atn_tokenizer_load(const atn_gguf *g, const char *prefix, char *e
     }
 
     if (kind == ATN_TOK_GPT2) {
-        if (atn_gpt2_load(t, g, prefix, err, errcap) != 0) goto bad;
+        if (atn_gpt2_load(t, g, prefix, flags, err, errcap) != 0) goto bad;
+        get_flag(g, prefix, "add_bos_token", &t->add_bos);   /* over the pre-tokenizer's default */
     }
     if (kind != ATN_TOK_GPT2) {
         const void *data;
@@ -387,6 +424,10 @@ const char *atn_tokenizer_kind(const atn_tokenizer *t) {
     return t->kind == ATN_TOK_SPM_BPE ? "llama" : t->kind == ATN_TOK_GPT2 ? "gpt2" : "unigram";
 }
 int32_t atn_tokenizer_bos(const atn_tokenizer *t) { return t->bos; }
+int atn_tokenizer_n_warnings(const atn_tokenizer *t) { return t->n_warnings; }
+const char *atn_tokenizer_warning(const atn_tokenizer *t, int i) {
+    return i >= 0 && i < t->n_warnings ? t->warnings[i] : NULL;
+}
 int32_t atn_tokenizer_eos(const atn_tokenizer *t) { return t->eos; }
 int32_t atn_tokenizer_unk(const atn_tokenizer *t) { return t->unk; }
 int32_t atn_tokenizer_pad(const atn_tokenizer *t) { return t->pad; }
@@ -400,6 +441,9 @@ int atn_tokenizer_is_special(const atn_tokenizer *t, int32_t id) {
     if (id < 0 || id >= t->n_vocab) return 0;
     int ty = t->pieces[id].type;
     return ty == ATN_TT_CONTROL || ty == ATN_TT_USER_DEFINED;
+}
+int atn_tokenizer_is_control(const atn_tokenizer *t, int32_t id) {
+    return id >= 0 && id < t->n_vocab && t->pieces[id].type == ATN_TT_CONTROL;
 }
 int32_t atn_tokenizer_lookup(const atn_tokenizer *t, const char *text, size_t len) {
     if (!text && len) return -1;

@@ -291,9 +291,20 @@ static void test_bad_inputs(void) {
     void *data = read_file("tests/data/llama/llama_q8_0.gguf", &size);
     CHECK(atn_model_load(data, size / 2, 0) == NULL, "truncated: %s", atn_last_error());
     atn_free(data);
+    /* a vocabulary without tensors loads as a tokenizer-only model */
     data = read_file("tests/data/tokenizer/spm_bpe.gguf", &size);
-    if (data) CHECK(atn_model_load(data, size, 1) == NULL && strstr(atn_last_error(), "architecture"), "no arch: %s",
-                    atn_last_error());
+    if (data) {
+        atn_model *vm = atn_model_load(data, size, 1);
+        CHECK(vm != NULL, "vocabulary-only file loads: %s", atn_last_error());
+        if (vm) {
+            int32_t ids[8];
+            CHECK(atn_tokenize(vm, "Hello", 5, 1, 0, ids, 8) > 0, "vocabulary-only model tokenizes");
+            CHECK(atn_session_new(vm, 16) == NULL && strstr(atn_last_error(), "vocabulary"), "no session: %s",
+                  atn_last_error());
+            CHECK(strstr(atn_model_info_json(vm), "\"runnable\":false") != NULL, "info says not runnable");
+            atn_model_free(vm);
+        }
+    }
 
     atn_model *m = test_load_model("tests/data/llama/llama_q8_0.gguf");
     if (!m) { n_fail++; return; }
@@ -381,7 +392,19 @@ static void test_hostile(void) {
     hostile("zero context", "llama.context_length", 0, NULL, NULL);
     hostile("missing tensor", NULL, 0, "blk.1.ffn_up.weight", "blk.1.ffn_uq.weight");
     hostile("missing norm", NULL, 0, "output_norm.weight", "output_nurm.weight");
-    hostile("unknown architecture", NULL, 0, "llama", "lrama");
+    {   /* an architecture atento cannot run: its vocabulary still loads */
+        size_t size;
+        unsigned char *data = read_file("tests/data/llama/llama_q8_0.gguf", &size);
+        int patched = 0;
+        for (size_t i = 8; data && i + 13 < size && !patched; i++)
+            if (!memcmp(data + i - 8, "\x05\0\0\0\0\0\0\0llama", 13) && i > 40 &&
+                !memcmp(data + i - 8 - 4 - 20, "general.architecture", 20)) { memcpy(data + i, "lrama", 5); patched = 1; }
+        CHECK(patched, "unknown architecture: pattern not found");
+        atn_model *m = data ? atn_model_load(data, size, 1) : NULL;
+        CHECK(m != NULL && atn_session_new(m, 8) == NULL && strstr(atn_last_error(), "architecture 'lrama' is not supported for running"),
+              "unknown architecture: tokenizer-only model (%s)", atn_last_error());
+        atn_model_free(m);
+    }
 }
 
 int main(void) {

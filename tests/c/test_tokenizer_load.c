@@ -51,6 +51,19 @@ static atn_tokenizer *load(gb *b, char *err, size_t errcap, uint8_t **data, atn_
     return atn_tokenizer_load(*g, "tokenizer.ggml", err, errcap);
 }
 
+/* expect a tokenizer with a warning containing `want` */
+static void expect_warning(gb *b, const char *want, const char *what) {
+    char err[256] = "";
+    uint8_t *data; atn_gguf *g = NULL;
+    atn_tokenizer *t = load(b, err, sizeof err, &data, &g);
+    int found = 0;
+    for (int i = 0; t && i < atn_tokenizer_n_warnings(t); i++) found |= strstr(atn_tokenizer_warning(t, i), want) != NULL;
+    CHECK(t != NULL && found, "%s: %s", what, t ? (atn_tokenizer_n_warnings(t) ? atn_tokenizer_warning(t, 0) : "no warning") : err);
+    atn_tokenizer_free(t);
+    atn_gguf_close(g);
+    free(data);
+}
+
 /* expect NULL with a message containing `want` */
 static void expect_fail(gb *b, const char *want, const char *what) {
     char err[256] = "";
@@ -91,15 +104,50 @@ int main(void) {
     spm_base(&b, "llama"); kv_f32s(&b, "tokenizer.ggml.scores", SPM_SC, 8);
     expect_fail(&b, "expected 9 numbers", "scores too short");
     spm_base(&b, "llama"); { int32_t ty[9]; memcpy(ty, SPM_TY, sizeof ty); ty[4] = 7; kv_i32s(&b, "tokenizer.ggml.token_type", ty, 9); }
-    expect_fail(&b, "bad type of token 4", "token_type out of range");
+    expect_warning(&b, "1 tokens have a type outside 1..6", "token_type out of range");
     spm_base(&b, "llama"); { int32_t ty[9]; memcpy(ty, SPM_TY, sizeof ty); ty[5] = 6; kv_i32s(&b, "tokenizer.ggml.token_type", ty, 9); }
     expect_fail(&b, "not <0xXX>", "byte type on a non-byte piece");
+    /* special ids as llama.cpp tolerates them: outside the vocabulary (0xFFFFFFFF
+     * is llama.cpp's "none") or of another type -> no such token, a warning */
     spm_base(&b, "llama"); kv_u32(&b, "tokenizer.ggml.bos_token_id", 9);
-    expect_fail(&b, "bos_token_id = 9 is out of range", "bos out of range");
+    expect_warning(&b, "bos_token_id = 9 is outside the vocabulary of 9 tokens", "bos out of range");
+    spm_base(&b, "llama"); kv_u32(&b, "tokenizer.ggml.padding_token_id", 0xFFFFFFFFu);
+    expect_warning(&b, "padding_token_id = 4294967295 is outside", "padding 0xFFFFFFFF");
+    spm_base(&b, "llama"); kv_u32(&b, "tokenizer.ggml.seperator_token_id", 0xFFFFFFFFu);
+    expect_warning(&b, "seperator_token_id = 4294967295", "separator 0xFFFFFFFF");
     spm_base(&b, "llama"); kv_str(&b, "tokenizer.ggml.eos_token_id", "2");
-    expect_fail(&b, "eos_token_id", "eos of the wrong type");
+    expect_warning(&b, "eos_token_id is not an integer", "eos of the wrong type");
+    /* integer widths: an INT32, UINT16, INT64 id is as good as a UINT32 */
+    { static const uint32_t tys[3] = { ATN_GGUF_INT32, ATN_GGUF_UINT16, ATN_GGUF_INT64 };
+      for (int k = 0; k < 3; k++) {
+          spm_base(&b, "llama"); key(&b, "tokenizer.ggml.eos_token_id", tys[k]);
+          if (tys[k] == ATN_GGUF_UINT16) { uint8_t x[2] = { 4, 0 }; put(&b, x, 2); }
+          else if (tys[k] == ATN_GGUF_INT64) u64(&b, 4);
+          else u32(&b, 4);
+          atn_tokenizer *tw = load(&b, err, sizeof err, &data, &g);
+          CHECK(tw != NULL && atn_tokenizer_eos(tw) == 4 && atn_tokenizer_n_warnings(tw) == 0, "eos id of GGUF type %u", tys[k]);
+          atn_tokenizer_free(tw); atn_gguf_close(g); free(data);
+      } }
     spm_base(&b, "gpt2");
     expect_fail(&b, "tokenizer.ggml.merges", "gpt2 without merges");
+    /* an unknown pre-tokenizer is refused by name; with the opt-in flag it
+     * falls back to GPT-2's rules and says so; a missing one is llama.cpp's
+     * "default", with a warning */
+    { const char *tk[] = { "a", "b", "ab" }, *mg[] = { "a b" };
+      spm_base(&b, "gpt2"); kv_str(&b, "tokenizer.ggml.pre", "some-future-pre");
+      kv_strs(&b, "tokenizer.ggml.merges", mg, 1);
+      expect_fail(&b, "unknown pre-tokenizer tokenizer.ggml.pre = 'some-future-pre'", "unknown pre");
+      memset(&b, 0, sizeof b); kv_str(&b, "tokenizer.ggml.model", "gpt2"); kv_strs(&b, "tokenizer.ggml.tokens", tk, 3);
+      kv_str(&b, "tokenizer.ggml.pre", "some-future-pre"); kv_strs(&b, "tokenizer.ggml.merges", mg, 1);
+      size_t n; data = finish_gguf(&b, &n); g = atn_gguf_open(data, n, err, sizeof err);
+      atn_tokenizer *tf = g ? atn_tokenizer_load_flags(g, "tokenizer.ggml", ATN_TOK_ANY_PRETOKENIZER, err, sizeof err) : NULL;
+      CHECK(tf != NULL && atn_tokenizer_n_warnings(tf) == 1 && strstr(atn_tokenizer_warning(tf, 0), "GPT-2's rules are used instead"),
+            "unknown pre with the opt-in: %s", tf ? atn_tokenizer_warning(tf, 0) : err);
+      if (tf) { int32_t ids[4]; CHECK(atn_tokenizer_encode(tf, "ab", 2, 0, 0, ids, 4) == 1 && ids[0] == 2, "fallback tokenizes"); }
+      atn_tokenizer_free(tf); atn_gguf_close(g); free(data);
+      memset(&b, 0, sizeof b); kv_str(&b, "tokenizer.ggml.model", "gpt2"); kv_strs(&b, "tokenizer.ggml.tokens", tk, 3);
+      kv_strs(&b, "tokenizer.ggml.merges", mg, 1);
+      expect_warning(&b, "tokenizer.ggml.pre is missing: llama.cpp's default pre-tokenizer", "missing pre"); }
     memset(&b, 0, sizeof b); kv_str(&b, "tokenizer.ggml.model", "unigram");
     { const char *tk[] = { "a", "b" }; kv_strs(&b, "tokenizer.ggml.tokens", tk, 2); }
     expect_fail(&b, "no unknown token", "unigram without unk");
@@ -119,6 +167,21 @@ int main(void) {
         CHECK(n == 2 && ids[0] == 3 && ids[1] == 8, "byte fallback to <0x41>");
         n = atn_tokenizer_encode(t, "zz", 2, 0, 0, ids, 32);   /* no <0x7A>: unknown, once */
         CHECK(n == 2 && ids[0] == 3 && ids[1] == 0, "missing byte -> one unk (%d)", n);
+        atn_tokenizer_free(t);
+    }
+    atn_gguf_close(g); free(data);
+
+    /* an empty piece (llama.cpp renames it "[EMPTY_i]") loads and is never produced */
+    memset(&b, 0, sizeof b);
+    kv_str(&b, "tokenizer.ggml.model", "llama");
+    { const char *tk[] = { "<unk>", "", "\xE2\x96\x81", "a" };
+      kv_strs(&b, "tokenizer.ggml.tokens", tk, 4); }
+    t = load(&b, err, sizeof err, &data, &g);
+    CHECK(t != NULL, "empty piece loads: %s", err);
+    if (t) {
+        int32_t ids[8];
+        int n = atn_tokenizer_encode(t, "a", 1, 0, 0, ids, 8);
+        CHECK(n == 2 && ids[0] == 2 && ids[1] == 3, "empty piece never produced (%d)", n);
         atn_tokenizer_free(t);
     }
     atn_gguf_close(g); free(data);
@@ -144,7 +207,7 @@ int main(void) {
     /* gpt2: merges naming unknown tokens or malformed are skipped */
     memset(&b, 0, sizeof b);
     kv_str(&b, "tokenizer.ggml.model", "gpt2");
-    kv_str(&b, "tokenizer.ggml.pre", "some-future-pre");
+    kv_str(&b, "tokenizer.ggml.pre", "gpt-2");
     { const char *tk[] = { "a", "b", "ab", "\xC4\xA0" /* Ġ = space */ };
       kv_strs(&b, "tokenizer.ggml.tokens", tk, 4); }
     { const char *mg[] = { "a b", "x y", "ab", "", " ", "a b c", "\xC4\xA0 a" };

@@ -19,6 +19,13 @@ export function runtime() {
   return rtPromise;
 }
 
+/** The f32 test models of the architectures beyond llama/qwen2 (tests/data/arch). */
+export function archModels() {
+  const dir = join(root, 'tests', 'data', 'arch');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => f.endsWith('_f32.gguf')).sort().map((f) => join(dir, f));
+}
+
 /** The .gguf test models committed under tests/data/llama/. */
 export function llamaModels() {
   if (!existsSync(llamaDir)) return [];

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { AtentoError } from '../../js/core.js';
 import { root, runtime, cli, tempDir, llamaDir } from './helpers.mjs';
@@ -122,4 +123,43 @@ test('strings longer than 16 MiB come back whole: inspect of a model with a 17 M
   const info = JSON.parse(r.stdout);
   assert.equal(info.chat_template.length, len);
   assert.ok(/^A+$/.test(info.chat_template));
+});
+
+// Both CLIs on arguments that are not valid UTF-8 (passed as raw bytes
+// through the shell: Node cannot put them in argv itself) and on the other
+// inputs where their exit codes used to differ: same status, same message.
+test('native and WebAssembly CLIs agree on invalid UTF-8 arguments and exit codes', { skip: (!haveModels || !existsSync(join(root, 'build', 'atento'))) && 'no models or no native build' }, () => {
+  const sh = (cmd) => {
+    const r = spawnSync('bash', ['-c', cmd], { cwd: root, encoding: 'utf8', timeout: 120000 });
+    return { code: r.status, stderr: r.stderr.trim() };
+  };
+  const cases = [
+    [`generate --model ${tutor} --prompt "$(printf 'hola \\xff')" --max-tokens 2`, 1, /^atento: --prompt: invalid UTF-8 at byte 5$/],
+    [`generate --model ${tutor} "--prompt=$(printf 'ho\\xc0\\x80')" --max-tokens 2`, 1, /^atento: --prompt: invalid UTF-8 at byte 2$/],
+    [`tokenize --model ${tutor} --text "$(printf '\\xc3\\xb1\\xed\\xa0\\x80x')"`, 1, /^atento: --text: invalid UTF-8 at byte 2$/],
+    [`translate --model ${translator} "$(printf 'a\\xf4\\x90\\x80\\x80')"`, 1, /^atento: argument 4: invalid UTF-8 at byte 1$/],
+    [`generate --model ${tutor} --prompt hola --stop "$(printf '\\xff')" --max-tokens 2`, 1, /^atento: --stop: invalid UTF-8 at byte 0$/],
+    [`tokenize --model ${tutor} --ids 999999`, 2, /out of range \(the vocabulary has 6000 tokens\)$/],
+    [`generate --model ${tutor} --tokens 999999`, 2, /out of range/],
+    [`score --model ${tutor} --tokens 1`, 2, /need at least 2 tokens to score, got 1$/],
+    [`generate --model ${tutor} --prompt hola --ctx 99999999999`, 2, /--ctx/],
+    [`generate --model ${tutor} --prompt hola --repeat-last-n 5000`, 2, /--repeat-last-n/],
+  ];
+  for (const [args, code, re] of cases) {
+    const wasm = sh(`exec "${process.execPath}" bin/atento.js ${args}`);
+    const native = sh(`exec build/atento ${args}`);
+    assert.equal(wasm.code, code, `wasm: ${args}: ${wasm.stderr}`);
+    assert.equal(native.code, code, `native: ${args}: ${native.stderr}`);
+    assert.match(wasm.stderr, re, `wasm: ${args}`);
+    assert.match(native.stderr, re, `native: ${args}`);
+    if (code === 1) assert.equal(wasm.stderr, native.stderr, args);
+  }
+  // chat, lines piped on stdin: a bad line is refused with a note, the next
+  // one is answered, and the exit status says a turn failed
+  const chat = (bin) => sh(`printf 'hola \\xff\\nhola\\n' | ${bin} chat --model ${tutor} --max-tokens 2 --temperature 0`);
+  const w = chat(`"${process.execPath}" bin/atento.js`), n = chat('build/atento');
+  assert.equal(w.code, 1, w.stderr);
+  assert.equal(n.code, 1, n.stderr);
+  assert.equal(w.stderr, n.stderr);
+  assert.match(w.stderr, /^\[error: the line is not valid UTF-8 \(byte 5\)\]\n\[reply cut at 2 tokens\]$/);
 });

@@ -5,11 +5,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
-import { cli, nativeCli, nativeCliRun, llamaModels } from './helpers.mjs';
+import { cli, nativeCli, nativeCliRun, llamaModels, archModels } from './helpers.mjs';
 
 const haveNative = existsSync(nativeCli);
 
-for (const path of llamaModels()) {
+for (const path of [...llamaModels(), ...archModels()]) {
   const name = basename(path);
   const opts = { skip: !haveNative && `${nativeCli} not built` };
 

@@ -16,6 +16,16 @@ ends its turn with the family's end token, which must not be printed:
     hola_zephyr.gguf   Zephyr template,  ends with EOS </s>
     hola_loop.gguf     ChatML, but Y -> X: "good amigo good amigo ..." for ever
                        (a 32768-token context: long replies to interrupt)
+    hola_qwen3.gguf    Qwen3 template,   ends with <|im_end|>
+    hola_gemma3.gguf   Gemma 3 template, ends with <end_of_turn>
+    hola_phi3.gguf     Phi-3.5 template, ends with <|end|> (user-defined, as in
+                       Phi-3 GGUF files; it must still end the turn)
+    hola_tools.gguf    Qwen2.5 template (tools); every reply is one tool call,
+                       <tool_call>{"name":"lookup",...}</tool_call>, then <|im_end|>
+
+The general form: a chain of reply tokens c1..cL (default "▁good", "▁amigo"),
+marker dimension 0 for ordinary tokens and i for c_i; ordinary -> c1,
+c_i -> c_(i+1), c_L -> the end token.
 
 Seeded; run from the repo root:  /usr/bin/python3 tests/data/chat/make_chat_fixtures.py
 """
@@ -34,6 +44,8 @@ HEAD = N_EMBD // N_HEAD
 BIG = 40.0  # marker size in the embeddings
 OUT = 12.0  # output weight on a marker dimension
 
+TOOL_CALL = '{"name":"lookup","arguments":{"word":"gato","from":"es"}}'
+
 FAMILIES = {
     "chatml": {"extra": ["<|im_start|>", "<|im_end|>"], "end": "<|im_end|>", "bos": None,
                "template": "chatml.jinja"},
@@ -42,16 +54,26 @@ FAMILIES = {
     "zephyr": {"extra": [], "end": "</s>", "bos": None, "template": "zephyr.jinja"},
     "loop": {"extra": ["<|im_start|>", "<|im_end|>"], "end": None, "bos": None, "template": "chatml.jinja",
              "n_ctx": 32768},
+    "qwen3": {"extra": ["<|im_start|>", "<|im_end|>", "<think>", "</think>"], "end": "<|im_end|>", "bos": None,
+              "template": "qwen3.jinja"},
+    "gemma3": {"extra": ["<start_of_turn>", "<end_of_turn>"], "end": "<end_of_turn>", "bos": None,
+               "template": "gemma3.jinja"},
+    "phi3": {"extra": ["<|system|>", "<|user|>", "<|assistant|>", "<|end|>"], "types": [4, 4, 4, 4], "end": "<|end|>",
+             "bos": None, "template": "phi3.jinja"},
+    "tools": {"extra": ["<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>", TOOL_CALL],
+              "types": [3, 3, 4, 4, 4], "end": "<|im_end|>", "bos": None, "template": "qwen2.5.jinja",
+              "chain": ["<tool_call>", TOOL_CALL, "</tool_call>"], "n_ctx": 2048},
 }
 
 
 def make(family, spec, src):
     tokens = list(src.kv["tokenizer.ggml.tokens"]) + spec["extra"]
     scores = list(src.kv["tokenizer.ggml.scores"]) + [0.0] * len(spec["extra"])
-    types = list(src.kv["tokenizer.ggml.token_type"]) + [3] * len(spec["extra"])
+    types = list(src.kv["tokenizer.ggml.token_type"]) + spec.get("types", [3] * len(spec["extra"]))
     n_vocab = len(tokens)
-    x_id, y_id = tokens.index("▁good"), tokens.index("▁amigo")
-    end_id = tokens.index(spec["end"]) if spec["end"] else x_id
+    chain = [tokens.index(t) for t in spec.get("chain", ["▁good", "▁amigo"])]
+    L = len(chain)
+    end_id = tokens.index(spec["end"]) if spec["end"] else chain[0]
     template = open(os.path.join(ROOT, "tests", "data", "chat_templates", spec["template"])).read()
     w = gguf.GGUFWriter()
     w.add("general.architecture", "llama")
@@ -76,17 +98,19 @@ def make(family, spec, src):
     def rnd(*shape, scale=0.1):
         return (rng.standard_normal(shape) * scale).astype(np.float32)
 
-    # marker dimensions: 0 = ordinary, 1 = X ("▁good"), 2 = Y ("▁amigo")
+    # marker dimensions: 0 = ordinary, i = the chain's i-th token (default:
+    # 1 = X "▁good", 2 = Y "▁amigo")
     emb = rnd(n_vocab, N_EMBD, scale=0.3)
-    emb[:, 0:3] = 0
+    emb[:, 0:L + 1] = 0
     emb[:, 0] = BIG
-    emb[x_id, 0], emb[x_id, 1] = 0, BIG
-    emb[y_id, 0], emb[y_id, 2] = 0, BIG
+    for i, c in enumerate(chain):
+        emb[c, 0], emb[c, i + 1] = 0, BIG
     out = rnd(n_vocab, N_EMBD, scale=0.1)
-    out[:, 0:3] = 0
-    out[x_id, 0] = OUT     # after an ordinary token: X
-    out[y_id, 1] = OUT     # after X: Y
-    out[end_id, 2] = OUT   # after Y: the end of the turn (loop: X again)
+    out[:, 0:L + 1] = 0
+    out[chain[0], 0] = OUT        # after an ordinary token: the first of the chain
+    for i in range(1, L):
+        out[chain[i], i] = OUT    # then the next
+    out[end_id, L] = OUT          # after the last: the end of the turn (loop: the first again)
     w.add_tensor("token_embd.weight", emb, "f16")
     w.add_tensor("output_norm.weight", np.ones(N_EMBD, np.float32))
     w.add_tensor("output.weight", out, "f16")
@@ -102,7 +126,7 @@ def make(family, spec, src):
     w.add_tensor(p + "ffn_down.weight", rnd(N_EMBD, N_FF))
     path = os.path.join(HERE, "hola_%s.gguf" % family)
     w.write(path)
-    print("%s: %d bytes, reply ids %d %d then %d" % (path, os.path.getsize(path), x_id, y_id, end_id))
+    print("%s: %d bytes, reply ids %s then %d" % (path, os.path.getsize(path), " ".join(map(str, chain)), end_id))
 
 
 def main():
