@@ -30,6 +30,8 @@ export interface LoadOptions {
   onProgress?: (p: Progress) => void;
   /** atento.wasm: a URL, a path (Node), its bytes or a compiled module. Default: dist/atento.wasm of the package. */
   wasm?: string | URL | ArrayBuffer | ArrayBufferView | WasmModule;
+  /** With a stream source: its length in bytes, if known (for progress and one allocation). */
+  size?: number;
   /** A name for messages (default: the file name). */
   name?: string;
   /** Browser: the Cache Storage cache to look the URL up in and store the download to; false: none. */
@@ -270,7 +272,12 @@ export class Model {
 }
 
 /** Load a GGUF model (URL, path in Node, File/Blob or bytes) into a new worker. */
-export function load(source: string | URL | Blob | ArrayBuffer | ArrayBufferView, opts?: LoadOptions): Promise<Model>;
+export function load(source: string | URL | Blob | ByteStream | ArrayBuffer | ArrayBufferView, opts?: LoadOptions): Promise<Model>;
+
+/** A ReadableStream of bytes (moved to the worker and read as it arrives); typed without the DOM lib. */
+export interface ByteStream {
+  getReader(): { read(): Promise<{ done: boolean; value?: Uint8Array }> };
+}
 
 /** "1.5 MB", "812 kB". */
 export function formatBytes(n: number): string;

@@ -231,10 +231,10 @@ export class Model {
   // Let Node exit while nothing is pending.
   _release() { if (this._pending.size === 0) this._worker.unref(); }
 
-  _request(msg, extra = {}) {
+  _request(msg, extra = {}, transfer = undefined) {
     return new Promise((resolve, reject) => {
       try {
-        this._send(msg, { resolve, reject, ...extra });
+        this._send(msg, { resolve, reject, ...extra }, transfer);
       } catch (e) {
         reject(e);
       }
@@ -433,9 +433,12 @@ async function sourceMessage(source, opts) {
     return { url, cacheName: opts.cache === false ? undefined : (opts.cache || undefined) };
   }
   if (typeof Blob !== 'undefined' && source instanceof Blob) return { blob: source };
+  // A stream of the bytes (e.g. one branch of a download the caller also
+  // stores): moved to the worker, read as it arrives. opts.size: its length, if known.
+  if (typeof ReadableStream !== 'undefined' && source instanceof ReadableStream) return { stream: source, size: opts.size > 0 ? opts.size : 0 };
   if (source instanceof ArrayBuffer) return { bytes: source };
   if (ArrayBuffer.isView(source)) return { bytes: source };
-  throw new AtentoError('E_ARG', 'load: expected a URL, a path (Node), a File/Blob, an ArrayBuffer or a Uint8Array');
+  throw new AtentoError('E_ARG', 'load: expected a URL, a path (Node), a File/Blob, a ReadableStream, an ArrayBuffer or a Uint8Array');
 }
 
 function wasmMessage(wasm) {
@@ -483,7 +486,7 @@ export async function load(source, opts = {}) {
     opts.signal.addEventListener('abort', () => model._abort(id), { once: true });
   }
   try {
-    model.info = await model._request({ type: 'load', id, source: src, name, wasm: wasmMessage(opts.wasm) }, { onProgress });
+    model.info = await model._request({ type: 'load', id, source: src, name, wasm: wasmMessage(opts.wasm) }, { onProgress }, src.stream ? [src.stream] : undefined);
   } catch (e) {
     model._disposing = true;
     worker.terminate();

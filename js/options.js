@@ -22,7 +22,7 @@ export const RULES = {
   topP: { min: 0, max: 1, flag: 'top-p' },
   minP: { min: 0, max: 1, flag: 'min-p' },
   repeatPenalty: { gt: 0, max: 100, flag: 'repeat-penalty' },
-  repeatLastN: { int: true, min: 0, max: 1048576, flag: 'repeat-last-n' },
+  repeatLastN: { int: true, min: 0, max: 4096, flag: 'repeat-last-n' },
   seed: { int: true, min: 0, max: Number.MAX_SAFE_INTEGER, flag: 'seed' },
   topN: { int: true, min: 0, max: 20, flag: 'top-n' },
   nCtx: { int: true, min: 0, max: 1048576, flag: 'ctx' },

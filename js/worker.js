@@ -187,6 +187,7 @@ async function openSource(job) {
     let done = false;
     return { total: u8.length, reader: { read: async () => (done ? { done: true } : (done = true, { done: false, value: u8 })) }, phase: 'read' };
   }
+  if (src.stream) return { total: src.size || 0, reader: src.stream.getReader(), phase: 'download' };
   if (src.blob) {
     if (typeof src.blob.stream !== 'function') fail('E_ARG', 'load: the file cannot be read');
     return { total: src.blob.size, reader: src.blob.stream().getReader(), phase: 'read' };

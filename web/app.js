@@ -170,6 +170,7 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
   showLoad(wantKind, `Loading ${name}…`, null);
   let m;
   let entry = null;
+  let download = null;
   try {
     const wasmReady = engine(); // compiled while the model downloads
     wasmReady.catch(() => {});
@@ -181,15 +182,16 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
         if (!src) { await store.remove(entry.id); entry = null; }
       }
     }
+    let size = 0;
     if (!src && source.url) {
       if (keep && store.canStore()) {
-        entry = await store.download(source.key, name, source.url, {
+        // Loaded while it downloads and is written to storage (one read of the network).
+        download = await store.download(source.key, name, source.url, {
           signal: ctrl.signal,
           onProgress: (p) => showLoad(wantKind, progressText(name, { phase: 'download', ...p }), p.total > 0 ? (100 * p.loaded) / p.total : null),
         });
-        mark('downloaded and stored');
-        src = await store.blobOf(entry);
-        if (!src) throw new Error('the stored copy cannot be read back');
+        src = download.stream;
+        size = download.total;
       } else src = source.url;
     }
     const wasm = await wasmReady;
@@ -197,11 +199,23 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
     m = await load(src, {
       wasm,
       name,
+      size,
       cache: false,
       signal: ctrl.signal,
-      onProgress: (p) => showLoad(wantKind, progressText(name, p), p.percent),
+      // A download reports its own progress (above).
+      onProgress: download ? undefined : (p) => showLoad(wantKind, progressText(name, p), p.percent),
     });
+    if (download) {
+      // In use now; kept once the copy is on disk, then hashed (duplicates merged).
+      download.stored.then((e) => { mark('stored'); return store.settle(e); }).then(() => refreshModelLists()).catch((e) => {
+        if (!quiet && e.code !== 'E_ABORTED') notice(`${name} works, but cannot be stored in this browser: ${e.message}`);
+      });
+    }
   } catch (e) {
+    // A download still running (and its copy to storage) stops too; a copy
+    // already made of a file that does not load is not kept.
+    ctrl.abort();
+    download?.stored.then((x) => store.remove(x.id)).catch(() => {});
     hideLoad(wantKind);
     setBusy(wantKind, false);
     const why = e.message.startsWith(name + ': ') ? e.message.slice(name.length + 2) : e.message;

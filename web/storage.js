@@ -122,9 +122,13 @@ export async function saveBlob(key, name, blob) {
 }
 
 /**
- * Download `url` into storage, streamed: onProgress({loaded, total,
- * bytesPerSecond}) as it arrives. Returns the entry (its hash is filled in
- * later by settle()). Throws Error with a one-line message on failure.
+ * Download `url`: the bytes arrive as `stream` (for the model loader) and,
+ * at the same time, are written to storage, so the model loads while it
+ * downloads and nothing is read twice. onProgress({loaded, total,
+ * bytesPerSecond}) as they arrive. Returns {stream, total, stored}: `stored`
+ * resolves to the entry once it is on disk (its hash is filled in later by
+ * settle()) and rejects, cleaning up, if the download or the write fails or
+ * `signal` aborts. Errors carry a one-line message.
  */
 export async function download(key, name, url, { signal, onProgress } = {}) {
   let res;
@@ -143,43 +147,48 @@ export async function download(key, name, url, { signal, onProgress } = {}) {
   const t0 = performance.now();
   let loaded = 0;
   let last = 0;
+  const rate = () => loaded / Math.max(1e-3, (performance.now() - t0) / 1000);
   const counter = new TransformStream({
     transform(chunk, ctl) {
       loaded += chunk.byteLength;
       const t = performance.now();
       if (t - last > 80 || loaded === total) {
         last = t;
-        onProgress?.({ loaded, total, bytesPerSecond: loaded / Math.max(1e-3, (t - t0) / 1000) });
+        onProgress?.({ loaded, total, bytesPerSecond: rate() });
       }
       ctl.enqueue(chunk);
     },
   });
   onProgress?.({ loaded: 0, total, bytesPerSecond: 0 });
-  try {
-    const body = res.body.pipeThrough(counter, { signal });
-    if (where === 'opfs') {
-      const w = await (await (await dir()).getFileHandle(entry.id, { create: true })).createWritable();
-      await body.pipeTo(w, { signal });
-    } else {
-      const blob = await new Response(body).blob();
-      await (await caches.open(CACHE)).put(cacheUrl(entry.id), new Response(blob, { headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(blob.size) } }));
+  const [toDisk, toLoader] = res.body.pipeThrough(counter, { signal }).tee();
+  const stored = (async () => {
+    try {
+      if (where === 'opfs') {
+        const w = await (await (await dir()).getFileHandle(entry.id, { create: true })).createWritable();
+        await toDisk.pipeTo(w, { signal });
+      } else {
+        const blob = await new Response(toDisk).blob();
+        await (await caches.open(CACHE)).put(cacheUrl(entry.id), new Response(blob, { headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(blob.size) } }));
+      }
+    } catch (e) {
+      await removeBytes(entry);
+      if (signal?.aborted) throw Object.assign(new Error('loading was cancelled'), { code: 'E_ABORTED' });
+      if (/quota/i.test(e.name + e.message)) throw Object.assign(new Error(`not enough storage for ${name}: free some in the Models tab`), { code: 'E_STORAGE' });
+      throw Object.assign(new Error(`the download of ${name} was cut after ${loaded} bytes: ${e.message}`), { code: 'E_FETCH' });
     }
-  } catch (e) {
-    await removeBytes(entry);
-    if (signal?.aborted) throw Object.assign(new Error('loading was cancelled'), { code: 'E_ABORTED' });
-    if (/quota/i.test(e.name + e.message)) throw Object.assign(new Error(`not enough storage for ${name}: free some in the Models tab`), { code: 'E_STORAGE' });
-    throw Object.assign(new Error(`the download of ${name} was cut after ${loaded} bytes: ${e.message}`), { code: 'E_FETCH' });
-  }
-  onProgress?.({ loaded, total: loaded, bytesPerSecond: loaded / Math.max(1e-3, (performance.now() - t0) / 1000) });
-  if (total && loaded !== total) {
-    await removeBytes(entry);
-    throw Object.assign(new Error(`the download of ${name} ended early: ${loaded} of ${total} bytes`), { code: 'E_FETCH' });
-  }
-  entry.size = loaded;
-  const all = readIndex();
-  for (const x of all) x.keys = x.keys.filter((k) => k !== key);
-  writeIndex([...all.filter((x) => x.keys.length), entry]);
-  return entry;
+    onProgress?.({ loaded, total: loaded, bytesPerSecond: rate() });
+    if (total && loaded !== total) {
+      await removeBytes(entry);
+      throw Object.assign(new Error(`the download of ${name} ended early: ${loaded} of ${total} bytes`), { code: 'E_FETCH' });
+    }
+    entry.size = loaded;
+    const all = readIndex();
+    for (const x of all) x.keys = x.keys.filter((k) => k !== key);
+    writeIndex([...all.filter((x) => x.keys.length), entry]);
+    return entry;
+  })();
+  stored.catch(() => {});
+  return { stream: toLoader, total, stored };
 }
 
 /** Take the content hash of a downloaded entry (after it is in use) and merge duplicates. */

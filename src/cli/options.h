@@ -27,7 +27,7 @@ static const cli_rule CLI_RULES[] = {
     {"top-p", 0, 0, 1, 0},
     {"min-p", 0, 0, 1, 0},
     {"repeat-penalty", 0, 0, 100, 1},
-    {"repeat-last-n", 1, 0, 1048576, 0},
+    {"repeat-last-n", 1, 0, 4096, 0},
     {"seed", 1, 0, 9007199254740991.0, 0},
     {"top-n", 1, 0, 20, 0},
     {"ctx", 1, 0, 1048576, 0},

@@ -46,13 +46,15 @@ const watchLoad = () => {
 };
 
 async function firstToken(page, text) {
-  // Typed and asked for as soon as the page is there; the translation starts when the model is ready.
+  // Typed and asked for (Ctrl+Enter) as soon as the page is there, while the
+  // model may still load: the translation starts, once, when it is ready.
   await page.fill('#src', text);
-  await page.click('#translate', { timeout: 120000 });
+  await page.press('#src', 'Control+Enter');
   await page.waitForFunction(() => window.atento.firstTokenAt > 0 || !document.getElementById('notice').hidden, null, { timeout: 120000 });
   const notice = await page.evaluate(() => (document.getElementById('notice').hidden ? '' : document.getElementById('notice-text').textContent));
   assert.equal(notice, '');
   await page.waitForFunction(() => /tokens\/s/.test(document.getElementById('translate-status').textContent), null, { timeout: 120000 });
+  assert.match(await page.textContent('#translate-status'), /^1 sentence, /, 'translated once');
   return page.evaluate(() => window.atento.firstTokenAt);
 }
 

@@ -75,7 +75,7 @@ test('bad flags: one-line errors, exit 2', () => {
   assertOneLineError(cli(['score', ...m]), 2, /exactly one of --tokens or --text/);
   assertOneLineError(cli(['score', ...m, '--text', '']), 2, /--text is empty/);
   assertOneLineError(cli(['tokenize', ...m]), 2, /exactly one of --text or --ids/);
-  assertOneLineError(cli(['bench', ...m, '--prompt-tokens', '0']), 2, /--prompt-tokens must be an integer >= 1, got '0'/);
+  assertOneLineError(cli(['bench', ...m, '--prompt-tokens', '0']), 2, /--prompt-tokens must be an integer from 1 to 1048576, got '0'/);
 });
 
 test('missing, unreadable and damaged model files: one-line errors, exit 1', () => {
