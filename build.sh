@@ -217,7 +217,7 @@ build_wasm_mt() {
     -mllvm -combiner-global-alias-analysis=false -mllvm -disable-lsr \
     --lto-O3 --import-undefined --import-memory --shared-memory --strip-debug \
     "${exports[@]}" --export=stackRestore --export=_emscripten_thread_init --export=_initialize \
-    -z stack-size=5242880 --initial-memory=16777216 --max-memory=4294967296 --global-base=1024 \
+    -z stack-size=5242880 --stack-first --initial-memory=16777216 --max-memory=4294967296 --global-base=1024 \
     --entry=_initialize
   wasm-opt -O3 --strip-debug --strip-producers --enable-threads --enable-simd --enable-bulk-memory \
     --enable-nontrapping-float-to-int --enable-mutable-globals --enable-sign-ext \

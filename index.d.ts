@@ -32,6 +32,12 @@ export interface LoadOptions {
   wasm?: string | URL | ArrayBuffer | ArrayBufferView | WasmModule;
   /** With a stream source: its length in bytes, if known (for progress and one allocation). */
   size?: number;
+  /** Threads (1-16, or 'auto': the logical cores up to 8). More than 1 loads the threaded module
+   * (dist/atento-mt.wasm) where memory can be shared (Node; a cross-origin isolated page), else
+   * the single-thread one; ModelInfo.threads says which ran. Default 1. */
+  threads?: number | 'auto';
+  /** atento-mt.wasm, like `wasm`. Default: dist/atento-mt.wasm of the package. */
+  threadedWasm?: string | URL | ArrayBuffer | ArrayBufferView | WasmModule;
   /** A name for messages (default: the file name). */
   name?: string;
   /** Browser: the Cache Storage cache to look the URL up in and store the download to; false: none. */
@@ -50,6 +56,10 @@ export interface ModelInfo {
   chatTemplate: string | null;
   /** Size of the worker's wasm memory right after loading. */
   memoryBytes: number;
+  /** Threads in use: 1 with the single-thread module. */
+  threads: number;
+  /** Why more threads were asked for but not used, else null. */
+  threadsError: string | null;
   loadMs: number;
   /** atn_model_info_json, parsed. */
   info: Record<string, unknown>;
@@ -253,6 +263,31 @@ export interface ChatMessage {
   content: string;
 }
 
+export interface FinetuneOptions {
+  /** target-language tag of a multi-target model ('es', 'en') */
+  to?: string;
+  /** optimizer steps (default 30) */
+  steps?: number;
+  /** peak learning rate (default 0.003) */
+  lr?: number;
+  seed?: number;
+  /** source sentences whose own translations are replayed (keeps the rest of the model's behaviour) */
+  replay?: string[];
+  onProgress?: (p: { step: number; steps: number; loss: number }) => void;
+  /** abort between steps */
+  signal?: AbortSignal;
+}
+
+export interface FinetuneResult {
+  reason: 'done' | 'abort';
+  /** the fine-tuned model (an ordinary GGUF file); absent after an abort */
+  bytes?: Uint8Array;
+  info?: { pairs: number; replay: number; step: number; steps: number; lr: number; loss: number; lora_rank: number; lora_alpha: number; trainer_bytes: number };
+  losses: number[];
+  trainMs?: number;
+  memoryBytes?: number;
+}
+
 export class Model {
   readonly info: ModelInfo;
   readonly arch: string;
@@ -264,6 +299,8 @@ export class Model {
   translate(text: string, opts?: TranslateOptions): Stream<TranslateResult>;
   /** The language of a text (src/langid.c: English or Spanish), and how sure (0.5–1). */
   detectLanguage(text: string): Promise<{ language: 'en' | 'es' | null; confidence: number }>;
+  /** Fine-tune this translation model on sentence pairs (docs/training.md); resolves to the new GGUF bytes. */
+  finetune(pairs: Array<{ source: string; target: string } | [string, string]>, opts?: FinetuneOptions): Promise<FinetuneResult>;
   tokenize(text: string, opts?: { addSpecial?: boolean; parseSpecial?: boolean }): Promise<{ tokens: number[]; pieces: string[] }>;
   /** Stop every generation of this model, running or queued. */
   abort(): void;

@@ -94,6 +94,18 @@ function checkArgsUtf8(argv) {
 
 async function main(argv) {
   checkArgsUtf8(argv);
+  // --threads N applies to every command: taken out before the command parses its flags.
+  let threads = 1;
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--threads(?:=(.*))?$/.exec(argv[i]);
+    if (!m) continue;
+    const v = m[1] ?? argv[i + 1];
+    if (v === undefined) throw new UsageErrorLike('--threads needs a value');
+    if (!/^\d+$/.test(v) || +v < 1 || +v > 16) throw new UsageErrorLike(`--threads must be 1..16, got '${v}'`);
+    threads = +v;
+    argv = [...argv.slice(0, i), ...argv.slice(i + (m[1] === undefined ? 2 : 1))];
+    i--;
+  }
   const cmd = argv[0];
   if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write((await usage()) + '\n');
@@ -110,6 +122,7 @@ async function main(argv) {
   const mod = await import(new URL(`${cmd}.js`, cliDir));
   const common = await import(new URL('_common.js', cliDir));
   const rest = argv.slice(1);
+  common.setThreads(threads);
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(common.helpText(cmd, mod) + '\n');
     return 0;

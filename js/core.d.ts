@@ -24,7 +24,16 @@ export interface WasmMemory {
 export type WasmSource = ArrayBuffer | ArrayBufferView | URL | string | Response | Promise<Response> | WasmModule;
 
 export function defaultWasmUrl(): URL;
-export function initAtento(source?: WasmSource): Promise<Atento>;
+export interface InitOptions {
+  /** 1-16 or 'auto' (the logical cores up to 8); > 1 loads the threaded module where memory can be shared. */
+  threads?: number | 'auto';
+  /** atento-mt.wasm (default: dist/atento-mt.wasm beside this file). */
+  threadedWasm?: WasmSource;
+}
+export function initAtento(source?: WasmSource, opts?: InitOptions): Promise<Atento>;
+export function defaultThreadedWasmUrl(): URL;
+export function defaultThreads(): number;
+export function sharedMemoryMissing(): string;
 
 export interface SamplerOptions {
   temperature?: number;   // <= 0: greedy
@@ -51,6 +60,16 @@ export class Atento {
   readonly memory: WasmMemory;
   /** Current size of wasm memory in bytes (it only grows: also the peak). */
   readonly memoryBytes: number;
+  /** The threaded module is loaded (dist/atento-mt.wasm). */
+  readonly threaded: boolean;
+  /** Threads in use (1 with the single-thread module). */
+  readonly threads: number;
+  /** Why threads were asked for but are not used ('' otherwise). */
+  threadsError: string;
+  /** Start or stop workers; resolves to the count in use. Call between operations. */
+  setThreads(n: number | 'auto'): Promise<number>;
+  /** Stop the workers (the runtime goes on with one thread). */
+  dispose(): Promise<void>;
   /** allowUnknownPretokenizer: a vocabulary whose tokenizer.ggml.pre atento does not know uses GPT-2's rules (with a warning) instead of failing. */
   loadModel(bytes: Uint8Array | ArrayBuffer | ArrayBufferView, opts?: { allowUnknownPretokenizer?: boolean }): Model;
   reserve(size: number): ModelBuffer;

@@ -37,7 +37,12 @@ const WASM_MAX_MEMORY = 2 ** 32; // 65536 pages of 64 KiB (build.sh: -sMAXIMUM_M
 const WASM_MAX_ALLOC = 2 ** 31; // dlmalloc grows its heap by less than half the address space at once
 const mib = (n) => `${(n / 2 ** 20).toFixed(n < 2 ** 20 ? 2 : 0)} MiB`;
 const utf8enc = new TextEncoder();
-const utf8dec = new TextDecoder('utf-8'); // replacement chars for invalid bytes, never throws
+const utf8decoder = new TextDecoder('utf-8'); // replacement chars for invalid bytes, never throws
+// TextDecoder refuses views of a SharedArrayBuffer (the threaded module's
+// memory): those are copied first.
+const utf8dec = {
+  decode: (v) => utf8decoder.decode(typeof SharedArrayBuffer !== 'undefined' && v && v.buffer instanceof SharedArrayBuffer ? v.slice() : v),
+};
 
 export class AtentoError extends Error {
   constructor(code, message) {
@@ -99,7 +104,25 @@ async function compile(source) {
  * @param {BufferSource|URL|string|Response|Promise<Response>|WebAssembly.Module} [source]
  * @returns {Promise<Atento>}
  */
-export async function initAtento(source) {
+export async function initAtento(source, opts = {}) {
+  const threads = wantedThreads(opts.threads);
+  if (threads > 1) {
+    // The threaded module when this environment can share memory between
+    // threads; the single-thread one otherwise (rt.threadsError says why).
+    const why = sharedMemoryMissing();
+    if (!why) {
+      try {
+        return await initThreaded(opts.threadedWasm ?? defaultThreadedWasmUrl(), threads);
+      } catch (e) {
+        const rt = await initAtento(source);
+        rt.threadsError = e.message;
+        return rt;
+      }
+    }
+    const rt = await initAtento(source);
+    rt.threadsError = why;
+    return rt;
+  }
   let module;
   try {
     module = await compile(source);
@@ -120,6 +143,89 @@ export async function initAtento(source) {
   return rt;
 }
 
+// ---- threads (dist/atento-mt.wasm, docs/threads.md) --------------------------
+
+/** The default location of the threaded module, beside atento.wasm. */
+export function defaultThreadedWasmUrl() {
+  return new URL('../dist/atento-mt.wasm', import.meta.url);
+}
+
+const MAX_THREADS = 16;             // src/threads.h ATN_MAX_THREADS
+const THREAD_STACK = 256 * 1024;    // each worker's C stack (the kernels need little)
+const THREAD_START_MS = 20000;      // a worker not ready by then is given up (the pool works without it)
+
+/** The logical cores here, capped at 8: the default of `threads: 'auto'`. */
+export function defaultThreads() {
+  const n = (globalThis.navigator && navigator.hardwareConcurrency) || 1;
+  return Math.max(1, Math.min(8, n));
+}
+
+function wantedThreads(t) {
+  if (t === undefined || t === null) return 1;
+  if (t === 'auto') return defaultThreads();
+  if (!Number.isInteger(t) || t < 1 || t > MAX_THREADS) {
+    throw new AtentoError('E_ARG', `threads must be an integer from 1 to ${MAX_THREADS} or 'auto', got ${t}`);
+  }
+  return t;
+}
+
+/** Why memory cannot be shared between threads here, or '' if it can. */
+export function sharedMemoryMissing() {
+  if (typeof SharedArrayBuffer === 'undefined') return 'SharedArrayBuffer is not available (the page is not cross-origin isolated)';
+  if (!isNode && globalThis.crossOriginIsolated === false) return 'the page is not cross-origin isolated (COOP/COEP headers)';
+  if (!isNode && typeof Worker === 'undefined') return 'Workers are not available here';
+  return '';
+}
+
+async function initThreaded(source, threads) {
+  let module;
+  try {
+    module = await compile(source);
+  } catch (e) {
+    if (e instanceof AtentoError) throw e;
+    throw new AtentoError('E_WASM', `cannot compile atento-mt.wasm: ${e.message}`);
+  }
+  // The module asks for at least 16 MiB (256 pages) and may grow to 4 GiB.
+  const memory = new WebAssembly.Memory({ initial: 256, maximum: 65536, shared: true });
+  const rt = new Atento();
+  rt._sharedMemory = memory;
+  rt._module = module;
+  let instance;
+  try {
+    instance = await WebAssembly.instantiate(module, rt._imports(module));
+  } catch (e) {
+    throw new AtentoError('E_WASM', `cannot instantiate atento-mt.wasm: ${e.message}`);
+  }
+  rt._attach(instance);
+  rt.threaded = true;
+  await rt.setThreads(threads);
+  return rt;
+}
+
+function spawnThread(url) {
+  if (isNode) {
+    return import('node:worker_threads').then(({ Worker }) => {
+      // not the parent's --input-type, --eval and the like: the worker is a module file
+      const w = new Worker(url, { execArgv: process.execArgv.filter((a) => !/^--(input-type|eval|print)/.test(a)) });
+      return {
+        post: (m) => w.postMessage(m),
+        on: (f) => {
+          w.on('message', f);
+          w.on('error', (e) => f({ type: 'error', message: e.message }));
+          w.unref(); // after the listeners (which ref it): parked workers must not keep Node alive
+        },
+        terminate: () => w.terminate(),
+      };
+    });
+  }
+  const w = new Worker(url, { type: 'module', name: 'atento-thread' });
+  return Promise.resolve({
+    post: (m) => w.postMessage(m),
+    on: (f) => { w.onmessage = (e) => f(e.data); w.onerror = (e) => { e.preventDefault?.(); f({ type: 'error', message: e.message || 'worker failed' }); }; },
+    terminate: () => w.terminate(),
+  });
+}
+
 // ---- the runtime ------------------------------------------------------------
 
 export class Atento {
@@ -132,6 +238,76 @@ export class Atento {
     this._module = null; // kept to start a fresh instance after a trap
     this._fns = new Map(); // export name -> trap-catching wrapper, per instance
     this.epoch = 0; // counts instances: handles of an older one are dead
+    this.threaded = false;    // the threaded module (dist/atento-mt.wasm) is loaded
+    this.threadsError = '';   // why threads were asked for but are not available
+    this._threads = [];       // workers 1..n-1: { handle, stack, exited }
+  }
+
+  /** Threads in use (1 for the single-thread module). */
+  get threads() { return this.threaded ? this._threads.length + 1 : 1; }
+
+  /**
+   * Use n threads (1..16; 'auto' = the logical cores up to 8). Starts or
+   * stops workers of the threaded module and resolves to the count in use;
+   * the single-thread module stays at 1. Call it between operations.
+   */
+  async setThreads(n) {
+    n = wantedThreads(n);
+    if (!this.threaded) return 1;
+    if (n - 1 < this._threads.length) await this._stopThreads(n);
+    if (this.fn('atn_set_threads')(n) < 0) this.fail('E_ARG', 'setting the thread count');
+    if (isNode && n > 1 && !this._exitHook) {
+      // Node cannot end a worker_thread parked in memory.atomic.wait: at exit
+      // the pool is shrunk, so the workers leave the module and can be ended.
+      this._exitHook = () => { try { this.fn('atn_set_threads')(1); } catch { /* exiting anyway */ } };
+      process.once('exit', this._exitHook);
+    }
+    const starting = [];
+    for (let id = this._threads.length + 1; id < n; id++) {
+      const stack = this.malloc(THREAD_STACK);
+      const t = { id, stack, exited: null, handle: null };
+      this._threads.push(t);
+      starting.push(spawnThread(new URL('./thread.js', import.meta.url)).then((handle) => new Promise((resolve, reject) => {
+        t.handle = handle;
+        let onExit;
+        t.exited = new Promise((r) => { onExit = r; });
+        const timer = setTimeout(() => reject(new AtentoError('E_WASM', `thread ${id} did not start`)), THREAD_START_MS);
+        handle.on((m) => {
+          if (m.type === 'ready') { clearTimeout(timer); resolve(); }
+          else if (m.type === 'exit') onExit(true);
+          else if (m.type === 'error') { clearTimeout(timer); onExit(false); reject(new AtentoError('E_WASM', `thread ${id}: ${m.message}`)); }
+        });
+        handle.post({ module: this._module, memory: this._sharedMemory, id, stackTop: stack + THREAD_STACK });
+      })));
+    }
+    const results = await Promise.allSettled(starting);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) {
+      // Run with the threads that did start (the pool never waits for a
+      // worker that is not running).
+      await this._stopThreads(1);
+      this.fn('atn_set_threads')(1);
+      this.threadsError = failed.reason.message;
+    }
+    return this.threads;
+  }
+
+  /** Stop workers n..: they leave atn_thread_run, then are terminated. */
+  async _stopThreads(n) {
+    const leaving = this._threads.splice(n - 1);
+    if (!leaving.length) return;
+    this.fn('atn_set_threads')(n);
+    await Promise.all(leaving.map(async (t) => {
+      // A stack is freed only once its worker has provably left the module.
+      const left = t.exited ? await Promise.race([t.exited, new Promise((r) => setTimeout(() => r(false), 2000))]) : false;
+      if (t.handle) await t.handle.terminate();
+      if (left) this.free(t.stack);
+    }));
+  }
+
+  /** Stop the workers (the runtime goes on with one thread). */
+  async dispose() {
+    if (this.threaded) await this._stopThreads(1);
   }
 
   // The imports a standalone emscripten module may ask for. The core does no
@@ -168,7 +344,7 @@ export class Atento {
         };
       }
       if (name === 'random_get') {
-        return (p, n) => { globalThis.crypto.getRandomValues(self.u8.subarray(p >>> 0, (p >>> 0) + (n >>> 0))); return 0; };
+        return (p, n) => { const b = new Uint8Array(n >>> 0); globalThis.crypto.getRandomValues(b); self.u8.set(b, p >>> 0); return 0; };
       }
       if (name === 'environ_sizes_get' || name === 'args_sizes_get') {
         return (a, b) => { const dv = self.view(); dv.setUint32(a >>> 0, 0, true); dv.setUint32(b >>> 0, 0, true); return 0; };
@@ -178,6 +354,15 @@ export class Atento {
       return () => { throw new AtentoError('E_ABORT', `atento.wasm called an import it should not need: ${mod}.${name}`); };
     };
     for (const imp of WebAssembly.Module.imports(module)) {
+      if (imp.kind === 'memory' && this._sharedMemory) { (imports[imp.module] ??= {})[imp.name] = this._sharedMemory; continue; }
+      if (imp.name === '__emscripten_init_main_thread_js') {
+        // the threaded libc's main-thread setup: (thread block, is main
+        // browser thread, is main runtime thread, can block)
+        const onPage = !isNode && typeof WorkerGlobalScope === 'undefined';
+        imports[imp.module] ??= {};
+        imports[imp.module][imp.name] = (tb) => self.exports._emscripten_thread_init(tb, onPage ? 1 : 0, 1, onPage ? 0 : 1);
+        continue;
+      }
       if (imp.kind !== 'function') {
         throw new AtentoError('E_WASM', `atento.wasm imports a ${imp.kind} (${imp.module}.${imp.name}); rebuild it with ./build.sh`);
       }
@@ -189,7 +374,7 @@ export class Atento {
   _attach(instance) {
     this.exports = instance.exports;
     this._fns = new Map();
-    this.memory = instance.exports.memory;
+    this.memory = instance.exports.memory ?? this._sharedMemory;
     if (!(this.memory instanceof WebAssembly.Memory)) throw new AtentoError('E_WASM', 'atento.wasm exports no memory');
     if (typeof this.exports._initialize === 'function') this.exports._initialize();
     this._scratch = this.malloc(16);
@@ -231,6 +416,15 @@ export class Atento {
     this._fns = new Map();
     this._buf = this._u8 = this._dv = null;
     let restarted = false;
+    if (this._sharedMemory) {
+      // The threaded module: its workers are parked in the old memory. They
+      // are ended, and the fresh instance gets a fresh memory and one thread
+      // (setThreads starts workers again).
+      for (const t of this._threads) t.handle?.terminate();
+      this._threads = [];
+      this._sharedMemory = new WebAssembly.Memory({ initial: 256, maximum: 65536, shared: true });
+      this.threadsError = 'the threads were stopped after a trap';
+    }
     if (this._module) {
       try {
         this._attach(new WebAssembly.Instance(this._module, this._imports(this._module)));

@@ -374,6 +374,27 @@ export class Model {
     return this._request({ type: 'detect', id: nextId++, text }).then((r) => ({ language: r.language, confidence: r.confidence }));
   }
 
+  /**
+   * Fine-tune this translation model on sentence pairs ([{source, target}] or
+   * [[source, target]]) in its worker (docs/training.md). opts: to ('es'),
+   * steps, lr, seed, replay (source sentences whose own translations are
+   * replayed; default none here — the CLI uses models/finetune-replay.tsv),
+   * onProgress({step, steps, loss}), signal (abort between steps).
+   * Resolves to {bytes (the new GGUF, a Uint8Array: load() it, save it),
+   * info, losses, trainMs, memoryBytes, reason: 'done'|'abort'}.
+   */
+  finetune(pairs, opts = {}) {
+    const { onProgress, signal, ...o } = opts;
+    const id = nextId++;
+    if (signal) {
+      if (signal.aborted) queueMicrotask(() => this._abort(id));
+      else signal.addEventListener('abort', () => this._abort(id), { once: true });
+    }
+    return this._request({ type: 'finetune', id, pairs, opts: o }, {
+      onProgress: onProgress ? (m) => onProgress({ step: m.step, steps: m.steps, loss: m.loss }) : undefined,
+    });
+  }
+
   /** Token ids and vocabulary pieces of `text`. */
   tokenize(text, opts = {}) {
     return this._request({ type: 'tokenize', id: nextId++, text, ...opts }).then((r) => ({ tokens: r.tokens, pieces: r.pieces }));
@@ -486,7 +507,7 @@ export async function load(source, opts = {}) {
     opts.signal.addEventListener('abort', () => model._abort(id), { once: true });
   }
   try {
-    model.info = await model._request({ type: 'load', id, source: src, name, wasm: wasmMessage(opts.wasm) }, { onProgress }, src.stream ? [src.stream] : undefined);
+    model.info = await model._request({ type: 'load', id, source: src, name, wasm: wasmMessage(opts.wasm), threads: opts.threads, threadedWasm: wasmMessage(opts.threadedWasm) }, { onProgress }, src.stream ? [src.stream] : undefined);
   } catch (e) {
     model._disposing = true;
     worker.terminate();

@@ -8,15 +8,22 @@ import { initAtento, AtentoError } from './core.js';
 
 export const defaultWasmPath = fileURLToPath(new URL('../dist/atento.wasm', import.meta.url));
 
-/** Instantiate atento.wasm from a file (default: dist/atento.wasm, or $ATENTO_WASM). */
-export async function initAtentoFromFile(path = process.env.ATENTO_WASM || defaultWasmPath) {
+export const defaultThreadedWasmPath = fileURLToPath(new URL('../dist/atento-mt.wasm', import.meta.url));
+
+/**
+ * Instantiate atento.wasm from a file (default: dist/atento.wasm, or
+ * $ATENTO_WASM); with threads > 1 the threaded module (dist/atento-mt.wasm,
+ * or $ATENTO_WASM_MT) and its workers.
+ */
+export async function initAtentoFromFile(path = process.env.ATENTO_WASM || defaultWasmPath, opts = {}) {
   let bytes;
   try {
     bytes = await readFile(path);
   } catch (e) {
     throw new AtentoError('E_WASM', `${path} not found: build it with ./build.sh`);
   }
-  return initAtento(bytes);
+  const threadedPath = opts.threadedPath || process.env.ATENTO_WASM_MT || defaultThreadedWasmPath;
+  return initAtento(bytes, { threads: opts.threads, threadedWasm: threadedPath });
 }
 
 function fsMessage(e) {

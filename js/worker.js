@@ -14,8 +14,11 @@ import { initAtento, AtentoError } from './core.js';
 import { checkGenerate, checkChat, checkTranslate, checkText } from './options.js';
 import { readableBytes } from './bytes.js';
 import { detectLanguage, modelTargets, chooseDirection } from './direction.js';
+import { finetuneStream } from './finetune.js';
 
-const utf8dec = new TextDecoder('utf-8');
+const utf8decoder = new TextDecoder('utf-8');
+// TextDecoder refuses views of a SharedArrayBuffer (the threaded module's memory): copy those first.
+const utf8dec = { decode: (v) => utf8decoder.decode(typeof SharedArrayBuffer !== 'undefined' && v.buffer instanceof SharedArrayBuffer ? v.slice() : v) };
 const now = () => performance.now();
 
 // ---- transport ----------------------------------------------------------------
@@ -77,7 +80,7 @@ function onMessage(msg) {
     case 'init':
       if (msg.abortFlag) abortFlag = new Int32Array(msg.abortFlag);
       return;
-    case 'load': case 'generate': case 'chat': case 'translate': case 'detect': case 'tokenize': case 'reset': case 'dispose':
+    case 'load': case 'generate': case 'chat': case 'translate': case 'detect': case 'tokenize': case 'reset': case 'dispose': case 'finetune':
       if (disposed) {
         post({ type: 'error', id: msg.id, code: 'E_DISPOSED', message: 'the model was disposed' });
         return;
@@ -252,7 +255,7 @@ async function openSource(job) {
 const handlers = {
   async load(job) {
     if (model) fail('E_ARG', 'this worker already holds a model (one model per worker)');
-    if (!rt) rt = await initAtento(job.wasm ?? undefined);
+    if (!rt) rt = await initAtento(job.wasm ?? undefined, { threads: job.threads ?? 1, threadedWasm: job.threadedWasm ?? undefined });
     const src = await openSource(job);
     const report = progressReporter(job.id, src.phase);
     report(0, src.total, true);
@@ -278,6 +281,8 @@ const handlers = {
       fileSize: m.fileSize,
       chatTemplate: kind === 'chat' ? m.chatTemplate() : null,
       memoryBytes: rt.memoryBytes,
+      threads: rt.threads, // 1 with the single-thread module; threadsError says why threads were not used
+      threadsError: rt.threadsError || null,
       loadMs: now() - t0,
       // The languages a translation model translates into (its >>xx<< tags;
       // [] for one direction only, null when they cannot be listed).
@@ -285,6 +290,42 @@ const handlers = {
       info,
     };
     post({ type: 'loaded', id: job.id, info: modelInfo });
+  },
+
+  // Fine-tuning (docs/training.md): one 'progress' message per optimizer step
+  // ({phase: 'finetune', step, steps, loss}), then 'done' with the new GGUF
+  // bytes (transferred); abort stops between steps (reason 'abort', no bytes).
+  async finetune(job) {
+    const m = needModel();
+    if (modelInfo.kind !== 'translate') fail('E_KIND', `only translation (marian) models can be fine-tuned; this model is '${m.arch}'`);
+    const pairs = job.pairs;
+    if (!Array.isArray(pairs) || pairs.length === 0) fail('E_ARG', 'finetune: pairs must be a non-empty array of {source, target}');
+    const list = pairs.map((p, i) => {
+      const [source, target] = Array.isArray(p) ? p : [p?.source, p?.target];
+      if (typeof source !== 'string' || typeof target !== 'string') fail('E_ARG', `finetune: pair ${i + 1} is not {source, target} strings`);
+      return { source, target };
+    });
+    const o = job.opts || {};
+    const replay = Array.isArray(o.replay) ? o.replay.filter((x) => typeof x === 'string') : [];
+    const it = finetuneStream(rt, m, list, { to: o.to ?? null, steps: o.steps ?? 0, lr: o.lr ?? 0, seed: o.seed ?? 1, replay });
+    const t0 = now();
+    const losses = [];
+    for (;;) {
+      const r = it.next();
+      if (r.done) {
+        const { bytes, info } = r.value;
+        post({ type: 'done', id: job.id, reason: 'done', bytes, info, losses, trainMs: now() - t0, memoryBytes: rt.memoryBytes }, [bytes.buffer]);
+        return;
+      }
+      losses.push(r.value.loss);
+      post({ type: 'progress', id: job.id, phase: 'finetune', ...r.value });
+      await yieldNow();
+      if (isAborted(job)) {
+        it.return();
+        post({ type: 'done', id: job.id, reason: 'abort', losses });
+        return;
+      }
+    }
   },
 
   async tokenize(job) {
@@ -372,6 +413,7 @@ const handlers = {
     model?.free();
     model = null;
     disposed = true;
+    await rt?.dispose(); // the pool's workers leave before this one closes
     post({ type: 'disposed', id: job.id });
     // Let the message leave before the worker closes.
     setTimeout(() => { if (isBrowserWorker) self.close(); else process.exit(0); }, 0);

@@ -69,7 +69,7 @@ static int fail(ctx *c, int line, const char *fmt, ...) {
 }
 
 static void *alloc(ctx *c, size_t n) {
-    n = (n + 15) & ~(size_t)15;
+    if (n <= ATN_TEMPLATE_MAX_MEMORY) n = (n + 15) & ~(size_t)15; /* (rounding a huge n would wrap) */
     if (n > ATN_TEMPLATE_MAX_MEMORY || c->mem + n > ATN_TEMPLATE_MAX_MEMORY) {
         fail(c, 0, "uses more than %u MiB of memory", ATN_TEMPLATE_MAX_MEMORY >> 20);
         return NULL;
@@ -95,7 +95,7 @@ static void *alloc(ctx *c, size_t n) {
  * is charged by the byte or item, so no single operation can run long. A
  * byte scanned costs 1 unit, a dict key compared 1, a value compared or
  * printed WORK_ITEM (about what it takes next to a byte of memchr). */
-#define WORK_ITEM 64
+#define WORK_ITEM 128
 static int charge(ctx *c, uint64_t n) {
     if (n > ATN_TEMPLATE_MAX_WORK) n = ATN_TEMPLATE_MAX_WORK + 1;
     c->work += (int64_t)n;

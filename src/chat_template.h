@@ -27,9 +27,9 @@
 #define ATN_TEMPLATE_MAX_SOURCE (1u << 20)   /* template text */
 #define ATN_TEMPLATE_MAX_OUTPUT (8u << 20)   /* rendered bytes */
 #define ATN_TEMPLATE_MAX_MEMORY (64u << 20)  /* values built while rendering */
-#define ATN_TEMPLATE_MAX_STEPS 2000000       /* statements + expressions evaluated */
+#define ATN_TEMPLATE_MAX_STEPS 1000000       /* statements + expressions evaluated */
 #define ATN_TEMPLATE_MAX_DEPTH 64            /* nested blocks / parentheses */
-#define ATN_TEMPLATE_MAX_WORK 100000000      /* bytes scanned + items visited inside steps */
+#define ATN_TEMPLATE_MAX_WORK 50000000       /* bytes scanned + items visited inside steps */
 #define ATN_TEMPLATE_MAX_VALUE_DEPTH 64      /* nested lists/dicts printed, compared or read from JSON */
 
 /* Render `tmpl` (tmpl_len bytes) for n_msgs messages (NUL-terminated role and

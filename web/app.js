@@ -198,6 +198,8 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
     mark('engine compiled');
     m = await load(src, {
       wasm,
+      // every logical core up to 8 when the page is cross-origin isolated; ?threads=N to choose
+      threads: Number(new URLSearchParams(location.search).get('threads')) || 'auto',
       name,
       size,
       cache: false,

@@ -14,6 +14,7 @@ const SHELL_FILES = [
   'index.html',
   'app.js',
   'storage.js',
+  'teach.js',
   'style.css',
   'models.json',
   '../js/index.js',
@@ -22,7 +23,11 @@ const SHELL_FILES = [
   '../js/options.js',
   '../js/direction.js',
   '../js/bytes.js',
+  '../js/finetune.js',
+  '../models/finetune-replay.tsv',
   '../dist/atento.wasm',
+  '../dist/atento-mt.wasm',
+  '../js/thread.js',
 ];
 
 self.addEventListener('install', (event) => {

@@ -135,10 +135,15 @@ export function helpText(cmd, mod) {
 // ---- runtime and models ---------------------------------------------------------
 
 let runtime = null;
+let threads = 1; // --threads N, a flag of every command (bin/atento.js takes it out)
 
-/** The wasm runtime (dist/atento.wasm, or $ATENTO_WASM). */
+/** Use n threads (1..16) for the runtime that getRuntime() creates. */
+export function setThreads(n) { threads = n; }
+
+/** The wasm runtime (dist/atento.wasm, or $ATENTO_WASM; with --threads N > 1 dist/atento-mt.wasm). */
 export async function getRuntime() {
-  runtime ??= await initAtentoFromFile();
+  runtime ??= await initAtentoFromFile(undefined, { threads });
+  if (threads > 1 && runtime.threads === 1 && runtime.threadsError) process.stderr.write(`atento: running on one thread: ${runtime.threadsError}\n`);
   return runtime;
 }
 

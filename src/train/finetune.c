@@ -6,9 +6,10 @@
  *     cross-attention q/k/v/o, FFN up/down); the GGUF weights stay quantized
  *     and frozen; the encoder is frozen, so its output for each example is
  *     computed once and the backward pass stops at the decoder.
- *   - Every step: the user's pairs plus as many replayed sentences, whose
- *     targets are the original model's own greedy translations (so the rest
- *     of its behaviour is pulled back towards what it was). Replayed
+ *   - Every step: the user's pairs plus as many replayed sentences, taken in
+ *     turn from a pool of up to 8 times as many, whose targets are the
+ *     original model's own greedy translations (so the rest of its behaviour
+ *     is pulled back towards what it was). Replayed
  *     sentences whose translation contains a word the pairs replace (a word
  *     of 4+ bytes in the model's translation of a pair's source but not in
  *     the pair's target, e.g. «ordenador» for «computadora») are skipped:
@@ -34,8 +35,9 @@
 #define FT_RANK 8
 #define FT_ALPHA 16.0f
 #define FT_STEPS 30
-#define FT_LR 5e-3f
+#define FT_LR 3e-3f
 #define FT_MAX_PAIRS 4096
+#define FT_REPLAY_POOL 8 /* replayed sentences kept: up to this many times the pairs, rotated through the steps */
 
 typedef struct ft_text { char *s; size_t n; } ft_text;
 
@@ -49,6 +51,7 @@ struct atn_finetune {
     int n_pairs, n_pair_src, n_replay_src, cap_src, cap_tgt, cap_replay;
     atn_example *ex;          /* pairs first, then the replayed sentences */
     int n_ex, n_replay;
+    atn_example *batch;       /* one step's examples: the pairs + a window of the replayed ones */
     int prepared;
     float last_loss;
     char json[512];
@@ -101,7 +104,7 @@ void atn_finetune_free(atn_finetune *f) {
     for (int i = 0; i < f->n_pairs; i++) { free(f->pair_src[i].s); free(f->pair_tgt[i].s); }
     for (int i = 0; i < f->n_replay_src; i++) free(f->replay_src[i].s);
     for (int i = 0; i < f->n_ex; i++) { free((void *)f->ex[i].src); free((void *)f->ex[i].tgt); }
-    free(f->pair_src); free(f->pair_tgt); free(f->replay_src); free(f->ex);
+    free(f->pair_src); free(f->pair_tgt); free(f->replay_src); free(f->ex); free(f->batch);
     free(f);
 }
 
@@ -252,7 +255,7 @@ static int prepare(atn_finetune *f) {
         free(mt);
         free(mt_ids);
     }
-    for (int i = 0; i < f->n_replay_src && f->n_replay < f->n_pairs; i++) {
+    for (int i = 0; i < f->n_replay_src && f->n_replay < FT_REPLAY_POOL * f->n_pairs; i++) {
         char *mt = NULL;
         int32_t *mt_ids = NULL, *s = NULL;
         int nm = 0;
@@ -271,6 +274,8 @@ static int prepare(atn_finetune *f) {
         if (add_example(f, s, ns, mt_ids, nm)) goto out;
         f->n_replay++;
     }
+    f->batch = malloc((size_t)(2 * f->n_pairs) * sizeof *f->batch);
+    if (!f->batch) { atn_error("finetune: out of memory"); goto out; }
     f->prepared = 1;
     rc = 0;
 out:
@@ -284,7 +289,13 @@ int atn_finetune_step(atn_finetune *f, float *loss) {
     if (f->step >= f->steps) return 0;
     int s = ++f->step;
     float l;
-    if (atn_trainer_grad(f->t, f->ex, f->n_ex, &l)) { f->step--; return -1; }
+    /* the pairs, and the next window of as many replayed sentences (all of
+     * them when the pool is that small), so every step rehearses different
+     * sentences of the pool */
+    int n = f->n_pairs, k = f->n_replay < f->n_pairs ? f->n_replay : f->n_pairs;
+    memcpy(f->batch, f->ex, (size_t)n * sizeof *f->batch);
+    for (int i = 0; i < k; i++) f->batch[n + i] = f->ex[f->n_pairs + ((s - 1) * k + i) % f->n_replay];
+    if (atn_trainer_grad(f->t, f->batch, n + k, &l)) { f->step--; return -1; }
     atn_trainer_clip(f->t, 1.0f);
     atn_trainer_adamw(f->t, s, atn_train_lr(s, f->steps, f->warmup, f->lr), 0.9f, 0.98f, 1e-8f, 0.01f);
     f->last_loss = l;

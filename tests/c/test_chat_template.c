@@ -704,13 +704,14 @@ static void test_injection(void) {
     const char *empty_role[] = {""};
     CHECK(atn_chat_render(m, empty_role, plain, 1, 1, NULL, text, sizeof text) < 0, "empty role");
     /* tools reach the template through the request variables */
+    char *own_template = m->chat_template;
     m->chat_template = "{% for t in tools %}[{{ t.function.name }}]{% endfor %}{% for m in messages %}{{ m.content }}{% endfor %}";
     const char *vars = "{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"translate\"}}]}";
     tl = atn_chat_render_ex(m, roles, plain, 2, vars, 1, NULL, text, sizeof text);
     CHECK(tl > 0 && strcmp(text, "[translate]You are a tutor.How do you say cat?") == 0, "tools in the template: %s", tl > 0 ? text : atn_last_error());
     CHECK(atn_chat_render_ex(m, roles, plain, 2, "{\"tools\": [", 1, NULL, text, sizeof text) < 0 && strstr(atn_last_error(), "variables JSON"),
           "bad tools JSON: %s", atn_last_error());
-    m->chat_template = NULL;
+    m->chat_template = own_template;
     atn_model_free(m);
 }
 

@@ -80,3 +80,42 @@ test('parseTsv: lines, comments, CRLF, columns', () => {
   assert.deepEqual(parseTsv('# c\na\tb\r\n\n c \td\n'), [{ source: 'a', target: 'b', line: 2 }, { source: ' c ', target: 'd', line: 4 }]);
   assert.throws(() => parseTsv('a\tb\nx\n', 'p.tsv'), /p\.tsv:2: expected source<TAB>target, found 1 column$/);
 });
+
+test('Node API: model.finetune with progress events, abort, validation', async () => {
+  const { load } = await import('../../js/index.js');
+  const m = await load(tiny);
+  try {
+    const seen = [];
+    const r = await m.finetune([{ source: 'the cat', target: 'el gato' }, ['hello world', 'hola mundo']], {
+      to: 'es', steps: 4, lr: 0.005, replay: ['good morning'], onProgress: (p) => seen.push(p),
+    });
+    assert.equal(r.reason, 'done');
+    assert.deepEqual(seen.map((p) => p.step), [1, 2, 3, 4]);
+    assert.ok(seen.every((p) => p.steps === 4 && Number.isFinite(p.loss)));
+    assert.equal(r.info.pairs, 2);
+    assert.ok(r.losses[3] < r.losses[0]);
+    const tuned = await load(r.bytes);
+    assert.equal(tuned.arch, 'marian');
+    let text = '';
+    for await (const piece of tuned.translate('the cat', { to: 'es' })) text += piece.text;
+    assert.ok(text.length > 0);
+    await tuned.dispose();
+
+    const ac = new AbortController();
+    const ab = await m.finetune([['the cat', 'el gato']], { to: 'es', steps: 50, signal: ac.signal, onProgress: (p) => { if (p.step === 2) ac.abort(); } });
+    assert.equal(ab.reason, 'abort');
+    assert.ok(ab.losses.length < 50);
+
+    await assert.rejects(m.finetune([], { to: 'es' }), (e) => e.code === 'E_ARG' && /non-empty/.test(e.message));
+    await assert.rejects(m.finetune([{ source: '', target: 'x' }], { to: 'es' }), (e) => /pair 1: .*empty/.test(e.message));
+    await assert.rejects(m.finetune([{ source: 'a' }], { to: 'es' }), (e) => e.code === 'E_ARG');
+  } finally {
+    await m.dispose();
+  }
+  const l = await load(llama);
+  try {
+    await assert.rejects(l.finetune([['a', 'b']]), (e) => e.code === 'E_KIND' && /marian/.test(e.message));
+  } finally {
+    await l.dispose();
+  }
+});
