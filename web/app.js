@@ -171,6 +171,7 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
   let m;
   let entry = null;
   let download = null;
+  let finished = false; // no progress is shown after the load ended (the copy to disk may still report)
   try {
     const wasmReady = engine(); // compiled while the model downloads
     wasmReady.catch(() => {});
@@ -188,7 +189,7 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
         // Loaded while it downloads and is written to storage (one read of the network).
         download = await store.download(source.key, name, source.url, {
           signal: ctrl.signal,
-          onProgress: (p) => showLoad(wantKind, progressText(name, { phase: 'download', ...p }), p.total > 0 ? (100 * p.loaded) / p.total : null),
+          onProgress: (p) => { if (!finished) showLoad(wantKind, progressText(name, { phase: 'download', ...p }), p.total > 0 ? (100 * p.loaded) / p.total : null); },
         });
         src = download.stream;
         size = download.total;
@@ -224,6 +225,7 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
     if (e.code !== 'E_ABORTED' && !(auto && slots[wantKind])) notice(`Cannot use the model ${name}: ${why}`);
     return null;
   } finally {
+    finished = true;
     if (loadAbort === ctrl) loadAbort = null;
   }
   mark(`loaded (${Math.round(m.info.loadMs)} ms in the worker)`);

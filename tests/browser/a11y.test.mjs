@@ -92,10 +92,15 @@ test('keyboard only: Tab order follows the page, and translate, swap, tabs and c
   await page.focus('#swap');
   await page.keyboard.press('Enter');
   assert.equal(await page.inputValue('#from'), 'en');
-  // Tabs with the arrow keys, then into the chat composer.
+  // Tabs with the arrow keys (the next one is shown at once), Enter on a tab,
+  // then into the chat composer.
+  const tabIds = await page.evaluate(() => [...document.querySelectorAll('[role=tab]')].map((t) => t.id));
   await page.focus('#tab-translate');
   await page.keyboard.press('ArrowRight');
-  assert.equal(await page.evaluate(() => document.activeElement.id), 'tab-chat');
+  assert.equal(await page.evaluate(() => document.activeElement.id), tabIds[1]);
+  assert.equal(await page.isVisible(`#${tabIds[1].replace('tab-', 'view-')}`), true);
+  await page.focus('#tab-chat');
+  await page.keyboard.press('Enter');
   assert.equal(await page.isVisible('#view-chat'), true);
   assert.equal(await page.getAttribute('#messages', 'aria-live'), 'polite');
   await page.focus('#chat-input');
