@@ -289,11 +289,11 @@ static int llama_load(atn_model *m) {
     /* attention.key_length: the head size when it is not width / heads
      * (qwen3, gemma); keys and values of different sizes are not supported */
     lm->head_dim = key_len ? key_len : lm->d / lm->n_head;
+    if (lm->head_dim < 1 || lm->head_dim > 4096 || (int64_t)lm->head_dim * lm->n_head > 1 << 20)
+        return atn_error("llama: bad attention.key_length %d for %d heads", lm->head_dim, lm->n_head);
     if (val_len && val_len != lm->head_dim)
         return atn_error("llama: attention.value_length %d differs from the key length %d (not supported)", val_len,
                          lm->head_dim);
-    if (lm->head_dim < 1 || lm->head_dim > 4096)
-        return atn_error("llama: bad attention.key_length %d", lm->head_dim);
     lm->q_dim = lm->head_dim * lm->n_head;
     lm->kv_dim = lm->head_dim * lm->n_head_kv;
     if (get_u32(m, "rope.dimension_count", &lm->n_rot, 0, lm->head_dim)) return -1;

@@ -276,6 +276,51 @@ static void test_threads(void) {
     }
 }
 
+/* A copy of tests/data/arch/MODEL.gguf with the 4-byte value of `key`
+ * replaced (or the string `from` renamed to `to`) must be refused with a
+ * message containing `want`. */
+static void refused(const char *model, const char *key, uint32_t value, const char *from, const char *to,
+                    const char *want) {
+    char path[256];
+    snprintf(path, sizeof path, "tests/data/arch/%s.gguf", model);
+    size_t size;
+    unsigned char *data = read_file(path, &size);
+    if (!data) { CHECK(0, "%s", path); return; }
+    const char *needle = key ? key : from;
+    size_t nl = strlen(needle);
+    int patched = 0;
+    for (size_t i = 8; i + nl + 8 < size && !patched; i++) {
+        uint64_t len;
+        if (memcmp(data + i, needle, nl) != 0) continue;
+        memcpy(&len, data + i - 8, 8);
+        if (len != nl) continue; /* the whole key or name, not a prefix of a longer one */
+        if (key) memcpy(data + i + nl + 4, &value, 4); /* after the u32 type tag */
+        else memcpy(data + i, to, nl);
+        patched = 1;
+    }
+    CHECK(patched, "%s: %s not found", model, needle);
+    atn_model *m = atn_model_load(data, size, 1);
+    CHECK(m == NULL && strstr(atn_last_error(), want), "%s with %s changed: %s", model, needle,
+          m ? "loaded" : atn_last_error());
+    if (m) atn_model_free(m);
+    else printf("  refused: %s\n", atn_last_error());
+}
+
+static void test_refusals(void) {
+    float neg = -1.0f;
+    uint32_t neg_bits, nan_bits = 0x7fc00000u;
+    memcpy(&neg_bits, &neg, 4);
+    refused("qwen3_f32", "qwen3.attention.value_length", 16, NULL, NULL, "value_length 16 differs");
+    refused("qwen3_f32", "qwen3.attention.key_length", 1u << 20, NULL, NULL, "key_length");
+    refused("qwen3_f32", "qwen3.attention.head_count", 8, NULL, NULL, "attn_q.weight has shape");
+    refused("gemma2_f32", "gemma2.attn_logit_softcapping", neg_bits, NULL, NULL, "soft-capping");
+    refused("phi3_f32", "phi3.rope.scaling.attn_factor", nan_bits, NULL, NULL, "attn_factor");
+    refused("gemma2_f32", NULL, 0, "blk.1.post_ffw_norm.weight", "blk.1.post_ffw_norm.weighs",
+            "blk.1.post_ffw_norm.weight is missing");
+    refused("phi3_q8_0", NULL, 0, "blk.0.attn_qkv.weight", "blk.0.attn_qkx.weight", "attn_qkv.weight is missing");
+    refused("qwen3_q8_0", NULL, 0, "blk.1.attn_k_norm.weight", "blk.1.attn_k_norm.weighs", "attn_k_norm.weight is missing");
+}
+
 /* The hyper-parameters each architecture adds, as inspect shows them. */
 static void test_info(void) {
     static const struct { const char *model, *want; } cases[] = {
@@ -319,5 +364,6 @@ int main(void) {
     }
     test_info();
     test_threads();
+    test_refusals();
     return test_summary();
 }
