@@ -80,6 +80,8 @@ function bpe(word) {
 
 function encode(pre, text) {
   const ids = [];
+  // Qwen2's tokenizer.json normalizes to NFC before pre-tokenizing
+  if (pre === 'qwen2') text = text.normalize('NFC');
   for (const piece of pretokenize(pre, text)) {
     const mapped = Array.from(Buffer.from(piece, 'utf8')).map((b) => byteChar[b]).join('');
     if (pre === 'llama3' && vocab.has(mapped)) { ids.push(vocab.get(mapped)); continue; }

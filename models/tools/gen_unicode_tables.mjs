@@ -33,9 +33,13 @@ for (const [a, b, k] of ranges) {
   line += item;
 }
 if (line) out.push('    ' + line);
+out.push('};', '', '/* the categories of U+0000..U+00FF, for a lookup without a search */', 'static const uint8_t latin1[256] = {');
+const cat = (cp) => { for (const [a, b, k] of ranges) if (cp >= a && cp <= b) return k; return 0; };
+for (let r = 0; r < 256; r += 32) out.push('    ' + Array.from({ length: 32 }, (_, i) => cat(r + i)).join(',') + ',');
 out.push(`};
 
 int atn_unicode_category(uint32_t cp) {
+    if (cp < 256) return latin1[cp];   /* most text: no search */
     int lo = 0, hi = (int)(sizeof ranges / sizeof ranges[0]) - 1;
     while (lo <= hi) {
         int mid = (lo + hi) / 2;

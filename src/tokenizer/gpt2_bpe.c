@@ -75,6 +75,7 @@ int atn_gpt2_load(atn_tokenizer *t, const atn_gguf *g, const char *prefix, int f
     } else {
         int add_bos = 0;
         t->pre = atn_pretokenizer_find(s, sl, &t->ignore_merges, &add_bos);
+        t->nfc = t->pre >= 0 && atn_pretokenizer_nfc(t->pre, s, sl);
         if (t->pre >= 0 && add_bos) t->add_bos = 1;   /* llama.cpp's default; add_bos_token overrides */
         if (t->pre < 0) {
             char name[48];
@@ -210,7 +211,11 @@ static int bpe_word(void *vc, const char *w, size_t n) {
 
 int atn_gpt2_encode(const atn_tokenizer *t, const char *text, size_t len, atn_tok_out *o) {
     ctx c = { t, o, NULL, 0, NULL, 0, { NULL, 0, 0 } };
-    int rc = atn_pretokenize(t->pre, text, len, bpe_word, &c);
+    char *norm = NULL;
+    size_t norm_len = 0;
+    if (t->nfc && atn_nfc(text, len, &norm, &norm_len) < 0) return -1;
+    int rc = norm ? atn_pretokenize(t->pre, norm, norm_len, bpe_word, &c) : atn_pretokenize(t->pre, text, len, bpe_word, &c);
+    free(norm);
     free(c.sy); free(c.mapped); free(c.heap.v);
     return rc;
 }

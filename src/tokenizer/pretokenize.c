@@ -325,6 +325,13 @@ int atn_pretokenizer_find(const char *name, size_t len, int *ignore_merges, int 
     return -1;
 }
 
+/* Qwen2's tokenizer.json has an NFC normalizer; the GGUF does not record it,
+ * so it goes with the names of Qwen's own vocabularies. */
+int atn_pretokenizer_nfc(int pre, const char *name, size_t len) {
+    (void)pre;
+    return (len == 5 && memcmp(name, "qwen2", 5) == 0) || (len == 16 && memcmp(name, "deepseek-r1-qwen", 16) == 0);
+}
+
 /* ---- running the stages ------------------------------------------------------- */
 
 typedef struct {

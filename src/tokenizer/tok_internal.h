@@ -77,6 +77,7 @@ struct atn_tokenizer {
     /* gpt2 */
     int pre;
     int ignore_merges;
+    int nfc;                 /* normalize each fragment to NFC first (Qwen2's tokenizer.json does) */
     atn_tok_merge *merges;   /* open addressing by (left, right); rank < 0 = empty */
     uint32_t merges_mask;
 
@@ -133,6 +134,11 @@ int atn_pretokenize(int pre, const char *text, size_t len, atn_pretok_fn fn, voi
 /* the ATN_PRE_* of a tokenizer.ggml.pre value, or -1 if unknown; with the
  * value's ignore_merges and llama.cpp's add_bos default (either may be NULL) */
 int atn_pretokenizer_find(const char *name, size_t len, int *ignore_merges, int *add_bos);
+/* 1 if the Hugging Face tokenizers of models with this pre-tokenizer normalize to NFC */
+int atn_pretokenizer_nfc(int pre, const char *name, size_t len);
+/* unicode_nfc.c: NFC of valid UTF-8 into a malloc'ed *out, or *out = NULL
+ * when the text is NFC as it is; 0 or < 0 (out of memory) */
+int atn_nfc(const char *s, size_t len, char **out, size_t *out_len);
 /* unicode_tables.c: 1 = letter (L*), 2 = number (N*), 0 = other */
 int atn_unicode_class(uint32_t cp);
 int atn_unicode_category(uint32_t cp);   /* ATN_UC_*, 0 = other */

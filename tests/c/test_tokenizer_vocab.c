@@ -126,7 +126,40 @@ static void check_vocab(const char *name, const char *refused) {
     atn_free(data);
 }
 
+/* Qwen2's NFC normalizer: decomposed and reordered input gives the ids of
+ * its composed form (and for gpt-2, which has no normalizer, it does not) */
+static void check_nfc(void) {
+    static const char *const pairs[][2] = {
+        { "Cafe\xCC\x81", "Caf\xC3\xA9" },                                 /* e + U+0301 -> é */
+        { "a\xCC\x81\xCC\xA8 x", "\xC4\x85\xCC\x81 x" },                    /* a + acute + ogonek -> ą + acute */
+        { "\xE1\x84\x80\xE1\x85\xA1\xE1\x86\xA8!", "\xEA\xB0\x81!" },   /* Hangul L V T -> 각 */
+        { "\xE2\x84\xAB", "\xC3\x85" },                                   /* Angstrom sign -> Å (a singleton) */
+    };
+    for (int v = 0; v < 2; v++) {
+        const char *name = v ? "gpt-2" : "qwen2";
+        char path[128];
+        size_t size;
+        snprintf(path, sizeof path, "tests/data/vocab/%s.gguf", name);
+        uint8_t *data = read_file(path, &size);
+        atn_model *m = data ? atn_model_load(data, size, 1) : NULL;
+        CHECK(m != NULL, "%s loads", name);
+        if (!m) continue;
+        int all_same = 1;
+        for (size_t k = 0; k < sizeof pairs / sizeof *pairs; k++) {
+            int32_t a[64], b[64];
+            int na = atn_tokenize(m, pairs[k][0], strlen(pairs[k][0]), 0, 0, a, 64);
+            int nb = atn_tokenize(m, pairs[k][1], strlen(pairs[k][1]), 0, 0, b, 64);
+            int same = na == nb && na > 0 && memcmp(a, b, (size_t)na * sizeof *a) == 0;
+            if (v == 0) CHECK(same, "qwen2: NFC of input %zu", k);
+            all_same &= same;
+        }
+        if (v == 1) CHECK(!all_same, "gpt-2 does not normalize");
+        atn_model_free(m);
+    }
+}
+
 int main(void) {
     for (size_t i = 0; i < sizeof VOCABS / sizeof *VOCABS; i++) check_vocab(VOCABS[i].name, VOCABS[i].refused);
+    check_nfc();
     return test_summary();
 }
