@@ -53,6 +53,11 @@ typedef struct {
     mnorm enc_out, dec_out;   /* pre-norm only */
     mlayer *enc, *dec;
     float *vecs;              /* every 1-D tensor as f32 (one allocation); NULL while counting */
+    /* sinusoidal position embeddings [pe_rows][d], computed once per model
+     * but only for the positions its sessions use (their contexts, their
+     * longest sources), not for the whole context the file declares */
+    float *pe;
+    int pe_rows;
     size_t vecs_used, vecs_cap;
 } marian;
 
@@ -60,11 +65,6 @@ typedef struct {
     int rows_cap;             /* rows of the activation buffers */
     float *x, *r, *q, *k, *v, *o, *ff, *att; /* [rows][d] .. [rows][n_ff], att [n_ctx] */
     int *slot, *pos;          /* [rows] for atn_eval */
-    /* sinusoidal position embeddings [pe_rows][d], computed for the
-     * positions a session uses (its context, its longest source) rather than
-     * for the model's whole declared context */
-    float *pe;
-    int pe_rows;
     /* self-attention cache: [layer][slot][pos][d] for k and v */
     float *kc, *vc;
     int n_slots;
@@ -186,6 +186,7 @@ static void marian_free(atn_model *m) {
     free(mm->enc);
     free(mm->dec);
     free(mm->vecs);
+    free(mm->pe);
     free(mm);
     m->impl = NULL;
 }
@@ -309,7 +310,7 @@ static void session_free(atn_session *s) {
         free(ms->x); free(ms->r); free(ms->q); free(ms->k); free(ms->v); free(ms->o); free(ms->ff); free(ms->att);
         free(ms->kc); free(ms->vc); free(ms->tmp); free(ms->xattn);
         for (int i = 0; i < ATN_MARIAN_MAX_SOURCES; i++) { free(ms->ck[i]); free(ms->cv[i]); }
-        free(ms->slot); free(ms->pos); free(ms->pe);
+        free(ms->slot); free(ms->pos);
         free(ms->hK); free(ms->hV); free(ms->hn);
         free(ms);
     }
@@ -354,21 +355,22 @@ static int ensure_rows(atn_session *s, int n) {
 }
 
 /* Position embeddings for positions 0..rows-1 (Marian's sinusoids: column
- * i < d/2 sin(pos / 10000^(2i/d)), column d/2+i cos). */
+ * i < d/2 sin(pos / 10000^(2i/d)), column d/2+i cos), grown in the model
+ * (single-threaded use of one model, as everywhere: embed() reads mm->pe
+ * afresh on each call, so growing it moves nothing a session holds). */
 static int ensure_pe(atn_session *s, int rows) {
-    msession *ms = s->impl;
-    const marian *mm = s->model->impl;
-    if (rows <= ms->pe_rows) return 0;
-    if (grow(&ms->pe, atn_mul_size((size_t)rows, (size_t)mm->d))) return -1;
-    for (int p = ms->pe_rows; p < rows; p++) {
-        float *row = ms->pe + (size_t)p * (size_t)mm->d;
+    marian *mm = s->model->impl;
+    if (rows <= mm->pe_rows) return 0;
+    if (grow(&mm->pe, atn_mul_size((size_t)rows, (size_t)mm->d))) return -1;
+    for (int p = mm->pe_rows; p < rows; p++) {
+        float *row = mm->pe + (size_t)p * (size_t)mm->d;
         for (int i = 0; i < mm->d / 2; i++) {
             double ang = p / pow(10000.0, 2.0 * i / (double)mm->d);
             row[i] = (float)sin(ang);
             row[mm->d / 2 + i] = (float)cos(ang);
         }
     }
-    ms->pe_rows = rows;
+    mm->pe_rows = rows;
     return 0;
 }
 
@@ -568,7 +570,7 @@ int atn_marian_encode(atn_session *s, int slot, const int32_t *src, int n) {
     int d = mm->d, hd = mm->hd;
     float qscale = 1.0f / sqrtf((float)hd);
     float *x = ms->x;
-    embed(mm, ms->pe, src, NULL, 0, n, x);
+    embed(mm, mm->pe, src, NULL, 0, n, x);
     for (int l = 0; l < mm->n_enc; l++) {
         const mlayer *L = &mm->enc[l];
         const float *in = sub_input(mm, ms, x, n, &L->attn_norm);
@@ -634,7 +636,7 @@ int atn_marian_decode_src(atn_session *s, const int32_t *tok, const int *slot, c
     float qscale = 1.0f / sqrtf((float)hd);
     size_t slot_stride = (size_t)s->n_ctx * (size_t)d, layer_stride = slot_stride * (size_t)ms->n_slots;
     float *x = ms->x;
-    embed(mm, ms->pe, tok, pos, 0, n, x);
+    embed(mm, mm->pe, tok, pos, 0, n, x);
     for (int l = 0; l < mm->n_dec; l++) {
         const mlayer *L = &mm->dec[l];
         float *kc = ms->kc + layer_stride * (size_t)l, *vc = ms->vc + layer_stride * (size_t)l;

@@ -60,8 +60,11 @@ static void kv_str(buf *b, const char *key, const char *v) { str(b, key); u32(b,
 static void kv_tokens(buf *b, const char *key) { /* a two-token vocabulary */
     str(b, key); u32(b, ATN_GGUF_ARRAY); u32(b, ATN_GGUF_STRING); u64(b, 2); str(b, "a"); str(b, "b");
 }
+static void tinfo_at(buf *b, const char *name, uint64_t ne0, uint64_t ne1, uint32_t type, uint64_t off) {
+    str(b, name); u32(b, 2); u64(b, ne0); u64(b, ne1); u32(b, type); u64(b, off);
+}
 static void tinfo2(buf *b, const char *name, uint64_t ne0, uint64_t ne1, uint32_t type) {
-    str(b, name); u32(b, 2); u64(b, ne0); u64(b, ne1); u32(b, type); u64(b, 0);
+    tinfo_at(b, name, ne0, ne1, type, 0);
 }
 static void data(buf *b, size_t n) {
     while (b->n % 32) put(b, "", 1);
@@ -126,10 +129,13 @@ static void test_hostile_llama(void) {
 
 /* A 600-byte marian file claiming width 65536, 256+256 layers, a 262144-wide
  * feed-forward and 65536 positions used to ask for 2.5 GB of vectors and a
- * 16 GiB position table before looking at a single tensor. */
-static void test_hostile_marian(void) {
+ * 16 GiB position table before looking at a single tensor. With one small
+ * tensor it goes through the marian loader, which must fail on the missing
+ * embeddings having asked for nothing of the claimed sizes; with none at all
+ * it opens as a tokenizer-only model, which cannot run. */
+static void test_hostile_marian(int with_tensor) {
     buf b = {0};
-    put(&b, "GGUF", 4); u32(&b, 3); u64(&b, 0); u64(&b, 10);
+    put(&b, "GGUF", 4); u32(&b, 3); u64(&b, with_tensor ? 1 : 0); u64(&b, 10);
     kv_str(&b, "general.architecture", "marian");
     kv_u32(&b, "marian.embedding_length", 65536);
     kv_u32(&b, "marian.encoder.block_count", 256);
@@ -140,12 +146,17 @@ static void test_hostile_marian(void) {
     kv_u32(&b, "marian.decoder_start_token_id", 0);
     kv_str(&b, "tokenizer.ggml.model", "llama");
     kv_tokens(&b, "tokenizer.ggml.tokens");
+    if (with_tensor) {
+        tinfo2(&b, "enc.blk.0.attn_q.weight", 32, 1, ATN_TYPE_F32);
+        data(&b, 32 * 4);
+    }
     size_t asked;
     atn_model *m = load_counted(&b, &asked);
-    /* no tensors at all: it opens as a tokenizer-only model (nothing of the
-     * claimed sizes is allocated), which cannot run */
-    CHECK(m && atn_session_new(m, 8) == NULL && strstr(atn_last_error(), "only a vocabulary"), "hostile marian: '%s'",
-          atn_last_error());
+    if (with_tensor)
+        CHECK(!m && strstr(atn_last_error(), "token_embd.weight is missing"), "hostile marian: '%s'", atn_last_error());
+    else
+        CHECK(m && atn_session_new(m, 8) == NULL && strstr(atn_last_error(), "only a vocabulary"), "hostile marian: '%s'",
+              atn_last_error());
     CHECK(asked <= b.n + (1 << 20), "hostile marian (%zu bytes): the loader asked for %zu bytes", b.n, asked);
     atn_model_free(m);
     free(b.p);
@@ -199,6 +210,63 @@ static void test_kv_cache_sizes(void) {
     atn_model_free(m);
 }
 
+/* The KV cache of Llama-3.2-1B (16 layers, 8 KV heads of 64) at its
+ * advertised 131072-token context is 16 * 131072 * 512 * 4 = 2^32 bytes:
+ * exactly 0 in 32 bits. A model with that cache shape (width 512 instead of
+ * 2048, a tiny vocabulary and feed-forward: a 9 MB q4_0 file) must be
+ * refused at that context in WebAssembly and work at a small one. */
+static void test_llama_1b_kv_shape(void) {
+    enum { L = 16, D = 512, FF = 32, V = 32 };
+    static const char *mats[] = {"attn_q", "attn_k", "attn_v", "attn_output"};
+    buf b = {0};
+    int n_tensors = 2 + L * 9;
+    put(&b, "GGUF", 4); u32(&b, 3); u64(&b, (uint64_t)n_tensors); u64(&b, 7);
+    kv_str(&b, "general.architecture", "llama");
+    kv_u32(&b, "llama.block_count", L);
+    kv_u32(&b, "llama.embedding_length", D);
+    kv_u32(&b, "llama.feed_forward_length", FF);
+    kv_u32(&b, "llama.attention.head_count", 8);
+    kv_u32(&b, "llama.attention.head_count_kv", 8);
+    kv_u32(&b, "llama.context_length", 131072);
+    uint64_t off = 0;
+    size_t row = atn_row_size(ATN_TYPE_Q4_0, D), ffrow = atn_row_size(ATN_TYPE_Q4_0, FF);
+#define T(name, ne0, ne1, type, bytes) (tinfo_at(&b, name, ne0, ne1, type, off), off += ((bytes) + 31) / 32 * 32)
+    T("token_embd.weight", D, V, ATN_TYPE_Q4_0, row * V);
+    T("output_norm.weight", D, 1, ATN_TYPE_F32, D * 4);
+    for (int l = 0; l < L; l++) {
+        char n[64];
+        for (int k = 0; k < 4; k++) {
+            snprintf(n, sizeof n, "blk.%d.%s.weight", l, mats[k]);
+            T(n, D, D, ATN_TYPE_Q4_0, row * D);
+        }
+        snprintf(n, sizeof n, "blk.%d.ffn_gate.weight", l); T(n, D, FF, ATN_TYPE_Q4_0, row * FF);
+        snprintf(n, sizeof n, "blk.%d.ffn_up.weight", l); T(n, D, FF, ATN_TYPE_Q4_0, row * FF);
+        snprintf(n, sizeof n, "blk.%d.ffn_down.weight", l); T(n, FF, D, ATN_TYPE_Q4_0, ffrow * D);
+        snprintf(n, sizeof n, "blk.%d.attn_norm.weight", l); T(n, D, 1, ATN_TYPE_F32, D * 4);
+        snprintf(n, sizeof n, "blk.%d.ffn_norm.weight", l); T(n, D, 1, ATN_TYPE_F32, D * 4);
+    }
+#undef T
+    data(&b, (size_t)off);
+    size_t asked;
+    atn_model *m = load_counted(&b, &asked);
+    CHECK(m != NULL, "1B-shaped model: %s", atn_last_error());
+    if (!m) { free(b.p); return; }
+    CHECK(asked <= b.n / 4 + (1 << 20), "1B-shaped model (%zu bytes): the loader asked for %zu bytes", b.n, asked);
+    if (sizeof(size_t) == 4) {
+        count_reset();
+        atn_session *s = atn_session_new(m, 131072);
+        CHECK(!s && strstr(atn_last_error(), "needs a 8.0 GiB KV cache"), "ctx 131072: '%s'", atn_last_error());
+        CHECK(asked_max < ((size_t)1 << 30), "ctx 131072: asked for %zu bytes at once", asked_max);
+        atn_session_free(s);
+    }
+    atn_session *s = atn_session_new(m, 256);
+    int32_t ids[2] = {1, 2};
+    CHECK(s && atn_eval(s, ids, 2, 0) == 0, "ctx 256: %s", atn_last_error());
+    atn_session_free(s);
+    atn_model_free(m);
+    free(b.p);
+}
+
 /* One word of 2^27 bytes: the BPE work buffers ((n+1) symbols, (2n+1)
  * nodes of 16 bytes) wrapped in 32 bits, to a 16-byte node array. Only in
  * WebAssembly, where the memory runs out cleanly; natively the work would
@@ -222,9 +290,11 @@ static void test_long_word(void) {
 int main(void) {
     test_helpers();
     test_hostile_llama();
-    test_hostile_marian();
+    test_hostile_marian(1);
+    test_hostile_marian(0);
     test_budget_of_real_models();
     test_kv_cache_sizes();
+    test_llama_1b_kv_shape();
     test_long_word();
     return test_summary();
 }
