@@ -1,8 +1,8 @@
 // teach.js — the page's Teach view: fine-tune the translation model in use
 // on the user's own sentence pairs (docs/training.md). Everything heavy runs
 // in the model's worker (Model.finetune); this file moves text, draws the
-// loss, and stores the result. The adapted model is kept in Cache Storage
-// under its own name through the page's openModel (app.js, window.atento),
+// loss, and stores the result. The adapted model is kept in the page's
+// storage (web/storage.js) under its own name through openModel (app.js, window.atento),
 // becomes the translation model in use, and the Models view switches back
 // to the original at any time.
 import { parseTsv, replaySources } from '../js/finetune.js';

@@ -49,7 +49,8 @@ test('Teach: fine-tune in the worker, progress, loss plot, stored under its own 
   assert.ok(await page.evaluate(() => window.__ticks) > 3, 'the main thread kept running');
   assert.equal(await page.evaluate(() => window.atento.slots.translate.name), 'tiny taught');
   assert.ok((await page.textContent('#teach-after')).length > 0);
-  const stored = await page.evaluate(async () => (await (await caches.open('atento-models-v1')).keys()).map((r) => decodeURIComponent(r.url)));
+  // Kept by the page's storage (web/storage.js) under its own key.
+  const stored = await page.evaluate(() => window.atento.store.list().flatMap((e) => e.keys).map(decodeURIComponent));
   assert.ok(stored.some((u) => u.endsWith('local-model/tiny taught')), stored.join(' '));
   await screenshot(page, 'teach');
 
