@@ -1,5 +1,7 @@
 // Types of the atento npm package's high-level API (js/index.js).
-// The low-level layer is 'atento/core' (js/core.d.ts).
+// The low-level layer is 'atento/core' (js/core.d.ts). These types need no
+// DOM lib: they compile under a Node-only config too (tests/types/).
+import type { WasmModule } from './js/core.js';
 
 export type ErrorCode =
   | 'E_WASM' | 'E_UNSUPPORTED' | 'E_ARG' | 'E_NOMEM' | 'E_FREED' | 'E_LOAD' | 'E_TOKENIZE'
@@ -27,13 +29,15 @@ export interface Progress {
 export interface LoadOptions {
   onProgress?: (p: Progress) => void;
   /** atento.wasm: a URL, a path (Node), its bytes or a compiled module. Default: dist/atento.wasm of the package. */
-  wasm?: string | URL | BufferSource | WebAssembly.Module;
+  wasm?: string | URL | ArrayBuffer | ArrayBufferView | WasmModule;
+  /** With a stream source: its length in bytes, if known (for progress and one allocation). */
+  size?: number;
   /** Threads (1-16, or 'auto': the logical cores up to 8). More than 1 loads the threaded module
    * (dist/atento-mt.wasm) where memory can be shared (Node; a cross-origin isolated page), else
    * the single-thread one; ModelInfo.threads says which ran. Default 1. */
   threads?: number | 'auto';
   /** atento-mt.wasm, like `wasm`. Default: dist/atento-mt.wasm of the package. */
-  threadedWasm?: string | URL | BufferSource | WebAssembly.Module;
+  threadedWasm?: string | URL | ArrayBuffer | ArrayBufferView | WasmModule;
   /** A name for messages (default: the file name). */
   name?: string;
   /** Browser: the Cache Storage cache to look the URL up in and store the download to; false: none. */
@@ -59,6 +63,8 @@ export interface ModelInfo {
   loadMs: number;
   /** atn_model_info_json, parsed. */
   info: Record<string, unknown>;
+  /** Translation models: the target languages (the vocabulary's >>xx<< tags); [] for one direction only; null when unknown or not a translation model. */
+  targets: string[] | null;
 }
 
 export interface SamplingOptions {
@@ -90,9 +96,12 @@ export interface GenerateOptions extends SamplingOptions {
 }
 
 export interface TranslateOptions {
-  /** 1 (greedy, streamed token by token) to 8. */
+  /** 1 (greedy, streamed token by token) to 8 (an integer; anything else is E_ARG). */
   beam?: number;
-  from?: string;
+  /**
+   * The target language, one of info.targets. Left out: the language of the
+   * text is detected and a two-language model translates into the other one.
+   */
   to?: string;
   /** Ask for the cross-attention weights of each sentence. */
   attention?: boolean;
@@ -208,14 +217,37 @@ export interface SentenceResult {
   attention?: Attention;
 }
 
-export interface TranslateResult extends Result {
+export interface TranslateResult extends Omit<Result, 'reason'> {
+  /** 'same-language': the text is already in `to`; it comes back unchanged in `text`, with a note. */
+  reason: Result['reason'] | 'same-language';
   sentences: Omit<SentenceResult, 'attention'>[];
-  /** Set when the model has no tag for the language asked (a one-direction model). */
+  /** The language detected in the text ('en', 'es'), or null. */
+  from: string | null;
+  /** The language translated into ('' for a model without language tags). */
+  to: string;
+  /** Why the text was not translated, in words (reason 'same-language'). */
   note?: string;
 }
 
+/** The limits of an option: the same rules in the API, the CLIs and the page. */
+export interface OptionRule {
+  int?: boolean;
+  min?: number;
+  max?: number;
+  /** Exclusive lower bound. */
+  gt?: number;
+  /** The command-line flag (without --). */
+  flag: string;
+}
+
+/** beam, maxTokens, temperature, topK, topP, minP, repeatPenalty, repeatLastN, seed, topN, nCtx. */
+export const RULES: Readonly<Record<'beam' | 'maxTokens' | 'temperature' | 'topK' | 'topP' | 'minP' | 'repeatPenalty' | 'repeatLastN' | 'seed' | 'topN' | 'nCtx', OptionRule>>;
+
+/** "an integer from 1 to 8": what a rule allows, in words. */
+export function ruleText(rule: OptionRule): string;
+
 /** Async iterable of pieces that is also a promise of the final result. */
-export class Stream<R extends Result = Result> implements AsyncIterable<Piece>, PromiseLike<R> {
+export class Stream<R = Result> implements AsyncIterable<Piece>, PromiseLike<R> {
   readonly id: number;
   readonly result: Promise<R>;
   /** Stop this generation now: the iteration ends at once (unread pieces are dropped); the result has reason 'abort'. */
@@ -265,6 +297,8 @@ export class Model {
   /** Forget the chat's KV cache (a new conversation). */
   resetChat(): Promise<Result>;
   translate(text: string, opts?: TranslateOptions): Stream<TranslateResult>;
+  /** The language of a text (src/langid.c: English or Spanish), and how sure (0.5–1). */
+  detectLanguage(text: string): Promise<{ language: 'en' | 'es' | null; confidence: number }>;
   /** Fine-tune this translation model on sentence pairs (docs/training.md); resolves to the new GGUF bytes. */
   finetune(pairs: Array<{ source: string; target: string } | [string, string]>, opts?: FinetuneOptions): Promise<FinetuneResult>;
   tokenize(text: string, opts?: { addSpecial?: boolean; parseSpecial?: boolean }): Promise<{ tokens: number[]; pieces: string[] }>;
@@ -275,7 +309,12 @@ export class Model {
 }
 
 /** Load a GGUF model (URL, path in Node, File/Blob or bytes) into a new worker. */
-export function load(source: string | URL | Blob | ArrayBuffer | ArrayBufferView, opts?: LoadOptions): Promise<Model>;
+export function load(source: string | URL | Blob | ByteStream | ArrayBuffer | ArrayBufferView, opts?: LoadOptions): Promise<Model>;
+
+/** A ReadableStream of bytes (moved to the worker and read as it arrives); typed without the DOM lib. */
+export interface ByteStream {
+  getReader(): { read(): Promise<{ done: boolean; value?: Uint8Array }> };
+}
 
 /** "1.5 MB", "812 kB". */
 export function formatBytes(n: number): string;

@@ -142,7 +142,8 @@ export function createStaticServer({ root, quiet = true }) {
       done(200);
       res.writeHead(200, h);
       if (req.method === 'HEAD') return res.end();
-      createReadStream(file).on('error', () => res.destroy()).pipe(res);
+      // 1 MiB reads (64 KiB by default): a model file goes out in few, large writes.
+      createReadStream(file, { highWaterMark: 1 << 20 }).on('error', () => res.destroy()).pipe(res);
     } catch (e) {
       if (e.code === 'ENOENT' || e.code === 'ENOTDIR') { done(404); return send(res, 404, 'not found\n'); }
       done(500);

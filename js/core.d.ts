@@ -9,7 +9,19 @@ export class AtentoError extends Error {
   constructor(code: ErrorCode, message: string);
 }
 
-export type WasmSource = BufferSource | URL | string | Response | Promise<Response> | WebAssembly.Module;
+/**
+ * A compiled WebAssembly.Module. Written without the DOM's WebAssembly
+ * namespace so that these types compile under a Node-only config (no DOM lib).
+ */
+export type WasmModule = object;
+
+/** The wasm memory (a WebAssembly.Memory). */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(delta: number): number;
+}
+
+export type WasmSource = ArrayBuffer | ArrayBufferView | URL | string | Response | Promise<Response> | WasmModule;
 
 export function defaultWasmUrl(): URL;
 export interface InitOptions {
@@ -44,8 +56,8 @@ export interface ModelBuffer {
 }
 
 export class Atento {
-  readonly exports: WebAssembly.Exports;
-  readonly memory: WebAssembly.Memory;
+  readonly exports: Record<string, unknown>;
+  readonly memory: WasmMemory;
   /** Current size of wasm memory in bytes (it only grows: also the peak). */
   readonly memoryBytes: number;
   /** The threaded module is loaded (dist/atento-mt.wasm). */

@@ -13,8 +13,10 @@
 // docs/worker-protocol.md. Every failure is an AtentoError (an Error) with a
 // `code` and a one-line message.
 import { AtentoError } from './core.js';
+import { checkGenerate, checkChat, checkTranslate, checkText } from './options.js';
 
 export { AtentoError };
+export { RULES, ruleText } from './options.js';
 
 const isNode = typeof process !== 'undefined' && !!(process.versions && process.versions.node) && typeof window === 'undefined';
 const workerUrl = new URL('./worker.js', import.meta.url);
@@ -229,19 +231,26 @@ export class Model {
   // Let Node exit while nothing is pending.
   _release() { if (this._pending.size === 0) this._worker.unref(); }
 
-  _request(msg, extra = {}) {
+  _request(msg, extra = {}, transfer = undefined) {
     return new Promise((resolve, reject) => {
       try {
-        this._send(msg, { resolve, reject, ...extra });
+        this._send(msg, { resolve, reject, ...extra }, transfer);
       } catch (e) {
         reject(e);
       }
     });
   }
 
-  _stream(msg, opts = {}) {
+  _stream(msg, opts = {}, check = null) {
     const id = msg.id;
     const stream = new Stream(this, id, { onToken: opts.onToken, onSentence: opts.onSentence, onSentenceDone: opts.onSentenceDone });
+    // Bad options fail the stream at once, with the same words everywhere (js/options.js).
+    try {
+      check?.();
+    } catch (e) {
+      stream._fail(e);
+      return stream;
+    }
     if (opts.signal) {
       if (opts.signal.aborted) queueMicrotask(() => stream.abort());
       else opts.signal.addEventListener('abort', () => stream.abort(), { once: true });
@@ -268,7 +277,7 @@ export class Model {
    */
   generate(prompt, opts = {}) {
     const { signal, onToken, ...o } = opts;
-    return this._stream({ type: 'generate', id: nextId++, prompt, opts: o }, { signal, onToken });
+    return this._stream({ type: 'generate', id: nextId++, prompt, opts: o }, { signal, onToken }, () => checkGenerate(prompt, o));
   }
 
   /**
@@ -279,8 +288,17 @@ export class Model {
    */
   chat(messages, opts = {}) {
     const { signal, onToken, runTool, maxToolRounds, ...o } = opts;
-    if (runTool) return this._chatWithTools(messages, o, { signal, onToken, runTool, maxToolRounds });
-    return this._stream({ type: 'chat', id: nextId++, messages, opts: o }, { signal, onToken });
+    if (runTool) {
+      try {
+        checkChat(messages, o);
+      } catch (e) {
+        const failed = new Stream(this, nextId++);
+        failed._fail(e);
+        return failed;
+      }
+      return this._chatWithTools(messages, o, { signal, onToken, runTool, maxToolRounds });
+    }
+    return this._stream({ type: 'chat', id: nextId++, messages, opts: o }, { signal, onToken }, () => checkChat(messages, o));
   }
 
   // Tools (docs/chat.md): with opts.tools the template shows the model the
@@ -334,10 +352,26 @@ export class Model {
   /**
    * Translate text (a sentence or a whole page: it is split into sentences,
    * line breaks kept). Pieces carry `sentence`, the index of the sentence.
+   * `to` is the target language and must be one of the model's
+   * (info.targets); without it the language of the text is detected and a
+   * two-language model translates into the other one. Text already in `to`
+   * is given back as it is, with reason 'same-language' and a note. The
+   * result says `from` (detected) and `to`.
    */
   translate(text, opts = {}) {
     const { signal, onToken, onSentence, onSentenceDone, ...o } = opts;
-    return this._stream({ type: 'translate', id: nextId++, text, opts: o }, { signal, onToken, onSentence, onSentenceDone });
+    return this._stream({ type: 'translate', id: nextId++, text, opts: o }, { signal, onToken, onSentence, onSentenceDone },
+      () => checkTranslate(text, o, this.info?.targets ?? null));
+  }
+
+  /** The language of `text`: {language: 'en'|'es'|null, confidence} (src/langid.c). */
+  detectLanguage(text) {
+    try {
+      checkText('the text', text);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this._request({ type: 'detect', id: nextId++, text }).then((r) => ({ language: r.language, confidence: r.confidence }));
   }
 
   /**
@@ -420,9 +454,12 @@ async function sourceMessage(source, opts) {
     return { url, cacheName: opts.cache === false ? undefined : (opts.cache || undefined) };
   }
   if (typeof Blob !== 'undefined' && source instanceof Blob) return { blob: source };
+  // A stream of the bytes (e.g. one branch of a download the caller also
+  // stores): moved to the worker, read as it arrives. opts.size: its length, if known.
+  if (typeof ReadableStream !== 'undefined' && source instanceof ReadableStream) return { stream: source, size: opts.size > 0 ? opts.size : 0 };
   if (source instanceof ArrayBuffer) return { bytes: source };
   if (ArrayBuffer.isView(source)) return { bytes: source };
-  throw new AtentoError('E_ARG', 'load: expected a URL, a path (Node), a File/Blob, an ArrayBuffer or a Uint8Array');
+  throw new AtentoError('E_ARG', 'load: expected a URL, a path (Node), a File/Blob, a ReadableStream, an ArrayBuffer or a Uint8Array');
 }
 
 function wasmMessage(wasm) {
@@ -470,7 +507,7 @@ export async function load(source, opts = {}) {
     opts.signal.addEventListener('abort', () => model._abort(id), { once: true });
   }
   try {
-    model.info = await model._request({ type: 'load', id, source: src, name, wasm: wasmMessage(opts.wasm), threads: opts.threads, threadedWasm: wasmMessage(opts.threadedWasm) }, { onProgress });
+    model.info = await model._request({ type: 'load', id, source: src, name, wasm: wasmMessage(opts.wasm), threads: opts.threads, threadedWasm: wasmMessage(opts.threadedWasm) }, { onProgress }, src.stream ? [src.stream] : undefined);
   } catch (e) {
     model._disposing = true;
     worker.terminate();

@@ -11,6 +11,9 @@
 // reads the shared abort flag when the page is cross-origin isolated.
 // No model logic lives here: every step is a call into the C API via core.js.
 import { initAtento, AtentoError } from './core.js';
+import { checkGenerate, checkChat, checkTranslate, checkText } from './options.js';
+import { readableBytes } from './bytes.js';
+import { detectLanguage, modelTargets, chooseDirection } from './direction.js';
 import { finetuneStream } from './finetune.js';
 
 const utf8decoder = new TextDecoder('utf-8');
@@ -77,7 +80,7 @@ function onMessage(msg) {
     case 'init':
       if (msg.abortFlag) abortFlag = new Int32Array(msg.abortFlag);
       return;
-    case 'load': case 'generate': case 'chat': case 'translate': case 'tokenize': case 'reset': case 'dispose': case 'finetune':
+    case 'load': case 'generate': case 'chat': case 'translate': case 'detect': case 'tokenize': case 'reset': case 'dispose': case 'finetune':
       if (disposed) {
         post({ type: 'error', id: msg.id, code: 'E_DISPOSED', message: 'the model was disposed' });
         return;
@@ -187,6 +190,7 @@ async function openSource(job) {
     let done = false;
     return { total: u8.length, reader: { read: async () => (done ? { done: true } : (done = true, { done: false, value: u8 })) }, phase: 'read' };
   }
+  if (src.stream) return { total: src.size || 0, reader: src.stream.getReader(), phase: 'download' };
   if (src.blob) {
     if (typeof src.blob.stream !== 'function') fail('E_ARG', 'load: the file cannot be read');
     return { total: src.blob.size, reader: src.blob.stream().getReader(), phase: 'read' };
@@ -280,6 +284,9 @@ const handlers = {
       threads: rt.threads, // 1 with the single-thread module; threadsError says why threads were not used
       threadsError: rt.threadsError || null,
       loadMs: now() - t0,
+      // The languages a translation model translates into (its >>xx<< tags;
+      // [] for one direction only, null when they cannot be listed).
+      targets: kind === 'translate' ? modelTargets(m) : null,
       info,
     };
     post({ type: 'loaded', id: job.id, info: modelInfo });
@@ -337,7 +344,7 @@ const handlers = {
     const m = needModel();
     if (modelInfo.kind !== 'chat') fail('E_KIND', `this model (${m.arch}) translates; it cannot generate free text`);
     const opts = job.opts || {};
-    if (job.prompt === '' || job.prompt === undefined || job.prompt === null || job.prompt.length === 0) fail('E_ARG', 'the prompt is empty');
+    checkGenerate(job.prompt, opts);
     const ids = Array.isArray(job.prompt) || ArrayBuffer.isView(job.prompt)
       ? Array.from(job.prompt)
       : Array.from(m.tokenize(String(job.prompt ?? ''), { addSpecial: opts.addSpecial ?? true, parseSpecial: opts.parseSpecial ?? false }));
@@ -354,6 +361,7 @@ const handlers = {
     const m = needModel();
     if (modelInfo.kind !== 'chat') fail('E_KIND', `this model (${m.arch}) translates; load a chat model to chat`);
     const opts = job.opts || {};
+    checkChat(job.messages, opts);
     const messages = checkMessages(job.messages);
     if (!chatSession || (opts.nCtx && chatSession.nCtx !== opts.nCtx)) {
       chatSession?.free();
@@ -389,6 +397,14 @@ const handlers = {
     const m = needModel();
     if (modelInfo.kind !== 'translate') fail('E_KIND', `this model (${m.arch}) is not a translation model; load a marian model to translate`);
     await translate(job, m, job.text, job.opts || {});
+  },
+
+  // The language of a text ('en', 'es' or null) and how sure the detector is.
+  async detect(job) {
+    needModel();
+    checkText('the text', job.text);
+    const d = detectLanguage(rt, job.text);
+    post({ type: 'done', id: job.id, reason: 'done', language: d.language, confidence: d.confidence });
   },
 
   async dispose(job) {
@@ -461,8 +477,9 @@ function topProbs(m, session, n) {
       best[k] = [x, i];
     }
   }
-  return best.map(([x, id]) => ({ token: id, text: utf8dec.decode(m.tokenToBytes(id)), p: Math.exp(x - max) / sum }));
+  return best.map(([x, id]) => ({ token: id, text: readableBytes(m.tokenToBytes(id)), p: Math.exp(x - max) / sum }));
 }
+
 
 // Evaluate `fresh` (in chunks, so that an abort is seen during a long
 // prefill), then stream tokens until the end, the token limit or an abort.
@@ -620,8 +637,15 @@ function attentionOf(t, nSrc) {
 }
 
 async function translate(job, m, text, opts) {
-  if (typeof text !== 'string') fail('E_ARG', 'translate: text must be a string');
-  const beam = clampInt(opts.beam ?? 1, 1, 8);
+  checkTranslate(text, opts, modelInfo.targets);
+  const beam = opts.beam ?? 1;
+  const dir = chooseDirection(detectLanguage(rt, text), opts.to || undefined, modelInfo.targets);
+  if (dir.sameLanguage) {
+    // Not translated again: the caller is told, and gets the text back as it is.
+    post({ type: 'done', id: job.id, reason: 'same-language', text, tokens: [], sentences: [], from: dir.from, to: dir.to, note: dir.note,
+      stats: { sentences: 0, genTokens: 0, decodeMs: 0, tokensPerSecond: 0 } });
+    return;
+  }
   const bytes = utf8enc.encode(text);
   const sentences = sentencesOf(bytes);
   const count = sentences.length;
@@ -633,13 +657,7 @@ async function translate(job, m, text, opts) {
       rt.free(lp);
     }
   };
-  let t = newTranslator(opts.to || '');
-  let note = '';
-  if (!t && opts.to && /no target-language tag/.test(rt.lastError())) {
-    // A single-direction model (no >>xx<< tags): it translates the one way it knows.
-    note = rt.lastError();
-    t = newTranslator('');
-  }
+  const t = newTranslator(dir.to);
   if (!t) rt.fail('E_TRANSLATE', 'starting the translation');
   const t0 = now();
   const results = [];
@@ -706,7 +724,7 @@ async function translate(job, m, text, opts) {
   }
   const ms = now() - t0;
   post({
-    type: 'done', id: job.id, reason, text: out, tokens: [], sentences: results, ...(note ? { note } : {}),
+    type: 'done', id: job.id, reason, text: out, tokens: [], sentences: results, from: dir.from, to: dir.to,
     stats: { sentences: results.length, genTokens: nTokens, decodeMs: ms, tokensPerSecond: ms > 0 ? (nTokens / ms) * 1000 : 0 },
   });
 }

@@ -1,12 +1,12 @@
 // app.js — the atento page. No framework: the DOM, the npm package's API
-// (../js/index.js, which runs each model in a Web Worker) and Cache Storage.
+// (../js/index.js, which runs each model in a Web Worker) and storage.js
+// (models kept in the Origin Private File System / Cache Storage).
 // The main thread only moves text around; loading, tokenizing and decoding
 // all happen in the workers.
 import { load, formatBytes } from '../js/index.js';
+import * as store from './storage.js';
 
 const $ = (id) => document.getElementById(id);
-const MODEL_CACHE = 'atento-models-v1';
-const LOCAL_PREFIX = new URL('./local-model/', location.href).href; // keys of models opened from disk
 
 // ---- small helpers ----------------------------------------------------------------
 
@@ -31,7 +31,6 @@ function el(tag, props = {}, ...children) {
 }
 
 const fmtRate = (b) => (b > 0 ? `${formatBytes(b)}/s` : '');
-const hasCaches = typeof caches !== 'undefined';
 
 // ---- tabs ---------------------------------------------------------------------------
 
@@ -48,6 +47,8 @@ function selectTab(tab, focus = false) {
   if (location.hash !== '#' + name) history.replaceState(null, '', '#' + name);
   if (name === 'models') refreshModelLists();
   if (name === 'attention') drawAttention();
+  // The tab that needs a model starts getting it now (once).
+  if (name === 'translate' || name === 'chat') ensureModel(name);
 }
 for (const t of tabs) {
   t.addEventListener('click', () => selectTab(t));
@@ -81,13 +82,17 @@ async function engine() {
 }
 
 // ---- models: shipped defaults, slots, storage -------------------------------------------
+//
+// A model is downloaded when a tab first needs it (the Translate tab at
+// startup, the Chat tab when opened), streamed into storage (storage.js) and
+// loaded from there; later visits load it from storage, offline too.
 
 let shipped = [];
 const shippedReady = fetch('models.json').then((r) => r.json()).then((j) => {
   shipped = j.models.map((m) => ({ ...m, url: new URL(m.url, new URL('models.json', location.href)).href }));
 }).catch(() => { shipped = []; });
 
-// What is loaded: kind 'translate' and 'chat', each {model, key, name, info} or a pending promise.
+// What is loaded: kind 'translate' and 'chat', each {model, key, name, info}.
 const slots = { translate: null, chat: null };
 const loading = { translate: null, chat: null };
 
@@ -103,96 +108,145 @@ function showInUse() {
   $('inuse-chat').textContent = slotLabel('chat');
 }
 
-let loadAbort = null;
-function showLoad(text, value, max) {
-  $('load-box').hidden = false;
-  $('load-status').textContent = text;
-  const p = $('load-progress');
-  if (value === null) p.removeAttribute('value');
-  else { p.max = max; p.value = value; }
+// Progress of a load: in the tab that waits for it and in the Models tab.
+const loadBars = {
+  translate: ['translate-loadbar', 'translate-loadprog', 'translate-loadtext'],
+  chat: ['chat-loadbar', 'chat-loadprog', 'chat-loadtext'],
+  models: ['load-box', 'load-progress', 'load-status'],
+};
+function showLoad(kind, text, percent) {
+  for (const k of [kind, 'models']) {
+    const ids = loadBars[k];
+    if (!ids) continue;
+    $(ids[0]).hidden = false;
+    $(ids[2]).textContent = text;
+    const p = $(ids[1]);
+    if (percent === null || percent === undefined) p.removeAttribute('value');
+    else { p.max = 100; p.value = percent; }
+  }
 }
-function hideLoad() { $('load-box').hidden = true; }
+function hideLoad(kind) {
+  for (const k of [kind, 'models']) if (loadBars[k]) $(loadBars[k][0]).hidden = true;
+}
+
+let loadAbort = null;
 $('load-cancel').addEventListener('click', () => loadAbort?.abort());
 
 function progressText(name, p) {
-  const verb = p.phase === 'download' ? 'Downloading' : 'Reading';
-  const pct = p.percent !== null ? `${p.percent.toFixed(0)}%` : '';
+  const verb = p.phase === 'download' ? 'Downloading' : 'Loading';
+  const pct = p.total > 0 ? `${Math.min(100, (100 * p.loaded) / p.total).toFixed(0)}%` : '';
   const bytes = p.total > 0 ? `${formatBytes(p.loaded)} of ${formatBytes(p.total)}` : formatBytes(p.loaded);
   return [`${verb} ${name}:`, pct, bytes, fmtRate(p.bytesPerSecond)].filter(Boolean).join(' ');
 }
 
-// The bytes of a stored model, or null.
-async function cachedModel(key) {
-  if (!hasCaches) return null;
-  try {
-    const c = await caches.open(MODEL_CACHE);
-    const r = await c.match(key);
-    return r ? await r.blob() : null;
-  } catch {
-    return null;
+// Actions that need the model wait (disabled) while it loads.
+function setBusy(kind, busy) {
+  if (kind === 'translate') {
+    $('view-translate').setAttribute('aria-busy', busy ? 'true' : 'false');
+    $('translate').disabled = busy || !!translating;
+  } else if (kind === 'chat') {
+    $('view-chat').setAttribute('aria-busy', busy ? 'true' : 'false');
+    $('send').disabled = busy || !!chatting;
   }
 }
 
 /**
  * Load a model into the slot its architecture asks for.
- * source: {key, name, url?} or {key, name, blob}. Returns the slot or null on
- * failure (a notice says why; the page keeps working).
+ * source: {key, name, url?, blob?}. keep: store it for next time. auto: a
+ * default the page chose (a model the user picked meanwhile wins).
+ * Returns the slot or null on failure (a notice says why; the page keeps working).
  */
-async function openModel(source, { wantKind = null, store = true, quiet = false } = {}) {
+// When each step of getting a model happened (ms since navigation), for
+// docs/benchmarks.md's first-token figures: window.atento.timeline.
+const timeline = [];
+const mark = (what) => timeline.push({ what, at: Math.round(performance.now()) });
+
+async function openModel(source, { wantKind = null, keep = true, quiet = false, auto = false } = {}) {
   const name = source.name;
+  mark(`open ${name}`);
   const ctrl = new AbortController();
   loadAbort = ctrl;
-  const status = (t) => {
-    showLoad(t, null);
-    setStatus(wantKind, t);
-  };
-  status(`Loading ${name}…`);
+  setBusy(wantKind, true);
+  showLoad(wantKind, `Loading ${name}…`, null);
   let m;
+  let entry = null;
+  let download = null;
+  let finished = false; // no progress is shown after the load ended (the copy to disk may still report)
   try {
-    const wasm = await engine();
-    let src = source.blob || (await cachedModel(source.key));
-    const fromUrl = !src;
-    if (fromUrl) src = source.url;
+    const wasmReady = engine(); // compiled while the model downloads
+    wasmReady.catch(() => {});
+    let src = source.blob || null;
+    if (!src && source.key) {
+      entry = store.find(source.key);
+      if (entry) {
+        src = await store.blobOf(entry);
+        if (!src) { await store.remove(entry.id); entry = null; }
+      }
+    }
+    let size = 0;
+    if (!src && source.url) {
+      if (keep && store.canStore()) {
+        // Loaded while it downloads and is written to storage (one read of the network).
+        download = await store.download(source.key, name, source.url, {
+          signal: ctrl.signal,
+          onProgress: (p) => { if (!finished) showLoad(wantKind, progressText(name, { phase: 'download', ...p }), p.total > 0 ? (100 * p.loaded) / p.total : null); },
+        });
+        src = download.stream;
+        size = download.total;
+      } else src = source.url;
+    }
+    const wasm = await wasmReady;
+    mark('engine compiled');
     m = await load(src, {
       wasm,
       // every logical core up to 8 when the page is cross-origin isolated; ?threads=N to choose
       threads: Number(new URLSearchParams(location.search).get('threads')) || 'auto',
       name,
-      cache: fromUrl && store && hasCaches ? MODEL_CACHE : false,
+      size,
+      cache: false,
       signal: ctrl.signal,
-      onProgress: (p) => {
-        const t = progressText(name, p);
-        showLoad(t, p.percent !== null ? p.percent : null, 100);
-        setStatus(wantKind, t);
-      },
+      // A download reports its own progress (above).
+      onProgress: download ? undefined : (p) => showLoad(wantKind, progressText(name, p), p.percent),
     });
+    if (download) {
+      // In use now; kept once the copy is on disk, then hashed (duplicates merged).
+      download.stored.then((e) => { mark('stored'); return store.settle(e); }).then(() => refreshModelLists()).catch((e) => {
+        if (!quiet && e.code !== 'E_ABORTED') notice(`${name} works, but cannot be stored in this browser: ${e.message}`);
+      });
+    }
   } catch (e) {
-    hideLoad();
-    setStatus(wantKind, '');
+    // A download still running (and its copy to storage) stops too; a copy
+    // already made of a file that does not load is not kept.
+    ctrl.abort();
+    download?.stored.then((x) => store.remove(x.id)).catch(() => {});
+    hideLoad(wantKind);
+    setBusy(wantKind, false);
     const why = e.message.startsWith(name + ': ') ? e.message.slice(name.length + 2) : e.message;
-    if (e.code !== 'E_ABORTED') notice(`Cannot use the model ${name}: ${why}`);
+    if (e.code !== 'E_ABORTED' && !(auto && slots[wantKind])) notice(`Cannot use the model ${name}: ${why}`);
     return null;
   } finally {
+    finished = true;
     if (loadAbort === ctrl) loadAbort = null;
   }
-  hideLoad();
+  mark(`loaded (${Math.round(m.info.loadMs)} ms in the worker)`);
+  hideLoad(wantKind);
+  setBusy(wantKind, false);
   const kind = m.info.kind;
   if (wantKind && kind !== wantKind) {
     m.dispose();
-    setStatus(wantKind, '');
     notice(`${name} is a ${kind === 'chat' ? 'chat (' + m.info.arch + ')' : 'translation'} model; a ${wantKind} model is needed here.`);
     return null;
   }
-  if (source.blob && store && hasCaches) {
-    // Keep models opened from disk for next time.
+  if (auto && slots[kind]) { m.dispose(); return slots[kind]; }
+  if (source.blob && keep) {
+    // Kept for next time, once: the same content already kept gains a name only.
     try {
-      const c = await caches.open(MODEL_CACHE);
-      await c.put(source.key, new Response(source.blob, { headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(source.blob.size), 'X-Atento-Name': name } }));
-      navigator.storage?.persist?.().catch(() => {});
+      await store.saveBlob(source.key, name, source.blob);
     } catch (e) {
       if (!quiet) notice(`${name} works, but cannot be stored in this browser: ${e.message}`);
     }
   }
+  if (entry && !entry.hash) store.settle(entry).then(() => refreshModelLists()).catch(() => {});
   const old = slots[kind];
   slots[kind] = { model: m, key: source.key, name, info: m.info };
   if (old && old.model !== m) old.model.dispose();
@@ -200,7 +254,8 @@ async function openModel(source, { wantKind = null, store = true, quiet = false 
   setStatus(kind, `${name} ready (${formatBytes(m.info.fileSize)}, loaded in ${(m.info.loadMs / 1000).toFixed(1)} s).`);
   showInUse();
   refreshModelLists();
-  if (kind === 'chat') resetChatView();
+  if (kind === 'chat' && old) resetChatView();
+  if (kind === 'translate') detectSoon();
   return slots[kind];
 }
 
@@ -217,19 +272,16 @@ async function ensureModel(kind) {
     await shippedReady;
     let last = null;
     try { last = JSON.parse(localStorage.getItem(`atento.${kind}`) || 'null'); } catch { /* ignore */ }
-    if (last && last.key) {
-      const blob = await cachedModel(last.key);
-      if (blob || last.url) {
-        const s = await openModel({ key: last.key, name: last.name, url: last.url, blob: blob || undefined }, { wantKind: kind, store: false, quiet: true });
-        if (s) return s;
-      }
+    if (last && last.key && (store.find(last.key) || last.url)) {
+      const s = await openModel({ key: last.key, name: last.name, url: last.url || undefined }, { wantKind: kind, quiet: true, auto: true });
+      if (s) return s;
     }
     const def = shipped.find((x) => x.kind === kind);
     if (!def) {
       notice(`No ${kind} model is available: open one in the Models tab.`);
       return null;
     }
-    return openModel({ key: def.url, name: def.name, url: def.url }, { wantKind: kind });
+    return openModel({ key: def.url, name: def.name, url: def.url }, { wantKind: kind, auto: true });
   })();
   try {
     return await loading[kind];
@@ -240,27 +292,8 @@ async function ensureModel(kind) {
 
 // ---- Models panel ---------------------------------------------------------------------
 
-async function storedModels() {
-  if (!hasCaches) return [];
-  try {
-    const c = await caches.open(MODEL_CACHE);
-    const out = [];
-    for (const req of await c.keys()) {
-      const r = await c.match(req);
-      let size = Number(r.headers.get('Content-Length'));
-      if (!Number.isFinite(size) || size <= 0) size = (await r.clone().blob()).size;
-      const name = r.headers.get('X-Atento-Name') || decodeURIComponent(req.url.split('/').pop());
-      out.push({ key: req.url, name, size });
-    }
-    return out;
-  } catch {
-    return [];
-  }
-}
-
-async function deleteStored(key) {
-  const c = await caches.open(MODEL_CACHE);
-  await c.delete(key);
+async function deleteStored(id) {
+  await store.remove(id);
   refreshModelLists();
 }
 
@@ -269,46 +302,39 @@ async function refreshModelLists() {
   if (refreshing) return refreshing;
   refreshing = (async () => {
     await shippedReady;
-    const stored = await storedModels();
-    const storedKeys = new Set(stored.map((s) => s.key));
+    const stored = store.list();
     const inUse = new Set(Object.values(slots).filter(Boolean).map((s) => s.key));
+    const inUseEntry = (e) => e.keys.some((k) => inUse.has(k));
 
     const ul = $('shipped');
     ul.replaceChildren();
     if (!shipped.length) ul.append(el('li', { class: 'empty', text: 'No shipped models listed.' }));
     for (const d of shipped) {
-      const li = el('li', {},
+      const kept = store.find(d.url);
+      ul.append(el('li', {},
         el('span', { class: 'name', text: d.name }),
         el('span', { class: 'size', text: d.size ? formatBytes(d.size) : '' }),
-        el('span', { class: 'help', text: inUse.has(d.url) ? 'in use' : storedKeys.has(d.url) ? 'stored' : '' }),
-        el('button', { type: 'button', text: 'Use', onclick: () => openModel({ key: d.url, name: d.name, url: d.url }) }));
-      ul.append(li);
-      if (!d.size) {
-        fetch(d.url, { method: 'HEAD' }).then((r) => {
-          const n = Number(r.headers.get('Content-Length'));
-          if (r.ok && n > 0) { d.size = n; li.querySelector('.size').textContent = formatBytes(n); }
-          else if (!r.ok) li.querySelector('.size').textContent = 'not available';
-        }).catch(() => {});
-      }
+        el('span', { class: 'help', text: inUse.has(d.url) ? 'in use' : kept ? 'stored' : 'downloaded when first used' }),
+        el('button', { type: 'button', text: 'Use', 'aria-label': `Use ${d.name}`, onclick: () => openModel({ key: d.url, name: d.name, url: d.url }) })));
     }
 
     const su = $('stored');
     su.replaceChildren();
-    if (!stored.length) su.append(el('li', { class: 'empty', text: hasCaches ? 'Nothing stored yet.' : 'This browser cannot store models (Cache Storage needs https or localhost).' }));
+    if (!stored.length) su.append(el('li', { class: 'empty', text: store.canStore() ? 'Nothing stored yet.' : 'This browser cannot store models (storage needs https or localhost).' }));
     for (const s of stored) {
-      const local = s.key.startsWith(LOCAL_PREFIX);
+      const url = s.keys.find((k) => !k.startsWith('file:'));
+      const where = s.where === 'opfs' ? 'file system' : 'cache';
       su.append(el('li', {},
         el('span', { class: 'name', text: s.name }),
         el('span', { class: 'size', text: formatBytes(s.size) }),
-        el('span', { class: 'help', text: (inUse.has(s.key) ? 'in use · ' : '') + (local ? 'opened from disk' : 'downloaded') }),
-        el('button', { type: 'button', text: 'Use', onclick: async () => openModel({ key: s.key, name: s.name, blob: await cachedModel(s.key), url: local ? undefined : s.key }) }),
-        el('button', { type: 'button', text: 'Delete', 'aria-label': `Delete ${s.name}`, onclick: () => deleteStored(s.key) })));
+        el('span', { class: 'help', text: [inUseEntry(s) ? 'in use' : '', url ? 'downloaded' : 'opened from disk', where].filter(Boolean).join(' · ') }),
+        el('button', { type: 'button', text: 'Use', 'aria-label': `Use ${s.name}`, onclick: () => openModel({ key: s.keys[0], name: s.name, url }) }),
+        el('button', { type: 'button', text: 'Delete', 'aria-label': `Delete ${s.name}`, onclick: () => deleteStored(s.id) })));
     }
-    if (navigator.storage?.estimate) {
-      const e = await navigator.storage.estimate();
-      $('storage-usage').textContent = `Using ${formatBytes(e.usage)} of ${formatBytes(e.quota)} available.`;
-    }
+    const e = await store.estimate();
+    $('storage-usage').textContent = e ? `Using ${formatBytes(e.usage)} of ${formatBytes(e.quota)} available.` : '';
     showInUse();
+    showOffline();
   })();
   try { await refreshing; } finally { refreshing = null; }
 }
@@ -316,15 +342,14 @@ async function refreshModelLists() {
 function openFile(file) {
   if (!file) return;
   if (!/\.gguf$/i.test(file.name)) notice(`${file.name} does not end in .gguf; trying it anyway.`);
-  const key = LOCAL_PREFIX + encodeURIComponent(file.name);
-  openModel({ key, name: file.name, blob: file });
+  openModel({ key: `file:${file.name}`, name: file.name, blob: file });
 }
 
 $('file').addEventListener('change', (e) => { openFile(e.target.files[0]); e.target.value = ''; });
 const drop = $('drop');
 drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
 drop.addEventListener('dragleave', () => drop.classList.remove('over'));
-drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); openFile(e.dataTransfer.files[0]); });
+drop.addEventListener('drop', (e) => { e.preventDefault(); e.stopPropagation(); drop.classList.remove('over'); openFile(e.dataTransfer.files[0]); });
 drop.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); $('file').click(); } });
 // A file dropped anywhere else must not navigate away from the page.
 window.addEventListener('dragover', (e) => e.preventDefault());
@@ -338,29 +363,61 @@ $('url-form').addEventListener('submit', (e) => {
 });
 
 // ---- Translate ------------------------------------------------------------------------
+//
+// The direction needs no thought: the language of the text is detected
+// (src/langid.c, through the model's worker) and it is translated into the
+// other one; "From" can also be set by hand, and ⇄ swaps.
 
 const LANG = { en: 'English', es: 'Spanish' };
+const other = (l) => (l === 'en' ? 'es' : l === 'es' ? 'en' : null);
 let translating = null; // the running stream
 let lastAttention = []; // per sentence: {source, text, attention}
+let detectedLang = null;
 
-function direction() { return document.querySelector('input[name=dir]:checked').value; }
+function sourceLang() { return $('from').value === 'auto' ? detectedLang : $('from').value; }
 function showDirection() {
-  const [from, to] = direction().split('-');
-  $('src-label').textContent = LANG[from];
-  $('dst-label').textContent = LANG[to];
-  $('src').lang = from;
-  $('dst').lang = to;
+  const auto = $('from').value === 'auto';
+  const from = sourceLang();
+  const to = other(from);
+  $('src-label').textContent = from ? `${LANG[from]}${auto ? ' (detected)' : ''}` : 'Text to translate';
+  $('dst-label').textContent = to ? LANG[to] : 'Translation';
+  $('to-lang').textContent = to ? LANG[to] : 'the other language';
+  $('src').lang = from || '';
+  $('dst').lang = to || '';
 }
-for (const r of document.querySelectorAll('input[name=dir]')) r.addEventListener('change', showDirection);
+$('from').addEventListener('change', () => { showDirection(); detectSoon(); });
+
+// Detect the language as the text changes (once the model's worker is there).
+let detectTimer = 0;
+function detectSoon() {
+  clearTimeout(detectTimer);
+  detectTimer = setTimeout(async () => {
+    const text = $('src').value;
+    const slot = slots.translate;
+    if ($('from').value !== 'auto') { $('detected').textContent = ''; return; }
+    if (!text.trim() || !slot) { detectedLang = null; $('detected').textContent = ''; showDirection(); return; }
+    try {
+      const d = await slot.model.detectLanguage(text);
+      if ($('src').value !== text) return;
+      detectedLang = d.language;
+      $('detected').textContent = d.language ? `Detected: ${LANG[d.language] || d.language}` : 'No language detected yet';
+    } catch { /* a new model is loading; the translation detects again */ }
+    showDirection();
+  }, 200);
+}
+$('src').addEventListener('input', detectSoon);
+
 $('swap').addEventListener('click', () => {
-  const other = direction() === 'en-es' ? 'es-en' : 'en-es';
-  document.querySelector(`input[name=dir][value="${other}"]`).checked = true;
+  const from = sourceLang();
+  const to = other(from) || 'es';
+  $('from').value = to;
   const out = $('dst').textContent;
   if (out.trim()) $('src').value = out;
   $('dst').textContent = '';
   showDirection();
+  detectSoon();
 });
-$('src-clear').addEventListener('click', () => { $('src').value = ''; $('dst').textContent = ''; $('src').focus(); });
+$('src-clear').addEventListener('click', () => { $('src').value = ''; $('dst').textContent = ''; detectSoon(); $('src').focus(); });
 $('copy').addEventListener('click', async () => {
   const t = $('dst').textContent;
   try {
@@ -382,14 +439,23 @@ $('src').addEventListener('keydown', (e) => {
 $('translate').addEventListener('click', () => runTranslate());
 $('translate-stop').addEventListener('click', () => translating?.abort());
 
+let translateWaiting = false; // a translation asked for while the model loads: run once, when ready
 async function runTranslate() {
   const text = $('src').value;
   if (!text.trim()) { $('src').focus(); return; }
+  if (translateWaiting) return;
   if (translating) translating.abort();
   clearNotice();
-  const slot = await ensureModel('translate');
+  translateWaiting = true;
+  let slot;
+  try {
+    slot = await ensureModel('translate');
+  } finally {
+    translateWaiting = false;
+  }
   if (!slot) return;
-  const [from, to] = direction().split('-');
+  const from = $('from').value;
+  const to = from === 'auto' ? undefined : other(from);
   const beam = Number($('beam').value);
   const out = $('dst');
   // Finished sentences are text nodes; the one being decoded is a span that
@@ -405,7 +471,7 @@ async function runTranslate() {
   $('translate-stop').disabled = false;
   const t0 = performance.now();
   const stream = slot.model.translate(text, {
-    from, to, beam, attention: true,
+    to, beam, attention: true,
     onSentence: (s) => {
       current = el('span', { class: 'current' });
       out.append(current);
@@ -414,6 +480,12 @@ async function runTranslate() {
     },
     onToken: (piece) => {
       if (!current) return;
+      if (!tokens) {
+        // For tests/browser/first-visit.test.mjs: the first token since the click, and since navigation.
+        window.atento.firstTokenMs = performance.now() - t0;
+        window.atento.firstTokenAt = performance.now();
+        mark('first translated token');
+      }
       current.textContent += piece.text;
       tokens++;
     },
@@ -429,12 +501,17 @@ async function runTranslate() {
     const r = await stream;
     if (translating !== stream) return; // replaced by a newer translation
     const secs = (performance.now() - t0) / 1000;
+    if (from === 'auto' && r.from) { detectedLang = r.from; $('detected').textContent = `Detected: ${LANG[r.from] || r.from}`; showDirection(); }
+    if (r.reason === 'same-language') {
+      out.textContent = '';
+      $('translate-status').textContent = `The text is already in ${LANG[r.to] || r.to}: nothing to translate. Choose “Detect language” or press ⇄ to translate it the other way.`;
+      return;
+    }
     out.textContent = r.text;
     const n = r.stats?.sentences ?? 0;
     $('translate-status').textContent = r.reason === 'abort'
       ? `Stopped after ${n} sentence${n === 1 ? '' : 's'}.`
       : `${n} sentence${n === 1 ? '' : 's'}, ${r.stats?.genTokens ?? tokens} tokens in ${secs.toFixed(2)} s (${(r.stats?.tokensPerSecond ?? 0).toFixed(1)} tokens/s).`;
-    if (r.note) notice(`${r.note}: it translated in the only direction it knows.`);
     fillAttentionSelectors();
   } catch (e) {
     if (translating !== stream) return;
@@ -497,15 +574,39 @@ function stopChat() {
   chatting.abort();
 }
 
+// A message sent while the model loads is shown at once, marked as waiting,
+// and sent once the model is ready: never twice, whatever else is pressed.
+let chatQueued = false;
 async function sendChat() {
   const text = $('chat-input').value.trim();
-  if (!text || chatting) return;
+  if (!text || chatting || chatQueued) return;
   clearNotice();
-  const slot = await ensureModel('chat');
-  if (!slot) return;
   $('chat-input').value = '';
   conversation.push({ role: 'user', content: text });
-  addMessage('user', text);
+  const userLi = addMessage('user', text);
+  let slot = slots.chat;
+  if (!slot) {
+    chatQueued = true;
+    userLi.classList.add('queued');
+    const wait = el('span', { class: 'meta', text: 'waiting for the model to load…' });
+    userLi.append(wait);
+    $('send').disabled = true;
+    try {
+      slot = await ensureModel('chat');
+    } finally {
+      chatQueued = false;
+      userLi.classList.remove('queued');
+      wait.remove();
+    }
+    if (!slot) {
+      // Not sent: the text goes back to the box.
+      userLi.remove();
+      conversation.pop();
+      $('chat-input').value = text;
+      $('send').disabled = false;
+      return;
+    }
+  }
   const li = addMessage('assistant', '');
   li.classList.add('streaming');
   const body = li.querySelector('.body');
@@ -687,14 +788,22 @@ function drawAttention() {
 
 // ---- startup -------------------------------------------------------------------------------
 
+// Offline or not, and what is kept for offline use.
+let shellStored = false;
+function showOffline() {
+  const n = store.list().length;
+  let t;
+  if (navigator.onLine === false) t = n ? `Offline: the ${n} stored model${n === 1 ? '' : 's'} still work.` : 'Offline, and no model is stored yet.';
+  else if (shellStored) t = n ? `Works offline: the page and ${n} model${n === 1 ? '' : 's'} are stored.` : 'The page is stored for offline use; models are stored when first used.';
+  else t = '';
+  $('offline-status').textContent = t;
+}
+
 showDirection();
 showInUse();
 fillAttentionSelectors();
 if (matchMedia('(min-width: 720px)').matches) $('chat-settings').open = true;
-{
-  const t = tabs.find((x) => '#' + x.id.replace('tab-', '') === location.hash);
-  if (t) selectTab(t);
-}
+selectTab(tabs.find((x) => '#' + x.id.replace('tab-', '') === location.hash) || tabs[0]);
 {
   const iso = globalThis.crossOriginIsolated ? 'cross-origin isolated' : 'not cross-origin isolated';
   engine().then(
@@ -705,14 +814,17 @@ if (matchMedia('(min-width: 720px)').matches) $('chat-settings').open = true;
 if ('serviceWorker' in navigator) {
   navigator.serviceWorker.register('sw.js').then(async () => {
     await navigator.serviceWorker.ready;
-    $('offline-status').textContent = 'Works offline after this visit.';
+    shellStored = true;
+    showOffline();
   }).catch((e) => { $('offline-status').textContent = `Offline use unavailable (${e.message}).`; });
 }
-addEventListener('online', () => { $('offline-status').textContent = 'Online.'; });
-addEventListener('offline', () => { $('offline-status').textContent = 'Offline: stored models still work.'; });
+addEventListener('online', showOffline);
+addEventListener('offline', showOffline);
+showOffline();
+store.tidy();
 
 // For the tests and the curious.
 window.atento = {
-  slots, openModel, ensureModel, refreshModelLists,
+  slots, openModel, ensureModel, refreshModelLists, store, timeline,
   showAttention(entries) { lastAttention = entries; fillAttentionSelectors(); },
 };

@@ -1,23 +1,28 @@
 // sw.js — the atento page's service worker: after the first visit the page,
-// its scripts, atento.wasm and the shipped models load with the network off.
+// its scripts and atento.wasm load with the network off.
 //
-// Strategy: the app shell (HTML, JS, CSS, the .wasm) is fetched from the
-// network when it can be, so a new build shows up at once, and from the cache
-// when the network fails. Model files (.gguf) are large and do not change
-// under the same name: cache first. Models live in their own cache
-// (atento-models-v1, shared with the page's Models panel).
-const SHELL = 'atento-shell-v1';
-const MODELS = 'atento-models-v1';
+// It keeps the app shell only (HTML, JS, CSS, the .wasm), fetched from the
+// network when it can be, so a new build shows up at once, and from the
+// cache when the network fails. Models are not its business: the page
+// downloads each one when a tab first needs it and keeps it itself
+// (web/storage.js: the Origin Private File System, Cache Storage for small
+// files), so no model is ever fetched twice or before it is wanted.
+const SHELL = 'atento-shell-v2';
+const PAGE_STORE = 'atento-models-v2'; // web/storage.js's cache: not ours to delete
 const SHELL_FILES = [
   './',
   'index.html',
   'app.js',
+  'storage.js',
   'teach.js',
   'style.css',
   'models.json',
   '../js/index.js',
   '../js/worker.js',
   '../js/core.js',
+  '../js/options.js',
+  '../js/direction.js',
+  '../js/bytes.js',
   '../js/finetune.js',
   '../models/finetune-replay.tsv',
   '../dist/atento.wasm',
@@ -30,24 +35,13 @@ self.addEventListener('install', (event) => {
     const shell = await caches.open(SHELL);
     // One missing file must not stop the others from being cached.
     await Promise.all(SHELL_FILES.map((f) => shell.add(new Request(f, { cache: 'no-cache' })).catch(() => {})));
-    // The shipped models: cached now so that the first offline visit works.
-    try {
-      const list = await (await fetch('models.json', { cache: 'no-cache' })).json();
-      const models = await caches.open(MODELS);
-      await Promise.all(list.models.map(async (m) => {
-        const url = new URL(m.url, new URL('models.json', self.location.href)).href;
-        if (await models.match(url)) return;
-        const r = await fetch(url);
-        if (r.ok) await models.put(url, r);
-      }));
-    } catch { /* not available yet: the page stores them when it loads them */ }
     await self.skipWaiting();
   })());
 });
 
 self.addEventListener('activate', (event) => {
   event.waitUntil((async () => {
-    for (const k of await caches.keys()) if (k.startsWith('atento-') && k !== SHELL && k !== MODELS) await caches.delete(k);
+    for (const k of await caches.keys()) if (k.startsWith('atento-') && k !== SHELL && k !== PAGE_STORE) await caches.delete(k);
     await self.clients.claim();
   })());
 });
@@ -57,19 +51,10 @@ self.addEventListener('fetch', (event) => {
   if (req.method !== 'GET') return;
   const url = new URL(req.url);
   if (url.origin !== self.location.origin) return;
-  if (url.pathname.endsWith('.gguf')) {
-    event.respondWith(modelFirst(req));
-  } else {
-    event.respondWith(networkFirst(req));
-  }
+  // Models (and anything else large) go straight to the network: the page stores them.
+  if (url.pathname.endsWith('.gguf') || url.pathname.includes('/stored-model/')) return;
+  event.respondWith(networkFirst(req));
 });
-
-async function modelFirst(req) {
-  const hit = await caches.match(req.url, { ignoreSearch: true });
-  if (hit) return hit;
-  const res = await fetch(req);
-  return res;
-}
 
 async function networkFirst(req) {
   const cache = await caches.open(SHELL);

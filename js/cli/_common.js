@@ -13,6 +13,7 @@
 // (exit 2), any other Error for failures (exit 1); bin/atento.js prints the
 // message as one line.
 import { initAtentoFromFile, loadModelFromFile } from '../node.js';
+import { RULES, parseFlagValue } from '../options.js';
 
 export class UsageError extends Error {
   constructor(message) {
@@ -24,33 +25,23 @@ export class UsageError extends Error {
 export const camel = (s) => s.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
 
 function parseValue(name, spec, raw) {
-  const bad = (what) => new UsageError(`--${name}: expected ${what}, got '${raw}'`);
   switch (spec.type) {
     case 'string':
     case 'path':
     case 'list':
       return raw;
-    case 'int': {
-      if (!/^[+-]?\d+$/.test(raw.trim())) throw bad('an integer');
-      const v = Number(raw);
-      if (!Number.isSafeInteger(v)) throw bad('an integer');
-      checkRange(name, spec, v);
-      return v;
-    }
+    case 'int':
     case 'number': {
-      const v = raw.trim() === '' ? NaN : Number(raw);
-      if (!Number.isFinite(v)) throw bad('a number');
-      checkRange(name, spec, v);
-      return v;
+      // The options generate/chat/translate share follow js/options.js (the
+      // API's and the native CLI's rules and words); other flags their own range.
+      const opt = RULES[camel(name)];
+      const rule = opt && opt.flag === name ? opt
+        : { int: spec.type === 'int', min: spec.min, max: spec.max, flag: name };
+      return parseFlagValue(rule, raw, (m) => new UsageError(m));
     }
     case 'ids': return parseIds(name, raw);
     default: throw new Error(`flag --${name} has unknown type ${spec.type}`);
   }
-}
-
-function checkRange(name, spec, v) {
-  if (spec.min !== undefined && v < spec.min) throw new UsageError(`--${name} must be >= ${spec.min}, got ${v}`);
-  if (spec.max !== undefined && v > spec.max) throw new UsageError(`--${name} must be <= ${spec.max}, got ${v}`);
 }
 
 /** "1, 2,3" -> [1, 2, 3]; every id a non-negative 32-bit integer. */
@@ -188,14 +179,15 @@ export const pretokenizerFlag = {
   'allow-unknown-pretokenizer': { type: 'bool', help: "a vocabulary whose tokenizer.ggml.pre atento does not know uses GPT-2's rules (a warning says so on every run)" },
 };
 
+// Ranges: js/options.js RULES (parseValue checks them; the native CLI has the same).
 export const samplerFlags = {
-  temperature: { type: 'number', min: 0, max: 1e6, value: 'T', help: 'sampling temperature; 0 = greedy' },
-  'top-k': { type: 'int', min: 0, max: 2 ** 24, value: 'K', help: 'keep the K most likely tokens; 0 = off' },
-  'top-p': { type: 'number', min: 0, max: 1, value: 'P', help: 'nucleus sampling; 1 = off' },
-  'min-p': { type: 'number', min: 0, max: 1, value: 'P', help: 'drop tokens below P x the top probability; 0 = off' },
-  'repeat-penalty': { type: 'number', min: 1e-6, max: 1e6, value: 'R', help: 'penalty for recent tokens; 1 = off' },
-  'repeat-last-n': { type: 'int', min: 0, max: 4096, value: 'N', help: 'how many recent tokens the penalty sees' },
-  seed: { type: 'int', min: 0, value: 'S', help: 'random seed (same seed, same output)' },
+  temperature: { type: 'number', value: 'T', help: 'sampling temperature; 0 = greedy' },
+  'top-k': { type: 'int', value: 'K', help: 'keep the K most likely tokens; 0 = off' },
+  'top-p': { type: 'number', value: 'P', help: 'nucleus sampling; 1 = off' },
+  'min-p': { type: 'number', value: 'P', help: 'drop tokens below P x the top probability; 0 = off' },
+  'repeat-penalty': { type: 'number', value: 'R', help: 'penalty for recent tokens; 1 = off' },
+  'repeat-last-n': { type: 'int', value: 'N', help: 'how many recent tokens the penalty sees' },
+  seed: { type: 'int', value: 'S', help: 'random seed (same seed, same output)' },
 };
 
 /** Write to stdout; resolves when flushed (so exit codes follow output). */

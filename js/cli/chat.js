@@ -22,7 +22,7 @@
 // message) only evaluates the new turn.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { shippedModel, noModelAdvice } from '../models.js';
 import readline from 'node:readline';
 import { UsageError, loadModelFile, samplerFlags, out } from './_common.js';
 
@@ -55,7 +55,8 @@ const SHIPPED = 'tutor-en-es.gguf';
 
 /** The chat model shipped in models/ ($ATENTO_MODELS_DIR overrides the folder). */
 export function defaultChatModel() {
-  const dir = process.env.ATENTO_MODELS_DIR || fileURLToPath(new URL('../../models/', import.meta.url));
+  if (!process.env.ATENTO_MODELS_DIR) return shippedModel('chat');
+  const dir = process.env.ATENTO_MODELS_DIR;
   const isFile = (p) => {
     try {
       return statSync(p).isFile();
@@ -71,7 +72,7 @@ export function defaultChatModel() {
     names = [];
   }
   for (const f of names) if (isFile(join(dir, f))) return join(dir, f);
-  throw failure(`no chat model given and none shipped in ${dir} (looked for ${SHIPPED} and *chat*.gguf): pass --model M.gguf`);
+  throw failure(`no chat model given and none shipped in ${dir} (looked for ${SHIPPED} and *chat*.gguf): ${noModelAdvice()}`);
 }
 
 /** Messages left after dropping `dropped` of them right after the system prompt. */

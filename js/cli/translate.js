@@ -3,15 +3,16 @@
 // TEXT, or stdin when no TEXT is given. The text is split into sentences and
 // translated paragraph by paragraph (line breaks kept); greedy output
 // (--beam 1) is printed token by token as it is produced.
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { UsageError, loadModelFile, out } from './_common.js';
+import { parseFlagValue, checkTo, checkText, languageName } from '../options.js';
+import { detectLanguage, modelTargets, chooseDirection } from '../direction.js';
+import { shippedModel } from '../models.js';
 
 export const summary = 'translate text (English <-> Spanish by default) with a marian model';
 
 export const flags = {
   model: { type: 'path', value: 'M.gguf', help: 'a marian model (default: the shipped models/translate-en-es.gguf)' },
-  to: { type: 'string', value: 'LANG', help: 'target language tag of a multi-target model: es, en, ... (default es)' },
+  to: { type: 'string', value: 'LANG', help: 'the target language, one of the model\'s (default: detect the language of the text and translate into the other)' },
   beam: { type: 'int', min: 1, max: 8, default: 1, value: 'N', help: 'beam size; 1 = greedy, streamed' },
   json: { type: 'bool', help: 'print {"translations":[{"source","text","tokens"}],"timings":{...}}' },
   attention: { type: 'bool', help: 'with --json: add each sentence\'s cross-attention (mean over layers and heads)' },
@@ -25,7 +26,10 @@ export const examples = [
   'echo "Hello. How are you?" | atento translate --json',
 ];
 
-export const defaultModel = fileURLToPath(new URL('../../models/translate-en-es.gguf', import.meta.url));
+/** The shipped translation model: models/ in a checkout, else the atento-models-en-es package. */
+export function findDefaultModel() {
+  return shippedModel('translate');
+}
 
 /** Flags plus one positional TEXT. */
 export function parseArgs(argv) {
@@ -50,12 +54,8 @@ export function parseArgs(argv) {
       if (i + 1 >= argv.length) throw new UsageError(`--${name} needs a value`);
       val = argv[++i];
     }
-    if (spec.type === 'int') {
-      if (!/^\d+$/.test(val)) throw new UsageError(`--${name}: expected an integer, got '${val}'`);
-      const v = Number(val);
-      if (v < spec.min || v > spec.max) throw new UsageError(`--${name} must be ${spec.min}..${spec.max}, got ${v}`);
-      o[name] = v;
-    } else o[name] = val;
+    if (spec.type === 'int') o[name] = parseFlagValue(name, val, (m) => new UsageError(m));
+    else o[name] = val;
   }
   if (pos.length > 1) throw new UsageError(`give the text as one argument (quote it), got ${pos.length}`);
   if (pos.length === 1) {
@@ -139,19 +139,33 @@ export function* translateStream(rt, model, text, { beam = 1, to = null, attenti
 export async function run(o) {
   let text = o.text;
   if (text === undefined) text = await readStdin();
-  let modelPath = o.model;
-  let to = o.to ?? null;
-  if (!modelPath) {
-    modelPath = defaultModel;
-    if (!existsSync(modelPath)) throw new Error(`the default model ${modelPath} is missing; give --model M.gguf`);
-    to ??= 'es';
+  try {
+    checkText('the text', text);
+  } catch (e) {
+    throw new UsageError(`${o.text === undefined ? 'stdin' : 'the text'} is empty: nothing to translate`);
   }
-  if (to !== null && !/^[A-Za-z_]{2,12}$/.test(to)) throw new UsageError(`--to: expected a language code like es or en, got '${to}'`);
+  const modelPath = o.model || findDefaultModel();
   const t0 = performance.now();
   const { rt, model, loadMs } = await loadModelFile(modelPath);
   try {
     if (model.arch !== 'marian') throw new UsageError(`${modelPath} is a '${model.arch}' model; translate needs a marian model`);
-    // A multi-target model without --to: use its first tag only if asked; else none.
+    const targets = modelTargets(model);
+    try {
+      checkTo(o.to, targets, '--to');
+    } catch (e) {
+      throw new UsageError(e.message);
+    }
+    const detected = detectLanguage(rt, text);
+    const dir = chooseDirection(detected, o.to, targets, '--to');
+    if (dir.sameLanguage) {
+      // Said, not silently translated again: the text goes through unchanged.
+      process.stderr.write(`atento: the text is already in ${languageName(dir.to)} (--to ${dir.to}); it is printed unchanged\n`);
+      if (o.json) {
+        await out(JSON.stringify({ translations: [], from: dir.from, to: dir.to, note: dir.note, text }) + '\n');
+      } else await out(text.endsWith('\n') ? text : text + '\n');
+      return 0;
+    }
+    const to = dir.to || null;
     const t1 = performance.now();
     const translations = [];
     let nTok = 0;
@@ -169,7 +183,7 @@ export async function run(o) {
         sentences: translations.length, target_tokens: nTok,
         sentences_per_s: +(translations.length / (ms / 1000)).toFixed(2), tokens_per_s: +(nTok / (ms / 1000)).toFixed(1),
       };
-      await out(JSON.stringify({ translations, timings }) + '\n');
+      await out(JSON.stringify({ translations, from: dir.from, to: dir.to, timings }) + '\n');
     } else if (text.length && !text.endsWith('\n')) await out('\n');
   } finally {
     model.free();

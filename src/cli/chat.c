@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "atento.h"
+#include "options.h"
 
 int atn_cli_chat(int argc, char **argv);
 
@@ -218,23 +219,16 @@ static const char *HELP =
     "\n"
     "Interactive: Ctrl-C stops a reply; Ctrl-D or Ctrl-C at the prompt exits; /reset starts over.\n";
 
+/* Flags with a shared rule (cli/options.h) use it, so the words and limits
+ * are those of the API and the JS CLI; lo/hi are for the others. */
 static int parse_num(const char *flag, const char *s, int integer, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (!*s || *end || errno || !isfinite(v) || (integer && v != floor(v)) || (integer && fabs(v) > 9007199254740991.0)) {
-        fail_line("--%s: expected %s, got '%s'", flag, integer ? "an integer" : "a number", s);
+    cli_rule own = {flag, integer, lo, hi, 0};
+    const cli_rule *rule = cli_rule_of(flag);
+    char msg[256];
+    if (cli_parse_value(flag, rule ? rule : &own, s, out, msg, sizeof msg) < 0) {
+        fail_line("%s", msg);
         return -1;
     }
-    if (v < lo) {
-        fail_line("--%s must be >= %g, got %s", flag, lo, s);
-        return -1;
-    }
-    if (v > hi) {
-        fail_line("--%s must be <= %g, got %s", flag, hi, s);
-        return -1;
-    }
-    *out = v;
     return 0;
 }
 

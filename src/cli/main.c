@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "atento.h"
+#include "options.h"
 
 int atn_cli_translate(int argc, char **argv); /* translate.c (H7) */
 int atn_cli_chat(int argc, char **argv);      /* chat.c (H3) */
@@ -117,20 +118,24 @@ typedef struct {
     atn_sampler_params sp;
 } opts;
 
-static long parse_int(const char *flag, const char *v, long lo, long hi) {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno || end == v || *end || x < lo || x > hi) USAGE("%s: expected an integer in [%ld, %ld], got '%s'", flag, lo, hi, v);
+/* flag is "--name". Flags with a shared rule (cli/options.h) use it, so the
+ * words and limits are those of the API and the JS CLI; lo/hi are for the
+ * others. */
+static double parse_value(const char *flag, const char *v, int integer, double lo, double hi) {
+    cli_rule own = {flag + 2, integer, lo, hi, 0};
+    const cli_rule *rule = cli_rule_of(flag + 2);
+    double x;
+    char msg[256];
+    if (cli_parse_value(flag + 2, rule ? rule : &own, v, &x, msg, sizeof msg) < 0) USAGE("%s", msg);
     return x;
 }
 
+static long parse_int(const char *flag, const char *v, long lo, long hi) {
+    return (long)parse_value(flag, v, 1, (double)lo, (double)hi);
+}
+
 static float parse_num(const char *flag, const char *v, double lo, double hi) {
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (errno || end == v || *end || !(x >= lo && x <= hi)) USAGE("%s: expected a number in [%g, %g], got '%s'", flag, lo, hi, v);
-    return (float)x;
+    return (float)parse_value(flag, v, 0, lo, hi);
 }
 
 /* "1,2,3" -> ids (malloc'd); every id must be a non-negative integer. */

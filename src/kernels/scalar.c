@@ -22,7 +22,8 @@ void atn_quantize_act(const float *x, atn_block_q8a *y, int64_t n) {
             if (a > amax) amax = a;
         }
         float d = amax / 127.0f;
-        float id = d > 0 ? 1.0f / d : 0.0f;
+        /* a block of subnormal values has 1/d = inf: it quantizes to zeros */
+        float id = d > 0 && 1.0f / d < INFINITY ? 1.0f / d : 0.0f;
         int sum = 0;
         for (int j = 0; j < 32; j++) {
             int q = (int)lrintf(xb[j] * id);

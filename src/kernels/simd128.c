@@ -112,7 +112,9 @@ static void quantize_acts(const float *X, int n_tok, int64_t n_in, int16_t *q, f
             m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
             float amax = wasm_f32x4_extract_lane(m, 0);
             float db = amax / 127.0f;
-            float id = db > 0 ? 1.0f / db : 0.0f;
+            /* as atn_quantize_act: subnormal blocks (1/db = inf) give zeros,
+             * never saturated levels whose sum overflows */
+            float id = db > 0 && 1.0f / db < INFINITY ? 1.0f / db : 0.0f;
             int32_t lv[32];
             v128_t vid = wasm_f32x4_splat(id), sum = wasm_i32x4_splat(0);
             for (int j = 0; j < 32; j += 4) {

@@ -201,6 +201,32 @@ static void test_quantize_act(void) {
     CHECK(a[0].d == 0 && a[0].s == 0 && a[0].qs[5] == 0, "zero block quantizes to zeros");
 }
 
+/* Activations so small that 1/scale overflows (a fuzzed model reached it):
+ * zeros, in the reference quantizer and through every matmul, with no
+ * integer overflow (the sanitizer build checks). */
+static void test_subnormal_acts(void) {
+    float x[64];
+    for (int i = 0; i < 64; i++) x[i] = (i % 3 - 1) * 1e-39f;
+    atn_block_q8a a[2];
+    atn_quantize_act(x, a, 64);
+    int nz = 0;
+    for (int j = 0; j < 32; j++) nz += a[0].qs[j] != 0 || a[1].qs[j] != 0;
+    CHECK(nz == 0 && a[0].s == 0, "subnormal block quantizes to zeros (%d non-zero levels)", nz);
+    for (int ti = 0; ti < N_TYPES; ti++) {
+        int type = TYPES[ti];
+        int n_in = 256, n_out = 3;
+        size_t rb = atn_row_size(type, n_in);
+        uint8_t *wq = calloc(n_out, rb);
+        float *wf = malloc(n_in * sizeof(float)), *xs = malloc(n_in * sizeof(float)), y[3];
+        for (int i = 0; i < n_in; i++) wf[i] = (float)(i % 7) - 3, xs[i] = (i % 5 - 2) * 1e-39f;
+        for (int r = 0; r < n_out; r++) atn_quantize_row(type, wf, wq + r * rb, n_in);
+        atn_tensor W = {.name = "s", .type = type, .n_dims = 2, .ne = {n_in, n_out, 1, 1}, .data = wq};
+        atn_matmul(&W, xs, 1, y);
+        CHECK(isfinite(y[0]) && fabsf(y[0]) < 1e-30f && isfinite(y[2]), "%s: subnormal activations give %g", atn_type_name(type), y[0]);
+        free(wq), free(wf), free(xs);
+    }
+}
+
 static void test_f32_helpers(void) {
     static const int sizes[] = {0, 1, 3, 4, 7, 16, 17, 33, 64, 100, 577};
     for (int si = 0; si < (int)(sizeof sizes / sizeof sizes[0]); si++) {
@@ -320,6 +346,7 @@ int main(void) {
     printf("kernels: %s\n", atn_kernels_name());
     test_activation_helpers();
     test_quantize_act();
+    test_subnormal_acts();
     test_f32_helpers();
     test_rows_helpers();
     test_zeros();

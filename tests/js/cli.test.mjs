@@ -60,11 +60,11 @@ test('bad flags: one-line errors, exit 2', () => {
   assertOneLineError(cli(['generate', ...m, '--prompt', '']), 2, /--prompt is empty/);
   assertOneLineError(cli(['generate', ...m, '--prompt', 'hi', '--bogus']), 2, /unknown flag --bogus/);
   assertOneLineError(cli(['generate', ...m, '--prompt', 'hi', '--max-tokens']), 2, /--max-tokens needs a value/);
-  assertOneLineError(cli(['generate', ...m, '--prompt', 'hi', '--max-tokens', 'lots']), 2, /--max-tokens: expected an integer/);
-  assertOneLineError(cli(['generate', ...m, '--prompt', 'hi', '--max-tokens', '-3']), 2, /--max-tokens must be >= 0/);
-  assertOneLineError(cli(['generate', ...m, '--prompt', 'hi', '--temperature', 'hot']), 2, /--temperature: expected a number/);
-  assertOneLineError(cli(['generate', ...m, '--prompt', 'hi', '--top-p', '1.5']), 2, /--top-p must be <= 1/);
-  assertOneLineError(cli(['generate', ...m, '--prompt', 'hi', '--seed', '1.5']), 2, /--seed: expected an integer/);
+  assertOneLineError(cli(['generate', ...m, '--prompt', 'hi', '--max-tokens', 'lots']), 2, /--max-tokens must be an integer from 1 to 1048576, got 'lots'/);
+  assertOneLineError(cli(['generate', ...m, '--prompt', 'hi', '--max-tokens', '-3']), 2, /--max-tokens must be an integer from 1 to 1048576, got '-3'/);
+  assertOneLineError(cli(['generate', ...m, '--prompt', 'hi', '--temperature', 'hot']), 2, /--temperature must be a number from 0 to 100, got 'hot'/);
+  assertOneLineError(cli(['generate', ...m, '--prompt', 'hi', '--top-p', '1.5']), 2, /--top-p must be a number from 0 to 1, got '1.5'/);
+  assertOneLineError(cli(['generate', ...m, '--prompt', 'hi', '--seed', '1.5']), 2, /--seed must be an integer from 0 to 9007199254740991, got '1.5'/);
   assertOneLineError(cli(['generate', ...m, '--tokens', '1,,2']), 2, /--tokens: expected comma-separated token ids/);
   assertOneLineError(cli(['generate', ...m, '--tokens', '1,-2']), 2, /--tokens/);
   assertOneLineError(cli(['generate', ...m, '--tokens', '']), 2, /--tokens/);
@@ -75,7 +75,7 @@ test('bad flags: one-line errors, exit 2', () => {
   assertOneLineError(cli(['score', ...m]), 2, /exactly one of --tokens or --text/);
   assertOneLineError(cli(['score', ...m, '--text', '']), 2, /--text is empty/);
   assertOneLineError(cli(['tokenize', ...m]), 2, /exactly one of --text or --ids/);
-  assertOneLineError(cli(['bench', ...m, '--prompt-tokens', '0']), 2, /--prompt-tokens must be >= 1/);
+  assertOneLineError(cli(['bench', ...m, '--prompt-tokens', '0']), 2, /--prompt-tokens must be an integer from 1 to 1048576, got '0'/);
 });
 
 test('missing, unreadable and damaged model files: one-line errors, exit 1', () => {

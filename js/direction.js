@@ -1,0 +1,60 @@
+// direction.js — which way to translate: the language of the text (the C
+// detector, atn_detect_language in src/langid.c) and the model's target
+// languages decide it, with the same rules in the worker (the API and the
+// page) and the JS CLI; src/cli/translate.c follows them too.
+//
+//   `to` given   translate into `to`; text already in `to` is not translated
+//                (sameLanguage: the caller says so)
+//   `to` absent  a two-language model translates into the language the text
+//                is not in; other models need `to` (or have no tags at all)
+import { AtentoError } from './core.js';
+import { targetsOf, otherLanguage, languageName } from './options.js';
+
+/** How sure the detector must be before text is called "already in `to`". */
+export const SAME_LANGUAGE_CONFIDENCE = 0.95;
+
+/** {language: 'en'|'es'|null, confidence} of a text, from the wasm runtime. */
+export function detectLanguage(rt, text) {
+  const [tp, tn] = rt.putString(text);
+  const cp = rt.malloc(4);
+  try {
+    const p = rt.fn('atn_detect_language')(tp, tn, cp) >>> 0;
+    return { language: p ? rt.cstring(p) : null, confidence: rt.view().getFloat32(cp, true) };
+  } finally {
+    rt.free(cp);
+    rt.free(tp);
+  }
+}
+
+/**
+ * The target languages of a loaded marian model (core.js Model): the >>xx<<
+ * tags of its vocabulary, [] when it has none (one direction only), or null
+ * when the tags live in a separate source vocabulary this API cannot list.
+ */
+export function modelTargets(model) {
+  let info = null;
+  try { info = model.info(); } catch { /* unknown */ }
+  if (info?.hparams?.separate_source_vocab) return null;
+  const pieces = [];
+  for (let i = 0; i < model.nVocab; i++) pieces.push(model.piece(i));
+  return targetsOf(pieces);
+}
+
+/**
+ * Decide the direction. detected: detectLanguage's result; to: the caller's
+ * target or undefined; targets: modelTargets. Returns {from, to, sameLanguage,
+ * note?}; `to` is '' for a model without tags. Throws E_ARG when the
+ * direction cannot be decided.
+ */
+export function chooseDirection({ language, confidence }, to, targets, label = 'to') {
+  const from = language;
+  if (to) {
+    const same = !!from && from === to && confidence >= SAME_LANGUAGE_CONFIDENCE;
+    return { from, to, sameLanguage: same, ...(same ? { note: `the text is already in ${languageName(to)}` } : {}) };
+  }
+  if (!targets || targets.length === 0) return { from, to: '', sameLanguage: false };
+  const other = otherLanguage(from, targets);
+  if (other) return { from, to: other, sameLanguage: false };
+  if (!from) throw new AtentoError('E_ARG', `cannot tell which language the text is in; give ${label} (one of ${targets.join(', ')})`);
+  throw new AtentoError('E_ARG', `the text looks ${languageName(from)}; give ${label} (one of ${targets.join(', ')})`);
+}

@@ -1,0 +1,4 @@
+/** Path of the English <-> Spanish Marian translation model. */
+export const translate: string;
+/** Path of the bilingual tutor chat model. */
+export const chat: string;
