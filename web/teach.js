@@ -1,7 +1,7 @@
 // teach.js — the page's Teach view: fine-tune the translation model in use
 // on the user's own sentence pairs (docs/training.md). Everything heavy runs
 // in the model's worker (Model.finetune); this file moves text, draws the
-// loss, and stores the result. The adapted model is kept in Cache Storage
+// loss, and stores the result. The adapted model is kept in the page's storage
 // under its own name through the page's openModel (app.js, window.atento),
 // becomes the translation model in use, and the Models view switches back
 // to the original at any time.
@@ -9,7 +9,6 @@ import { parseTsv, replaySources } from '../js/finetune.js';
 
 const $ = (id) => document.getElementById(id);
 const page = window.atento;
-const LOCAL_PREFIX = new URL('./local-model/', location.href).href;
 let running = null; // AbortController of the fine-tuning in progress
 let replayText = null;
 
@@ -76,7 +75,7 @@ async function teach() {
     status('Preparing (translating the replayed sentences)…');
     const t0 = performance.now();
     const r = await slot.model.finetune(pairs.map((p) => ({ source: p.source, target: p.target })), {
-      to, replay: await replay(to), signal: ctrl.signal,
+      to, steps: Math.min(1000, Math.max(1, Number($('teach-steps').value) || 30)), replay: await replay(to), signal: ctrl.signal,
       onProgress: (p) => {
         losses.push(p.loss);
         prog.max = p.steps;
@@ -87,7 +86,7 @@ async function teach() {
     });
     if (r.reason === 'abort') { status(`Stopped after ${r.losses.length} steps; the model in use is unchanged.`); return; }
     const blob = new Blob([r.bytes], { type: 'application/octet-stream' });
-    const taught = await page.openModel({ key: LOCAL_PREFIX + encodeURIComponent(name), name, blob }, { wantKind: 'translate' });
+    const taught = await page.openModel({ key: `file:${name}`, name, blob }, { wantKind: 'translate' });
     if (!taught) return;
     $('teach-after').textContent = await translateWith(taught, sample, to);
     status(`Taught ${r.info.pairs} pairs in ${r.info.step} steps (${(r.trainMs / 1000).toFixed(1)} s); "${name}" is stored and in use. The Models view switches back to the original.`);

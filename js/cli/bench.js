@@ -1,7 +1,7 @@
 // atento bench: prefill and decode speed of the WebAssembly build, one thread.
 import { UsageError, loadModelFile, out, mib } from './_common.js';
 
-export const summary = 'prefill and decode tokens/s and peak memory (WebAssembly, one thread)';
+export const summary = 'prefill and decode tokens/s and peak memory (WebAssembly; --threads N)';
 
 export const flags = {
   model: { type: 'path', required: true, value: 'M.gguf', help: 'the model' },
@@ -61,6 +61,7 @@ export async function run(o) {
     model: o.model,
     arch: model.arch,
     kernels: info.kernels ?? undefined,
+    threads: rt.threads,
     model_bytes: fileSize,
     prompt_tokens: o.promptTokens,
     gen_tokens: o.genTokens,

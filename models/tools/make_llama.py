@@ -30,7 +30,8 @@ gemma2/gemma3 post_attention_norm/post_ffw_norm, attention.sliding_window
 phi3 a fused attn_qkv and a fused ffn_up (gate rows, then up rows),
 rope_factors_long/short and rope.scaling.attn_factor /
 original_context_length. --rope-freqs adds a Llama 3.1 style rope_freqs
-tensor (frequency divisors between 1 and 8).
+tensor (frequency divisors between 1 and 8); rope_linear=F (make() only)
+writes rope.scaling.type "linear" with factor F, as Gemma 3 4B+ has.
 """
 import argparse
 import os
@@ -104,7 +105,7 @@ ARCHES = ["llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3"]
 
 def make(path, arch="llama", layers=2, width=64, heads=4, kv_heads=2, ffn=128, ctx=256, ttype="f32",
          embd_type=None, tied=False, seed=1, rope_base=10000.0, n_vocab=None, chat_template=None,
-         head_dim=None, swa=8, rope_freqs=False, softcap=(8.0, 6.0), orig_ctx=None):
+         head_dim=None, swa=8, rope_freqs=False, softcap=(8.0, 6.0), orig_ctx=None, rope_linear=None):
     rng = np.random.default_rng(seed)
     hd = head_dim or width // heads
     kv = hd * kv_heads
@@ -127,6 +128,9 @@ def make(path, arch="llama", layers=2, width=64, heads=4, kv_heads=2, ffn=128, c
     w.add(a + ".attention.layer_norm_rms_epsilon", 1e-5 if not gemma else 1e-6)
     w.add(a + ".rope.freq_base", float(rope_base))
     w.add(a + ".rope.dimension_count", hd)
+    if rope_linear:
+        w.add(a + ".rope.scaling.type", "linear")
+        w.add(a + ".rope.scaling.factor", float(rope_linear))
     if head_dim or arch in ("qwen3", "gemma2", "gemma3"):
         w.add(a + ".attention.key_length", hd)
         w.add(a + ".attention.value_length", hd)

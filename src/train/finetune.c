@@ -36,7 +36,7 @@
 #define FT_ALPHA 16.0f
 #define FT_STEPS 30
 #define FT_LR 3e-3f
-#define FT_MAX_PAIRS 4096
+#define FT_MAX_PAIRS 1024 /* one batch holds every pair: bounded memory */
 #define FT_REPLAY_POOL 8 /* replayed sentences kept: up to this many times the pairs, rotated through the steps */
 
 typedef struct ft_text { char *s; size_t n; } ft_text;

@@ -801,18 +801,27 @@ static int batch_init(atn_trainer *t, batch *b, const atn_example *ex, int n) {
     if (!b->so || !b->to || !b->po || !b->pd || !b->co) return atn_error("train: out of memory");
     b->so[0] = b->to[0] = 0;
     b->po[0] = b->pd[0] = b->co[0] = 0;
-    size_t H = (size_t)t->H;
+    /* sizes in 64 bits, checked against the 32-bit size_t of the WASM build */
+    uint64_t H = (uint64_t)t->H, lim = SIZE_MAX / 8;
     for (int e = 0; e < n; e++) {
-        size_t s = (size_t)ex[e].n_src, tt = (size_t)ex[e].n_tgt;
-        if (b->so[e] > (1 << 24) || b->to[e] > (1 << 24)) return atn_error("train: batch too large");
+        uint64_t s = (uint64_t)ex[e].n_src, tt = (uint64_t)ex[e].n_tgt;
+        uint64_t po = b->po[e] + H * s * s, pd = b->pd[e] + H * tt * tt, co = b->co[e] + H * tt * s;
+        if (b->so[e] > (1 << 24) || b->to[e] > (1 << 24) || po > lim || pd > lim || co > lim)
+            return atn_error("train: the batch is too large");
         b->so[e + 1] = b->so[e] + (int)s;
         b->to[e + 1] = b->to[e] + (int)tt;
-        b->po[e + 1] = b->po[e] + H * s * s;
-        b->pd[e + 1] = b->pd[e] + H * tt * tt;
-        b->co[e + 1] = b->co[e] + H * tt * s;
+        b->po[e + 1] = (size_t)po;
+        b->pd[e + 1] = (size_t)pd;
+        b->co[e + 1] = (size_t)co;
     }
     b->Rs = b->so[n];
     b->Rt = b->to[n];
+    /* the largest buffers (logits, FFN activations, attention weights) must
+     * be addressable: size_t is 32 bits in the WASM build */
+    uint64_t widest = (uint64_t)(t->V > t->ff ? t->V : t->ff), rows = (uint64_t)(b->Rs > b->Rt ? b->Rs : b->Rt);
+    uint64_t most = rows * widest, att = (uint64_t)b->po[n] + (uint64_t)b->pd[n] + (uint64_t)b->co[n];
+    if (most > SIZE_MAX / 8 || att > SIZE_MAX / 8)
+        return atn_error("train: the batch is too large (%d source and %d target tokens)", b->Rs, b->Rt);
     return 0;
 }
 

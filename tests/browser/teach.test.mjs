@@ -49,12 +49,14 @@ test('Teach: fine-tune in the worker, progress, loss plot, stored under its own 
   assert.ok(await page.evaluate(() => window.__ticks) > 3, 'the main thread kept running');
   assert.equal(await page.evaluate(() => window.atento.slots.translate.name), 'tiny taught');
   assert.ok((await page.textContent('#teach-after')).length > 0);
-  const stored = await page.evaluate(async () => (await (await caches.open('atento-models-v1')).keys()).map((r) => decodeURIComponent(r.url)));
-  assert.ok(stored.some((u) => u.endsWith('local-model/tiny taught')), stored.join(' '));
+  const stored = await page.evaluate(() => window.atento.store.list().map((e) => e.name));
+  assert.ok(stored.includes('tiny taught'), stored.join(' '));
   await screenshot(page, 'teach');
 
-  // Stop: the model in use stays the one that was in use.
+  // Stop: the model in use stays the one that was in use (1000 steps: it
+  // cannot finish before the click).
   await page.fill('#teach-name', 'never');
+  await page.fill('#teach-steps', '1000');
   await page.click('#teach-run');
   await page.waitForFunction(() => /Step \d+ of/.test(document.getElementById('teach-status').textContent), null, { timeout: 120000 });
   await page.click('#teach-stop');

@@ -155,3 +155,21 @@ test('--threads N in the WebAssembly and native CLIs: same translation, bad valu
     assert.equal(nativeCliRun(['translate', '--threads', '0', text]).code, 2);
   }
 });
+
+test('a trap in the threaded module ends its workers and restarts on a fresh memory', T, async () => {
+  const rt = await initAtento(undefined, { threads: 2 });
+  try {
+    assert.equal(rt.threads, 2, rt.threadsError);
+    const one = await initAtento();
+    const ref = translateAll(one, one.loadModel(readFileSync(marian)), 1);
+    assert.throws(() => rt.fn('atn_model_load')(0xffffff00, 4096, 0), (e) => e instanceof AtentoError && e.code === 'E_ABORT' && /fresh one started/.test(e.message));
+    assert.equal(rt.threads, 1);
+    assert.match(rt.threadsError, /trap/);
+    assert.equal(await rt.setThreads(2), 2);
+    const m = rt.loadModel(readFileSync(marian));
+    assert.equal(translateAll(rt, m, 1).out, ref.out);
+    m.free();
+  } finally {
+    await rt.dispose();
+  }
+});

@@ -27,8 +27,9 @@ SHAPES = {
     "qwen3": dict(arch="qwen3", head_dim=32, rope_base=1000000.0),
     # Gemma 2: window of 8 on layer 0, global layer 1, soft-capped scores and logits
     "gemma2": dict(arch="gemma2", head_dim=32, kv_heads=1, swa=8, softcap=(8.0, 10.0)),
-    # Gemma 3: 6 layers = 5 sliding-window (RoPE base 10000) + 1 global (base 1e6)
-    "gemma3": dict(arch="gemma3", layers=6, head_dim=32, kv_heads=1, swa=8, rope_base=1000000.0),
+    # Gemma 3: 6 layers = 5 sliding-window (RoPE base 10000) + 1 global (base 1e6,
+    # linear RoPE scaling 8 as in Gemma 3 4B+; the local layers are not scaled)
+    "gemma3": dict(arch="gemma3", layers=6, head_dim=32, kv_heads=1, swa=8, rope_base=1000000.0, rope_linear=8.0),
     # Phi-3: fused qkv and gate|up, LongRoPE short/long factors (long above 512 positions)
     "phi3": dict(arch="phi3", ctx=4096, orig_ctx=512),
     # Llama 3.1: rope_freqs frequency divisors
