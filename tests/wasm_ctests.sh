@@ -14,15 +14,28 @@ mkdir -p "$OUT"
 CORE=$(ls src/*.c src/kernels/*.c src/models/*.c src/tokenizer/*.c src/train/*.c 2>/dev/null)
 if [ $# -gt 0 ]; then TESTS=""; for t in "$@"; do TESTS="$TESTS tests/c/$t.c"; done
 else TESTS=$(ls tests/c/test_*.c); fi
+CFLAGS="-O2 -msimd128 -std=c11 -Isrc -Wno-unused-parameter"
 fail=0
+# The core and the shim are compiled once per run (two at a time), then each
+# test is compiled and linked against those objects.
+OBJ="$OUT/obj"
+rm -rf "$OBJ"
+mkdir -p "$OBJ"
+export OBJ CFLAGS
+if ! printf '%s\n' $CORE tests/wasi_shim.c | xargs -P 2 -I{} sh -c \
+     'o="$OBJ/$(echo "$1" | tr / _).o"; emcc $CFLAGS -c "$1" -o "$o" 2> "$o.log" || { cat "$o.log"; exit 255; }' _ {}; then
+  echo "FAIL: the core does not compile to WebAssembly"
+  exit 1
+fi
+OBJS=$(ls "$OBJ"/*.o)
 for src in $TESTS; do
   name=$(basename "$src" .c)
   echo "== $name (wasm)"
   # extra linker flags from a "/* link: FLAGS */" line (as CMakeLists.txt)
   link=$(sed -n 's|^/\* link: \(.*\) \*/$|\1|p' "$src")
-  if ! emcc -O2 -msimd128 -std=c11 -Isrc -sSTANDALONE_WASM -sERROR_ON_UNDEFINED_SYMBOLS=0 \
-       -sINITIAL_MEMORY=536870912 -Wno-unused-parameter $link \
-       $CORE tests/wasi_shim.c "$src" -o "$OUT/$name.wasm" 2> "$OUT/$name.build.log"; then
+  if ! emcc $CFLAGS -sSTANDALONE_WASM -sERROR_ON_UNDEFINED_SYMBOLS=0 \
+       -sINITIAL_MEMORY=536870912 $link \
+       $OBJS "$src" -o "$OUT/$name.wasm" 2> "$OUT/$name.build.log"; then
     grep -v "path_open" "$OUT/$name.build.log"
     echo "FAIL $name: build failed"; fail=1; continue
   fi
