@@ -154,6 +154,12 @@ function round(x) {
  * other, whitespace between). Returns [{text, line}]; throws a one-line error
  * for anything else (an unterminated value, stray characters).
  */
+// Nesting bound, as the native CLI's: a member of the conversation object may
+// hold values nested 64 deep; an array or object at depth 65 (the conversation
+// object is depth 1) must be empty. JSON.parse copes with any depth, but the
+// two CLIs take the same inputs.
+const MAX_JSON_DEPTH = 65;
+
 export function splitJsonValues(s) {
   const vals = [];
   let i = 0, line = 1;
@@ -171,6 +177,8 @@ export function splitJsonValues(s) {
       if (inStr) {
         if (d === '\\') i++;
         else if (d === '"') inStr = false;
+      } else if (depth >= MAX_JSON_DEPTH && d !== '}' && d !== ']' && d !== ' ' && d !== '\t' && d !== '\r' && d !== '\n') {
+        throw new Error(`line ${line}: nested more than ${MAX_JSON_DEPTH - 1} deep`);
       } else if (d === '"') inStr = true;
       else if (d === '{' || d === '[') depth++;
       else if (d === '}' || d === ']') {

@@ -148,7 +148,8 @@ export async function run(o) {
   const t0 = performance.now();
   const { rt, model, loadMs } = await loadModelFile(modelPath);
   try {
-    if (model.arch !== 'marian') throw new UsageError(`${modelPath} is a '${model.arch}' model; translate needs a marian model`);
+    // A wrong model file is bad input, not bad usage: exit 1, as the native CLI.
+    if (model.arch !== 'marian') throw Object.assign(new Error(`${modelPath} is a '${model.arch}' model; translate needs a marian model`), { code: 'E_INPUT' });
     const targets = modelTargets(model);
     try {
       checkTo(o.to, targets, '--to');
