@@ -160,7 +160,7 @@ ATN_API const char *atn_gen_text(const atn_gen *g, size_t *len);
 /* Release any text still held back (call once at the end). */
 ATN_API const char *atn_gen_flush(atn_gen *g, size_t *len);
 
-/* ---- chat (H2: src/chat.c, src/chat_template.c) ------------------------ */
+/* ---- chat (src/chat.c, src/chat_template.c) ---------------------------- */
 
 /* Render a conversation (n_msgs roles and contents, NUL-terminated UTF-8)
  * into the prompt text with the model's chat template (GGUF
@@ -213,7 +213,7 @@ ATN_API int atn_chat_prefill_ex(atn_session *s, const char *const *roles, const 
 ATN_API int atn_chat_parse_tool_calls(const char *text, int len, char *out, int cap);
 
 
-/* ---- translation (H7: src/translate.c, src/models/marian.c) ------------ */
+/* ---- translation (src/translate.c, src/models/marian.c) ---------------- */
 
 /* A translator runs an encoder-decoder ("marian") model over a whole text:
  * the text is split into sentences (line breaks always end one), each is

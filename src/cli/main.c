@@ -26,8 +26,8 @@
 #include "atento.h"
 #include "options.h"
 
-int atn_cli_translate(int argc, char **argv); /* translate.c (H7) */
-int atn_cli_chat(int argc, char **argv);      /* chat.c (H3) */
+int atn_cli_translate(int argc, char **argv); /* translate.c */
+int atn_cli_chat(int argc, char **argv);      /* chat.c */
 int atn_cli_finetune(int argc, char **argv);  /* finetune.c */
 
 /* ---- small helpers ------------------------------------------------------ */
