@@ -80,7 +80,7 @@ function onMessage(msg) {
     case 'init':
       if (msg.abortFlag) abortFlag = new Int32Array(msg.abortFlag);
       return;
-    case 'load': case 'generate': case 'chat': case 'translate': case 'detect': case 'tokenize': case 'reset': case 'dispose': case 'finetune':
+    case 'load': case 'generate': case 'chat': case 'translate': case 'detect': case 'tokenize': case 'reset': case 'dispose': case 'finetune': case 'selftest':
       if (disposed) {
         post({ type: 'error', id: msg.id, code: 'E_DISPOSED', message: 'the model was disposed' });
         return;
@@ -110,7 +110,9 @@ async function pump() {
         await handlers[job.type](job);
       }
     } catch (e) {
-      post({ type: 'error', id: job.id, ...errorOf(e) });
+      const err = errorOf(e);
+      if (err.code === 'E_ABORT' && trappedFile) err.message = await reloadAfterTrap(err.message);
+      post({ type: 'error', id: job.id, ...err });
     } finally {
       aborted.delete(job.id);
       running = null;
@@ -125,6 +127,38 @@ function isAborted(job) {
 function needModel() {
   if (!model) fail('E_NOMODEL', 'no model is loaded yet');
   return model;
+}
+
+// ---- recovery after a trap -------------------------------------------------------
+// A trap discards the WebAssembly instance (js/core.js starts a fresh one),
+// and the model with it. Before the old memory goes, the model file's bytes
+// are copied out of it (the model never writes them), and once the request
+// that trapped has unwound the model is loaded again into the fresh
+// instance: that request fails with E_ABORT, the next one works.
+
+let trappedFile = null;  // the model file, copied out of a discarded instance
+let loadThreads = 1;     // the thread count the load asked for
+
+function keepModelFile(memory) {
+  if (!model || !model.filePtr || model.epoch !== rt.epoch) return;
+  trappedFile = new Uint8Array(memory.buffer, model.filePtr, model.fileSize).slice();
+}
+
+async function reloadAfterTrap(message) {
+  const bytes = trappedFile;
+  trappedFile = null;
+  chatSession = null; // its cache lived in the discarded memory
+  model = null;
+  const what = message.replace(/: load the model again$/, '');
+  try {
+    model = rt.loadModel(bytes);
+    if (rt.threaded && loadThreads !== 1 && (await rt.setThreads(loadThreads)) > 1) rt.threadsError = '';
+    modelInfo = { ...modelInfo, memoryBytes: rt.memoryBytes, threads: rt.threads, threadsError: rt.threadsError || null };
+    return `${what}; the model was loaded again`;
+  } catch (e) {
+    model = null;
+    return `${what}; loading the model again failed (${errorOf(e).message}): load it again`;
+  }
 }
 
 // ---- load ---------------------------------------------------------------------
@@ -332,6 +366,8 @@ const handlers = {
       throw e;
     }
     model = m;
+    loadThreads = job.threads ?? 1;
+    rt.onTrap = keepModelFile;
     let info = {};
     try { info = m.info(); } catch { /* the summary below is enough */ }
     const kind = m.arch === 'marian' ? 'translate' : 'chat';
@@ -468,6 +504,16 @@ const handlers = {
     checkText('the text', job.text);
     const d = detectLanguage(rt, job.text);
     post({ type: 'done', id: job.id, reason: 'done', language: d.language, confidence: d.confidence });
+  },
+
+  // A deliberate trap ('unreachable' or 'stack-overflow'), to test the
+  // recovery above on the real module (docs/worker-protocol.md).
+  async selftest(job) {
+    needModel();
+    const kind = { unreachable: 0, 'stack-overflow': 1 }[job.trap];
+    if (kind === undefined) fail('E_ARG', `selftest: trap must be 'unreachable' or 'stack-overflow', got '${job.trap}'`);
+    rt.fn('atn_selftest_trap')(kind);
+    fail('E_INTERNAL', `selftest: the ${job.trap} trap did not trap`);
   },
 
   async dispose(job) {
