@@ -709,6 +709,8 @@ async function sendChat() {
     else if (r.reason === 'length') parts.push('token limit reached');
     if (s) parts.push(`${s.genTokens} tokens · ${s.tokensPerSecond.toFixed(1)} tokens/s · prompt ${s.promptTokens} tokens in ${(s.prefillMs / 1000).toFixed(2)} s`);
     if (r.droppedMessages) parts.push(`${r.droppedMessages} old message${r.droppedMessages === 1 ? '' : 's'} dropped to fit the context`);
+    const note = toolNote(r.toolRuns);
+    if (note) li.append(note);
     li.append(el('span', { class: 'meta', text: parts.join(' · ') }));
     if (s) $('chat-status').textContent = `${s.genTokens} tokens · ${s.tokensPerSecond.toFixed(1)} tokens/s`;
     else $('chat-status').textContent = 'Stopped.';
@@ -725,6 +727,19 @@ async function sendChat() {
     $('chat-stop').disabled = true;
     li.scrollIntoView({ block: 'end' });
   }
+}
+
+// "used: translate": the tools (the model's built-in ones, docs/chat.md)
+// that gave this answer, as text read with it; each call and what it gave
+// in a list under it that opens (keyboard too). Calls that failed (an unknown
+// tool, a bad argument) are listed there, not named as used. Null: no tool ran.
+function toolNote(runs) {
+  if (!Array.isArray(runs) || !runs.length) return null;
+  const ok = runs.filter((t) => typeof t.result !== 'string' || !t.result.startsWith('error'));
+  const names = [...new Set(ok.map((t) => t.name))];
+  const list = el('ul', {}, ...runs.map((t) => el('li', { text: `${t.name}(${Object.entries(t.arguments || {}).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(', ')}) → ${t.result}` })));
+  return el('details', { class: 'tools-used' },
+    el('summary', { text: names.length ? `used: ${names.join(', ')}` : 'a tool call failed' }), list);
 }
 
 // ---- Attention view ----------------------------------------------------------------------

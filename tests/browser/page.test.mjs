@@ -5,7 +5,7 @@
 // Skipped (and counted as skipped) only when chromium is not installed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -235,6 +235,8 @@ test('chat: the shipped tutor answers over two turns, with tokens/s and top-5 pr
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => document.querySelectorAll('#messages li.assistant .meta').length === 2, null, { timeout: 120000 });
   assert.equal(await page.locator('#messages li.user').count(), 2);
+  // A model that declares no tools (GGUF atento.tools) never shows a "used: …" note.
+  if (!(await page.evaluate(() => window.atento.slots.chat.info.tools?.length))) assert.equal(await page.locator('#messages .tools-used').count(), 0);
   await screenshot(page, 'chat');
   // Top-5 next-token probabilities of the last reply.
   await page.click('#tab-attention');
@@ -246,6 +248,34 @@ test('chat: the shipped tutor answers over two turns, with tokens/s and top-5 pr
   await page.click('#tab-chat');
   await page.click('#new-chat');
   assert.equal(await page.locator('#messages li.user').count(), 0);
+  await page.close();
+});
+
+// A scripted tutor that declares the built-in tools and calls lookup,
+// translate, an unknown tool and lookup with a bad argument, then answers
+// (tests/data/chat/make_tutor_tools.py); the worker runs the calls.
+const toolsFixture = join(root, 'tests', 'data', 'chat', 'tutor_tools.gguf');
+test('chat: an answer that used the model\'s tools says "used: …" under it, with the calls', { ...T, skip: T.skip || (!existsSync(toolsFixture) && 'tests/data/chat/tutor_tools.gguf (a tutor that calls the built-in tools) is not here') }, async () => {
+  const page = await newPage('#models');
+  await openFileModel(page, toolsFixture, 'chat');
+  await page.click('#tab-chat');
+  await page.fill('#chat-input', 'How do you say "good morning" in Spanish?');
+  await page.press('#chat-input', 'Enter');
+  await page.waitForSelector('#messages li.assistant .meta', { timeout: 120000 });
+  const answer = page.locator('#messages li.assistant');
+  assert.equal(await answer.locator('.body').textContent(), 'good amigo', 'the answer after the tool round, without the call');
+  const summary = answer.locator('.tools-used summary');
+  assert.equal(await summary.textContent(), 'used: lookup, translate');
+  // The calls, opened from the keyboard: each with its arguments and result.
+  await summary.focus();
+  await page.keyboard.press('Enter');
+  const calls = await answer.locator('.tools-used li').allTextContents();
+  assert.equal(calls.length, 4, JSON.stringify(calls));
+  assert.match(calls[0], /^lookup\(word: "gato", from: "es"\) → cat\b/);
+  assert.match(calls[1], /^translate\(text: "good morning", to: "es"\) → .*d[ií]as/i);
+  assert.match(calls[2], /^dance\(.*\) → error/);
+  assert.equal(await answer.locator('.tools-used').evaluate((d) => d.open), true);
+  await screenshot(page, 'chat-tools-used');
   await page.close();
 });
 
