@@ -39,6 +39,8 @@ export interface LoadOptions {
   threads?: number | 'auto';
   /** atento-mt.wasm, like `wasm`. Default: dist/atento-mt.wasm of the package. */
   threadedWasm?: string | URL | ArrayBuffer | ArrayBufferView | WasmModule | PromiseLike<WasmModule | undefined>;
+  /** Browser: a Worker already running js/worker.js (started early, e.g. while the page loads), not used yet. */
+  worker?: object | null;
   /** A name for messages (default: the file name). */
   name?: string;
   /** Browser: the Cache Storage cache to look the URL up in and store the download to; false: none. */

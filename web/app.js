@@ -5,6 +5,7 @@
 // all happen in the workers.
 import { load, formatBytes } from '../js/index.js';
 import * as store from './storage.js';
+import { engine, threaded, threadsWanted, takeWorker, handleOf } from './boot.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -65,29 +66,9 @@ for (const t of tabs) {
 
 // ---- the engine: compiled once, shared by every model worker ---------------------------
 //
-// Only the module the workers will run is fetched and compiled: the threaded
-// one (dist/atento-mt.wasm) when the page is cross-origin isolated and more
-// than one thread is wanted, else dist/atento.wasm. It compiles while the
-// worker starts and the model arrives (js/index.js load() takes the promise).
-
-// every logical core up to 8 when the page is cross-origin isolated; ?threads=N to choose
-const threadsWanted = Number(new URLSearchParams(location.search).get('threads')) || 'auto';
-const threaded = !!globalThis.crossOriginIsolated && (threadsWanted === 'auto' ? (navigator.hardwareConcurrency || 1) > 1 : threadsWanted > 1);
-const wasmUrl = new URL(threaded ? '../dist/atento-mt.wasm' : '../dist/atento.wasm', location.href);
-let wasmModule = null;
-async function engine() {
-  wasmModule ??= (async () => {
-    const res = await fetch(wasmUrl);
-    if (!res.ok) throw new Error(`cannot fetch ${wasmUrl.pathname}: HTTP ${res.status} (build it with ./build.sh)`);
-    return WebAssembly.compileStreaming ? WebAssembly.compileStreaming(res) : WebAssembly.compile(await res.arrayBuffer());
-  })();
-  try {
-    return await wasmModule;
-  } catch (e) {
-    wasmModule = null;
-    throw e;
-  }
-}
+// boot.js starts it (and a worker, and the stored model's file) before this
+// script has arrived; load() below takes the compile's promise, so the
+// worker starts while it compiles.
 
 // ---- models: shipped defaults, slots, storage -------------------------------------------
 //
@@ -189,7 +170,7 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
       entry = store.find(source.key);
       if (entry) {
         // A file of the private file system is read by the worker in place.
-        src = (await store.handleOf(entry)) || (await store.blobOf(entry));
+        src = (await handleOf(entry)) || (await store.blobOf(entry));
         if (!src) { await store.remove(entry.id); entry = null; }
       }
     }
@@ -207,6 +188,7 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
       } else src = source.url;
     }
     m = await load(src, {
+      worker: takeWorker(), // started by boot.js, if still unused
       ...(threaded ? { threadedWasm: wasmReady } : { wasm: wasmReady }),
       threads: threadsWanted,
       name,

@@ -28,9 +28,15 @@ function writeIndex(list) {
   try { localStorage.setItem(INDEX, JSON.stringify(list)); } catch { /* private mode: nothing is kept */ }
 }
 
+let dirHandle = null; // looked up once
 async function dir() {
-  const root = await navigator.storage.getDirectory();
-  return root.getDirectoryHandle(DIR, { create: true });
+  dirHandle ??= navigator.storage.getDirectory().then((root) => root.getDirectoryHandle(DIR, { create: true }));
+  try {
+    return await dirHandle;
+  } catch (e) {
+    dirHandle = null;
+    throw e;
+  }
 }
 
 const cacheUrl = (id) => new URL(`./stored-model/${id}`, location.href).href;
