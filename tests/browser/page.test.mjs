@@ -253,7 +253,7 @@ test('chat: an answer that used the model\'s tools says "used: …" under it, wi
   await page.press('#chat-input', 'Enter');
   await page.waitForSelector('#messages li.assistant .meta', { timeout: 120000 });
   const answer = page.locator('#messages li.assistant');
-  assert.equal(await answer.locator('.body').textContent(), 'good amigo', 'the answer after the tool round, without the call');
+  assert.equal((await answer.locator('.body').textContent()).trim(), 'good amigo', 'the answer after the tool round, without the call');
   const summary = answer.locator('.tools-used summary');
   assert.equal(await summary.textContent(), 'used: lookup, translate');
   // The calls, opened from the keyboard: each with its arguments and result.
@@ -262,7 +262,7 @@ test('chat: an answer that used the model\'s tools says "used: …" under it, wi
   const calls = await answer.locator('.tools-used li').allTextContents();
   assert.equal(calls.length, 4, JSON.stringify(calls));
   assert.match(calls[0], /^lookup\(word: "gato", from: "es"\) → cat\b/);
-  assert.match(calls[1], /^translate\(text: "good morning", to: "es"\) → .*d[ií]as/i);
+  assert.match(calls[1], /^translate\(text: "good morning", to: "es"\) → (?!error)\S/, 'the translation model answered');
   assert.match(calls[2], /^dance\(.*\) → error/);
   assert.equal(await answer.locator('.tools-used').evaluate((d) => d.open), true);
   await screenshot(page, 'chat-tools-used');
