@@ -451,7 +451,8 @@ async function sourceMessage(source, opts) {
     } catch {
       throw new AtentoError('E_ARG', `load: '${s}' is not a valid URL`);
     }
-    return { url, cacheName: opts.cache === false ? undefined : (opts.cache || undefined) };
+    // opts.storeTo: a file of the Origin Private File System the worker copies the download to.
+    return { url, cacheName: opts.cache === false ? undefined : (opts.cache || undefined), ...(opts.storeTo ? { storeTo: opts.storeTo } : {}) };
   }
   if (typeof Blob !== 'undefined' && source instanceof Blob) return { blob: source };
   // A file of the Origin Private File System: the worker reads it straight into its memory.

@@ -160,6 +160,7 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
   let m;
   let entry = null;
   let download = null;
+  let file = null;
   let finished = false; // no progress is shown after the load ended (the copy to disk may still report)
   try {
     // Compiled while the worker starts and the model arrives; should it fail,
@@ -176,7 +177,16 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
     }
     if (src) mark('source found');
     let size = 0;
+    if (!src && source.url && keep && !(source.size > 0 && source.size < store.SMALL)) {
+      // The worker downloads it and writes it to a new file of the private
+      // file system as it reads it: the bytes reach the worker straight from
+      // the network, and are kept (recorded below) once it has them all.
+      file = await store.newFile(source.key, name);
+      if (file) src = source.url;
+    }
     if (!src && source.url) {
+      // Else (small files go to Cache Storage; no private file system):
+      // downloaded here, streamed into the worker and into storage at once.
       if (keep && store.canStore()) {
         // Loaded while it downloads and is written to storage (one read of the network).
         download = await store.download(source.key, name, source.url, {
@@ -188,6 +198,7 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
       } else src = source.url;
     }
     m = await load(src, {
+      storeTo: file?.handle,
       worker: takeWorker(), // started by boot.js, if still unused
       ...(threaded ? { threadedWasm: wasmReady } : { wasm: wasmReady }),
       threads: threadsWanted,
@@ -198,6 +209,17 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
       // A download reports its own progress (above).
       onProgress: download ? undefined : (p) => showLoad(wantKind, progressText(name, p), p.percent),
     });
+    if (file) {
+      const n = m.info.stored?.bytes ?? 0;
+      if (n > 0 && n === m.info.fileSize) {
+        const kept = file.keep(n);
+        mark('stored');
+        whenIdle().then(() => store.settle(kept)).then(() => refreshModelLists()).catch(() => {});
+      } else {
+        file.drop();
+        if (!quiet) notice(`${name} works, but cannot be stored in this browser: ${m.info.stored?.error || `${n} of ${m.info.fileSize} bytes written`}`);
+      }
+    }
     if (download) {
       // In use now; kept once the copy is on disk, then hashed (duplicates
       // merged) when the page has nothing better to do.
@@ -210,6 +232,7 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
     // already made of a file that does not load is not kept.
     ctrl.abort();
     download?.stored.then((x) => store.remove(x.id)).catch(() => {});
+    file?.drop();
     hideLoad(wantKind);
     setBusy(wantKind, false);
     const why = e.message.startsWith(name + ': ') ? e.message.slice(name.length + 2) : e.message;
@@ -248,8 +271,12 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
   if (kind === 'translate') {
     detectSoon();
     // The first translation of a fresh worker pays for the code's first run
-    // (and, with threads, the pool's first job): paid here when nobody waits.
-    if (!translateWaiting) m.translate('Hello.', { to: 'es' }).catch(() => {});
+    // (and, with threads, the pool's first job): paid here when nobody
+    // waits, up to the first token (the encoder and one decoder step).
+    if (!translateWaiting) {
+      const warm = m.translate('Hello.', { onToken: () => warm.abort() });
+      warm.catch(() => {});
+    }
   }
   return slots[kind];
 }
@@ -291,7 +318,7 @@ async function ensureModel(kind) {
       notice(`No ${kind} model is available: open one in the Models tab.`);
       return null;
     }
-    return openModel({ key: def.url, name: def.name, url: def.url }, { wantKind: kind, auto: true });
+    return openModel({ key: def.url, name: def.name, url: def.url, size: def.size }, { wantKind: kind, auto: true });
   })();
   try {
     return await loading[kind];
@@ -325,7 +352,7 @@ async function refreshModelLists() {
         el('span', { class: 'name', text: d.name }),
         el('span', { class: 'size', text: d.size ? formatBytes(d.size) : '' }),
         el('span', { class: 'help', text: inUse.has(d.url) ? 'in use' : kept ? 'stored' : 'downloaded when first used' }),
-        el('button', { type: 'button', text: 'Use', 'aria-label': `Use ${d.name}`, onclick: () => openModel({ key: d.url, name: d.name, url: d.url }) })));
+        el('button', { type: 'button', text: 'Use', 'aria-label': `Use ${d.name}`, onclick: () => openModel({ key: d.url, name: d.name, url: d.url, size: d.size }) })));
     }
 
     const su = $('stored');

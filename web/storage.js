@@ -213,6 +213,34 @@ export async function download(key, name, url, { signal, onProgress } = {}) {
   return { stream: toLoader, total, stored };
 }
 
+/**
+ * A new file in the Origin Private File System for a download that the
+ * model's worker writes as it reads it (js/worker.js, load({storeTo})), or
+ * null where there is none. keep(size) records it under `key` once the
+ * worker has written it all; drop() deletes it.
+ */
+export async function newFile(key, name) {
+  if (!hasOpfs) return null;
+  const entry = { id: newId(), name, size: 0, where: 'opfs', hash: null, keys: [key], time: Date.now() };
+  let handle;
+  try {
+    handle = await (await dir()).getFileHandle(entry.id, { create: true });
+  } catch {
+    return null;
+  }
+  return {
+    handle,
+    keep(size) {
+      entry.size = size;
+      const all = readIndex();
+      for (const x of all) x.keys = x.keys.filter((k) => k !== key);
+      writeIndex([...all.filter((x) => x.keys.length), entry]);
+      return entry;
+    },
+    drop: () => removeBytes(entry),
+  };
+}
+
 /** Take the content hash of a downloaded entry (after it is in use) and merge duplicates. */
 export async function settle(entry) {
   if (entry.hash) return entry;
