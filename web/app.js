@@ -73,8 +73,9 @@ for (const t of tabs) {
 // ---- models: shipped defaults, slots, storage -------------------------------------------
 //
 // A model is downloaded when a tab first needs it (the Translate tab at
-// startup, the Chat tab when opened), streamed into storage (storage.js) and
-// loaded from there; later visits load it from storage, offline too.
+// startup, the Chat tab when opened) by its worker, which loads it and
+// writes it to storage (storage.js) as it arrives; later visits load it
+// from storage, offline too.
 
 let shipped = [];
 const shippedReady = fetch('models.json').then((r) => r.json()).then((j) => {

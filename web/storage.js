@@ -1,7 +1,8 @@
 // storage.js — where the page keeps models between visits.
 //
-// Large files go to the Origin Private File System (streamed to disk as they
-// download, never held in memory twice); small ones (< SMALL bytes) to Cache
+// Large files go to the Origin Private File System (written by the model's
+// worker as it downloads them, newFile(), or streamed to disk beside the
+// loader, download(); never held in memory twice); small ones (< SMALL bytes) to Cache
 // Storage; without either the page still works, it just downloads again.
 // An index in localStorage ('atento.store') lists what is kept:
 //   {id, name, size, where: 'opfs'|'cache', hash, keys: [url or 'file:name', ...]}
