@@ -104,6 +104,9 @@ async function pump() {
     const job = queue.shift();
     running = job;
     try {
+      // a trap whose E_ABORT a handler reported itself: the model is loaded
+      // again before the next job
+      if (trappedFile && job.type !== 'dispose') await reloadAfterTrap('');
       if (aborted.has(job.id) && job.type !== 'dispose') {
         post({ type: 'done', id: job.id, reason: 'abort', text: '', tokens: [] });
       } else {
