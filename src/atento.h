@@ -66,6 +66,10 @@ ATN_API int atn_model_n_vocab(const atn_model *m);
 ATN_API int atn_model_n_ctx_train(const atn_model *m);
 /* The GGUF `tokenizer.chat_template`, or NULL. */
 ATN_API const char *atn_model_chat_template(const atn_model *m);
+/* The GGUF `atento.tools` string: the JSON array of tool definitions the
+ * model was trained to call (docs/chat.md: built-in tools), or NULL. Not
+ * validated here; callers parse it. */
+ATN_API const char *atn_model_tools_json(const atn_model *m);
 
 /* ---- tokenizer --------------------------------------------------------- */
 
