@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { load } from '../../js/index.js';
-import { root, runtime } from './helpers.mjs';
+import { root, runtime, cli, nativeCli } from './helpers.mjs';
 
 const DICT = join(root, 'models', 'dict-en-es.tsv');
 const MT = join(root, 'models', 'translate-en-es.gguf');
@@ -161,4 +161,65 @@ test('chat: a damaged or missing tool file is a tool result, the conversation go
   } finally {
     await plain.dispose();
   }
+});
+
+// ---- both CLIs ------------------------------------------------------------------
+
+
+const ASK = '{"messages":[{"role":"user","content":"What does gato mean?"}],"temperature":0}\n';
+const withoutTimings = (s) => s.replace(/,"timings":\{[^}]*\}/g, '');
+
+function nativeChat(args, input) {
+  if (!existsSync(nativeCli)) return null;
+  const r = spawnSync(nativeCli, ['chat', ...args], { cwd: root, input, encoding: 'utf8', timeout: 120000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('atento chat --json (both CLIs): the built-in tools run, tool_runs shown, the same bytes', T, () => {
+  const js = cli(['chat', '--json', '--model', TUTOR], { input: ASK + ASK });
+  assert.equal(js.code, 0, js.stderr);
+  const lines = js.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.length, 2);
+  for (const r of lines) {
+    assert.equal(r.message.content, ' good amigo');
+    assert.deepEqual(r.tool_runs.map((x) => [x.name, x.result.startsWith('error: ') ? 'error' : 'ok']),
+      [['lookup', 'ok'], ['translate', 'ok'], ['dance', 'error'], ['lookup', 'error']]);
+    assert.equal(r.tool_runs[0].result, 'cat, jack');
+  }
+  // --no-tools: the reply is the call, as text, and nothing ran
+  const off = cli(['chat', '--json', '--no-tools', '--model', TUTOR], { input: ASK });
+  assert.equal(off.code, 0, off.stderr);
+  const o = JSON.parse(off.stdout);
+  assert.equal(o.tool_runs, undefined);
+  assert.match(o.message.content, /^<tool_call>/);
+  // the caller's own tools replace them: calls shown, not run
+  const own = cli(['chat', '--json', '--model', TUTOR], { input: ASK.replace('"temperature"', '"tools":[{"type":"function","function":{"name":"lookup"}}],"temperature"') });
+  const ow = JSON.parse(own.stdout);
+  assert.equal(ow.tool_runs, undefined);
+  assert.equal(ow.message.tool_calls.length, 4);
+
+  const nat = nativeChat(['--json', '--model', TUTOR], ASK + ASK);
+  if (nat) {
+    assert.equal(nat.code, 0, nat.stderr);
+    assert.equal(withoutTimings(nat.stdout), withoutTimings(js.stdout));
+    const natOff = nativeChat(['--json', '--no-tools', '--model', TUTOR], ASK);
+    assert.equal(withoutTimings(natOff.stdout), withoutTimings(off.stdout));
+    const natOwn = nativeChat(['--json', '--model', TUTOR], ASK.replace('"temperature"', '"tools":[{"type":"function","function":{"name":"lookup"}}],"temperature"'));
+    assert.equal(withoutTimings(natOwn.stdout), withoutTimings(own.stdout));
+  }
+});
+
+test('atento chat interactive (both CLIs): the call is not printed, the answer is, a note says which tools were used', T, () => {
+  const input = 'What does gato mean?\nAnd perro?\n';
+  const runs = [cli(['chat', '--model', TUTOR, '--temperature', '0'], { input })];
+  const nat = nativeChat(['--model', TUTOR, '--temperature', '0'], input);
+  if (nat) runs.push(nat);
+  for (const r of runs) {
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, ' good amigo\n good amigo\n');
+    assert.equal(r.stderr, '[used: lookup, translate, dance]\n[used: lookup, translate, dance]\n');
+  }
+  const off = cli(['chat', '--model', TUTOR, '--temperature', '0', '--no-tools'], { input: 'gato?\n' });
+  assert.match(off.stdout, /^<tool_call>/);
+  assert.equal(off.stderr, '');
 });

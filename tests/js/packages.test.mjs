@@ -45,7 +45,7 @@ const npx = (d, args, input = '') => spawnSync('npx', ['--offline', 'atento', ..
 test('the models package holds both models and their cards, nothing else', { skip }, () => {
   const r = spawnSync('tar', ['-tzf', modelsTgz], { encoding: 'utf8' });
   const files = r.stdout.trim().split('\n').map((f) => f.replace(/^package\//, '')).sort();
-  assert.deepEqual(files, ['README.md', 'index.d.ts', 'index.js', 'package.json', 'translate-en-es.gguf', 'translate-en-es.md', 'tutor-en-es.gguf', 'tutor-en-es.md']);
+  assert.deepEqual(files, ['README.md', 'dict-en-es.md', 'dict-en-es.tsv', 'index.d.ts', 'index.js', 'package.json', 'translate-en-es.gguf', 'translate-en-es.md', 'tutor-en-es.gguf', 'tutor-en-es.md']);
 });
 
 test('npm install atento atento-models-en-es && npx atento translate "Hello" works offline', { skip, timeout: 600000 }, () => {
