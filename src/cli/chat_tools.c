@@ -205,3 +205,82 @@ char *cli_tools_run(cli_tools *t, const char *name, const cli_tool_args *a) {
     }
     return dupf("error: unknown tool '%s'; the tools are translate and lookup%s", name, NULL);
 }
+
+/* `atento lookup WORD --from en|es [--dictionary FILE]`: the lookup tool's
+ * answer, as js/cli/lookup.js prints it. Returns the exit status. */
+int atn_cli_lookup(int argc, char **argv) {
+    const char *word = NULL, *from = NULL, *path = NULL;
+    int n_words = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs("usage: atento lookup WORD --from en|es [--dictionary FILE]\n\n"
+                  "look a word up in the English-Spanish dictionary (the lookup tool)\n",
+                  stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--")) {
+            for (i++; i < argc; i++) word = argv[i], n_words++;
+            break;
+        }
+        if (strncmp(a, "--", 2) != 0 || !a[2]) {
+            word = a;
+            n_words++;
+            continue;
+        }
+        const char *eq = strchr(a, '=');
+        size_t nl = eq ? (size_t)(eq - a) : strlen(a);
+        const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        int is_from = nl == 6 && !strncmp(a, "--from", 6), is_dict = nl == 12 && !strncmp(a, "--dictionary", 12);
+        if (!is_from && !is_dict) {
+            fprintf(stderr, "atento: unknown flag %.*s for 'lookup' (see atento lookup --help)\n", (int)nl, a);
+            return 2;
+        }
+        if (!val) {
+            fprintf(stderr, "atento: %.*s needs a value\n", (int)nl, a);
+            return 2;
+        }
+        if (is_from) from = val;
+        else path = val;
+    }
+    if (!from) {
+        fputs("atento: --from is required\n", stderr);
+        return 2;
+    }
+    if (strcmp(from, "en") != 0 && strcmp(from, "es") != 0) {
+        fprintf(stderr, "atento: --from must be en or es, got '%s'\n", from);
+        return 2;
+    }
+    if (n_words != 1) {
+        fprintf(stderr, "atento: give the word as one argument (quote a phrase), got %d\n", n_words);
+        return 2;
+    }
+    char why[512];
+    char *owned = path ? NULL : find_shipped("dict-en-es.tsv", why, sizeof why);
+    if (!path && !owned) {
+        fprintf(stderr, "atento: no dictionary given and %s\n", why);
+        return 1;
+    }
+    size_t size;
+    void *data = read_all(path ? path : owned, &size, why, sizeof why);
+    free(owned);
+    if (!data) {
+        fprintf(stderr, "atento: %s\n", why);
+        return 1;
+    }
+    atn_dict *d = atn_dict_load(data, size);
+    atn_free(data);
+    if (!d) {
+        fprintf(stderr, "atento: %s\n", atn_last_error());
+        return 1;
+    }
+    int n = atn_dict_lookup(d, word, strlen(word), from, NULL, 0);
+    char *out = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (out) {
+        atn_dict_lookup(d, word, strlen(word), from, out, n + 1);
+        printf("%s\n", out);
+    } else fprintf(stderr, "atento: %s\n", n < 0 ? atn_last_error() : "out of memory");
+    free(out);
+    atn_dict_free(d);
+    return out ? 0 : 1;
+}

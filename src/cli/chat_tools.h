@@ -22,4 +22,7 @@ void cli_tools_free(cli_tools *t);
  * answer, or "error: ..." for an unknown tool, bad arguments or a missing file. */
 char *cli_tools_run(cli_tools *t, const char *name, const cli_tool_args *a);
 
+/* `atento lookup WORD --from en|es`: the exit status. */
+int atn_cli_lookup(int argc, char **argv);
+
 #endif

@@ -223,3 +223,26 @@ test('atento chat interactive (both CLIs): the call is not printed, the answer i
   assert.match(off.stdout, /^<tool_call>/);
   assert.equal(off.stderr, '');
 });
+
+test('atento lookup (both CLIs): the tool\'s answer, the same lines and exit codes', T, () => {
+  const cases = [
+    [['gato', '--from', 'es'], 0, 'cat, jack\n'],
+    [['The Dogs!', '--from=en'], 0, 'perro\n'],
+    [['xyzzy', '--from', 'en'], 0, '(no entry)\n'],
+    [['gato', '--from', 'fr'], 2, ''],
+    [['--from', 'es'], 2, ''],
+    [['gato', '--from', 'es', '--dictionary', MT], 1, ''],
+  ];
+  for (const [args, code, stdout] of cases) {
+    const js = cli(['lookup', ...args]);
+    assert.equal(js.code, code, `${args.join(' ')}: ${js.stderr}`);
+    assert.equal(js.stdout, stdout);
+    assert.equal(js.stderr === '', code === 0, js.stderr);
+    const nat = existsSync(nativeCli) ? spawnSync(nativeCli, ['lookup', ...args], { cwd: root, encoding: 'utf8' }) : null;
+    if (nat) {
+      assert.equal(nat.status, code, `native ${args.join(' ')}: ${nat.stderr}`);
+      assert.equal(nat.stdout, stdout);
+      assert.equal(nat.stderr, js.stderr);
+    }
+  }
+});
