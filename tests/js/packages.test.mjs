@@ -53,6 +53,10 @@ test('npm install atento atento-models-en-es && npx atento translate "Hello" wor
   const r = npx(d, ['translate', 'Hello, how are you?']);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /Hola/);
+  // the dictionary of the chat tools is found in the package too
+  const look = npx(d, ['lookup', 'gato', '--from', 'es']);
+  assert.equal(look.status, 0, look.stderr);
+  assert.equal(look.stdout, 'cat, jack\n');
   const back = npx(d, ['translate', '¿Dónde está la estación de tren?']);
   assert.equal(back.status, 0, back.stderr);
   assert.match(back.stdout, /station/i);
