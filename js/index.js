@@ -491,6 +491,8 @@ async function sourceMessage(source, opts) {
     return { url, cacheName: opts.cache === false ? undefined : (opts.cache || undefined) };
   }
   if (typeof Blob !== 'undefined' && source instanceof Blob) return { blob: source };
+  // A file of the Origin Private File System: the worker reads it straight into its memory.
+  if (typeof FileSystemFileHandle !== 'undefined' && source instanceof FileSystemFileHandle) return { fileHandle: source };
   // A stream of the bytes (e.g. one branch of a download the caller also
   // stores): moved to the worker, read as it arrives. opts.size: its length, if known.
   if (typeof ReadableStream !== 'undefined' && source instanceof ReadableStream) return { stream: source, size: opts.size > 0 ? opts.size : 0 };
@@ -512,7 +514,8 @@ function wasmMessage(wasm) {
 /**
  * Load a GGUF model in a new worker.
  * @param {string|URL|Blob|ArrayBuffer|Uint8Array} source  a URL (fetched with
- *   progress), a file path (Node), a File/Blob, or the bytes
+ *   progress), a file path (Node), a File/Blob, a FileSystemFileHandle (browser,
+ *   the Origin Private File System), a ReadableStream, or the bytes
  * @param {LoadOptions} [opts] onProgress({phase, loaded, total, percent,
  *   bytesPerSecond}), wasm (URL/path/bytes of atento.wasm), name, cache
  *   (Cache Storage name to keep a downloaded model in), signal
@@ -520,7 +523,16 @@ function wasmMessage(wasm) {
  */
 export async function load(source, opts = {}) {
   const src = await sourceMessage(source, opts);
+  // The worker starts (its scripts load) while the caller's module compiles:
+  // opts.wasm / opts.threadedWasm may be promises (of a WebAssembly.Module).
   const worker = await spawnWorker();
+  let wasm, threadedWasm;
+  try {
+    [wasm, threadedWasm] = await Promise.all([opts.wasm, opts.threadedWasm]);
+  } catch (e) {
+    worker.terminate();
+    throw e instanceof AtentoError ? e : new AtentoError('E_WASM', `cannot compile atento.wasm: ${e?.message ?? e}`);
+  }
   const model = new Model(worker, null);
   worker.on((m) => model._onMessage(m), (e, exited) => model._onWorkerError(e, exited));
   if (typeof SharedArrayBuffer === 'function' && (isNode || globalThis.crossOriginIsolated)) {
@@ -544,7 +556,7 @@ export async function load(source, opts = {}) {
     opts.signal.addEventListener('abort', () => model._abort(id), { once: true });
   }
   try {
-    model.info = await model._request({ type: 'load', id, source: src, name, wasm: wasmMessage(opts.wasm), threads: opts.threads, threadedWasm: wasmMessage(opts.threadedWasm) }, { onProgress }, src.stream ? [src.stream] : undefined);
+    model.info = await model._request({ type: 'load', id, source: src, name, wasm: wasmMessage(wasm), threads: opts.threads, threadedWasm: wasmMessage(threadedWasm) }, { onProgress }, src.stream ? [src.stream] : undefined);
   } catch (e) {
     model._disposing = true;
     worker.terminate();

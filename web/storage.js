@@ -56,6 +56,19 @@ export async function blobOf(entry) {
   }
 }
 
+/**
+ * The file of an entry kept in the Origin Private File System, for the
+ * model's worker to read in place (js/worker.js), or null (kept elsewhere, or gone).
+ */
+export async function handleOf(entry) {
+  if (entry.where !== 'opfs') return null;
+  try {
+    return await (await dir()).getFileHandle(entry.id);
+  } catch {
+    return null;
+  }
+}
+
 async function removeBytes(entry) {
   try {
     if (entry.where === 'opfs') await (await dir()).removeEntry(entry.id);
@@ -103,6 +116,9 @@ async function commit(entry) {
 export async function saveBlob(key, name, blob) {
   if (!canStore()) return null;
   const hash = await sha256(blob);
+  // A download of the same size whose hash is still to be taken (settle()
+  // runs when the page is idle) may be this very file.
+  for (const x of readIndex()) if (!x.hash && x.size === blob.size) await settle(x).catch(() => {});
   const all = readIndex();
   const same = all.find((x) => x.hash === hash);
   if (same) {

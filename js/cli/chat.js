@@ -24,7 +24,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { shippedModel, noModelAdvice } from '../models.js';
 import readline from 'node:readline';
-import { UsageError, loadModelFile, samplerFlags, out } from './_common.js';
+import { UsageError, loadModelFile, samplerFlags, pretokenizerFlag, out } from './_common.js';
 import { BuiltinTools, declaredTools, MAX_TOOL_ROUNDS } from '../tools.js';
 
 export const summary = 'chat with a model in the terminal (streamed), or answer a JSON conversation (--json)';
@@ -38,6 +38,7 @@ export const flags = {
   ctx: { type: 'int', min: 0, value: 'N', help: 'context size in tokens (default: the model\'s, at most 4096)' },
   json: { type: 'bool', help: 'read conversations as JSON on stdin, print one JSON answer each' },
   verbose: { type: 'bool', help: 'print token counts and speed of each turn on stderr' },
+  ...pretokenizerFlag,
   'no-tools': { type: 'bool', help: 'do not run the model\'s built-in tools (translate, lookup)' },
 };
 
@@ -329,7 +330,7 @@ export async function run(o) {
   // Read and check the input before loading anything: bad input fails fast.
   const convs = o.json ? parseConversations(await readStdin()) : null;
   const path = o.model ?? defaultChatModel();
-  const { rt, model, loadMs } = await loadModelFile(path);
+  const { rt, model, loadMs } = await loadModelFile(path, { allowUnknownPretokenizer: o.allowUnknownPretokenizer });
   let tools = null;
   try {
     if (model.arch === 'marian') throw failure(`${path} is a translation model (marian): use atento translate`);

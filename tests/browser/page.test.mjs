@@ -128,9 +128,37 @@ test('translate: the translation streams in token by token', T, async () => {
     await page.selectOption('#from', 'auto');
     await page.selectOption('#beam', '1');
   }
-  // The attention view has a heatmap for it when the build gives attention.
+  // The attention view works out the heatmap of the sentence it shows when
+  // it is opened (translations do not pay for the extra pass).
   await page.click('#tab-attention');
+  await page.waitForFunction(() => document.getElementById('heatmap').width > 0 || /no attention/.test(document.getElementById('att-empty').textContent), null, { timeout: 60000 });
+  assert.match(await page.textContent('#att-align'), /^Strongest link of each target token: /);
+  await page.selectOption('#att-layer', '1');
+  assert.ok(await page.evaluate(() => document.getElementById('heatmap').width > 0));
   await screenshot(page, 'attention-translate');
+  await page.close();
+});
+
+test('translate: mixed English and Spanish text goes each sentence its own way, and says so', { ...T, skip: T.skip || (!shippedModels().some((m) => m.kind === 'translate') && 'the shipped translation model is missing') }, async () => {
+  const page = await newPage();
+  await useTranslateModel(page);
+  const { out } = await translateOnce(page, 'The cat is sleeping on the sofa. El perro come pan en la cocina.\nI like to read books in the evening.');
+  const sentences = await page.$$eval('#dst .sentence', (els) => els.map((e) => ({ text: e.textContent, lang: e.lang, dir: e.dataset.dir, title: e.title })));
+  assert.equal(sentences.length, 3);
+  assert.deepEqual(sentences.map((x) => [x.lang, x.dir, x.title]), [
+    ['es', 'EN→ES', 'English → Spanish'], ['en', 'ES→EN', 'Spanish → English'], ['es', 'EN→ES', 'English → Spanish']]);
+  assert.match(sentences[0].text, /gato/i);
+  assert.match(sentences[1].text, /dog/i);
+  assert.match(out, /\n/, 'the line break is kept');
+  assert.equal(await page.evaluate(() => document.getElementById('dst').classList.contains('mixed')), true);
+  assert.match(await page.textContent('#translate-status'), /^3 sentences, \d+ tokens in [\d.]+ s \([\d.]+ tokens\/s\)\. Mixed text: 2 English → Spanish, 1 Spanish → English\.$/);
+  assert.equal(await page.textContent('#detected'), 'Detected: English and Spanish, sentence by sentence');
+  assert.equal(await page.textContent('#src-label'), 'English and Spanish (detected)');
+  await screenshot(page, 'translate-mixed');
+  // One language again: an ordinary translation, no marks.
+  await translateOnce(page, 'The dog is eating bread.');
+  assert.equal(await page.evaluate(() => document.getElementById('dst').classList.contains('mixed')), false);
+  assert.equal(await page.textContent('#src-label'), 'English (detected)');
   await page.close();
 });
 
