@@ -644,15 +644,13 @@ static lane *lane_of(atn_translator *t, int span) {
     return NULL;
 }
 
-/* Start sentence `span` in a free lane: tokenize, encode into its source slot. */
+/* Start the next sentence in free lane L: tokenize it (encoded by admit_free). */
 static int admit(atn_translator *t, lane *L) {
-    int i = (int)(L - t->lanes);
     size_t a = (size_t)t->spans[2 * t->admitted], b = (size_t)t->spans[2 * t->admitted + 1];
     if (encode_source(t, t->text + a, b - a)) return -1;
     if (grow_ids(&L->src, &L->src_cap, t->n_src)) return -1;
     memcpy(L->src, t->src, (size_t)t->n_src * sizeof(int32_t));
     L->n_src = t->n_src;
-    if (atn_marian_encode(t->s, i, L->src, L->n_src)) return -1;
     L->max_len = 2 * L->n_src + 10;
     if (L->max_len > t->s->n_ctx) L->max_len = t->s->n_ctx;
     L->n_tgt = 0;
@@ -664,6 +662,23 @@ static int admit(atn_translator *t, lane *L) {
     }
     L->span = t->admitted++;
     return 0;
+}
+
+/* Fill every free lane with the next sentences (at most a lane-full ahead of
+ * the head) and encode their sources together: one pass over the encoder's
+ * weights for all of them, each into its lane's source slot. */
+static int admit_free(atn_translator *t) {
+    int slots[MAX_LANES], ns[MAX_LANES], k = 0;
+    const int32_t *srcs[MAX_LANES];
+    for (int i = 0; i < t->n_lanes && t->admitted < t->n_spans && t->admitted < t->cur + t->n_lanes; i++) {
+        lane *L = &t->lanes[i];
+        if (L->span >= 0) continue;
+        if (admit(t, L)) return -1;
+        slots[k] = i;
+        srcs[k] = L->src;
+        ns[k++] = L->n_src;
+    }
+    return k ? atn_marian_encode_batch(t->s, slots, srcs, ns, k) : 0;
 }
 
 /* One decoder pass over every unfinished lane; each gets its argmax token. */
@@ -728,8 +743,7 @@ static int greedy_next(atn_translator *t) {
             t->head_started = 0;
             return 2;
         }
-        for (int i = 0; i < t->n_lanes && t->admitted < t->n_spans && t->admitted < t->cur + t->n_lanes; i++)
-            if (t->lanes[i].span < 0 && admit(t, &t->lanes[i])) return -1;
+        if (admit_free(t)) return -1;
         h = lane_of(t, t->cur);
         if (!h) return atn_error("translate: internal: no lane for sentence %d", t->cur);
         if (lanes_step(t)) return -1;
@@ -789,8 +803,7 @@ static int beam_next(atn_translator *t) {
             t->head_started = 0;
             return 2;
         }
-        for (int i = 0; i < t->n_lanes && t->admitted < t->n_spans && t->admitted < t->cur + t->n_lanes; i++)
-            if (t->lanes[i].span < 0 && admit(t, &t->lanes[i])) return -1;
+        if (admit_free(t)) return -1;
         if (!lane_of(t, t->cur)) return atn_error("translate: internal: no lane for sentence %d", t->cur);
         if (beam_lanes_step(t)) return -1;
     }
