@@ -39,6 +39,11 @@ export interface LoadOptions {
   threads?: number | 'auto';
   /** atento-mt.wasm, like `wasm`. Default: dist/atento-mt.wasm of the package. */
   threadedWasm?: string | URL | ArrayBuffer | ArrayBufferView | WasmModule | PromiseLike<WasmModule | undefined>;
+  /** Browser, a URL source: a file of the Origin Private File System (FileSystemFileHandle) the worker writes the
+   * downloaded bytes to as it reads them; ModelInfo.stored says how many it wrote ({bytes: 0, error} if it could not). */
+  storeTo?: StoredFileHandle;
+  /** Browser: a Worker already running js/worker.js (started early, e.g. while the page loads), not used yet. */
+  worker?: object | null;
   /** A name for messages (default: the file name). */
   name?: string;
   /** Browser: the Cache Storage cache to look the URL up in and store the download to; false: none. */
@@ -68,6 +73,8 @@ export interface ModelInfo {
   targets: string[] | null;
   /** Chat models: the tools it was trained to call (GGUF atento.tools), run by its worker when a chat gives no tools; else null. */
   tools: ToolDefinition[] | null;
+  /** With LoadOptions.storeTo: the bytes written to that file (0 and why, when it could not be written). */
+  stored?: { bytes: number; error?: string };
 }
 
 export interface SamplingOptions {

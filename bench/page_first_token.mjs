@@ -4,20 +4,24 @@
 // the page's own timeline of the steps (window.atento.timeline). The text is
 // typed and Ctrl+Enter pressed as soon as the page is there.
 //
-//   node bench/page_first_token.mjs [N=3]        (needs chromium and npm install)
+//   node bench/page_first_token.mjs [N=3] [QUERY]   (needs chromium and npm install)
+//
+// QUERY is added to the page's URL, e.g. '?threads=1' (default: the page's own
+// choice, every core up to 8 when cross-origin isolated).
 //
 // Prints one line per run and the best and median times as JSON (the
 // machine is shared: the best of several runs is the least disturbed one). docs/benchmarks.md keeps the figures.
 import { startServer, launch } from '../tests/browser/helpers.mjs';
 
 const n = Number(process.argv[2] || 3);
+const query = process.argv[3] || '';
 const srv = await startServer();
 const runs = { cold: [], warm: [] };
 for (let i = 0; i < n; i++) {
   const b = await launch();
   for (const kind of ['cold', 'warm']) {
     const page = await b.context.newPage();
-    await page.goto(`${srv.origin}/web/`);
+    await page.goto(`${srv.origin}/web/${query}`);
     await page.fill('#src', 'The cat is sleeping on the sofa.');
     await page.press('#src', 'Control+Enter');
     await page.waitForFunction(() => window.atento.firstTokenAt > 0, null, { timeout: 120000 });

@@ -23,10 +23,10 @@ const workerUrl = new URL('./worker.js', import.meta.url);
 
 // ---- the worker, in a browser or in Node -------------------------------------------
 
-async function spawnWorker() {
+async function spawnWorker(started = null) {
   if (!isNode && typeof Worker === 'function') {
-    let w = null;
-    if (globalThis.navigator?.serviceWorker?.controller) {
+    let w = started;
+    if (!w && globalThis.navigator?.serviceWorker?.controller) {
       // A page under a service worker: start the worker from a blob: URL
       // that imports js/worker.js. A blob worker is controlled by the page's
       // service worker, so its imports (js/core.js) and fetches come from
@@ -488,7 +488,8 @@ async function sourceMessage(source, opts) {
     } catch {
       throw new AtentoError('E_ARG', `load: '${s}' is not a valid URL`);
     }
-    return { url, cacheName: opts.cache === false ? undefined : (opts.cache || undefined) };
+    // opts.storeTo: a file of the Origin Private File System the worker copies the download to.
+    return { url, cacheName: opts.cache === false ? undefined : (opts.cache || undefined), ...(opts.storeTo ? { storeTo: opts.storeTo } : {}) };
   }
   if (typeof Blob !== 'undefined' && source instanceof Blob) return { blob: source };
   // A file of the Origin Private File System: the worker reads it straight into its memory.
@@ -518,14 +519,15 @@ function wasmMessage(wasm) {
  *   the Origin Private File System), a ReadableStream, or the bytes
  * @param {LoadOptions} [opts] onProgress({phase, loaded, total, percent,
  *   bytesPerSecond}), wasm (URL/path/bytes of atento.wasm), name, cache
- *   (Cache Storage name to keep a downloaded model in), signal
+ *   (Cache Storage name to keep a downloaded model in), signal, worker (browser:
+ *   a Worker already running js/worker.js, started early and not used yet)
  * @returns {Promise<Model>}
  */
 export async function load(source, opts = {}) {
   const src = await sourceMessage(source, opts);
   // The worker starts (its scripts load) while the caller's module compiles:
   // opts.wasm / opts.threadedWasm may be promises (of a WebAssembly.Module).
-  const worker = await spawnWorker();
+  const worker = await spawnWorker(opts.worker || null);
   let wasm, threadedWasm;
   try {
     [wasm, threadedWasm] = await Promise.all([opts.wasm, opts.threadedWasm]);

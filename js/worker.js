@@ -261,6 +261,47 @@ function readAllIntoModel(src, report) {
   }
 }
 
+// A download the caller keeps (source.storeTo: a file of the Origin Private
+// File System): each chunk is also written to that file, here, as it is
+// read, so the bytes cross no other thread and are held nowhere else. The
+// copy is best effort: a failure (no room) ends the copy, not the load.
+// `loaded.info.stored` says {bytes} written, or {bytes: 0, error}.
+async function storing(opened, fileHandle) {
+  const state = { bytes: 0, error: null };
+  let h = null;
+  try {
+    h = await fileHandle.createSyncAccessHandle();
+    h.truncate(0);
+  } catch (e) {
+    state.error = e.message;
+    h?.close();
+    h = null;
+  }
+  const reader = opened.reader;
+  return {
+    ...opened,
+    stored: state,
+    reader: {
+      async read() {
+        const r = await reader.read();
+        if (h && !state.error) {
+          try {
+            if (!r.done) state.bytes += h.write(r.value, { at: state.bytes });
+            else h.flush();
+          } catch (e) {
+            state.error = e.message;
+          }
+        }
+        return r;
+      },
+    },
+    close() {
+      try { h?.close(); } catch { /* closed */ }
+      h = null;
+    },
+  };
+}
+
 async function openSource(job) {
   const src = job.source || {};
   if (src.fileHandle) {
@@ -337,7 +378,8 @@ async function openSource(job) {
     const enc = res.headers.get('content-encoding');
     const len = Number(res.headers.get('content-length'));
     const total = !enc || enc === 'identity' ? (Number.isFinite(len) && len > 0 ? len : 0) : 0;
-    return { total, reader: res.body.getReader(), phase: fromCache ? 'cache' : 'download' };
+    const opened = { total, reader: res.body.getReader(), phase: fromCache ? 'cache' : 'download' };
+    return src.storeTo ? storing(opened, src.storeTo) : opened;
   }
   fail('E_ARG', 'load: give a URL, a path, bytes or a File/Blob');
 }
@@ -361,7 +403,7 @@ const handlers = {
     let m;
     try {
       m = src.readAll ? readAllIntoModel(src, report) : await readIntoModel(job, src.reader, src.total, report);
-      if (src.readAll) src.close();
+      if (src.readAll || src.stored) src.close();
     } catch (e) {
       src.close?.();
       if (e instanceof AtentoError && e.code === 'E_LOAD' && job.name) e.message = `${job.name}: ${e.message}`;
@@ -391,6 +433,8 @@ const handlers = {
       // The tools a chat model was trained to call (GGUF atento.tools): run
       // by the worker when a chat request gives no tools (docs/chat.md).
       tools: kind === 'chat' ? declaredTools(m) : null,
+      // With source.storeTo: the bytes written to that file (storing()).
+      ...(src.stored ? { stored: { bytes: src.stored.error ? 0 : src.stored.bytes, ...(src.stored.error ? { error: src.stored.error } : {}) } } : {}),
       info,
     };
     post({ type: 'loaded', id: job.id, info: modelInfo });

@@ -5,6 +5,7 @@
 // all happen in the workers.
 import { load, formatBytes } from '../js/index.js';
 import * as store from './storage.js';
+import { engine, threaded, threadsWanted, takeWorker, handleOf } from './boot.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -65,35 +66,16 @@ for (const t of tabs) {
 
 // ---- the engine: compiled once, shared by every model worker ---------------------------
 //
-// Only the module the workers will run is fetched and compiled: the threaded
-// one (dist/atento-mt.wasm) when the page is cross-origin isolated and more
-// than one thread is wanted, else dist/atento.wasm. It compiles while the
-// worker starts and the model arrives (js/index.js load() takes the promise).
-
-// every logical core up to 8 when the page is cross-origin isolated; ?threads=N to choose
-const threadsWanted = Number(new URLSearchParams(location.search).get('threads')) || 'auto';
-const threaded = !!globalThis.crossOriginIsolated && (threadsWanted === 'auto' ? (navigator.hardwareConcurrency || 1) > 1 : threadsWanted > 1);
-const wasmUrl = new URL(threaded ? '../dist/atento-mt.wasm' : '../dist/atento.wasm', location.href);
-let wasmModule = null;
-async function engine() {
-  wasmModule ??= (async () => {
-    const res = await fetch(wasmUrl);
-    if (!res.ok) throw new Error(`cannot fetch ${wasmUrl.pathname}: HTTP ${res.status} (build it with ./build.sh)`);
-    return WebAssembly.compileStreaming ? WebAssembly.compileStreaming(res) : WebAssembly.compile(await res.arrayBuffer());
-  })();
-  try {
-    return await wasmModule;
-  } catch (e) {
-    wasmModule = null;
-    throw e;
-  }
-}
+// boot.js starts it (and a worker, and the stored model's file) before this
+// script has arrived; load() below takes the compile's promise, so the
+// worker starts while it compiles.
 
 // ---- models: shipped defaults, slots, storage -------------------------------------------
 //
 // A model is downloaded when a tab first needs it (the Translate tab at
-// startup, the Chat tab when opened), streamed into storage (storage.js) and
-// loaded from there; later visits load it from storage, offline too.
+// startup, the Chat tab when opened) by its worker, which loads it and
+// writes it to storage (storage.js) as it arrives; later visits load it
+// from storage, offline too.
 
 let shipped = [];
 const shippedReady = fetch('models.json').then((r) => r.json()).then((j) => {
@@ -179,6 +161,7 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
   let m;
   let entry = null;
   let download = null;
+  let file = null;
   let finished = false; // no progress is shown after the load ended (the copy to disk may still report)
   try {
     // Compiled while the worker starts and the model arrives; should it fail,
@@ -189,13 +172,22 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
       entry = store.find(source.key);
       if (entry) {
         // A file of the private file system is read by the worker in place.
-        src = (await store.handleOf(entry)) || (await store.blobOf(entry));
+        src = (await handleOf(entry)) || (await store.blobOf(entry));
         if (!src) { await store.remove(entry.id); entry = null; }
       }
     }
     if (src) mark('source found');
     let size = 0;
+    if (!src && source.url && keep && !(source.size > 0 && source.size < store.SMALL)) {
+      // The worker downloads it and writes it to a new file of the private
+      // file system as it reads it: the bytes reach the worker straight from
+      // the network, and are kept (recorded below) once it has them all.
+      file = await store.newFile(source.key, name);
+      if (file) src = source.url;
+    }
     if (!src && source.url) {
+      // Else (small files go to Cache Storage; no private file system):
+      // downloaded here, streamed into the worker and into storage at once.
       if (keep && store.canStore()) {
         // Loaded while it downloads and is written to storage (one read of the network).
         download = await store.download(source.key, name, source.url, {
@@ -207,6 +199,8 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
       } else src = source.url;
     }
     m = await load(src, {
+      storeTo: file?.handle,
+      worker: takeWorker(), // started by boot.js, if still unused
       ...(threaded ? { threadedWasm: wasmReady } : { wasm: wasmReady }),
       threads: threadsWanted,
       name,
@@ -216,6 +210,17 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
       // A download reports its own progress (above).
       onProgress: download ? undefined : (p) => showLoad(wantKind, progressText(name, p), p.percent),
     });
+    if (file) {
+      const n = m.info.stored?.bytes ?? 0;
+      if (n > 0 && n === m.info.fileSize) {
+        const kept = file.keep(n);
+        mark('stored');
+        whenIdle().then(() => store.settle(kept)).then(() => refreshModelLists()).catch(() => {});
+      } else {
+        file.drop();
+        if (!quiet) notice(`${name} works, but cannot be stored in this browser: ${m.info.stored?.error || `${n} of ${m.info.fileSize} bytes written`}`);
+      }
+    }
     if (download) {
       // In use now; kept once the copy is on disk, then hashed (duplicates
       // merged) when the page has nothing better to do.
@@ -228,6 +233,7 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
     // already made of a file that does not load is not kept.
     ctrl.abort();
     download?.stored.then((x) => store.remove(x.id)).catch(() => {});
+    file?.drop();
     hideLoad(wantKind);
     setBusy(wantKind, false);
     const why = e.message.startsWith(name + ': ') ? e.message.slice(name.length + 2) : e.message;
@@ -267,8 +273,12 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
   if (kind === 'translate') {
     detectSoon();
     // The first translation of a fresh worker pays for the code's first run
-    // (and, with threads, the pool's first job): paid here when nobody waits.
-    if (!translateWaiting) m.translate('Hello.', { to: 'es' }).catch(() => {});
+    // (and, with threads, the pool's first job): paid here when nobody
+    // waits, up to the first token (the encoder and one decoder step).
+    if (!translateWaiting) {
+      const warm = m.translate('Hello.', { onToken: () => warm.abort() });
+      warm.catch(() => {});
+    }
   }
   return slots[kind];
 }
@@ -340,7 +350,7 @@ async function ensureModel(kind) {
       notice(`No ${kind} model is available: open one in the Models tab.`);
       return null;
     }
-    return openModel({ key: def.url, name: def.name, url: def.url }, { wantKind: kind, auto: true });
+    return openModel({ key: def.url, name: def.name, url: def.url, size: def.size }, { wantKind: kind, auto: true });
   })();
   try {
     return await loading[kind];
@@ -374,7 +384,7 @@ async function refreshModelLists() {
         el('span', { class: 'name', text: d.name }),
         el('span', { class: 'size', text: d.size ? formatBytes(d.size) : '' }),
         el('span', { class: 'help', text: inUse.has(d.url) ? 'in use' : kept ? 'stored' : 'downloaded when first used' }),
-        el('button', { type: 'button', text: 'Use', 'aria-label': `Use ${d.name}`, onclick: () => openModel({ key: d.url, name: d.name, url: d.url }) })));
+        el('button', { type: 'button', text: 'Use', 'aria-label': `Use ${d.name}`, onclick: () => openModel({ key: d.url, name: d.name, url: d.url, size: d.size }) })));
     }
 
     const su = $('stored');
@@ -742,6 +752,8 @@ async function sendChat() {
     else if (r.reason === 'length') parts.push('token limit reached');
     if (s) parts.push(`${s.genTokens} tokens · ${s.tokensPerSecond.toFixed(1)} tokens/s · prompt ${s.promptTokens} tokens in ${(s.prefillMs / 1000).toFixed(2)} s`);
     if (r.droppedMessages) parts.push(`${r.droppedMessages} old message${r.droppedMessages === 1 ? '' : 's'} dropped to fit the context`);
+    const note = toolNote(r.toolRuns);
+    if (note) li.append(note);
     li.append(el('span', { class: 'meta', text: parts.join(' · ') }));
     if (s) $('chat-status').textContent = `${s.genTokens} tokens · ${s.tokensPerSecond.toFixed(1)} tokens/s`;
     else $('chat-status').textContent = 'Stopped.';
@@ -758,6 +770,19 @@ async function sendChat() {
     $('chat-stop').disabled = true;
     li.scrollIntoView({ block: 'end' });
   }
+}
+
+// "used: translate": the tools (the model's built-in ones, docs/chat.md)
+// that gave this answer, as text read with it; each call and what it gave
+// in a list under it that opens (keyboard too). Calls that failed (an unknown
+// tool, a bad argument) are listed there, not named as used. Null: no tool ran.
+function toolNote(runs) {
+  if (!Array.isArray(runs) || !runs.length) return null;
+  const ok = runs.filter((t) => typeof t.result !== 'string' || !t.result.startsWith('error'));
+  const names = [...new Set(ok.map((t) => t.name))];
+  const list = el('ul', {}, ...runs.map((t) => el('li', { text: `${t.name}(${Object.entries(t.arguments || {}).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(', ')}) → ${t.result}` })));
+  return el('details', { class: 'tools-used' },
+    el('summary', { text: names.length ? `used: ${names.join(', ')}` : 'a tool call failed' }), list);
 }
 
 // ---- Attention view ----------------------------------------------------------------------
