@@ -659,6 +659,7 @@ async function translate(job, m, text, opts) {
   };
   const t = newTranslator(dir.to);
   if (!t) rt.fail('E_TRANSLATE', 'starting the translation');
+  if (opts.noRepeatNgram != null || opts.noRepeatSpan != null) rt.fn('atn_translator_set_repeat_guard')(t, opts.noRepeatNgram ?? -1, opts.noRepeatSpan ?? -1);
   const t0 = now();
   const results = [];
   let out = '';

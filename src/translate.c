@@ -30,6 +30,7 @@
 #include "model.h"
 #include "models/marian.h"
 #include "quant.h"
+#include "repeat_guard.h"
 #include "tokenizer.h"
 
 #define MAX_BEAM 8
@@ -61,6 +62,7 @@ struct atn_translator {
     int beam, flags;
     int32_t tag;             /* target-language tag id, or -1 */
     float length_penalty;    /* score = logprob / length^length_penalty */
+    atn_repeat_guard guard;  /* repetitions no hypothesis may make */
     /* the text being translated */
     char *text;
     size_t len, done;        /* bytes of text already passed to the output */
@@ -195,6 +197,7 @@ void atn_translator_free(atn_translator *t) {
     atn_session_free(t->s);
     free(t->text); free(t->spans); free(t->src); free(t->tgt); free(t->out); free(t->attn);
     free(t->piece); free(t->lsm);
+    atn_repeat_guard_free(&t->guard);
     for (int i = 0; i < MAX_LANES; i++) {
         free(t->lanes[i].src);
         free(t->lanes[i].tgt);
@@ -228,6 +231,7 @@ atn_translator *atn_translator_new(atn_model *m, int beam, const char *target_la
     t->s = atn_session_new(m, 0);
     if (!t->s) goto fail;
     if (atn_marian_info_get(t->s, &t->info)) goto fail;
+    if (atn_repeat_guard_set(&t->guard, m->tok, t->info.eos, ATN_TR_NO_REPEAT_NGRAM, ATN_TR_NO_REPEAT_SPAN)) goto fail;
     /* lanes: as many as the cache budget allows, plus one slot to record attention */
     size_t per_slot = atn_mul_size(atn_mul_size((size_t)t->info.n_dec, (size_t)atn_session_n_ctx(t->s)),
                                    atn_mul_size((size_t)t->info.d_model, 2 * sizeof(float)));
@@ -342,8 +346,10 @@ static int tgt_room(atn_translator *t, int n) {
     return 0;
 }
 
-/* log-softmax of logits into t->lsm; the decoder start / pad token is never produced. */
-static void log_softmax(atn_translator *t, const float *logits) {
+/* log-softmax of logits into t->lsm; the decoder start / pad token is never
+ * produced, nor a repetition of the target so far (out[0..n-1]) that the
+ * repeat guard bans. */
+static void log_softmax(atn_translator *t, const float *logits, const int32_t *out, int n) {
     int V = t->m->n_vocab;
     float mx = -INFINITY;
     for (int i = 0; i < V; i++) mx = logits[i] > mx ? logits[i] : mx;
@@ -353,6 +359,7 @@ static void log_softmax(atn_translator *t, const float *logits) {
     for (int i = 0; i < V; i++) t->lsm[i] = logits[i] - lse;
     t->lsm[t->info.start] = -INFINITY;
     if (t->info.pad >= 0) t->lsm[t->info.pad] = -INFINITY;
+    atn_repeat_guard_apply(&t->guard, out, n, t->lsm);
 }
 
 /* The decoded text of the target so far (special tokens skipped). */
@@ -484,7 +491,7 @@ static void bs_update(atn_translator *t, bstate *bs, const float *logits) {
     float nscore[MAX_BEAM];
     int nc = 0;
     for (int b = 0; b < bs->n_live; b++) {
-        log_softmax(t, logits + (size_t)b * (size_t)V);
+        log_softmax(t, logits + (size_t)b * (size_t)V, bs->hyp + (size_t)b * (size_t)W, step);
         int k = 2 * B, top = 0;
         int idx[2 * MAX_BEAM];
         for (int i = 0; i < V; i++) {
@@ -601,7 +608,7 @@ int atn_translate_ids_for_test(atn_translator *t, const int32_t *src, int n) {
         int32_t last = t->n_tgt ? t->tgt[t->n_tgt - 1] : t->info.start;
         int slot = 0, pos = t->n_tgt;
         if (atn_marian_decode(t->s, &last, &slot, &pos, 1)) return -1;
-        log_softmax(t, t->s->logits);
+        log_softmax(t, t->s->logits, t->tgt, t->n_tgt);
         int best = 0;
         for (int i = 1; i < t->m->n_vocab; i++) if (t->lsm[i] > t->lsm[best]) best = i;
         if (tgt_room(t, t->n_tgt + 1)) return -1;
@@ -668,7 +675,7 @@ static int lanes_step(atn_translator *t) {
     if (atn_marian_decode_src(t->s, tok, slot, pos, src, n)) return -1;
     for (int r = 0; r < n; r++) {
         lane *L = &t->lanes[slot[r]];
-        log_softmax(t, t->s->logits + (size_t)r * (size_t)t->m->n_vocab);
+        log_softmax(t, t->s->logits + (size_t)r * (size_t)t->m->n_vocab, L->tgt, L->n_tgt);
         int best = 0;
         for (int v = 1; v < t->m->n_vocab; v++) if (t->lsm[v] > t->lsm[best]) best = v;
         if (grow_ids(&L->tgt, &L->tgt_cap, L->n_tgt + 1)) return -1;
@@ -849,4 +856,11 @@ int atn_translate_attention(const atn_translator *t, int layer, int head, float 
             }
     }
     return n;
+}
+
+int atn_translator_set_repeat_guard(atn_translator *t, int no_repeat_ngram, int no_repeat_span) {
+    if (!t) return atn_error("atn_translator_set_repeat_guard: no translator");
+    if (no_repeat_ngram < 0) no_repeat_ngram = t->guard.no_repeat_ngram;
+    if (no_repeat_span < 0) no_repeat_span = t->guard.no_repeat_span;
+    return atn_repeat_guard_set(&t->guard, t->m->tok, t->info.eos, no_repeat_ngram, no_repeat_span);
 }
