@@ -418,11 +418,6 @@ INLINE void k_q6_K(const int NT, const uint8_t *row, int64_t nbk, const acts *A,
 #define ROLLED
 #endif
 
-INLINE int hsum_i32(v128_t v) {
-    return wasm_i32x4_extract_lane(v, 0) + wasm_i32x4_extract_lane(v, 1) + wasm_i32x4_extract_lane(v, 2) +
-           wasm_i32x4_extract_lane(v, 3);
-}
-
 /* the f16 at p, p + stride, p + 2 stride, p + 3 stride as f32x4 */
 INLINE v128_t h2f_gather4(const uint8_t *p, size_t stride) {
     uint16_t h[4];
@@ -455,41 +450,46 @@ INLINE v128_t idot_q5(const uint8_t *qhp, const uint8_t *qs, const int16_t *a, v
 }
 
 /* One row of a 32-block format for token 0. IDOT(p, a) is the integer dot
- * of the block at p; per block sum += wd * ad * isum + wm * as, where wd is
- * the f16 at p and wm either OFF * wd (q4_0, q5_0: the -8/-16 of the levels;
- * 0 for q8_0) or the f16 at p + 2 (q4_1, q5_1's min). The scales of four
- * blocks are computed as vectors; then a loop that is kept rolled takes one
- * block at a time: V8 hoists the loads of an unrolled group of blocks to its
- * top and spills most of them to the stack. */
+ * of the block at p; per block acc += isum * (wd * ad) and the offset term
+ * c += wm * as, where wd is the f16 at p and wm either OFF * wd (q4_0, q5_0:
+ * the -8/-16 of the levels; none for q8_0) or the f16 at p + 2 (q4_1, q5_1's
+ * min). The scales of four blocks are computed as vectors; then a loop that
+ * is kept rolled takes one block at a time: V8 hoists the loads of an
+ * unrolled group of blocks to its top and spills most of them to the stack.
+ * Every float is formed and summed in the order of the 4-token kernels
+ * (acc lane by lane, the offset terms one by one, hsum(acc) + c): a token
+ * decoded alone gives bit for bit what it gives inside a prompt. */
 #define DECODE_KERNEL(name, BYTES, HAS_MIN, OFF, IDOT, CONSTS)                               \
     INLINE float name(const uint8_t *row, int64_t nb, const acts *A) {                       \
         CONSTS                                                                               \
         const int16_t *a = A->q;                                                             \
-        v128_t acc = wasm_f32x4_splat(0), corr = acc;                                        \
-        float ws[4];                                                                         \
+        v128_t acc = wasm_f32x4_splat(0);                                                    \
+        float c = 0, ws[4], cs[4];                                                           \
         int64_t b = 0;                                                                       \
         for (; b + 4 <= nb; b += 4) {                                                        \
             const uint8_t *p = row + b * BYTES;                                              \
             v128_t wd = h2f_gather4(p, BYTES);                                               \
             wasm_v128_store(ws, wasm_f32x4_mul(wd, wasm_v128_load(A->d + b)));               \
             if (HAS_MIN)                                                                     \
-                corr = wasm_f32x4_add(corr, wasm_f32x4_mul(h2f_gather4(p + 2, BYTES), wasm_v128_load(A->s + b))); \
+                wasm_v128_store(cs, wasm_f32x4_mul(h2f_gather4(p + 2, BYTES), wasm_v128_load(A->s + b))); \
             else if (OFF != 0)                                                               \
-                corr = wasm_f32x4_add(corr, wasm_f32x4_mul(wasm_f32x4_mul(wd, wasm_f32x4_splat((float)(OFF))), \
-                                                           wasm_v128_load(A->s + b)));       \
+                wasm_v128_store(cs, wasm_f32x4_mul(wasm_f32x4_mul(wd, wasm_f32x4_splat((float)(OFF))), \
+                                                   wasm_v128_load(A->s + b)));               \
             ROLLED                                                                           \
             for (int j = 0; j < 4; j++)                                                      \
                 acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(IDOT(p + j * BYTES, a + 32 * (b + j))), \
                                                          wasm_v128_load32_splat(ws + j)));   \
+            if (HAS_MIN || OFF != 0) c = c + cs[0] + cs[1] + cs[2] + cs[3];                  \
         }                                                                                    \
-        float sum = hsum(wasm_f32x4_add(acc, corr));                                         \
         for (; b < nb; b++) {                                                                \
             const uint8_t *p = row + b * BYTES;                                              \
-            float f = (float)hsum_i32(IDOT(p, a + 32 * b)) * A->d[b];                        \
-            if (HAS_MIN) sum += f * h2f(p) + h2f(p + 2) * A->s[b];                           \
-            else sum += (f + (float)(OFF) * A->s[b]) * h2f(p);                               \
+            float wd = h2f(p);                                                               \
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(IDOT(p, a + 32 * b)), \
+                                                     wasm_f32x4_splat(wd * A->d[b])));       \
+            if (HAS_MIN) c += h2f(p + 2) * A->s[b];                                          \
+            else if (OFF != 0) c += ((float)(OFF) * wd) * A->s[b];                           \
         }                                                                                    \
-        return sum;                                                                          \
+        return hsum(acc) + c;                                                                \
     }
 
 #define NO_CONSTS
@@ -509,20 +509,22 @@ DECODE_KERNEL(d_q5_1, 24, 1, 0, IDOT_Q5_1, Q5_ALL_CONSTS)
 
 /* q4_K, token 0: per super-block the eight sub-block scales times the
  * activation scales, and the min terms, as vectors; then one rolled loop
- * over the four 32-byte chunks (two sub-blocks each). */
+ * over the four 32-byte chunks (two sub-blocks each). Same float order as
+ * k_q4_K (see DECODE_KERNEL). */
 INLINE float d_q4_K(const uint8_t *row, int64_t nbk, const acts *A) {
     const v128_t LO4 = keep(wasm_i16x8_splat(0x000f));
     const int16_t *a = A->q;
-    v128_t acc = wasm_f32x4_splat(0), corr = acc;
-    float sc[8], mn[8], ws[8];
+    v128_t acc = wasm_f32x4_splat(0);
+    float sc[8], mn[8], ws[8], csum = 0;
     for (int64_t b = 0; b < nbk; b++) {
         const uint8_t *p = row + b * 144;
         kscales(p, sc, mn);
         const float *ad = A->d + 8 * b, *as = A->s + 8 * b;
         wasm_v128_store(ws, wasm_f32x4_mul(wasm_v128_load(sc), wasm_v128_load(ad)));
         wasm_v128_store(ws + 4, wasm_f32x4_mul(wasm_v128_load(sc + 4), wasm_v128_load(ad + 4)));
-        corr = wasm_f32x4_add(corr, wasm_f32x4_mul(wasm_v128_load(mn), wasm_v128_load(as)));
-        corr = wasm_f32x4_add(corr, wasm_f32x4_mul(wasm_v128_load(mn + 4), wasm_v128_load(as + 4)));
+        wasm_v128_store(mn, wasm_f32x4_mul(wasm_v128_load(mn), wasm_v128_load(as)));
+        wasm_v128_store(mn + 4, wasm_f32x4_mul(wasm_v128_load(mn + 4), wasm_v128_load(as + 4)));
+        for (int j = 0; j < 8; j++) csum += mn[j]; /* in the 4-token kernel's order */
         const uint8_t *qs = p + 16;
         const int16_t *ab = a + 256 * b;
         ROLLED
@@ -539,7 +541,7 @@ INLINE float d_q4_K(const uint8_t *row, int64_t nbk, const acts *A) {
                                                      wasm_v128_load32_splat(ws + 2 * c + 1)));
         }
     }
-    return hsum(wasm_f32x4_add(acc, corr));
+    return hsum(acc) + csum;
 }
 
 /* q6_K, token 0: levels with their sub-block scales folded in (as k_q6_K);
