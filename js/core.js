@@ -241,6 +241,11 @@ export class Atento {
     this.threaded = false;    // the threaded module (dist/atento-mt.wasm) is loaded
     this.threadsError = '';   // why threads were asked for but are not available
     this._threads = [];       // workers 1..n-1: { handle, stack, exited }
+    // Called with the discarded instance's memory when a call traps, before
+    // the fresh instance starts: what it must keep (js/worker.js copies the
+    // model file out of it to load the model again) is read there.
+    this.onTrap = null;
+    this._afterTrap = false; // a trap restarted the instance and nothing has called it since
   }
 
   /** Threads in use (1 for the single-thread module). */
@@ -393,7 +398,15 @@ export class Atento {
     if (typeof f !== 'function') {
       throw new AtentoError('E_UNSUPPORTED', `this atento.wasm has no ${name} (stale build? run ./build.sh)`);
     }
+    const freeing = name === 'atn_free' || name.endsWith('_free');
     w = (...args) => {
+      if (this._afterTrap) {
+        // Cleanup unwinding from a trap (finally blocks) frees pointers of
+        // the discarded instance: in the fresh one they would free whatever
+        // lies there. Frees are dropped until the runtime is used again.
+        if (freeing) return undefined;
+        this._afterTrap = false;
+      }
       try {
         return f(...args);
       } catch (e) {
@@ -411,6 +424,9 @@ export class Atento {
   // of the old instance know their epoch and refuse to be used.
   _trapped(e, name) {
     const what = e instanceof AtentoError ? e.message : `${e && e.name ? e.name + ': ' : ''}${e && e.message ? e.message : e}`;
+    if (this.onTrap) {
+      try { this.onTrap(this.memory); } catch { /* recovery goes on without it */ }
+    }
     this.epoch++;
     this.exports = null;
     this._fns = new Map();
@@ -429,6 +445,7 @@ export class Atento {
       try {
         this._attach(new WebAssembly.Instance(this._module, this._imports(this._module)));
         restarted = true;
+        this._afterTrap = true;
       } catch {
         this.exports = null; // e.g. synchronous instantiation refused on a browser's main thread
       }
@@ -556,6 +573,27 @@ export class Atento {
   }
 
   /**
+   * Load the bilingual dictionary of the built-in `lookup` tool
+   * (models/dict-en-es.tsv, src/dictionary.c); the bytes are copied and
+   * every line checked (a damaged file throws E_LOAD with the reason).
+   * @param {Uint8Array|ArrayBuffer} bytes
+   * @returns {Dictionary}
+   */
+  loadDictionary(bytes) {
+    if (bytes instanceof ArrayBuffer) bytes = new Uint8Array(bytes);
+    else if (ArrayBuffer.isView(bytes) && !(bytes instanceof Uint8Array)) bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (!(bytes instanceof Uint8Array)) throw new AtentoError('E_ARG', 'loadDictionary: expected the bytes of a dictionary file (Uint8Array or ArrayBuffer)');
+    const [p, n] = this.putBytes(bytes);
+    try {
+      const d = this.fn('atn_dict_load')(p, n) >>> 0;
+      if (!d) this.fail('E_LOAD', 'loading the dictionary');
+      return new Dictionary(this, d);
+    } finally {
+      this.free(p);
+    }
+  }
+
+  /**
    * Reserve `size` bytes of wasm memory for a model file and fill them
    * yourself (a file read or a download written chunk by chunk, without an
    * intermediate copy), then call load(). Until load() succeeds, free() it if
@@ -589,11 +627,12 @@ export class Atento {
         live();
         if (!p) throw new AtentoError('E_FREED', 'model buffer already loaded or freed');
         const flags = opts.allowUnknownPretokenizer ? 1 : 0; // ATN_LOAD_ANY_PRETOKENIZER
+        const ptr = p;
         const m = rt.fn('atn_model_load_flags')(p, size, 1, flags) >>> 0;
         // With take_ownership the model frees the bytes, even when loading fails.
         p = 0;
         if (!m) rt.fail('E_LOAD', 'loading the model');
-        return new Model(rt, m, size);
+        return new Model(rt, m, size, ptr);
       },
       free() { if (p && epoch === rt.epoch) rt.free(p); p = 0; },
     };
@@ -707,10 +746,13 @@ function checkIds(ids) {
 // ---- model --------------------------------------------------------------------
 
 export class Model {
-  constructor(rt, ptr, fileSize) {
+  constructor(rt, ptr, fileSize, filePtr = 0) {
     this.rt = rt;
     this.ptr = ptr;
     this.fileSize = fileSize;
+    // Where the file's bytes lie in wasm memory (the model owns and never
+    // writes them: tensors point into them), 0 when not known.
+    this.filePtr = filePtr;
     this.epoch = rt.epoch;
     this._sessions = new Set();
     this.nVocab = rt.fn('atn_model_n_vocab')(ptr);
@@ -747,6 +789,12 @@ export class Model {
   /** The GGUF chat template, or null. */
   chatTemplate() {
     const p = this.rt.fn('atn_model_chat_template')(this._p()) >>> 0;
+    return p ? this.rt.cstring(p) : null;
+  }
+
+  /** The GGUF `atento.tools` string (the tools the model was trained to call), or null. */
+  toolsJson() {
+    const p = this.rt.fn('atn_model_tools_json')(this._p()) >>> 0;
     return p ? this.rt.cstring(p) : null;
   }
 
@@ -918,6 +966,68 @@ export class Model {
     if (!this.ptr) return;
     for (const s of this._sessions) s.free();
     if (this.epoch === this.rt.epoch) this.rt.fn('atn_model_free')(this.ptr);
+    this.ptr = 0;
+  }
+}
+
+// ---- dictionary -----------------------------------------------------------------
+
+/** The built-in `lookup` tool's dictionary (src/dictionary.c); from rt.loadDictionary(). */
+export class Dictionary {
+  constructor(rt, ptr) {
+    this.rt = rt;
+    this.ptr = ptr;
+    this.epoch = rt.epoch;
+  }
+
+  _p() {
+    if (!this.ptr) throw new AtentoError('E_FREED', 'the dictionary was freed');
+    if (this.epoch !== this.rt.epoch) throw staleError('dictionary');
+    return this.ptr;
+  }
+
+  /** Entries of language 'en' or 'es'. */
+  size(lang) {
+    const [lp] = this.rt.putString(String(lang));
+    try {
+      const n = this.rt.fn('atn_dict_size')(this._p(), lp);
+      if (n < 0) this.rt.fail('E_ARG', 'dictionary size');
+      return n;
+    } finally {
+      this.rt.free(lp);
+    }
+  }
+
+  /**
+   * The lookup tool's result: at most five translations, most common first,
+   * joined by ", ", or "(no entry)" (rules: src/atento.h, atn_dict_lookup).
+   * @param {string} word
+   * @param {'en'|'es'} from  the language of the word
+   */
+  lookup(word, from) {
+    const d = this._p();
+    if (typeof word !== 'string') throw new AtentoError('E_ARG', `lookup: the word must be a string, got ${typeof word}`);
+    const [wp, wn] = this.rt.putString(word);
+    const [lp] = this.rt.putString(String(from));
+    try {
+      const f = this.rt.fn('atn_dict_lookup');
+      const n = f(d, wp, wn, lp, 0, 0);
+      if (n < 0) this.rt.fail('E_ARG', 'lookup');
+      const out = this.rt.malloc(n + 1);
+      try {
+        f(d, wp, wn, lp, out, n + 1);
+        return utf8dec.decode(this.rt.u8.subarray(out, out + n));
+      } finally {
+        this.rt.free(out);
+      }
+    } finally {
+      this.rt.free(wp);
+      this.rt.free(lp);
+    }
+  }
+
+  free() {
+    if (this.ptr && this.epoch === this.rt.epoch) this.rt.fn('atn_dict_free')(this.ptr);
     this.ptr = 0;
   }
 }

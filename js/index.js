@@ -23,10 +23,10 @@ const workerUrl = new URL('./worker.js', import.meta.url);
 
 // ---- the worker, in a browser or in Node -------------------------------------------
 
-async function spawnWorker() {
+async function spawnWorker(started = null) {
   if (!isNode && typeof Worker === 'function') {
-    let w = null;
-    if (globalThis.navigator?.serviceWorker?.controller) {
+    let w = started;
+    if (!w && globalThis.navigator?.serviceWorker?.controller) {
       // A page under a service worker: start the worker from a blob: URL
       // that imports js/worker.js. A blob worker is controlled by the page's
       // service worker, so its imports (js/core.js) and fetches come from
@@ -185,7 +185,7 @@ export class Model {
     if (!p) return;
     switch (msg.type) {
       case 'progress': p.onProgress?.(msg); break;
-      case 'token': p.stream?._push({ text: msg.text, token: msg.token, index: msg.index, ...(msg.top ? { top: msg.top } : {}), ...(msg.sentence !== undefined ? { sentence: msg.sentence } : {}) }); break;
+      case 'token': p.stream?._push({ text: msg.text, token: msg.token, index: msg.index, ...(msg.top ? { top: msg.top } : {}), ...(msg.sentence !== undefined ? { sentence: msg.sentence } : {}), ...(msg.round !== undefined ? { round: msg.round } : {}) }); break;
       case 'sentence': case 'sentence-done': p.stream?._event(msg); break;
       case 'loaded': this._pending.delete(msg.id); this._release(); p.resolve(msg.info); break;
       case 'disposed': this._pending.delete(msg.id); this._release(); p.resolve(); break;
@@ -285,6 +285,14 @@ export class Model {
    * with the model's chat template. The KV cache is kept between calls, so
    * a follow-up only evaluates its new tokens; when the context is full the
    * oldest turns are dropped (the result says how many: droppedMessages).
+   * Built-in tools (docs/chat.md): a model that declares GGUF atento.tools
+   * (info.tools), asked without `tools`, calls translate and lookup, run in
+   * its worker; the result carries `toolRuns` ([{name, arguments, result}])
+   * and `messages`. `tools: false` turns them off; `toolSources:
+   * {translate, dictionary}` (paths, URLs, Blobs or bytes) say where the
+   * translation model and the dictionary come from (default: the shipped
+   * files, models/ or the atento-models-en-es package; in a browser
+   * ../models/ next to js/).
    */
   chat(messages, opts = {}) {
     const { signal, onToken, runTool, maxToolRounds, ...o } = opts;
@@ -298,7 +306,18 @@ export class Model {
       }
       return this._chatWithTools(messages, o, { signal, onToken, runTool, maxToolRounds });
     }
-    return this._stream({ type: 'chat', id: nextId++, messages, opts: o }, { signal, onToken }, () => checkChat(messages, o));
+    let sourcesError = null;
+    if (o.toolSources !== undefined) {
+      try {
+        o.toolSources = toolSourcesMessage(o.toolSources);
+      } catch (e) {
+        sourcesError = e;
+      }
+    }
+    return this._stream({ type: 'chat', id: nextId++, messages, opts: o }, { signal, onToken }, () => {
+      if (sourcesError) throw sourcesError;
+      checkChat(messages, o);
+    });
   }
 
   // Tools (docs/chat.md): with opts.tools the template shows the model the
@@ -426,6 +445,24 @@ export class Model {
   }
 }
 
+// Where the built-in tools' files come from, as the worker reads them:
+// strings (paths in Node, URLs) as they are, URL objects as their text,
+// Blobs as {blob}, bytes as {bytes}.
+function toolSourcesMessage(sources) {
+  if (!sources || typeof sources !== 'object') throw new AtentoError('E_ARG', 'chat: toolSources must be an object {translate, dictionary}');
+  const out = {};
+  for (const k of ['translate', 'dictionary']) {
+    const v = sources[k];
+    if (v === undefined || v === null) continue;
+    if (typeof v === 'string') out[k] = v;
+    else if (v instanceof URL) out[k] = v.href;
+    else if (typeof Blob !== 'undefined' && v instanceof Blob) out[k] = { blob: v };
+    else if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) out[k] = { bytes: v };
+    else throw new AtentoError('E_ARG', `chat: toolSources.${k} must be a path, a URL, a Blob or bytes`);
+  }
+  return out;
+}
+
 // ---- load ------------------------------------------------------------------------
 
 function describeSource(source) {
@@ -451,9 +488,12 @@ async function sourceMessage(source, opts) {
     } catch {
       throw new AtentoError('E_ARG', `load: '${s}' is not a valid URL`);
     }
-    return { url, cacheName: opts.cache === false ? undefined : (opts.cache || undefined) };
+    // opts.storeTo: a file of the Origin Private File System the worker copies the download to.
+    return { url, cacheName: opts.cache === false ? undefined : (opts.cache || undefined), ...(opts.storeTo ? { storeTo: opts.storeTo } : {}) };
   }
   if (typeof Blob !== 'undefined' && source instanceof Blob) return { blob: source };
+  // A file of the Origin Private File System: the worker reads it straight into its memory.
+  if (typeof FileSystemFileHandle !== 'undefined' && source instanceof FileSystemFileHandle) return { fileHandle: source };
   // A stream of the bytes (e.g. one branch of a download the caller also
   // stores): moved to the worker, read as it arrives. opts.size: its length, if known.
   if (typeof ReadableStream !== 'undefined' && source instanceof ReadableStream) return { stream: source, size: opts.size > 0 ? opts.size : 0 };
@@ -475,15 +515,26 @@ function wasmMessage(wasm) {
 /**
  * Load a GGUF model in a new worker.
  * @param {string|URL|Blob|ArrayBuffer|Uint8Array} source  a URL (fetched with
- *   progress), a file path (Node), a File/Blob, or the bytes
+ *   progress), a file path (Node), a File/Blob, a FileSystemFileHandle (browser,
+ *   the Origin Private File System), a ReadableStream, or the bytes
  * @param {LoadOptions} [opts] onProgress({phase, loaded, total, percent,
  *   bytesPerSecond}), wasm (URL/path/bytes of atento.wasm), name, cache
- *   (Cache Storage name to keep a downloaded model in), signal
+ *   (Cache Storage name to keep a downloaded model in), signal, worker (browser:
+ *   a Worker already running js/worker.js, started early and not used yet)
  * @returns {Promise<Model>}
  */
 export async function load(source, opts = {}) {
   const src = await sourceMessage(source, opts);
-  const worker = await spawnWorker();
+  // The worker starts (its scripts load) while the caller's module compiles:
+  // opts.wasm / opts.threadedWasm may be promises (of a WebAssembly.Module).
+  const worker = await spawnWorker(opts.worker || null);
+  let wasm, threadedWasm;
+  try {
+    [wasm, threadedWasm] = await Promise.all([opts.wasm, opts.threadedWasm]);
+  } catch (e) {
+    worker.terminate();
+    throw e instanceof AtentoError ? e : new AtentoError('E_WASM', `cannot compile atento.wasm: ${e?.message ?? e}`);
+  }
   const model = new Model(worker, null);
   worker.on((m) => model._onMessage(m), (e, exited) => model._onWorkerError(e, exited));
   if (typeof SharedArrayBuffer === 'function' && (isNode || globalThis.crossOriginIsolated)) {
@@ -507,7 +558,7 @@ export async function load(source, opts = {}) {
     opts.signal.addEventListener('abort', () => model._abort(id), { once: true });
   }
   try {
-    model.info = await model._request({ type: 'load', id, source: src, name, wasm: wasmMessage(opts.wasm), threads: opts.threads, threadedWasm: wasmMessage(opts.threadedWasm) }, { onProgress }, src.stream ? [src.stream] : undefined);
+    model.info = await model._request({ type: 'load', id, source: src, name, wasm: wasmMessage(wasm), threads: opts.threads, threadedWasm: wasmMessage(threadedWasm) }, { onProgress }, src.stream ? [src.stream] : undefined);
   } catch (e) {
     model._disposing = true;
     worker.terminate();

@@ -11,10 +11,11 @@
 // reads the shared abort flag when the page is cross-origin isolated.
 // No model logic lives here: every step is a call into the C API via core.js.
 import { initAtento, AtentoError } from './core.js';
-import { checkGenerate, checkChat, checkTranslate, checkText } from './options.js';
+import { checkGenerate, checkChat, checkTranslate, checkText, otherLanguage } from './options.js';
 import { readableBytes } from './bytes.js';
 import { detectLanguage, modelTargets, chooseDirection } from './direction.js';
 import { finetuneStream } from './finetune.js';
+import { BuiltinTools, declaredTools, MAX_TOOL_ROUNDS } from './tools.js';
 
 const utf8decoder = new TextDecoder('utf-8');
 // TextDecoder refuses views of a SharedArrayBuffer (the threaded module's memory): copy those first.
@@ -80,7 +81,7 @@ function onMessage(msg) {
     case 'init':
       if (msg.abortFlag) abortFlag = new Int32Array(msg.abortFlag);
       return;
-    case 'load': case 'generate': case 'chat': case 'translate': case 'detect': case 'tokenize': case 'reset': case 'dispose': case 'finetune':
+    case 'load': case 'generate': case 'chat': case 'translate': case 'detect': case 'tokenize': case 'reset': case 'dispose': case 'finetune': case 'selftest':
       if (disposed) {
         post({ type: 'error', id: msg.id, code: 'E_DISPOSED', message: 'the model was disposed' });
         return;
@@ -104,13 +105,18 @@ async function pump() {
     const job = queue.shift();
     running = job;
     try {
+      // a trap whose E_ABORT a handler reported itself: the model is loaded
+      // again before the next job
+      if (trappedFile && job.type !== 'dispose') await reloadAfterTrap('');
       if (aborted.has(job.id) && job.type !== 'dispose') {
         post({ type: 'done', id: job.id, reason: 'abort', text: '', tokens: [] });
       } else {
         await handlers[job.type](job);
       }
     } catch (e) {
-      post({ type: 'error', id: job.id, ...errorOf(e) });
+      const err = errorOf(e);
+      if (err.code === 'E_ABORT' && trappedFile) err.message = await reloadAfterTrap(err.message);
+      post({ type: 'error', id: job.id, ...err });
     } finally {
       aborted.delete(job.id);
       running = null;
@@ -125,6 +131,39 @@ function isAborted(job) {
 function needModel() {
   if (!model) fail('E_NOMODEL', 'no model is loaded yet');
   return model;
+}
+
+// ---- recovery after a trap -------------------------------------------------------
+// A trap discards the WebAssembly instance (js/core.js starts a fresh one),
+// and the model with it. Before the old memory goes, the model file's bytes
+// are copied out of it (the model never writes them), and once the request
+// that trapped has unwound the model is loaded again into the fresh
+// instance: that request fails with E_ABORT, the next one works.
+
+let trappedFile = null;  // the model file, copied out of a discarded instance
+let loadThreads = 1;     // the thread count the load asked for
+
+function keepModelFile(memory) {
+  if (!model || !model.filePtr || model.epoch !== rt.epoch) return;
+  trappedFile = new Uint8Array(memory.buffer, model.filePtr, model.fileSize).slice();
+}
+
+async function reloadAfterTrap(message) {
+  const bytes = trappedFile;
+  trappedFile = null;
+  chatSession = null; // its cache lived in the discarded memory
+  builtinTools = null; // so did the tools' dictionary and translation model (loaded again on use)
+  model = null;
+  const what = message.replace(/: load the model again$/, '');
+  try {
+    model = rt.loadModel(bytes);
+    if (rt.threaded && loadThreads !== 1 && (await rt.setThreads(loadThreads)) > 1) rt.threadsError = '';
+    modelInfo = { ...modelInfo, memoryBytes: rt.memoryBytes, threads: rt.threads, threadsError: rt.threadsError || null };
+    return `${what}; the model was loaded again`;
+  } catch (e) {
+    model = null;
+    return `${what}; loading the model again failed (${errorOf(e).message}): load it again`;
+  }
 }
 
 // ---- load ---------------------------------------------------------------------
@@ -182,8 +221,103 @@ async function readIntoModel(job, reader, total, report) {
   }
 }
 
+// A file of the Origin Private File System (the page's stored models): read
+// with a read-only sync access handle straight into the wasm memory reserved
+// for the model, in a few large reads (no stream of small chunks, no copy in
+// between). Another tab writing the file holds it: then it is read as a Blob.
+async function openFileHandle(fh) {
+  let h = null;
+  try {
+    h = await fh.createSyncAccessHandle({ mode: 'read-only' });
+  } catch {
+    return null;
+  }
+  const total = h.getSize();
+  return {
+    total,
+    phase: 'read',
+    readAll(dst, report) {
+      const STEP = 1 << 23;
+      let off = 0;
+      while (off < total) {
+        const n = h.read(dst.subarray(off, Math.min(total, off + STEP)), { at: off });
+        if (n <= 0) break;
+        off += n;
+        report(off, total);
+      }
+      return off;
+    },
+    close: () => h.close(),
+  };
+}
+
+// A source that reads itself into memory (openFileHandle): one buffer, filled in place.
+function readAllIntoModel(src, report) {
+  const buf = rt.reserve(src.total);
+  try {
+    const n = src.readAll(buf.view(), report);
+    report(n, src.total, true);
+    if (n !== src.total) fail('E_LOAD', `the stored model file ended after ${n} of ${src.total} bytes`);
+    return buf.load();
+  } finally {
+    buf.free();
+  }
+}
+
+// A download the caller keeps (source.storeTo: a file of the Origin Private
+// File System): each chunk is also written to that file, here, as it is
+// read, so the bytes cross no other thread and are held nowhere else. The
+// copy is best effort: a failure (no room) ends the copy, not the load.
+// `loaded.info.stored` says {bytes} written, or {bytes: 0, error}.
+async function storing(opened, fileHandle) {
+  const state = { bytes: 0, error: null };
+  let h = null;
+  try {
+    h = await fileHandle.createSyncAccessHandle();
+    h.truncate(0);
+  } catch (e) {
+    state.error = e.message;
+    h?.close();
+    h = null;
+  }
+  const reader = opened.reader;
+  return {
+    ...opened,
+    stored: state,
+    reader: {
+      async read() {
+        const r = await reader.read();
+        if (h && !state.error) {
+          try {
+            if (!r.done) state.bytes += h.write(r.value, { at: state.bytes });
+            else h.flush();
+          } catch (e) {
+            state.error = e.message;
+          }
+        }
+        return r;
+      },
+    },
+    close() {
+      try { h?.close(); } catch { /* closed */ }
+      h = null;
+    },
+  };
+}
+
 async function openSource(job) {
   const src = job.source || {};
+  if (src.fileHandle) {
+    const direct = typeof src.fileHandle.createSyncAccessHandle === 'function' ? await openFileHandle(src.fileHandle) : null;
+    if (direct) return direct;
+    let file;
+    try {
+      file = await src.fileHandle.getFile();
+    } catch (e) {
+      fail('E_LOAD', `cannot read the stored model: ${e.message}`);
+    }
+    return { total: file.size, reader: file.stream().getReader(), phase: 'read' };
+  }
   if (src.bytes) {
     const u8 = src.bytes instanceof Uint8Array ? src.bytes : ArrayBuffer.isView(src.bytes)
       ? new Uint8Array(src.bytes.buffer, src.bytes.byteOffset, src.bytes.byteLength) : new Uint8Array(src.bytes);
@@ -247,7 +381,8 @@ async function openSource(job) {
     const enc = res.headers.get('content-encoding');
     const len = Number(res.headers.get('content-length'));
     const total = !enc || enc === 'identity' ? (Number.isFinite(len) && len > 0 ? len : 0) : 0;
-    return { total, reader: res.body.getReader(), phase: fromCache ? 'cache' : 'download' };
+    const opened = { total, reader: res.body.getReader(), phase: fromCache ? 'cache' : 'download' };
+    return src.storeTo ? storing(opened, src.storeTo) : opened;
   }
   fail('E_ARG', 'load: give a URL, a path, bytes or a File/Blob');
 }
@@ -255,20 +390,31 @@ async function openSource(job) {
 const handlers = {
   async load(job) {
     if (model) fail('E_ARG', 'this worker already holds a model (one model per worker)');
-    if (!rt) rt = await initAtento(job.wasm ?? undefined, { threads: job.threads ?? 1, threadedWasm: job.threadedWasm ?? undefined });
-    const src = await openSource(job);
+    // The source is opened (a download starts) while the module starts.
+    const opening = openSource(job);
+    opening.catch(() => {});
+    try {
+      if (!rt) rt = await initAtento(job.wasm ?? undefined, { threads: job.threads ?? 1, threadedWasm: job.threadedWasm ?? undefined });
+    } catch (e) {
+      opening.then((s) => s.close?.(), () => {});
+      throw e;
+    }
+    const src = await opening;
     const report = progressReporter(job.id, src.phase);
     report(0, src.total, true);
     const t0 = now();
     let m;
     try {
-      m = await readIntoModel(job, src.reader, src.total, report);
+      m = src.readAll ? readAllIntoModel(src, report) : await readIntoModel(job, src.reader, src.total, report);
+      if (src.readAll || src.stored) src.close();
     } catch (e) {
       src.close?.();
       if (e instanceof AtentoError && e.code === 'E_LOAD' && job.name) e.message = `${job.name}: ${e.message}`;
       throw e;
     }
     model = m;
+    loadThreads = job.threads ?? 1;
+    rt.onTrap = keepModelFile;
     let info = {};
     try { info = m.info(); } catch { /* the summary below is enough */ }
     const kind = m.arch === 'marian' ? 'translate' : 'chat';
@@ -287,6 +433,11 @@ const handlers = {
       // The languages a translation model translates into (its >>xx<< tags;
       // [] for one direction only, null when they cannot be listed).
       targets: kind === 'translate' ? modelTargets(m) : null,
+      // The tools a chat model was trained to call (GGUF atento.tools): run
+      // by the worker when a chat request gives no tools (docs/chat.md).
+      tools: kind === 'chat' ? declaredTools(m) : null,
+      // With source.storeTo: the bytes written to that file (storing()).
+      ...(src.stored ? { stored: { bytes: src.stored.error ? 0 : src.stored.bytes, ...(src.stored.error ? { error: src.stored.error } : {}) } } : {}),
       info,
     };
     post({ type: 'loaded', id: job.id, info: modelInfo });
@@ -360,37 +511,16 @@ const handlers = {
   async chat(job) {
     const m = needModel();
     if (modelInfo.kind !== 'chat') fail('E_KIND', `this model (${m.arch}) translates; load a chat model to chat`);
-    const opts = job.opts || {};
+    let opts = job.opts || {};
     checkChat(job.messages, opts);
     const messages = checkMessages(job.messages);
-    if (!chatSession || (opts.nCtx && chatSession.nCtx !== opts.nCtx)) {
-      chatSession?.free();
-      chatSession = null;
-      chatSession = m.newSession(opts.nCtx ?? 0);
+    // tools: false turns the model's built-in tools off; no tools given: the model's own (if any) run here.
+    if (opts.tools === false) opts = { ...opts, tools: undefined };
+    else if (opts.tools === undefined && modelInfo.tools) {
+      await chatWithBuiltinTools(job, messages, opts);
+      return;
     }
-    const nCtx = chatSession.nCtx;
-    const maxTokens = clampInt(opts.maxTokens ?? 256, 1, nCtx - 1);
-    // Room kept for the reply when old turns must be dropped: maxTokens, but
-    // never more than half the context (the reply may still use all the
-    // room that is left).
-    const reserve = Math.min(maxTokens, Math.floor(nCtx / 2));
-    const t0 = now();
-    const before = chatSession.nPast;
-    let r;
-    try {
-      r = chatSession.chatPrefill(messages, reserve, chatVars(opts));
-    } catch (e) {
-      // The cache state is unknown after a failure: start afresh next time.
-      chatSession.free();
-      chatSession = null;
-      throw e;
-    }
-    const reused = chatSession.nPast - r.evaluated;
-    await decode(job, chatSession, [], { ...opts, maxTokens: Math.min(maxTokens, nCtx - chatSession.nPast) }, {
-      droppedMessages: r.dropped, reusedTokens: reused, cachedBefore: before,
-      // with tools, the reply's calls (docs/chat.md: tool calls)
-      ...(opts.tools ? { finish: (text) => toolCallsOf(text) } : {}),
-    }, t0, r.evaluated);
+    post({ toolRuns: [], ...(await chatRound(job, messages, opts, chatVars(opts), opts.tools ? toolCallsOf : null)) });
   },
 
   async translate(job) {
@@ -407,6 +537,16 @@ const handlers = {
     post({ type: 'done', id: job.id, reason: 'done', language: d.language, confidence: d.confidence });
   },
 
+  // A deliberate trap ('unreachable' or 'stack-overflow'), to test the
+  // recovery above on the real module (docs/worker-protocol.md).
+  async selftest(job) {
+    needModel();
+    const kind = { unreachable: 0, 'stack-overflow': 1 }[job.trap];
+    if (kind === undefined) fail('E_ARG', `selftest: trap must be 'unreachable' or 'stack-overflow', got '${job.trap}'`);
+    rt.fn('atn_selftest_trap')(kind);
+    fail('E_INTERNAL', `selftest: the ${job.trap} trap did not trap`);
+  },
+
   async dispose(job) {
     chatSession?.free();
     chatSession = null;
@@ -419,6 +559,120 @@ const handlers = {
     setTimeout(() => { if (isBrowserWorker) self.close(); else process.exit(0); }, 0);
   },
 };
+
+// One reply to `messages`, from the kept KV cache (only the new tokens are
+// evaluated). Returns the `done` message (not posted). finish(text): more
+// members of the result (the tool calls); onPiece(msg): instead of posting
+// each token message.
+async function chatRound(job, messages, opts, vars, finish = null, onPiece = null) {
+  const m = needModel();
+  if (!chatSession || (opts.nCtx && chatSession.nCtx !== opts.nCtx)) {
+    chatSession?.free();
+    chatSession = null;
+    chatSession = m.newSession(opts.nCtx ?? 0);
+  }
+  const nCtx = chatSession.nCtx;
+  const maxTokens = clampInt(opts.maxTokens ?? 256, 1, nCtx - 1);
+  // Room kept for the reply when old turns must be dropped: maxTokens, but
+  // never more than half the context (the reply may still use all the
+  // room that is left).
+  const reserve = Math.min(maxTokens, Math.floor(nCtx / 2));
+  const t0 = now();
+  const before = chatSession.nPast;
+  let r;
+  try {
+    r = chatSession.chatPrefill(messages, reserve, vars);
+  } catch (e) {
+    // The cache state is unknown after a failure: start afresh next time.
+    chatSession.free();
+    chatSession = null;
+    throw e;
+  }
+  const reused = chatSession.nPast - r.evaluated;
+  return decode(job, chatSession, [], { ...opts, maxTokens: Math.min(maxTokens, nCtx - chatSession.nPast) }, {
+    droppedMessages: r.dropped, reusedTokens: reused, cachedBefore: before,
+    // with tools, the reply's calls (docs/chat.md: tool calls)
+    ...(finish ? { finish } : {}),
+    hold: true,
+    ...(onPiece ? { onPiece } : {}),
+  }, t0, r.evaluated);
+}
+
+// ---- built-in tools (docs/chat.md, "Built-in tools") ----------------------------
+//
+// A chat model that declares GGUF atento.tools, asked without tools, is shown
+// its tools; each call it makes is run here (js/tools.js: the translation
+// model and the dictionary, loaded on first use into this worker's runtime),
+// the results go back as `tool` messages and the model continues, at most
+// MAX_TOOL_ROUNDS times. The `done` message is the last reply's, plus
+// `messages` (the conversation with the tool turns) and `toolRuns`
+// ([{name, arguments, result}]). Token messages carry `round`; a reply that
+// is a tool call is not streamed (the caller sees only the answer's text).
+
+let builtinTools = null;
+let toolSourcesNow = {}; // the running job's opts.toolSources
+
+async function defaultToolSource(kind) {
+  if (!isBrowserWorker && typeof process !== 'undefined' && process.versions?.node) {
+    const { shippedModel } = await import('./models.js');
+    return { path: shippedModel(kind) };
+  }
+  const file = kind === 'translate' ? 'translate-en-es.gguf' : 'dict-en-es.tsv';
+  return { url: new URL(`../models/${file}`, import.meta.url).href };
+}
+
+function toolSource(kind) {
+  return async () => {
+    const s = toolSourcesNow?.[kind];
+    if (s && typeof s === 'object') return s;
+    if (typeof s === 'string') return /^[a-z][a-z0-9+.-]*:/i.test(s) && !s.startsWith('file:') ? { url: s } : { path: s.startsWith('file:') ? new URL(s).pathname : s };
+    return defaultToolSource(kind);
+  };
+}
+
+// Holds a reply's first pieces until it is clear whether it is a tool call
+// (then none of it is shown) or text (then all of it is).
+function pieceGate(round) {
+  let held = [];
+  let mode = 'undecided'; // 'text' | 'call'
+  const flush = () => { for (const x of held) post(x); held = []; };
+  return {
+    onPiece(msg) {
+      msg.round = round;
+      if (mode === 'text') { post(msg); return; }
+      if (mode === 'call') return;
+      held.push(msg);
+      const text = held.map((x) => x.text).join('').trimStart();
+      if (text.startsWith('<tool_call>')) { mode = 'call'; held = []; } else if (!'<tool_call>'.startsWith(text)) { mode = 'text'; flush(); }
+    },
+    end() { if (mode === 'undecided') flush(); },
+  };
+}
+
+async function chatWithBuiltinTools(job, messages, opts) {
+  builtinTools ??= new BuiltinTools(rt, { translate: toolSource('translate'), dictionary: toolSource('dictionary') });
+  toolSourcesNow = opts.toolSources || {};
+  const vars = { ...(chatVars(opts) || {}), tools: modelInfo.tools };
+  const msgs = messages.slice();
+  const toolRuns = [];
+  for (let round = 0; ; round++) {
+    const gate = pieceGate(round);
+    const r = await chatRound(job, msgs, opts, vars, toolCallsOf, gate.onPiece);
+    gate.end();
+    const calls = r.toolCalls || [];
+    if (r.reason === 'abort' || (!calls.length && !r.toolCallError) || round >= MAX_TOOL_ROUNDS) {
+      post({ ...r, messages: msgs, toolRuns, rounds: round + 1 });
+      return;
+    }
+    msgs.push({ role: 'assistant', content: r.text });
+    if (r.toolCallError) msgs.push({ role: 'tool', content: `error: the tool call could not be read: ${r.toolCallError}` });
+    for (const call of calls) {
+      const result = await builtinTools.run(call);
+      toolRuns.push({ name: call.name, arguments: call.arguments, result });
+      msgs.push({ role: 'tool', content: result });
+    }
+  }
+}
 
 function clampInt(v, lo, hi) {
   v = Math.trunc(Number(v));
@@ -484,13 +738,16 @@ function topProbs(m, session, n) {
 // Evaluate `fresh` (in chunks, so that an abort is seen during a long
 // prefill), then stream tokens until the end, the token limit or an abort.
 async function decode(job, session, fresh, opts, extraIn = {}, t0 = now(), promptTokens = fresh.length) {
-  const { finish, ...extra } = extraIn; // finish(text): more members of the result
+  // finish(text): more members of the result; hold: return the `done`
+  // message instead of posting it; onPiece(msg): instead of posting tokens
+  const { finish, hold, onPiece, ...extra } = extraIn;
   const m = model;
   const CHUNK = 64;
   for (let i = 0; i < fresh.length; i += CHUNK) {
     if (isAborted(job)) {
-      post({ type: 'done', id: job.id, reason: 'abort', text: '', tokens: [], stats: { promptTokens, genTokens: 0 }, ...extra });
-      return;
+      const done = { type: 'done', id: job.id, reason: 'abort', text: '', tokens: [], stats: { promptTokens, genTokens: 0 }, ...extra };
+      if (!hold) post(done);
+      return done;
     }
     session.eval(fresh.slice(i, i + CHUNK));
     if (fresh.length > CHUNK) await yieldNow();
@@ -516,7 +773,7 @@ async function decode(job, session, fresh, opts, extraIn = {}, t0 = now(), promp
       text += piece;
       const msg = { type: 'token', id: job.id, token, text: piece, index: tokens.length - 1 };
       if (top && token >= 0) msg.top = top;
-      post(msg);
+      (onPiece || post)(msg);
       await yieldNow();
     }
   } finally {
@@ -525,7 +782,7 @@ async function decode(job, session, fresh, opts, extraIn = {}, t0 = now(), promp
   }
   const t2 = now();
   const decodeMs = t2 - t1;
-  post({
+  const done = {
     type: 'done', id: job.id, reason, text, tokens,
     stats: {
       promptTokens,
@@ -538,7 +795,9 @@ async function decode(job, session, fresh, opts, extraIn = {}, t0 = now(), promp
     },
     ...extra,
     ...(finish && reason !== 'abort' ? finish(text) : {}),
-  });
+  };
+  if (!hold) post(done);
+  return done;
 }
 
 function samplerOptions(o) {
@@ -585,7 +844,7 @@ function cIds(t, which) {
   }
 }
 
-/** Sentences of `text` as the C core splits them: [{source, sep}] (sep: the whitespace after). */
+/** Sentences of `text` as the C core splits them: [{source, sep, start}] (sep: the whitespace after; start: the byte offset). */
 function sentencesOf(bytes) {
   const f = rt.fn('atn_split_sentences');
   const [tp, tn] = rt.putBytes(bytes);
@@ -599,7 +858,7 @@ function sentencesOf(bytes) {
       const out = [];
       for (let i = 0; i < n; i++) {
         const end = i + 1 < n ? spans[2 * i + 2] : bytes.length;
-        out.push({ source: utf8dec.decode(bytes.subarray(spans[2 * i], spans[2 * i + 1])), sep: utf8dec.decode(bytes.subarray(spans[2 * i + 1], end)) });
+        out.push({ source: utf8dec.decode(bytes.subarray(spans[2 * i], spans[2 * i + 1])), sep: utf8dec.decode(bytes.subarray(spans[2 * i + 1], end)), start: spans[2 * i] });
       }
       return out;
     } finally {
@@ -636,6 +895,45 @@ function attentionOf(t, nSrc) {
   return { nLayers: L, nHeads: H, nTgt, nSrc, data };
 }
 
+// Mixed text (opts.mixed, no `to`): each sentence of three words or more
+// goes the way its own language says. A shorter one, where a word or two
+// decide and the detector is often sure and wrong ("Hello." looks Spanish),
+// keeps its own language only when a long sentence next to it (the nearest
+// before or after) has that language too; else it follows the one before
+// (after, at the start; the whole text when no sentence is long). Neighbours
+// in one language are translated together, as one text, so they are still
+// decoded side by side. Returns [{start, end, from, to}] over the bytes of
+// the text, in order, covering it; sets each sentence's from and to.
+function languageRuns(sentences, dir, total, targets) {
+  const words = (t) => t.split(/\s+/).filter((w) => /\p{L}/u.test(w)).length;
+  const known = (t) => {
+    const d = detectLanguage(rt, t).language;
+    return d && otherLanguage(d, targets) ? d : null;
+  };
+  const long = sentences.map((s) => (words(s.source) >= 3 ? known(s.source) : null));
+  const langs = long.slice();
+  for (let i = 0; i < sentences.length; i++) {
+    if (long[i]) continue;
+    let before = null, after = null;
+    for (let j = i - 1; j >= 0 && !before; j--) before = long[j];
+    for (let j = i + 1; j < long.length && !after; j++) after = long[j];
+    const own = known(sentences[i].source);
+    langs[i] = own && (own === before || own === after) ? own : before ?? after ?? dir.from;
+  }
+  const runs = [];
+  sentences.forEach((s, i) => {
+    const from = langs[i] ?? dir.from;
+    const to = otherLanguage(from, targets) || dir.to;
+    s.from = from;
+    s.to = to;
+    if (runs.length && runs[runs.length - 1].to === to) return;
+    runs.push({ start: runs.length ? s.start : 0, from, to });
+  });
+  if (!runs.length) return [{ start: 0, end: total, from: dir.from, to: dir.to }];
+  runs.forEach((r, k) => { r.end = k + 1 < runs.length ? runs[k + 1].start : total; });
+  return runs;
+}
+
 async function translate(job, m, text, opts) {
   checkTranslate(text, opts, modelInfo.targets);
   const beam = opts.beam ?? 1;
@@ -657,8 +955,11 @@ async function translate(job, m, text, opts) {
       rt.free(lp);
     }
   };
-  const t = newTranslator(dir.to);
-  if (!t) rt.fail('E_TRANSLATE', 'starting the translation');
+  // One run of sentences per direction: the whole text, or with opts.mixed
+  // (and no `to`) each stretch of sentences in one language (languageRuns).
+  const runs = opts.mixed && !opts.to && modelInfo.targets?.length === 2
+    ? languageRuns(sentences, dir, bytes.length, modelInfo.targets)
+    : [{ start: 0, end: bytes.length, from: dir.from, to: dir.to }];
   const t0 = now();
   const results = [];
   let out = '';
@@ -666,65 +967,74 @@ async function translate(job, m, text, opts) {
   let started = false;
   let nTokens = 0;
   let reason = 'done';
-  const piece = () => cText(rt.fn('atn_translate_piece'), t);
-  try {
-    const [tp, tn] = rt.putBytes(bytes);
+  for (const run of runs) {
+    if (reason === 'abort') break;
+    const { from, to } = run;
+    const t = newTranslator(to);
+    if (!t) rt.fail('E_TRANSLATE', 'starting the translation');
+    const piece = () => cText(rt.fn('atn_translate_piece'), t);
     try {
-      if (rt.fn('atn_translate_begin')(t, tp, tn) < 0) rt.fail('E_TRANSLATE', 'starting the translation');
-    } finally {
-      rt.free(tp);
-    }
-    for (;;) {
-      if (isAborted(job)) { reason = 'abort'; break; }
-      const r = rt.fn('atn_translate_next')(t);
-      if (r < 0) rt.fail('E_TRANSLATE', 'translating');
-      const text = piece();
-      if ((r === 1 || r === 2) && !started) {
-        started = true;
-        const s = sentences[index] || { source: '', sep: '' };
-        post({ type: 'sentence', id: job.id, index, count: Math.max(count, index + 1), source: s.source, sep: s.sep });
+      const [tp, tn] = rt.putBytes(bytes.subarray(run.start, run.end));
+      try {
+        if (rt.fn('atn_translate_begin')(t, tp, tn) < 0) rt.fail('E_TRANSLATE', 'starting the translation');
+      } finally {
+        rt.free(tp);
       }
-      if (text) {
-        out += text;
-        post({ type: 'token', id: job.id, sentence: started ? index : Math.max(0, index - 1), token: -1, text, index: nTokens });
-      }
-      if (r === 2) {
-        const tokens = cIds(t, 0);
-        const sourceTokens = cIds(t, 1);
-        nTokens += tokens.length;
-        const res = {
-          index,
-          count: Math.max(count, index + 1),
-          source: cText(rt.fn('atn_translate_source'), t),
-          text: cText(rt.fn('atn_translate_output'), t),
-          tokens,
-          sourceTokens,
-          logprob: rt.fn('atn_translate_logprob')(t),
-          aborted: false,
-        };
-        results.push(res);
-        const extra = {};
-        if (opts.attention) {
-          const att = attentionOf(t, sourceTokens.length);
-          if (att) {
-            extra.attention = att;
-            extra.sourcePieces = sourceTokens.map((i) => m.piece(i));
-            extra.targetPieces = tokens.slice(0, att.nTgt).map((i) => m.piece(i));
-          }
+      for (;;) {
+        if (isAborted(job)) { reason = 'abort'; break; }
+        const r = rt.fn('atn_translate_next')(t);
+        if (r < 0) rt.fail('E_TRANSLATE', 'translating');
+        const text = piece();
+        if ((r === 1 || r === 2) && !started) {
+          started = true;
+          const s = sentences[index] || { source: '', sep: '' };
+          post({ type: 'sentence', id: job.id, index, count: Math.max(count, index + 1), source: s.source, sep: s.sep, from, to });
         }
-        post({ type: 'sentence-done', id: job.id, ...res, ...extra }, extra.attention ? [extra.attention.data.buffer] : []);
-        index++;
-        started = false;
+        if (text) {
+          out += text;
+          post({ type: 'token', id: job.id, sentence: started ? index : Math.max(0, index - 1), token: -1, text, index: nTokens });
+        }
+        if (r === 2) {
+          const tokens = cIds(t, 0);
+          const sourceTokens = cIds(t, 1);
+          nTokens += tokens.length;
+          const res = {
+            index,
+            count: Math.max(count, index + 1),
+            source: cText(rt.fn('atn_translate_source'), t),
+            text: cText(rt.fn('atn_translate_output'), t),
+            tokens,
+            sourceTokens,
+            logprob: rt.fn('atn_translate_logprob')(t),
+            aborted: false,
+            from,
+            to,
+          };
+          results.push(res);
+          const extra = {};
+          if (opts.attention) {
+            const att = attentionOf(t, sourceTokens.length);
+            if (att) {
+              extra.attention = att;
+              extra.sourcePieces = sourceTokens.map((i) => m.piece(i));
+              extra.targetPieces = tokens.slice(0, att.nTgt).map((i) => m.piece(i));
+            }
+          }
+          post({ type: 'sentence-done', id: job.id, ...res, ...extra }, extra.attention ? [extra.attention.data.buffer] : []);
+          index++;
+          started = false;
+        }
+        if (r === 0) break;
+        await yieldNow();
       }
-      if (r === 0) break;
-      await yieldNow();
+    } finally {
+      rt.fn('atn_translator_free')(t);
     }
-  } finally {
-    rt.fn('atn_translator_free')(t);
   }
   const ms = now() - t0;
   post({
     type: 'done', id: job.id, reason, text: out, tokens: [], sentences: results, from: dir.from, to: dir.to,
+    ...(runs.some((r) => r.to !== dir.to) ? { mixed: true } : {}),
     stats: { sentences: results.length, genTokens: nTokens, decodeMs: ms, tokensPerSecond: ms > 0 ? (nTokens / ms) * 1000 : 0 },
   });
 }
