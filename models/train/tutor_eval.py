@@ -14,9 +14,10 @@ runtime's dictionary.py when present), `translate` by the shipped
 translation model through `atento translate` (greedy), i.e. the same full
 pipeline. At most 3 tool rounds.
 
-An answer is correct when one of the item's accepted answers appears, as
-whole words, in its quoted part (lower case, punctuation ignored); `first`
-counts the stricter case where the first translation given is accepted.
+An answer is correct when one of the translations it gives (its quoted part,
+split at commas, as a dictionary lookup lists several) is one of the item's
+accepted answers (lower case, punctuation and one leading article ignored);
+`first` counts the stricter case where the first translation given is.
 """
 import argparse
 import json
@@ -110,6 +111,9 @@ class Tools:
         return res
 
 
+MAX_TOKENS = [96]
+
+
 def chat_round(cli, model, convs, tools):
     lines = []
     for c in convs:
@@ -117,7 +121,7 @@ def chat_round(cli, model, convs, tools):
         if tools:
             req["tools"] = tool_data.TOOLS
         lines.append(json.dumps(req, ensure_ascii=False))
-    p = subprocess.run(cli + ["chat", "--json", "--model", model, "--temperature", "0", "--max-tokens", "96"],
+    p = subprocess.run(cli + ["chat", "--json", "--model", model, "--temperature", "0", "--max-tokens", str(MAX_TOKENS[0])],
                        input="\n".join(lines) + "\n", capture_output=True, text=True)
     if p.returncode != 0:
         sys.exit("chat failed: " + p.stderr[-2000:])
@@ -162,28 +166,97 @@ def run_conversations(cli, model, convs, tools_runner, builtin, max_rounds=3):
     return final, runs
 
 
+ARTICLES = ("the ", "a ", "an ", "to ", "el ", "la ", "los ", "las ", "un ", "una ")
+
+
+def _canon(text):
+    t = tool_data.norm(text)
+    for a in ARTICLES:
+        if t.startswith(a) and len(t) > len(a):
+            return t[len(a):]
+    return t
+
+
+def answer_items(answer):
+    """The translations an answer gives: its quoted part, split at commas (a
+    dictionary lookup lists several), each lower-cased, punctuation and one
+    leading article dropped."""
+    return [_canon(x) for x in chat_data.extract(answer).split(",") if _canon(x)]
+
+
 def is_correct(answer, accepted):
-    part = " " + tool_data.norm(chat_data.extract(answer)) + " "
-    return any(" " + tool_data.norm(a) + " " in part for a in accepted)
+    acc = {_canon(a) for a in accepted}
+    return any(x in acc for x in answer_items(answer))
 
 
 def first_correct(answer, accepted):
-    first = chat_data.extract(answer).split(",")[0]
-    return tool_data.norm(first) in {tool_data.norm(a) for a in accepted}
+    items = answer_items(answer)
+    return bool(items) and items[0] in {_canon(a) for a in accepted}
+
+
+def heldout(args, cli, tools):
+    """The model card's 1,000 held-out translation turns (logs/run1-chat.heldout.q8_0.jsonl), now
+    answered through the tools; exact match (any test-split variant) and chrF/BLEU of the quoted part."""
+    import eval_atento
+    rows = [json.loads(l) for l in open(os.path.join(HERE, "logs", "run1-chat.heldout.q8_0.jsonl"), encoding="utf-8")]
+    if args.limit:
+        rows = rows[:args.limit // 2] + [r for r in rows if r["direction"] == "es2en"][:args.limit // 2]
+    final, runs = run_conversations(cli, args.model, [r["messages"] for r in rows], tools, args.builtin)
+    pairs = [l.rstrip("\n").split("\t") for l in open(os.path.join(HERE, "split", "test.tsv"), encoding="utf-8")]
+    es_of, en_of, ok = {}, {}, {}
+    for en, es in pairs:
+        es_of.setdefault(en, set()).add(es)
+        en_of.setdefault(es, set()).add(en)
+    for en, es in pairs:
+        ok.setdefault(("en2es", es), set()).update(es_of[en])
+        ok.setdefault(("es2en", en), set()).update(en_of[es])
+    sb = eval_atento._scorer()
+    with open(args.out, "w", encoding="utf-8") as f:
+        for r, a, t in zip(rows, final, runs):
+            f.write(json.dumps({"direction": r["direction"], "reference": r["reference"], "answer": a, "tool_runs": t},
+                               ensure_ascii=False) + "\n")
+    for d in ("en2es", "es2en", "all"):
+        sel = [i for i, r in enumerate(rows) if d == "all" or r["direction"] == d]
+        hyps = [chat_data.extract(final[i]) for i in sel]
+        refs = [rows[i]["reference"] for i in sel]
+        exact = sum(h == r or h in ok.get((rows[i]["direction"], r), ()) for h, r, i in zip(hyps, refs, sel))
+        used = sum(any(n == "translate" for n, _, _ in runs[i]) for i in sel)
+        print("%-6s n=%4d exact %.1f%%  chrF %.3f  BLEU %.1f  translate used %.1f%%" % (
+            d, len(sel), 100 * exact / len(sel), sb.corpus_chrf(hyps, [refs]).score / 100,
+            sb.corpus_bleu(hyps, [refs]).score, 100 * used / len(sel)))
+
+
+def rescore(path):
+    """Score an answers file again (after a change of the scoring rule)."""
+    rows = [json.loads(l) for l in open(path, encoding="utf-8")]
+    for r in rows:
+        r["correct"], r["first_correct"] = is_correct(r["answer"], r["accepted"]), first_correct(r["answer"], r["accepted"])
+    return rows
 
 
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "rescore":
+        rows = rescore(sys.argv[2])
+        print("correct %.1f%% first %.1f%% (n=%d)" % (100 * sum(r["correct"] for r in rows) / len(rows),
+                                                     100 * sum(r["first_correct"] for r in rows) / len(rows), len(rows)))
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
     ap.add_argument("out")
     ap.add_argument("--cli", default=os.path.join(REPO, "build", "atento"))
     ap.add_argument("--mt", default=os.path.join(REPO, "models", "translate-en-es.gguf"))
     ap.add_argument("--builtin", action="store_true")
+    ap.add_argument("--heldout", action="store_true", help="the model card's 1,000 held-out translation turns instead")
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--ways", default="seen,unseen,follow", help="which phrasings to ask (comma-separated)")
+    ap.add_argument("--max-tokens", type=int, default=96)
     args = ap.parse_args()
+    MAX_TOKENS[0] = args.max_tokens
     cli = [args.cli] if not args.cli.endswith(".js") else ["node", args.cli]
+    if args.heldout:
+        return heldout(args, cli, Tools(cli, args.mt))
     rows = tool_data.read_eval(EVAL)
-    tests = build(rows)
+    tests = [t for t in build(rows) if t["way"] in args.ways.split(",")]
     if args.limit:
         tests = tests[:args.limit]
     tools = Tools(cli, args.mt)
@@ -225,6 +298,7 @@ def main():
             f.write(json.dumps({"direction": t["direction"], "way": t["way"], "item": t["item"], "accepted": t["accepted"],
                                 "question": t["messages"][-1]["content"], "answer": a, "correct": ok,
                                 "first_correct": fok, "tool_runs": r}, ensure_ascii=False) + "\n")
+    print("%s on %s" % (args.model, EVAL))
     for k in ("all", "en2es", "es2en", "seen", "unseen", "follow", "word", "phrase"):
         if k in stats:
             n, c, fc, tc = stats[k]

@@ -3,6 +3,7 @@
 `translate` and `lookup` tools (TOOLS-CONTRACT.md), on CPU, in one command:
 
     /usr/bin/python3 models/train/tutor_tools_train.py --out models/train/out/tutor --train-seconds 3900
+    /usr/bin/python3 models/train/tutor_tools_train.py --export CHECKPOINT.pt OUT.gguf   # a checkpoint as GGUF
 
 Steps: (1) the tokenizer rebuilt from the GGUF's own pieces (gguf_spm.py), so
 the ids are the ones the model was trained with (checked against the GGUF's
@@ -73,6 +74,19 @@ def load_model(gguf_path, dropout):
     return m, list(kv["tokenizer.ggml.tokens"])
 
 
+def export(model, tok, path, log=print):
+    export_chat_gguf.export(model, tok, path, "q8_0", log, template=tool_data.TEMPLATE, tools=tool_data.TOOLS,
+                            description=DESCRIPTION, license=LICENSE)
+
+
+def export_checkpoint(ck_path, out_path):
+    ck = torch.load(ck_path, map_location="cpu")
+    m = chat.Llama(ck["config"])
+    m.load_state_dict(ck["state_dict"])
+    export(m, chat.Tok(ck["tokenizer"]), out_path)
+    print("step", ck.get("step"))
+
+
 def make_data(tok, src, n, seed, max_len):
     rng = random.Random(seed)
     data, convs = [], []
@@ -86,6 +100,8 @@ def make_data(tok, src, n, seed, max_len):
 
 
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--export":  # --export CHECKPOINT.pt OUT.gguf
+        return export_checkpoint(sys.argv[2], sys.argv[3])
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", default=os.path.join(REPO, "models", "tutor-en-es.gguf"))
     ap.add_argument("--out", default=os.path.join(HERE, "out", "tutor"))
@@ -185,8 +201,7 @@ def main():
     torch.save({"config": model.c, "state_dict": model.state_dict(), "tokenizer": tok.path, "step": step}, ck)
     if not args.no_export:
         gg = os.path.join(args.out, "tutor-en-es.q8_0.gguf")
-        export_chat_gguf.export(model, tok, gg, "q8_0", log, template=tool_data.TEMPLATE, tools=tool_data.TOOLS,
-                                description=DESCRIPTION, license=LICENSE)
+        export(model, tok, gg, log)
     log("done")
 
 
