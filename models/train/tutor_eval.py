@@ -257,8 +257,8 @@ def main():
         return heldout(args, cli, Tools(cli, args.mt))
     rows = tool_data.read_eval(EVAL)
     tests = [t for t in build(rows) if t["way"] in args.ways.split(",")]
-    if args.limit:
-        tests = tests[:args.limit]
+    if args.limit:  # an even sample of the set
+        tests = tests[::max(1, len(tests) // args.limit)][:args.limit]
     tools = Tools(cli, args.mt)
     # the earlier exchange of a follow-up: the tutor's expected turns with the real tool results
     for t in tests:

@@ -57,7 +57,7 @@ def forward(model, ids, n_frozen, targets):
     for b in model.blocks[n_frozen:]:
         x = b(x, cos, sin)
     sel = targets != -100
-    return F.linear(model.norm(x[sel]), model.tok.weight), targets[sel]
+    return F.linear(model.norm(x[sel]), model.tok.weight), targets[sel], sel
 
 
 def load_model(gguf_path, dropout):
@@ -87,16 +87,56 @@ def export_checkpoint(ck_path, out_path):
     print("step", ck.get("step"))
 
 
-def make_data(tok, src, n, seed, max_len):
+def copy_weights(tok, msgs, ids, mask, w):
+    """Loss weight w (instead of 1) on the assistant tokens that copy text:
+    a piece of two or more characters found in the user message or tool
+    result just before (the tool's argument, the result in the answer) --
+    the hard part of this task for a model trained to translate."""
+    out = np.ones(len(ids), dtype=np.float32)
+    if w == 1:
+        return out
+    # the assistant turns in order, each with the text it may copy from
+    sources, last = [], ""
+    for m in msgs:
+        if m["role"] in ("user", "tool"):
+            last = m["content"]
+        elif m["role"] == "assistant":
+            sources.append(last)
+    k, turn = 0, -1
+    while k < len(ids):
+        if mask[k] == 1:
+            turn += 1
+            src = sources[turn] if turn < len(sources) else ""
+            while k < len(ids) and mask[k] == 1:
+                piece = tok.sp.id_to_piece(int(ids[k])).replace("\u2581", " ").strip()
+                if len(piece) >= 2 and piece in src:
+                    out[k] = w
+                k += 1
+        else:
+            k += 1
+    return out
+
+
+def make_data(tok, src, n, seed, max_len, copy_weight=1.0):
     rng = random.Random(seed)
     data, convs = [], []
     while len(data) < n:
         c = tool_data.sample(rng, src)
         ids, mask = tok.encode_conv(c)
         if len(ids) <= max_len:
-            data.append((np.array(ids, dtype=np.int16), np.array(mask, dtype=np.int8)))
+            data.append((np.array(ids, dtype=np.int16), np.array(mask, dtype=np.int8),
+                         copy_weights(tok, c, ids, mask, copy_weight)))
             convs.append(c)
     return data, convs
+
+
+def collate_weights(data, b):
+    L = max(len(data[i][0]) for i in b)
+    w = np.zeros((len(b), L), dtype=np.float32)
+    for r, i in enumerate(b):
+        n = len(data[i][2])
+        w[r, :n - 1] = data[i][2][1:]  # the weight of the token each position predicts
+    return torch.from_numpy(w)
 
 
 def main():
@@ -120,6 +160,8 @@ def main():
     ap.add_argument("--steps", type=int, default=0)
     ap.add_argument("--checkpoint-seconds", type=float, default=300)
     ap.add_argument("--no-export", action="store_true")
+    ap.add_argument("--init", default=None, help="start from this checkpoint (chat.pt) instead of the base GGUF's weights")
+    ap.add_argument("--copy-weight", type=float, default=1.0, help="loss weight of the assistant tokens that copy text")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -142,7 +184,12 @@ def main():
     ev = tool_data.read_eval(EVAL)
     src = tool_data.Sources(split["train"], exclude=[i for _, i, _ in ev] + [a for _, _, acc in ev for a in acc])
     t0 = time.time()
-    data, _ = make_data(tok, src, args.conversations, args.seed, args.max_len)
+    data, _ = make_data(tok, src, args.conversations, args.seed, args.max_len, args.copy_weight)
+    log("copy-weighted tokens: %d" % sum(int((d[2] != 1).sum()) for d in data))
+    if args.init:
+        ck0 = torch.load(args.init, map_location="cpu")
+        model.load_state_dict(ck0["state_dict"])
+        log("weights from %s (step %s)" % (args.init, ck0.get("step")))
     ntok = sum(len(d[0]) for d in data)
     nloss = sum(int(d[1].sum()) for d in data)
     log("conversations: %d (%d tokens, %.1f per conversation, %d in the loss) in %.1fs" % (
@@ -159,6 +206,7 @@ def main():
     opt = torch.optim.AdamW([{"params": [p for p in params if p.dim() == 2], "weight_decay": args.weight_decay},
                              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
+    pairs = [(d[0], d[1]) for d in data]  # what chat.collate reads
     rng = random.Random(args.seed)
     step, epoch, seen, lsum, ln = 0, 0, 0, 0.0, 0
     t0 = last_ck = time.time()
@@ -177,9 +225,10 @@ def main():
                 args.min_lr_frac + (1 - args.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
             for g in opt.param_groups:
                 g["lr"] = lr
-            x, y = chat.collate(data, b, "cpu")
-            logits, tgt = forward(model, x, args.frozen_layers, y)
-            loss = F.cross_entropy(logits, tgt)
+            x, y = chat.collate(pairs, b, "cpu")
+            logits, tgt, sel = forward(model, x, args.frozen_layers, y)
+            w = collate_weights(data, b)[sel]
+            loss = (F.cross_entropy(logits, tgt, reduction="none") * w).sum() / w.sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
