@@ -60,6 +60,11 @@ LDFLAGS=(-O3 -flto -msimd128 -mbulk-memory -mnontrapping-fptoint --no-entry -sST
 # which js/core.js reports as E_ABORT and recovers from, instead of silently
 # overwriting the data and heap above it.
 
+# Exported beside the API for the JS tests, not declared in atento.h:
+# atn_selftest_trap (src/selftest.c) traps on purpose (unreachable, stack
+# overflow) so that the recovery from a trap is tested on the real modules.
+TEST_EXPORTS=(atn_selftest_trap)
+
 # Is $1 older than any file listed in the make-style dependency file $2?
 stale() {
   local obj="$1" dep="$2" f
@@ -74,75 +79,84 @@ stale() {
   return 1
 }
 
-build_wasm() {
-  need_emcc
+# Compile the core sources into objects under $1 with the flags that
+# follow, only those that are stale; sets OBJS to every object to link.
+# Different flags than last time (kept in the file $2; this script changed
+# them) rebuild all.
+compile_core() {
+  local objdir="$1" stamp="$2"; shift 2
+  local cflags=("$@") srcs s o
   shopt -s nullglob
-  local srcs=(src/*.c src/kernels/*.c src/models/*.c src/tokenizer/*.c src/train/*.c)
+  srcs=(src/*.c src/kernels/*.c src/models/*.c src/tokenizer/*.c src/train/*.c)
   shopt -u nullglob
   if [ ${#srcs[@]} -eq 0 ]; then echo "build.sh: no core sources under src/" >&2; exit 1; fi
-
-  mkdir -p "$OBJ" dist
-  # Different compiler flags (this script changed them): rebuild everything.
-  local stamp="$OBJ/../cflags"
-  if [ "$(cat "$stamp" 2>/dev/null)" != "${CFLAGS[*]}" ]; then
-    rm -f "$OBJ"/*.o "$OBJ"/*.d
-    printf '%s' "${CFLAGS[*]}" > "$stamp"
+  mkdir -p "$objdir" dist
+  if [ "$(cat "$stamp" 2>/dev/null)" != "${cflags[*]}" ]; then
+    rm -f "$objdir"/*.o "$objdir"/*.d
+    printf '%s' "${cflags[*]}" > "$stamp"
   fi
-  local todo=() objs=() s o
+  local todo=()
+  OBJS=()
   for s in "${srcs[@]}"; do
-    o="$OBJ/${s//\//__}"; o="${o%.c}.o"
-    objs+=("$o")
+    o="$objdir/${s//\//__}"; o="${o%.c}.o"
+    OBJS+=("$o")
     stale "$o" "${o%.o}.d" && todo+=("$s")
   done
-  # Objects of sources that were deleted must not be linked (they are not: we
-  # link exactly ${objs[@]}), but remove them so the directory stays honest.
-  for o in "$OBJ"/*.o; do
+  # Objects of sources that were deleted are not linked (only OBJS is), but
+  # are removed so the directory stays honest.
+  for o in "$objdir"/*.o; do
     [ -e "$o" ] || continue
-    case " ${objs[*]} " in *" $o "*) ;; *) rm -f "$o" "${o%.o}.d" ;; esac
+    case " ${OBJS[*]} " in *" $o "*) ;; *) rm -f "$o" "${o%.o}.d" ;; esac
   done
-
   if [ ${#todo[@]} -gt 0 ]; then
-    echo "build.sh: emcc: compiling ${#todo[@]} of ${#srcs[@]} sources" >&2
-    export OBJ
-    printf '%s\n' "${todo[@]}" | xargs -P "$JOBS" -I{} bash -c '
+    echo "build.sh: emcc: compiling ${#todo[@]} of ${#srcs[@]} sources into $objdir" >&2
+    printf '%s\n' "${todo[@]}" | OBJDIR="$objdir" xargs -P "$JOBS" -I{} bash -c '
       s="$1"; shift
-      o="$OBJ/${s//\//__}"; o="${o%.c}.o"
+      o="$OBJDIR/${s//\//__}"; o="${o%.c}.o"
       emcc "$@" -MMD -MF "${o%.o}.d" -c "$s" -o "$o" || { rm -f "$o"; exit 255; }
-    ' _ {} "${CFLAGS[@]}"
+    ' _ {} "${cflags[@]}"
   fi
+}
 
-  # Relink when any object or the API header is newer than the module.
-  local relink=${FORCE:-}
-  [ -f "$OUT" ] || relink=1
-  if [ -z "$relink" ]; then
-    for o in "${objs[@]}" src/atento.h build.sh; do
-      if [ "$o" -nt "$OUT" ]; then relink=1; break; fi
-    done
-  fi
-  if [ -z "$relink" ]; then echo "build.sh: $OUT is up to date" >&2; return 0; fi
+# Is the module $1 older than an object of OBJS, the API header or this script?
+needs_link() {
+  [ -n "${FORCE:-}" ] || [ ! -f "$1" ] && return 0
+  local o
+  for o in "${OBJS[@]}" src/atento.h build.sh; do
+    [ "$o" -nt "$1" ] && return 0
+  done
+  echo "build.sh: $1 is up to date" >&2
+  return 1
+}
 
-  # Exports: every ATN_API function of atento.h that the objects define.
-  # A declared but undefined function is reported (the module still links, so
-  # the team can work while parts of the API are being written; the JS glue
-  # throws a clear error if such a function is called, and tests/js checks
-  # the export list is complete).
-  local declared defined exports missing=()
+# The exports: every ATN_API function of atento.h that OBJS define, one per
+# line, then TEST_EXPORTS. A declared but undefined function is reported (the
+# module still links, so the team can work while parts of the API are being
+# written; the JS glue throws a clear error if such a function is called, and
+# tests/js checks the export list is complete).
+api_exports() {
+  local declared defined f missing=()
   declared=$(grep -oE 'ATN_API[^(;]*[^A-Za-z0-9_](atn_[A-Za-z0-9_]+)[[:space:]]*\(' src/atento.h \
              | sed -E 's/.*[^A-Za-z0-9_](atn_[A-Za-z0-9_]+)[[:space:]]*\($/\1/' | sort -u)
-  defined=$(llvm-nm --defined-only "${objs[@]}" 2>/dev/null | awk '$2 ~ /^[TtW]$/ {print $3}' | sort -u)
-  exports=""
-  local f
+  defined=$(llvm-nm --defined-only "${OBJS[@]}" 2>/dev/null | awk '$2 ~ /^[TtW]$/ {print $3}' | sort -u)
   for f in $declared; do
-    if grep -qx "$f" <<<"$defined"; then exports+="_$f,"; else missing+=("$f"); fi
+    if grep -qx "$f" <<<"$defined"; then echo "$f"; else missing+=("$f"); fi
   done
   if [ ${#missing[@]} -gt 0 ]; then
     echo "build.sh: warning: declared in atento.h but not defined yet: ${missing[*]}" >&2
   fi
-  exports="${exports%,}"
-  if [ -z "$exports" ]; then echo "build.sh: no ATN_API function is defined yet" >&2; exit 1; fi
+  printf '%s\n' "${TEST_EXPORTS[@]}"
+}
 
+build_wasm() {
+  need_emcc
+  compile_core "$OBJ" build-wasm/cflags "${CFLAGS[@]}"
+  needs_link "$OUT" || return 0
+  local exports
+  exports=$(api_exports | sed 's/^/_/' | paste -sd, -)
+  if [ -z "$exports" ]; then echo "build.sh: no ATN_API function is defined yet" >&2; exit 1; fi
   echo "build.sh: emcc: linking $OUT" >&2
-  emcc "${LDFLAGS[@]}" -sEXPORTED_FUNCTIONS="$exports" "${objs[@]}" -o "$OUT.tmp.wasm"
+  emcc "${LDFLAGS[@]}" -sEXPORTED_FUNCTIONS="$exports" "${OBJS[@]}" -o "$OUT.tmp.wasm"
   mv "$OUT.tmp.wasm" "$OUT"
   echo "build.sh: wrote $OUT ($(wc -c <"$OUT") bytes)" >&2
 }
@@ -161,50 +175,10 @@ OUT_MT=dist/atento-mt.wasm
 
 build_wasm_mt() {
   need_emcc
-  shopt -s nullglob
-  local srcs=(src/*.c src/kernels/*.c src/models/*.c src/tokenizer/*.c src/train/*.c)
-  shopt -u nullglob
-  local cflags=("${CFLAGS[@]}" -pthread)
-  mkdir -p "$OBJ_MT" dist
-  local stamp="$OBJ_MT/../cflags-mt"
-  if [ "$(cat "$stamp" 2>/dev/null)" != "${cflags[*]}" ]; then
-    rm -f "$OBJ_MT"/*.o "$OBJ_MT"/*.d
-    printf '%s' "${cflags[*]}" > "$stamp"
-  fi
-  local todo=() objs=() s o
-  for s in "${srcs[@]}"; do
-    o="$OBJ_MT/${s//\//__}"; o="${o%.c}.o"
-    objs+=("$o")
-    stale "$o" "${o%.o}.d" && todo+=("$s")
-  done
-  for o in "$OBJ_MT"/*.o; do
-    [ -e "$o" ] || continue
-    case " ${objs[*]} " in *" $o "*) ;; *) rm -f "$o" "${o%.o}.d" ;; esac
-  done
-  if [ ${#todo[@]} -gt 0 ]; then
-    echo "build.sh: emcc -pthread: compiling ${#todo[@]} of ${#srcs[@]} sources" >&2
-    export OBJ_MT
-    printf '%s\n' "${todo[@]}" | xargs -P "$JOBS" -I{} bash -c '
-      s="$1"; shift
-      o="$OBJ_MT/${s//\//__}"; o="${o%.c}.o"
-      emcc "$@" -MMD -MF "${o%.o}.d" -c "$s" -o "$o" || { rm -f "$o"; exit 255; }
-    ' _ {} "${cflags[@]}"
-  fi
-  local relink=${FORCE:-}
-  [ -f "$OUT_MT" ] || relink=1
-  if [ -z "$relink" ]; then
-    for o in "${objs[@]}" src/atento.h build.sh; do
-      if [ "$o" -nt "$OUT_MT" ]; then relink=1; break; fi
-    done
-  fi
-  if [ -z "$relink" ]; then echo "build.sh: $OUT_MT is up to date" >&2; return 0; fi
-
-  local declared defined f exports=()
-  declared=$(grep -oE 'ATN_API[^(;]*[^A-Za-z0-9_](atn_[A-Za-z0-9_]+)[[:space:]]*\(' src/atento.h \
-             | sed -E 's/.*[^A-Za-z0-9_](atn_[A-Za-z0-9_]+)[[:space:]]*\($/\1/' | sort -u)
-  defined=$(llvm-nm --defined-only "${objs[@]}" 2>/dev/null | awk '$2 ~ /^[TtW]$/ {print $3}' | sort -u)
-  for f in $declared; do grep -qx "$f" <<<"$defined" && exports+=("--export=$f"); done
-
+  compile_core "$OBJ_MT" build-wasm/cflags-mt "${CFLAGS[@]}" -pthread
+  needs_link "$OUT_MT" || return 0
+  local f exports=()
+  for f in $(api_exports); do exports+=("--export=$f"); done
   local llvm sysroot lib
   llvm=$(em-config LLVM_ROOT)
   sysroot=$(em-config CACHE)/sysroot
@@ -212,7 +186,7 @@ build_wasm_mt() {
   local wasm_ld="$llvm/wasm-ld"
   [ -x "$wasm_ld" ] || wasm_ld=$(ls "$llvm"/wasm-ld* 2>/dev/null | head -n 1)
   echo "build.sh: wasm-ld: linking $OUT_MT" >&2
-  "$wasm_ld" -o "$OUT_MT.tmp.wasm" "${objs[@]}" -L"$lib" "$lib/crt1_reactor.o" \
+  "$wasm_ld" -o "$OUT_MT.tmp.wasm" "${OBJS[@]}" -L"$lib" "$lib/crt1_reactor.o" \
     -lstandalonewasm-memgrow -lstubs -lnoexit -lc-mt -ldlmalloc-mt -lcompiler_rt-mt \
     -mllvm -combiner-global-alias-analysis=false -mllvm -disable-lsr \
     --lto-O3 --import-undefined --import-memory --shared-memory --strip-debug \

@@ -28,8 +28,9 @@ export interface Progress {
 
 export interface LoadOptions {
   onProgress?: (p: Progress) => void;
-  /** atento.wasm: a URL, a path (Node), its bytes or a compiled module. Default: dist/atento.wasm of the package. */
-  wasm?: string | URL | ArrayBuffer | ArrayBufferView | WasmModule;
+  /** atento.wasm: a URL, a path (Node), its bytes or a compiled module (or a promise of one: the
+   * worker starts while it compiles). Default: dist/atento.wasm of the package. */
+  wasm?: string | URL | ArrayBuffer | ArrayBufferView | WasmModule | PromiseLike<WasmModule | undefined>;
   /** With a stream source: its length in bytes, if known (for progress and one allocation). */
   size?: number;
   /** Threads (1-16, or 'auto': the logical cores up to 8). More than 1 loads the threaded module
@@ -37,7 +38,12 @@ export interface LoadOptions {
    * the single-thread one; ModelInfo.threads says which ran. Default 1. */
   threads?: number | 'auto';
   /** atento-mt.wasm, like `wasm`. Default: dist/atento-mt.wasm of the package. */
-  threadedWasm?: string | URL | ArrayBuffer | ArrayBufferView | WasmModule;
+  threadedWasm?: string | URL | ArrayBuffer | ArrayBufferView | WasmModule | PromiseLike<WasmModule | undefined>;
+  /** Browser, a URL source: a file of the Origin Private File System (FileSystemFileHandle) the worker writes the
+   * downloaded bytes to as it reads them; ModelInfo.stored says how many it wrote ({bytes: 0, error} if it could not). */
+  storeTo?: StoredFileHandle;
+  /** Browser: a Worker already running js/worker.js (started early, e.g. while the page loads), not used yet. */
+  worker?: object | null;
   /** A name for messages (default: the file name). */
   name?: string;
   /** Browser: the Cache Storage cache to look the URL up in and store the download to; false: none. */
@@ -65,6 +71,8 @@ export interface ModelInfo {
   info: Record<string, unknown>;
   /** Translation models: the target languages (the vocabulary's >>xx<< tags); [] for one direction only; null when unknown or not a translation model. */
   targets: string[] | null;
+  /** With LoadOptions.storeTo: the bytes written to that file (0 and why, when it could not be written). */
+  stored?: { bytes: number; error?: string };
 }
 
 export interface SamplingOptions {
@@ -103,6 +111,12 @@ export interface TranslateOptions {
    * text is detected and a two-language model translates into the other one.
    */
   to?: string;
+  /**
+   * Without `to`: each sentence goes the way its own language says (pasted
+   * English and Spanish together); sentences of fewer than three words follow
+   * a neighbour. The result says `mixed` when both directions were used.
+   */
+  mixed?: boolean;
   /** Ask for the cross-attention weights of each sentence. */
   attention?: boolean;
   signal?: AbortSignal;
@@ -200,6 +214,9 @@ export interface SentenceStart {
   count: number;
   source: string;
   sep: string;
+  /** The sentence's language and the one it is translated into. */
+  from?: string | null;
+  to?: string;
 }
 
 export interface SentenceResult {
@@ -212,6 +229,8 @@ export interface SentenceResult {
   /** Sum of log p over the target ids. */
   logprob: number;
   aborted: boolean;
+  from?: string | null;
+  to?: string;
   sourcePieces?: string[];
   targetPieces?: string[];
   attention?: Attention;
@@ -227,6 +246,8 @@ export interface TranslateResult extends Omit<Result, 'reason'> {
   to: string;
   /** Why the text was not translated, in words (reason 'same-language'). */
   note?: string;
+  /** With `mixed`: the sentences went both ways (each says its own from/to). */
+  mixed?: true;
 }
 
 /** The limits of an option: the same rules in the API, the CLIs and the page. */
@@ -308,8 +329,15 @@ export class Model {
   dispose(): Promise<void>;
 }
 
-/** Load a GGUF model (URL, path in Node, File/Blob or bytes) into a new worker. */
-export function load(source: string | URL | Blob | ByteStream | ArrayBuffer | ArrayBufferView, opts?: LoadOptions): Promise<Model>;
+/** Load a GGUF model (URL, path in Node, File/Blob, a file of the Origin Private File System, or bytes) into a new worker. */
+export function load(source: string | URL | Blob | ByteStream | StoredFileHandle | ArrayBuffer | ArrayBufferView, opts?: LoadOptions): Promise<Model>;
+
+/** A FileSystemFileHandle (browser: the Origin Private File System), read by the worker in place; typed without the DOM lib. */
+export interface StoredFileHandle {
+  readonly kind: 'file';
+  readonly name: string;
+  getFile(): Promise<Blob>;
+}
 
 /** A ReadableStream of bytes (moved to the worker and read as it arrives); typed without the DOM lib. */
 export interface ByteStream {

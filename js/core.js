@@ -241,6 +241,11 @@ export class Atento {
     this.threaded = false;    // the threaded module (dist/atento-mt.wasm) is loaded
     this.threadsError = '';   // why threads were asked for but are not available
     this._threads = [];       // workers 1..n-1: { handle, stack, exited }
+    // Called with the discarded instance's memory when a call traps, before
+    // the fresh instance starts: what it must keep (js/worker.js copies the
+    // model file out of it to load the model again) is read there.
+    this.onTrap = null;
+    this._afterTrap = false; // a trap restarted the instance and nothing has called it since
   }
 
   /** Threads in use (1 for the single-thread module). */
@@ -393,7 +398,15 @@ export class Atento {
     if (typeof f !== 'function') {
       throw new AtentoError('E_UNSUPPORTED', `this atento.wasm has no ${name} (stale build? run ./build.sh)`);
     }
+    const freeing = name === 'atn_free' || name.endsWith('_free');
     w = (...args) => {
+      if (this._afterTrap) {
+        // Cleanup unwinding from a trap (finally blocks) frees pointers of
+        // the discarded instance: in the fresh one they would free whatever
+        // lies there. Frees are dropped until the runtime is used again.
+        if (freeing) return undefined;
+        this._afterTrap = false;
+      }
       try {
         return f(...args);
       } catch (e) {
@@ -411,6 +424,9 @@ export class Atento {
   // of the old instance know their epoch and refuse to be used.
   _trapped(e, name) {
     const what = e instanceof AtentoError ? e.message : `${e && e.name ? e.name + ': ' : ''}${e && e.message ? e.message : e}`;
+    if (this.onTrap) {
+      try { this.onTrap(this.memory); } catch { /* recovery goes on without it */ }
+    }
     this.epoch++;
     this.exports = null;
     this._fns = new Map();
@@ -429,6 +445,7 @@ export class Atento {
       try {
         this._attach(new WebAssembly.Instance(this._module, this._imports(this._module)));
         restarted = true;
+        this._afterTrap = true;
       } catch {
         this.exports = null; // e.g. synchronous instantiation refused on a browser's main thread
       }
@@ -589,11 +606,12 @@ export class Atento {
         live();
         if (!p) throw new AtentoError('E_FREED', 'model buffer already loaded or freed');
         const flags = opts.allowUnknownPretokenizer ? 1 : 0; // ATN_LOAD_ANY_PRETOKENIZER
+        const ptr = p;
         const m = rt.fn('atn_model_load_flags')(p, size, 1, flags) >>> 0;
         // With take_ownership the model frees the bytes, even when loading fails.
         p = 0;
         if (!m) rt.fail('E_LOAD', 'loading the model');
-        return new Model(rt, m, size);
+        return new Model(rt, m, size, ptr);
       },
       free() { if (p && epoch === rt.epoch) rt.free(p); p = 0; },
     };
@@ -707,10 +725,13 @@ function checkIds(ids) {
 // ---- model --------------------------------------------------------------------
 
 export class Model {
-  constructor(rt, ptr, fileSize) {
+  constructor(rt, ptr, fileSize, filePtr = 0) {
     this.rt = rt;
     this.ptr = ptr;
     this.fileSize = fileSize;
+    // Where the file's bytes lie in wasm memory (the model owns and never
+    // writes them: tensors point into them), 0 when not known.
+    this.filePtr = filePtr;
     this.epoch = rt.epoch;
     this._sessions = new Set();
     this.nVocab = rt.fn('atn_model_n_vocab')(ptr);

@@ -23,10 +23,10 @@ const workerUrl = new URL('./worker.js', import.meta.url);
 
 // ---- the worker, in a browser or in Node -------------------------------------------
 
-async function spawnWorker() {
+async function spawnWorker(started = null) {
   if (!isNode && typeof Worker === 'function') {
-    let w = null;
-    if (globalThis.navigator?.serviceWorker?.controller) {
+    let w = started;
+    if (!w && globalThis.navigator?.serviceWorker?.controller) {
       // A page under a service worker: start the worker from a blob: URL
       // that imports js/worker.js. A blob worker is controlled by the page's
       // service worker, so its imports (js/core.js) and fetches come from
@@ -451,9 +451,12 @@ async function sourceMessage(source, opts) {
     } catch {
       throw new AtentoError('E_ARG', `load: '${s}' is not a valid URL`);
     }
-    return { url, cacheName: opts.cache === false ? undefined : (opts.cache || undefined) };
+    // opts.storeTo: a file of the Origin Private File System the worker copies the download to.
+    return { url, cacheName: opts.cache === false ? undefined : (opts.cache || undefined), ...(opts.storeTo ? { storeTo: opts.storeTo } : {}) };
   }
   if (typeof Blob !== 'undefined' && source instanceof Blob) return { blob: source };
+  // A file of the Origin Private File System: the worker reads it straight into its memory.
+  if (typeof FileSystemFileHandle !== 'undefined' && source instanceof FileSystemFileHandle) return { fileHandle: source };
   // A stream of the bytes (e.g. one branch of a download the caller also
   // stores): moved to the worker, read as it arrives. opts.size: its length, if known.
   if (typeof ReadableStream !== 'undefined' && source instanceof ReadableStream) return { stream: source, size: opts.size > 0 ? opts.size : 0 };
@@ -475,15 +478,26 @@ function wasmMessage(wasm) {
 /**
  * Load a GGUF model in a new worker.
  * @param {string|URL|Blob|ArrayBuffer|Uint8Array} source  a URL (fetched with
- *   progress), a file path (Node), a File/Blob, or the bytes
+ *   progress), a file path (Node), a File/Blob, a FileSystemFileHandle (browser,
+ *   the Origin Private File System), a ReadableStream, or the bytes
  * @param {LoadOptions} [opts] onProgress({phase, loaded, total, percent,
  *   bytesPerSecond}), wasm (URL/path/bytes of atento.wasm), name, cache
- *   (Cache Storage name to keep a downloaded model in), signal
+ *   (Cache Storage name to keep a downloaded model in), signal, worker (browser:
+ *   a Worker already running js/worker.js, started early and not used yet)
  * @returns {Promise<Model>}
  */
 export async function load(source, opts = {}) {
   const src = await sourceMessage(source, opts);
-  const worker = await spawnWorker();
+  // The worker starts (its scripts load) while the caller's module compiles:
+  // opts.wasm / opts.threadedWasm may be promises (of a WebAssembly.Module).
+  const worker = await spawnWorker(opts.worker || null);
+  let wasm, threadedWasm;
+  try {
+    [wasm, threadedWasm] = await Promise.all([opts.wasm, opts.threadedWasm]);
+  } catch (e) {
+    worker.terminate();
+    throw e instanceof AtentoError ? e : new AtentoError('E_WASM', `cannot compile atento.wasm: ${e?.message ?? e}`);
+  }
   const model = new Model(worker, null);
   worker.on((m) => model._onMessage(m), (e, exited) => model._onWorkerError(e, exited));
   if (typeof SharedArrayBuffer === 'function' && (isNode || globalThis.crossOriginIsolated)) {
@@ -507,7 +521,7 @@ export async function load(source, opts = {}) {
     opts.signal.addEventListener('abort', () => model._abort(id), { once: true });
   }
   try {
-    model.info = await model._request({ type: 'load', id, source: src, name, wasm: wasmMessage(opts.wasm), threads: opts.threads, threadedWasm: wasmMessage(opts.threadedWasm) }, { onProgress }, src.stream ? [src.stream] : undefined);
+    model.info = await model._request({ type: 'load', id, source: src, name, wasm: wasmMessage(wasm), threads: opts.threads, threadedWasm: wasmMessage(threadedWasm) }, { onProgress }, src.stream ? [src.stream] : undefined);
   } catch (e) {
     model._disposing = true;
     worker.terminate();

@@ -11,7 +11,7 @@
 // reads the shared abort flag when the page is cross-origin isolated.
 // No model logic lives here: every step is a call into the C API via core.js.
 import { initAtento, AtentoError } from './core.js';
-import { checkGenerate, checkChat, checkTranslate, checkText } from './options.js';
+import { checkGenerate, checkChat, checkTranslate, checkText, otherLanguage } from './options.js';
 import { readableBytes } from './bytes.js';
 import { detectLanguage, modelTargets, chooseDirection } from './direction.js';
 import { finetuneStream } from './finetune.js';
@@ -80,7 +80,7 @@ function onMessage(msg) {
     case 'init':
       if (msg.abortFlag) abortFlag = new Int32Array(msg.abortFlag);
       return;
-    case 'load': case 'generate': case 'chat': case 'translate': case 'detect': case 'tokenize': case 'reset': case 'dispose': case 'finetune':
+    case 'load': case 'generate': case 'chat': case 'translate': case 'detect': case 'tokenize': case 'reset': case 'dispose': case 'finetune': case 'selftest':
       if (disposed) {
         post({ type: 'error', id: msg.id, code: 'E_DISPOSED', message: 'the model was disposed' });
         return;
@@ -110,7 +110,9 @@ async function pump() {
         await handlers[job.type](job);
       }
     } catch (e) {
-      post({ type: 'error', id: job.id, ...errorOf(e) });
+      const err = errorOf(e);
+      if (err.code === 'E_ABORT' && trappedFile) err.message = await reloadAfterTrap(err.message);
+      post({ type: 'error', id: job.id, ...err });
     } finally {
       aborted.delete(job.id);
       running = null;
@@ -125,6 +127,38 @@ function isAborted(job) {
 function needModel() {
   if (!model) fail('E_NOMODEL', 'no model is loaded yet');
   return model;
+}
+
+// ---- recovery after a trap -------------------------------------------------------
+// A trap discards the WebAssembly instance (js/core.js starts a fresh one),
+// and the model with it. Before the old memory goes, the model file's bytes
+// are copied out of it (the model never writes them), and once the request
+// that trapped has unwound the model is loaded again into the fresh
+// instance: that request fails with E_ABORT, the next one works.
+
+let trappedFile = null;  // the model file, copied out of a discarded instance
+let loadThreads = 1;     // the thread count the load asked for
+
+function keepModelFile(memory) {
+  if (!model || !model.filePtr || model.epoch !== rt.epoch) return;
+  trappedFile = new Uint8Array(memory.buffer, model.filePtr, model.fileSize).slice();
+}
+
+async function reloadAfterTrap(message) {
+  const bytes = trappedFile;
+  trappedFile = null;
+  chatSession = null; // its cache lived in the discarded memory
+  model = null;
+  const what = message.replace(/: load the model again$/, '');
+  try {
+    model = rt.loadModel(bytes);
+    if (rt.threaded && loadThreads !== 1 && (await rt.setThreads(loadThreads)) > 1) rt.threadsError = '';
+    modelInfo = { ...modelInfo, memoryBytes: rt.memoryBytes, threads: rt.threads, threadsError: rt.threadsError || null };
+    return `${what}; the model was loaded again`;
+  } catch (e) {
+    model = null;
+    return `${what}; loading the model again failed (${errorOf(e).message}): load it again`;
+  }
 }
 
 // ---- load ---------------------------------------------------------------------
@@ -182,8 +216,103 @@ async function readIntoModel(job, reader, total, report) {
   }
 }
 
+// A file of the Origin Private File System (the page's stored models): read
+// with a read-only sync access handle straight into the wasm memory reserved
+// for the model, in a few large reads (no stream of small chunks, no copy in
+// between). Another tab writing the file holds it: then it is read as a Blob.
+async function openFileHandle(fh) {
+  let h = null;
+  try {
+    h = await fh.createSyncAccessHandle({ mode: 'read-only' });
+  } catch {
+    return null;
+  }
+  const total = h.getSize();
+  return {
+    total,
+    phase: 'read',
+    readAll(dst, report) {
+      const STEP = 1 << 23;
+      let off = 0;
+      while (off < total) {
+        const n = h.read(dst.subarray(off, Math.min(total, off + STEP)), { at: off });
+        if (n <= 0) break;
+        off += n;
+        report(off, total);
+      }
+      return off;
+    },
+    close: () => h.close(),
+  };
+}
+
+// A source that reads itself into memory (openFileHandle): one buffer, filled in place.
+function readAllIntoModel(src, report) {
+  const buf = rt.reserve(src.total);
+  try {
+    const n = src.readAll(buf.view(), report);
+    report(n, src.total, true);
+    if (n !== src.total) fail('E_LOAD', `the stored model file ended after ${n} of ${src.total} bytes`);
+    return buf.load();
+  } finally {
+    buf.free();
+  }
+}
+
+// A download the caller keeps (source.storeTo: a file of the Origin Private
+// File System): each chunk is also written to that file, here, as it is
+// read, so the bytes cross no other thread and are held nowhere else. The
+// copy is best effort: a failure (no room) ends the copy, not the load.
+// `loaded.info.stored` says {bytes} written, or {bytes: 0, error}.
+async function storing(opened, fileHandle) {
+  const state = { bytes: 0, error: null };
+  let h = null;
+  try {
+    h = await fileHandle.createSyncAccessHandle();
+    h.truncate(0);
+  } catch (e) {
+    state.error = e.message;
+    h?.close();
+    h = null;
+  }
+  const reader = opened.reader;
+  return {
+    ...opened,
+    stored: state,
+    reader: {
+      async read() {
+        const r = await reader.read();
+        if (h && !state.error) {
+          try {
+            if (!r.done) state.bytes += h.write(r.value, { at: state.bytes });
+            else h.flush();
+          } catch (e) {
+            state.error = e.message;
+          }
+        }
+        return r;
+      },
+    },
+    close() {
+      try { h?.close(); } catch { /* closed */ }
+      h = null;
+    },
+  };
+}
+
 async function openSource(job) {
   const src = job.source || {};
+  if (src.fileHandle) {
+    const direct = typeof src.fileHandle.createSyncAccessHandle === 'function' ? await openFileHandle(src.fileHandle) : null;
+    if (direct) return direct;
+    let file;
+    try {
+      file = await src.fileHandle.getFile();
+    } catch (e) {
+      fail('E_LOAD', `cannot read the stored model: ${e.message}`);
+    }
+    return { total: file.size, reader: file.stream().getReader(), phase: 'read' };
+  }
   if (src.bytes) {
     const u8 = src.bytes instanceof Uint8Array ? src.bytes : ArrayBuffer.isView(src.bytes)
       ? new Uint8Array(src.bytes.buffer, src.bytes.byteOffset, src.bytes.byteLength) : new Uint8Array(src.bytes);
@@ -247,7 +376,8 @@ async function openSource(job) {
     const enc = res.headers.get('content-encoding');
     const len = Number(res.headers.get('content-length'));
     const total = !enc || enc === 'identity' ? (Number.isFinite(len) && len > 0 ? len : 0) : 0;
-    return { total, reader: res.body.getReader(), phase: fromCache ? 'cache' : 'download' };
+    const opened = { total, reader: res.body.getReader(), phase: fromCache ? 'cache' : 'download' };
+    return src.storeTo ? storing(opened, src.storeTo) : opened;
   }
   fail('E_ARG', 'load: give a URL, a path, bytes or a File/Blob');
 }
@@ -255,20 +385,31 @@ async function openSource(job) {
 const handlers = {
   async load(job) {
     if (model) fail('E_ARG', 'this worker already holds a model (one model per worker)');
-    if (!rt) rt = await initAtento(job.wasm ?? undefined, { threads: job.threads ?? 1, threadedWasm: job.threadedWasm ?? undefined });
-    const src = await openSource(job);
+    // The source is opened (a download starts) while the module starts.
+    const opening = openSource(job);
+    opening.catch(() => {});
+    try {
+      if (!rt) rt = await initAtento(job.wasm ?? undefined, { threads: job.threads ?? 1, threadedWasm: job.threadedWasm ?? undefined });
+    } catch (e) {
+      opening.then((s) => s.close?.(), () => {});
+      throw e;
+    }
+    const src = await opening;
     const report = progressReporter(job.id, src.phase);
     report(0, src.total, true);
     const t0 = now();
     let m;
     try {
-      m = await readIntoModel(job, src.reader, src.total, report);
+      m = src.readAll ? readAllIntoModel(src, report) : await readIntoModel(job, src.reader, src.total, report);
+      if (src.readAll || src.stored) src.close();
     } catch (e) {
       src.close?.();
       if (e instanceof AtentoError && e.code === 'E_LOAD' && job.name) e.message = `${job.name}: ${e.message}`;
       throw e;
     }
     model = m;
+    loadThreads = job.threads ?? 1;
+    rt.onTrap = keepModelFile;
     let info = {};
     try { info = m.info(); } catch { /* the summary below is enough */ }
     const kind = m.arch === 'marian' ? 'translate' : 'chat';
@@ -287,6 +428,8 @@ const handlers = {
       // The languages a translation model translates into (its >>xx<< tags;
       // [] for one direction only, null when they cannot be listed).
       targets: kind === 'translate' ? modelTargets(m) : null,
+      // With source.storeTo: the bytes written to that file (storing()).
+      ...(src.stored ? { stored: { bytes: src.stored.error ? 0 : src.stored.bytes, ...(src.stored.error ? { error: src.stored.error } : {}) } } : {}),
       info,
     };
     post({ type: 'loaded', id: job.id, info: modelInfo });
@@ -405,6 +548,16 @@ const handlers = {
     checkText('the text', job.text);
     const d = detectLanguage(rt, job.text);
     post({ type: 'done', id: job.id, reason: 'done', language: d.language, confidence: d.confidence });
+  },
+
+  // A deliberate trap ('unreachable' or 'stack-overflow'), to test the
+  // recovery above on the real module (docs/worker-protocol.md).
+  async selftest(job) {
+    needModel();
+    const kind = { unreachable: 0, 'stack-overflow': 1 }[job.trap];
+    if (kind === undefined) fail('E_ARG', `selftest: trap must be 'unreachable' or 'stack-overflow', got '${job.trap}'`);
+    rt.fn('atn_selftest_trap')(kind);
+    fail('E_INTERNAL', `selftest: the ${job.trap} trap did not trap`);
   },
 
   async dispose(job) {
@@ -585,7 +738,7 @@ function cIds(t, which) {
   }
 }
 
-/** Sentences of `text` as the C core splits them: [{source, sep}] (sep: the whitespace after). */
+/** Sentences of `text` as the C core splits them: [{source, sep, start}] (sep: the whitespace after; start: the byte offset). */
 function sentencesOf(bytes) {
   const f = rt.fn('atn_split_sentences');
   const [tp, tn] = rt.putBytes(bytes);
@@ -599,7 +752,7 @@ function sentencesOf(bytes) {
       const out = [];
       for (let i = 0; i < n; i++) {
         const end = i + 1 < n ? spans[2 * i + 2] : bytes.length;
-        out.push({ source: utf8dec.decode(bytes.subarray(spans[2 * i], spans[2 * i + 1])), sep: utf8dec.decode(bytes.subarray(spans[2 * i + 1], end)) });
+        out.push({ source: utf8dec.decode(bytes.subarray(spans[2 * i], spans[2 * i + 1])), sep: utf8dec.decode(bytes.subarray(spans[2 * i + 1], end)), start: spans[2 * i] });
       }
       return out;
     } finally {
@@ -636,6 +789,45 @@ function attentionOf(t, nSrc) {
   return { nLayers: L, nHeads: H, nTgt, nSrc, data };
 }
 
+// Mixed text (opts.mixed, no `to`): each sentence of three words or more
+// goes the way its own language says. A shorter one, where a word or two
+// decide and the detector is often sure and wrong ("Hello." looks Spanish),
+// keeps its own language only when a long sentence next to it (the nearest
+// before or after) has that language too; else it follows the one before
+// (after, at the start; the whole text when no sentence is long). Neighbours
+// in one language are translated together, as one text, so they are still
+// decoded side by side. Returns [{start, end, from, to}] over the bytes of
+// the text, in order, covering it; sets each sentence's from and to.
+function languageRuns(sentences, dir, total, targets) {
+  const words = (t) => t.split(/\s+/).filter((w) => /\p{L}/u.test(w)).length;
+  const known = (t) => {
+    const d = detectLanguage(rt, t).language;
+    return d && otherLanguage(d, targets) ? d : null;
+  };
+  const long = sentences.map((s) => (words(s.source) >= 3 ? known(s.source) : null));
+  const langs = long.slice();
+  for (let i = 0; i < sentences.length; i++) {
+    if (long[i]) continue;
+    let before = null, after = null;
+    for (let j = i - 1; j >= 0 && !before; j--) before = long[j];
+    for (let j = i + 1; j < long.length && !after; j++) after = long[j];
+    const own = known(sentences[i].source);
+    langs[i] = own && (own === before || own === after) ? own : before ?? after ?? dir.from;
+  }
+  const runs = [];
+  sentences.forEach((s, i) => {
+    const from = langs[i] ?? dir.from;
+    const to = otherLanguage(from, targets) || dir.to;
+    s.from = from;
+    s.to = to;
+    if (runs.length && runs[runs.length - 1].to === to) return;
+    runs.push({ start: runs.length ? s.start : 0, from, to });
+  });
+  if (!runs.length) return [{ start: 0, end: total, from: dir.from, to: dir.to }];
+  runs.forEach((r, k) => { r.end = k + 1 < runs.length ? runs[k + 1].start : total; });
+  return runs;
+}
+
 async function translate(job, m, text, opts) {
   checkTranslate(text, opts, modelInfo.targets);
   const beam = opts.beam ?? 1;
@@ -657,8 +849,11 @@ async function translate(job, m, text, opts) {
       rt.free(lp);
     }
   };
-  const t = newTranslator(dir.to);
-  if (!t) rt.fail('E_TRANSLATE', 'starting the translation');
+  // One run of sentences per direction: the whole text, or with opts.mixed
+  // (and no `to`) each stretch of sentences in one language (languageRuns).
+  const runs = opts.mixed && !opts.to && modelInfo.targets?.length === 2
+    ? languageRuns(sentences, dir, bytes.length, modelInfo.targets)
+    : [{ start: 0, end: bytes.length, from: dir.from, to: dir.to }];
   const t0 = now();
   const results = [];
   let out = '';
@@ -666,65 +861,74 @@ async function translate(job, m, text, opts) {
   let started = false;
   let nTokens = 0;
   let reason = 'done';
-  const piece = () => cText(rt.fn('atn_translate_piece'), t);
-  try {
-    const [tp, tn] = rt.putBytes(bytes);
+  for (const run of runs) {
+    if (reason === 'abort') break;
+    const { from, to } = run;
+    const t = newTranslator(to);
+    if (!t) rt.fail('E_TRANSLATE', 'starting the translation');
+    const piece = () => cText(rt.fn('atn_translate_piece'), t);
     try {
-      if (rt.fn('atn_translate_begin')(t, tp, tn) < 0) rt.fail('E_TRANSLATE', 'starting the translation');
-    } finally {
-      rt.free(tp);
-    }
-    for (;;) {
-      if (isAborted(job)) { reason = 'abort'; break; }
-      const r = rt.fn('atn_translate_next')(t);
-      if (r < 0) rt.fail('E_TRANSLATE', 'translating');
-      const text = piece();
-      if ((r === 1 || r === 2) && !started) {
-        started = true;
-        const s = sentences[index] || { source: '', sep: '' };
-        post({ type: 'sentence', id: job.id, index, count: Math.max(count, index + 1), source: s.source, sep: s.sep });
+      const [tp, tn] = rt.putBytes(bytes.subarray(run.start, run.end));
+      try {
+        if (rt.fn('atn_translate_begin')(t, tp, tn) < 0) rt.fail('E_TRANSLATE', 'starting the translation');
+      } finally {
+        rt.free(tp);
       }
-      if (text) {
-        out += text;
-        post({ type: 'token', id: job.id, sentence: started ? index : Math.max(0, index - 1), token: -1, text, index: nTokens });
-      }
-      if (r === 2) {
-        const tokens = cIds(t, 0);
-        const sourceTokens = cIds(t, 1);
-        nTokens += tokens.length;
-        const res = {
-          index,
-          count: Math.max(count, index + 1),
-          source: cText(rt.fn('atn_translate_source'), t),
-          text: cText(rt.fn('atn_translate_output'), t),
-          tokens,
-          sourceTokens,
-          logprob: rt.fn('atn_translate_logprob')(t),
-          aborted: false,
-        };
-        results.push(res);
-        const extra = {};
-        if (opts.attention) {
-          const att = attentionOf(t, sourceTokens.length);
-          if (att) {
-            extra.attention = att;
-            extra.sourcePieces = sourceTokens.map((i) => m.piece(i));
-            extra.targetPieces = tokens.slice(0, att.nTgt).map((i) => m.piece(i));
-          }
+      for (;;) {
+        if (isAborted(job)) { reason = 'abort'; break; }
+        const r = rt.fn('atn_translate_next')(t);
+        if (r < 0) rt.fail('E_TRANSLATE', 'translating');
+        const text = piece();
+        if ((r === 1 || r === 2) && !started) {
+          started = true;
+          const s = sentences[index] || { source: '', sep: '' };
+          post({ type: 'sentence', id: job.id, index, count: Math.max(count, index + 1), source: s.source, sep: s.sep, from, to });
         }
-        post({ type: 'sentence-done', id: job.id, ...res, ...extra }, extra.attention ? [extra.attention.data.buffer] : []);
-        index++;
-        started = false;
+        if (text) {
+          out += text;
+          post({ type: 'token', id: job.id, sentence: started ? index : Math.max(0, index - 1), token: -1, text, index: nTokens });
+        }
+        if (r === 2) {
+          const tokens = cIds(t, 0);
+          const sourceTokens = cIds(t, 1);
+          nTokens += tokens.length;
+          const res = {
+            index,
+            count: Math.max(count, index + 1),
+            source: cText(rt.fn('atn_translate_source'), t),
+            text: cText(rt.fn('atn_translate_output'), t),
+            tokens,
+            sourceTokens,
+            logprob: rt.fn('atn_translate_logprob')(t),
+            aborted: false,
+            from,
+            to,
+          };
+          results.push(res);
+          const extra = {};
+          if (opts.attention) {
+            const att = attentionOf(t, sourceTokens.length);
+            if (att) {
+              extra.attention = att;
+              extra.sourcePieces = sourceTokens.map((i) => m.piece(i));
+              extra.targetPieces = tokens.slice(0, att.nTgt).map((i) => m.piece(i));
+            }
+          }
+          post({ type: 'sentence-done', id: job.id, ...res, ...extra }, extra.attention ? [extra.attention.data.buffer] : []);
+          index++;
+          started = false;
+        }
+        if (r === 0) break;
+        await yieldNow();
       }
-      if (r === 0) break;
-      await yieldNow();
+    } finally {
+      rt.fn('atn_translator_free')(t);
     }
-  } finally {
-    rt.fn('atn_translator_free')(t);
   }
   const ms = now() - t0;
   post({
     type: 'done', id: job.id, reason, text: out, tokens: [], sentences: results, from: dir.from, to: dir.to,
+    ...(runs.some((r) => r.to !== dir.to) ? { mixed: true } : {}),
     stats: { sentences: results.length, genTokens: nTokens, decodeMs: ms, tokensPerSecond: ms > 0 ? (nTokens / ms) * 1000 : 0 },
   });
 }

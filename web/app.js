@@ -5,6 +5,7 @@
 // all happen in the workers.
 import { load, formatBytes } from '../js/index.js';
 import * as store from './storage.js';
+import { engine, threaded, threadsWanted, takeWorker, handleOf } from './boot.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -63,29 +64,18 @@ for (const t of tabs) {
   });
 }
 
-// ---- the engine: atento.wasm compiled once, shared by every model worker -------------
-
-const wasmUrl = new URL('../dist/atento.wasm', location.href);
-let wasmModule = null;
-async function engine() {
-  wasmModule ??= (async () => {
-    const res = await fetch(wasmUrl);
-    if (!res.ok) throw new Error(`cannot fetch ${wasmUrl.pathname}: HTTP ${res.status} (build it with ./build.sh)`);
-    return WebAssembly.compileStreaming ? WebAssembly.compileStreaming(res) : WebAssembly.compile(await res.arrayBuffer());
-  })();
-  try {
-    return await wasmModule;
-  } catch (e) {
-    wasmModule = null;
-    throw e;
-  }
-}
+// ---- the engine: compiled once, shared by every model worker ---------------------------
+//
+// boot.js starts it (and a worker, and the stored model's file) before this
+// script has arrived; load() below takes the compile's promise, so the
+// worker starts while it compiles.
 
 // ---- models: shipped defaults, slots, storage -------------------------------------------
 //
 // A model is downloaded when a tab first needs it (the Translate tab at
-// startup, the Chat tab when opened), streamed into storage (storage.js) and
-// loaded from there; later visits load it from storage, offline too.
+// startup, the Chat tab when opened) by its worker, which loads it and
+// writes it to storage (storage.js) as it arrives; later visits load it
+// from storage, offline too.
 
 let shipped = [];
 const shippedReady = fetch('models.json').then((r) => r.json()).then((j) => {
@@ -171,20 +161,33 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
   let m;
   let entry = null;
   let download = null;
+  let file = null;
   let finished = false; // no progress is shown after the load ended (the copy to disk may still report)
   try {
-    const wasmReady = engine(); // compiled while the model downloads
-    wasmReady.catch(() => {});
+    // Compiled while the worker starts and the model arrives; should it fail,
+    // the worker compiles the module itself (and says why it cannot).
+    const wasmReady = engine().then((w) => { mark('engine compiled'); return w; }, () => undefined);
     let src = source.blob || null;
     if (!src && source.key) {
       entry = store.find(source.key);
       if (entry) {
-        src = await store.blobOf(entry);
+        // A file of the private file system is read by the worker in place.
+        src = (await handleOf(entry)) || (await store.blobOf(entry));
         if (!src) { await store.remove(entry.id); entry = null; }
       }
     }
+    if (src) mark('source found');
     let size = 0;
+    if (!src && source.url && keep && !(source.size > 0 && source.size < store.SMALL)) {
+      // The worker downloads it and writes it to a new file of the private
+      // file system as it reads it: the bytes reach the worker straight from
+      // the network, and are kept (recorded below) once it has them all.
+      file = await store.newFile(source.key, name);
+      if (file) src = source.url;
+    }
     if (!src && source.url) {
+      // Else (small files go to Cache Storage; no private file system):
+      // downloaded here, streamed into the worker and into storage at once.
       if (keep && store.canStore()) {
         // Loaded while it downloads and is written to storage (one read of the network).
         download = await store.download(source.key, name, source.url, {
@@ -195,12 +198,11 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
         size = download.total;
       } else src = source.url;
     }
-    const wasm = await wasmReady;
-    mark('engine compiled');
     m = await load(src, {
-      wasm,
-      // every logical core up to 8 when the page is cross-origin isolated; ?threads=N to choose
-      threads: Number(new URLSearchParams(location.search).get('threads')) || 'auto',
+      storeTo: file?.handle,
+      worker: takeWorker(), // started by boot.js, if still unused
+      ...(threaded ? { threadedWasm: wasmReady } : { wasm: wasmReady }),
+      threads: threadsWanted,
       name,
       size,
       cache: false,
@@ -208,9 +210,21 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
       // A download reports its own progress (above).
       onProgress: download ? undefined : (p) => showLoad(wantKind, progressText(name, p), p.percent),
     });
+    if (file) {
+      const n = m.info.stored?.bytes ?? 0;
+      if (n > 0 && n === m.info.fileSize) {
+        const kept = file.keep(n);
+        mark('stored');
+        whenIdle().then(() => store.settle(kept)).then(() => refreshModelLists()).catch(() => {});
+      } else {
+        file.drop();
+        if (!quiet) notice(`${name} works, but cannot be stored in this browser: ${m.info.stored?.error || `${n} of ${m.info.fileSize} bytes written`}`);
+      }
+    }
     if (download) {
-      // In use now; kept once the copy is on disk, then hashed (duplicates merged).
-      download.stored.then((e) => { mark('stored'); return store.settle(e); }).then(() => refreshModelLists()).catch((e) => {
+      // In use now; kept once the copy is on disk, then hashed (duplicates
+      // merged) when the page has nothing better to do.
+      download.stored.then((e) => { mark('stored'); return whenIdle().then(() => store.settle(e)); }).then(() => refreshModelLists()).catch((e) => {
         if (!quiet && e.code !== 'E_ABORTED') notice(`${name} works, but cannot be stored in this browser: ${e.message}`);
       });
     }
@@ -219,6 +233,7 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
     // already made of a file that does not load is not kept.
     ctrl.abort();
     download?.stored.then((x) => store.remove(x.id)).catch(() => {});
+    file?.drop();
     hideLoad(wantKind);
     setBusy(wantKind, false);
     const why = e.message.startsWith(name + ': ') ? e.message.slice(name.length + 2) : e.message;
@@ -239,14 +254,13 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
   }
   if (auto && slots[kind]) { m.dispose(); return slots[kind]; }
   if (source.blob && keep) {
-    // Kept for next time, once: the same content already kept gains a name only.
-    try {
-      await store.saveBlob(source.key, name, source.blob);
-    } catch (e) {
+    // Kept for next time, once (the same content already kept gains a name
+    // only), while the model is already in use.
+    store.saveBlob(source.key, name, source.blob).then(() => refreshModelLists(), (e) => {
       if (!quiet) notice(`${name} works, but cannot be stored in this browser: ${e.message}`);
-    }
+    });
   }
-  if (entry && !entry.hash) store.settle(entry).then(() => refreshModelLists()).catch(() => {});
+  if (entry && !entry.hash) whenIdle().then(() => store.settle(entry)).then(() => refreshModelLists()).catch(() => {});
   const old = slots[kind];
   slots[kind] = { model: m, key: source.key, name, info: m.info };
   if (old && old.model !== m) old.model.dispose();
@@ -255,8 +269,31 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
   showInUse();
   refreshModelLists();
   if (kind === 'chat' && old) resetChatView();
-  if (kind === 'translate') detectSoon();
+  if (kind === 'translate') {
+    detectSoon();
+    // The first translation of a fresh worker pays for the code's first run
+    // (and, with threads, the pool's first job): paid here when nobody
+    // waits, up to the first token (the encoder and one decoder step).
+    if (!translateWaiting) {
+      const warm = m.translate('Hello.', { onToken: () => warm.abort() });
+      warm.catch(() => {});
+    }
+  }
   return slots[kind];
+}
+
+// Work that can wait (hashing a stored model, installing the service
+// worker) runs when no model is loading, nothing is translated or chatted,
+// and the browser is idle: it never delays a first token.
+function whenIdle() {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (translating || chatting || translateWaiting || chatQueued || loading.translate || loading.chat) { setTimeout(check, 300); return; }
+      if (typeof requestIdleCallback === 'function') requestIdleCallback(() => resolve(), { timeout: 1000 });
+      else setTimeout(resolve, 50);
+    };
+    setTimeout(check, 200);
+  });
 }
 
 function setStatus(kind, text) {
@@ -269,19 +306,20 @@ async function ensureModel(kind) {
   if (slots[kind]) return slots[kind];
   if (loading[kind]) return loading[kind];
   loading[kind] = (async () => {
-    await shippedReady;
+    // The model used last needs no model list (models.json is not waited for).
     let last = null;
     try { last = JSON.parse(localStorage.getItem(`atento.${kind}`) || 'null'); } catch { /* ignore */ }
     if (last && last.key && (store.find(last.key) || last.url)) {
       const s = await openModel({ key: last.key, name: last.name, url: last.url || undefined }, { wantKind: kind, quiet: true, auto: true });
       if (s) return s;
     }
+    await shippedReady;
     const def = shipped.find((x) => x.kind === kind);
     if (!def) {
       notice(`No ${kind} model is available: open one in the Models tab.`);
       return null;
     }
-    return openModel({ key: def.url, name: def.name, url: def.url }, { wantKind: kind, auto: true });
+    return openModel({ key: def.url, name: def.name, url: def.url, size: def.size }, { wantKind: kind, auto: true });
   })();
   try {
     return await loading[kind];
@@ -315,7 +353,7 @@ async function refreshModelLists() {
         el('span', { class: 'name', text: d.name }),
         el('span', { class: 'size', text: d.size ? formatBytes(d.size) : '' }),
         el('span', { class: 'help', text: inUse.has(d.url) ? 'in use' : kept ? 'stored' : 'downloaded when first used' }),
-        el('button', { type: 'button', text: 'Use', 'aria-label': `Use ${d.name}`, onclick: () => openModel({ key: d.url, name: d.name, url: d.url }) })));
+        el('button', { type: 'button', text: 'Use', 'aria-label': `Use ${d.name}`, onclick: () => openModel({ key: d.url, name: d.name, url: d.url, size: d.size }) })));
     }
 
     const su = $('stored');
@@ -371,19 +409,25 @@ $('url-form').addEventListener('submit', (e) => {
 const LANG = { en: 'English', es: 'Spanish' };
 const other = (l) => (l === 'en' ? 'es' : l === 'es' ? 'en' : null);
 let translating = null; // the running stream
-let lastAttention = []; // per sentence: {source, text, attention}
+// Per sentence of the last translation: {source, text, to, beam, attention,
+// sourcePieces, targetPieces}; the attention is worked out when the
+// Attention view asks for it (computeAttention), not with every translation.
+let lastAttention = [];
 let detectedLang = null;
+let detectedMixed = false; // the last text had sentences in both languages (each translated its own way)
+let mixedText = null; // that text
 
 function sourceLang() { return $('from').value === 'auto' ? detectedLang : $('from').value; }
 function showDirection() {
   const auto = $('from').value === 'auto';
+  const mixed = auto && detectedMixed;
   const from = sourceLang();
   const to = other(from);
-  $('src-label').textContent = from ? `${LANG[from]}${auto ? ' (detected)' : ''}` : 'Text to translate';
-  $('dst-label').textContent = to ? LANG[to] : 'Translation';
-  $('to-lang').textContent = to ? LANG[to] : 'the other language';
-  $('src').lang = from || '';
-  $('dst').lang = to || '';
+  $('src-label').textContent = mixed ? 'English and Spanish (detected)' : from ? `${LANG[from]}${auto ? ' (detected)' : ''}` : 'Text to translate';
+  $('dst-label').textContent = mixed ? 'Translation (each sentence into the other language)' : to ? LANG[to] : 'Translation';
+  $('to-lang').textContent = mixed ? 'the other language, sentence by sentence' : to ? LANG[to] : 'the other language';
+  $('src').lang = mixed ? '' : from || '';
+  $('dst').lang = mixed ? '' : to || '';
 }
 $('from').addEventListener('change', () => { showDirection(); detectSoon(); });
 
@@ -395,11 +439,13 @@ function detectSoon() {
     const text = $('src').value;
     const slot = slots.translate;
     if ($('from').value !== 'auto') { $('detected').textContent = ''; return; }
-    if (!text.trim() || !slot) { detectedLang = null; $('detected').textContent = ''; showDirection(); return; }
+    if (!text.trim() || !slot) { detectedLang = null; detectedMixed = false; $('detected').textContent = ''; showDirection(); return; }
+    if (text === mixedText) return; // its translation found both languages: that stays said
     try {
       const d = await slot.model.detectLanguage(text);
-      if ($('src').value !== text) return;
+      if ($('src').value !== text || text === mixedText) return;
       detectedLang = d.language;
+      detectedMixed = false;
       $('detected').textContent = d.language ? `Detected: ${LANG[d.language] || d.language}` : 'No language detected yet';
     } catch { /* a new model is loading; the translation detects again */ }
     showDirection();
@@ -454,6 +500,7 @@ async function runTranslate() {
     translateWaiting = false;
   }
   if (!slot) return;
+  mark('translation asked');
   const from = $('from').value;
   const to = from === 'auto' ? undefined : other(from);
   const beam = Number($('beam').value);
@@ -469,17 +516,26 @@ async function runTranslate() {
   lastAttention = [];
   $('translate').disabled = true;
   $('translate-stop').disabled = false;
+  out.classList.remove('mixed');
+  const directions = new Set();
   const t0 = performance.now();
+  // Detected per sentence: mixed English and Spanish text goes each sentence its own way.
   const stream = slot.model.translate(text, {
-    to, beam, attention: true,
+    to, beam, mixed: !to,
     onSentence: (s) => {
-      current = el('span', { class: 'current' });
+      // Each sentence in its own element, in its language; when the text
+      // turns out mixed, each is marked with its direction (style.css).
+      const dir = s.from && s.to ? `${s.from.toUpperCase()}→${s.to.toUpperCase()}` : '';
+      current = el('span', { class: 'current sentence', lang: s.to || undefined, 'data-dir': dir || undefined,
+        title: s.from && s.to ? `${LANG[s.from] || s.from} → ${LANG[s.to] || s.to}` : undefined });
       out.append(current);
+      if (s.to) directions.add(s.to);
+      if (directions.size > 1) out.classList.add('mixed');
       prog.max = s.count;
       $('translate-status').textContent = `Sentence ${s.index + 1} of ${s.count}…`;
     },
     onToken: (piece) => {
-      if (!current) return;
+      if (!current) { out.append(piece.text); return; } // the spaces and line breaks between sentences
       if (!tokens) {
         // For tests/browser/first-visit.test.mjs: the first token since the click, and since navigation.
         window.atento.firstTokenMs = performance.now() - t0;
@@ -490,10 +546,10 @@ async function runTranslate() {
       tokens++;
     },
     onSentenceDone: (s) => {
-      if (current) current.replaceWith(document.createTextNode(current.textContent));
+      current?.classList.remove('current');
       current = null;
       prog.value = s.index + 1;
-      lastAttention[s.index] = { source: s.source, text: s.text, attention: s.attention || null, sourcePieces: s.sourcePieces, targetPieces: s.targetPieces };
+      lastAttention[s.index] = { source: s.source, text: s.text, to: s.to || to, beam, attention: null };
     },
   });
   translating = stream;
@@ -501,17 +557,24 @@ async function runTranslate() {
     const r = await stream;
     if (translating !== stream) return; // replaced by a newer translation
     const secs = (performance.now() - t0) / 1000;
-    if (from === 'auto' && r.from) { detectedLang = r.from; $('detected').textContent = `Detected: ${LANG[r.from] || r.from}`; showDirection(); }
+    if (from === 'auto' && r.from) {
+      detectedLang = r.from;
+      detectedMixed = !!r.mixed;
+      mixedText = r.mixed ? text : null;
+      $('detected').textContent = r.mixed ? 'Detected: English and Spanish, sentence by sentence' : `Detected: ${LANG[r.from] || r.from}`;
+      showDirection();
+    }
     if (r.reason === 'same-language') {
       out.textContent = '';
       $('translate-status').textContent = `The text is already in ${LANG[r.to] || r.to}: nothing to translate. Choose “Detect language” or press ⇄ to translate it the other way.`;
       return;
     }
-    out.textContent = r.text;
+    // The streamed sentences stay (each with its language); the worker's text is the reference.
+    if (out.textContent !== r.text) out.textContent = r.text;
     const n = r.stats?.sentences ?? 0;
     $('translate-status').textContent = r.reason === 'abort'
       ? `Stopped after ${n} sentence${n === 1 ? '' : 's'}.`
-      : `${n} sentence${n === 1 ? '' : 's'}, ${r.stats?.genTokens ?? tokens} tokens in ${secs.toFixed(2)} s (${(r.stats?.tokensPerSecond ?? 0).toFixed(1)} tokens/s).`;
+      : `${n} sentence${n === 1 ? '' : 's'}, ${r.stats?.genTokens ?? tokens} tokens in ${secs.toFixed(2)} s (${(r.stats?.tokensPerSecond ?? 0).toFixed(1)} tokens/s).${r.mixed ? ` Mixed text: ${mixedSummary(r.sentences)}.` : ''}`;
     fillAttentionSelectors();
   } catch (e) {
     if (translating !== stream) return;
@@ -525,6 +588,16 @@ async function runTranslate() {
       $('translate-stop').disabled = true;
     }
   }
+}
+
+/** "2 English → Spanish, 1 Spanish → English" for the sentences of a mixed text. */
+function mixedSummary(sentences) {
+  const counts = new Map();
+  for (const s of sentences) {
+    const k = `${LANG[s.from] || s.from} → ${LANG[s.to] || s.to}`;
+    counts.set(k, (counts.get(k) || 0) + 1);
+  }
+  return [...counts].map(([k, n]) => `${n} ${k}`).join(', ');
 }
 
 // ---- Chat ---------------------------------------------------------------------------------
@@ -646,6 +719,8 @@ async function sendChat() {
     else if (r.reason === 'length') parts.push('token limit reached');
     if (s) parts.push(`${s.genTokens} tokens · ${s.tokensPerSecond.toFixed(1)} tokens/s · prompt ${s.promptTokens} tokens in ${(s.prefillMs / 1000).toFixed(2)} s`);
     if (r.droppedMessages) parts.push(`${r.droppedMessages} old message${r.droppedMessages === 1 ? '' : 's'} dropped to fit the context`);
+    const note = toolNote(r.toolRuns);
+    if (note) li.append(note);
     li.append(el('span', { class: 'meta', text: parts.join(' · ') }));
     if (s) $('chat-status').textContent = `${s.genTokens} tokens · ${s.tokensPerSecond.toFixed(1)} tokens/s`;
     else $('chat-status').textContent = 'Stopped.';
@@ -662,6 +737,19 @@ async function sendChat() {
     $('chat-stop').disabled = true;
     li.scrollIntoView({ block: 'end' });
   }
+}
+
+// "used: translate": the tools (the model's built-in ones, docs/chat.md)
+// that gave this answer, as text read with it; each call and what it gave
+// in a list under it that opens (keyboard too). Calls that failed (an unknown
+// tool, a bad argument) are listed there, not named as used. Null: no tool ran.
+function toolNote(runs) {
+  if (!Array.isArray(runs) || !runs.length) return null;
+  const ok = runs.filter((t) => typeof t.result !== 'string' || !t.result.startsWith('error'));
+  const names = [...new Set(ok.map((t) => t.name))];
+  const list = el('ul', {}, ...runs.map((t) => el('li', { text: `${t.name}(${Object.entries(t.arguments || {}).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(', ')}) → ${t.result}` })));
+  return el('details', { class: 'tools-used' },
+    el('summary', { text: names.length ? `used: ${names.join(', ')}` : 'a tool call failed' }), list);
 }
 
 // ---- Attention view ----------------------------------------------------------------------
@@ -726,6 +814,23 @@ function attentionMatrix(a, layerSel, headSel) {
   return m;
 }
 
+// The cross-attention of one sentence, asked of the worker when the view
+// shows it: a translation does not pay for the extra decoder pass that
+// records it (src/translate.c), only a look at the heatmap does.
+async function computeAttention(entry) {
+  const slot = slots.translate;
+  if (!slot || entry.pending || entry.failed) return;
+  entry.pending = true;
+  let got = null;
+  try {
+    await slot.model.translate(entry.source, { to: entry.to, beam: entry.beam, attention: true, onSentenceDone: (s) => { got ??= s; } });
+  } catch { /* said below: no weights */ }
+  entry.pending = false;
+  if (got?.attention) Object.assign(entry, { attention: got.attention, sourcePieces: got.sourcePieces, targetPieces: got.targetPieces });
+  else entry.failed = true;
+  if (currentAttention() === entry) { fillLayerHead(); drawAttention(); }
+}
+
 function drawAttention() {
   const canvas = $('heatmap');
   const entry = currentAttention();
@@ -734,7 +839,10 @@ function drawAttention() {
   $('att-align').textContent = '';
   if (!a) {
     canvas.width = canvas.height = 0;
-    if (entry) $('att-empty').textContent = 'This build of atento gives no attention weights for this translation.';
+    if (entry && !entry.failed && slots.translate) {
+      $('att-empty').textContent = 'Working out where the model looks…';
+      if (!$('view-attention').hidden) computeAttention(entry);
+    } else if (entry) $('att-empty').textContent = 'This build of atento gives no attention weights for this translation.';
     return;
   }
   const m = attentionMatrix(a, $('att-layer').value, $('att-head').value);
@@ -811,8 +919,11 @@ selectTab(tabs.find((x) => '#' + x.id.replace('tab-', '') === location.hash) || 
     (e) => { $('engine-status').textContent = 'The engine cannot start.'; notice(`The atento engine cannot start: ${e.message}`); },
   );
 }
+// The service worker's install fetches the whole app shell (both wasm
+// modules among it): it waits until the first model is in use, so on a first
+// visit it never competes with that download.
 if ('serviceWorker' in navigator) {
-  navigator.serviceWorker.register('sw.js').then(async () => {
+  whenIdle().then(() => navigator.serviceWorker.register('sw.js')).then(async () => {
     await navigator.serviceWorker.ready;
     shellStored = true;
     showOffline();

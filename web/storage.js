@@ -1,7 +1,8 @@
 // storage.js — where the page keeps models between visits.
 //
-// Large files go to the Origin Private File System (streamed to disk as they
-// download, never held in memory twice); small ones (< SMALL bytes) to Cache
+// Large files go to the Origin Private File System (written by the model's
+// worker as it downloads them, newFile(), or streamed to disk beside the
+// loader, download(); never held in memory twice); small ones (< SMALL bytes) to Cache
 // Storage; without either the page still works, it just downloads again.
 // An index in localStorage ('atento.store') lists what is kept:
 //   {id, name, size, where: 'opfs'|'cache', hash, keys: [url or 'file:name', ...]}
@@ -28,9 +29,15 @@ function writeIndex(list) {
   try { localStorage.setItem(INDEX, JSON.stringify(list)); } catch { /* private mode: nothing is kept */ }
 }
 
+let dirHandle = null; // looked up once
 async function dir() {
-  const root = await navigator.storage.getDirectory();
-  return root.getDirectoryHandle(DIR, { create: true });
+  dirHandle ??= navigator.storage.getDirectory().then((root) => root.getDirectoryHandle(DIR, { create: true }));
+  try {
+    return await dirHandle;
+  } catch (e) {
+    dirHandle = null;
+    throw e;
+  }
 }
 
 const cacheUrl = (id) => new URL(`./stored-model/${id}`, location.href).href;
@@ -51,6 +58,19 @@ export async function blobOf(entry) {
     if (entry.where === 'opfs') return await (await (await dir()).getFileHandle(entry.id)).getFile();
     const r = await (await caches.open(CACHE)).match(cacheUrl(entry.id));
     return r ? await r.blob() : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The file of an entry kept in the Origin Private File System, for the
+ * model's worker to read in place (js/worker.js), or null (kept elsewhere, or gone).
+ */
+export async function handleOf(entry) {
+  if (entry.where !== 'opfs') return null;
+  try {
+    return await (await dir()).getFileHandle(entry.id);
   } catch {
     return null;
   }
@@ -103,6 +123,9 @@ async function commit(entry) {
 export async function saveBlob(key, name, blob) {
   if (!canStore()) return null;
   const hash = await sha256(blob);
+  // A download of the same size whose hash is still to be taken (settle()
+  // runs when the page is idle) may be this very file.
+  for (const x of readIndex()) if (!x.hash && x.size === blob.size) await settle(x).catch(() => {});
   const all = readIndex();
   const same = all.find((x) => x.hash === hash);
   if (same) {
@@ -189,6 +212,34 @@ export async function download(key, name, url, { signal, onProgress } = {}) {
   })();
   stored.catch(() => {});
   return { stream: toLoader, total, stored };
+}
+
+/**
+ * A new file in the Origin Private File System for a download that the
+ * model's worker writes as it reads it (js/worker.js, load({storeTo})), or
+ * null where there is none. keep(size) records it under `key` once the
+ * worker has written it all; drop() deletes it.
+ */
+export async function newFile(key, name) {
+  if (!hasOpfs) return null;
+  const entry = { id: newId(), name, size: 0, where: 'opfs', hash: null, keys: [key], time: Date.now() };
+  let handle;
+  try {
+    handle = await (await dir()).getFileHandle(entry.id, { create: true });
+  } catch {
+    return null;
+  }
+  return {
+    handle,
+    keep(size) {
+      entry.size = size;
+      const all = readIndex();
+      for (const x of all) x.keys = x.keys.filter((k) => k !== key);
+      writeIndex([...all.filter((x) => x.keys.length), entry]);
+      return entry;
+    },
+    drop: () => removeBytes(entry),
+  };
 }
 
 /** Take the content hash of a downloaded entry (after it is in use) and merge duplicates. */

@@ -13,6 +13,7 @@ const SHELL_FILES = [
   './',
   'index.html',
   'app.js',
+  'boot.js',
   'storage.js',
   'teach.js',
   'style.css',

@@ -24,7 +24,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { shippedModel, noModelAdvice } from '../models.js';
 import readline from 'node:readline';
-import { UsageError, loadModelFile, samplerFlags, out } from './_common.js';
+import { UsageError, loadModelFile, samplerFlags, pretokenizerFlag, out } from './_common.js';
 
 export const summary = 'chat with a model in the terminal (streamed), or answer a JSON conversation (--json)';
 
@@ -37,6 +37,7 @@ export const flags = {
   ctx: { type: 'int', min: 0, value: 'N', help: 'context size in tokens (default: the model\'s, at most 4096)' },
   json: { type: 'bool', help: 'read conversations as JSON on stdin, print one JSON answer each' },
   verbose: { type: 'bool', help: 'print token counts and speed of each turn on stderr' },
+  ...pretokenizerFlag,
 };
 
 export const examples = [
@@ -327,7 +328,7 @@ export async function run(o) {
   // Read and check the input before loading anything: bad input fails fast.
   const convs = o.json ? parseConversations(await readStdin()) : null;
   const path = o.model ?? defaultChatModel();
-  const { rt, model, loadMs } = await loadModelFile(path);
+  const { rt, model, loadMs } = await loadModelFile(path, { allowUnknownPretokenizer: o.allowUnknownPretokenizer });
   try {
     if (model.arch === 'marian') throw failure(`${path} is a translation model (marian): use atento translate`);
     const session = model.newSession(o.ctx || 0);

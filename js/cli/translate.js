@@ -3,7 +3,7 @@
 // TEXT, or stdin when no TEXT is given. The text is split into sentences and
 // translated paragraph by paragraph (line breaks kept); greedy output
 // (--beam 1) is printed token by token as it is produced.
-import { UsageError, loadModelFile, out } from './_common.js';
+import { UsageError, loadModelFile, pretokenizerFlag, out } from './_common.js';
 import { parseFlagValue, checkTo, checkText, languageName } from '../options.js';
 import { detectLanguage, modelTargets, chooseDirection } from '../direction.js';
 import { shippedModel } from '../models.js';
@@ -17,6 +17,7 @@ export const flags = {
   json: { type: 'bool', help: 'print {"translations":[{"source","text","tokens"}],"timings":{...}}' },
   attention: { type: 'bool', help: 'with --json: add each sentence\'s cross-attention (mean over layers and heads)' },
   text: { type: 'string', value: 'TEXT', help: 'the text (also the first plain argument; stdin when absent)' },
+  ...pretokenizerFlag,
 };
 
 export const examples = [
@@ -146,7 +147,7 @@ export async function run(o) {
   }
   const modelPath = o.model || findDefaultModel();
   const t0 = performance.now();
-  const { rt, model, loadMs } = await loadModelFile(modelPath);
+  const { rt, model, loadMs } = await loadModelFile(modelPath, { allowUnknownPretokenizer: o['allow-unknown-pretokenizer'] });
   try {
     // A wrong model file is bad input, not bad usage: exit 1, as the native CLI.
     if (model.arch !== 'marian') throw Object.assign(new Error(`${modelPath} is a '${model.arch}' model; translate needs a marian model`), { code: 'E_INPUT' });

@@ -40,6 +40,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gguf  # noqa: E402
+from make_bpe_fixtures import bytes_to_unicode  # noqa: E402  GPT-2's byte -> character map
 
 SEP = "\n__ggml_vocab_test__\n"
 SPECIAL_TYPES = (2, 3, 4, 6)   # unknown, control, user-defined, byte
@@ -58,21 +59,9 @@ def read_inputs(path):
     return parts
 
 
-def byte_chars():
-    bs = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return {b: chr(c) for b, c in zip(bs, cs)}
-
-
 def haystack(model, inputs):
     if model == "gpt2":
-        m = byte_chars()
+        m = bytes_to_unicode()
         return "\0".join("".join(m[b] for b in s.encode("utf-8")) for s in inputs)
     if model == "llama":
         return "\0".join("\u2581" + s.replace(" ", "\u2581") for s in inputs)

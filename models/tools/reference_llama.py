@@ -144,7 +144,11 @@ def forward(path, tokens, n_ctx=None):
             g = hn @ T(p + "ffn_gate.weight").T
             u = hn @ T(p + "ffn_up.weight").T
         if gemma:
-            act = 0.5 * g * (1 + np.tanh(np.sqrt(2 / np.pi) * (g + 0.044715 * g ** 3)))
+            # as llama.cpp's CPU backend (and atento, docs/conventions.md): the
+            # input rounded to f16, the result rounded to f16, |g| >= 10 passed
+            g16 = g.astype(np.float16).astype(np.float64)
+            gelu = 0.5 * g16 * (1 + np.tanh(np.sqrt(2 / np.pi) * (g16 + 0.044715 * g16 ** 3)))
+            act = np.where(g <= -10, 0.0, np.where(g >= 10, g, gelu.astype(np.float16).astype(np.float64)))
         else:
             act = g / (1 + np.exp(-g))
         f = (act * u) @ T(p + "ffn_down.weight").T

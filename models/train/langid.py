@@ -11,49 +11,21 @@ table of log-ratios (2^14 buckets, add-half smoothing, x16, rounded and
 clipped to int8) holds the whole model; a positive sum means English.
 
 Data: the Tatoeba English-Spanish pairs (CC BY 2.0, tatoeba.org,
-www.manythings.org/anki), split exactly as models/train/common.load_split
-does (by English sentence, seed 20261123; repeated here so that this script
-needs no numpy). Only the TRAINING side is used, and any sentence that also
+www.manythings.org/anki), split by models/train/common.load_split (by
+English sentence, seed 20261123). Only the TRAINING side is used, and any sentence that also
 occurs in the dev or test split, on either side, is left out. The script
 prints the accuracy on the test split (models/train/split/test.tsv), which
 tests/c/test_langid.c checks again through the C code.
-Standard library only; deterministic (same data, same table).
+Standard library and common.py; deterministic (same data, same table).
 """
 import argparse
 import math
 import os
-import random
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-SPLIT_SEED = 20261123
-N_DEV = 2000
-N_TEST = 2000
+from common import REPO, load_split
 MAX_N = 4          # longest n-gram, in bytes
 BITS = 14          # 2^BITS buckets
 SCALE = 16         # table entry = round(SCALE * log-ratio), clipped to int8
-
-
-def load_split(path):
-    pairs = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            p = line.rstrip("\n").split("\t")
-            if len(p) < 2:
-                continue
-            en, es = p[0].strip(), p[1].strip()
-            if en and es:
-                pairs.append((en, es))
-    seen = {}
-    for en, _ in pairs:
-        seen.setdefault(en, len(seen))
-    order = list(seen)
-    random.Random(SPLIT_SEED).shuffle(order)
-    which = {en: ("test" if i < N_TEST else "dev" if i < N_TEST + N_DEV else "train") for i, en in enumerate(order)}
-    out = {"train": [], "dev": [], "test": []}
-    for en, es in pairs:
-        out[which[en]].append((en, es))
-    return out
 
 
 def normalize(s):

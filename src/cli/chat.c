@@ -192,7 +192,7 @@ static void params_init(params *p) {
 
 typedef struct {
     const char *model, *system;
-    int ctx, json, verbose;
+    int ctx, json, verbose, load_flags;
     params p;
 } options;
 
@@ -216,6 +216,8 @@ static const char *HELP =
     "  --ctx N               context size in tokens (default: the model's, at most 4096)\n"
     "  --json                read conversations as JSON on stdin, print one JSON answer each\n"
     "  --verbose             print token counts and speed of each turn on stderr\n"
+    "  --allow-unknown-pretokenizer  a vocabulary whose tokenizer.ggml.pre atento does not know uses GPT-2's\n"
+    "                        rules (a warning says so on every run)\n"
     "\n"
     "Interactive: Ctrl-C stops a reply; Ctrl-D or Ctrl-C at the prompt exits; /reset starts over.\n";
 
@@ -251,7 +253,8 @@ static int parse_args(int argc, char **argv, options *o) {
         memcpy(name, a + 2, nl);
         name[nl] = 0;
         static const char *const names[] = {"model", "system", "max-tokens", "temperature", "top-k", "top-p", "min-p",
-                                            "repeat-penalty", "repeat-last-n", "seed", "stop", "ctx", "json", "verbose"};
+                                            "repeat-penalty", "repeat-last-n", "seed", "stop", "ctx", "json", "verbose",
+                                            "allow-unknown-pretokenizer"};
         int k = -1;
         for (int j = 0; j < (int)(sizeof names / sizeof *names); j++)
             if (!strcmp(name, names[j])) k = j;
@@ -269,7 +272,8 @@ static int parse_args(int argc, char **argv, options *o) {
                 }
             }
             if (k == 12) o->json = v;
-            else o->verbose = v;
+            else if (k == 13) o->verbose = v;
+            else o->load_flags = v ? ATN_LOAD_ANY_PRETOKENIZER : 0;
             seen |= 1u << k;
             continue;
         }
@@ -896,7 +900,7 @@ static char *default_model(void) {
     return NULL;
 }
 
-static atn_model *load_model(const char *path, double *ms) {
+static atn_model *load_model(const char *path, int flags, double *ms) {
     double t0 = now_ms();
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -923,7 +927,7 @@ static atn_model *load_model(const char *path, double *ms) {
         fail_line("cannot read model '%s': short read", path);
         return NULL;
     }
-    atn_model *m = atn_model_load(data, size, 1);
+    atn_model *m = cli_load_model(data, size, flags, path);
     if (!m) {
         fail_line("%s: %s", path, atn_last_error());
         return NULL;
@@ -1447,7 +1451,7 @@ int atn_cli_chat(int argc, char **argv) {
     if (!path) path = owned = default_model();
     if (!path) goto done;
     double load_ms = 0;
-    m = load_model(path, &load_ms);
+    m = load_model(path, o.load_flags, &load_ms);
     if (!m) goto done;
     if (!strcmp(atn_model_arch(m), "marian")) {
         fail_line("%s is a translation model (marian): use atento translate", path);

@@ -223,15 +223,8 @@ static atn_model *load_model(const char *path, size_t *size_out, double *ms) {
     if (!data) FAIL("%s: out of memory for %zu bytes", path, size);
     if (fread(data, 1, size, f) != size) FAIL("%s: read error", path);
     fclose(f);
-    atn_model *m = atn_model_load_flags(data, size, 1, load_flags);
+    atn_model *m = cli_load_model(data, size, load_flags, path);
     if (!m) FAIL("%s: %s", path, atn_last_error());
-    const char *w = atn_model_warnings(m);
-    while (w && *w) {
-        const char *e = strchr(w, '\n');
-        int wl = e ? (int)(e - w) : (int)strlen(w);
-        fprintf(stderr, "warning: %s: %.*s\n", path, wl, w);
-        w += wl + (e ? 1 : 0);
-    }
     if (size_out) *size_out = size;
     if (ms) *ms = now_ms() - t0;
     return m;
@@ -612,8 +605,8 @@ static void usage(FILE *f) {
           "  score     (--tokens IDS | --text TEXT) [--json]\n"
           "  tokenize  (--text TEXT | --ids 1,2,3) [--json]\n"
           "  inspect   [--json]\n"
-          "  (generate, score, tokenize, inspect: --allow-unknown-pretokenizer lets a vocabulary with an\n"
-          "   unknown tokenizer.ggml.pre use GPT-2's rules, with a warning on every run)\n"
+          "  (generate, score, tokenize, inspect, chat, translate: --allow-unknown-pretokenizer lets a\n"
+          "   vocabulary with an unknown tokenizer.ggml.pre use GPT-2's rules, with a warning on every run)\n"
           "  bench     [--prompt-tokens 128] [--gen-tokens 128] [--reps 1] [--json]\n"
           "  translate (see atento translate --help)\n"
           "  chat      (see atento chat --help)\n"

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../atento.h"
+
 typedef struct {
     const char *flag;
     int integer;     /* whole numbers only */
@@ -80,6 +82,21 @@ static inline int cli_parse_value(const char *flag, const cli_rule *rule, const 
     else
         snprintf(msg, cap, "--%s must be %s from %.17g to %.17g, got '%s'", flag, kind, rule->min, rule->max, v);
     return -1;
+}
+
+/* Load a model (taking over data) with the load flags of the command line
+ * (--allow-unknown-pretokenizer: ATN_LOAD_ANY_PRETOKENIZER), saying what
+ * loading tolerated on every run, one "warning: PATH: ..." line each. */
+static inline atn_model *cli_load_model(void *data, size_t size, int flags, const char *path) {
+    atn_model *m = atn_model_load_flags(data, size, 1, flags);
+    const char *w = m ? atn_model_warnings(m) : NULL;
+    while (w && *w) {
+        const char *e = strchr(w, '\n');
+        int wl = e ? (int)(e - w) : (int)strlen(w);
+        fprintf(stderr, "warning: %s: %.*s\n", path, wl, w);
+        w += wl + (e ? 1 : 0);
+    }
+    return m;
 }
 
 #endif

@@ -114,7 +114,7 @@ static int file_exists(const char *p) {
 
 int atn_cli_translate(int argc, char **argv) {
     const char *model_path = NULL, *to = NULL, *text = NULL;
-    int beam = 1, json = 0;
+    int beam = 1, json = 0, load_flags = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--model") && i + 1 < argc) model_path = argv[++i];
@@ -129,8 +129,10 @@ int atn_cli_translate(int argc, char **argv) {
             if (cli_parse_value("beam", NULL, argv[++i], &v, msg, sizeof msg) < 0) { fprintf(stderr, "atento: %s\n", msg); return 2; }
             beam = (int)v;
         } else if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "--allow-unknown-pretokenizer")) load_flags = ATN_LOAD_ANY_PRETOKENIZER;
         else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("usage: atento translate [--model M.gguf] [--to es|en] [--beam N] [--json] [--text TEXT | TEXT]\n");
+            printf("usage: atento translate [--model M.gguf] [--to es|en] [--beam N] [--json]\n"
+                   "                       [--allow-unknown-pretokenizer] [--text TEXT | TEXT]\n");
             return 0;
         } else if (a[0] == '-' && a[1] == '-') { fprintf(stderr, "atento: unknown flag %s for 'translate'\n", a); return 2; }
         else if (!text) text = a;
@@ -169,7 +171,7 @@ int atn_cli_translate(int argc, char **argv) {
     memcpy(data, bytes, n_model);
     free(bytes);
     double t0 = now_ms();
-    atn_model *m = atn_model_load(data, n_model, 1);
+    atn_model *m = cli_load_model(data, n_model, load_flags, model_path);
     if (!m) { fprintf(stderr, "atento: %s: %s\n", model_path, atn_last_error()); free(input); return 1; }
     double t1 = now_ms();
     int rc = 1;

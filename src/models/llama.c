@@ -42,6 +42,7 @@
 #include "../gguf.h"
 #include "../kernels.h"
 #include "../model.h"
+#include "../quant.h"
 #include "../tensor.h"
 #include "../threads.h"
 
@@ -526,12 +527,21 @@ static void rope_table(float *cs, const float *inv, int half, int pos, float msc
     }
 }
 
-/* g[i] = gelu(g[i]) * u[i], gelu with the tanh approximation (GeGLU). */
+/* g[i] = gelu(g[i]) * u[i], gelu with the tanh approximation (GeGLU),
+ * computed as llama.cpp computes it, on purpose (docs/conventions.md): its
+ * CPU backend looks gelu up in a table indexed by the input rounded to f16
+ * and holding f16 results, and passes |x| >= 10 through (0, or x). */
 static void gelu_mul(float *g, const float *u, int n) {
     const float c = 0.7978845608028654f; /* sqrt(2 / pi) */
     for (int i = 0; i < n; i++) {
-        float x = g[i];
-        g[i] = 0.5f * x * (1.0f + tanhf(c * x * (1.0f + 0.044715f * x * x))) * u[i];
+        float x = g[i], y;
+        if (x <= -10.0f) y = 0.0f;
+        else if (x >= 10.0f) y = x;
+        else {
+            x = atn_f16_to_f32(atn_f32_to_f16(x));
+            y = atn_f16_to_f32(atn_f32_to_f16(0.5f * x * (1.0f + tanhf(c * x * (1.0f + 0.044715f * x * x)))));
+        }
+        g[i] = y * u[i];
     }
 }
 

@@ -3,11 +3,11 @@
 // every control is reached with Tab in reading order and works from the
 // keyboard; streamed output sits in live regions; at phone width (375 px)
 // nothing is wider than the screen. Screenshots go to tests/artifacts/.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { root, skipReason, startServer, launch, screenshot, shippedModels } from './helpers.mjs';
+import { root, skipReason, useBrowser, screenshot, shippedModels } from './helpers.mjs';
 
 const axePath = join(root, 'node_modules', 'axe-core', 'axe.min.js');
 const skip = skipReason() || (!existsSync(axePath) && 'axe-core is not installed: npm install')
@@ -15,16 +15,7 @@ const skip = skipReason() || (!existsSync(axePath) && 'axe-core is not installed
 const T = { skip, timeout: 300000 };
 const VIEWS = ['translate', 'chat', 'models', 'attention'];
 
-let srv, browser;
-before(async () => {
-  if (skip) return;
-  srv = await startServer();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await srv?.close();
-});
+const b = useBrowser(skip);
 
 async function ready(page) {
   await page.waitForFunction(() => !!window.atento);
@@ -42,8 +33,7 @@ async function axe(page, what) {
 }
 
 test('axe-core: no violations in any view, before and after use', T, async () => {
-  const page = await browser.context.newPage();
-  await page.goto(`${srv.origin}/web/`);
+  const page = await b.open();
   await ready(page);
   for (const v of VIEWS) {
     await page.click(`#tab-${v}`);
@@ -64,8 +54,7 @@ test('axe-core: no violations in any view, before and after use', T, async () =>
 });
 
 test('keyboard only: Tab order follows the page, and translate, swap, tabs and chat work without a mouse', T, async () => {
-  const page = await browser.context.newPage();
-  await page.goto(`${srv.origin}/web/`);
+  const page = await b.open();
   await ready(page);
   // From the first stop (the skip link), Tab goes through the controls in reading order.
   await page.focus('a.skip');
@@ -112,9 +101,9 @@ test('keyboard only: Tab order follows the page, and translate, swap, tabs and c
 });
 
 test('phone width: every view fits 375 px without sideways scrolling', T, async () => {
-  const page = await browser.context.newPage();
+  const page = await b.browser.context.newPage();
   await page.setViewportSize({ width: 375, height: 740 });
-  await page.goto(`${srv.origin}/web/`);
+  await page.goto(`${b.srv.origin}/web/`);
   await ready(page);
   for (const v of VIEWS) {
     await page.click(`#tab-${v}`);

@@ -7,28 +7,18 @@
 // logs errors. Times to the first translated token (cold: empty profile;
 // warm: models stored) go to tests/artifacts/first-token.json for
 // docs/benchmarks.md — measured, not asserted (timing goals live in benchmarks).
-import { test, before, after } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { root, artifacts, skipReason, startServer, launch, screenshot, shippedModels } from './helpers.mjs';
+import { root, artifacts, skipReason, useBrowser, screenshot, shippedModels } from './helpers.mjs';
 
 const shipped = shippedModels();
 const skip = skipReason() || (shipped.length < 2 && 'the shipped models are missing') || false;
 const T = { skip, timeout: 300000 };
 
-let srv, browser;
 const requests = []; // paths of every .gguf the server sent
-before(async () => {
-  if (skip) return;
-  srv = await startServer();
-  srv.server.on('request', (req) => { if (req.url.endsWith('.gguf')) requests.push(req.url); });
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await srv?.close();
-});
+const b = useBrowser(skip, { onRequest: (req) => { if (req.url.endsWith('.gguf')) requests.push(req.url); } });
 
 const count = (name) => requests.filter((u) => u.endsWith(name)).length;
 const timings = {};
@@ -59,9 +49,9 @@ async function firstToken(page, text) {
 }
 
 test('first visit: the translation model is downloaded once, with a progress bar, and nothing else is', T, async () => {
-  const page = await browser.context.newPage();
+  const page = await b.browser.context.newPage();
   await page.addInitScript(watchLoad);
-  await page.goto(`${srv.origin}/web/`);
+  await page.goto(`${b.srv.origin}/web/`);
   timings.coldFirstTokenMs = await firstToken(page, 'The cat is sleeping on the sofa.');
   assert.match(await page.textContent('#dst'), /gato/);
   const seen = await page.evaluate(() => window.__load);
@@ -81,8 +71,7 @@ test('first visit: the translation model is downloaded once, with a progress bar
 });
 
 test('chat: a message sent twice while the model loads shows at once and is answered once', T, async () => {
-  const page = await browser.context.newPage();
-  await page.goto(`${srv.origin}/web/`);
+  const page = await b.open();
   await page.waitForFunction(() => !!window.atento);
   await page.click('#tab-chat');
   await page.fill('#chat-input', 'Hello!');
@@ -109,8 +98,7 @@ test('chat: a message sent twice while the model loads shows at once and is answ
 });
 
 test('warm visit: models load from storage, no download; the same file opened from disk is stored once', T, async () => {
-  const page = await browser.context.newPage();
-  await page.goto(`${srv.origin}/web/`);
+  const page = await b.open();
   timings.warmFirstTokenMs = await firstToken(page, 'Where is the train station?');
   assert.equal(count('translate-en-es.gguf'), 1, 'no second download');
   // Model already in memory: from the click to the first token.
@@ -141,11 +129,10 @@ test('warm visit: models load from storage, no download; the same file opened fr
 });
 
 test('offline: footer, sizes and model lists are right, and a refresh logs no errors', T, async () => {
-  const page = await browser.context.newPage();
-  await page.goto(`${srv.origin}/web/#models`);
+  const page = await b.open('#models');
   await page.waitForFunction(() => !!navigator.serviceWorker.controller);
-  await browser.context.setOffline(true);
-  const mark = browser.logs.length;
+  await b.browser.context.setOffline(true);
+  const mark = b.browser.logs.length;
   try {
     await page.reload();
     await page.waitForFunction(() => !!window.atento);
@@ -159,9 +146,9 @@ test('offline: footer, sizes and model lists are right, and a refresh logs no er
     await firstToken(page, 'Good morning.');
     await screenshot(page, 'offline-footer');
   } finally {
-    await browser.context.setOffline(false);
+    await b.browser.context.setOffline(false);
   }
-  const errors = browser.logs.slice(mark).filter((l) => /console\.error|pageerror/.test(l));
+  const errors = b.browser.logs.slice(mark).filter((l) => /console\.error|pageerror/.test(l));
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { join, dirname, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { before, after } from 'node:test';
 import { createStaticServer } from '../../bin/serve.js';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -86,6 +87,36 @@ export async function startServer() {
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address();
   return { server, origin: `http://127.0.0.1:${port}`, close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }) };
+}
+
+/**
+ * The static server and the browser of a test file: started before its
+ * tests (not when `skip` says why they are skipped) and closed after them.
+ * Returns {srv, browser, open(rest)}, filled in by the time a test runs;
+ * onRequest(req) sees each request the server gets.
+ */
+export function useBrowser(skip, { onRequest } = {}) {
+  const env = {
+    srv: null,
+    browser: null,
+    /** A new tab on the page (web/ + `rest`, e.g. '#models'). */
+    async open(rest = '') {
+      const page = await env.browser.context.newPage();
+      await page.goto(`${env.srv.origin}/web/${rest}`);
+      return page;
+    },
+  };
+  before(async () => {
+    if (skip) return;
+    env.srv = await startServer();
+    if (onRequest) env.srv.server.on('request', onRequest);
+    env.browser = await launch();
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.srv?.close();
+  });
+  return env;
 }
 
 export async function launch() {

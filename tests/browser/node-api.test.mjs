@@ -10,12 +10,13 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { load, AtentoError, formatBytes } from '../../js/index.js';
-import { root, chatModel, randomLlama, translateModel } from './helpers.mjs';
+import { root, chatModel, randomLlama, translateModel, shippedModels } from './helpers.mjs';
 
 const wasm = join(root, 'dist', 'atento.wasm');
 const needWasm = existsSync(wasm) ? false : 'dist/atento.wasm is missing: run ./build.sh';
 const chat = chatModel();
 const marian = translateModel();
+const shippedTranslate = shippedModels().find((x) => x.kind === 'translate')?.path;
 const T = { skip: needWasm, timeout: 120000 };
 
 function noChat() {
@@ -159,6 +160,39 @@ test('translate splits sentences and streams each one', { ...T, skip: needWasm |
       assert.match(es.text, /perro/i);
     }
     await assert.rejects(m.chat([{ role: 'user', content: 'hi' }]), (e) => e.code === 'E_KIND');
+  } finally {
+    await m.dispose();
+  }
+});
+
+test('translate with mixed: each sentence of pasted English and Spanish goes its own way', { ...T, skip: needWasm || (!shippedTranslate && 'the shipped translation model is missing') }, async () => {
+  const m = await load(shippedTranslate);
+  try {
+    const text = 'The cat is sleeping on the sofa. El perro come pan en la cocina. Yes.\n\nI like to read books in the evening. Me gusta mucho la música. Hola.';
+    const starts = [];
+    const r = await m.translate(text, { mixed: true, onSentence: (s) => starts.push(s) });
+    assert.equal(r.mixed, true);
+    // Long sentences by their own language; the short ones follow a long
+    // neighbour of their language ("Yes." the next sentence, "Hola." the one before).
+    assert.deepEqual(r.sentences.map((s) => `${s.from}>${s.to}`), ['en>es', 'es>en', 'en>es', 'en>es', 'es>en', 'es>en']);
+    assert.deepEqual(starts.map((s) => s.to), r.sentences.map((s) => s.to));
+    assert.match(r.sentences[0].text, /gato/i);
+    assert.match(r.sentences[1].text, /dog/i);
+    assert.match(r.sentences[3].text, /libros/i);
+    assert.match(r.sentences[4].text, /music/i);
+    assert.match(r.text, /\n\n/, 'the paragraph break is kept');
+    assert.equal(r.text, r.sentences.map((s, i) => s.text + starts[i].sep).join(''), 'the pieces add up to the text, separators included');
+    // Without mixed the text goes one way, as before; one language is not "mixed".
+    const one = await m.translate(text);
+    assert.equal(one.mixed, undefined);
+    assert.ok(one.sentences.every((s) => s.to === 'es'));
+    const plain = await m.translate('The cat sleeps. I like books.', { mixed: true });
+    assert.equal(plain.mixed, undefined);
+    assert.deepEqual(plain.sentences.map((s) => s.to), ['es', 'es']);
+    // `to` wins over mixed: everything into Spanish.
+    const to = await m.translate('El perro come pan en la cocina. I like to read books.', { mixed: true, to: 'es' });
+    assert.equal(to.mixed, undefined);
+    assert.ok(to.sentences.every((s) => s.to === 'es'));
   } finally {
     await m.dispose();
   }

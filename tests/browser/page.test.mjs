@@ -3,13 +3,13 @@
 // model opened through the file input, a damaged model, offline reload, the
 // Models list. Screenshots of every view go to tests/artifacts/ (git-ignored).
 // Skipped (and counted as skipped) only when chromium is not installed.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  root, skipReason, startServer, launch, screenshot, chatModel, randomLlama, translateModel, shippedModels,
+  root, skipReason, useBrowser, screenshot, chatModel, randomLlama, translateModel, shippedModels,
   urlPath, openFileModel, openUrlModel, recordTexts,
 } from './helpers.mjs';
 
@@ -17,26 +17,16 @@ const skip = skipReason();
 if (skip) console.log(`# browser tests skipped: ${skip}`);
 const T = { skip: skip || false, timeout: 240000 };
 
-let srv, browser;
-before(async () => {
-  if (skip) return;
-  srv = await startServer();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await srv?.close();
-});
+const b = useBrowser(skip);
 
 async function newPage(hash = '') {
-  const page = await browser.context.newPage();
-  await page.goto(`${srv.origin}/web/${hash}`);
+  const page = await b.open(hash);
   await page.waitForFunction(() => !!window.atento);
   return page;
 }
 
 function fail(msg) {
-  return new Error(`${msg}\n${browser.logs.slice(-20).join('\n')}`);
+  return new Error(`${msg}\n${b.browser.logs.slice(-20).join('\n')}`);
 }
 
 /** Make sure a translation model is in use (the shipped default, else a test model by URL). */
@@ -82,7 +72,7 @@ test('the page shows its views, keyboard tabs work, and nothing fails at startup
   assert.deepEqual(unlabeled, []);
   await page.waitForFunction(() => /ready|cannot/.test(document.getElementById('engine-status').textContent));
   assert.match(await page.textContent('#engine-status'), /WebAssembly engine ready \(cross-origin isolated\)/);
-  const errors = browser.logs.filter((l) => l.startsWith('pageerror'));
+  const errors = b.browser.logs.filter((l) => l.startsWith('pageerror'));
   assert.deepEqual(errors, []);
   await page.setViewportSize({ width: 390, height: 800 });
   await page.click('#tab-chat');
@@ -128,9 +118,37 @@ test('translate: the translation streams in token by token', T, async () => {
     await page.selectOption('#from', 'auto');
     await page.selectOption('#beam', '1');
   }
-  // The attention view has a heatmap for it when the build gives attention.
+  // The attention view works out the heatmap of the sentence it shows when
+  // it is opened (translations do not pay for the extra pass).
   await page.click('#tab-attention');
+  await page.waitForFunction(() => document.getElementById('heatmap').width > 0 || /no attention/.test(document.getElementById('att-empty').textContent), null, { timeout: 60000 });
+  assert.match(await page.textContent('#att-align'), /^Strongest link of each target token: /);
+  await page.selectOption('#att-layer', '1');
+  assert.ok(await page.evaluate(() => document.getElementById('heatmap').width > 0));
   await screenshot(page, 'attention-translate');
+  await page.close();
+});
+
+test('translate: mixed English and Spanish text goes each sentence its own way, and says so', { ...T, skip: T.skip || (!shippedModels().some((m) => m.kind === 'translate') && 'the shipped translation model is missing') }, async () => {
+  const page = await newPage();
+  await useTranslateModel(page);
+  const { out } = await translateOnce(page, 'The cat is sleeping on the sofa. El perro come pan en la cocina.\nI like to read books in the evening.');
+  const sentences = await page.$$eval('#dst .sentence', (els) => els.map((e) => ({ text: e.textContent, lang: e.lang, dir: e.dataset.dir, title: e.title })));
+  assert.equal(sentences.length, 3);
+  assert.deepEqual(sentences.map((x) => [x.lang, x.dir, x.title]), [
+    ['es', 'EN→ES', 'English → Spanish'], ['en', 'ES→EN', 'Spanish → English'], ['es', 'EN→ES', 'English → Spanish']]);
+  assert.match(sentences[0].text, /gato/i);
+  assert.match(sentences[1].text, /dog/i);
+  assert.match(out, /\n/, 'the line break is kept');
+  assert.equal(await page.evaluate(() => document.getElementById('dst').classList.contains('mixed')), true);
+  assert.match(await page.textContent('#translate-status'), /^3 sentences, \d+ tokens in [\d.]+ s \([\d.]+ tokens\/s\)\. Mixed text: 2 English → Spanish, 1 Spanish → English\.$/);
+  assert.equal(await page.textContent('#detected'), 'Detected: English and Spanish, sentence by sentence');
+  assert.equal(await page.textContent('#src-label'), 'English and Spanish (detected)');
+  await screenshot(page, 'translate-mixed');
+  // One language again: an ordinary translation, no marks.
+  await translateOnce(page, 'The dog is eating bread.');
+  assert.equal(await page.evaluate(() => document.getElementById('dst').classList.contains('mixed')), false);
+  assert.equal(await page.textContent('#src-label'), 'English (detected)');
   await page.close();
 });
 
@@ -207,6 +225,8 @@ test('chat: the shipped tutor answers over two turns, with tokens/s and top-5 pr
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => document.querySelectorAll('#messages li.assistant .meta').length === 2, null, { timeout: 120000 });
   assert.equal(await page.locator('#messages li.user').count(), 2);
+  // A model that declares no tools (GGUF atento.tools) never shows a "used: …" note.
+  if (!(await page.evaluate(() => window.atento.slots.chat.info.tools?.length))) assert.equal(await page.locator('#messages .tools-used').count(), 0);
   await screenshot(page, 'chat');
   // Top-5 next-token probabilities of the last reply.
   await page.click('#tab-attention');
@@ -218,6 +238,34 @@ test('chat: the shipped tutor answers over two turns, with tokens/s and top-5 pr
   await page.click('#tab-chat');
   await page.click('#new-chat');
   assert.equal(await page.locator('#messages li.user').count(), 0);
+  await page.close();
+});
+
+// A scripted tutor that declares the built-in tools and calls lookup,
+// translate, an unknown tool and lookup with a bad argument, then answers
+// (tests/data/chat/make_tutor_tools.py); the worker runs the calls.
+const toolsFixture = join(root, 'tests', 'data', 'chat', 'tutor_tools.gguf');
+test('chat: an answer that used the model\'s tools says "used: …" under it, with the calls', { ...T, skip: T.skip || (!existsSync(toolsFixture) && 'tests/data/chat/tutor_tools.gguf (a tutor that calls the built-in tools) is not here') }, async () => {
+  const page = await newPage('#models');
+  await openFileModel(page, toolsFixture, 'chat');
+  await page.click('#tab-chat');
+  await page.fill('#chat-input', 'How do you say "good morning" in Spanish?');
+  await page.press('#chat-input', 'Enter');
+  await page.waitForSelector('#messages li.assistant .meta', { timeout: 120000 });
+  const answer = page.locator('#messages li.assistant');
+  assert.equal((await answer.locator('.body').textContent()).trim(), 'good amigo', 'the answer after the tool round, without the call');
+  const summary = answer.locator('.tools-used summary');
+  assert.equal(await summary.textContent(), 'used: lookup, translate');
+  // The calls, opened from the keyboard: each with its arguments and result.
+  await summary.focus();
+  await page.keyboard.press('Enter');
+  const calls = await answer.locator('.tools-used li').allTextContents();
+  assert.equal(calls.length, 4, JSON.stringify(calls));
+  assert.match(calls[0], /^lookup\(word: "gato", from: "es"\) → cat\b/);
+  assert.match(calls[1], /^translate\(text: "good morning", to: "es"\) → (?!error)\S/, 'the translation model answered');
+  assert.match(calls[2], /^dance\(.*\) → error/);
+  assert.equal(await answer.locator('.tools-used').evaluate((d) => d.open), true);
+  await screenshot(page, 'chat-tools-used');
   await page.close();
 });
 
@@ -266,7 +314,7 @@ test('a damaged model file gives a clear message and the page keeps working', T,
     await page.click('#send');
     await page.waitForSelector('#messages li.assistant .meta', { timeout: 120000 });
   }
-  assert.deepEqual(browser.logs.filter((l) => l.startsWith('pageerror')), []);
+  assert.deepEqual(b.browser.logs.filter((l) => l.startsWith('pageerror')), []);
   await page.close();
 });
 
@@ -279,7 +327,7 @@ test('offline: after the first visit the page reloads and translates with the ne
   await translateOnce(page, 'Good morning.');
 
   await screenshot(page, 'models-before-offline');
-  await browser.context.setOffline(true);
+  await b.browser.context.setOffline(true);
   try {
     await page.reload();
     await page.waitForFunction(() => !!window.atento);
@@ -287,7 +335,7 @@ test('offline: after the first visit the page reloads and translates with the ne
     assert.ok(out.trim().length > 0, 'no translation offline');
     await screenshot(page, 'offline-translate');
   } finally {
-    await browser.context.setOffline(false);
+    await b.browser.context.setOffline(false);
   }
   await page.close();
 });

@@ -4,29 +4,19 @@
 // own name and puts it in use, before/after are shown; Stop leaves the model
 // in use unchanged; malformed pairs get a one-line message. The main thread
 // keeps answering during training (a timer keeps firing).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { root, skipReason, startServer, launch, screenshot, urlPath, openUrlModel } from './helpers.mjs';
+import { root, skipReason, useBrowser, screenshot, urlPath, openUrlModel } from './helpers.mjs';
 
 const skip = skipReason();
 const T = { skip: skip || false, timeout: 240000 };
 const tiny = join(root, 'tests', 'data', 'marian', 'tiny.q8_0.gguf');
 
-let srv, browser;
-before(async () => {
-  if (skip) return;
-  srv = await startServer();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await srv?.close();
-});
+const b = useBrowser(skip);
 
 test('Teach: fine-tune in the worker, progress, loss plot, stored under its own name, Stop', T, async () => {
-  const page = await browser.context.newPage();
-  await page.goto(`${srv.origin}/web/`);
+  const page = await b.open();
   await page.waitForFunction(() => !!window.atento);
   await openUrlModel(page, urlPath(tiny), 'translate');
   await page.click('#tab-teach');

@@ -11,14 +11,11 @@
  * Checked here, each model:
  *  - atn_score's teacher-forced log-probs and the log-softmax of every row of
  *    a batched eval at the top-8 ids, against llama.cpp's:
- *      f32: within 1e-3 (measured 1.9e-6 .. 3.0e-6), except gemma2/gemma3:
- *        within 3e-3 (measured 1.7e-3 .. 2.4e-3). llama.cpp's CPU build
- *        computes gelu by looking up the f16-rounded input in an f16 table;
- *        atento computes it in f32. Rounding atento's gelu input and output
- *        through f16 the same way (an experiment, not kept) brings the gemma
- *        figures to 1.5e-4 .. 5.8e-4, and the NumPy float64 reference below
- *        agrees with atento to 1e-6 of the logit scale: the rest is the same
- *        computation.
+ *      f32: within 1e-3 (measured 1.9e-6 .. 3.0e-6; gemma2/gemma3
+ *        1.5e-4 .. 5.8e-4). llama.cpp's CPU build computes gelu by looking
+ *        up the f16-rounded input in an f16 table, and atento does the same
+ *        on purpose (docs/conventions.md); computed in f32 instead, the gemma
+ *        figures were 1.7e-3 .. 2.4e-3.
  *      Q8_0: within 0.25 (measured 0.05 .. 0.15). Both runtimes round the
  *        activations to 8 bits per 32 values before each matmul, but not
  *        identically (llama.cpp's q8_0 activation blocks keep f16 scales,
@@ -35,7 +32,11 @@
  *
  * A second, independent reference: the float64 NumPy forward pass of
  * models/tools/reference_llama.py (NAME_f32.ref, written by make.py), which
- * the f32 models' logits must match to 1e-4 of the logit scale.
+ * the f32 models' logits must match to 1e-4 of the logit scale (gemma:
+ * 3e-4, measured 7.9e-5 .. 9.5e-5; without the f16 gelu 1e-6). The reference
+ * rounds gelu's input and output through f16 as well, but its float64
+ * inputs and atento's f32 ones fall on either side of an f16 rounding
+ * boundary now and then, and those activations then differ by one f16 step.
  */
 #include <math.h>
 #include <stdio.h>
@@ -46,7 +47,8 @@
 #include "test_util.h"
 
 #define F32_TOL 1e-3
-#define F32_GELU_TOL 3e-3
+#define NUMPY_TOL 1e-4      /* of the logit scale */
+#define NUMPY_GELU_TOL 3e-4 /* gemma: f16 gelu, see above */
 #define Q8_TOL 0.25
 #define MAX_IDS 64
 #define TOP 8
@@ -205,7 +207,7 @@ static void test_model(const char *model, const char *ref, double tol, double ma
 
 /* The f32 logits of every position against the NumPy float64 reference
  * (file: int32 n, int32 V, n ids, n x V float32 logits). */
-static void test_numpy(const char *model, const char *ref, int n_ctx) {
+static void test_numpy(const char *model, const char *ref, int n_ctx, double tol) {
     char path[256];
     snprintf(path, sizeof path, "tests/data/arch/%s.ref", ref);
     size_t size;
@@ -236,7 +238,7 @@ static void test_numpy(const char *model, const char *ref, int n_ctx) {
                 if (d > worst) worst = d;
             }
         }
-        CHECK(worst <= 1e-4 * scale, "%s: logits differ from NumPy's by %.3g (scale %.3g)", ref, worst, scale);
+        CHECK(worst <= tol * scale, "%s: logits differ from NumPy's by %.3g (scale %.3g)", ref, worst, scale);
         printf("  %-16s NumPy float64: max |diff| / scale = %.2e\n", ref, worst / scale);
     }
     atn_session_free(s);
@@ -350,16 +352,16 @@ int main(void) {
         char f32[32], q8[32], f32l[48], q8l[48];
         snprintf(f32, sizeof f32, "%s_f32", archs[a]);
         snprintf(q8, sizeof q8, "%s_q8_0", archs[a]);
-        double tol = !strncmp(archs[a], "gemma", 5) ? F32_GELU_TOL : F32_TOL;
-        test_model(f32, f32, tol, 0.02);
+        double numpy_tol = !strncmp(archs[a], "gemma", 5) ? NUMPY_GELU_TOL : NUMPY_TOL;
+        test_model(f32, f32, F32_TOL, 0.02);
         test_model(q8, q8, Q8_TOL, 0.3);
-        test_numpy(f32, f32, 256);
+        test_numpy(f32, f32, 256, numpy_tol);
         if (!strcmp(archs[a], "phi3")) {
             snprintf(f32l, sizeof f32l, "%s_long", f32);
             snprintf(q8l, sizeof q8l, "%s_long", q8);
-            test_model(f32, f32l, tol, 0.02);
+            test_model(f32, f32l, F32_TOL, 0.02);
             test_model(q8, q8l, Q8_TOL, 0.3);
-            test_numpy(f32, f32l, 1024);
+            test_numpy(f32, f32l, 1024, numpy_tol);
         }
     }
     test_info();

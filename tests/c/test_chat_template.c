@@ -477,41 +477,55 @@ static char *expect_output(const char *what, const char *t, const char *want) {
     return out;
 }
 
+/* a template that must fail, with `want` in the message (any message if NULL) */
+typedef struct { const char *what, *tmpl, *want; } hostile_case;
+
+static void expect_errors(const hostile_case *c, size_t n) {
+    for (size_t i = 0; i < n; i++) expect_error(c[i].what, c[i].tmpl, c[i].want);
+}
+
 /* Interpreter limits: every recursive path has a depth limit, every loop and
  * every byte scanned is charged to the budget, integer arithmetic is checked.
  * Each of these used to crash, hang for a minute or hit undefined behaviour. */
 static void test_hostile_limits(void) {
 #define NEST100K "{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}"
-    expect_error("print a list nested 100000 deep", NEST100K "{{ ns.x }}", "nested more than");
-    expect_error("tojson of a list nested 100000 deep", NEST100K "{{ ns.x|tojson }}", "nested more than");
-    expect_error("string of a list nested 100000 deep", NEST100K "{{ ns.x|string|length }}", "nested more than");
-    expect_error("~ a list nested 100000 deep", NEST100K "{{ 'a' ~ ns.x }}", "nested more than");
-    expect_error("join a list nested 100000 deep", NEST100K "{{ [ns.x]|join(',') }}", "nested more than");
-    expect_error("compare lists nested 100000 deep", NEST100K "{{ ns.x == ns.x }}", "nested more than");
-    expect_error("'in' with lists nested 100000 deep", NEST100K "{{ ns.x in [1, ns.x] }}", "nested more than");
-    expect_error("dicts nested 100000 deep", "{% set ns = namespace(x={}) %}{% for i in range(100000) %}{% set ns.x = {'a': ns.x} %}{% endfor %}{{ ns.x }}",
-                 "nested more than");
     /* shared sub-lists: 60 levels of [x, x] is 2^60 leaves when walked */
 #define DAG60 "{% set ns = namespace(x=[1]) %}{% for i in range(60) %}{% set ns.x = [ns.x, ns.x] %}{% endfor %}"
-    expect_error("compare a 2^60-leaf list", DAG60 "{{ ns.x == ns.x }}", "work");
-    expect_error("print a 2^60-leaf list", DAG60 "{{ ns.x }}", NULL);
-    expect_error("tojson a 2^60-leaf list", DAG60 "{{ ns.x|tojson }}", NULL);
+    static const hostile_case deep[] = {
+        {"print a list nested 100000 deep", NEST100K "{{ ns.x }}", "nested more than"},
+        {"tojson of a list nested 100000 deep", NEST100K "{{ ns.x|tojson }}", "nested more than"},
+        {"string of a list nested 100000 deep", NEST100K "{{ ns.x|string|length }}", "nested more than"},
+        {"~ a list nested 100000 deep", NEST100K "{{ 'a' ~ ns.x }}", "nested more than"},
+        {"join a list nested 100000 deep", NEST100K "{{ [ns.x]|join(',') }}", "nested more than"},
+        {"compare lists nested 100000 deep", NEST100K "{{ ns.x == ns.x }}", "nested more than"},
+        {"'in' with lists nested 100000 deep", NEST100K "{{ ns.x in [1, ns.x] }}", "nested more than"},
+        {"dicts nested 100000 deep",
+         "{% set ns = namespace(x={}) %}{% for i in range(100000) %}{% set ns.x = {'a': ns.x} %}{% endfor %}{{ ns.x }}",
+         "nested more than"},
+        {"compare a 2^60-leaf list", DAG60 "{{ ns.x == ns.x }}", "work"},
+        {"print a 2^60-leaf list", DAG60 "{{ ns.x }}", NULL},
+        {"tojson a 2^60-leaf list", DAG60 "{{ ns.x|tojson }}", NULL},
+    };
+    expect_errors(deep, sizeof deep / sizeof deep[0]);
     /* a 60-deep value is within the limit */
     free(expect_output("60-deep list", "{% set ns = namespace(x=[]) %}{% for i in range(60) %}{% set ns.x = [ns.x] %}{% endfor %}{{ (ns.x|string)[:4] }}{{ ns.x == ns.x }}",
                        "[[[[True"));
 
     /* quadratic string scans are charged by the byte */
 #define BIGSTR "{% set a = 'a' * 1000000 %}{% set b = 'a' * 100000 ~ 'b' %}"
-    expect_error("find: O(n*m)", BIGSTR "{{ a.find(b) }}", "work");
-    expect_error("in: O(n*m)", BIGSTR "{{ b in a }}", "work");
-    expect_error("split: O(n*m)", BIGSTR "{{ a.split(b)|length }}", "work");
-    expect_error("replace: O(n*m)", BIGSTR "{{ a.replace(b, 'c')|length }}", "work");
-    expect_error("count: O(n*m)", BIGSTR "{{ a.count(b) }}", "work");
-    expect_error("startswith in a loop", BIGSTR "{% for i in range(100000) %}{% if a.startswith(a) %}{% endif %}{% endfor %}", "work");
-    expect_error("== in a loop", BIGSTR "{% for i in range(100000) %}{% if a == a ~ '' %}{% endif %}{% endfor %}", NULL);
-    expect_error("length in a loop", BIGSTR "{% for i in range(100000) %}{% if a|length %}{% endif %}{% endfor %}", "work");
-    expect_error("strip in a loop", "{% set a = ' ' * 1000000 %}{% for i in range(100000) %}{% if a.strip() %}{% endif %}{% endfor %}", "work");
-    expect_error("upper in a loop", BIGSTR "{% for i in range(100000) %}{% if a.upper() %}{% endif %}{% endfor %}", NULL);
+    static const hostile_case scans[] = {
+        {"find: O(n*m)", BIGSTR "{{ a.find(b) }}", "work"},
+        {"in: O(n*m)", BIGSTR "{{ b in a }}", "work"},
+        {"split: O(n*m)", BIGSTR "{{ a.split(b)|length }}", "work"},
+        {"replace: O(n*m)", BIGSTR "{{ a.replace(b, 'c')|length }}", "work"},
+        {"count: O(n*m)", BIGSTR "{{ a.count(b) }}", "work"},
+        {"startswith in a loop", BIGSTR "{% for i in range(100000) %}{% if a.startswith(a) %}{% endif %}{% endfor %}", "work"},
+        {"== in a loop", BIGSTR "{% for i in range(100000) %}{% if a == a ~ '' %}{% endif %}{% endfor %}", NULL},
+        {"length in a loop", BIGSTR "{% for i in range(100000) %}{% if a|length %}{% endif %}{% endfor %}", "work"},
+        {"strip in a loop", "{% set a = ' ' * 1000000 %}{% for i in range(100000) %}{% if a.strip() %}{% endif %}{% endfor %}", "work"},
+        {"upper in a loop", BIGSTR "{% for i in range(100000) %}{% if a.upper() %}{% endif %}{% endfor %}", NULL},
+    };
+    expect_errors(scans, sizeof scans / sizeof scans[0]);
     /* ordinary finds still work */
     free(expect_output("find", "{{ 'hello world'.find('world') }} {{ 'abc'.find('x') }} {{ 'aab'.count('a') }} {{ 'a,b,,c'.split(',') }}",
                        "6 -1 2 ['a', 'b', '', 'c']"));

@@ -15,45 +15,6 @@
 
 
 
-/* ---- a tiny GGUF builder for crafted files ---- */
-typedef struct { uint8_t *p; size_t n, cap; } buf;
-
-static void put(buf *b, const void *d, size_t n) {
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2 + 64;
-        b->p = realloc(b->p, b->cap);
-        if (!b->p) abort();
-    }
-    memcpy(b->p + b->n, d, n);
-    b->n += n;
-}
-static void u8(buf *b, uint8_t v) { put(b, &v, 1); }
-static void u32(buf *b, uint32_t v) { put(b, &v, 4); }
-static void u64(buf *b, uint64_t v) { put(b, &v, 8); }
-static void strn(buf *b, const char *s, size_t n) { u64(b, n); put(b, s, n); }
-static void str(buf *b, const char *s) { strn(b, s, strlen(s)); }
-static void hdr(buf *b, uint32_t version, uint64_t n_tensors, uint64_t n_kv) {
-    put(b, "GGUF", 4);
-    u32(b, version);
-    u64(b, n_tensors);
-    u64(b, n_kv);
-}
-static void kv_u32(buf *b, const char *key, uint32_t v) { str(b, key); u32(b, ATN_GGUF_UINT32); u32(b, v); }
-static void kv_str(buf *b, const char *key, const char *v) { str(b, key); u32(b, ATN_GGUF_STRING); str(b, v); }
-static void tinfo(buf *b, const char *name, uint32_t nd, const uint64_t *ne, uint32_t type, uint64_t off) {
-    str(b, name);
-    u32(b, nd);
-    for (uint32_t i = 0; i < nd; i++) u64(b, ne[i]);
-    u32(b, type);
-    u64(b, off);
-}
-static void pad(buf *b, size_t align) {
-    while (b->n % align) u8(b, 0);
-}
-static void zeros(buf *b, size_t n) {
-    for (size_t i = 0; i < n; i++) u8(b, 0);
-}
-
 /* Touch everything a successfully opened file exposes (for ASan). */
 static unsigned long walk(const atn_gguf *g) {
     unsigned long h = 0;
@@ -105,13 +66,13 @@ static atn_gguf *expect_ok(const char *what, const uint8_t *p, size_t n) {
     return g;
 }
 
-static void fail_buf(const char *what, buf *b, const char *want) {
+static void fail_buf(const char *what, gguf_buf *b, const char *want) {
     expect_fail(what, b->p, b->n, want);
     free(b->p);
     memset(b, 0, sizeof *b);
 }
 
-static void ok_buf(const char *what, buf *b) {
+static void ok_buf(const char *what, gguf_buf *b) {
     atn_gguf *g = expect_ok(what, b->p, b->n);
     if (g) { walk(g); atn_gguf_close(g); }
     free(b->p);
@@ -378,13 +339,13 @@ static void test_types(void) {
 /* ---- crafted hostile files ---- */
 
 static void test_crafted(void) {
-    buf b = {0};
+    gguf_buf b = {0};
     uint64_t ne2[2] = {32, 2};
 
     /* a minimal valid file: header only */
-    hdr(&b, 3, 0, 0);
+    gw_hdr(&b, 3, 0, 0);
     ok_buf("header only", &b);
-    hdr(&b, 2, 0, 1); kv_u32(&b, "general.alignment", 1);
+    gw_hdr(&b, 2, 0, 1); gw_kv_u32(&b, "general.alignment", 1);
     ok_buf("alignment 1", &b);
 
     /* magic, version */
@@ -392,86 +353,86 @@ static void test_crafted(void) {
     expect_fail("3 bytes", (const uint8_t *)"GGU", 3, "magic");
     expect_fail("bad magic", (const uint8_t *)"GGUX\3\0\0\0", 8, "magic");
     expect_fail("magic only", (const uint8_t *)"GGUF", 4, "the file ends early");
-    hdr(&b, 1, 0, 0); fail_buf("v1", &b, "v1");
-    hdr(&b, 4, 0, 0); fail_buf("v4", &b, "version 4");
-    hdr(&b, 0, 0, 0); fail_buf("v0", &b, "version 0");
-    hdr(&b, 0x03000000u, 0, 0); fail_buf("big-endian", &b, "big-endian");
+    gw_hdr(&b, 1, 0, 0); fail_buf("v1", &b, "v1");
+    gw_hdr(&b, 4, 0, 0); fail_buf("v4", &b, "version 4");
+    gw_hdr(&b, 0, 0, 0); fail_buf("v0", &b, "version 0");
+    gw_hdr(&b, 0x03000000u, 0, 0); fail_buf("big-endian", &b, "big-endian");
     expect_fail("NULL data", NULL, 10, "no data");
 
     /* absurd counts */
-    hdr(&b, 3, 0, 1ull << 60); fail_buf("n_kv huge", &b, "metadata count");
-    hdr(&b, 3, 0, UINT64_MAX); fail_buf("n_kv max", &b, "metadata count");
-    hdr(&b, 3, 0, 2); kv_u32(&b, "a", 1); fail_buf("n_kv one too many", &b, "metadata count");
-    hdr(&b, 3, 1ull << 40, 0); fail_buf("n_tensors huge", &b, "tensor count");
-    hdr(&b, 3, 1, 0); fail_buf("n_tensors 1, no infos", &b, "tensor count");
+    gw_hdr(&b, 3, 0, 1ull << 60); fail_buf("n_kv huge", &b, "metadata count");
+    gw_hdr(&b, 3, 0, UINT64_MAX); fail_buf("n_kv max", &b, "metadata count");
+    gw_hdr(&b, 3, 0, 2); gw_kv_u32(&b, "a", 1); fail_buf("n_kv one too many", &b, "metadata count");
+    gw_hdr(&b, 3, 1ull << 40, 0); fail_buf("n_tensors huge", &b, "tensor count");
+    gw_hdr(&b, 3, 1, 0); fail_buf("n_tensors 1, no infos", &b, "tensor count");
 
     /* keys */
-    hdr(&b, 3, 0, 1); u64(&b, UINT64_MAX); u32(&b, 4); u32(&b, 0); fail_buf("key len max", &b, "runs past");
-    hdr(&b, 3, 0, 1); u64(&b, 1ull << 63); u32(&b, 4); u32(&b, 0); fail_buf("key len 2^63", &b, "runs past");
-    hdr(&b, 3, 0, 1); u64(&b, 100); put(&b, "abc", 3); zeros(&b, 20); fail_buf("key len past end", &b, "runs past");
-    hdr(&b, 3, 0, 1); kv_u32(&b, "", 5); zeros(&b, 8); fail_buf("empty key", &b, "empty");
+    gw_hdr(&b, 3, 0, 1); gw_u64(&b, UINT64_MAX); gw_u32(&b, 4); gw_u32(&b, 0); fail_buf("key len max", &b, "runs past");
+    gw_hdr(&b, 3, 0, 1); gw_u64(&b, 1ull << 63); gw_u32(&b, 4); gw_u32(&b, 0); fail_buf("key len 2^63", &b, "runs past");
+    gw_hdr(&b, 3, 0, 1); gw_u64(&b, 100); gw_put(&b, "abc", 3); gw_zeros(&b, 20); fail_buf("key len past end", &b, "runs past");
+    gw_hdr(&b, 3, 0, 1); gw_kv_u32(&b, "", 5); gw_zeros(&b, 8); fail_buf("empty key", &b, "empty");
     static const char *bad_utf8[] = {"a\xff", "\xc0\x80", "\xed\xa0\x80", "\xe2\x82", "\xf4\x90\x80\x80", "\x80", "\xf8\x88\x80\x80\x80"};
     for (size_t i = 0; i < sizeof bad_utf8 / sizeof bad_utf8[0]; i++) {
-        hdr(&b, 3, 0, 1); kv_u32(&b, bad_utf8[i], 5); fail_buf("bad UTF-8 key", &b, "UTF-8");
+        gw_hdr(&b, 3, 0, 1); gw_kv_u32(&b, bad_utf8[i], 5); fail_buf("bad UTF-8 key", &b, "UTF-8");
     }
-    hdr(&b, 3, 0, 1); strn(&b, "a\0b", 3); u32(&b, ATN_GGUF_UINT32); u32(&b, 5); fail_buf("NUL in key", &b, "NUL");
-    hdr(&b, 3, 0, 1); kv_u32(&b, "a\nb", 5); fail_buf("newline in key", &b, "control character 0x0a");
-    hdr(&b, 3, 0, 1); kv_u32(&b, "ok.\xe4\xb8\xad\xf0\x9f\x98\x80", 5); ok_buf("UTF-8 key", &b);
-    hdr(&b, 3, 0, 2); kv_u32(&b, "a.b", 1); kv_u32(&b, "a.b", 2); fail_buf("duplicate key", &b, "duplicate metadata key 'a.b'");
-    hdr(&b, 3, 0, 3); kv_u32(&b, "x", 1); kv_u32(&b, "y", 1); kv_str(&b, "x", "s"); fail_buf("duplicate key 2", &b, "duplicate");
+    gw_hdr(&b, 3, 0, 1); gw_strn(&b, "a\0b", 3); gw_u32(&b, ATN_GGUF_UINT32); gw_u32(&b, 5); fail_buf("NUL in key", &b, "NUL");
+    gw_hdr(&b, 3, 0, 1); gw_kv_u32(&b, "a\nb", 5); fail_buf("newline in key", &b, "control character 0x0a");
+    gw_hdr(&b, 3, 0, 1); gw_kv_u32(&b, "ok.\xe4\xb8\xad\xf0\x9f\x98\x80", 5); ok_buf("UTF-8 key", &b);
+    gw_hdr(&b, 3, 0, 2); gw_kv_u32(&b, "a.b", 1); gw_kv_u32(&b, "a.b", 2); fail_buf("duplicate key", &b, "duplicate metadata key 'a.b'");
+    gw_hdr(&b, 3, 0, 3); gw_kv_u32(&b, "x", 1); gw_kv_u32(&b, "y", 1); gw_kv_str(&b, "x", "s"); fail_buf("duplicate key 2", &b, "duplicate");
 
     /* values */
-    hdr(&b, 3, 0, 1); str(&b, "k"); u32(&b, 13); u64(&b, 0); fail_buf("value type 13", &b, "unknown value type 13");
-    hdr(&b, 3, 0, 1); str(&b, "k"); u32(&b, 0xFFFFFFFFu); u64(&b, 0); fail_buf("value type max", &b, "unknown value type");
-    hdr(&b, 3, 0, 1); str(&b, "k"); u32(&b, ATN_GGUF_UINT64); u32(&b, 0); fail_buf("u64 truncated", &b, "the file ends early");
-    hdr(&b, 3, 0, 1); str(&b, "k"); u32(&b, ATN_GGUF_STRING); u64(&b, 50); put(&b, "short", 5); fail_buf("string past end", &b, "runs past");
-    hdr(&b, 3, 0, 1); str(&b, "k"); u32(&b, ATN_GGUF_STRING); u64(&b, UINT64_MAX); fail_buf("string len max", &b, "runs past");
-    hdr(&b, 3, 0, 1); str(&b, "k"); u32(&b, ATN_GGUF_BOOL); u8(&b, 2); zeros(&b, 4); fail_buf("bool 2", &b, "bool");
-    hdr(&b, 3, 0, 1); str(&b, "k"); u32(&b, ATN_GGUF_ARRAY); u32(&b, ATN_GGUF_UINT32); u64(&b, 1ull << 62); zeros(&b, 16);
+    gw_hdr(&b, 3, 0, 1); gw_str(&b, "k"); gw_u32(&b, 13); gw_u64(&b, 0); fail_buf("value type 13", &b, "unknown value type 13");
+    gw_hdr(&b, 3, 0, 1); gw_str(&b, "k"); gw_u32(&b, 0xFFFFFFFFu); gw_u64(&b, 0); fail_buf("value type max", &b, "unknown value type");
+    gw_hdr(&b, 3, 0, 1); gw_str(&b, "k"); gw_u32(&b, ATN_GGUF_UINT64); gw_u32(&b, 0); fail_buf("u64 truncated", &b, "the file ends early");
+    gw_hdr(&b, 3, 0, 1); gw_str(&b, "k"); gw_u32(&b, ATN_GGUF_STRING); gw_u64(&b, 50); gw_put(&b, "short", 5); fail_buf("string past end", &b, "runs past");
+    gw_hdr(&b, 3, 0, 1); gw_str(&b, "k"); gw_u32(&b, ATN_GGUF_STRING); gw_u64(&b, UINT64_MAX); fail_buf("string len max", &b, "runs past");
+    gw_hdr(&b, 3, 0, 1); gw_str(&b, "k"); gw_u32(&b, ATN_GGUF_BOOL); gw_u8(&b, 2); gw_zeros(&b, 4); fail_buf("bool 2", &b, "bool");
+    gw_hdr(&b, 3, 0, 1); gw_str(&b, "k"); gw_u32(&b, ATN_GGUF_ARRAY); gw_u32(&b, ATN_GGUF_UINT32); gw_u64(&b, 1ull << 62); gw_zeros(&b, 16);
     fail_buf("array count huge", &b, "runs past");
-    hdr(&b, 3, 0, 1); str(&b, "k"); u32(&b, ATN_GGUF_ARRAY); u32(&b, ATN_GGUF_UINT64); u64(&b, (UINT64_MAX / 8) + 2); zeros(&b, 16);
+    gw_hdr(&b, 3, 0, 1); gw_str(&b, "k"); gw_u32(&b, ATN_GGUF_ARRAY); gw_u32(&b, ATN_GGUF_UINT64); gw_u64(&b, (UINT64_MAX / 8) + 2); gw_zeros(&b, 16);
     fail_buf("array count overflowing bytes", &b, "runs past");
-    hdr(&b, 3, 0, 1); str(&b, "k"); u32(&b, ATN_GGUF_ARRAY); u32(&b, ATN_GGUF_STRING); u64(&b, 1ull << 40); zeros(&b, 16);
+    gw_hdr(&b, 3, 0, 1); gw_str(&b, "k"); gw_u32(&b, ATN_GGUF_ARRAY); gw_u32(&b, ATN_GGUF_STRING); gw_u64(&b, 1ull << 40); gw_zeros(&b, 16);
     fail_buf("string array count huge", &b, "cannot fit");
-    hdr(&b, 3, 0, 1); str(&b, "k"); u32(&b, ATN_GGUF_ARRAY); u32(&b, ATN_GGUF_STRING); u64(&b, 2); str(&b, "a"); u64(&b, 99);
+    gw_hdr(&b, 3, 0, 1); gw_str(&b, "k"); gw_u32(&b, ATN_GGUF_ARRAY); gw_u32(&b, ATN_GGUF_STRING); gw_u64(&b, 2); gw_str(&b, "a"); gw_u64(&b, 99);
     fail_buf("string array element past end", &b, "runs past");
-    hdr(&b, 3, 0, 1); str(&b, "k"); u32(&b, ATN_GGUF_ARRAY); u32(&b, ATN_GGUF_ARRAY); u64(&b, 1ull << 50); zeros(&b, 24);
+    gw_hdr(&b, 3, 0, 1); gw_str(&b, "k"); gw_u32(&b, ATN_GGUF_ARRAY); gw_u32(&b, ATN_GGUF_ARRAY); gw_u64(&b, 1ull << 50); gw_zeros(&b, 24);
     fail_buf("array of arrays count huge", &b, "cannot fit");
-    hdr(&b, 3, 0, 1); str(&b, "k"); u32(&b, ATN_GGUF_ARRAY); u32(&b, 77); u64(&b, 1); zeros(&b, 8);
+    gw_hdr(&b, 3, 0, 1); gw_str(&b, "k"); gw_u32(&b, ATN_GGUF_ARRAY); gw_u32(&b, 77); gw_u64(&b, 1); gw_zeros(&b, 8);
     fail_buf("array elem type 77", &b, "unknown array element type 77");
-    hdr(&b, 3, 0, 1); str(&b, "k"); u32(&b, ATN_GGUF_ARRAY); u32(&b, ATN_GGUF_BOOL); u64(&b, 3); u8(&b, 1); u8(&b, 0); u8(&b, 9);
+    gw_hdr(&b, 3, 0, 1); gw_str(&b, "k"); gw_u32(&b, ATN_GGUF_ARRAY); gw_u32(&b, ATN_GGUF_BOOL); gw_u64(&b, 3); gw_u8(&b, 1); gw_u8(&b, 0); gw_u8(&b, 9);
     fail_buf("bool array 9", &b, "bool");
     for (int depth = 7; depth <= 9; depth++) { /* arrays nested `depth` deep */
-        hdr(&b, 3, 0, 1); str(&b, "k"); u32(&b, ATN_GGUF_ARRAY);
-        for (int d = 1; d < depth; d++) { u32(&b, ATN_GGUF_ARRAY); u64(&b, 1); }
-        u32(&b, ATN_GGUF_INT8); u64(&b, 2); u8(&b, 1); u8(&b, 2);
+        gw_hdr(&b, 3, 0, 1); gw_str(&b, "k"); gw_u32(&b, ATN_GGUF_ARRAY);
+        for (int d = 1; d < depth; d++) { gw_u32(&b, ATN_GGUF_ARRAY); gw_u64(&b, 1); }
+        gw_u32(&b, ATN_GGUF_INT8); gw_u64(&b, 2); gw_u8(&b, 1); gw_u8(&b, 2);
         if (depth <= 8) ok_buf("nested arrays", &b); else fail_buf("nested too deep", &b, "deeper");
     }
     /* a long chain of deep nesting can't recurse without bound */
-    hdr(&b, 3, 0, 1); str(&b, "k"); u32(&b, ATN_GGUF_ARRAY);
-    for (int d = 0; d < 100000; d++) { u32(&b, ATN_GGUF_ARRAY); u64(&b, 1); }
+    gw_hdr(&b, 3, 0, 1); gw_str(&b, "k"); gw_u32(&b, ATN_GGUF_ARRAY);
+    for (int d = 0; d < 100000; d++) { gw_u32(&b, ATN_GGUF_ARRAY); gw_u64(&b, 1); }
     fail_buf("nested 100000 deep", &b, "deeper");
 
     /* alignment */
-    hdr(&b, 3, 0, 1); kv_u32(&b, "general.alignment", 0); fail_buf("alignment 0", &b, "power of two");
-    hdr(&b, 3, 0, 1); kv_u32(&b, "general.alignment", 3); fail_buf("alignment 3", &b, "power of two");
-    hdr(&b, 3, 0, 1); kv_u32(&b, "general.alignment", 48); fail_buf("alignment 48", &b, "power of two");
-    hdr(&b, 3, 0, 1); kv_u32(&b, "general.alignment", 1u << 31); fail_buf("alignment 2^31", &b, "power of two");
-    hdr(&b, 3, 0, 1); kv_str(&b, "general.alignment", "32"); fail_buf("alignment string", &b, "not an integer");
-    hdr(&b, 3, 0, 1); str(&b, "general.alignment"); u32(&b, ATN_GGUF_INT32); u32(&b, 0xFFFFFFE0u); fail_buf("alignment -32", &b, "power of two");
+    gw_hdr(&b, 3, 0, 1); gw_kv_u32(&b, "general.alignment", 0); fail_buf("alignment 0", &b, "power of two");
+    gw_hdr(&b, 3, 0, 1); gw_kv_u32(&b, "general.alignment", 3); fail_buf("alignment 3", &b, "power of two");
+    gw_hdr(&b, 3, 0, 1); gw_kv_u32(&b, "general.alignment", 48); fail_buf("alignment 48", &b, "power of two");
+    gw_hdr(&b, 3, 0, 1); gw_kv_u32(&b, "general.alignment", 1u << 31); fail_buf("alignment 2^31", &b, "power of two");
+    gw_hdr(&b, 3, 0, 1); gw_kv_str(&b, "general.alignment", "32"); fail_buf("alignment string", &b, "not an integer");
+    gw_hdr(&b, 3, 0, 1); gw_str(&b, "general.alignment"); gw_u32(&b, ATN_GGUF_INT32); gw_u32(&b, 0xFFFFFFE0u); fail_buf("alignment -32", &b, "power of two");
 
     /* tensor infos */
 #define ONE_TENSOR(nd, ne, type, off, datasz)                        \
     do {                                                            \
-        hdr(&b, 3, 1, 0); tinfo(&b, "t", nd, ne, type, off);        \
-        pad(&b, 32); zeros(&b, datasz);                             \
+        gw_hdr(&b, 3, 1, 0); gw_tinfo(&b, "t", nd, ne, type, off);        \
+        gw_pad(&b, 32); gw_zeros(&b, datasz);                             \
     } while (0)
     ONE_TENSOR(2, ne2, ATN_TYPE_F32, 0, 256); ok_buf("one f32 tensor", &b);
     ONE_TENSOR(2, ne2, ATN_TYPE_F32, 0, 255); fail_buf("tensor data one byte short", &b, "runs past");
     ONE_TENSOR(0, ne2, ATN_TYPE_F32, 0, 256); fail_buf("n_dims 0", &b, "dimensions");
     uint64_t ne5[5] = {1, 1, 1, 1, 1};
     ONE_TENSOR(5, ne5, ATN_TYPE_F32, 0, 64); fail_buf("n_dims 5", &b, "dimensions");
-    hdr(&b, 3, 1, 0); str(&b, "t"); u32(&b, 0xFFFFFFFFu); zeros(&b, 64); fail_buf("n_dims max", &b, "dimensions");
+    gw_hdr(&b, 3, 1, 0); gw_str(&b, "t"); gw_u32(&b, 0xFFFFFFFFu); gw_zeros(&b, 64); fail_buf("n_dims max", &b, "dimensions");
     uint64_t ne4[4] = {32, 1, 1, 2};
     ONE_TENSOR(4, ne4, ATN_TYPE_F32, 0, 256); ok_buf("n_dims 4", &b);
     uint64_t nez[2] = {32, 0};
@@ -499,34 +460,34 @@ static void test_crafted(void) {
     ONE_TENSOR(2, ne2, ATN_TYPE_F32, UINT64_MAX - 31, 256); fail_buf("offset near 2^64", &b, NULL);
     ONE_TENSOR(2, ne2, ATN_TYPE_F32, 32, 256); fail_buf("offset + size past end", &b, "runs past");
     /* data section start past the end (no padding, no data) */
-    hdr(&b, 3, 1, 0); tinfo(&b, "tt", 1, ne2, ATN_TYPE_F32, 0);
-    if (b.n % 32 == 0) u8(&b, 0);
+    gw_hdr(&b, 3, 1, 0); gw_tinfo(&b, "tt", 1, ne2, ATN_TYPE_F32, 0);
+    if (b.n % 32 == 0) gw_u8(&b, 0);
     fail_buf("data section past end", &b, NULL);
     /* names */
-    hdr(&b, 3, 2, 0); tinfo(&b, "w", 2, ne2, ATN_TYPE_F32, 0); tinfo(&b, "w", 2, ne2, ATN_TYPE_F32, 256);
-    pad(&b, 32); zeros(&b, 512); fail_buf("duplicate tensor", &b, "duplicate tensor name 'w'");
-    hdr(&b, 3, 2, 0); tinfo(&b, "w", 2, ne2, ATN_TYPE_F32, 0); tinfo(&b, "v", 2, ne2, ATN_TYPE_F32, 0);
-    pad(&b, 32); zeros(&b, 512); fail_buf("same offset", &b, "overlap");
-    hdr(&b, 3, 2, 0); tinfo(&b, "w", 2, ne2, ATN_TYPE_F32, 0); tinfo(&b, "v", 2, ne2, ATN_TYPE_F32, 224);
-    pad(&b, 32); zeros(&b, 512); fail_buf("partial overlap", &b, "overlap");
-    hdr(&b, 3, 2, 0); tinfo(&b, "w", 2, ne2, ATN_TYPE_F32, 0); tinfo(&b, "v", 2, ne2, ATN_TYPE_F32, 256);
-    pad(&b, 32); zeros(&b, 512); ok_buf("adjacent tensors", &b);
-    hdr(&b, 3, 1, 0); tinfo(&b, "bad\xc3", 2, ne2, ATN_TYPE_F32, 0); pad(&b, 32); zeros(&b, 256);
+    gw_hdr(&b, 3, 2, 0); gw_tinfo(&b, "w", 2, ne2, ATN_TYPE_F32, 0); gw_tinfo(&b, "w", 2, ne2, ATN_TYPE_F32, 256);
+    gw_pad(&b, 32); gw_zeros(&b, 512); fail_buf("duplicate tensor", &b, "duplicate tensor name 'w'");
+    gw_hdr(&b, 3, 2, 0); gw_tinfo(&b, "w", 2, ne2, ATN_TYPE_F32, 0); gw_tinfo(&b, "v", 2, ne2, ATN_TYPE_F32, 0);
+    gw_pad(&b, 32); gw_zeros(&b, 512); fail_buf("same offset", &b, "overlap");
+    gw_hdr(&b, 3, 2, 0); gw_tinfo(&b, "w", 2, ne2, ATN_TYPE_F32, 0); gw_tinfo(&b, "v", 2, ne2, ATN_TYPE_F32, 224);
+    gw_pad(&b, 32); gw_zeros(&b, 512); fail_buf("partial overlap", &b, "overlap");
+    gw_hdr(&b, 3, 2, 0); gw_tinfo(&b, "w", 2, ne2, ATN_TYPE_F32, 0); gw_tinfo(&b, "v", 2, ne2, ATN_TYPE_F32, 256);
+    gw_pad(&b, 32); gw_zeros(&b, 512); ok_buf("adjacent tensors", &b);
+    gw_hdr(&b, 3, 1, 0); gw_tinfo(&b, "bad\xc3", 2, ne2, ATN_TYPE_F32, 0); gw_pad(&b, 32); gw_zeros(&b, 256);
     fail_buf("tensor name UTF-8", &b, "UTF-8");
-    hdr(&b, 3, 1, 0); tinfo(&b, "", 2, ne2, ATN_TYPE_F32, 0); pad(&b, 32); zeros(&b, 256);
+    gw_hdr(&b, 3, 1, 0); gw_tinfo(&b, "", 2, ne2, ATN_TYPE_F32, 0); gw_pad(&b, 32); gw_zeros(&b, 256);
     fail_buf("empty tensor name", &b, "empty");
     /* alignment from metadata governs the data section */
-    hdr(&b, 3, 1, 1); kv_u32(&b, "general.alignment", 256); tinfo(&b, "t", 2, ne2, ATN_TYPE_F32, 0);
-    pad(&b, 32); zeros(&b, 256);
-    if (b.n % 256 == 0) { u8(&b, 0); }
+    gw_hdr(&b, 3, 1, 1); gw_kv_u32(&b, "general.alignment", 256); gw_tinfo(&b, "t", 2, ne2, ATN_TYPE_F32, 0);
+    gw_pad(&b, 32); gw_zeros(&b, 256);
+    if (b.n % 256 == 0) { gw_u8(&b, 0); }
     fail_buf("data not at 256-alignment", &b, NULL);
-    hdr(&b, 3, 1, 1); kv_u32(&b, "general.alignment", 256); tinfo(&b, "t", 2, ne2, ATN_TYPE_F32, 0);
-    pad(&b, 256); zeros(&b, 256); ok_buf("alignment 256", &b);
-    hdr(&b, 3, 1, 1); kv_u32(&b, "general.alignment", 256); tinfo(&b, "t", 2, ne2, ATN_TYPE_F32, 32);
-    pad(&b, 256); zeros(&b, 512); fail_buf("offset 32 with alignment 256", &b, "alignment 256");
+    gw_hdr(&b, 3, 1, 1); gw_kv_u32(&b, "general.alignment", 256); gw_tinfo(&b, "t", 2, ne2, ATN_TYPE_F32, 0);
+    gw_pad(&b, 256); gw_zeros(&b, 256); ok_buf("alignment 256", &b);
+    gw_hdr(&b, 3, 1, 1); gw_kv_u32(&b, "general.alignment", 256); gw_tinfo(&b, "t", 2, ne2, ATN_TYPE_F32, 32);
+    gw_pad(&b, 256); gw_zeros(&b, 512); fail_buf("offset 32 with alignment 256", &b, "alignment 256");
 
     /* err may be NULL or tiny */
-    hdr(&b, 1, 0, 0);
+    gw_hdr(&b, 1, 0, 0);
     CHECK(atn_gguf_open(b.p, b.n, NULL, 0) == NULL, "NULL err");
     char tiny[4];
     CHECK(atn_gguf_open(b.p, b.n, tiny, sizeof tiny) == NULL && strlen(tiny) == 3, "tiny err");

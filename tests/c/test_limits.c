@@ -39,40 +39,24 @@ void *__wrap_calloc(size_t n, size_t size) {
 void *__wrap_realloc(void *p, size_t n) { count(n); return __real_realloc(p, n); }
 static void count_reset(void) { asked_total = asked_max = 0; }
 
-/* ---- a GGUF writer ----------------------------------------------------------- */
+/* ---- crafted files (the GGUF writer of test_util.h) ---------------------------- */
 
-typedef struct { uint8_t *p; size_t n, cap; } buf;
-
-static void put(buf *b, const void *d, size_t n) {
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2 + 64;
-        b->p = realloc(b->p, b->cap);
-        if (!b->p) abort();
-    }
-    memcpy(b->p + b->n, d, n);
-    b->n += n;
+static void kv_tokens(gguf_buf *b, const char *key) { /* a two-token vocabulary */
+    gw_str(b, key); gw_u32(b, ATN_GGUF_ARRAY); gw_u32(b, ATN_GGUF_STRING); gw_u64(b, 2); gw_str(b, "a"); gw_str(b, "b");
 }
-static void u32(buf *b, uint32_t v) { put(b, &v, 4); }
-static void u64(buf *b, uint64_t v) { put(b, &v, 8); }
-static void str(buf *b, const char *s) { u64(b, strlen(s)); put(b, s, strlen(s)); }
-static void kv_u32(buf *b, const char *key, uint32_t v) { str(b, key); u32(b, ATN_GGUF_UINT32); u32(b, v); }
-static void kv_str(buf *b, const char *key, const char *v) { str(b, key); u32(b, ATN_GGUF_STRING); str(b, v); }
-static void kv_tokens(buf *b, const char *key) { /* a two-token vocabulary */
-    str(b, key); u32(b, ATN_GGUF_ARRAY); u32(b, ATN_GGUF_STRING); u64(b, 2); str(b, "a"); str(b, "b");
+static void tinfo_at(gguf_buf *b, const char *name, uint64_t ne0, uint64_t ne1, uint32_t type, uint64_t off) {
+    gw_tinfo(b, name, 2, (const uint64_t[]){ne0, ne1}, type, off);
 }
-static void tinfo_at(buf *b, const char *name, uint64_t ne0, uint64_t ne1, uint32_t type, uint64_t off) {
-    str(b, name); u32(b, 2); u64(b, ne0); u64(b, ne1); u32(b, type); u64(b, off);
-}
-static void tinfo2(buf *b, const char *name, uint64_t ne0, uint64_t ne1, uint32_t type) {
+static void tinfo2(gguf_buf *b, const char *name, uint64_t ne0, uint64_t ne1, uint32_t type) {
     tinfo_at(b, name, ne0, ne1, type, 0);
 }
-static void data(buf *b, size_t n) {
-    while (b->n % 32) put(b, "", 1);
-    for (size_t i = 0; i < n; i++) put(b, "\0", 1);
+static void data(gguf_buf *b, size_t n) {
+    gw_pad(b, 32);
+    gw_zeros(b, n);
 }
 
 /* The file handed to atn_model_load in memory from atn_malloc. */
-static atn_model *load_counted(buf *b, size_t *asked) {
+static atn_model *load_counted(gguf_buf *b, size_t *asked) {
     uint8_t *bytes = atn_malloc(b->n);
     memcpy(bytes, b->p, b->n);
     count_reset();
@@ -109,14 +93,14 @@ static void test_helpers(void) {
  * feed-forward used to make the loader ask for 671 MB before it found the
  * first missing tensor. */
 static void test_hostile_llama(void) {
-    buf b = {0};
-    put(&b, "GGUF", 4); u32(&b, 3); u64(&b, 1); u64(&b, 6);
-    kv_str(&b, "general.architecture", "llama");
-    kv_u32(&b, "llama.block_count", 512);
-    kv_u32(&b, "llama.embedding_length", 65536);
-    kv_u32(&b, "llama.feed_forward_length", 1 << 20);
-    kv_u32(&b, "llama.attention.head_count", 64);
-    kv_u32(&b, "llama.context_length", 1 << 20);
+    gguf_buf b = {0};
+    gw_put(&b, "GGUF", 4); gw_u32(&b, 3); gw_u64(&b, 1); gw_u64(&b, 6);
+    gw_kv_str(&b, "general.architecture", "llama");
+    gw_kv_u32(&b, "llama.block_count", 512);
+    gw_kv_u32(&b, "llama.embedding_length", 65536);
+    gw_kv_u32(&b, "llama.feed_forward_length", 1 << 20);
+    gw_kv_u32(&b, "llama.attention.head_count", 64);
+    gw_kv_u32(&b, "llama.context_length", 1 << 20);
     tinfo2(&b, "token_embd.weight", 65536, 1, ATN_TYPE_Q4_0);
     data(&b, 65536 / 32 * 18);
     size_t asked;
@@ -134,17 +118,17 @@ static void test_hostile_llama(void) {
  * embeddings having asked for nothing of the claimed sizes; with none at all
  * it opens as a tokenizer-only model, which cannot run. */
 static void test_hostile_marian(int with_tensor) {
-    buf b = {0};
-    put(&b, "GGUF", 4); u32(&b, 3); u64(&b, with_tensor ? 1 : 0); u64(&b, 10);
-    kv_str(&b, "general.architecture", "marian");
-    kv_u32(&b, "marian.embedding_length", 65536);
-    kv_u32(&b, "marian.encoder.block_count", 256);
-    kv_u32(&b, "marian.decoder.block_count", 256);
-    kv_u32(&b, "marian.attention.head_count", 8);
-    kv_u32(&b, "marian.feed_forward_length", 262144);
-    kv_u32(&b, "marian.context_length", 65536);
-    kv_u32(&b, "marian.decoder_start_token_id", 0);
-    kv_str(&b, "tokenizer.ggml.model", "llama");
+    gguf_buf b = {0};
+    gw_put(&b, "GGUF", 4); gw_u32(&b, 3); gw_u64(&b, with_tensor ? 1 : 0); gw_u64(&b, 10);
+    gw_kv_str(&b, "general.architecture", "marian");
+    gw_kv_u32(&b, "marian.embedding_length", 65536);
+    gw_kv_u32(&b, "marian.encoder.block_count", 256);
+    gw_kv_u32(&b, "marian.decoder.block_count", 256);
+    gw_kv_u32(&b, "marian.attention.head_count", 8);
+    gw_kv_u32(&b, "marian.feed_forward_length", 262144);
+    gw_kv_u32(&b, "marian.context_length", 65536);
+    gw_kv_u32(&b, "marian.decoder_start_token_id", 0);
+    gw_kv_str(&b, "tokenizer.ggml.model", "llama");
     kv_tokens(&b, "tokenizer.ggml.tokens");
     if (with_tensor) {
         tinfo2(&b, "enc.blk.0.attn_q.weight", 32, 1, ATN_TYPE_F32);
@@ -218,16 +202,16 @@ static void test_kv_cache_sizes(void) {
 static void test_llama_1b_kv_shape(void) {
     enum { L = 16, D = 512, FF = 32, V = 32 };
     static const char *mats[] = {"attn_q", "attn_k", "attn_v", "attn_output"};
-    buf b = {0};
+    gguf_buf b = {0};
     int n_tensors = 2 + L * 9;
-    put(&b, "GGUF", 4); u32(&b, 3); u64(&b, (uint64_t)n_tensors); u64(&b, 7);
-    kv_str(&b, "general.architecture", "llama");
-    kv_u32(&b, "llama.block_count", L);
-    kv_u32(&b, "llama.embedding_length", D);
-    kv_u32(&b, "llama.feed_forward_length", FF);
-    kv_u32(&b, "llama.attention.head_count", 8);
-    kv_u32(&b, "llama.attention.head_count_kv", 8);
-    kv_u32(&b, "llama.context_length", 131072);
+    gw_put(&b, "GGUF", 4); gw_u32(&b, 3); gw_u64(&b, (uint64_t)n_tensors); gw_u64(&b, 7);
+    gw_kv_str(&b, "general.architecture", "llama");
+    gw_kv_u32(&b, "llama.block_count", L);
+    gw_kv_u32(&b, "llama.embedding_length", D);
+    gw_kv_u32(&b, "llama.feed_forward_length", FF);
+    gw_kv_u32(&b, "llama.attention.head_count", 8);
+    gw_kv_u32(&b, "llama.attention.head_count_kv", 8);
+    gw_kv_u32(&b, "llama.context_length", 131072);
     uint64_t off = 0;
     size_t row = atn_row_size(ATN_TYPE_Q4_0, D), ffrow = atn_row_size(ATN_TYPE_Q4_0, FF);
 #define T(name, ne0, ne1, type, bytes) (tinfo_at(&b, name, ne0, ne1, type, off), off += ((bytes) + 31) / 32 * 32)

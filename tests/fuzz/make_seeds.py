@@ -18,6 +18,7 @@ import numpy as np
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 sys.path.insert(0, os.path.join(ROOT, "models", "tools"))
 import gguf  # noqa: E402
+from make_bpe_fixtures import bytes_to_unicode  # noqa: E402  GPT-2's byte -> character map
 
 CORPUS = os.path.join(ROOT, "tests", "fuzz", "corpus")
 WORDS = ["hola", "gato", "the", "cat", "is", "el"]
@@ -66,20 +67,8 @@ def add_spm(w, kind, prefix="tokenizer.ggml"):
     return len(toks)
 
 
-def byte_chars():
-    """GPT-2's byte -> printable character map."""
-    bs = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
-    cs, n = bs[:], 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return {b: chr(c) for b, c in zip(bs, cs)}
-
-
 def add_gpt2(w, pre="qwen2"):
-    m = byte_chars()
+    m = bytes_to_unicode()
     toks = [m[b] for b in range(256)]
     merges = []
     for word in ["Ġthe", "Ġcat", "hola", "Ġis"]:

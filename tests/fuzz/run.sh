@@ -4,14 +4,17 @@
 #
 #   tests/fuzz/run.sh [harness ...]      # all when none named (npm run fuzz)
 #   FUZZ_SECONDS=45 tests/fuzz/run.sh    # the .ci/run smoke
+#   FUZZ_ARGS="-fork=1 -ignore_crashes=1" FUZZ_SUMMARY=lane1.txt tests/fuzz/run.sh split
+#                                        # more libFuzzer flags; another summary file
+#                                        # (so that two runs can go side by side)
 #
 # Each harness starts from its committed seeds (tests/fuzz/corpus/<name>) and
 # adds what it finds to build-fuzz/corpus/<name> (kept between runs, never
 # committed). The run fails only on a crash, a leak, a sanitizer report or a
 # broken check (libFuzzer's crash-/leak-/oom- artifacts, in
 # build-fuzz/artifacts/); a slow input (timeout-) is reported, not failed,
-# so a loaded machine cannot fail it. Figures (executions per harness) go to
-# build-fuzz/fuzz-summary.txt.
+# so a loaded machine cannot fail it. Figures (executions per harness, and
+# per second of wall clock) go to build-fuzz/fuzz-summary.txt.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -36,7 +39,8 @@ cmake --build build-fuzz -j2 $(printf -- '--target fuzz_%s ' "${HARNESSES[@]}") 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:suppressions=$ROOT/tests/fuzz/ubsan.supp}
 mkdir -p build-fuzz/artifacts
-summary=build-fuzz/fuzz-summary.txt
+summary=${FUZZ_SUMMARY:-build-fuzz/fuzz-summary.txt}
+read -r -a extra <<<"${FUZZ_ARGS:-}"
 : >"$summary"
 failed=0
 for h in "${HARNESSES[@]}"; do
@@ -53,8 +57,10 @@ for h in "${HARNESSES[@]}"; do
     *) args+=(-max_len=4096) ;;
   esac
   # a hard bound beyond libFuzzer's own, for an input that never returns
-  timeout -k 10 $((SECONDS_EACH + 120)) "$bin" "${args[@]}" "$work" "tests/fuzz/corpus/$h" >"$log" 2>&1
+  t0=$SECONDS
+  timeout -k 10 $((SECONDS_EACH + 120)) "$bin" "${args[@]}" "${extra[@]}" "$work" "tests/fuzz/corpus/$h" >"$log" 2>&1
   rc=$?
+  took=$((SECONDS - t0))
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   if grep -q "ERROR: libFuzzer: timeout" "$log" && ! grep -qE "ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer: (deadly|out-of-memory|malloc|fuzz target))|runtime error:|fuzz check failed" "$log"; then
     status="slow input (timeout, not a failure): $(grep -o 'build-fuzz/artifacts/[^ ]*' "$log" | tail -1)"
@@ -64,7 +70,7 @@ for h in "${HARNESSES[@]}"; do
     status="FAILED (exit $rc): $(grep -m1 -E 'ERROR:|runtime error:|fuzz check failed' "$log") $(grep -o 'build-fuzz/artifacts/[^ ]*' "$log" | tail -1)"
     failed=1
   fi
-  line="fuzz_$h: ${execs:-?} executions in ${SECONDS_EACH} s: $status"
+  line="fuzz_$h: ${execs:-?} executions in ${took} s ($(( ${execs:-0} / (took > 0 ? took : 1) ))/s): $status"
   echo "$line" | tee -a "$summary"
   [ "$status" = ok ] || tail -40 "$log" | grep -vE '^#[0-9]+' >&2
 done

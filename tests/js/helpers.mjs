@@ -41,9 +41,9 @@ export function cli(args, opts = {}) {
 }
 
 /** Run the native CLI; null if it is not built. */
-export function nativeCliRun(args) {
+export function nativeCliRun(args, opts = {}) {
   if (!existsSync(nativeCli)) return null;
-  const r = spawnSync(nativeCli, args, { encoding: 'utf8', cwd: root, timeout: 120000 });
+  const r = spawnSync(nativeCli, args, { encoding: 'utf8', cwd: root, timeout: 120000, ...opts });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
 }
 

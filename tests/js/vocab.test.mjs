@@ -95,3 +95,35 @@ test('both CLIs: tokenize / inspect a vocabulary-only file, --allow-unknown-pret
   }
   if (outs.native) assert.deepEqual(outs.wasm, outs.native);
 });
+
+test('both CLIs: chat and translate take --allow-unknown-pretokenizer too, with the warning on every run', () => {
+  const dir = tempDir();
+  const bad = join(dir, 'unknown-pre-chat.gguf'); // a runnable qwen2 (byte-level BPE) whose pre-tokenizer atento does not know
+  writeFileSync(bad, renamePre(readFileSync(join(root, 'tests', 'fuzz', 'corpus', 'model', 'qwen2_bpe_q8_0.gguf')), 'qwen2', 'qwxn2'));
+  const conversation = JSON.stringify({ messages: [{ role: 'user', content: 'hola' }], max_tokens: 3 });
+  const warning = /^warning: .*unknown pre-tokenizer tokenizer\.ggml\.pre = 'qwxn2': GPT-2's rules are used instead/m;
+  const replies = {};
+  for (const [name, run] of [['wasm', cli], ['native', nativeCliRun]]) {
+    const refused = run(['chat', '--json', '--model', bad], { input: conversation });
+    if (refused === null) continue; // native CLI not built
+    assert.equal(refused.code, 1, `${name}: ${refused.stderr}`);
+    assert.match(refused.stderr, /unknown pre-tokenizer tokenizer\.ggml\.pre = 'qwxn2' \(allow GPT-2's rules instead with --allow-unknown-pretokenizer\)/);
+    for (let i = 0; i < 2; i++) { // every run says it
+      const c = run(['chat', '--json', '--model', bad, '--allow-unknown-pretokenizer'], { input: conversation });
+      assert.equal(c.code, 0, `${name}: ${c.stderr}`);
+      assert.match(c.stderr, warning);
+      replies[name] = JSON.parse(c.stdout).tokens;
+    }
+    // translate loads with the flag (and then refuses the model for what it is, not for its pre-tokenizer)
+    const t = run(['translate', '--model', bad, '--allow-unknown-pretokenizer', 'Hello']);
+    assert.equal(t.code, 1, `${name}: ${t.stderr}`);
+    assert.match(t.stderr, warning);
+    assert.match(t.stderr, /translat.* (model|marian)/);
+    assert.doesNotMatch(t.stderr, /atento: .*unknown pre-tokenizer/);
+    const ok = run(['translate', '--model', join(root, 'models', 'translate-en-es.gguf'), '--allow-unknown-pretokenizer', 'Hello.']);
+    assert.equal(ok.code, 0, `${name}: ${ok.stderr}`);
+    assert.equal(ok.stderr, '');
+  }
+  assert.equal(replies.wasm.length, 3);
+  if (replies.native) assert.deepEqual(replies.wasm, replies.native);
+});

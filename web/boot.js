@@ -1,0 +1,84 @@
+// boot.js — what the page starts before the rest of it has arrived (an async
+// module, first in <head>): a model worker, whose scripts (js/worker.js and
+// its imports) load while the page's do; the compile of the engine the
+// workers run; and the stored file of the translation model used last. Each
+// is started once; app.js takes them over (js/index.js load({worker, wasm}),
+// storage.js handles), so the first model's load starts with its worker
+// already running and its module already compiled.
+import * as store from './storage.js';
+
+// Every logical core up to 8 when the page is cross-origin isolated; ?threads=N to choose.
+export const threadsWanted = Number(new URLSearchParams(location.search).get('threads')) || 'auto';
+// The threaded module (dist/atento-mt.wasm) then, else dist/atento.wasm: only
+// the module the workers will run is fetched and compiled.
+export const threaded = !!globalThis.crossOriginIsolated
+  && (threadsWanted === 'auto' ? (navigator.hardwareConcurrency || 1) > 1 : threadsWanted > 1);
+export const wasmUrl = new URL(threaded ? '../dist/atento-mt.wasm' : '../dist/atento.wasm', import.meta.url);
+
+let wasmModule = null;
+/** The compiled engine (a WebAssembly.Module), compiled once; a failure is retried on the next call. */
+export function engine() {
+  wasmModule ??= (async () => {
+    const res = await fetch(wasmUrl);
+    if (!res.ok) throw new Error(`cannot fetch ${wasmUrl.pathname}: HTTP ${res.status} (build it with ./build.sh)`);
+    return WebAssembly.compileStreaming ? WebAssembly.compileStreaming(res) : WebAssembly.compile(await res.arrayBuffer());
+  })();
+  wasmModule.catch(() => { wasmModule = null; });
+  return wasmModule;
+}
+
+// One worker started ahead, for the first model. Under a service worker it
+// is started from a blob: URL that imports js/worker.js, as js/index.js
+// does, so that its imports come from the cache when offline.
+let earlyWorker = null;
+function startWorker() {
+  const url = new URL('../js/worker.js', import.meta.url).href;
+  let w = null;
+  try {
+    if (navigator.serviceWorker?.controller) {
+      const blobUrl = URL.createObjectURL(new Blob([`import ${JSON.stringify(url)};\n`], { type: 'text/javascript' }));
+      w = new Worker(blobUrl, { type: 'module', name: 'atento' });
+      setTimeout(() => URL.revokeObjectURL(blobUrl), 60000);
+    }
+  } catch {
+    w = null;
+  }
+  try {
+    w ??= new Worker(url, { type: 'module', name: 'atento' });
+  } catch {
+    return;
+  }
+  earlyWorker = w;
+  // A worker that failed to start is not handed over (load() starts its own).
+  w.addEventListener('error', () => { if (earlyWorker === w) { earlyWorker = null; w.terminate(); } }, { once: true });
+}
+
+/**
+ * The worker started ahead, once (null after that, or if it failed): pass
+ * it straight to load(), in the same call, so that it has listeners before
+ * it can say anything.
+ */
+export function takeWorker() {
+  const w = earlyWorker;
+  earlyWorker = null;
+  return w;
+}
+
+// The stored file of the translation model used last (the page opens on
+// Translate): its handle is looked up now, not when app.js asks.
+const handles = new Map(); // entry id -> Promise<FileSystemFileHandle|null>
+/** The handle of a stored entry, looked up once. */
+export function handleOf(entry) {
+  if (!handles.has(entry.id)) handles.set(entry.id, store.handleOf(entry));
+  return handles.get(entry.id);
+}
+
+startWorker();
+engine().catch(() => {});
+if (!location.hash || location.hash === '#translate') {
+  try {
+    const last = JSON.parse(localStorage.getItem('atento.translate') || 'null');
+    const entry = last?.key ? store.find(last.key) : null;
+    if (entry) handleOf(entry);
+  } catch { /* private mode: nothing stored */ }
+}
