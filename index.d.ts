@@ -71,6 +71,8 @@ export interface ModelInfo {
   info: Record<string, unknown>;
   /** Translation models: the target languages (the vocabulary's >>xx<< tags); [] for one direction only; null when unknown or not a translation model. */
   targets: string[] | null;
+  /** Chat models: the tools it was trained to call (GGUF atento.tools), run by its worker when a chat gives no tools; else null. */
+  tools: ToolDefinition[] | null;
   /** With LoadOptions.storeTo: the bytes written to that file (0 and why, when it could not be written). */
   stored?: { bytes: number; error?: string };
 }
@@ -173,9 +175,11 @@ export interface ChatResult extends Result {
   toolCalls?: ToolCall[];
   /** With `tools`: why the reply's calls could not be read (then toolCalls is empty). */
   toolCallError?: string;
-  /** With `runTool`: the conversation including the tool turns, and each tool run. */
+  /** With `runTool` or the model's built-in tools: the conversation including the tool turns, and each tool run ([] when none ran). */
   messages?: ChatMessage[];
   toolRuns?: { name: string; arguments: unknown; result: string }[];
+  /** With the model's built-in tools: how many replies the answer took (tool rounds + 1). */
+  rounds?: number;
 }
 
 /** An OpenAI-style tool definition. */
@@ -190,8 +194,10 @@ export interface ToolCall {
 }
 
 export interface ChatOptions extends SamplingOptions {
-  /** Tools the model may call; the template shows them the way its family expects. */
-  tools?: ToolDefinition[];
+  /** Tools the model may call; the template shows them the way its family expects. false: not even the model's built-in tools. */
+  tools?: ToolDefinition[] | false;
+  /** Where the built-in tools' files come from (a path in Node, a URL, a Blob or the bytes); default: the shipped ones. */
+  toolSources?: { translate?: string | URL | Blob | ArrayBuffer | ArrayBufferView; dictionary?: string | URL | Blob | ArrayBuffer | ArrayBufferView };
   /** Run a call; the result (a string, or anything JSON) becomes a `tool` message and the model continues. */
   runTool?: (call: ToolCall) => unknown | Promise<unknown>;
   /** At most this many rounds of tool calls (default 4). */

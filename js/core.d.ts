@@ -72,6 +72,8 @@ export class Atento {
   dispose(): Promise<void>;
   /** allowUnknownPretokenizer: a vocabulary whose tokenizer.ggml.pre atento does not know uses GPT-2's rules (with a warning) instead of failing. */
   loadModel(bytes: Uint8Array | ArrayBuffer | ArrayBufferView, opts?: { allowUnknownPretokenizer?: boolean }): Model;
+  /** The built-in lookup tool's dictionary (models/dict-en-es.tsv); a damaged file throws E_LOAD. */
+  loadDictionary(bytes: Uint8Array | ArrayBuffer | ArrayBufferView): Dictionary;
   reserve(size: number): ModelBuffer;
   samplerDefaults(): Required<Omit<SamplerOptions, 'seed'>> & { seed: bigint };
   newSampler(opts?: SamplerOptions): Sampler;
@@ -109,6 +111,8 @@ export class Model {
   readonly runnable: boolean;
   info(): Record<string, unknown>;
   chatTemplate(): string | null;
+  /** The GGUF atento.tools string (the tools the model was trained to call), or null. */
+  toolsJson(): string | null;
   tokenize(text: string | Uint8Array, opts?: { addSpecial?: boolean; parseSpecial?: boolean }): Int32Array;
   detokenize(ids: ArrayLike<number>): string;
   detokenizeBytes(ids: ArrayLike<number>): Uint8Array;
@@ -119,6 +123,14 @@ export class Model {
   newSession(nCtx?: number): Session;
   newSampler(opts?: SamplerOptions): Sampler;
   generate(session: Session, sampler: Sampler, opts?: GenerateOptions): Generator<GeneratePiece, GenerateResult, void>;
+  free(): void;
+}
+
+export class Dictionary {
+  /** Entries of 'en' or 'es'. */
+  size(lang: 'en' | 'es'): number;
+  /** At most five translations, most common first, joined by ", ", or "(no entry)". */
+  lookup(word: string, from: 'en' | 'es'): string;
   free(): void;
 }
 

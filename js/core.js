@@ -573,6 +573,27 @@ export class Atento {
   }
 
   /**
+   * Load the bilingual dictionary of the built-in `lookup` tool
+   * (models/dict-en-es.tsv, src/dictionary.c); the bytes are copied and
+   * every line checked (a damaged file throws E_LOAD with the reason).
+   * @param {Uint8Array|ArrayBuffer} bytes
+   * @returns {Dictionary}
+   */
+  loadDictionary(bytes) {
+    if (bytes instanceof ArrayBuffer) bytes = new Uint8Array(bytes);
+    else if (ArrayBuffer.isView(bytes) && !(bytes instanceof Uint8Array)) bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (!(bytes instanceof Uint8Array)) throw new AtentoError('E_ARG', 'loadDictionary: expected the bytes of a dictionary file (Uint8Array or ArrayBuffer)');
+    const [p, n] = this.putBytes(bytes);
+    try {
+      const d = this.fn('atn_dict_load')(p, n) >>> 0;
+      if (!d) this.fail('E_LOAD', 'loading the dictionary');
+      return new Dictionary(this, d);
+    } finally {
+      this.free(p);
+    }
+  }
+
+  /**
    * Reserve `size` bytes of wasm memory for a model file and fill them
    * yourself (a file read or a download written chunk by chunk, without an
    * intermediate copy), then call load(). Until load() succeeds, free() it if
@@ -771,6 +792,12 @@ export class Model {
     return p ? this.rt.cstring(p) : null;
   }
 
+  /** The GGUF `atento.tools` string (the tools the model was trained to call), or null. */
+  toolsJson() {
+    const p = this.rt.fn('atn_model_tools_json')(this._p()) >>> 0;
+    return p ? this.rt.cstring(p) : null;
+  }
+
   /**
    * Token ids of `text`.
    * @param {string|Uint8Array} text
@@ -939,6 +966,68 @@ export class Model {
     if (!this.ptr) return;
     for (const s of this._sessions) s.free();
     if (this.epoch === this.rt.epoch) this.rt.fn('atn_model_free')(this.ptr);
+    this.ptr = 0;
+  }
+}
+
+// ---- dictionary -----------------------------------------------------------------
+
+/** The built-in `lookup` tool's dictionary (src/dictionary.c); from rt.loadDictionary(). */
+export class Dictionary {
+  constructor(rt, ptr) {
+    this.rt = rt;
+    this.ptr = ptr;
+    this.epoch = rt.epoch;
+  }
+
+  _p() {
+    if (!this.ptr) throw new AtentoError('E_FREED', 'the dictionary was freed');
+    if (this.epoch !== this.rt.epoch) throw staleError('dictionary');
+    return this.ptr;
+  }
+
+  /** Entries of language 'en' or 'es'. */
+  size(lang) {
+    const [lp] = this.rt.putString(String(lang));
+    try {
+      const n = this.rt.fn('atn_dict_size')(this._p(), lp);
+      if (n < 0) this.rt.fail('E_ARG', 'dictionary size');
+      return n;
+    } finally {
+      this.rt.free(lp);
+    }
+  }
+
+  /**
+   * The lookup tool's result: at most five translations, most common first,
+   * joined by ", ", or "(no entry)" (rules: src/atento.h, atn_dict_lookup).
+   * @param {string} word
+   * @param {'en'|'es'} from  the language of the word
+   */
+  lookup(word, from) {
+    const d = this._p();
+    if (typeof word !== 'string') throw new AtentoError('E_ARG', `lookup: the word must be a string, got ${typeof word}`);
+    const [wp, wn] = this.rt.putString(word);
+    const [lp] = this.rt.putString(String(from));
+    try {
+      const f = this.rt.fn('atn_dict_lookup');
+      const n = f(d, wp, wn, lp, 0, 0);
+      if (n < 0) this.rt.fail('E_ARG', 'lookup');
+      const out = this.rt.malloc(n + 1);
+      try {
+        f(d, wp, wn, lp, out, n + 1);
+        return utf8dec.decode(this.rt.u8.subarray(out, out + n));
+      } finally {
+        this.rt.free(out);
+      }
+    } finally {
+      this.rt.free(wp);
+      this.rt.free(lp);
+    }
+  }
+
+  free() {
+    if (this.ptr && this.epoch === this.rt.epoch) this.rt.fn('atn_dict_free')(this.ptr);
     this.ptr = 0;
   }
 }

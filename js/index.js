@@ -185,7 +185,7 @@ export class Model {
     if (!p) return;
     switch (msg.type) {
       case 'progress': p.onProgress?.(msg); break;
-      case 'token': p.stream?._push({ text: msg.text, token: msg.token, index: msg.index, ...(msg.top ? { top: msg.top } : {}), ...(msg.sentence !== undefined ? { sentence: msg.sentence } : {}) }); break;
+      case 'token': p.stream?._push({ text: msg.text, token: msg.token, index: msg.index, ...(msg.top ? { top: msg.top } : {}), ...(msg.sentence !== undefined ? { sentence: msg.sentence } : {}), ...(msg.round !== undefined ? { round: msg.round } : {}) }); break;
       case 'sentence': case 'sentence-done': p.stream?._event(msg); break;
       case 'loaded': this._pending.delete(msg.id); this._release(); p.resolve(msg.info); break;
       case 'disposed': this._pending.delete(msg.id); this._release(); p.resolve(); break;
@@ -285,6 +285,14 @@ export class Model {
    * with the model's chat template. The KV cache is kept between calls, so
    * a follow-up only evaluates its new tokens; when the context is full the
    * oldest turns are dropped (the result says how many: droppedMessages).
+   * Built-in tools (docs/chat.md): a model that declares GGUF atento.tools
+   * (info.tools), asked without `tools`, calls translate and lookup, run in
+   * its worker; the result carries `toolRuns` ([{name, arguments, result}])
+   * and `messages`. `tools: false` turns them off; `toolSources:
+   * {translate, dictionary}` (paths, URLs, Blobs or bytes) say where the
+   * translation model and the dictionary come from (default: the shipped
+   * files, models/ or the atento-models-en-es package; in a browser
+   * ../models/ next to js/).
    */
   chat(messages, opts = {}) {
     const { signal, onToken, runTool, maxToolRounds, ...o } = opts;
@@ -298,7 +306,18 @@ export class Model {
       }
       return this._chatWithTools(messages, o, { signal, onToken, runTool, maxToolRounds });
     }
-    return this._stream({ type: 'chat', id: nextId++, messages, opts: o }, { signal, onToken }, () => checkChat(messages, o));
+    let sourcesError = null;
+    if (o.toolSources !== undefined) {
+      try {
+        o.toolSources = toolSourcesMessage(o.toolSources);
+      } catch (e) {
+        sourcesError = e;
+      }
+    }
+    return this._stream({ type: 'chat', id: nextId++, messages, opts: o }, { signal, onToken }, () => {
+      if (sourcesError) throw sourcesError;
+      checkChat(messages, o);
+    });
   }
 
   // Tools (docs/chat.md): with opts.tools the template shows the model the
@@ -424,6 +443,24 @@ export class Model {
     this._dead = err;
     this._worker.terminate();
   }
+}
+
+// Where the built-in tools' files come from, as the worker reads them:
+// strings (paths in Node, URLs) as they are, URL objects as their text,
+// Blobs as {blob}, bytes as {bytes}.
+function toolSourcesMessage(sources) {
+  if (!sources || typeof sources !== 'object') throw new AtentoError('E_ARG', 'chat: toolSources must be an object {translate, dictionary}');
+  const out = {};
+  for (const k of ['translate', 'dictionary']) {
+    const v = sources[k];
+    if (v === undefined || v === null) continue;
+    if (typeof v === 'string') out[k] = v;
+    else if (v instanceof URL) out[k] = v.href;
+    else if (typeof Blob !== 'undefined' && v instanceof Blob) out[k] = { blob: v };
+    else if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) out[k] = { bytes: v };
+    else throw new AtentoError('E_ARG', `chat: toolSources.${k} must be a path, a URL, a Blob or bytes`);
+  }
+  return out;
 }
 
 // ---- load ------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 
 export const MODELS_PACKAGE = 'atento-models-en-es';
-export const SHIPPED = { translate: 'translate-en-es.gguf', chat: 'tutor-en-es.gguf' };
+export const SHIPPED = { translate: 'translate-en-es.gguf', chat: 'tutor-en-es.gguf', dictionary: 'dict-en-es.tsv' };
 
 const isFile = (p) => {
   try {
@@ -51,5 +51,6 @@ export function noModelAdvice() {
 export function shippedModel(kind) {
   const name = SHIPPED[kind];
   for (const d of modelDirs()) if (isFile(join(d, name))) return join(d, name);
-  throw Object.assign(new Error(`no ${kind === 'chat' ? 'chat' : 'translation'} model given and ${name} is not installed: ${noModelAdvice()}`), { code: 'E_NOMODEL' });
+  const what = kind === 'chat' ? 'chat model' : kind === 'dictionary' ? 'dictionary' : 'translation model';
+  throw Object.assign(new Error(`no ${what} given and ${name} is not installed: ${noModelAdvice()}`), { code: 'E_NOMODEL' });
 }

@@ -15,6 +15,7 @@ import { checkGenerate, checkChat, checkTranslate, checkText, otherLanguage } fr
 import { readableBytes } from './bytes.js';
 import { detectLanguage, modelTargets, chooseDirection } from './direction.js';
 import { finetuneStream } from './finetune.js';
+import { BuiltinTools, declaredTools, MAX_TOOL_ROUNDS } from './tools.js';
 
 const utf8decoder = new TextDecoder('utf-8');
 // TextDecoder refuses views of a SharedArrayBuffer (the threaded module's memory): copy those first.
@@ -48,6 +49,7 @@ const yieldNow = (() => {
 // ---- state --------------------------------------------------------------------
 
 let rt = null;            // core.js runtime (one wasm instance)
+let runtimeAhead = null;  // its start, asked for by an `init` before the first load
 let model = null;         // core.js Model
 let modelInfo = null;
 let abortFlag = null;     // Int32Array over a SharedArrayBuffer: [id of the job to abort]
@@ -79,6 +81,12 @@ function onMessage(msg) {
       return;
     case 'init':
       if (msg.abortFlag) abortFlag = new Int32Array(msg.abortFlag);
+      // The runtime started ahead of the first load (a page that starts
+      // its worker early); the load waits for it, or starts its own if it failed.
+      if (msg.start && !rt && !runtimeAhead) {
+        runtimeAhead = initAtento(msg.wasm ?? undefined, { threads: msg.threads ?? 1, threadedWasm: msg.threadedWasm ?? undefined });
+        runtimeAhead.catch(() => {});
+      }
       return;
     case 'load': case 'generate': case 'chat': case 'translate': case 'detect': case 'tokenize': case 'reset': case 'dispose': case 'finetune': case 'selftest':
       if (disposed) {
@@ -104,6 +112,9 @@ async function pump() {
     const job = queue.shift();
     running = job;
     try {
+      // a trap whose E_ABORT a handler reported itself: the model is loaded
+      // again before the next job
+      if (trappedFile && job.type !== 'dispose') await reloadAfterTrap('');
       if (aborted.has(job.id) && job.type !== 'dispose') {
         post({ type: 'done', id: job.id, reason: 'abort', text: '', tokens: [] });
       } else {
@@ -148,6 +159,7 @@ async function reloadAfterTrap(message) {
   const bytes = trappedFile;
   trappedFile = null;
   chatSession = null; // its cache lived in the discarded memory
+  builtinTools = null; // so did the tools' dictionary and translation model (loaded again on use)
   model = null;
   const what = message.replace(/: load the model again$/, '');
   try {
@@ -389,6 +401,7 @@ const handlers = {
     const opening = openSource(job);
     opening.catch(() => {});
     try {
+      if (!rt && runtimeAhead) rt = await runtimeAhead.catch(() => null);
       if (!rt) rt = await initAtento(job.wasm ?? undefined, { threads: job.threads ?? 1, threadedWasm: job.threadedWasm ?? undefined });
     } catch (e) {
       opening.then((s) => s.close?.(), () => {});
@@ -428,6 +441,9 @@ const handlers = {
       // The languages a translation model translates into (its >>xx<< tags;
       // [] for one direction only, null when they cannot be listed).
       targets: kind === 'translate' ? modelTargets(m) : null,
+      // The tools a chat model was trained to call (GGUF atento.tools): run
+      // by the worker when a chat request gives no tools (docs/chat.md).
+      tools: kind === 'chat' ? declaredTools(m) : null,
       // With source.storeTo: the bytes written to that file (storing()).
       ...(src.stored ? { stored: { bytes: src.stored.error ? 0 : src.stored.bytes, ...(src.stored.error ? { error: src.stored.error } : {}) } } : {}),
       info,
@@ -503,37 +519,16 @@ const handlers = {
   async chat(job) {
     const m = needModel();
     if (modelInfo.kind !== 'chat') fail('E_KIND', `this model (${m.arch}) translates; load a chat model to chat`);
-    const opts = job.opts || {};
+    let opts = job.opts || {};
     checkChat(job.messages, opts);
     const messages = checkMessages(job.messages);
-    if (!chatSession || (opts.nCtx && chatSession.nCtx !== opts.nCtx)) {
-      chatSession?.free();
-      chatSession = null;
-      chatSession = m.newSession(opts.nCtx ?? 0);
+    // tools: false turns the model's built-in tools off; no tools given: the model's own (if any) run here.
+    if (opts.tools === false) opts = { ...opts, tools: undefined };
+    else if (opts.tools === undefined && modelInfo.tools) {
+      await chatWithBuiltinTools(job, messages, opts);
+      return;
     }
-    const nCtx = chatSession.nCtx;
-    const maxTokens = clampInt(opts.maxTokens ?? 256, 1, nCtx - 1);
-    // Room kept for the reply when old turns must be dropped: maxTokens, but
-    // never more than half the context (the reply may still use all the
-    // room that is left).
-    const reserve = Math.min(maxTokens, Math.floor(nCtx / 2));
-    const t0 = now();
-    const before = chatSession.nPast;
-    let r;
-    try {
-      r = chatSession.chatPrefill(messages, reserve, chatVars(opts));
-    } catch (e) {
-      // The cache state is unknown after a failure: start afresh next time.
-      chatSession.free();
-      chatSession = null;
-      throw e;
-    }
-    const reused = chatSession.nPast - r.evaluated;
-    await decode(job, chatSession, [], { ...opts, maxTokens: Math.min(maxTokens, nCtx - chatSession.nPast) }, {
-      droppedMessages: r.dropped, reusedTokens: reused, cachedBefore: before,
-      // with tools, the reply's calls (docs/chat.md: tool calls)
-      ...(opts.tools ? { finish: (text) => toolCallsOf(text) } : {}),
-    }, t0, r.evaluated);
+    post({ toolRuns: [], ...(await chatRound(job, messages, opts, chatVars(opts), opts.tools ? toolCallsOf : null)) });
   },
 
   async translate(job) {
@@ -572,6 +567,120 @@ const handlers = {
     setTimeout(() => { if (isBrowserWorker) self.close(); else process.exit(0); }, 0);
   },
 };
+
+// One reply to `messages`, from the kept KV cache (only the new tokens are
+// evaluated). Returns the `done` message (not posted). finish(text): more
+// members of the result (the tool calls); onPiece(msg): instead of posting
+// each token message.
+async function chatRound(job, messages, opts, vars, finish = null, onPiece = null) {
+  const m = needModel();
+  if (!chatSession || (opts.nCtx && chatSession.nCtx !== opts.nCtx)) {
+    chatSession?.free();
+    chatSession = null;
+    chatSession = m.newSession(opts.nCtx ?? 0);
+  }
+  const nCtx = chatSession.nCtx;
+  const maxTokens = clampInt(opts.maxTokens ?? 256, 1, nCtx - 1);
+  // Room kept for the reply when old turns must be dropped: maxTokens, but
+  // never more than half the context (the reply may still use all the
+  // room that is left).
+  const reserve = Math.min(maxTokens, Math.floor(nCtx / 2));
+  const t0 = now();
+  const before = chatSession.nPast;
+  let r;
+  try {
+    r = chatSession.chatPrefill(messages, reserve, vars);
+  } catch (e) {
+    // The cache state is unknown after a failure: start afresh next time.
+    chatSession.free();
+    chatSession = null;
+    throw e;
+  }
+  const reused = chatSession.nPast - r.evaluated;
+  return decode(job, chatSession, [], { ...opts, maxTokens: Math.min(maxTokens, nCtx - chatSession.nPast) }, {
+    droppedMessages: r.dropped, reusedTokens: reused, cachedBefore: before,
+    // with tools, the reply's calls (docs/chat.md: tool calls)
+    ...(finish ? { finish } : {}),
+    hold: true,
+    ...(onPiece ? { onPiece } : {}),
+  }, t0, r.evaluated);
+}
+
+// ---- built-in tools (docs/chat.md, "Built-in tools") ----------------------------
+//
+// A chat model that declares GGUF atento.tools, asked without tools, is shown
+// its tools; each call it makes is run here (js/tools.js: the translation
+// model and the dictionary, loaded on first use into this worker's runtime),
+// the results go back as `tool` messages and the model continues, at most
+// MAX_TOOL_ROUNDS times. The `done` message is the last reply's, plus
+// `messages` (the conversation with the tool turns) and `toolRuns`
+// ([{name, arguments, result}]). Token messages carry `round`; a reply that
+// is a tool call is not streamed (the caller sees only the answer's text).
+
+let builtinTools = null;
+let toolSourcesNow = {}; // the running job's opts.toolSources
+
+async function defaultToolSource(kind) {
+  if (!isBrowserWorker && typeof process !== 'undefined' && process.versions?.node) {
+    const { shippedModel } = await import('./models.js');
+    return { path: shippedModel(kind) };
+  }
+  const file = kind === 'translate' ? 'translate-en-es.gguf' : 'dict-en-es.tsv';
+  return { url: new URL(`../models/${file}`, import.meta.url).href };
+}
+
+function toolSource(kind) {
+  return async () => {
+    const s = toolSourcesNow?.[kind];
+    if (s && typeof s === 'object') return s;
+    if (typeof s === 'string') return /^[a-z][a-z0-9+.-]*:/i.test(s) && !s.startsWith('file:') ? { url: s } : { path: s.startsWith('file:') ? new URL(s).pathname : s };
+    return defaultToolSource(kind);
+  };
+}
+
+// Holds a reply's first pieces until it is clear whether it is a tool call
+// (then none of it is shown) or text (then all of it is).
+function pieceGate(round) {
+  let held = [];
+  let mode = 'undecided'; // 'text' | 'call'
+  const flush = () => { for (const x of held) post(x); held = []; };
+  return {
+    onPiece(msg) {
+      msg.round = round;
+      if (mode === 'text') { post(msg); return; }
+      if (mode === 'call') return;
+      held.push(msg);
+      const text = held.map((x) => x.text).join('').trimStart();
+      if (text.startsWith('<tool_call>')) { mode = 'call'; held = []; } else if (!'<tool_call>'.startsWith(text)) { mode = 'text'; flush(); }
+    },
+    end() { if (mode === 'undecided') flush(); },
+  };
+}
+
+async function chatWithBuiltinTools(job, messages, opts) {
+  builtinTools ??= new BuiltinTools(rt, { translate: toolSource('translate'), dictionary: toolSource('dictionary') });
+  toolSourcesNow = opts.toolSources || {};
+  const vars = { ...(chatVars(opts) || {}), tools: modelInfo.tools };
+  const msgs = messages.slice();
+  const toolRuns = [];
+  for (let round = 0; ; round++) {
+    const gate = pieceGate(round);
+    const r = await chatRound(job, msgs, opts, vars, toolCallsOf, gate.onPiece);
+    gate.end();
+    const calls = r.toolCalls || [];
+    if (r.reason === 'abort' || (!calls.length && !r.toolCallError) || round >= MAX_TOOL_ROUNDS) {
+      post({ ...r, messages: msgs, toolRuns, rounds: round + 1 });
+      return;
+    }
+    msgs.push({ role: 'assistant', content: r.text });
+    if (r.toolCallError) msgs.push({ role: 'tool', content: `error: the tool call could not be read: ${r.toolCallError}` });
+    for (const call of calls) {
+      const result = await builtinTools.run(call);
+      toolRuns.push({ name: call.name, arguments: call.arguments, result });
+      msgs.push({ role: 'tool', content: result });
+    }
+  }
+}
 
 function clampInt(v, lo, hi) {
   v = Math.trunc(Number(v));
@@ -637,13 +746,16 @@ function topProbs(m, session, n) {
 // Evaluate `fresh` (in chunks, so that an abort is seen during a long
 // prefill), then stream tokens until the end, the token limit or an abort.
 async function decode(job, session, fresh, opts, extraIn = {}, t0 = now(), promptTokens = fresh.length) {
-  const { finish, ...extra } = extraIn; // finish(text): more members of the result
+  // finish(text): more members of the result; hold: return the `done`
+  // message instead of posting it; onPiece(msg): instead of posting tokens
+  const { finish, hold, onPiece, ...extra } = extraIn;
   const m = model;
   const CHUNK = 64;
   for (let i = 0; i < fresh.length; i += CHUNK) {
     if (isAborted(job)) {
-      post({ type: 'done', id: job.id, reason: 'abort', text: '', tokens: [], stats: { promptTokens, genTokens: 0 }, ...extra });
-      return;
+      const done = { type: 'done', id: job.id, reason: 'abort', text: '', tokens: [], stats: { promptTokens, genTokens: 0 }, ...extra };
+      if (!hold) post(done);
+      return done;
     }
     session.eval(fresh.slice(i, i + CHUNK));
     if (fresh.length > CHUNK) await yieldNow();
@@ -669,7 +781,7 @@ async function decode(job, session, fresh, opts, extraIn = {}, t0 = now(), promp
       text += piece;
       const msg = { type: 'token', id: job.id, token, text: piece, index: tokens.length - 1 };
       if (top && token >= 0) msg.top = top;
-      post(msg);
+      (onPiece || post)(msg);
       await yieldNow();
     }
   } finally {
@@ -678,7 +790,7 @@ async function decode(job, session, fresh, opts, extraIn = {}, t0 = now(), promp
   }
   const t2 = now();
   const decodeMs = t2 - t1;
-  post({
+  const done = {
     type: 'done', id: job.id, reason, text, tokens,
     stats: {
       promptTokens,
@@ -691,7 +803,9 @@ async function decode(job, session, fresh, opts, extraIn = {}, t0 = now(), promp
     },
     ...extra,
     ...(finish && reason !== 'abort' ? finish(text) : {}),
-  });
+  };
+  if (!hold) post(done);
+  return done;
 }
 
 function samplerOptions(o) {

@@ -231,6 +231,7 @@ ATN_API void atn_model_free(atn_model *m) {
     if (m->gguf) atn_gguf_close(m->gguf);
     free(m->info_json);
     free(m->chat_template);
+    free(m->tools_json);
     free(m->warnings);
     if (m->owns_data) free(m->data);
     free(m);
@@ -328,6 +329,13 @@ ATN_API atn_model *atn_model_load_flags(void *data, size_t size, int take_owners
         memcpy(m->chat_template, ct, ctlen);
         m->chat_template[ctlen] = 0;
     }
+    /* The tools a model was trained to call (docs/chat.md: built-in tools). */
+    if (atn_gguf_get_str(m->gguf, "atento.tools", &ct, &ctlen) == 0) {
+        m->tools_json = malloc(atn_add_size(ctlen, 1));
+        if (!m->tools_json) { atn_error("load: out of memory"); goto fail; }
+        memcpy(m->tools_json, ct, ctlen);
+        m->tools_json[ctlen] = 0;
+    }
     m->info_json = build_info_json(m);
     if (!m->info_json) { atn_error("load: out of memory"); goto fail; }
     return m;
@@ -342,6 +350,7 @@ ATN_API const char *atn_model_warnings(const atn_model *m) { return m ? m->warni
 ATN_API int atn_model_n_vocab(const atn_model *m) { return m ? m->n_vocab : atn_error("no model"); }
 ATN_API int atn_model_n_ctx_train(const atn_model *m) { return m ? m->n_ctx_train : atn_error("no model"); }
 ATN_API const char *atn_model_chat_template(const atn_model *m) { return m ? m->chat_template : NULL; }
+ATN_API const char *atn_model_tools_json(const atn_model *m) { return m ? m->tools_json : NULL; }
 
 /* ---- tokenizer ---------------------------------------------------------- */
 

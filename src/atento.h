@@ -66,6 +66,10 @@ ATN_API int atn_model_n_vocab(const atn_model *m);
 ATN_API int atn_model_n_ctx_train(const atn_model *m);
 /* The GGUF `tokenizer.chat_template`, or NULL. */
 ATN_API const char *atn_model_chat_template(const atn_model *m);
+/* The GGUF `atento.tools` string: the JSON array of tool definitions the
+ * model was trained to call (docs/chat.md: built-in tools), or NULL. Not
+ * validated here; callers parse it. */
+ATN_API const char *atn_model_tools_json(const atn_model *m);
 
 /* ---- tokenizer --------------------------------------------------------- */
 
@@ -271,6 +275,25 @@ ATN_API int atn_split_sentences(const char *text, size_t len, int32_t *spans, in
  * when the text has no letters. confidence (may be NULL): the winner's
  * probability, 0.5..1, from the log-odds (how sure, not a calibrated chance). */
 ATN_API const char *atn_detect_language(const char *text, size_t len, float *confidence);
+
+/* ---- dictionary (src/dictionary.c, the built-in `lookup` tool) --------- */
+
+/* The bilingual dictionary models/dict-en-es.tsv (format in src/dictionary.c,
+ * built by models/tools/make_dict.py). Loading copies the bytes and checks
+ * every line; a damaged file gives NULL and a one-line reason. */
+typedef struct atn_dict atn_dict;
+ATN_API atn_dict *atn_dict_load(const void *data, size_t size);
+ATN_API void atn_dict_free(atn_dict *d);
+/* Entries of a language ("en" or "es"), or < 0. */
+ATN_API int atn_dict_size(const atn_dict *d, const char *lang);
+/* The `lookup` tool's result for len bytes of UTF-8 `word` in language
+ * `from`: at most five translations, most common first, joined by ", ", or
+ * exactly "(no entry)". The word is trimmed of spaces, punctuation and quotes,
+ * lowercased, tried with and without one leading article ("to", "the", "el",
+ * "las", ...), then accent-insensitively, then as a simple plural's singular.
+ * Returns the result's byte count (nothing past cap is written; NUL-terminated
+ * when it fits), or < 0 (bad `from`, invalid UTF-8, over 1024 bytes). */
+ATN_API int atn_dict_lookup(const atn_dict *d, const char *word, size_t len, const char *from, char *out, int cap);
 
 /* ---- threads (src/threads.c, docs/threads.md) -------------------------- */
 

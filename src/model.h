@@ -43,6 +43,7 @@ struct atn_model {
     int n_ctx_train;
     char *info_json;
     char *chat_template;     /* NUL-terminated copy, or NULL */
+    char *tools_json;        /* GGUF atento.tools (the built-in tools it calls), copy, or NULL */
     char arch_name[32];      /* general.architecture ("llama", "qwen2", ...) */
     char *warnings;          /* load-time warnings, '\n'-separated, or NULL */
     char not_runnable[160];  /* tokenizer-only model: why it cannot run ("" if it can) */

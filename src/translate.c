@@ -14,8 +14,9 @@
  *     one can still beat them (or at the length limit, where the live ones
  *     count as finished).
  * Several sentences of a text are decoded together ("lanes", up to 8, as
- * the cache budget allows): each has its own source and cache slots, and one
- * decoder pass per step serves all of them. Results come out in text order.
+ * the cache budget allows): each has its own source and cache slots, the
+ * sentences admitted at once share one encoder pass, and one decoder pass
+ * per step serves all of them. Results come out in text order.
  * Beam 1 of the beam search is exactly greedy (an EOS outranking every
  * continuation ends it), which the tests check.
  */
@@ -27,6 +28,7 @@
 #include "atento.h"
 #include "checked.h"
 #include "error.h"
+#include "kernels.h"
 #include "model.h"
 #include "models/marian.h"
 #include "quant.h"
@@ -80,7 +82,7 @@ struct atn_translator {
     /* the piece released by the last step */
     char *piece;
     size_t piece_len, piece_cap;
-    float *lsm;              /* one row of log-softmax */
+    float *lsm;              /* one row of the vocabulary (scratch of log_sum_exp) */
     /* lanes: sentences decoded together (greedy: one row each; beam: B rows each) */
     lane lanes[MAX_LANES];
     int n_lanes, admitted, head_started;
@@ -342,17 +344,30 @@ static int tgt_room(atn_translator *t, int n) {
     return 0;
 }
 
-/* log-softmax of logits into t->lsm; the decoder start / pad token is never produced. */
-static void log_softmax(atn_translator *t, const float *logits) {
-    int V = t->m->n_vocab;
-    float mx = -INFINITY;
-    for (int i = 0; i < V; i++) mx = logits[i] > mx ? logits[i] : mx;
-    double sum = 0;
-    for (int i = 0; i < V; i++) sum += exp((double)(logits[i] - mx));
-    float lse = mx + (float)log(sum);
-    for (int i = 0; i < V; i++) t->lsm[i] = logits[i] - lse;
-    t->lsm[t->info.start] = -INFINITY;
-    if (t->info.pad >= 0) t->lsm[t->info.pad] = -INFINITY;
+/* log(sum_i exp(logits[i])) over the whole vocabulary, so that a token's
+ * log-probability is logits[i] minus it. Through the SIMD softmax (into
+ * t->lsm as scratch): the largest logit's probability is 1 / sum. It runs
+ * once per decoded row over the whole vocabulary, where a libm exp per logit
+ * took 2-3 % of a translation. */
+static float log_sum_exp(atn_translator *t, const float *logits) {
+    int V = t->m->n_vocab, top = 0;
+    for (int i = 1; i < V; i++) top = logits[i] > logits[top] ? i : top;
+    memcpy(t->lsm, logits, (size_t)V * sizeof(float));
+    atn_softmax_f32(t->lsm, V, 1.0f);
+    return logits[top] - logf(t->lsm[top]);
+}
+
+/* The most likely token the decoder may produce (never the decoder start /
+ * pad token); the first of equals. */
+static int best_token(const atn_translator *t, const float *logits) {
+    int V = t->m->n_vocab, best = -1;
+    float bv = -INFINITY;
+    for (int i = 0; i < V; i++)
+        if ((logits[i] > bv || best < 0) && i != t->info.start && i != t->info.pad) {
+            bv = logits[i];
+            best = i;
+        }
+    return best;
 }
 
 /* The decoded text of the target so far (special tokens skipped). */
@@ -484,20 +499,22 @@ static void bs_update(atn_translator *t, bstate *bs, const float *logits) {
     float nscore[MAX_BEAM];
     int nc = 0;
     for (int b = 0; b < bs->n_live; b++) {
-        log_softmax(t, logits + (size_t)b * (size_t)V);
+        const float *lg = logits + (size_t)b * (size_t)V;
+        float lse = log_sum_exp(t, lg);
         int k = 2 * B, top = 0;
         int idx[2 * MAX_BEAM];
         for (int i = 0; i < V; i++) {
-            float v = t->lsm[i];
-            if (top < k || v > t->lsm[idx[top - 1]]) {
+            float v = lg[i];
+            if ((top < k || v > lg[idx[top - 1]]) && i != t->info.start && i != t->info.pad) {
                 int j = top < k ? top++ : k - 1;
-                while (j > 0 && t->lsm[idx[j - 1]] < v) { idx[j] = idx[j - 1]; j--; }
+                while (j > 0 && lg[idx[j - 1]] < v) { idx[j] = idx[j - 1]; j--; }
                 idx[j] = i;
             }
         }
         for (int j = 0; j < top; j++) {
-            if (t->lsm[idx[j]] == -INFINITY) continue;
-            c[nc].score = bs->score[b] + t->lsm[idx[j]];
+            float lp = lg[idx[j]] - lse;
+            if (lp == -INFINITY) continue;
+            c[nc].score = bs->score[b] + lp;
             c[nc].parent = b;
             c[nc].tok = idx[j];
             nc++;
@@ -601,12 +618,10 @@ int atn_translate_ids_for_test(atn_translator *t, const int32_t *src, int n) {
         int32_t last = t->n_tgt ? t->tgt[t->n_tgt - 1] : t->info.start;
         int slot = 0, pos = t->n_tgt;
         if (atn_marian_decode(t->s, &last, &slot, &pos, 1)) return -1;
-        log_softmax(t, t->s->logits);
-        int best = 0;
-        for (int i = 1; i < t->m->n_vocab; i++) if (t->lsm[i] > t->lsm[best]) best = i;
+        int best = best_token(t, t->s->logits);
         if (tgt_room(t, t->n_tgt + 1)) return -1;
         t->tgt[t->n_tgt++] = best;
-        t->logprob += t->lsm[best];
+        t->logprob += t->s->logits[best] - log_sum_exp(t, t->s->logits);
         if (best == t->info.eos || t->n_tgt >= t->max_len) return record_attention(t, 0, 0);
     }
 }
@@ -630,15 +645,13 @@ static lane *lane_of(atn_translator *t, int span) {
     return NULL;
 }
 
-/* Start sentence `span` in a free lane: tokenize, encode into its source slot. */
+/* Start the next sentence in free lane L: tokenize it (encoded by admit_free). */
 static int admit(atn_translator *t, lane *L) {
-    int i = (int)(L - t->lanes);
     size_t a = (size_t)t->spans[2 * t->admitted], b = (size_t)t->spans[2 * t->admitted + 1];
     if (encode_source(t, t->text + a, b - a)) return -1;
     if (grow_ids(&L->src, &L->src_cap, t->n_src)) return -1;
     memcpy(L->src, t->src, (size_t)t->n_src * sizeof(int32_t));
     L->n_src = t->n_src;
-    if (atn_marian_encode(t->s, i, L->src, L->n_src)) return -1;
     L->max_len = 2 * L->n_src + 10;
     if (L->max_len > t->s->n_ctx) L->max_len = t->s->n_ctx;
     L->n_tgt = 0;
@@ -650,6 +663,23 @@ static int admit(atn_translator *t, lane *L) {
     }
     L->span = t->admitted++;
     return 0;
+}
+
+/* Fill every free lane with the next sentences (at most a lane-full ahead of
+ * the head) and encode their sources together: one pass over the encoder's
+ * weights for all of them, each into its lane's source slot. */
+static int admit_free(atn_translator *t) {
+    int slots[MAX_LANES], ns[MAX_LANES], k = 0;
+    const int32_t *srcs[MAX_LANES];
+    for (int i = 0; i < t->n_lanes && t->admitted < t->n_spans && t->admitted < t->cur + t->n_lanes; i++) {
+        lane *L = &t->lanes[i];
+        if (L->span >= 0) continue;
+        if (admit(t, L)) return -1;
+        slots[k] = i;
+        srcs[k] = L->src;
+        ns[k++] = L->n_src;
+    }
+    return k ? atn_marian_encode_batch(t->s, slots, srcs, ns, k) : 0;
 }
 
 /* One decoder pass over every unfinished lane; each gets its argmax token. */
@@ -668,12 +698,11 @@ static int lanes_step(atn_translator *t) {
     if (atn_marian_decode_src(t->s, tok, slot, pos, src, n)) return -1;
     for (int r = 0; r < n; r++) {
         lane *L = &t->lanes[slot[r]];
-        log_softmax(t, t->s->logits + (size_t)r * (size_t)t->m->n_vocab);
-        int best = 0;
-        for (int v = 1; v < t->m->n_vocab; v++) if (t->lsm[v] > t->lsm[best]) best = v;
+        const float *lg = t->s->logits + (size_t)r * (size_t)t->m->n_vocab;
+        int best = best_token(t, lg);
         if (grow_ids(&L->tgt, &L->tgt_cap, L->n_tgt + 1)) return -1;
         L->tgt[L->n_tgt++] = best;
-        L->logprob += t->lsm[best];
+        L->logprob += lg[best] - log_sum_exp(t, lg);
         if (best == t->info.eos || L->n_tgt >= L->max_len) L->finished = 1;
     }
     return 0;
@@ -715,8 +744,7 @@ static int greedy_next(atn_translator *t) {
             t->head_started = 0;
             return 2;
         }
-        for (int i = 0; i < t->n_lanes && t->admitted < t->n_spans && t->admitted < t->cur + t->n_lanes; i++)
-            if (t->lanes[i].span < 0 && admit(t, &t->lanes[i])) return -1;
+        if (admit_free(t)) return -1;
         h = lane_of(t, t->cur);
         if (!h) return atn_error("translate: internal: no lane for sentence %d", t->cur);
         if (lanes_step(t)) return -1;
@@ -776,8 +804,7 @@ static int beam_next(atn_translator *t) {
             t->head_started = 0;
             return 2;
         }
-        for (int i = 0; i < t->n_lanes && t->admitted < t->n_spans && t->admitted < t->cur + t->n_lanes; i++)
-            if (t->lanes[i].span < 0 && admit(t, &t->lanes[i])) return -1;
+        if (admit_free(t)) return -1;
         if (!lane_of(t, t->cur)) return atn_error("translate: internal: no lane for sentence %d", t->cur);
         if (beam_lanes_step(t)) return -1;
     }

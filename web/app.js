@@ -269,6 +269,7 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
   showInUse();
   refreshModelLists();
   if (kind === 'chat' && old) resetChatView();
+  if (kind === 'chat' && m.info.tools) whenIdle().then(() => toolSources()).catch(() => {});
   if (kind === 'translate') {
     detectSoon();
     // The first translation of a fresh worker pays for the code's first run
@@ -294,6 +295,36 @@ function whenIdle() {
     };
     setTimeout(check, 200);
   });
+}
+
+// The tutor's built-in tools (docs/chat.md, "Built-in tools"): a chat model
+// that declares them (info.tools) runs translate and lookup in its worker.
+// The dictionary is downloaded with it and kept (storage.js); it and the
+// translation model are handed to the worker from storage when kept there,
+// else as their URLs.
+let toolFiles = null;
+async function keptOrDownloaded(url, name) {
+  const e = store.find(url);
+  const kept = e ? await store.blobOf(e) : null;
+  if (kept || !store.canStore()) return kept || url;
+  try {
+    const d = await store.download(url, name, url);
+    await new Response(d.stream).arrayBuffer(); // the loader's branch of the download, unused here
+    return (await store.blobOf(await d.stored)) || url;
+  } catch {
+    return url;
+  }
+}
+function toolSources() {
+  toolFiles ??= (async () => {
+    await shippedReady;
+    const mt = shipped.find((x) => x.kind === 'translate')?.url;
+    const e = mt ? store.find(mt) : null;
+    const translate = (e ? await store.blobOf(e) : null) || mt;
+    const dictionary = await keptOrDownloaded(new URL('../models/dict-en-es.tsv', new URL('models.json', location.href)).href, 'dict-en-es.tsv');
+    return translate ? { translate, dictionary } : { dictionary };
+  })();
+  return toolFiles;
 }
 
 function setStatus(kind, text) {
@@ -692,7 +723,9 @@ async function sendChat() {
   let reply = '';
   let n = 0;
   let tFirst = 0;
+  const sources = slot.info.tools ? await toolSources().catch(() => null) : null;
   const stream = slot.model.chat(messages, {
+    ...(sources ? { toolSources: sources } : {}),
     temperature: Number($('temperature').value),
     topP: Number($('topp').value),
     maxTokens: Math.max(1, Number($('maxtokens').value) || 256),

@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { shippedModel, noModelAdvice } from '../models.js';
 import readline from 'node:readline';
 import { UsageError, loadModelFile, samplerFlags, pretokenizerFlag, out } from './_common.js';
+import { BuiltinTools, declaredTools, MAX_TOOL_ROUNDS } from '../tools.js';
 
 export const summary = 'chat with a model in the terminal (streamed), or answer a JSON conversation (--json)';
 
@@ -38,6 +39,7 @@ export const flags = {
   json: { type: 'bool', help: 'read conversations as JSON on stdin, print one JSON answer each' },
   verbose: { type: 'bool', help: 'print token counts and speed of each turn on stderr' },
   ...pretokenizerFlag,
+  'no-tools': { type: 'bool', help: 'do not run the model\'s built-in tools (translate, lookup)' },
 };
 
 export const examples = [
@@ -329,23 +331,80 @@ export async function run(o) {
   const convs = o.json ? parseConversations(await readStdin()) : null;
   const path = o.model ?? defaultChatModel();
   const { rt, model, loadMs } = await loadModelFile(path, { allowUnknownPretokenizer: o.allowUnknownPretokenizer });
+  let tools = null;
   try {
     if (model.arch === 'marian') throw failure(`${path} is a translation model (marian): use atento translate`);
     const session = model.newSession(o.ctx || 0);
-    const ctx = { rt, model, session };
+    // The model's built-in tools (docs/chat.md), run with the shipped
+    // translation model and dictionary, loaded on first use.
+    const builtin = o.noTools ? null : declaredTools(model);
+    if (builtin) {
+      tools = new BuiltinTools(rt, {
+        translate: () => ({ path: shippedModel('translate') }),
+        dictionary: () => ({ path: shippedModel('dictionary') }),
+      });
+    }
+    const ctx = { rt, model, session, builtin, tools };
     if (convs) return await runJson(ctx, convs, o, loadMs);
     return await runInteractive(ctx, o, path);
   } finally {
+    tools?.free();
     model.free();
+  }
+}
+
+/**
+ * One answer with the built-in tools: reply, run the calls it makes, append
+ * the reply and the results as 'assistant' and 'tool' messages, reply again,
+ * until a reply makes no call or MAX_TOOL_ROUNDS rounds ran (as the worker and
+ * src/cli/chat.c do). Streams only replies that are not tool calls. Returns
+ * the last reply's chatTurn result plus toolRuns.
+ */
+async function toolsTurn(ctx, messages, p, { onText, vars = null, ...rest } = {}) {
+  const msgs = messages.slice();
+  const toolRuns = [];
+  const v = { ...(vars || {}), tools: ctx.builtin };
+  for (let round = 0; ; round++) {
+    let held = '', mode = 'undecided';
+    const gated = onText ? async (text) => {
+      if (mode === 'text') return onText(text);
+      if (mode === 'call') return undefined;
+      held += text;
+      const t = held.replace(/^[ \t\n\r\v\f]+/, '');
+      if (t.startsWith('<tool_call>')) { mode = 'call'; held = ''; } else if (!'<tool_call>'.startsWith(t)) { mode = 'text'; const h = held; held = ''; return onText(h); }
+      return undefined;
+    } : undefined;
+    const r = await chatTurn(ctx, msgs, p, { ...rest, vars: v, onText: gated });
+    if (onText && mode === 'undecided' && held) await onText(held);
+    if (r.reason === 'interrupted' || round >= MAX_TOOL_ROUNDS) return { ...r, toolRuns };
+    let calls;
+    let error = null;
+    try {
+      calls = ctx.rt.parseToolCalls(r.content).toolCalls;
+    } catch (e) {
+      calls = [];
+      error = e.message;
+    }
+    if (!calls.length && error === null) return { ...r, toolRuns };
+    msgs.push({ role: 'assistant', content: r.content });
+    if (error !== null) msgs.push({ role: 'tool', content: `error: the tool call could not be read: ${error}` });
+    for (const call of calls) {
+      const result = await ctx.tools.run(call);
+      toolRuns.push({ name: call.name, arguments: call.arguments, result });
+      msgs.push({ role: 'tool', content: result });
+    }
   }
 }
 
 async function runJson(ctx, convs, o, loadMs) {
   for (let k = 0; k < convs.length; k++) {
     const { messages, params: jp, vars, tools } = convs[k];
-    const r = await chatTurn(ctx, messages, params(o, jp), { vars });
+    // no "tools" given: the model's own built-in tools, unless --no-tools
+    const builtin = !tools && ctx.builtin;
+    const r = builtin ? await toolsTurn(ctx, messages, params(o, jp), { vars }) : await chatTurn(ctx, messages, params(o, jp), { vars });
     const res = {
       message: { role: 'assistant', content: r.content },
+      ...(builtin ? { tool_runs: r.toolRuns } : {}),
       tokens: r.tokens,
       prompt_tokens: r.promptTokens,
       reused_tokens: r.reused,
@@ -464,7 +523,8 @@ async function runInteractive(ctx, o, path) {
       interrupted = false;
       let r;
       try {
-        r = await chatTurn(ctx, messages, p, { onText: out, shouldStop: () => interrupted, yieldEvery: 1 });
+        const turn = ctx.builtin ? toolsTurn : chatTurn;
+        r = await turn(ctx, messages, p, { onText: out, shouldStop: () => interrupted, yieldEvery: 1 });
       } catch (e) {
         generating = false;
         messages.pop();
@@ -483,6 +543,7 @@ async function runInteractive(ctx, o, path) {
           `${messages[0]?.role === 'system' ? ' (the system prompt is kept)' : ''}`);
       }
       messages.push({ role: 'assistant', content: r.content });
+      if (r.toolRuns?.length) note(`used: ${[...new Set(r.toolRuns.map((x) => x.name))].join(', ')}`);
       if (r.reason === 'interrupted') note('reply stopped');
       else if (r.reason === 'length') note(`reply cut at ${r.tokens.length} tokens`);
       if (o.verbose) {

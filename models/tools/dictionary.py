@@ -21,6 +21,7 @@ import sys
 
 NO_ENTRY = "(no entry)"
 MAX_TRANSLATIONS = 5
+MAX_QUERY_BYTES = 1024
 DEFAULT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "dict-en-es.tsv")
 
 # Characters stripped from both ends of a query: ASCII punctuation and the
@@ -110,6 +111,8 @@ class Dictionary:
     def lookup(self, word, frm):
         if frm not in ("en", "es"):
             raise ValueError("lookup: 'from' must be \"en\" or \"es\"")
+        if len(word.encode("utf-8")) > MAX_QUERY_BYTES:
+            raise ValueError("lookup: the word is longer than %d bytes" % MAX_QUERY_BYTES)
         table, folded = self.entries[frm], self.folded[frm]
         cands = candidates(word, frm)
         for c in cands:

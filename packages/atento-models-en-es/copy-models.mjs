@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 const from = new URL('../../models/', import.meta.url);
 const to = new URL('./', import.meta.url);
-for (const f of ['translate-en-es.gguf', 'tutor-en-es.gguf', 'translate-en-es.md', 'tutor-en-es.md']) {
+for (const f of ['translate-en-es.gguf', 'tutor-en-es.gguf', 'translate-en-es.md', 'tutor-en-es.md', 'dict-en-es.tsv', 'dict-en-es.md']) {
   const src = fileURLToPath(new URL(f, from));
   if (!existsSync(src)) {
     console.error(`copy-models: ${src} is missing`);

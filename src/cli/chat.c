@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "atento.h"
+#include "chat_tools.h"
 #include "options.h"
 
 int atn_cli_chat(int argc, char **argv);
@@ -192,7 +193,7 @@ static void params_init(params *p) {
 
 typedef struct {
     const char *model, *system;
-    int ctx, json, verbose, load_flags;
+    int ctx, json, verbose, load_flags, no_tools;
     params p;
 } options;
 
@@ -218,6 +219,7 @@ static const char *HELP =
     "  --verbose             print token counts and speed of each turn on stderr\n"
     "  --allow-unknown-pretokenizer  a vocabulary whose tokenizer.ggml.pre atento does not know uses GPT-2's\n"
     "                        rules (a warning says so on every run)\n"
+    "  --no-tools            do not run the model's built-in tools (translate, lookup)\n"
     "\n"
     "Interactive: Ctrl-C stops a reply; Ctrl-D or Ctrl-C at the prompt exits; /reset starts over.\n";
 
@@ -254,7 +256,7 @@ static int parse_args(int argc, char **argv, options *o) {
         name[nl] = 0;
         static const char *const names[] = {"model", "system", "max-tokens", "temperature", "top-k", "top-p", "min-p",
                                             "repeat-penalty", "repeat-last-n", "seed", "stop", "ctx", "json", "verbose",
-                                            "allow-unknown-pretokenizer"};
+                                            "allow-unknown-pretokenizer", "no-tools"};
         int k = -1;
         for (int j = 0; j < (int)(sizeof names / sizeof *names); j++)
             if (!strcmp(name, names[j])) k = j;
@@ -273,7 +275,8 @@ static int parse_args(int argc, char **argv, options *o) {
             }
             if (k == 12) o->json = v;
             else if (k == 13) o->verbose = v;
-            else o->load_flags = v ? ATN_LOAD_ANY_PRETOKENIZER : 0;
+            else if (k == 14) o->load_flags = v ? ATN_LOAD_ANY_PRETOKENIZER : 0;
+            else o->no_tools = v;
             seen |= 1u << k;
             continue;
         }
@@ -983,8 +986,39 @@ static int ends_turn_with_error(turn_result *t, const char *what) {
     return -1;
 }
 
+/* Streamed text of a reply that may be a tool call: held until it is clear
+ * whether the reply starts with <tool_call> (then none of it is shown) or
+ * not (then all of it is), as the worker and the JS CLI do. */
+typedef struct {
+    buf held;
+    int mode; /* 0 undecided, 1 text, 2 a call */
+} out_gate;
+
+static void gate_put(out_gate *g, const char *p, size_t n) {
+    static const char tc[] = "<tool_call>";
+    if (g->mode == 1) fwrite(p, 1, n, stdout);
+    if (g->mode) return;
+    buf_add(&g->held, p, n);
+    size_t k = 0;
+    while (k < g->held.n && g->held.p[k] && strchr(" \t\n\r\v\f", g->held.p[k])) k++;
+    size_t rest = g->held.n - k, tl = sizeof tc - 1;
+    if (rest >= tl && !memcmp(g->held.p + k, tc, tl)) g->mode = 2;
+    else if (rest > tl || memcmp(g->held.p + k, tc, rest) != 0) {
+        g->mode = 1;
+        fwrite(g->held.p, 1, g->held.n, stdout);
+    }
+    if (g->mode) g->held.n = 0;
+}
+
+static void gate_end(out_gate *g) {
+    if (g->mode == 0 && g->held.n) fwrite(g->held.p, 1, g->held.n, stdout);
+    free(g->held.p);
+    memset(g, 0, sizeof *g);
+}
+
 /* One turn: prefill the conversation, then generate the reply, streamed to
- * stdout when `stream`. Returns 0, or -1 after printing the error. */
+ * stdout when `stream` (2: through an out_gate, for replies that may be tool
+ * calls). Returns 0, or -1 after printing the error. */
 static int chat_turn(const atn_model *m, atn_session *s, const char *const *roles, const char *const *contents, int n,
                      const char *vars, const params *p, int stream, turn_result *t) {
     memset(t, 0, sizeof *t);
@@ -1025,6 +1059,7 @@ static int chat_turn(const atn_model *m, atn_session *s, const char *const *role
     long long room = n_ctx - atn_session_n_past(s);
     if (max_tokens > room) max_tokens = room;
     buf text = {0};
+    out_gate gate = {0};
     int cap = 0, rc = 0;
     t->reason = "length";
     while (t->n_tokens < max_tokens) {
@@ -1042,7 +1077,8 @@ static int chat_turn(const atn_model *m, atn_session *s, const char *const *role
         const char *piece = atn_gen_text(g, &len);
         if (piece && len) {
             buf_add(&text, piece, len);
-            if (stream) fwrite(piece, 1, len, stdout), fflush(stdout);
+            if (stream == 2) gate_put(&gate, piece, len), fflush(stdout);
+            else if (stream) fwrite(piece, 1, len, stdout), fflush(stdout);
         }
         if (r == 0) {
             t->reason = tok >= 0 && atn_token_is_eog(m, tok) ? "eog" : "stop";
@@ -1064,9 +1100,11 @@ static int chat_turn(const atn_model *m, atn_session *s, const char *const *role
         const char *piece = atn_gen_flush(g, &len);
         if (piece && len) {
             buf_add(&text, piece, len);
-            if (stream) fwrite(piece, 1, len, stdout), fflush(stdout);
+            if (stream == 2) gate_put(&gate, piece, len);
+            else if (stream) fwrite(piece, 1, len, stdout), fflush(stdout);
         }
     }
+    if (stream == 2) gate_end(&gate), fflush(stdout);
     atn_gen_free(g);
     atn_sampler_free(smp);
     t->gen_ms = now_ms() - t1;
@@ -1139,12 +1177,163 @@ static void print_tool_calls(buf *b, const char *content, size_t len) {
     free(j);
 }
 
-static void print_json(const turn_result *t, double load_ms, int with_tools) {
+/* ---- built-in tools (docs/chat.md; chat_tools.c runs them) ------------------------ */
+
+/* The model's GGUF atento.tools when it is a non-empty JSON array, else NULL
+ * (as js/tools.js declaredTools). */
+static const char *declared_tools(const atn_model *m) {
+    const char *t = atn_model_tools_json(m);
+    if (!t) return NULL;
+    jreader r = {t, t + strlen(t), t, {0}};
+    jws(&r);
+    if (r.s >= r.end || *r.s != '[') return NULL;
+    const char *open = r.s;
+    if (jskip(&r, 1) < 0) return NULL;
+    jws(&r);
+    if (r.s != r.end) return NULL;
+    const char *in = open + 1;
+    while (in < r.end && strchr(" \t\n\r", *in)) in++;
+    return *in == ']' ? NULL : t;
+}
+
+typedef struct {
+    buf name;
+    const char *args;
+    size_t args_len;
+} one_call;
+
+typedef struct {
+    one_call *calls;
+    int n, cap;
+} call_list;
+
+static void call_list_free(call_list *l) {
+    for (int i = 0; i < l->n; i++) free(l->calls[i].name.p);
+    free(l->calls);
+    memset(l, 0, sizeof *l);
+}
+
+static int call_member(jreader *r, const char *key, void *ctx) {
+    one_call *c = ctx;
+    if (!strcmp(key, "name")) {
+        c->name.n = 0;
+        return jstring(r, &c->name);
+    }
+    if (!strcmp(key, "arguments")) {
+        const char *a = r->s;
+        if (jskip(r, 2) < 0) return -1;
+        c->args = a;
+        c->args_len = (size_t)(r->s - a);
+        return 0;
+    }
+    return jskip(r, 2);
+}
+
+static int reply_member(jreader *r, const char *key, void *ctx) {
+    call_list *l = ctx;
+    if (strcmp(key, "tool_calls") != 0) return jskip(r, 1);
+    if (r->s >= r->end || *r->s != '[') return jfail(r, "tool_calls must be an array");
+    r->s++;
+    jws(r);
+    if (r->s < r->end && *r->s == ']') {
+        r->s++;
+        return 0;
+    }
+    for (;;) {
+        if (l->n == l->cap) {
+            int cap = l->cap ? l->cap * 2 : 4;
+            one_call *q = realloc(l->calls, (size_t)cap * sizeof *q);
+            if (!q) return jfail(r, "out of memory");
+            l->calls = q;
+            l->cap = cap;
+        }
+        one_call *c = &l->calls[l->n++];
+        memset(c, 0, sizeof *c);
+        if (jobject(r, call_member, c, "a tool call") < 0) return -1;
+        if (!c->name.p) c->name.p = calloc(1, 1);
+        if (!c->name.p) return jfail(r, "out of memory");
+        int more = jnext(r, ']');
+        if (more <= 0) return more;
+    }
+}
+
+/* The calls of a reply (atn_chat_parse_tool_calls, whose JSON points into
+ * *json: free it after the list). Returns the count, or -1 with the reason
+ * the calls cannot be read in err. */
+static int reply_calls(const char *content, size_t len, call_list *l, char **json, char *err, size_t cap) {
+    memset(l, 0, sizeof *l);
+    *json = NULL;
+    int n = atn_chat_parse_tool_calls(content, (int)len, NULL, 0);
+    if (n < 0) {
+        snprintf(err, cap, "%s", atn_last_error());
+        return -1;
+    }
+    *json = malloc((size_t)n + 1);
+    if (!*json || atn_chat_parse_tool_calls(content, (int)len, *json, n + 1) != n) {
+        snprintf(err, cap, "out of memory");
+        return -1;
+    }
+    jreader r = {*json, *json + n, *json, {0}};
+    if (jobject(&r, reply_member, l, "the tool calls") < 0) {
+        snprintf(err, cap, "%s", r.err);
+        call_list_free(l);
+        return -1;
+    }
+    return l->n;
+}
+
+typedef struct {
+    buf v[4]; /* text, to, word, from */
+    int set[4];
+} args_ctx;
+
+static int args_member(jreader *r, const char *key, void *ctx) {
+    args_ctx *a = ctx;
+    static const char *const names[4] = {"text", "to", "word", "from"};
+    for (int k = 0; k < 4; k++) {
+        if (strcmp(key, names[k]) != 0) continue;
+        if (r->s < r->end && *r->s == '"') {
+            a->v[k].n = 0;
+            if (a->v[k].p) a->v[k].p[0] = 0;
+            a->set[k] = 1;
+            return jstring(r, &a->v[k]);
+        }
+        a->set[k] = 0; /* the last value counts, as in JSON.parse */
+        return jskip(r, 2);
+    }
+    return jskip(r, 2);
+}
+
+/* Run one call with the built-in tools; the result is malloc'd (NULL: out of memory). */
+static char *run_call(cli_tools *tools, const one_call *c) {
+    args_ctx a = {0};
+    cli_tool_args ta = {0};
+    if (c->args && c->args_len && c->args[0] == '{') {
+        jreader r = {c->args, c->args + c->args_len, c->args, {0}};
+        ta.is_object = jobject(&r, args_member, &a, "the arguments") == 0;
+    }
+    const char *empty = "";
+    const char **dst[4] = {&ta.text, &ta.to, &ta.word, &ta.from};
+    for (int k = 0; k < 4; k++)
+        if (a.set[k]) *dst[k] = a.v[k].p ? a.v[k].p : empty;
+    ta.word_len = a.set[2] ? a.v[2].n : 0;
+    char *res = cli_tools_run(tools, c->name.p, &ta);
+    for (int k = 0; k < 4; k++) free(a.v[k].p);
+    return res;
+}
+
+static void print_json(const turn_result *t, double load_ms, int with_tools, const buf *tool_runs) {
     buf b = {0};
     buf_add(&b, "{\"message\":{\"role\":\"assistant\",\"content\":", 41);
     json_str(&b, t->content, t->len);
     if (with_tools) print_tool_calls(&b, t->content, t->len);
-    buf_add(&b, "},\"tokens\":[", 12);
+    buf_add(&b, "}", 1);
+    if (tool_runs) {
+        buf_add(&b, ",\"tool_runs\":[", 14);
+        if (tool_runs->n) buf_add(&b, tool_runs->p, tool_runs->n);
+        buf_add(&b, "]", 1);
+    }
+    buf_add(&b, ",\"tokens\":[", 11);
     for (int i = 0; i < t->n_tokens; i++) buf_printf(&b, i ? ",%d" : "%d", (int)t->tokens[i]);
     buf_printf(&b, "],\"prompt_tokens\":%d,\"reused_tokens\":%d,\"evaluated_tokens\":%d,\"dropped_messages\":%d,",
                t->prompt_tokens, t->prompt_tokens - t->evaluated, t->evaluated, t->dropped);
@@ -1171,6 +1360,135 @@ static void print_json(const turn_result *t, double load_ms, int with_tools) {
     free(b.p);
 }
 
+/* A growing list of messages: the caller's (borrowed) and the tool turns (owned). */
+typedef struct {
+    const char **roles, **contents;
+    char **owned;
+    int n, cap, n_owned;
+} turn_msgs;
+
+static int turn_push(turn_msgs *t, const char *role, char *content_owned) {
+    if (!content_owned) return -1;
+    if (t->n == t->cap) {
+        int cap = t->cap * 2 + 8;
+        const char **r = realloc(t->roles, (size_t)cap * sizeof *r);
+        if (r) t->roles = r;
+        const char **c = realloc(t->contents, (size_t)cap * sizeof *c);
+        if (c) t->contents = c;
+        char **o = realloc(t->owned, (size_t)cap * sizeof *o);
+        if (o) t->owned = o;
+        if (!r || !c || !o) {
+            free(content_owned);
+            return -1;
+        }
+        t->cap = cap;
+    }
+    t->roles[t->n] = role;
+    t->contents[t->n++] = content_owned;
+    t->owned[t->n_owned++] = content_owned;
+    return 0;
+}
+
+static char *dup_n(const char *s, size_t n) {
+    char *d = malloc(n + 1);
+    if (d) memcpy(d, s, n), d[n] = 0;
+    return d;
+}
+
+/* One answer with the built-in tools (docs/chat.md): reply, run the calls it
+ * makes, append the reply and the results as "assistant" and "tool"
+ * messages, and reply again, until a reply makes no call or
+ * CLI_MAX_TOOL_ROUNDS rounds ran. t: the last reply; runs: the tool_runs
+ * items as JSON ({"name","arguments","result"}, comma-separated); used: the
+ * names run, comma-separated, each once (may be NULL). Returns 0, or -1
+ * after printing the error. */
+static int tools_turn(const atn_model *m, atn_session *s, cli_tools *tools, const char *const *roles,
+                      const char *const *contents, int n, const char *vars, const params *p, int stream,
+                      turn_result *t, buf *runs, buf *used) {
+    turn_msgs tm = {0};
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        if (tm.n == tm.cap) {
+            int cap = tm.cap * 2 + 8;
+            const char **r = realloc(tm.roles, (size_t)cap * sizeof *r);
+            if (r) tm.roles = r;
+            const char **c = realloc(tm.contents, (size_t)cap * sizeof *c);
+            if (c) tm.contents = c;
+            char **o = realloc(tm.owned, (size_t)cap * sizeof *o);
+            if (o) tm.owned = o;
+            if (!r || !c || !o) rc = -1;
+            else tm.cap = cap;
+        }
+        if (rc == 0) tm.roles[tm.n] = roles[i], tm.contents[tm.n++] = contents[i];
+    }
+    if (rc < 0) fail_line("out of memory");
+    for (int round = 0; rc == 0; round++) {
+        rc = chat_turn(m, s, tm.roles, tm.contents, tm.n, vars, p, stream ? 2 : 0, t);
+        if (rc < 0 || !strcmp(t->reason, "interrupted") || round >= CLI_MAX_TOOL_ROUNDS) break;
+        call_list l;
+        char *json = NULL, err[512];
+        int nc = reply_calls(t->content, t->len, &l, &json, err, sizeof err);
+        if (nc == 0) {
+            free(json);
+            break;
+        }
+        if (turn_push(&tm, "assistant", dup_n(t->content, t->len)) < 0) rc = -1;
+        if (rc == 0 && nc < 0) {
+            buf e = {0};
+            static const char why[] = "error: the tool call could not be read: ";
+            buf_add(&e, why, sizeof why - 1);
+            buf_add(&e, err, strlen(err));
+            if (e.oom || turn_push(&tm, "tool", buf_take(&e)) < 0) rc = -1;
+        }
+        for (int i = 0; i < nc && rc == 0; i++) {
+            const one_call *c = &l.calls[i];
+            char *res = run_call(tools, c);
+            if (!res) {
+                rc = -1;
+                break;
+            }
+            if (runs->n) buf_add(runs, ",", 1);
+            buf_add(runs, "{\"name\":", 8);
+            json_str(runs, c->name.p, c->name.n);
+            if (c->args) {
+                buf_add(runs, ",\"arguments\":", 13);
+                buf_add(runs, c->args, c->args_len);
+            }
+            buf_add(runs, ",\"result\":", 10);
+            json_str(runs, res, strlen(res));
+            buf_add(runs, "}", 1);
+            if (used) { /* each name once */
+                int seen = 0;
+                size_t nl = c->name.n;
+                for (size_t k = 0; used->n && k + nl <= used->n; k++)
+                    if ((k == 0 || used->p[k - 1] == ' ') && !memcmp(used->p + k, c->name.p, nl) &&
+                        (k + nl == used->n || used->p[k + nl] == ','))
+                        seen = 1;
+                if (!seen) {
+                    if (used->n) buf_add(used, ", ", 2);
+                    buf_add(used, c->name.p, nl);
+                }
+            }
+            if (turn_push(&tm, "tool", res) < 0) rc = -1;
+        }
+        call_list_free(&l);
+        free(json);
+        if (runs->oom || (used && used->oom)) rc = -1;
+        if (rc < 0) {
+            fail_line("out of memory");
+            break;
+        }
+        free(t->content);
+        free(t->tokens);
+        memset(t, 0, sizeof *t);
+    }
+    for (int i = 0; i < tm.n_owned; i++) free(tm.owned[i]);
+    free(tm.owned);
+    free(tm.roles);
+    free(tm.contents);
+    return rc;
+}
+
 static void note(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -1182,7 +1500,8 @@ static void note(const char *fmt, ...) {
 
 /* ---- the two modes ----------------------------------------------------------------- */
 
-static int run_json(const atn_model *m, atn_session *s, const options *o, conversation *cs, int nc, double load_ms) {
+static int run_json(const atn_model *m, atn_session *s, const options *o, conversation *cs, int nc, double load_ms,
+                    const char *builtin, cli_tools *tools) {
     for (int k = 0; k < nc; k++) {
         conversation *c = &cs[k];
         const char **roles = malloc((size_t)c->n * sizeof *roles);
@@ -1196,12 +1515,26 @@ static int run_json(const atn_model *m, atn_session *s, const options *o, conver
         for (int i = 0; i < c->n; i++) roles[i] = c->msgs[i].role, contents[i] = c->msgs[i].content;
         params p = merge(&o->p, &c->p);
         turn_result t;
+        /* no "tools" given: the model's own built-in tools, unless --no-tools */
+        int with_tools = c->tools != NULL, with_builtin = builtin && !with_tools;
+        if (with_builtin && !(c->tools = strdup(builtin))) {
+            free(roles);
+            free(contents);
+            fail_line("out of memory");
+            return 1;
+        }
+        buf runs = {0};
         int r = template_vars(c);
-        if (r == 0) r = chat_turn(m, s, roles, contents, c->n, c->vars, &p, 0, &t);
+        if (r == 0 && with_builtin) r = tools_turn(m, s, tools, roles, contents, c->n, c->vars, &p, 0, &t, &runs, NULL);
+        else if (r == 0) r = chat_turn(m, s, roles, contents, c->n, c->vars, &p, 0, &t);
         free(roles);
         free(contents);
-        if (r < 0) return 1;
-        print_json(&t, k == 0 ? load_ms : -1, c->tools != NULL);
+        if (r < 0) {
+            free(runs.p);
+            return 1;
+        }
+        print_json(&t, k == 0 ? load_ms : -1, with_tools, with_builtin ? &runs : NULL);
+        free(runs.p);
         free(t.content);
         free(t.tokens);
     }
@@ -1322,7 +1655,8 @@ static long read_line(line_reader *lr, char **line) {
     }
 }
 
-static int run_interactive(const atn_model *m, atn_session *s, const options *o, const char *path) {
+static int run_interactive(const atn_model *m, atn_session *s, const options *o, const char *path, const char *builtin,
+                           cli_tools *tools) {
     int tty = isatty(0) && isatty(1);
     history h = {0};
     g_errors_as_notes = 1;
@@ -1386,7 +1720,20 @@ static int run_interactive(const atn_model *m, atn_session *s, const options *o,
         }
         turn_result r;
         g_interrupt = 0;
-        int tr = chat_turn(m, s, (const char *const *)h.roles, (const char *const *)h.contents, h.n, NULL, &o->p, 1, &r);
+        int tr;
+        buf runs = {0}, used = {0};
+        if (builtin) {
+            buf vars = {0};
+            buf_add(&vars, "{\"tools\":", 9);
+            buf_add(&vars, builtin, strlen(builtin));
+            buf_add(&vars, "}", 1);
+            tr = vars.oom ? -1 : tools_turn(m, s, tools, (const char *const *)h.roles, (const char *const *)h.contents, h.n,
+                                             vars.p, &o->p, 1, &r, &runs, &used);
+            free(vars.p);
+        } else
+            tr = chat_turn(m, s, (const char *const *)h.roles, (const char *const *)h.contents, h.n, NULL, &o->p, 1, &r);
+        free(runs.p);
+        if (tr < 0) free(used.p);
         g_interrupt = 0; /* a Ctrl-C during the reply is used up by stopping it */
         if (tr < 0) {
             history_pop_to(&h, h.n - 1);
@@ -1405,6 +1752,8 @@ static int run_interactive(const atn_model *m, atn_session *s, const options *o,
             fail_line("out of memory");
             rc = 1;
         }
+        if (used.n) note("used: %.*s", (int)used.n, used.p);
+        free(used.p);
         if (!strcmp(r.reason, "interrupted")) note("reply stopped");
         else if (!strcmp(r.reason, "length")) note("reply cut at %d tokens", r.n_tokens);
         if (o->verbose)
@@ -1448,6 +1797,7 @@ int atn_cli_chat(int argc, char **argv) {
     int rc = 1;
     atn_model *m = NULL;
     atn_session *s = NULL;
+    cli_tools *tools = NULL;
     if (!path) path = owned = default_model();
     if (!path) goto done;
     double load_ms = 0;
@@ -1469,9 +1819,16 @@ int atn_cli_chat(int argc, char **argv) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old);
     g_interrupt = 0;
-    rc = o.json ? run_json(m, s, &o, cs, nc, load_ms) : run_interactive(m, s, &o, path);
+    const char *builtin = o.no_tools ? NULL : declared_tools(m);
+    tools = builtin ? cli_tools_new() : NULL;
+    if (builtin && !tools) {
+        fail_line("out of memory");
+        goto done;
+    }
+    rc = o.json ? run_json(m, s, &o, cs, nc, load_ms, builtin, tools) : run_interactive(m, s, &o, path, builtin, tools);
     sigaction(SIGINT, &old, NULL);
 done:
+    cli_tools_free(tools);
     atn_session_free(s);
     atn_model_free(m);
     free(owned);

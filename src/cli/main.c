@@ -29,6 +29,7 @@
 int atn_cli_translate(int argc, char **argv); /* translate.c */
 int atn_cli_chat(int argc, char **argv);      /* chat.c */
 int atn_cli_finetune(int argc, char **argv);  /* finetune.c */
+int atn_cli_lookup(int argc, char **argv);    /* chat_tools.c */
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -611,6 +612,7 @@ static void usage(FILE *f) {
           "  translate (see atento translate --help)\n"
           "  chat      (see atento chat --help)\n"
           "  finetune  (see atento finetune --help)\n"
+          "  lookup    WORD --from en|es [--dictionary FILE]   (the chat tools' dictionary)\n"
           "  every command: [--threads N] (1..16 threads, default 1)\n",
           f);
 }
@@ -645,6 +647,7 @@ int main(int argc, char **argv) {
     if (!strcmp(c, "translate")) return atn_cli_translate(argc, argv);
     if (!strcmp(c, "chat")) return atn_cli_chat(argc, argv);
     if (!strcmp(c, "finetune")) return atn_cli_finetune(argc, argv);
+    if (!strcmp(c, "lookup")) return atn_cli_lookup(argc, argv);
     USAGE("unknown command '%s' (generate, score, tokenize, inspect, bench, translate)", c);
     return 2;
 }

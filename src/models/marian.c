@@ -552,50 +552,80 @@ static void embed(const marian *mm, const float *pe_table, const int32_t *tok, c
 }
 
 /* The encoder: source ids -> cross-attention keys/values of every decoder
- * layer, kept in source slot `slot` (atn_set_source uses slot 0). */
-int atn_marian_encode(atn_session *s, int slot, const int32_t *src, int n) {
+ * layer, kept in source slots. Several sources go through it together: their
+ * rows share every matrix product (one pass over the weights for all), and
+ * each row attends only to its own sentence's rows. Every row is computed as
+ * it would be alone (matmul rows, norms and attention are per row), so the
+ * batch does not change the result. */
+int atn_marian_encode_batch(atn_session *s, const int *slots, const int32_t *const *srcs, const int *ns, int count) {
     const marian *mm = s->model->impl;
     msession *ms = s->impl;
-    if (n < 1) return atn_error("marian: empty source");
-    if (n > mm->n_ctx) return atn_error("marian: source of %d tokens exceeds the model's %d positions", n, mm->n_ctx);
-    for (int i = 0; i < n; i++)
-        if (src[i] < 0 || src[i] >= mm->n_vocab) return atn_error("marian: source token id %d is out of range", src[i]);
-    if (slot < 0 || slot >= ATN_MARIAN_MAX_SOURCES) return atn_error("marian: source slot %d out of range", slot);
-    if (ensure_rows(s, n) || ensure_pe(s, n)) return -1;
-    if (n > ms->src_cap[slot]) {
-        size_t sz = atn_mul_size(atn_mul_size((size_t)mm->n_dec, (size_t)n), (size_t)mm->d);
-        if (grow(&ms->ck[slot], sz) || grow(&ms->cv[slot], sz)) return -1;
-        ms->src_cap[slot] = n;
+    if (count < 1 || count > ATN_MARIAN_MAX_SOURCES) return atn_error("marian: %d sources in one batch", count);
+    int N = 0, longest = 0;
+    for (int i = 0; i < count; i++) {
+        int n = ns[i], slot = slots[i];
+        if (n < 1) return atn_error("marian: empty source");
+        if (n > mm->n_ctx) return atn_error("marian: source of %d tokens exceeds the model's %d positions", n, mm->n_ctx);
+        for (int j = 0; j < n; j++)
+            if (srcs[i][j] < 0 || srcs[i][j] >= mm->n_vocab) return atn_error("marian: source token id %d is out of range", srcs[i][j]);
+        if (slot < 0 || slot >= ATN_MARIAN_MAX_SOURCES) return atn_error("marian: source slot %d out of range", slot);
+        for (int j = 0; j < i; j++)
+            if (slots[j] == slot) return atn_error("marian: source slot %d twice in one batch", slot);
+        N += n; /* at most MAX_SOURCES x 65536 */
+        longest = n > longest ? n : longest;
+    }
+    if (ensure_rows(s, N) || ensure_pe(s, longest)) return -1;
+    for (int i = 0; i < count; i++) {
+        int slot = slots[i];
+        if (ns[i] > ms->src_cap[slot]) {
+            size_t sz = atn_mul_size(atn_mul_size((size_t)mm->n_dec, (size_t)ns[i]), (size_t)mm->d);
+            if (grow(&ms->ck[slot], sz) || grow(&ms->cv[slot], sz)) return -1;
+            ms->src_cap[slot] = ns[i];
+        }
     }
     int d = mm->d, hd = mm->hd;
     float qscale = 1.0f / sqrtf((float)hd);
     float *x = ms->x;
-    embed(mm, mm->pe, src, NULL, 0, n, x);
+    for (int i = 0, r0 = 0; i < count; r0 += ns[i], i++) embed(mm, mm->pe, srcs[i], NULL, 0, ns[i], x + (size_t)r0 * (size_t)d);
     for (int l = 0; l < mm->n_enc; l++) {
         const mlayer *L = &mm->enc[l];
-        const float *in = sub_input(mm, ms, x, n, &L->attn_norm);
-        linear(&L->q, in, n, ms->q);
-        linear(&L->k, in, n, ms->k);
-        linear(&L->v, in, n, ms->v);
-        for (int t = 0; t < n; t++) {
-            atn_scale_f32(ms->q + (size_t)t * (size_t)d, qscale, d);
-            ms->hK[t] = ms->k;
-            ms->hV[t] = ms->v;
-            ms->hn[t] = n;
+        const float *in = sub_input(mm, ms, x, N, &L->attn_norm);
+        linear(&L->q, in, N, ms->q);
+        linear(&L->k, in, N, ms->k);
+        linear(&L->v, in, N, ms->v);
+        for (int i = 0, t = 0; i < count; i++) {
+            const float *k0 = ms->k + (size_t)t * (size_t)d, *v0 = ms->v + (size_t)t * (size_t)d;
+            for (int j = 0; j < ns[i]; j++, t++) {
+                atn_scale_f32(ms->q + (size_t)t * (size_t)d, qscale, d);
+                ms->hK[t] = k0;
+                ms->hV[t] = v0;
+                ms->hn[t] = ns[i];
+            }
         }
-        attend_heads(ms, mm, n_ctx_max(s), ms->q, n, ms->r, NULL, 0);
-        linear(&L->o, ms->r, n, ms->o); /* r (the pre-norm input) is free once q, k, v exist */
-        residual(mm, x, ms->o, n, &L->attn_norm);
-        ffn(mm, ms, L, x, n);
+        attend_heads(ms, mm, n_ctx_max(s), ms->q, N, ms->r, NULL, 0);
+        linear(&L->o, ms->r, N, ms->o); /* r (the pre-norm input) is free once q, k, v exist */
+        residual(mm, x, ms->o, N, &L->attn_norm);
+        ffn(mm, ms, L, x, N);
     }
     if (mm->pre_norm && mm->enc_out.w)
-        for (int t = 0; t < n; t++) layer_norm(x + (size_t)t * (size_t)d, &mm->enc_out, d, mm->eps);
+        for (int t = 0; t < N; t++) layer_norm(x + (size_t)t * (size_t)d, &mm->enc_out, d, mm->eps);
+    /* each decoder layer's cross keys/values, computed for all rows at once
+     * (into q and k, free now) and copied to each source's slot */
     for (int l = 0; l < mm->n_dec; l++) {
-        linear(&mm->dec[l].ck, x, n, ms->ck[slot] + (size_t)l * (size_t)n * (size_t)d);
-        linear(&mm->dec[l].cv, x, n, ms->cv[slot] + (size_t)l * (size_t)n * (size_t)d);
+        linear(&mm->dec[l].ck, x, N, ms->q);
+        linear(&mm->dec[l].cv, x, N, ms->k);
+        for (int i = 0, r0 = 0; i < count; r0 += ns[i], i++) {
+            size_t bytes = (size_t)ns[i] * (size_t)d * sizeof(float), at = (size_t)l * (size_t)ns[i] * (size_t)d;
+            memcpy(ms->ck[slots[i]] + at, ms->q + (size_t)r0 * (size_t)d, bytes);
+            memcpy(ms->cv[slots[i]] + at, ms->k + (size_t)r0 * (size_t)d, bytes);
+        }
     }
-    ms->n_src[slot] = n;
+    for (int i = 0; i < count; i++) ms->n_src[slots[i]] = ns[i];
     return 0;
+}
+
+int atn_marian_encode(atn_session *s, int slot, const int32_t *src, int n) {
+    return atn_marian_encode_batch(s, &slot, &src, &n, 1);
 }
 
 static int marian_set_source(atn_session *s, const int32_t *src, int n) {

@@ -25,6 +25,10 @@ int atn_marian_info_get(const atn_session *s, atn_marian_info *out);
 
 /* Encode a source into source slot `slot` (atn_set_source = slot 0). */
 int atn_marian_encode(atn_session *s, int slot, const int32_t *src, int n);
+/* Encode `count` sources at once (one pass over the encoder's weights for
+ * all), source i (ns[i] ids at srcs[i]) into slot slots[i]; the slots must
+ * differ. Each source's keys/values are those atn_marian_encode gives. */
+int atn_marian_encode_batch(atn_session *s, const int *slots, const int32_t *const *srcs, const int *ns, int count);
 
 /* Make room for n_slots decoder hypotheses (slot 0 is the one atn_eval uses). */
 int atn_marian_reserve_slots(atn_session *s, int n_slots);

@@ -7,6 +7,7 @@
  * exactly its size, so a sanitizer build sees any overread).
  */
 #include "../../src/cli/chat.c"
+#include "../../src/cli/chat_tools.c"
 #include <stdarg.h>
 #include "test_util.h"
 

@@ -423,6 +423,60 @@ static void test_trained(void) {
     atn_free(r.blob);
 }
 
+/* The shipped model (q8_0 weights): a sentence's translation does not depend
+ * on the sentences decoded beside it. Translated alone, a sentence goes
+ * through the decoder one row per step (greedy) and its source through the
+ * encoder alone; in a text, with up to a lane-full of others, rows of several
+ * sentences share each matrix product. The quantized kernels must give every
+ * row the same result whatever the batch, or greedy/beam choices would flip. */
+static void test_batch_shipped(void) {
+    FILE *f = fopen("models/translate-en-es.gguf", "rb");
+    if (!f) { printf("skip: models/translate-en-es.gguf missing\n"); return; }
+    fclose(f);
+    atn_model *m = test_load_model("models/translate-en-es.gguf");
+    CHECK(m != NULL, "load the shipped model");
+    if (!m) return;
+    static const char *sents[] = {
+        "I'd like to read it.", "At the end of the speech she repeated the word.", "Go!",
+        "There are tennis courts in this park.", "Few people live to be one hundred years old.",
+        "Have you ever plucked a chicken?", "Tom isn't dead.", "Where did they come from?",
+        "My brother and I went to the market early this morning to buy fresh bread, fruit and cheese for lunch.",
+        "Please make yourselves at home.", "I need more power.", "He's painting his house.",
+        "We have been waiting for the bus for more than an hour, and it still has not come.", "Thanks.",
+        "Many people like to travel.", "What have you done?", "The children played in the garden until it got dark.",
+        "Is this seat taken?", "She said that she would call me back tomorrow.", "I don't know."};
+    int ns = (int)(sizeof sents / sizeof sents[0]);
+    char text[4096] = "";
+    for (int i = 0; i < ns; i++) {
+        strcat(text, sents[i]);
+        strcat(text, i % 6 == 5 ? "\n\n" : " ");
+    }
+    for (int beam = 1; beam <= 4; beam += 3) {
+        atn_translator *all = atn_translator_new(m, beam, "es", 0), *one = atn_translator_new(m, beam, "es", 0);
+        CHECK(all && one, "translators: %s", atn_last_error());
+        if (!all || !one) break;
+        int rc, k = 0, same = 0;
+        CHECK(atn_translate_begin(all, text, strlen(text)) == 0, "begin");
+        while ((rc = atn_translate_next(all)) > 0) {
+            if (rc != 2 || k >= ns) continue;
+            int32_t a[512], b[512];
+            int na = atn_translate_tokens(all, 0, a, 512), nb = -1, r2;
+            atn_translate_begin(one, sents[k], strlen(sents[k]));
+            while ((r2 = atn_translate_next(one)) > 0)
+                if (r2 == 2) nb = atn_translate_tokens(one, 0, b, 512);
+            int eq = na == nb && !memcmp(a, b, (size_t)na * sizeof(int32_t));
+            if (!eq) printf("beam %d, sentence %d: %d tokens in the text, %d alone\n", beam, k, na, nb);
+            same += eq;
+            k++;
+        }
+        CHECK(rc == 0 && k == ns, "shipped: %d of %d sentences (%s)", k, ns, rc ? atn_last_error() : "");
+        CHECK(same == ns, "shipped model, beam %d: in a text equals alone for %d of %d sentences", beam, same, ns);
+        atn_translator_free(all);
+        atn_translator_free(one);
+    }
+    atn_model_free(m);
+}
+
 int main(void) {
     test_split();
     test_model("tiny.f32.gguf", 1e-3f, 1, 0);
@@ -436,6 +490,7 @@ int main(void) {
     test_text();
     test_hostile_models();
     test_trained();
+    test_batch_shipped();
     printf("%d passed, %d failed\n", n_pass, n_fail);
     return n_fail ? 1 : 0;
 }

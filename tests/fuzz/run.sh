@@ -19,7 +19,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 SECONDS_EACH=${FUZZ_SECONDS:-60}
-ALL=(model tok_spm_bpe tok_bpe tok_unigram tok_vocab template chat_json split)
+ALL=(model tok_spm_bpe tok_bpe tok_unigram tok_vocab template chat_json split dict)
 HARNESSES=("$@")
 [ ${#HARNESSES[@]} -eq 0 ] && HARNESSES=("${ALL[@]}")
 

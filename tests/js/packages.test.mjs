@@ -45,7 +45,7 @@ const npx = (d, args, input = '') => spawnSync('npx', ['--offline', 'atento', ..
 test('the models package holds both models and their cards, nothing else', { skip }, () => {
   const r = spawnSync('tar', ['-tzf', modelsTgz], { encoding: 'utf8' });
   const files = r.stdout.trim().split('\n').map((f) => f.replace(/^package\//, '')).sort();
-  assert.deepEqual(files, ['README.md', 'index.d.ts', 'index.js', 'package.json', 'translate-en-es.gguf', 'translate-en-es.md', 'tutor-en-es.gguf', 'tutor-en-es.md']);
+  assert.deepEqual(files, ['README.md', 'dict-en-es.md', 'dict-en-es.tsv', 'index.d.ts', 'index.js', 'package.json', 'translate-en-es.gguf', 'translate-en-es.md', 'tutor-en-es.gguf', 'tutor-en-es.md']);
 });
 
 test('npm install atento atento-models-en-es && npx atento translate "Hello" works offline', { skip, timeout: 600000 }, () => {
@@ -53,6 +53,10 @@ test('npm install atento atento-models-en-es && npx atento translate "Hello" wor
   const r = npx(d, ['translate', 'Hello, how are you?']);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /Hola/);
+  // the dictionary of the chat tools is found in the package too
+  const look = npx(d, ['lookup', 'gato', '--from', 'es']);
+  assert.equal(look.status, 0, look.stderr);
+  assert.equal(look.stdout, 'cat, jack\n');
   const back = npx(d, ['translate', '¿Dónde está la estación de tren?']);
   assert.equal(back.status, 0, back.stderr);
   assert.match(back.stdout, /station/i);
