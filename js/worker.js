@@ -49,6 +49,7 @@ const yieldNow = (() => {
 // ---- state --------------------------------------------------------------------
 
 let rt = null;            // core.js runtime (one wasm instance)
+let runtimeAhead = null;  // its start, asked for by an `init` before the first load
 let model = null;         // core.js Model
 let modelInfo = null;
 let abortFlag = null;     // Int32Array over a SharedArrayBuffer: [id of the job to abort]
@@ -80,6 +81,12 @@ function onMessage(msg) {
       return;
     case 'init':
       if (msg.abortFlag) abortFlag = new Int32Array(msg.abortFlag);
+      // The runtime started ahead of the first load (a page that starts
+      // its worker early); the load waits for it, or starts its own if it failed.
+      if (msg.start && !rt && !runtimeAhead) {
+        runtimeAhead = initAtento(msg.wasm ?? undefined, { threads: msg.threads ?? 1, threadedWasm: msg.threadedWasm ?? undefined });
+        runtimeAhead.catch(() => {});
+      }
       return;
     case 'load': case 'generate': case 'chat': case 'translate': case 'detect': case 'tokenize': case 'reset': case 'dispose': case 'finetune': case 'selftest':
       if (disposed) {
@@ -394,6 +401,7 @@ const handlers = {
     const opening = openSource(job);
     opening.catch(() => {});
     try {
+      if (!rt && runtimeAhead) rt = await runtimeAhead.catch(() => null);
       if (!rt) rt = await initAtento(job.wasm ?? undefined, { threads: job.threads ?? 1, threadedWasm: job.threadedWasm ?? undefined });
     } catch (e) {
       opening.then((s) => s.close?.(), () => {});
@@ -950,7 +958,10 @@ async function translate(job, m, text, opts) {
   const newTranslator = (lang) => {
     const [lp] = rt.putString(lang);
     try {
-      return rt.fn('atn_translator_new')(m.ptr, beam, lp, opts.attention ? 1 : 0) >>> 0;
+      const t = rt.fn('atn_translator_new')(m.ptr, beam, lp, opts.attention ? 1 : 0) >>> 0;
+      // the repeat guard (options checked by checkTranslate; left out: the library's default)
+      if (t && (opts.noRepeatNgram != null || opts.noRepeatSpan != null)) rt.fn('atn_translator_set_repeat_guard')(t, opts.noRepeatNgram ?? -1, opts.noRepeatSpan ?? -1);
+      return t;
     } finally {
       rt.free(lp);
     }

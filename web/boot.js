@@ -4,7 +4,7 @@
 // workers run; and the stored file of the translation model used last. Each
 // is started once; app.js takes them over (js/index.js load({worker, wasm}),
 // storage.js handles), so the first model's load starts with its worker
-// already running and its module already compiled.
+// already running, its runtime started and its module compiled.
 import * as store from './storage.js';
 
 // Every logical core up to 8 when the page is cross-origin isolated; ?threads=N to choose.
@@ -74,7 +74,11 @@ export function handleOf(entry) {
 }
 
 startWorker();
-engine().catch(() => {});
+// Once compiled, the module goes to the worker still waiting for its model,
+// which starts its runtime (and its threads) then, not when the model comes.
+engine().then((module) => {
+  earlyWorker?.postMessage({ type: 'init', start: true, threads: threadsWanted, [threaded ? 'threadedWasm' : 'wasm']: module });
+}, () => {});
 if (!location.hash || location.hash === '#translate') {
   try {
     const last = JSON.parse(localStorage.getItem('atento.translate') || 'null');
