@@ -121,6 +121,10 @@ export interface TranslateOptions {
   mixed?: boolean;
   /** Ask for the cross-attention weights of each sentence. */
   attention?: boolean;
+  /** Repeat guard: no n-gram of this many target tokens occurs twice (0: off, up to 16; default 0). */
+  noRepeatNgram?: number;
+  /** Repeat guard: no span of up to this many tokens starting a word right after a copy of itself, as in "library library" (0: off, up to 16; default 8). */
+  noRepeatSpan?: number;
   signal?: AbortSignal;
   onToken?: (piece: Piece) => void;
   onSentence?: (s: SentenceStart) => void;
@@ -267,8 +271,8 @@ export interface OptionRule {
   flag: string;
 }
 
-/** beam, maxTokens, temperature, topK, topP, minP, repeatPenalty, repeatLastN, seed, topN, nCtx. */
-export const RULES: Readonly<Record<'beam' | 'maxTokens' | 'temperature' | 'topK' | 'topP' | 'minP' | 'repeatPenalty' | 'repeatLastN' | 'seed' | 'topN' | 'nCtx', OptionRule>>;
+/** beam, maxTokens, temperature, topK, topP, minP, repeatPenalty, repeatLastN, seed, topN, nCtx, noRepeatNgram, noRepeatSpan. */
+export const RULES: Readonly<Record<'beam' | 'maxTokens' | 'temperature' | 'topK' | 'topP' | 'minP' | 'repeatPenalty' | 'repeatLastN' | 'seed' | 'topN' | 'nCtx' | 'noRepeatNgram' | 'noRepeatSpan', OptionRule>>;
 
 /** "an integer from 1 to 8": what a rule allows, in words. */
 export function ruleText(rule: OptionRule): string;

@@ -1,10 +1,16 @@
 #!/usr/bin/env python3
-"""make_bench_models.py — random-weight Llama models of SmolLM2-135M's shape
-for bench/run.sh (not committed; written into build/bench/ by default).
+"""make_bench_models.py — random-weight Llama models of the shapes of small
+chat models, for bench/run.sh (not committed; written into build/bench/ by
+default as SHAPE-shape-TYPE.gguf).
 
-Shape (SmolLM2-135M): 30 layers, width 576, 9 heads / 3 KV heads (head 64),
-feed-forward 1536, vocabulary 49152, tied embeddings (no output.weight),
-context 8192, RoPE base 100000, RMS-norm eps 1e-5.
+Shapes (--shape; all with tied embeddings, no output.weight, RMS-norm eps 1e-5):
+  smollm2-135m  30 layers, width 576, 9 heads / 3 KV heads (head 64),
+                feed-forward 1536, vocabulary 49152, RoPE base 100000 (default)
+  qwen2.5-0.5b  24 layers, width 896, 14 / 2 heads (head 64), feed-forward
+                4864, vocabulary 151936, RoPE base 1000000 (as a plain llama:
+                Qwen2's q/k/v biases are left out, a few thousand adds)
+  llama3.2-1b   16 layers, width 2048, 32 / 8 heads (head 64), feed-forward
+                8192, vocabulary 128256, RoPE base 500000
 
 Types:
   q8_0    every matrix Q8_0 (norms f32)
@@ -38,8 +44,20 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, os.path.join(ROOT, "models", "tools"))
 import gguf  # noqa: E402
 
-N_LAYER, N_EMBD, N_HEAD, N_HEAD_KV, N_FF, N_VOCAB, N_CTX = 30, 576, 9, 3, 1536, 49152, 8192
+# name: (layers, width, heads, kv heads, feed-forward, vocabulary, context, rope base)
+SHAPES = {
+    "smollm2-135m": (30, 576, 9, 3, 1536, 49152, 8192, 100000.0),
+    "qwen2.5-0.5b": (24, 896, 14, 2, 4864, 151936, 32768, 1000000.0),
+    "llama3.2-1b": (16, 2048, 32, 8, 8192, 128256, 131072, 500000.0),
+}
+N_LAYER, N_EMBD, N_HEAD, N_HEAD_KV, N_FF, N_VOCAB, N_CTX, ROPE_BASE = SHAPES["smollm2-135m"]
 HEAD = N_EMBD // N_HEAD
+
+
+def set_shape(name):
+    global N_LAYER, N_EMBD, N_HEAD, N_HEAD_KV, N_FF, N_VOCAB, N_CTX, ROPE_BASE, HEAD
+    N_LAYER, N_EMBD, N_HEAD, N_HEAD_KV, N_FF, N_VOCAB, N_CTX, ROPE_BASE = SHAPES[name]
+    HEAD = N_EMBD // N_HEAD
 FILE_TYPE = {"q8_0": 7, "q4_0": 2, "q4_k_m": 15}  # llama_ftype
 
 
@@ -65,7 +83,7 @@ def tensor_type(ftype, name, layer, n_in):
     return kquant_fallback(t, n_in)
 
 
-def make(ftype, path, counts):
+def make(ftype, path, counts, shape):
     rng = np.random.default_rng(1234)
     src = gguf.GGUFReader(os.path.join(ROOT, "tests", "data", "tokenizer", "bpe_smollm.gguf"))
     tokens = list(src.kv["tokenizer.ggml.tokens"])
@@ -76,10 +94,10 @@ def make(ftype, path, counts):
 
     w = gguf.GGUFWriter()
     w.add("general.architecture", "llama")
-    w.add("general.name", "bench-smollm2-135m-shape-%s" % ftype)
+    w.add("general.name", "bench-%s-shape-%s" % (shape, ftype))
     w.add("general.file_type", FILE_TYPE[ftype])
     gguf.add_llama_hparams(w, n_ctx=N_CTX, n_embd=N_EMBD, n_layer=N_LAYER, n_ff=N_FF, n_head=N_HEAD,
-                           n_head_kv=N_HEAD_KV, head_dim=HEAD, rope_base=100000.0, vocab_size=N_VOCAB)
+                           n_head_kv=N_HEAD_KV, head_dim=HEAD, rope_base=ROPE_BASE, vocab_size=N_VOCAB)
     w.add("tokenizer.ggml.model", "gpt2")
     w.add("tokenizer.ggml.pre", "smollm")
     w.add("tokenizer.ggml.tokens", tokens)
@@ -119,19 +137,21 @@ def make(ftype, path, counts):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=os.path.normpath(os.path.join(ROOT, "build", "bench")))
+    ap.add_argument("--shape", default="smollm2-135m", choices=sorted(SHAPES))
     ap.add_argument("--force", action="store_true", help="rewrite existing files")
     ap.add_argument("types", nargs="*", default=["q8_0", "q4_0", "q4_k_m"])
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
+    set_shape(a.shape)
     for t in a.types:
         if t not in FILE_TYPE:
             sys.exit("make_bench_models.py: unknown type %r (q8_0, q4_0, q4_k_m)" % t)
-        path = os.path.join(a.out, "smollm2-135m-shape-%s.gguf" % t)
+        path = os.path.join(a.out, "%s-shape-%s.gguf" % (a.shape, t))
         if os.path.exists(path) and not a.force:
             print("%s: exists" % path)
             continue
         counts = {}
-        make(t, path, counts)
+        make(t, path, counts, a.shape)
         print("%s: %.1f MB, matrices %s" % (path, os.path.getsize(path) / 1e6,
                                              " ".join("%s=%d" % kv for kv in sorted(counts.items()))))
 

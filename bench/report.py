@@ -2,7 +2,7 @@
 """report.py — results of bench/run.sh as a Markdown table, with the checks.
 
     report.py --wrap ENGINE TYPE OUT_FILE RSS_FILE   one JSON line from a bench run
-    report.py RESULTS.jsonl [--kv-bytes 4]           the table and the checks
+    report.py RESULTS.jsonl [--kv-bytes 4] [--shape NAME]   the table and the checks
 
 A bench run's output is either one JSON line (js/cli/bench.js --json,
 bench/model_bench) or text lines like "prefill: 123.4 tokens/s" and
@@ -12,8 +12,9 @@ import json
 import re
 import sys
 
-# The shape of bench/make_bench_models.py (SmolLM2-135M).
-N_LAYER, N_KV_DIM = 30, 3 * 64
+# The shapes of bench/make_bench_models.py: layers, KV width (kv heads x 64).
+SHAPES = {"smollm2-135m": (30, 3 * 64), "qwen2.5-0.5b": (24, 2 * 64), "llama3.2-1b": (16, 8 * 64)}
+N_LAYER, N_KV_DIM = SHAPES["smollm2-135m"]
 # llama.cpp's WebAssembly build (@wllama/wllama 3.8.1, headless Chromium, one
 # thread) on this machine, from issue 2: tokens/s (prefill of 128, decode).
 WLLAMA = {"q8_0": (21.0, 12.9), "q4_0": (11.0, 7.2)}
@@ -165,6 +166,13 @@ def main():
     if "--kv-bytes" in a:
         i = a.index("--kv-bytes")
         kv = int(a[i + 1])
+        del a[i:i + 2]
+    if "--shape" in a:
+        global N_LAYER, N_KV_DIM
+        i = a.index("--shape")
+        N_LAYER, N_KV_DIM = SHAPES[a[i + 1]]
+        if a[i + 1] != "smollm2-135m":
+            WLLAMA.clear()  # wllama's figures are of the 135M shape only
         del a[i:i + 2]
     report(a[0], kv)
 

@@ -1,11 +1,12 @@
 #!/bin/sh
 # run.sh — whole-model benchmark of atento, native and WebAssembly, one thread.
 #
-#   bench/run.sh [--types q8_0,q4_0,q4_k_m] [--prompt-tokens 128] [--gen-tokens 128]
+#   bench/run.sh [--shape smollm2-135m|qwen2.5-0.5b|llama3.2-1b] [--types q8_0,q4_0,q4_k_m]
+#                [--prompt-tokens 128] [--gen-tokens 128]
 #                [--reps 3] [--no-build] [--no-native] [--no-wasm]
 #
-# 1. Writes random-weight models of SmolLM2-135M's shape into build/bench/
-#    (bench/make_bench_models.py; kept between runs, not committed).
+# 1. Writes random-weight models of the shape (default SmolLM2-135M's) into
+#    build/bench/ (bench/make_bench_models.py; kept between runs, not committed).
 # 2. Builds the native CLI + bench/model_bench.c in build-bench/native
 #    (Release, -O2 -march=native, -g for profilers) and dist/atento.wasm
 #    (./build.sh wasm) unless --no-build.
@@ -23,6 +24,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
+SHAPE=smollm2-135m
 TYPES=q8_0,q4_0,q4_k_m
 P=128
 G=128
@@ -32,6 +34,7 @@ NATIVE=1
 WASM=1
 while [ $# -gt 0 ]; do
   case "$1" in
+    --shape) SHAPE="$2"; shift 2 ;;
     --types) TYPES="$2"; shift 2 ;;
     --prompt-tokens) P="$2"; shift 2 ;;
     --gen-tokens) G="$2"; shift 2 ;;
@@ -39,7 +42,7 @@ while [ $# -gt 0 ]; do
     --no-build) BUILD=0; shift ;;
     --no-native) NATIVE=0; shift ;;
     --no-wasm) WASM=0; shift ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -52,7 +55,7 @@ mkdir -p "$OUT"
 export NODE_PATH="/usr/share/nodejs${NODE_PATH:+:$NODE_PATH}"
 
 # shellcheck disable=SC2086
-$PY bench/make_bench_models.py --out "$OUT" $(echo "$TYPES" | tr ',' ' ')
+$PY bench/make_bench_models.py --out "$OUT" --shape "$SHAPE" $(echo "$TYPES" | tr ',' ' ')
 
 if [ "$BUILD" = 1 ]; then
   if [ "$NATIVE" = 1 ]; then
@@ -65,7 +68,7 @@ if [ "$BUILD" = 1 ]; then
     ./build.sh wasm >/dev/null
     # shellcheck disable=SC2046
     emcc -std=c11 -O3 -msimd128 -mbulk-memory -mnontrapping-fptoint -DNDEBUG -Isrc -Wno-unused-parameter \
-      -sSTANDALONE_WASM -sERROR_ON_UNDEFINED_SYMBOLS=0 -sINITIAL_MEMORY=512MB \
+      -sSTANDALONE_WASM -sERROR_ON_UNDEFINED_SYMBOLS=0 -sINITIAL_MEMORY=2000MB \
       $(ls src/*.c src/kernels/*.c src/models/*.c src/tokenizer/*.c) tests/wasi_shim.c bench/model_bench.c \
       -o build-bench/model_bench.wasm 2>/dev/null
   fi
@@ -82,7 +85,7 @@ timed() {
 node_base=$(/usr/bin/time -f '%M' node -e 0 2>&1 >/dev/null | tail -1)
 echo "{\"engine\":\"node-baseline\",\"peak_rss_bytes\":$((node_base * 1024))}" >>"$RES"
 for t in $(echo "$TYPES" | tr ',' ' '); do
-  M="$OUT/smollm2-135m-shape-$t.gguf"
+  M="$OUT/$SHAPE-shape-$t.gguf"
   if [ "$NATIVE" = 1 ]; then
     if [ -x "$NB/atento" ] && timed "native-$t" "$NB/atento" bench --model "$M" --prompt-tokens "$P" --gen-tokens "$G" --reps "$REPS" --json; then
       $PY bench/report.py --wrap native "$t" "$OUT/native-$t.out" "$OUT/native-$t.rss" >>"$RES"
@@ -99,4 +102,4 @@ for t in $(echo "$TYPES" | tr ',' ' '); do
     $PY bench/report.py --wrap wasm_wasi "$t" "$OUT/wasm_wasi-$t.out" "$OUT/wasm_wasi-$t.rss" >>"$RES"
   fi
 done
-$PY bench/report.py "$RES"
+$PY bench/report.py "$RES" --shape "$SHAPE"

@@ -26,6 +26,8 @@ export const RULES = {
   seed: { int: true, min: 0, max: Number.MAX_SAFE_INTEGER, flag: 'seed' },
   topN: { int: true, min: 0, max: 20, flag: 'top-n' },
   nCtx: { int: true, min: 0, max: 1048576, flag: 'ctx' },
+  noRepeatNgram: { int: true, min: 0, max: 16, flag: 'no-repeat-ngram' },
+  noRepeatSpan: { int: true, min: 0, max: 16, flag: 'no-repeat-span' },
 };
 
 /** "an integer from 1 to 8", "a number > 0": what a rule allows, in words. */
@@ -143,7 +145,9 @@ export function targetsOf(pieces) {
  */
 export function checkTranslate(text, opts = {}, targets = null, label = (k) => k) {
   checkText('the text', text);
-  if (opts.beam !== undefined && opts.beam !== null) checkOption('beam', opts.beam, label('beam'));
+  for (const k of ['beam', 'noRepeatNgram', 'noRepeatSpan']) {
+    if (opts[k] !== undefined && opts[k] !== null) checkOption(k, opts[k], label(k));
+  }
   checkTo(opts.to, targets, label('to'));
 }
 

@@ -958,7 +958,10 @@ async function translate(job, m, text, opts) {
   const newTranslator = (lang) => {
     const [lp] = rt.putString(lang);
     try {
-      return rt.fn('atn_translator_new')(m.ptr, beam, lp, opts.attention ? 1 : 0) >>> 0;
+      const t = rt.fn('atn_translator_new')(m.ptr, beam, lp, opts.attention ? 1 : 0) >>> 0;
+      // the repeat guard (options checked by checkTranslate; left out: the library's default)
+      if (t && (opts.noRepeatNgram != null || opts.noRepeatSpan != null)) rt.fn('atn_translator_set_repeat_guard')(t, opts.noRepeatNgram ?? -1, opts.noRepeatSpan ?? -1);
+      return t;
     } finally {
       rt.free(lp);
     }

@@ -232,6 +232,15 @@ ATN_API int atn_chat_parse_tool_calls(const char *text, int len, char *out, int 
 typedef struct atn_translator atn_translator;
 #define ATN_TR_ATTENTION 1
 ATN_API atn_translator *atn_translator_new(atn_model *m, int beam, const char *target_lang, int flags);
+/* The repeat guard (src/repeat_guard.h), on by default with these values:
+ * no_repeat_ngram n (0 off, 1..16): no n-gram of target tokens occurs twice;
+ * no_repeat_span k (0 off, 1..16): no span of 1..k tokens starting a word
+ * directly follows a copy of itself ("library library"). A value < 0 keeps
+ * that rule as it is. Set before atn_translate_begin. Returns 0, or < 0 on
+ * a value out of range. */
+#define ATN_TR_NO_REPEAT_NGRAM 0
+#define ATN_TR_NO_REPEAT_SPAN 8
+ATN_API int atn_translator_set_repeat_guard(atn_translator *t, int no_repeat_ngram, int no_repeat_span);
 ATN_API void atn_translator_free(atn_translator *t);
 
 /* Start translating len bytes of UTF-8 text (copied). */

@@ -14,8 +14,9 @@
  *     one can still beat them (or at the length limit, where the live ones
  *     count as finished).
  * Several sentences of a text are decoded together ("lanes", up to 8, as
- * the cache budget allows): each has its own source and cache slots, and one
- * decoder pass per step serves all of them. Results come out in text order.
+ * the cache budget allows): each has its own source and cache slots, the
+ * sentences admitted at once share one encoder pass, and one decoder pass
+ * per step serves all of them. Results come out in text order.
  * Beam 1 of the beam search is exactly greedy (an EOS outranking every
  * continuation ends it), which the tests check.
  */
@@ -31,6 +32,7 @@
 #include "model.h"
 #include "models/marian.h"
 #include "quant.h"
+#include "repeat_guard.h"
 #include "tokenizer.h"
 
 #define MAX_BEAM 8
@@ -62,6 +64,7 @@ struct atn_translator {
     int beam, flags;
     int32_t tag;             /* target-language tag id, or -1 */
     float length_penalty;    /* score = logprob / length^length_penalty */
+    atn_repeat_guard guard;  /* repetitions no hypothesis may make */
     /* the text being translated */
     char *text;
     size_t len, done;        /* bytes of text already passed to the output */
@@ -196,6 +199,7 @@ void atn_translator_free(atn_translator *t) {
     atn_session_free(t->s);
     free(t->text); free(t->spans); free(t->src); free(t->tgt); free(t->out); free(t->attn);
     free(t->piece); free(t->lsm);
+    atn_repeat_guard_free(&t->guard);
     for (int i = 0; i < MAX_LANES; i++) {
         free(t->lanes[i].src);
         free(t->lanes[i].tgt);
@@ -229,6 +233,7 @@ atn_translator *atn_translator_new(atn_model *m, int beam, const char *target_la
     t->s = atn_session_new(m, 0);
     if (!t->s) goto fail;
     if (atn_marian_info_get(t->s, &t->info)) goto fail;
+    if (atn_repeat_guard_set(&t->guard, m->tok, t->info.eos, ATN_TR_NO_REPEAT_NGRAM, ATN_TR_NO_REPEAT_SPAN)) goto fail;
     /* lanes: as many as the cache budget allows, plus one slot to record attention */
     size_t per_slot = atn_mul_size(atn_mul_size((size_t)t->info.n_dec, (size_t)atn_session_n_ctx(t->s)),
                                    atn_mul_size((size_t)t->info.d_model, 2 * sizeof(float)));
@@ -345,9 +350,9 @@ static int tgt_room(atn_translator *t, int n) {
 
 /* log(sum_i exp(logits[i])) over the whole vocabulary, so that a token's
  * log-probability is logits[i] minus it. Through the SIMD softmax (into
- * t->lsm as scratch): the largest logit's probability is 1 / sum. This runs
- * once per decoded token over the 8000-odd logits, where a libm exp per
- * logit cost as much as a tenth of the decoder in WebAssembly. */
+ * t->lsm as scratch): the largest logit's probability is 1 / sum. It runs
+ * once per decoded row over the whole vocabulary, where a libm exp per logit
+ * took 2-3 % of a translation. */
 static float log_sum_exp(atn_translator *t, const float *logits) {
     int V = t->m->n_vocab, top = 0;
     for (int i = 1; i < V; i++) top = logits[i] > logits[top] ? i : top;
@@ -492,14 +497,15 @@ static int bs_init(atn_translator *t, bstate *bs, int max_len) {
  * one step: the best 2B continuations of each, an EOS within the beam ends a
  * hypothesis, the best B others live on (bs->parent says whose cache rows
  * they continue). Sets bs->done when B have ended or at the length limit. */
-static void bs_update(atn_translator *t, bstate *bs, const float *logits) {
+static void bs_update(atn_translator *t, bstate *bs, float *logits) {
     int B = t->beam, V = t->m->n_vocab, W = bs->W, step = bs->step;
     cand c[2 * MAX_BEAM * MAX_BEAM];
     float nscore[MAX_BEAM];
     int nc = 0;
     for (int b = 0; b < bs->n_live; b++) {
-        const float *lg = logits + (size_t)b * (size_t)V;
+        float *lg = logits + (size_t)b * (size_t)V;
         float lse = log_sum_exp(t, lg);
+        atn_repeat_guard_apply(&t->guard, bs->hyp + (size_t)b * (size_t)W, step, lg); /* bans: -inf */
         int k = 2 * B, top = 0;
         int idx[2 * MAX_BEAM];
         for (int i = 0; i < V; i++) {
@@ -617,10 +623,12 @@ int atn_translate_ids_for_test(atn_translator *t, const int32_t *src, int n) {
         int32_t last = t->n_tgt ? t->tgt[t->n_tgt - 1] : t->info.start;
         int slot = 0, pos = t->n_tgt;
         if (atn_marian_decode(t->s, &last, &slot, &pos, 1)) return -1;
+        float lse = log_sum_exp(t, t->s->logits);
+        atn_repeat_guard_apply(&t->guard, t->tgt, t->n_tgt, t->s->logits); /* bans: -inf */
         int best = best_token(t, t->s->logits);
         if (tgt_room(t, t->n_tgt + 1)) return -1;
         t->tgt[t->n_tgt++] = best;
-        t->logprob += t->s->logits[best] - log_sum_exp(t, t->s->logits);
+        t->logprob += t->s->logits[best] - lse;
         if (best == t->info.eos || t->n_tgt >= t->max_len) return record_attention(t, 0, 0);
     }
 }
@@ -697,11 +705,13 @@ static int lanes_step(atn_translator *t) {
     if (atn_marian_decode_src(t->s, tok, slot, pos, src, n)) return -1;
     for (int r = 0; r < n; r++) {
         lane *L = &t->lanes[slot[r]];
-        const float *lg = t->s->logits + (size_t)r * (size_t)t->m->n_vocab;
+        float *lg = t->s->logits + (size_t)r * (size_t)t->m->n_vocab;
+        float lse = log_sum_exp(t, lg);
+        atn_repeat_guard_apply(&t->guard, L->tgt, L->n_tgt, lg); /* bans: -inf */
         int best = best_token(t, lg);
         if (grow_ids(&L->tgt, &L->tgt_cap, L->n_tgt + 1)) return -1;
         L->tgt[L->n_tgt++] = best;
-        L->logprob += lg[best] - log_sum_exp(t, lg);
+        L->logprob += lg[best] - lse;
         if (best == t->info.eos || L->n_tgt >= L->max_len) L->finished = 1;
     }
     return 0;
@@ -875,4 +885,11 @@ int atn_translate_attention(const atn_translator *t, int layer, int head, float 
             }
     }
     return n;
+}
+
+int atn_translator_set_repeat_guard(atn_translator *t, int no_repeat_ngram, int no_repeat_span) {
+    if (!t) return atn_error("atn_translator_set_repeat_guard: no translator");
+    if (no_repeat_ngram < 0) no_repeat_ngram = t->guard.no_repeat_ngram;
+    if (no_repeat_span < 0) no_repeat_span = t->guard.no_repeat_span;
+    return atn_repeat_guard_set(&t->guard, t->m->tok, t->info.eos, no_repeat_ngram, no_repeat_span);
 }

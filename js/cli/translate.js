@@ -14,6 +14,8 @@ export const flags = {
   model: { type: 'path', value: 'M.gguf', help: 'a marian model (default: the shipped models/translate-en-es.gguf)' },
   to: { type: 'string', value: 'LANG', help: 'the target language, one of the model\'s (default: detect the language of the text and translate into the other)' },
   beam: { type: 'int', min: 1, max: 8, default: 1, value: 'N', help: 'beam size; 1 = greedy, streamed' },
+  'no-repeat-ngram': { type: 'int', option: 'noRepeatNgram', value: 'N', help: 'repeat guard: no n-gram of N target tokens twice (0: off; default: the library\'s)' },
+  'no-repeat-span': { type: 'int', option: 'noRepeatSpan', value: 'N', help: 'repeat guard: no span of up to N tokens right after a copy of itself, "library library" (0: off; default: the library\'s)' },
   json: { type: 'bool', help: 'print {"translations":[{"source","text","tokens"}],"timings":{...}}' },
   attention: { type: 'bool', help: 'with --json: add each sentence\'s cross-attention (mean over layers and heads)' },
   text: { type: 'string', value: 'TEXT', help: 'the text (also the first plain argument; stdin when absent)' },
@@ -55,7 +57,7 @@ export function parseArgs(argv) {
       if (i + 1 >= argv.length) throw new UsageError(`--${name} needs a value`);
       val = argv[++i];
     }
-    if (spec.type === 'int') o[name] = parseFlagValue(name, val, (m) => new UsageError(m));
+    if (spec.type === 'int') o[spec.option ?? name] = parseFlagValue(spec.option ?? name, val, (m) => new UsageError(m));
     else o[name] = val;
   }
   if (pos.length > 1) throw new UsageError(`give the text as one argument (quote it), got ${pos.length}`);
@@ -77,8 +79,16 @@ async function readStdin() {
   }
 }
 
+/**
+ * The repeat guard of translator t (atento.h atn_translator_set_repeat_guard);
+ * an option left out keeps the library's default.
+ */
+export function setRepeatGuard(rt, t, noRepeatNgram, noRepeatSpan) {
+  if (rt.fn('atn_translator_set_repeat_guard')(t, noRepeatNgram ?? -1, noRepeatSpan ?? -1) < 0) rt.fail('E_ARG', 'the repeat guard');
+}
+
 /** The translator over the WASM exports (atento.h, translate section). */
-export function* translateStream(rt, model, text, { beam = 1, to = null, attention = false } = {}) {
+export function* translateStream(rt, model, text, { beam = 1, to = null, attention = false, noRepeatNgram, noRepeatSpan } = {}) {
   const ptr = model._p();
   const [lp] = to ? rt.putString(to) : [0];
   const t = rt.fn('atn_translator_new')(ptr, beam, lp, attention ? 1 : 0) >>> 0;
@@ -101,6 +111,7 @@ export function* translateStream(rt, model, text, { beam = 1, to = null, attenti
     return a;
   };
   try {
+    if (noRepeatNgram !== undefined || noRepeatSpan !== undefined) setRepeatGuard(rt, t, noRepeatNgram, noRepeatSpan);
     const [tp, tn] = rt.putString(text);
     const rc = rt.fn('atn_translate_begin')(t, tp, tn);
     rt.free(tp);
@@ -171,7 +182,7 @@ export async function run(o) {
     const t1 = performance.now();
     const translations = [];
     let nTok = 0;
-    for (const { piece, sentence } of translateStream(rt, model, text, { beam: o.beam, to, attention: o.attention })) {
+    for (const { piece, sentence } of translateStream(rt, model, text, { beam: o.beam, to, attention: o.attention, noRepeatNgram: o.noRepeatNgram, noRepeatSpan: o.noRepeatSpan })) {
       if (!o.json && piece) await out(piece);
       if (sentence) {
         nTok += sentence.tokens.length;

@@ -13,6 +13,7 @@ written as trained, with no permutation.
 output.weight is written explicitly (a copy of token_embd: the model ties them).
 """
 import argparse
+import json
 import os
 import sys
 
@@ -29,15 +30,18 @@ CHATML = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\
 FILE_TYPE = {"f32": 0, "f16": 1, "q8_0": 7}
 
 
-def export(model, tok, path, qtype="q8_0", log=print):
+def export(model, tok, path, qtype="q8_0", log=print, template=CHATML, tools=None, description=None, license=None):
+    """tools: the OpenAI-style tool list the model was trained to call, stored
+    as the JSON string key atento.tools (TOOLS-CONTRACT.md); template: the
+    chat template (tokenizer.chat_template)."""
     c = model.c
     hd = c["dim"] // c["n_heads"]
     w = gguf.GGUFWriter()
     w.add("general.architecture", "llama")
     w.add("general.name", "atento tutor en-es")
-    w.add("general.description", "Small English/Spanish tutor chat model trained by atento on "
-          "conversations built from Tatoeba (tatoeba.org, www.manythings.org/anki; CC BY 2.0).")
-    w.add("general.license", "CC-BY-2.0 (training data attribution: tatoeba.org and www.manythings.org/anki)")
+    w.add("general.description", description or ("Small English/Spanish tutor chat model trained by atento on "
+          "conversations built from Tatoeba (tatoeba.org, www.manythings.org/anki; CC BY 2.0)."))
+    w.add("general.license", license or "CC-BY-2.0 (training data attribution: tatoeba.org and www.manythings.org/anki)")
     w.add("general.file_type", FILE_TYPE[qtype])
     w.add("general.quantization_version", 2)
     w.add("llama.context_length", int(c["context_length"]))
@@ -65,7 +69,9 @@ def export(model, tok, path, qtype="q8_0", log=print):
         out.append(("tokenizer.ggml.eos_token_id", tok.im_end, gguf.UINT32))
     spm_to_gguf.add_to_writer(w, out)
     w.add("tokenizer.ggml.eot_token_id", tok.im_end)
-    w.add("tokenizer.chat_template", CHATML)
+    w.add("tokenizer.chat_template", template)
+    if tools is not None:
+        w.add("atento.tools", json.dumps(tools, ensure_ascii=False, separators=(",", ":")))
     tensors = model.gguf_tensors()
     for name, a in tensors.items():
         w.add_tensor(name, a.astype(np.float32), qtype if a.ndim == 2 else "f32")

@@ -33,6 +33,8 @@ static const cli_rule CLI_RULES[] = {
     {"seed", 1, 0, 9007199254740991.0, 0},
     {"top-n", 1, 0, 20, 0},
     {"ctx", 1, 0, 1048576, 0},
+    {"no-repeat-ngram", 1, 0, 16, 0},
+    {"no-repeat-span", 1, 0, 16, 0},
 };
 
 static inline const cli_rule *cli_rule_of(const char *flag) {

@@ -1,6 +1,7 @@
 /* cli/translate.c — `atento translate` in the native CLI (same flags, rules
  * and messages as the JS CLI, js/cli/translate.js and js/direction.js):
  *   atento translate [--model M.gguf] [--to es|en] [--beam N] [--json] [TEXT]
+ *                    [--no-repeat-ngram N] [--no-repeat-span N]   (the repeat guard, atento.h)
  * TEXT (or --text TEXT), or stdin when absent; empty text is an error.
  * --to is the target language and must be one of the model's (its >>xx<<
  * tags); without it the language of the text is detected (src/langid.c) and
@@ -114,7 +115,7 @@ static int file_exists(const char *p) {
 
 int atn_cli_translate(int argc, char **argv) {
     const char *model_path = NULL, *to = NULL, *text = NULL;
-    int beam = 1, json = 0, load_flags = 0;
+    int beam = 1, json = 0, load_flags = 0, no_repeat_ngram = ATN_TR_NO_REPEAT_NGRAM, no_repeat_span = ATN_TR_NO_REPEAT_SPAN;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--model") && i + 1 < argc) model_path = argv[++i];
@@ -128,11 +129,18 @@ int atn_cli_translate(int argc, char **argv) {
             char msg[256];
             if (cli_parse_value("beam", NULL, argv[++i], &v, msg, sizeof msg) < 0) { fprintf(stderr, "atento: %s\n", msg); return 2; }
             beam = (int)v;
+        } else if ((!strcmp(a, "--no-repeat-ngram") || !strcmp(a, "--no-repeat-span")) && i + 1 < argc) {
+            double v;
+            char msg[256];
+            if (cli_parse_value(a + 2, NULL, argv[++i], &v, msg, sizeof msg) < 0) { fprintf(stderr, "atento: %s\n", msg); return 2; }
+            if (!strcmp(a, "--no-repeat-ngram")) no_repeat_ngram = (int)v;
+            else no_repeat_span = (int)v;
         } else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--allow-unknown-pretokenizer")) load_flags = ATN_LOAD_ANY_PRETOKENIZER;
         else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf("usage: atento translate [--model M.gguf] [--to es|en] [--beam N] [--json]\n"
-                   "                       [--allow-unknown-pretokenizer] [--text TEXT | TEXT]\n");
+                   "                       [--allow-unknown-pretokenizer] [--no-repeat-ngram N] [--no-repeat-span N]\n"
+                   "                       [--text TEXT | TEXT]\n");
             return 0;
         } else if (a[0] == '-' && a[1] == '-') { fprintf(stderr, "atento: unknown flag %s for 'translate'\n", a); return 2; }
         else if (!text) text = a;
@@ -222,7 +230,8 @@ int atn_cli_translate(int argc, char **argv) {
         }
     }
     t = atn_translator_new(m, beam, to, 0);
-    if (!t || atn_translate_begin(t, text, n_text) < 0) { fprintf(stderr, "atento: %s\n", atn_last_error()); goto done; }
+    if (!t || atn_translator_set_repeat_guard(t, no_repeat_ngram, no_repeat_span) < 0 ||
+        atn_translate_begin(t, text, n_text) < 0) { fprintf(stderr, "atento: %s\n", atn_last_error()); goto done; }
     int r, n_sent = 0, n_tok = 0;
     if (json) printf("{\"translations\":[");
     while ((r = atn_translate_next(t)) >= 0) {

@@ -83,6 +83,19 @@ INLINE float hsum(v128_t v) {
     return wasm_f32x4_extract_lane(v, 0);
 }
 
+/* two-operand shuffles (wasm_sse.h maps only one-operand wasm_i32x4_shuffle) */
+#ifdef __wasm_simd128__
+#define UNPACKLO32(a, b) wasm_i32x4_shuffle(a, b, 0, 4, 1, 5)
+#define UNPACKHI32(a, b) wasm_i32x4_shuffle(a, b, 2, 6, 3, 7)
+#define UNPACKLO64(a, b) wasm_i64x2_shuffle(a, b, 0, 2)
+#define UNPACKHI64(a, b) wasm_i64x2_shuffle(a, b, 1, 3)
+#else
+#define UNPACKLO32(a, b) _mm_unpacklo_epi32(a, b)
+#define UNPACKHI32(a, b) _mm_unpackhi_epi32(a, b)
+#define UNPACKLO64(a, b) _mm_unpacklo_epi64(a, b)
+#define UNPACKHI64(a, b) _mm_unpackhi_epi64(a, b)
+#endif
+
 /* ---- activations ----------------------------------------------------------- */
 
 typedef struct {
@@ -90,7 +103,7 @@ typedef struct {
     const float *d;   /* [n_in/32][ntp] */
     const float *s;   /* [n_in/32][ntp] */
     int64_t n_in;
-    int ntp;          /* n_tok rounded up to 4 (padding lanes are 0) */
+    int ntp;          /* n_tok rounded up to 4 (padding lanes are 0); 1 for one token */
 } acts;
 
 /* position in nibble order of value j of a 32-block */
@@ -386,6 +399,207 @@ INLINE void k_q6_K(const int NT, const uint8_t *row, int64_t nbk, const acts *A,
     KERNEL_END
 }
 
+/* ---- decode: one token, four activation blocks per step --------------------
+ * With one token, the float work of each block (its f16 scale, the multiply
+ * by both scales, the offset term) costs about as much as its integer dot
+ * product, and then the 4-bit formats are no faster than q8_0 although they
+ * read half the bytes. Here each block's dot product stays an i32x4 of
+ * partial sums; four blocks are reduced together by a transpose-add into one
+ * vector [b0, b1, b2, b3], converted once, and scaled by the four weight
+ * scales (converted four at a time) and the four activation scales, which
+ * atn_matmul_prepare_simd128 stores contiguously when there is one token.
+ * Float sums are formed in a different order than in the reference (the
+ * tests' tolerance covers it); the integer sums are the same. */
+
+/* keep the next loop rolled (see DECODE_KERNEL) */
+#ifdef __clang__
+#define ROLLED _Pragma("clang loop unroll(disable)")
+#else
+#define ROLLED
+#endif
+
+/* the f16 at p, p + stride, p + 2 stride, p + 3 stride as f32x4 */
+INLINE v128_t h2f_gather4(const uint8_t *p, size_t stride) {
+    uint16_t h[4];
+    for (int i = 0; i < 4; i++) memcpy(&h[i], p + i * stride, 2);
+    return h2f_x4(wasm_i32x4_make(h[0], h[1], h[2], h[3]));
+}
+
+/* integer dot products of one 32-block, as i32x4 partial sums */
+INLINE v128_t idot_q8(const uint8_t *qs, const int16_t *a) {
+    v128_t q0 = wasm_v128_load(qs), q1 = wasm_v128_load(qs + 16);
+    v128_t l0 = wasm_i16x8_shr(wasm_i16x8_shl(q0, 8), 8), l1 = wasm_i16x8_shr(q0, 8);
+    v128_t l2 = wasm_i16x8_shr(wasm_i16x8_shl(q1, 8), 8), l3 = wasm_i16x8_shr(q1, 8);
+    return DOT4(l0, l1, l2, l3, a);
+}
+
+INLINE v128_t idot_q4(const uint8_t *qs, const int16_t *a, v128_t LO4) {
+    v128_t q = wasm_v128_load(qs);
+    NIBBLES(q)
+    return DOT4(l0, l1, l2, l3, a);
+}
+
+INLINE v128_t idot_q5(const uint8_t *qhp, const uint8_t *qs, const int16_t *a, v128_t LO4, v128_t ME, v128_t MO,
+                      v128_t B16) {
+    uint32_t qh;
+    memcpy(&qh, qhp, 4);
+    v128_t q = wasm_v128_load(qs);
+    NIBBLES(q)
+    Q5_HIGH(qh);
+    return DOT4(l0, l1, l2, l3, a);
+}
+
+/* One row of a 32-block format for token 0. IDOT(p, a) is the integer dot
+ * of the block at p; per block acc += isum * (wd * ad) and the offset term
+ * c += wm * as, where wd is the f16 at p and wm either OFF * wd (q4_0, q5_0:
+ * the -8/-16 of the levels; none for q8_0) or the f16 at p + 2 (q4_1, q5_1's
+ * min). The scales of four blocks are computed as vectors; then a loop that
+ * is kept rolled takes one block at a time: V8 hoists the loads of an
+ * unrolled group of blocks to its top and spills most of them to the stack.
+ * Every float is formed and summed in the order of the 4-token kernels
+ * (acc lane by lane, the offset terms one by one, hsum(acc) + c): a token
+ * decoded alone gives bit for bit what it gives inside a prompt. */
+#define DECODE_KERNEL(name, BYTES, HAS_MIN, OFF, IDOT, CONSTS)                               \
+    INLINE float name(const uint8_t *row, int64_t nb, const acts *A) {                       \
+        CONSTS                                                                               \
+        const int16_t *a = A->q;                                                             \
+        v128_t acc = wasm_f32x4_splat(0);                                                    \
+        float c = 0, ws[4], cs[4];                                                           \
+        int64_t b = 0;                                                                       \
+        for (; b + 4 <= nb; b += 4) {                                                        \
+            const uint8_t *p = row + b * BYTES;                                              \
+            v128_t wd = h2f_gather4(p, BYTES);                                               \
+            wasm_v128_store(ws, wasm_f32x4_mul(wd, wasm_v128_load(A->d + b)));               \
+            if (HAS_MIN)                                                                     \
+                wasm_v128_store(cs, wasm_f32x4_mul(h2f_gather4(p + 2, BYTES), wasm_v128_load(A->s + b))); \
+            else if (OFF != 0)                                                               \
+                wasm_v128_store(cs, wasm_f32x4_mul(wasm_f32x4_mul(wd, wasm_f32x4_splat((float)(OFF))), \
+                                                   wasm_v128_load(A->s + b)));               \
+            ROLLED                                                                           \
+            for (int j = 0; j < 4; j++)                                                      \
+                acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(IDOT(p + j * BYTES, a + 32 * (b + j))), \
+                                                         wasm_v128_load32_splat(ws + j)));   \
+            if (HAS_MIN || OFF != 0) c = c + cs[0] + cs[1] + cs[2] + cs[3];                  \
+        }                                                                                    \
+        for (; b < nb; b++) {                                                                \
+            const uint8_t *p = row + b * BYTES;                                              \
+            float wd = h2f(p);                                                               \
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(IDOT(p, a + 32 * b)), \
+                                                     wasm_f32x4_splat(wd * A->d[b])));       \
+            if (HAS_MIN) c += h2f(p + 2) * A->s[b];                                          \
+            else if (OFF != 0) c += ((float)(OFF) * wd) * A->s[b];                           \
+        }                                                                                    \
+        return hsum(acc) + c;                                                                \
+    }
+
+#define NO_CONSTS
+#define LO4_CONST const v128_t LO4 = keep(wasm_i16x8_splat(0x000f));
+#define Q5_ALL_CONSTS LO4_CONST Q5_CONSTS
+#define IDOT_Q8_0(p, a) idot_q8((p) + 2, a)
+#define IDOT_Q4_0(p, a) idot_q4((p) + 2, a, LO4)
+#define IDOT_Q4_1(p, a) idot_q4((p) + 4, a, LO4)
+#define IDOT_Q5_0(p, a) idot_q5((p) + 2, (p) + 6, a, LO4, ME, MO, B16)
+#define IDOT_Q5_1(p, a) idot_q5((p) + 4, (p) + 8, a, LO4, ME, MO, B16)
+
+DECODE_KERNEL(d_q8_0, 34, 0, 0, IDOT_Q8_0, NO_CONSTS)
+DECODE_KERNEL(d_q4_0, 18, 0, -8, IDOT_Q4_0, LO4_CONST)
+DECODE_KERNEL(d_q4_1, 20, 1, 0, IDOT_Q4_1, LO4_CONST)
+DECODE_KERNEL(d_q5_0, 22, 0, -16, IDOT_Q5_0, Q5_ALL_CONSTS)
+DECODE_KERNEL(d_q5_1, 24, 1, 0, IDOT_Q5_1, Q5_ALL_CONSTS)
+
+/* q4_K, token 0: per super-block the eight sub-block scales times the
+ * activation scales, and the min terms, as vectors; then one rolled loop
+ * over the four 32-byte chunks (two sub-blocks each). Same float order as
+ * k_q4_K (see DECODE_KERNEL). */
+INLINE float d_q4_K(const uint8_t *row, int64_t nbk, const acts *A) {
+    const v128_t LO4 = keep(wasm_i16x8_splat(0x000f));
+    const int16_t *a = A->q;
+    v128_t acc = wasm_f32x4_splat(0);
+    float sc[8], mn[8], ws[8], csum = 0;
+    for (int64_t b = 0; b < nbk; b++) {
+        const uint8_t *p = row + b * 144;
+        kscales(p, sc, mn);
+        const float *ad = A->d + 8 * b, *as = A->s + 8 * b;
+        wasm_v128_store(ws, wasm_f32x4_mul(wasm_v128_load(sc), wasm_v128_load(ad)));
+        wasm_v128_store(ws + 4, wasm_f32x4_mul(wasm_v128_load(sc + 4), wasm_v128_load(ad + 4)));
+        wasm_v128_store(mn, wasm_f32x4_mul(wasm_v128_load(mn), wasm_v128_load(as)));
+        wasm_v128_store(mn + 4, wasm_f32x4_mul(wasm_v128_load(mn + 4), wasm_v128_load(as + 4)));
+        for (int j = 0; j < 8; j++) csum += mn[j]; /* in the 4-token kernel's order */
+        const uint8_t *qs = p + 16;
+        const int16_t *ab = a + 256 * b;
+        ROLLED
+        for (int c = 0; c < 4; c++) {
+            v128_t qa = wasm_v128_load(qs + 32 * c), qb = wasm_v128_load(qs + 32 * c + 16);
+            const int16_t *ap = ab + 64 * c;
+            v128_t l0 = wasm_v128_and(qa, LO4), l1 = wasm_v128_and(wasm_u16x8_shr(qa, 8), LO4);
+            v128_t l2 = wasm_v128_and(qb, LO4), l3 = wasm_v128_and(wasm_u16x8_shr(qb, 8), LO4);
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(DOT4(l0, l1, l2, l3, ap)),
+                                                     wasm_v128_load32_splat(ws + 2 * c)));
+            l0 = wasm_v128_and(wasm_u16x8_shr(qa, 4), LO4), l1 = wasm_u16x8_shr(qa, 12);
+            l2 = wasm_v128_and(wasm_u16x8_shr(qb, 4), LO4), l3 = wasm_u16x8_shr(qb, 12);
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(DOT4(l0, l1, l2, l3, ap + 32)),
+                                                     wasm_v128_load32_splat(ws + 2 * c + 1)));
+        }
+    }
+    return hsum(acc) + csum;
+}
+
+/* q6_K, token 0: levels with their sub-block scales folded in (as k_q6_K);
+ * the eight activation scales times d as vectors, then one rolled loop over
+ * the eight blocks of 32. */
+INLINE float d_q6_K(const uint8_t *row, int64_t nbk, const acts *A) {
+    const v128_t LO4 = keep(wasm_i16x8_splat(0x000f));
+    const v128_t H2 = keep(wasm_i16x8_splat(0x30)), O32 = keep(wasm_i16x8_splat(32));
+    const int16_t *a = A->q;
+    v128_t acc = wasm_f32x4_splat(0);
+    float ws[8];
+    for (int64_t b = 0; b < nbk; b++) {
+        const uint8_t *p = row + b * 210;
+        const uint8_t *ql = p, *qh = p + 128;
+        const int8_t *scales = (const int8_t *)(p + 192);
+        v128_t d = wasm_f32x4_splat(h2f(p + 208));
+        wasm_v128_store(ws, wasm_f32x4_mul(d, wasm_v128_load(A->d + 8 * b)));
+        wasm_v128_store(ws + 4, wasm_f32x4_mul(d, wasm_v128_load(A->d + 8 * b + 4)));
+        ROLLED
+        for (int j = 0; j < 8; j++) {
+            int h = j >> 2, k = j & 3;
+            const uint8_t *lp = ql + 64 * h + 32 * (k & 1);
+            v128_t qa = wasm_v128_load(lp), qb = wasm_v128_load(lp + 16);
+            /* k >= 2: the high nibbles (shift by 4 or 0, no branch) */
+            int ls = (k >> 1) * 4;
+            qa = wasm_u16x8_shr(qa, ls);
+            qb = wasm_u16x8_shr(qb, ls);
+            v128_t ha = wasm_u16x8_shr(wasm_v128_load(qh + 32 * h), 2 * k);
+            v128_t hb = wasm_u16x8_shr(wasm_v128_load(qh + 32 * h + 16), 2 * k);
+            v128_t l0 = wasm_v128_or(wasm_v128_and(qa, LO4), wasm_v128_and(wasm_i16x8_shl(ha, 4), H2));
+            v128_t l1 = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(qa, 8), LO4), wasm_v128_and(wasm_u16x8_shr(ha, 4), H2));
+            v128_t l2 = wasm_v128_or(wasm_v128_and(qb, LO4), wasm_v128_and(wasm_i16x8_shl(hb, 4), H2));
+            v128_t l3 = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(qb, 8), LO4), wasm_v128_and(wasm_u16x8_shr(hb, 4), H2));
+            v128_t s0 = wasm_i16x8_splat(scales[2 * j]), s1 = wasm_i16x8_splat(scales[2 * j + 1]);
+            l0 = wasm_i16x8_mul(wasm_i16x8_sub(l0, O32), s0);
+            l1 = wasm_i16x8_mul(wasm_i16x8_sub(l1, O32), s0);
+            l2 = wasm_i16x8_mul(wasm_i16x8_sub(l2, O32), s1);
+            l3 = wasm_i16x8_mul(wasm_i16x8_sub(l3, O32), s1);
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(DOT4(l0, l1, l2, l3, a + 256 * b + 32 * j)),
+                                                     wasm_v128_load32_splat(ws + j)));
+        }
+    }
+    return hsum(acc);
+}
+
+#define DECODE_ROWS(name, kern)                                                              \
+    static void name(const uint8_t *W, size_t rb, int64_t nb, int64_t r0, int64_t r1, const acts *A, float *Y) { \
+        for (int64_t r = r0; r < r1; r++) Y[r] = kern(W + (size_t)r * rb, nb, A);           \
+    }
+
+DECODE_ROWS(drows_q8_0, d_q8_0)
+DECODE_ROWS(drows_q4_0, d_q4_0)
+DECODE_ROWS(drows_q4_1, d_q4_1)
+DECODE_ROWS(drows_q5_0, d_q5_0)
+DECODE_ROWS(drows_q5_1, d_q5_1)
+DECODE_ROWS(drows_q4_K, d_q4_K)
+DECODE_ROWS(drows_q6_K, d_q6_K)
+
 /* ---- dense weights (f32 activations) ------------------------------------- */
 
 /* 8 weights starting at w[i] as two f32x4 */
@@ -488,6 +702,7 @@ DENSE_ROWS(rows_f16, k_f16)
 DENSE_ROWS(rows_bf16, k_bf16)
 
 typedef void (*quant_rows_fn)(const uint8_t *, size_t, int64_t, int64_t, int64_t, const acts *, int, int, float *, int64_t);
+typedef void (*decode_rows_fn)(const uint8_t *, size_t, int64_t, int64_t, int64_t, const acts *, float *);
 typedef void (*dense_rows_fn)(const uint8_t *, size_t, int64_t, int64_t, int64_t, const float *, int, int, float *, int64_t);
 
 /* Rows per tile: the weights of one tile (~24 KiB) stay in L1/L2 while every
@@ -513,14 +728,20 @@ int atn_matmul_prepare_simd128(const atn_tensor *W, const float *X, int n_tok) {
     default: return -1;
     }
     int64_t nab = n_in / 32;
-    int ntp = (n_tok + 3) & ~3;
-    if ((uint64_t)n_in > (SIZE_MAX / 4) / (uint64_t)ntp) return -1; /* scratch size would overflow (wasm32) */
+    /* scales token-minor, 4 tokens per vector; with one token, contiguous
+     * per block (the decode kernels load four blocks' scales at once; the
+     * 4-token kernels read lane 0 only, and the 4 floats of padding keep
+     * their vector loads inside the buffer) */
+    int ntp = n_tok == 1 ? 1 : (n_tok + 3) & ~3;
+    if ((uint64_t)n_in > (SIZE_MAX / 4) / (uint64_t)(ntp + 4)) return -1; /* scratch size would overflow (wasm32) */
     size_t qbytes = ((size_t)n_tok * (size_t)n_in * sizeof(int16_t) + 15) & ~(size_t)15;
-    size_t sbytes = (size_t)nab * (size_t)ntp * sizeof(float);
+    size_t sbytes = ((size_t)nab * (size_t)ntp + 4) * sizeof(float);
     uint8_t *scr = atn_kernels_scratch(qbytes + 2 * sbytes);
     if (!scr) return -1; /* out of memory: the reference needs no scratch */
     acts A = {(int16_t *)scr, (float *)(scr + qbytes), (float *)(scr + qbytes + sbytes), n_in, ntp};
     quantize_acts(X, n_tok, n_in, (int16_t *)A.q, (float *)A.d, (float *)A.s, ntp);
+    memset((float *)A.d + nab * ntp, 0, 4 * sizeof(float));
+    memset((float *)A.s + nab * ntp, 0, 4 * sizeof(float));
     prepared = A;
     return 0;
 }
@@ -542,6 +763,24 @@ void atn_matmul_prepared_simd128(const atn_tensor *W, const float *X, int n_tok,
         return;
     }
 
+    int64_t nb = n_in / atn_type_block_size(type);
+    if (n_tok == 1) {
+        decode_rows_fn dfn = NULL;
+        switch (type) {
+        case ATN_TYPE_Q8_0: dfn = drows_q8_0; break;
+        case ATN_TYPE_Q4_0: dfn = drows_q4_0; break;
+        case ATN_TYPE_Q4_1: dfn = drows_q4_1; break;
+        case ATN_TYPE_Q5_0: dfn = drows_q5_0; break;
+        case ATN_TYPE_Q5_1: dfn = drows_q5_1; break;
+        case ATN_TYPE_Q4_K: dfn = drows_q4_K; break;
+        case ATN_TYPE_Q6_K: dfn = drows_q6_K; break;
+        default: break;
+        }
+        if (dfn) {
+            dfn(base, rb, nb, r0, r1, &prepared, Y);
+            return;
+        }
+    }
     quant_rows_fn fn;
     switch (type) {
     case ATN_TYPE_Q8_0: fn = rows_q8_0; break;
@@ -554,7 +793,6 @@ void atn_matmul_prepared_simd128(const atn_tensor *W, const float *X, int n_tok,
     case ATN_TYPE_Q6_K: fn = rows_q6_K; break;
     default: return; /* atn_matmul_prepare_simd128 refused it */
     }
-    int64_t nb = n_in / atn_type_block_size(type);
     for (int64_t rt = r0; rt < r1; rt += tr) {
         int64_t re = rt + tr < r1 ? rt + tr : r1;
         for (int t0 = 0; t0 < n_tok; t0 += 4) fn(base, rb, nb, rt, re, &prepared, t0, n_tok - t0 < 4 ? n_tok - t0 : 4, Y, n_out);
@@ -598,19 +836,6 @@ void atn_scale_f32_simd128(float *x, float a, int n) {
     for (; i + 4 <= n; i += 4) wasm_v128_store(x + i, wasm_f32x4_mul(wasm_v128_load(x + i), va));
     for (; i < n; i++) x[i] *= a;
 }
-
-/* two-operand shuffles (wasm_sse.h maps only one-operand wasm_i32x4_shuffle) */
-#ifdef __wasm_simd128__
-#define UNPACKLO32(a, b) wasm_i32x4_shuffle(a, b, 0, 4, 1, 5)
-#define UNPACKHI32(a, b) wasm_i32x4_shuffle(a, b, 2, 6, 3, 7)
-#define UNPACKLO64(a, b) wasm_i64x2_shuffle(a, b, 0, 2)
-#define UNPACKHI64(a, b) wasm_i64x2_shuffle(a, b, 1, 3)
-#else
-#define UNPACKLO32(a, b) _mm_unpacklo_epi32(a, b)
-#define UNPACKHI32(a, b) _mm_unpackhi_epi32(a, b)
-#define UNPACKLO64(a, b) _mm_unpacklo_epi64(a, b)
-#define UNPACKHI64(a, b) _mm_unpackhi_epi64(a, b)
-#endif
 
 /* Scores of 4 rows at a time: one load of `a` serves 4 rows, and the four
  * accumulators are reduced together by a 4x4 transpose-add. */

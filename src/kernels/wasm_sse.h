@@ -43,6 +43,7 @@ WS_INLINE v128_t wasm_i16x8_mul(v128_t a, v128_t b) { return _mm_mullo_epi16(a, 
 WS_INLINE v128_t wasm_i16x8_sub(v128_t a, v128_t b) { return _mm_sub_epi16(a, b); }
 
 WS_INLINE v128_t wasm_i32x4_splat(int32_t x) { return _mm_set1_epi32(x); }
+#define wasm_i32x4_make(a, b, c, d) _mm_setr_epi32(a, b, c, d)
 WS_INLINE v128_t wasm_i32x4_add(v128_t a, v128_t b) { return _mm_add_epi32(a, b); }
 WS_INLINE v128_t wasm_i32x4_shl(v128_t v, int n) { return _mm_sll_epi32(v, _mm_cvtsi32_si128(n)); }
 WS_INLINE v128_t wasm_i32x4_dot_i16x8(v128_t a, v128_t b) { return _mm_madd_epi16(a, b); }
@@ -60,6 +61,11 @@ WS_INLINE v128_t wasm_u32x4_extend_low_u16x8(v128_t v) { return _mm_cvtepu16_epi
 WS_INLINE v128_t wasm_u32x4_extend_high_u16x8(v128_t v) { return _mm_cvtepu16_epi32(_mm_srli_si128(v, 8)); }
 
 WS_INLINE v128_t wasm_f32x4_splat(float x) { return WS_I(_mm_set1_ps(x)); }
+WS_INLINE v128_t wasm_v128_load32_splat(const void *p) {
+    int32_t v;
+    __builtin_memcpy(&v, p, 4);
+    return _mm_set1_epi32(v);
+}
 WS_INLINE v128_t wasm_f32x4_add(v128_t a, v128_t b) { return WS_I(_mm_add_ps(WS_F(a), WS_F(b))); }
 WS_INLINE v128_t wasm_f32x4_sub(v128_t a, v128_t b) { return WS_I(_mm_sub_ps(WS_F(a), WS_F(b))); }
 WS_INLINE v128_t wasm_f32x4_mul(v128_t a, v128_t b) { return WS_I(_mm_mul_ps(WS_F(a), WS_F(b))); }

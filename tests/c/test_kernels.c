@@ -122,6 +122,18 @@ static void check_case(int type, int n_in, int n_out, int n_tok, float offset) {
               n_tok, bad);
     }
 
+    /* each token alone (the one-token decode kernels) gives bit for bit
+     * what it gives inside the batch: decoding equals prefilling */
+    if (n_tok > 1) {
+        int bad = 0;
+        for (int t = 0; t < n_tok; t++) {
+            atn_matmul(&W, x + (size_t)t * n_in, 1, ys);
+            bad += memcmp(ys, y + (size_t)t * n_out, sizeof(float) * n_out) != 0;
+        }
+        CHECK(bad == 0, "%s n_in=%d n_out=%d: %d of %d tokens differ when multiplied alone", atn_type_name(type), n_in,
+              n_out, bad, n_tok);
+    }
+
     /* get_row equals dequantize_row */
     {
         int r = n_out / 2;

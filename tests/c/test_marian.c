@@ -87,6 +87,8 @@ static float logits_diff(atn_model *m, const ref *r, int batched) {
 static int translate_ids(atn_model *m, const int32_t *src, int n_src, int beam, int32_t *out, int cap, float *logprob) {
     atn_translator *t = atn_translator_new(m, beam, NULL, ATN_TR_ATTENTION);
     if (!t) return -1;
+    /* the references decode without a repeat guard (test_repeat_guard.c tests it) */
+    if (atn_translator_set_repeat_guard(t, 0, 0)) { atn_translator_free(t); return -1; }
     /* decode a source given as ids: go through the internal path */
     extern int atn_translate_ids_for_test(atn_translator *, const int32_t *, int);
     int rc = atn_translate_ids_for_test(t, src, n_src);

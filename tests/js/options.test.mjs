@@ -74,6 +74,8 @@ test('the npm API rejects bad options with the same words, before any work', { s
   await assert.rejects(mt.translate(''), { code: 'E_ARG', message: 'the text is empty' });
   await assert.rejects(mt.translate(' \n '), { message: 'the text is empty' });
   await assert.rejects(mt.translate(42), { message: 'the text must be a string, got 42' });
+  await assert.rejects(mt.translate('Hello.', { noRepeatNgram: 17 }), { code: 'E_ARG', message: 'noRepeatNgram must be an integer from 0 to 16, got 17' });
+  await assert.rejects(mt.translate('Hello.', { noRepeatSpan: 1.5 }), { code: 'E_ARG', message: 'noRepeatSpan must be an integer from 0 to 16, got 1.5' });
   // still usable
   assert.equal((await mt.translate('Good morning.', { to: 'es' })).reason, 'done');
 
@@ -117,6 +119,8 @@ const BAD = [
   [['translate', '--beam', '2.5', 'Hello.'], "atento: --beam must be an integer from 1 to 8, got '2.5'"],
   [['translate', '--to', 'fr', 'Hello.'], "atento: --to must be one of this model's target languages (en, es), got 'fr'"],
   [['translate', ''], 'atento: the text is empty: nothing to translate'],
+  [['translate', '--no-repeat-ngram', '17', 'Hello.'], "atento: --no-repeat-ngram must be an integer from 0 to 16, got '17'"],
+  [['translate', '--no-repeat-span', '-1', 'Hello.'], "atento: --no-repeat-span must be an integer from 0 to 16, got '-1'"],
   [['generate', '--model', chatModel, '--prompt', 'hi', '--temperature', 'hot'], "atento: --temperature must be a number from 0 to 100, got 'hot'"],
   [['generate', '--model', chatModel, '--prompt', 'hi', '--top-p', '1.5'], "atento: --top-p must be a number from 0 to 1, got '1.5'"],
   [['generate', '--model', chatModel, '--prompt', 'hi', '--max-tokens', '-3'], "atento: --max-tokens must be an integer from 1 to 1048576, got '-3'"],

@@ -248,3 +248,38 @@ test('native CLI translate: same tokens as the WASM CLI (greedy and beam 4)', as
   const bad = nativeCliRun(['translate', '--model', model, '--beam', '0', '--text', 'x']);
   assert.equal(bad.code, 2);
 });
+
+/** Does a list of ids repeat an n-gram? */
+function repeatsNgram(ids, n) {
+  const seen = new Set();
+  for (let i = 0; i + n <= ids.length; i++) {
+    const k = ids.slice(i, i + n).join(',');
+    if (seen.has(k)) return true;
+    seen.add(k);
+  }
+  return false;
+}
+
+test('repeat guard: --no-repeat-ngram / --no-repeat-span reach the decoder, WASM and native alike', async () => {
+  // the random tiny model loops ("HHHH..."): without the guard its outputs repeat 3-grams
+  const model = join(data, 'tiny.f32.gguf');
+  const text = 'I see a cat. Tom is here. Where is the library?';
+  const { nativeCliRun } = await import('./helpers.mjs');
+  const probe = nativeCliRun(['translate', '--help']);
+  for (const beam of ['1', '4']) {
+    const run = (extra) => {
+      const r = cli(['translate', '--model', model, '--to', 'es', '--beam', beam, '--json', ...extra, '--text', text]);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout).translations.map((t) => t.tokens.filter((id) => id !== 1));
+    };
+    const off = run(['--no-repeat-ngram', '0', '--no-repeat-span', '0']);
+    const on = run(['--no-repeat-ngram', '3']);
+    assert.ok(off.some((ids) => repeatsNgram(ids, 3)), `beam ${beam}: the fixture no longer loops`);
+    assert.ok(!on.some((ids) => repeatsNgram(ids, 3)), `beam ${beam}: a 3-gram repeats with --no-repeat-ngram 3`);
+    if (probe && probe.code === 0) {
+      const n = nativeCliRun(['translate', '--model', model, '--to', 'es', '--beam', beam, '--json', '--no-repeat-ngram', '3', '--text', text]);
+      assert.equal(n.code, 0, n.stderr);
+      assert.deepEqual(JSON.parse(n.stdout).translations.map((t) => t.tokens.filter((id) => id !== 1)), on);
+    }
+  }
+});
