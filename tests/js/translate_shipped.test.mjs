@@ -21,7 +21,7 @@ const HELD_OUT = [
   ['I want to go to Italy.', 'Quiero ir a Italia.', 'es'],
   ['Do you see what I mean?', '¿Ves lo que quiero decir?', 'es'],
   ['I have a bad pain here.', 'Tengo un fuerte dolor aquí.', 'es'],
-  ['¿Puedo encender el televisor?', 'Can I turn on the TV?', 'en'],
+  ['Detesto a los mentirosos.', 'I hate liars.', 'en'],
   ['Muéstrame cómo hacerlo.', 'Show me how to do it.', 'en'],
 ];
 
