@@ -3,6 +3,7 @@
  * does) on any bytes: a conversation list or a one-line error, every bound
  * checked (the input is an exact-size copy). */
 #include "../../src/cli/chat.c"
+#include "../../src/cli/chat_tools.c" /* chat.c runs the built-in tools through it */
 #include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
