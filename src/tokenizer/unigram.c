@@ -80,7 +80,11 @@ int atn_unigram_encode(const atn_tokenizer *t, const char *text, size_t len, atn
         if (t->byte_fallback) {
             for (size_t i = b; i < e; i++) {
                 int32_t bid = t->byte_id[(unsigned char)s[i]];
-                atn_tok_emit(o, bid >= 0 ? bid : t->unk);
+                /* a vocabulary may lack some byte pieces, and an unknown
+                 * token too: such a byte is dropped, as an unknown run is
+                 * below, never emitted as id -1 */
+                if (bid < 0) bid = t->unk;
+                if (bid >= 0) atn_tok_emit(o, bid);
             }
             prev_unk = 0;
         } else if (!prev_unk && t->unk >= 0) {
