@@ -75,6 +75,13 @@ ATN_API atn_dict *atn_dict_load(const void *data, size_t size) {
     }
     if (size > UINT32_MAX - 1) { atn_error("dictionary: the file is larger than 4 GiB"); return NULL; }
     if (!atn_utf8_valid(data, size)) { atn_error("dictionary: the file is not valid UTF-8"); return NULL; }
+    /* a lookup answers with a C string: a NUL inside an entry would cut it short */
+    const char *nul = memchr(data, 0, size);
+    if (nul) {
+        atn_error("dictionary: the file holds a NUL byte (at byte %zu): it is not text",
+                  (size_t)(nul - (const char *)data));
+        return NULL;
+    }
     atn_dict *d = calloc(1, sizeof *d);
     if (!d || !(d->text = malloc(atn_add_size(size, 1)))) {
         atn_dict_free(d);

@@ -99,6 +99,14 @@ int main(void) {
     refused("atento-dictionary 1\nen\t0\nes\t0\nextra\n", "after the last section");
     refused("atento-dictionary 1\nen\t3\ncat\tgato\nes\t0\n", "ends after");
     {
+        /* a NUL inside a translation would cut a lookup's C string short (found by fuzz_dict) */
+        static const char nul[] = "atento-dictionary 1\nen\t0\nes\t1\ngato\t\0\0cat\n";
+        atn_dict *d = atn_dict_load(nul, sizeof nul - 1);
+        CHECK(d == NULL && strstr(atn_last_error(), "NUL byte") != NULL && !strchr(atn_last_error(), '\n'),
+              "a NUL byte: got '%s'", d ? "(loaded)" : atn_last_error());
+        atn_dict_free(d);
+    }
+    {
         char longkey[400];
         strcpy(longkey, "atento-dictionary 1\nen\t1\n");
         size_t p = strlen(longkey);
