@@ -23,7 +23,6 @@
  * messages are then left out of later turns too.
  */
 #define _POSIX_C_SOURCE 200809L
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -39,6 +38,7 @@
 #include "atento.h"
 #include "chat_tools.h"
 #include "options.h"
+#include "shipped.h"
 
 int atn_cli_chat(int argc, char **argv);
 
@@ -842,11 +842,6 @@ static char *read_stdin(size_t *n) {
 
 /* ---- model and turns ------------------------------------------------------------- */
 
-static int is_file(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 static int has_ci(const char *s, const char *w) {
     size_t n = strlen(w);
     for (; *s; s++) {
@@ -857,50 +852,21 @@ static int has_ci(const char *s, const char *w) {
     return 0;
 }
 
-/* The shipped chat model: $ATENTO_MODELS_DIR, else models/ beside the
- * build directory of this binary, else ./models. */
+/* A chat model that stands in for the shipped one: *chat*.gguf or *tutor*.gguf. */
+static int is_chat_model_name(const char *name) {
+    size_t n = strlen(name);
+    return n >= 5 && !strcmp(name + n - 5, ".gguf") && (has_ci(name, "chat") || has_ci(name, "tutor"));
+}
+
+/* The shipped chat model (shipped.h says where it is looked for), else the
+ * first other chat model in the same folder. */
 static char *default_model(void) {
-    char dirs[3][4096];
-    int nd = 0;
-    const char *env = getenv("ATENTO_MODELS_DIR");
-    if (env && *env) snprintf(dirs[nd++], sizeof dirs[0], "%s", env);
-    else {
-        char exe[4000];
-        ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (k > 0) {
-            exe[k] = 0;
-            char *sl = strrchr(exe, '/');
-            if (sl) {
-                *sl = 0;
-                snprintf(dirs[nd++], sizeof dirs[0], "%.3800s/../models", exe);
-            }
-        }
-        snprintf(dirs[nd++], sizeof dirs[0], "models");
-    }
-    for (int d = 0; d < nd; d++) {
-        char path[4200];
-        snprintf(path, sizeof path, "%.3800s/%s", dirs[d], SHIPPED);
-        if (is_file(path)) return strdup(path);
-        DIR *dir = opendir(dirs[d]);
-        if (!dir) continue;
-        char best[256] = "";
-        struct dirent *e;
-        while ((e = readdir(dir))) {
-            size_t n = strlen(e->d_name);
-            if (n < 5 || n >= sizeof best || strcmp(e->d_name + n - 5, ".gguf") != 0) continue;
-            if (!has_ci(e->d_name, "chat") && !has_ci(e->d_name, "tutor")) continue;
-            snprintf(path, sizeof path, "%.3800s/%s", dirs[d], e->d_name);
-            if (is_file(path) && (!best[0] || strcmp(e->d_name, best) < 0)) snprintf(best, sizeof best, "%s", e->d_name);
-        }
-        closedir(dir);
-        if (best[0]) {
-            snprintf(path, sizeof path, "%.3800s/%s", dirs[d], best);
-            return strdup(path);
-        }
-    }
-    fail_line("no chat model given and none shipped in %s (looked for %s and *chat*.gguf): pass --model M.gguf",
-              dirs[0], SHIPPED);
-    return NULL;
+    char dir[CLI_SHIPPED_DIR_MAX];
+    char *path = cli_find_shipped(SHIPPED, is_chat_model_name, dir, sizeof dir);
+    if (!path)
+        fail_line("no chat model given and none shipped in %s (looked for %s and *chat*.gguf): pass --model M.gguf", dir,
+                  SHIPPED);
+    return path;
 }
 
 static atn_model *load_model(const char *path, int flags, double *ms) {
