@@ -197,31 +197,37 @@ typedef struct {
     params p;
 } options;
 
+/* The text of js/cli/chat.js's --help (helpText in js/cli/_common.js), byte for
+ * byte: tests/js/chat.test.mjs compares the two. */
 static const char *HELP =
     "usage: atento chat [flags]\n"
     "\n"
     "chat with a model in the terminal (streamed), or answer a JSON conversation (--json)\n"
     "\n"
     "flags:\n"
-    "  --model M.gguf        the chat model (default: the shipped tutor model in models/)\n"
-    "  --system TEXT         the system prompt\n"
-    "  --max-tokens N        at most N tokens per reply (default 256)\n"
-    "  --temperature T       sampling temperature; 0 = greedy\n"
-    "  --top-k K             keep the K most likely tokens; 0 = off\n"
-    "  --top-p P             nucleus sampling; 1 = off\n"
-    "  --min-p P             drop tokens below P x the top probability; 0 = off\n"
-    "  --repeat-penalty R    penalty for recent tokens; 1 = off\n"
-    "  --repeat-last-n N     how many recent tokens the penalty sees\n"
-    "  --seed S              random seed (same seed, same output)\n"
-    "  --stop TEXT           also end a reply at TEXT, not printed (repeatable)\n"
-    "  --ctx N               context size in tokens (default: the model's, at most 4096)\n"
-    "  --json                read conversations as JSON on stdin, print one JSON answer each\n"
-    "  --verbose             print token counts and speed of each turn on stderr\n"
-    "  --allow-unknown-pretokenizer  a vocabulary whose tokenizer.ggml.pre atento does not know uses GPT-2's\n"
-    "                        rules (a warning says so on every run)\n"
-    "  --no-tools            do not run the model's built-in tools (translate, lookup)\n"
+    "  --model M.gguf                the chat model (default: the shipped tutor model in models/)\n"
+    "  --system TEXT                 the system prompt\n"
+    "  --max-tokens N                at most N tokens per reply (default 256)\n"
+    "  --temperature T               sampling temperature; 0 = greedy\n"
+    "  --top-k K                     keep the K most likely tokens; 0 = off\n"
+    "  --top-p P                     nucleus sampling; 1 = off\n"
+    "  --min-p P                     drop tokens below P x the top probability; 0 = off\n"
+    "  --repeat-penalty R            penalty for recent tokens; 1 = off\n"
+    "  --repeat-last-n N             how many recent tokens the penalty sees\n"
+    "  --seed S                      random seed (same seed, same output)\n"
+    "  --stop TEXT                   also end a reply at TEXT, not printed (repeatable)\n"
+    "  --ctx N                       context size in tokens (default: the model's, at most 4096)\n"
+    "  --json                        read conversations as JSON on stdin, print one JSON answer each\n"
+    "  --verbose                     print token counts and speed of each turn on stderr\n"
+    "  --allow-unknown-pretokenizer  a vocabulary whose tokenizer.ggml.pre atento does not know uses GPT-2's rules (a warning says so on every run)\n"
+    "  --no-tools                    do not run the model's built-in tools (translate, lookup)\n"
     "\n"
-    "Interactive: Ctrl-C stops a reply; Ctrl-D or Ctrl-C at the prompt exits; /reset starts over.\n";
+    "Interactive: Ctrl-C stops a reply; Ctrl-D or Ctrl-C at the prompt exits; /reset starts over.\n"
+    "\n"
+    "examples:\n"
+    "  atento chat\n"
+    "  atento chat --model m.gguf --system \"You are a pirate.\" --temperature 0.7\n"
+    "  echo '{\"messages\":[{\"role\":\"user\",\"content\":\"Hi!\"}]}' | atento chat --json\n";
 
 /* Flags with a shared rule (cli/options.h) use it, so the words and limits
  * are those of the API and the JS CLI; lo/hi are for the others. */

@@ -184,6 +184,11 @@ int atn_cli_translate(int argc, char **argv) {
     double t1 = now_ms();
     int rc = 1;
     atn_translator *t = NULL;
+    /* a wrong model file is bad input (exit 1), named by the architecture it declares, as in js/cli/translate.js */
+    if (strcmp(atn_model_arch(m), "marian") != 0) {
+        fprintf(stderr, "atento: %s is a '%s' model; translate needs a marian model\n", model_path, atn_model_arch(m));
+        goto done;
+    }
     /* the direction: as js/direction.js chooses it */
     char targets[MAX_TARGETS][16], list[MAX_TARGETS * 18];
     int n_targets = model_targets(m, targets);
