@@ -37,6 +37,7 @@
 #include <unistd.h>
 #include "atento.h"
 #include "chat_tools.h"
+#include "files.h"
 #include "options.h"
 #include "shipped.h"
 
@@ -877,29 +878,11 @@ static char *default_model(void) {
 
 static atn_model *load_model(const char *path, int flags, double *ms) {
     double t0 = now_ms();
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fail_line("cannot open model '%s': %s", path, strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        fail_line("cannot open model '%s': not a regular file", path);
-        return NULL;
-    }
-    size_t size = (size_t)st.st_size;
-    void *data = atn_malloc(size ? size : 1);
+    size_t size;
+    const char *verb, *reason;
+    void *data = cli_read_file(path, &size, &verb, &reason);
     if (!data) {
-        fclose(f);
-        fail_line("cannot read model '%s': out of memory", path);
-        return NULL;
-    }
-    size_t got = fread(data, 1, size, f);
-    fclose(f);
-    if (got != size) {
-        atn_free(data);
-        fail_line("cannot read model '%s': short read", path);
+        fail_line("cannot %s model '%s': %s", verb, path, reason);
         return NULL;
     }
     atn_model *m = cli_load_model(data, size, flags, path);

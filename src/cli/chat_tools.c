@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include "atento.h"
 #include "chat_tools.h"
+#include "files.h"
 #include "shipped.h"
 
 #define TRANSLATE_MAX_BYTES 2000
@@ -50,26 +51,9 @@ static char *find_shipped(const char *name, char *why, size_t cap) {
 
 /* The whole file from atn_malloc, or NULL with the reason in why. */
 static void *read_all(const char *path, size_t *size, char *why, size_t cap) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(why, cap, "cannot open %.300s: %s", path, strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        snprintf(why, cap, "cannot open %.300s: not a regular file", path);
-        return NULL;
-    }
-    *size = (size_t)st.st_size;
-    void *data = atn_malloc(*size ? *size : 1);
-    if (!data || fread(data, 1, *size, f) != *size) {
-        snprintf(why, cap, "cannot read %.300s: %s", path, data ? "short read" : "out of memory");
-        atn_free(data);
-        fclose(f);
-        return NULL;
-    }
-    fclose(f);
+    const char *verb, *reason;
+    void *data = cli_read_file(path, size, &verb, &reason);
+    if (!data) snprintf(why, cap, "cannot %s %.300s: %s", verb, path, reason);
     return data;
 }
 

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "../atento.h"
+#include "files.h"
 #include "options.h"
 
 int atn_cli_translate(int argc, char **argv);
@@ -169,15 +170,14 @@ int atn_cli_translate(int argc, char **argv) {
             return 1;
         }
     }
-    FILE *f = fopen(model_path, "rb");
-    if (!f) { fprintf(stderr, "atento: cannot open model '%s'\n", model_path); free(input); return 1; }
-    char *bytes = slurp(f, &n_model);
-    fclose(f);
-    if (!bytes) { fprintf(stderr, "atento: out of memory\n"); free(input); return 1; }
-    void *data = atn_malloc(n_model);
-    if (!data) { fprintf(stderr, "atento: out of memory\n"); return 1; }
-    memcpy(data, bytes, n_model);
-    free(bytes);
+    const char *verb, *reason;
+    void *data = cli_read_file(model_path, &n_model, &verb, &reason);
+    if (!data) {
+        if (!strcmp(verb, "open")) fprintf(stderr, "atento: cannot open model '%s'\n", model_path);
+        else fprintf(stderr, "atento: cannot read model '%s': %s\n", model_path, reason);
+        free(input);
+        return 1;
+    }
     double t0 = now_ms();
     atn_model *m = cli_load_model(data, n_model, load_flags, model_path);
     if (!m) { fprintf(stderr, "atento: %s: %s\n", model_path, atn_last_error()); free(input); return 1; }
