@@ -207,10 +207,9 @@ int atn_cli_translate(int argc, char **argv) {
             goto done;
         }
     }
-    float confidence;
-    const char *from = atn_detect_language(text, n_text, &confidence);
+    const char *from = atn_detect_language(text, n_text, NULL);
     if (to && *to) {
-        if (from && !strcmp(from, to) && confidence >= 0.95f) {
+        if (from && atn_text_is_in_language(text, n_text, to)) {
             fprintf(stderr, "atento: the text is already in %s (--to %s); it is printed unchanged\n", language_name(to), to);
             if (json) {
                 printf("{\"translations\":[],\"from\":\"%s\",\"to\":\"%s\",\"note\":\"the text is already in %s\",\"text\":", from, to,
