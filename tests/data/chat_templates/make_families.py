@@ -16,25 +16,12 @@ Record format (lengths in bytes, each field followed by a newline):
 """
 import json
 import os
+import sys
 
-import jinja2
-import jinja2.ext
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hf_jinja import env, jinja2  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def raise_exception(m):
-    raise jinja2.exceptions.TemplateError(m)
-
-
-def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
-    return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
-
-
-env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
-env.filters["tojson"] = tojson
-env.globals["raise_exception"] = raise_exception
 
 
 def msgs(*pairs):

@@ -12,25 +12,11 @@ Needs Jinja2 (Debian: python3-jinja2); used here as an external oracle only.
 Record format: "T <n>\\n<n bytes>\\n" then "E <n>\\n<n bytes>\\n" (expected
 output) or "X <n>\\n<n bytes>\\n" (expected error substring).
 """
-import json
 import os
+import sys
 
-import jinja2
-import jinja2.ext
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-
-def raise_exception(m):
-    raise jinja2.exceptions.TemplateError(m)
-
-
-def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
-    return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
-
-
-env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
-env.filters["tojson"] = tojson
-env.globals["raise_exception"] = raise_exception
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hf_jinja import env  # noqa: E402
 
 ROLES = ["system", "user", "assistant", "user", "assistant", "user"]
 CONTENTS = ["You are a helpful tutor.", "Hello!", "Hi! How can I help?", "How do you say cat in Spanish?",
