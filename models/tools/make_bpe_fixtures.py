@@ -32,6 +32,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import gguf  # noqa: E402
+from make_tokenizer_fixtures import fuzz_lines  # noqa: E402  (the same awkward-fragment strings)
 
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 PRES = [("gpt2", "gpt2"), ("llama3", "llama-bpe"), ("qwen2", "qwen2"), ("smollm", "smollm")]
@@ -49,19 +50,6 @@ EDGE = [
     "end with newline\n", "\n", "email@example.com https://x.y/z?q=1&r=2", "$100 €50 £3 ¥7",
     "control\x01\x02\x7f chars", "<|im_start|>user\nhi<|im_end|>",
 ]
-
-
-# Random strings of awkward fragments (seeded), to probe the edges.
-FRAGMENTS = ["a", "b", "the", "Tom", " ", "  ", "   ", "\t", "\u00e9", "\u00f1", "e\u0301", "\u4e2d",
-             "\U0001F600", "\U0001F44D\U0001F3FD", "'s", "'LL", "1", "123", "4567", "<s>", "</s>",
-             "<unk>", "\u2581", "\u00a0", "\u3000", "\uff21", "!", "...", "?", "\u200b", "\u0085", "\x01",
-             "_", "-", "\u0663", "\ufb01", "Stra\u00dfe", "\u03a9", "\U0001D11E", "\u2460", "\u00bd"]
-
-
-def fuzz_lines(n, seed, extra=()):
-    rng = random.Random(seed)
-    frags = FRAGMENTS + list(extra)
-    return ["".join(rng.choice(frags) for _ in range(rng.randint(1, 20))) for _ in range(n)]
 
 
 def bytes_to_unicode():
