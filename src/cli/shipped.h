@@ -3,9 +3,14 @@
  * $ATENTO_MODELS_DIR when it is set, else in models/ beside the build
  * directory of this binary, then in ./models. bin/atento.js looks in the
  * package's models/ the same way.
- * Header-only: chat.c and chat_tools.c include it. */
+ * Header-only: chat.c, chat_tools.c and translate.c include it. */
 #ifndef ATN_CLI_SHIPPED_H
 #define ATN_CLI_SHIPPED_H
+
+/* readlink() and strdup() are POSIX.1-2008 */
+#if !defined(_POSIX_C_SOURCE) || _POSIX_C_SOURCE < 200809L
+#error "define _POSIX_C_SOURCE 200809L before the first #include"
+#endif
 
 #include <dirent.h>
 #include <stdio.h>

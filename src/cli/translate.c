@@ -9,16 +9,16 @@
  * is printed unchanged, with a note on stderr. main.c dispatches
  * `atento translate ...` here with argv[1] = "translate", like its own cmd_*.
  */
-#define _POSIX_C_SOURCE 199309L
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "../atento.h"
 #include "files.h"
 #include "options.h"
+#include "shipped.h"
 
 int atn_cli_translate(int argc, char **argv);
 
@@ -109,11 +109,6 @@ static int is_blank(const char *s, size_t n) {
     return 1;
 }
 
-static int file_exists(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 int atn_cli_translate(int argc, char **argv) {
     const char *model_path = NULL, *to = NULL, *text = NULL;
     int beam = 1, json = 0, load_flags = 0, no_repeat_ngram = ATN_TR_NO_REPEAT_NGRAM, no_repeat_span = ATN_TR_NO_REPEAT_SPAN;
@@ -161,9 +156,11 @@ int atn_cli_translate(int argc, char **argv) {
         free(input);
         return 2;
     }
+    char *owned_model = NULL; /* the shipped model's path, found as the JS CLI finds it (shipped.h) */
     if (!model_path) {
-        model_path = "models/translate-en-es.gguf";
-        if (!file_exists(model_path)) {
+        char dir[CLI_SHIPPED_DIR_MAX];
+        model_path = owned_model = cli_find_shipped("translate-en-es.gguf", NULL, dir, sizeof dir);
+        if (!model_path) {
             fprintf(stderr, "atento: no translation model given and translate-en-es.gguf is not installed: install the "
                             "shipped models with \"npm install atento-models-en-es\", or pass --model M.gguf\n");
             free(input);
@@ -175,12 +172,13 @@ int atn_cli_translate(int argc, char **argv) {
     if (!data) {
         if (!strcmp(verb, "open")) fprintf(stderr, "atento: cannot open model '%s'\n", model_path);
         else fprintf(stderr, "atento: cannot read model '%s': %s\n", model_path, reason);
+        free(owned_model);
         free(input);
         return 1;
     }
     double t0 = now_ms();
     atn_model *m = cli_load_model(data, n_model, load_flags, model_path);
-    if (!m) { fprintf(stderr, "atento: %s: %s\n", model_path, atn_last_error()); free(input); return 1; }
+    if (!m) { fprintf(stderr, "atento: %s: %s\n", model_path, atn_last_error()); free(owned_model); free(input); return 1; }
     double t1 = now_ms();
     int rc = 1;
     atn_translator *t = NULL;
@@ -272,6 +270,7 @@ int atn_cli_translate(int argc, char **argv) {
 done:
     atn_translator_free(t);
     atn_model_free(m);
+    free(owned_model);
     free(input);
     return rc;
 }

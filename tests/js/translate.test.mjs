@@ -267,6 +267,27 @@ test('translate with a chat model: both CLIs refuse it with the same line, namin
   }
 });
 
+test('translate without --model: both CLIs find the shipped model in $ATENTO_MODELS_DIR, or say it is not installed', async () => {
+  const { nativeCliRun } = await import('./helpers.mjs');
+  const probe = nativeCliRun(['translate', '--help']);
+  if (!probe || probe.code !== 0) return; // native CLI not built (or without translate)
+  const dir = tempDir();
+  const env = { ...process.env, ATENTO_MODELS_DIR: dir };
+  const args = ['translate', '--to', 'es', '--json', '--text', 'hello there'];
+  const none = [cli(args, { env }), nativeCliRun(args, { env })];
+  for (const r of none) {
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'atento: no translation model given and translate-en-es.gguf is not installed: install the shipped models with "npm install atento-models-en-es", or pass --model M.gguf\n');
+  }
+  cpSync(join(data, 'tiny.q8_0.gguf'), join(dir, 'translate-en-es.gguf'));
+  const [w, n] = [cli(args, { env }), nativeCliRun(args, { env })];
+  assert.equal(w.code, 0, w.stderr);
+  assert.equal(n.code, 0, n.stderr);
+  const want = JSON.parse(cli(['translate', '--model', join(data, 'tiny.q8_0.gguf'), ...args.slice(1)]).stdout).translations;
+  assert.deepEqual(JSON.parse(w.stdout).translations, want);
+  assert.deepEqual(JSON.parse(n.stdout).translations.map((t) => t.tokens), want.map((t) => t.tokens));
+});
+
 /** Does a list of ids repeat an n-gram? */
 function repeatsNgram(ids, n) {
   const seen = new Set();
