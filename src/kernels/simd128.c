@@ -112,7 +112,17 @@ static const uint8_t NIBBLE_POS[32] = {
     16, 24, 17, 25, 18, 26, 19, 27, 20, 28, 21, 29, 22, 30, 23, 31,
 };
 
-static void quantize_acts(const float *X, int n_tok, int64_t n_in, int16_t *q, float *d, float *s, int ntp) {
+/* Levels for the 4- and 5-bit formats whose nibbles are taken by a mask alone
+ * (see NIBBLES): the weight vector of slot k (values at nibble-order
+ * positions 8k..8k+7) comes out times NIBBLE_WSCALE[k], so the activation
+ * levels of that slot are stored times 256 / NIBBLE_WSCALE[k] (|127 * 256| <
+ * 2^15): every product is 256 times the true one, and the block's scale d is
+ * stored divided by 256. Partial sums stay below 2^24, so converting them to
+ * float is exact and the results are those of unscaled levels, bit for bit. */
+static const int16_t NIBBLE_ASCALE[4] = {256, 1, 16, 256};
+
+static void quantize_acts(const float *X, int n_tok, int64_t n_in, int16_t *q, float *d, float *s, int ntp,
+                          int nibble_scaled) {
     int64_t nb = n_in / 32;
     for (int t = 0; t < n_tok; t++) {
         const float *x = X + (int64_t)t * n_in;
@@ -136,10 +146,13 @@ static void quantize_acts(const float *X, int n_tok, int64_t n_in, int16_t *q, f
                 wasm_v128_store(lv + j, r);
             }
             int16_t *qb = qt + 32 * b;
-            for (int j = 0; j < 32; j++) qb[NIBBLE_POS[j]] = (int16_t)lv[j];
+            if (nibble_scaled)
+                for (int j = 0; j < 32; j++) qb[NIBBLE_POS[j]] = (int16_t)(lv[j] * NIBBLE_ASCALE[NIBBLE_POS[j] >> 3]);
+            else
+                for (int j = 0; j < 32; j++) qb[NIBBLE_POS[j]] = (int16_t)lv[j];
             int isum = wasm_i32x4_extract_lane(sum, 0) + wasm_i32x4_extract_lane(sum, 1) +
                        wasm_i32x4_extract_lane(sum, 2) + wasm_i32x4_extract_lane(sum, 3);
-            d[b * ntp + t] = db;
+            d[b * ntp + t] = nibble_scaled ? db * (1.0f / 256) : db;
             s[b * ntp + t] = db * (float)isum;
         }
     }
@@ -203,13 +216,25 @@ INLINE void k_q8_0(const int NT, const uint8_t *row, int64_t nb, const acts *A, 
     KERNEL_END
 }
 
-/* the four nibble vectors of 16 packed bytes, in nibble order */
+/* The four nibble vectors of 16 packed bytes, in nibble order, each by one
+ * mask or shift: a 16-bit lane holds nibbles n0 | n1 << 4 | n2 << 8 | n3 << 12,
+ * and l0 = n0, l1 = n2 * 256, l2 = n1 * 16, l3 = n3 (the scales are undone by
+ * the activation levels, see NIBBLE_ASCALE). Shifting each nibble down took
+ * six operations instead of four. */
+#define NIBBLE_CONSTS                                                                        \
+    const v128_t N1M = keep(wasm_i16x8_splat(0x00f0)), N2M = keep(wasm_i16x8_splat(0x0f00));
 #define NIBBLES(q)                                                                           \
+    v128_t l0 = wasm_v128_and(q, LO4), l1 = wasm_v128_and(q, N2M);                           \
+    v128_t l2 = wasm_v128_and(q, N1M), l3 = wasm_u16x8_shr(q, 12);
+/* the same, each nibble shifted down (q5_0/q5_1: their fifth bits then take
+ * one constant, where scaled nibbles would need three and V8 spills) */
+#define NIBBLES_SHIFTED(q)                                                                   \
     v128_t l0 = wasm_v128_and(q, LO4), l1 = wasm_v128_and(wasm_u16x8_shr(q, 8), LO4);        \
     v128_t l2 = wasm_v128_and(wasm_u16x8_shr(q, 4), LO4), l3 = wasm_u16x8_shr(q, 12);
 
 INLINE void k_q4_0(const int NT, const uint8_t *row, int64_t nb, const acts *A, int t0, float *out) {
     KERNEL_BEGIN
+    NIBBLE_CONSTS
     for (int64_t ab = 0; ab < nb; ab++) {
         const uint8_t *p = row + ab * 18;
         v128_t q = wasm_v128_load(p + 2);
@@ -223,6 +248,7 @@ INLINE void k_q4_0(const int NT, const uint8_t *row, int64_t nb, const acts *A, 
 
 INLINE void k_q4_1(const int NT, const uint8_t *row, int64_t nb, const acts *A, int t0, float *out) {
     KERNEL_BEGIN
+    NIBBLE_CONSTS
     for (int64_t ab = 0; ab < nb; ab++) {
         const uint8_t *p = row + ab * 20;
         v128_t q = wasm_v128_load(p + 4);
@@ -259,7 +285,7 @@ INLINE void k_q5_0(const int NT, const uint8_t *row, int64_t nb, const acts *A, 
         uint32_t qh;
         memcpy(&qh, p + 2, 4);
         v128_t q = wasm_v128_load(p + 6);
-        NIBBLES(q)
+        NIBBLES_SHIFTED(q)
         Q5_HIGH(qh);
         float d = h2f(p);
         ACCUMULATE(d);
@@ -276,7 +302,7 @@ INLINE void k_q5_1(const int NT, const uint8_t *row, int64_t nb, const acts *A, 
         uint32_t qh;
         memcpy(&qh, p + 4, 4);
         v128_t q = wasm_v128_load(p + 8);
-        NIBBLES(q)
+        NIBBLES_SHIFTED(q)
         Q5_HIGH(qh);
         ACCUMULATE(h2f(p));
         CORRECT(h2f(p + 2));
@@ -433,7 +459,7 @@ INLINE v128_t idot_q8(const uint8_t *qs, const int16_t *a) {
     return DOT4(l0, l1, l2, l3, a);
 }
 
-INLINE v128_t idot_q4(const uint8_t *qs, const int16_t *a, v128_t LO4) {
+INLINE v128_t idot_q4(const uint8_t *qs, const int16_t *a, v128_t LO4, v128_t N1M, v128_t N2M) {
     v128_t q = wasm_v128_load(qs);
     NIBBLES(q)
     return DOT4(l0, l1, l2, l3, a);
@@ -444,7 +470,7 @@ INLINE v128_t idot_q5(const uint8_t *qhp, const uint8_t *qs, const int16_t *a, v
     uint32_t qh;
     memcpy(&qh, qhp, 4);
     v128_t q = wasm_v128_load(qs);
-    NIBBLES(q)
+    NIBBLES_SHIFTED(q)
     Q5_HIGH(qh);
     return DOT4(l0, l1, l2, l3, a);
 }
@@ -494,16 +520,17 @@ INLINE v128_t idot_q5(const uint8_t *qhp, const uint8_t *qs, const int16_t *a, v
 
 #define NO_CONSTS
 #define LO4_CONST const v128_t LO4 = keep(wasm_i16x8_splat(0x000f));
+#define Q4_ALL_CONSTS LO4_CONST NIBBLE_CONSTS
 #define Q5_ALL_CONSTS LO4_CONST Q5_CONSTS
 #define IDOT_Q8_0(p, a) idot_q8((p) + 2, a)
-#define IDOT_Q4_0(p, a) idot_q4((p) + 2, a, LO4)
-#define IDOT_Q4_1(p, a) idot_q4((p) + 4, a, LO4)
+#define IDOT_Q4_0(p, a) idot_q4((p) + 2, a, LO4, N1M, N2M)
+#define IDOT_Q4_1(p, a) idot_q4((p) + 4, a, LO4, N1M, N2M)
 #define IDOT_Q5_0(p, a) idot_q5((p) + 2, (p) + 6, a, LO4, ME, MO, B16)
 #define IDOT_Q5_1(p, a) idot_q5((p) + 4, (p) + 8, a, LO4, ME, MO, B16)
 
 DECODE_KERNEL(d_q8_0, 34, 0, 0, IDOT_Q8_0, NO_CONSTS)
-DECODE_KERNEL(d_q4_0, 18, 0, -8, IDOT_Q4_0, LO4_CONST)
-DECODE_KERNEL(d_q4_1, 20, 1, 0, IDOT_Q4_1, LO4_CONST)
+DECODE_KERNEL(d_q4_0, 18, 0, -8, IDOT_Q4_0, Q4_ALL_CONSTS)
+DECODE_KERNEL(d_q4_1, 20, 1, 0, IDOT_Q4_1, Q4_ALL_CONSTS)
 DECODE_KERNEL(d_q5_0, 22, 0, -16, IDOT_Q5_0, Q5_ALL_CONSTS)
 DECODE_KERNEL(d_q5_1, 24, 1, 0, IDOT_Q5_1, Q5_ALL_CONSTS)
 
@@ -739,7 +766,8 @@ int atn_matmul_prepare_simd128(const atn_tensor *W, const float *X, int n_tok) {
     uint8_t *scr = atn_kernels_scratch(qbytes + 2 * sbytes);
     if (!scr) return -1; /* out of memory: the reference needs no scratch */
     acts A = {(int16_t *)scr, (float *)(scr + qbytes), (float *)(scr + qbytes + sbytes), n_in, ntp};
-    quantize_acts(X, n_tok, n_in, (int16_t *)A.q, (float *)A.d, (float *)A.s, ntp);
+    int nibble_scaled = type == ATN_TYPE_Q4_0 || type == ATN_TYPE_Q4_1;
+    quantize_acts(X, n_tok, n_in, (int16_t *)A.q, (float *)A.d, (float *)A.s, ntp, nibble_scaled);
     memset((float *)A.d + nab * ntp, 0, 4 * sizeof(float));
     memset((float *)A.s + nab * ntp, 0, 4 * sizeof(float));
     prepared = A;
