@@ -113,17 +113,8 @@ static const uint8_t NIBBLE_POS[32] = {
     16, 24, 17, 25, 18, 26, 19, 27, 20, 28, 21, 29, 22, 30, 23, 31,
 };
 
-/* Levels for the 4- and 5-bit formats whose nibbles are taken by a mask alone
- * (see NIBBLES): the weight vector of slot k (values at nibble-order
- * positions 8k..8k+7) comes out times NIBBLE_WSCALE[k], so the activation
- * levels of that slot are stored times 256 / NIBBLE_WSCALE[k] (|127 * 256| <
- * 2^15): every product is 256 times the true one, and the block's scale d is
- * stored divided by 256. Partial sums stay below 2^24, so converting them to
- * float is exact and the results are those of unscaled levels, bit for bit. */
-static const int16_t NIBBLE_ASCALE[4] = {256, 1, 16, 256};
-
 static void quantize_acts(const float *X, int n_tok, int64_t n_in, int16_t *q, float *d, float *s, int32_t *qsum,
-                          int ntp, int nibble_scaled) {
+                          int ntp) {
     int64_t nb = n_in / 32;
     for (int t = 0; t < n_tok; t++) {
         const float *x = X + (int64_t)t * n_in;
@@ -147,13 +138,10 @@ static void quantize_acts(const float *X, int n_tok, int64_t n_in, int16_t *q, f
                 wasm_v128_store(lv + j, r);
             }
             int16_t *qb = qt + 32 * b;
-            if (nibble_scaled)
-                for (int j = 0; j < 32; j++) qb[NIBBLE_POS[j]] = (int16_t)(lv[j] * NIBBLE_ASCALE[NIBBLE_POS[j] >> 3]);
-            else
-                for (int j = 0; j < 32; j++) qb[NIBBLE_POS[j]] = (int16_t)lv[j];
+            for (int j = 0; j < 32; j++) qb[NIBBLE_POS[j]] = (int16_t)lv[j];
             int isum = wasm_i32x4_extract_lane(sum, 0) + wasm_i32x4_extract_lane(sum, 1) +
                        wasm_i32x4_extract_lane(sum, 2) + wasm_i32x4_extract_lane(sum, 3);
-            d[b * ntp + t] = nibble_scaled ? db * (1.0f / 256) : db;
+            d[b * ntp + t] = db;
             s[b * ntp + t] = db * (float)isum;
             qsum[b * ntp + t] = isum;
         }
@@ -163,6 +151,27 @@ static void quantize_acts(const float *X, int n_tok, int64_t n_in, int16_t *q, f
             d[b * ntp + t] = s[b * ntp + t] = 0;
             qsum[b * ntp + t] = 0;
         }
+}
+
+/* Levels for q4_0/q4_1, whose nibbles are taken by a mask alone (see
+ * NIBBLES): the weight vector of nibble-order positions 8k..8k+7 comes out
+ * times 1, 256, 16, 1 for k = 0..3, so the activation levels there are
+ * scaled by 256, 1, 16, 256 (|127 * 256| < 2^15): every product is 256
+ * times the true one, and the block scales d are divided by 256. The partial
+ * sums stay below 2^24, so converting them to float is exact: the results
+ * are those of unscaled levels. */
+static void scale_nibble_slots(int16_t *q, float *d, int n_tok, int64_t n_in, int ntp) {
+    int64_t nb = n_in / 32;
+    for (int t = 0; t < n_tok; t++) {
+        int16_t *qt = q + (int64_t)t * n_in;
+        for (int64_t b = 0; b < nb; b++) {
+            int16_t *qb = qt + 32 * b;
+            wasm_v128_store(qb, wasm_i16x8_shl(wasm_v128_load(qb), 8));
+            wasm_v128_store(qb + 16, wasm_i16x8_shl(wasm_v128_load(qb + 16), 4));
+            wasm_v128_store(qb + 24, wasm_i16x8_shl(wasm_v128_load(qb + 24), 8));
+            d[b * ntp + t] *= 1.0f / 256;
+        }
+    }
 }
 
 /* ---- the micro-kernel pieces ------------------------------------------------
@@ -247,11 +256,11 @@ INLINE void k_q8_0(const int NT, const uint8_t *row, int64_t nb, const acts *A, 
  * the same operations in both (block_step), in block order: a token decoded
  * alone gives bit for bit what it gives inside a prompt. */
 
-/* [sum of v0's lanes, of v1's, of v2's, of v3's] */
-INLINE v128_t isum4(v128_t v0, v128_t v1, v128_t v2, v128_t v3) {
-    v128_t a = wasm_i32x4_add(UNPACKLO32(v0, v1), UNPACKHI32(v0, v1));
-    v128_t b = wasm_i32x4_add(UNPACKLO32(v2, v3), UNPACKHI32(v2, v3));
-    return wasm_i32x4_add(UNPACKLO64(a, b), UNPACKHI64(a, b));
+/* [sum a, sum b, sum c, sum d] of four i32x4 */
+INLINE v128_t transpose_add4(v128_t a, v128_t b, v128_t c, v128_t d) {
+    v128_t u = wasm_i32x4_add(UNPACKLO32(a, b), UNPACKHI32(a, b));
+    v128_t v = wasm_i32x4_add(UNPACKLO32(c, d), UNPACKHI32(c, d));
+    return wasm_i32x4_add(UNPACKLO64(u, v), UNPACKHI64(u, v));
 }
 
 /* The block scale setup and float step, lane by lane:
@@ -278,7 +287,7 @@ INLINE void k_q4_0(const int NT, const uint8_t *row, int64_t nb, const acts *A, 
         const uint8_t *p = row + ab * 18;
         v128_t q = wasm_v128_load(p + 2);
         NIBBLES(q)
-        acc = block_step(acc, isum4(TOKEN_DOT(0), TOKEN_DOT(1), TOKEN_DOT(2), TOKEN_DOT(3)),
+        acc = block_step(acc, transpose_add4(TOKEN_DOT(0), TOKEN_DOT(1), TOKEN_DOT(2), TOKEN_DOT(3)),
                          wasm_v128_load(A->qsum + ab * A->ntp + t0), Q4_0_OFF_SHIFT, wasm_f32x4_splat(h2f(p)),
                          wasm_v128_load(A->d + ab * A->ntp + t0));
     }
@@ -594,7 +603,7 @@ INLINE v128_t d4_q4_0(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, c
     for (int64_t b = 0; b < nb; b++) {
         size_t o = (size_t)b * 18;
         const int16_t *a = A->q + 32 * b;
-        v128_t is = isum4(IDOT_Q4_0(p0 + o, a), IDOT_Q4_0(p1 + o, a), IDOT_Q4_0(p2 + o, a), IDOT_Q4_0(p3 + o, a));
+        v128_t is = transpose_add4(IDOT_Q4_0(p0 + o, a), IDOT_Q4_0(p1 + o, a), IDOT_Q4_0(p2 + o, a), IDOT_Q4_0(p3 + o, a));
         acc = block_step(acc, is, wasm_i32x4_splat(A->qsum[b]), Q4_0_OFF_SHIFT, h2f_rows4(p0 + o, p1 + o, p2 + o, p3 + o),
                          wasm_f32x4_splat(A->d[b]));
     }
@@ -850,8 +859,8 @@ int atn_matmul_prepare_simd128(const atn_tensor *W, const float *X, int n_tok) {
     if (!scr) return -1; /* out of memory: the reference needs no scratch */
     acts A = {(int16_t *)scr, (float *)(scr + qbytes), (float *)(scr + qbytes + sbytes),
               (int32_t *)(scr + qbytes + 2 * sbytes), n_in, ntp};
-    int nibble_scaled = type == ATN_TYPE_Q4_0 || type == ATN_TYPE_Q4_1;
-    quantize_acts(X, n_tok, n_in, (int16_t *)A.q, (float *)A.d, (float *)A.s, (int32_t *)A.qsum, ntp, nibble_scaled);
+    quantize_acts(X, n_tok, n_in, (int16_t *)A.q, (float *)A.d, (float *)A.s, (int32_t *)A.qsum, ntp);
+    if (type == ATN_TYPE_Q4_0 || type == ATN_TYPE_Q4_1) scale_nibble_slots((int16_t *)A.q, (float *)A.d, n_tok, n_in, ntp);
     memset((float *)A.d + nab * ntp, 0, 4 * sizeof(float));
     memset((float *)A.s + nab * ntp, 0, 4 * sizeof(float));
     memset((int32_t *)A.qsum + nab * ntp, 0, 4 * sizeof(int32_t));
