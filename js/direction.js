@@ -4,14 +4,13 @@
 // page) and the JS CLI; src/cli/translate.c follows them too.
 //
 //   `to` given   translate into `to`; text already in `to` is not translated
-//                (sameLanguage: the caller says so)
+//                (sameLanguage: the caller says so; textIsIn decides,
+//                and one or two words are always translated)
 //   `to` absent  a two-language model translates into the language the text
 //                is not in; other models need `to` (or have no tags at all)
 import { AtentoError } from './core.js';
 import { targetsOf, otherLanguage, languageName } from './options.js';
 
-/** How sure the detector must be before text is called "already in `to`". */
-export const SAME_LANGUAGE_CONFIDENCE = 0.95;
 
 /** {language: 'en'|'es'|null, confidence} of a text, from the wasm runtime. */
 export function detectLanguage(rt, text) {
@@ -22,6 +21,22 @@ export function detectLanguage(rt, text) {
     return { language: p ? rt.cstring(p) : null, confidence: rt.view().getFloat32(cp, true) };
   } finally {
     rt.free(cp);
+    rt.free(tp);
+  }
+}
+
+/**
+ * Whether the text is surely in `lang` already (the C rule,
+ * atn_text_is_in_language: 3+ words and a confident detector; one or two
+ * words never are), so that translating it into `lang` has nothing to do.
+ */
+export function textIsIn(rt, text, lang) {
+  const [tp, tn] = rt.putString(text);
+  const [lp] = rt.putString(lang);
+  try {
+    return rt.fn('atn_text_is_in_language')(tp, tn, lp) === 1;
+  } finally {
+    rt.free(lp);
     rt.free(tp);
   }
 }
@@ -62,14 +77,14 @@ const tagDecoder = new TextDecoder('utf-8');
 
 /**
  * Decide the direction. detected: detectLanguage's result; to: the caller's
- * target or undefined; targets: modelTargets. Returns {from, to, sameLanguage,
- * note?}; `to` is '' for a model without tags. Throws E_ARG when the
- * direction cannot be decided.
+ * target or undefined; targets: modelTargets; alreadyInTo: textIsIn(text, to).
+ * Returns {from, to, sameLanguage, note?}; `to` is '' for a model without
+ * tags. Throws E_ARG when the direction cannot be decided.
  */
-export function chooseDirection({ language, confidence }, to, targets, label = 'to') {
+export function chooseDirection({ language }, to, targets, label = 'to', alreadyInTo = false) {
   const from = language;
   if (to) {
-    const same = !!from && from === to && confidence >= SAME_LANGUAGE_CONFIDENCE;
+    const same = !!from && from === to && alreadyInTo;
     return { from, to, sameLanguage: same, ...(same ? { note: `the text is already in ${languageName(to)}` } : {}) };
   }
   if (!targets || targets.length === 0) return { from, to: '', sameLanguage: false };

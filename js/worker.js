@@ -13,7 +13,7 @@
 import { initAtento, AtentoError } from './core.js';
 import { checkGenerate, checkChat, checkTranslate, checkText, otherLanguage } from './options.js';
 import { readableBytes } from './bytes.js';
-import { detectLanguage, modelTargets, chooseDirection } from './direction.js';
+import { detectLanguage, textIsIn, modelTargets, chooseDirection } from './direction.js';
 import { finetuneStream } from './finetune.js';
 import { BuiltinTools, declaredTools, MAX_TOOL_ROUNDS } from './tools.js';
 
@@ -945,7 +945,7 @@ function languageRuns(sentences, dir, total, targets) {
 async function translate(job, m, text, opts) {
   checkTranslate(text, opts, modelInfo.targets);
   const beam = opts.beam ?? 1;
-  const dir = chooseDirection(detectLanguage(rt, text), opts.to || undefined, modelInfo.targets);
+  const dir = chooseDirection(detectLanguage(rt, text), opts.to || undefined, modelInfo.targets, 'to', !!opts.to && textIsIn(rt, text, opts.to));
   if (dir.sameLanguage) {
     // Not translated again: the caller is told, and gets the text back as it is.
     post({ type: 'done', id: job.id, reason: 'same-language', text, tokens: [], sentences: [], from: dir.from, to: dir.to, note: dir.note,

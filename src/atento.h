@@ -285,6 +285,13 @@ ATN_API int atn_split_sentences(const char *text, size_t len, int32_t *spans, in
  * probability, 0.5..1, from the log-odds (how sure, not a calibrated chance). */
 ATN_API const char *atn_detect_language(const char *text, size_t len, float *confidence);
 
+/* 1 when the text is surely in language lang ("en" or "es"), so that
+ * translating it into lang has nothing to do: it has 3 or more words and the
+ * detector says lang with confidence >= 0.95. One- and two-word texts are
+ * never "already" in a language (a single word fools the detector: "library"
+ * looks Spanish). 0 otherwise. The API, both CLIs and the page decide with it. */
+ATN_API int atn_text_is_in_language(const char *text, size_t len, const char *lang);
+
 /* ---- dictionary (src/dictionary.c, the built-in `lookup` tool) --------- */
 
 /* The bilingual dictionary models/dict-en-es.tsv (format in src/dictionary.c,

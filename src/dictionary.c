@@ -31,10 +31,21 @@ typedef struct {
     uint16_t key_len, val_len;
 } dict_entry;
 
+/* An entry's key with accents folded, for the accent-insensitive lookup. */
+typedef struct {
+    const char *key; /* into atn_dict.folded_text */
+    uint32_t key_len;
+    int entry;       /* index into entries[lang] */
+} folded_key;
+
 struct atn_dict {
     char *text;
     dict_entry *entries[2]; /* 0: en, 1: es */
     int n[2];
+    /* every key folded, sorted by (folded key, entry): the first match of a
+     * binary search is the first key in byte order that folds the same */
+    char *folded_text;
+    folded_key *by_folded[2];
 };
 
 static const char *const LANGS[2] = {"en", "es"};
@@ -63,9 +74,14 @@ ATN_API void atn_dict_free(atn_dict *d) {
     if (!d) return;
     free(d->entries[0]);
     free(d->entries[1]);
+    free(d->by_folded[0]);
+    free(d->by_folded[1]);
+    free(d->folded_text);
     free(d->text);
     free(d);
 }
+
+static int index_folded(atn_dict *d, size_t text_size);
 
 ATN_API atn_dict *atn_dict_load(const void *data, size_t size) {
     if (!data && size) { atn_error("dictionary: no data"); return NULL; }
@@ -153,6 +169,7 @@ ATN_API atn_dict *atn_dict_load(const void *data, size_t size) {
         d->n[lang] = (int)count;
     }
     if (pos != size) { atn_error("dictionary: line %d: data after the last section", lineno + 1); goto fail; }
+    if (index_folded(d, size) != 0) { atn_error("dictionary: out of memory"); goto fail; }
     return d;
 fail:
     atn_dict_free(d);
@@ -270,17 +287,47 @@ static const dict_entry *find_exact(const atn_dict *d, int lang, const char *k, 
     return NULL;
 }
 
+static int folded_cmp(const void *pa, const void *pb) {
+    const folded_key *a = pa, *b = pb;
+    int c = key_cmp(a->key, a->key_len, b->key, b->key_len);
+    return c ? c : (a->entry > b->entry) - (a->entry < b->entry);
+}
+
+/* Fold every key once (folding only shortens, so the keys' bytes bound the
+ * buffer) and sort them, so that a lookup is a binary search. */
+static int index_folded(atn_dict *d, size_t text_size) {
+    if (!(d->folded_text = malloc(text_size ? text_size : 1))) return -1;
+    size_t used = 0;
+    for (int lang = 0; lang < 2; lang++) {
+        int n = d->n[lang];
+        if (!(d->by_folded[lang] = malloc(atn_mul_size(n ? (size_t)n : 1, sizeof(folded_key))))) return -1;
+        for (int i = 0; i < n; i++) {
+            const dict_entry *e = &d->entries[lang][i];
+            folded_key *f = &d->by_folded[lang][i];
+            f->key = d->folded_text + used;
+            f->key_len = (uint32_t)fold_str(d->text + e->key, e->key_len, d->folded_text + used);
+            f->entry = i;
+            used += f->key_len;
+        }
+        qsort(d->by_folded[lang], (size_t)n, sizeof(folded_key), folded_cmp);
+    }
+    return 0;
+}
+
 /* The first key (in byte order) whose accent-folded form equals that of k. */
 static const dict_entry *find_folded(const atn_dict *d, int lang, const char *k, size_t kl) {
-    char fk[DICT_MAX_QUERY], fe[DICT_MAX_KEY + 1];
+    char fk[DICT_MAX_QUERY];
     size_t fkl = fold_str(k, kl, fk);
-    for (int i = 0; i < d->n[lang]; i++) {
-        const dict_entry *e = &d->entries[lang][i];
-        if (e->key_len < fkl) continue; /* folding only shortens */
-        size_t fel = fold_str(d->text + e->key, e->key_len, fe);
-        if (fel == fkl && memcmp(fe, fk, fkl) == 0) return e;
+    int lo = 0, hi = d->n[lang]; /* lower bound of fk among the folded keys */
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        const folded_key *f = &d->by_folded[lang][mid];
+        if (key_cmp(f->key, f->key_len, fk, fkl) < 0) lo = mid + 1;
+        else hi = mid;
     }
-    return NULL;
+    if (lo == d->n[lang]) return NULL;
+    const folded_key *f = &d->by_folded[lang][lo];
+    return key_cmp(f->key, f->key_len, fk, fkl) == 0 ? &d->entries[lang][f->entry] : NULL;
 }
 
 static int put_result(const char *v, size_t vl, char *out, int cap) {

@@ -15,6 +15,9 @@
 #define LANGID_BITS 14
 #define LANGID_MAX_N 4
 #define LANGID_SCALE 16.0f
+/* When text counts as "already in the target language" (atn_text_is_in_language). */
+#define ATN_SAME_LANGUAGE_MIN_WORDS 3
+#define ATN_SAME_LANGUAGE_CONFIDENCE 0.95f
 
 extern const int8_t atn_langid_table[1 << LANGID_BITS];
 
@@ -72,4 +75,33 @@ const char *atn_detect_language(const char *text, size_t len, float *confidence)
         *confidence = (float)(1.0 / (1.0 + exp(-lo)));
     }
     return st.score > 0 ? "en" : "es";
+}
+
+/* How many words (runs of non-space bytes with a letter in them) the text
+ * has, counted up to `enough`. */
+static int count_words(const uint8_t *s, size_t len, int enough) {
+    int words = 0, in_word = 0, letter = 0;
+    for (size_t i = 0; i <= len && words < enough; i++) {
+        if (i == len || is_space(s[i])) {
+            words += in_word && letter;
+            in_word = letter = 0;
+            continue;
+        }
+        in_word = 1;
+        if ((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z') letter = 1;
+        if (s[i] >= 0x80) letter = 1;
+    }
+    return words;
+}
+
+int atn_text_is_in_language(const char *text, size_t len, const char *lang) {
+    if (!lang || (!text && len)) return 0;
+    /* One or two words are always translated: a single word is often spelled
+     * alike in both languages or looks like the other one ("library" scores
+     * Spanish with 0.99), and a wrong "already translated" hides the answer,
+     * while translating a word that was already in the target costs little. */
+    if (count_words((const uint8_t *)text, len, ATN_SAME_LANGUAGE_MIN_WORDS) < ATN_SAME_LANGUAGE_MIN_WORDS) return 0;
+    float confidence;
+    const char *got = atn_detect_language(text, len, &confidence);
+    return got && !strcmp(got, lang) && confidence >= ATN_SAME_LANGUAGE_CONFIDENCE;
 }

@@ -220,7 +220,7 @@ static int32_t lookup_tag(const atn_model *m, const char *lang) {
 atn_translator *atn_translator_new(atn_model *m, int beam, const char *target_lang, int flags) {
     if (!m) { atn_error("atn_translator_new: no model"); return NULL; }
     if (m->not_runnable[0]) { atn_error("translate: %s", m->not_runnable); return NULL; }
-    if (m->arch != &atn_arch_marian) { atn_error("translation needs an encoder-decoder (marian) model, this one is '%s'", m->arch ? m->arch->name : "?"); return NULL; }
+    if (m->arch != &atn_arch_marian) { atn_error("translation needs an encoder-decoder (marian) model, this one is '%s'", m->arch_name); return NULL; }
     if (beam < 1 || beam > MAX_BEAM) { atn_error("beam must be 1..%d, got %d", MAX_BEAM, beam); return NULL; }
     atn_translator *t = calloc(1, sizeof *t);
     if (!t) { atn_error("out of memory"); return NULL; }

@@ -5,6 +5,7 @@
 //   export const summary = 'one line for `atento --help`';
 //   export const flags = { model: { type: 'path', required: true, help: '...' }, ... };
 //   export const examples = ['atento name --model m.gguf ...'];   // optional
+//   export const notes = ['a line said after the flags in --help'];  // optional
 //   export async function run(opts, ctx) { ... return exitCode (default 0) }
 // Flag types: 'string', 'path', 'int', 'number', 'bool', 'ids' (1,2,3),
 // 'list' (repeatable string). Each may have `default`, `min`, `max`,
@@ -128,6 +129,7 @@ export function helpText(cmd, mod) {
   });
   const w = Math.max(...rows.map((r) => r[0].length)) + 2;
   for (const [a, b] of rows) lines.push(a.padEnd(w) + b);
+  if (mod.notes?.length) lines.push('', ...mod.notes);
   if (mod.examples?.length) lines.push('', 'examples:', ...mod.examples.map((e) => '  ' + e));
   return lines.join('\n');
 }

@@ -42,6 +42,8 @@ export const flags = {
   'no-tools': { type: 'bool', help: 'do not run the model\'s built-in tools (translate, lookup)' },
 };
 
+export const notes = ['Interactive: Ctrl-C stops a reply; Ctrl-D or Ctrl-C at the prompt exits; /reset starts over.'];
+
 export const examples = [
   'atento chat',
   'atento chat --model m.gguf --system "You are a pirate." --temperature 0.7',

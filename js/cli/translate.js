@@ -5,7 +5,7 @@
 // (--beam 1) is printed token by token as it is produced.
 import { UsageError, loadModelFile, pretokenizerFlag, out } from './_common.js';
 import { parseFlagValue, checkTo, checkText, languageName } from '../options.js';
-import { detectLanguage, modelTargets, chooseDirection } from '../direction.js';
+import { detectLanguage, textIsIn, modelTargets, chooseDirection } from '../direction.js';
 import { shippedModel } from '../models.js';
 
 export const summary = 'translate text (English <-> Spanish by default) with a marian model';
@@ -169,7 +169,7 @@ export async function run(o) {
       throw new UsageError(e.message);
     }
     const detected = detectLanguage(rt, text);
-    const dir = chooseDirection(detected, o.to, targets, '--to');
+    const dir = chooseDirection(detected, o.to, targets, '--to', !!o.to && textIsIn(rt, text, o.to));
     if (dir.sameLanguage) {
       // Said, not silently translated again: the text goes through unchanged.
       process.stderr.write(`atento: the text is already in ${languageName(dir.to)} (--to ${dir.to}); it is printed unchanged\n`);

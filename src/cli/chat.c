@@ -23,7 +23,6 @@
  * messages are then left out of later turns too.
  */
 #define _POSIX_C_SOURCE 200809L
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -38,7 +37,9 @@
 #include <unistd.h>
 #include "atento.h"
 #include "chat_tools.h"
+#include "files.h"
 #include "options.h"
+#include "shipped.h"
 
 int atn_cli_chat(int argc, char **argv);
 
@@ -197,31 +198,37 @@ typedef struct {
     params p;
 } options;
 
+/* The text of js/cli/chat.js's --help (helpText in js/cli/_common.js), byte for
+ * byte: tests/js/chat.test.mjs compares the two. */
 static const char *HELP =
     "usage: atento chat [flags]\n"
     "\n"
     "chat with a model in the terminal (streamed), or answer a JSON conversation (--json)\n"
     "\n"
     "flags:\n"
-    "  --model M.gguf        the chat model (default: the shipped tutor model in models/)\n"
-    "  --system TEXT         the system prompt\n"
-    "  --max-tokens N        at most N tokens per reply (default 256)\n"
-    "  --temperature T       sampling temperature; 0 = greedy\n"
-    "  --top-k K             keep the K most likely tokens; 0 = off\n"
-    "  --top-p P             nucleus sampling; 1 = off\n"
-    "  --min-p P             drop tokens below P x the top probability; 0 = off\n"
-    "  --repeat-penalty R    penalty for recent tokens; 1 = off\n"
-    "  --repeat-last-n N     how many recent tokens the penalty sees\n"
-    "  --seed S              random seed (same seed, same output)\n"
-    "  --stop TEXT           also end a reply at TEXT, not printed (repeatable)\n"
-    "  --ctx N               context size in tokens (default: the model's, at most 4096)\n"
-    "  --json                read conversations as JSON on stdin, print one JSON answer each\n"
-    "  --verbose             print token counts and speed of each turn on stderr\n"
-    "  --allow-unknown-pretokenizer  a vocabulary whose tokenizer.ggml.pre atento does not know uses GPT-2's\n"
-    "                        rules (a warning says so on every run)\n"
-    "  --no-tools            do not run the model's built-in tools (translate, lookup)\n"
+    "  --model M.gguf                the chat model (default: the shipped tutor model in models/)\n"
+    "  --system TEXT                 the system prompt\n"
+    "  --max-tokens N                at most N tokens per reply (default 256)\n"
+    "  --temperature T               sampling temperature; 0 = greedy\n"
+    "  --top-k K                     keep the K most likely tokens; 0 = off\n"
+    "  --top-p P                     nucleus sampling; 1 = off\n"
+    "  --min-p P                     drop tokens below P x the top probability; 0 = off\n"
+    "  --repeat-penalty R            penalty for recent tokens; 1 = off\n"
+    "  --repeat-last-n N             how many recent tokens the penalty sees\n"
+    "  --seed S                      random seed (same seed, same output)\n"
+    "  --stop TEXT                   also end a reply at TEXT, not printed (repeatable)\n"
+    "  --ctx N                       context size in tokens (default: the model's, at most 4096)\n"
+    "  --json                        read conversations as JSON on stdin, print one JSON answer each\n"
+    "  --verbose                     print token counts and speed of each turn on stderr\n"
+    "  --allow-unknown-pretokenizer  a vocabulary whose tokenizer.ggml.pre atento does not know uses GPT-2's rules (a warning says so on every run)\n"
+    "  --no-tools                    do not run the model's built-in tools (translate, lookup)\n"
     "\n"
-    "Interactive: Ctrl-C stops a reply; Ctrl-D or Ctrl-C at the prompt exits; /reset starts over.\n";
+    "Interactive: Ctrl-C stops a reply; Ctrl-D or Ctrl-C at the prompt exits; /reset starts over.\n"
+    "\n"
+    "examples:\n"
+    "  atento chat\n"
+    "  atento chat --model m.gguf --system \"You are a pirate.\" --temperature 0.7\n"
+    "  echo '{\"messages\":[{\"role\":\"user\",\"content\":\"Hi!\"}]}' | atento chat --json\n";
 
 /* Flags with a shared rule (cli/options.h) use it, so the words and limits
  * are those of the API and the JS CLI; lo/hi are for the others. */
@@ -842,11 +849,6 @@ static char *read_stdin(size_t *n) {
 
 /* ---- model and turns ------------------------------------------------------------- */
 
-static int is_file(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 static int has_ci(const char *s, const char *w) {
     size_t n = strlen(w);
     for (; *s; s++) {
@@ -857,77 +859,30 @@ static int has_ci(const char *s, const char *w) {
     return 0;
 }
 
-/* The shipped chat model: $ATENTO_MODELS_DIR, else models/ beside the
- * build directory of this binary, else ./models. */
+/* A chat model that stands in for the shipped one: *chat*.gguf or *tutor*.gguf. */
+static int is_chat_model_name(const char *name) {
+    size_t n = strlen(name);
+    return n >= 5 && !strcmp(name + n - 5, ".gguf") && (has_ci(name, "chat") || has_ci(name, "tutor"));
+}
+
+/* The shipped chat model (shipped.h says where it is looked for), else the
+ * first other chat model in the same folder. */
 static char *default_model(void) {
-    char dirs[3][4096];
-    int nd = 0;
-    const char *env = getenv("ATENTO_MODELS_DIR");
-    if (env && *env) snprintf(dirs[nd++], sizeof dirs[0], "%s", env);
-    else {
-        char exe[4000];
-        ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (k > 0) {
-            exe[k] = 0;
-            char *sl = strrchr(exe, '/');
-            if (sl) {
-                *sl = 0;
-                snprintf(dirs[nd++], sizeof dirs[0], "%.3800s/../models", exe);
-            }
-        }
-        snprintf(dirs[nd++], sizeof dirs[0], "models");
-    }
-    for (int d = 0; d < nd; d++) {
-        char path[4200];
-        snprintf(path, sizeof path, "%.3800s/%s", dirs[d], SHIPPED);
-        if (is_file(path)) return strdup(path);
-        DIR *dir = opendir(dirs[d]);
-        if (!dir) continue;
-        char best[256] = "";
-        struct dirent *e;
-        while ((e = readdir(dir))) {
-            size_t n = strlen(e->d_name);
-            if (n < 5 || n >= sizeof best || strcmp(e->d_name + n - 5, ".gguf") != 0) continue;
-            if (!has_ci(e->d_name, "chat") && !has_ci(e->d_name, "tutor")) continue;
-            snprintf(path, sizeof path, "%.3800s/%s", dirs[d], e->d_name);
-            if (is_file(path) && (!best[0] || strcmp(e->d_name, best) < 0)) snprintf(best, sizeof best, "%s", e->d_name);
-        }
-        closedir(dir);
-        if (best[0]) {
-            snprintf(path, sizeof path, "%.3800s/%s", dirs[d], best);
-            return strdup(path);
-        }
-    }
-    fail_line("no chat model given and none shipped in %s (looked for %s and *chat*.gguf): pass --model M.gguf",
-              dirs[0], SHIPPED);
-    return NULL;
+    char dir[CLI_SHIPPED_DIR_MAX];
+    char *path = cli_find_shipped(SHIPPED, is_chat_model_name, dir, sizeof dir);
+    if (!path)
+        fail_line("no chat model given and none shipped in %s (looked for %s and *chat*.gguf): pass --model M.gguf", dir,
+                  SHIPPED);
+    return path;
 }
 
 static atn_model *load_model(const char *path, int flags, double *ms) {
     double t0 = now_ms();
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fail_line("cannot open model '%s': %s", path, strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        fail_line("cannot open model '%s': not a regular file", path);
-        return NULL;
-    }
-    size_t size = (size_t)st.st_size;
-    void *data = atn_malloc(size ? size : 1);
+    size_t size;
+    const char *verb, *reason;
+    void *data = cli_read_file(path, &size, &verb, &reason);
     if (!data) {
-        fclose(f);
-        fail_line("cannot read model '%s': out of memory", path);
-        return NULL;
-    }
-    size_t got = fread(data, 1, size, f);
-    fclose(f);
-    if (got != size) {
-        atn_free(data);
-        fail_line("cannot read model '%s': short read", path);
+        fail_line("cannot %s model '%s': %s", verb, path, reason);
         return NULL;
     }
     atn_model *m = cli_load_model(data, size, flags, path);

@@ -5,8 +5,7 @@
  * worker and the JS CLI use: every failure is a result starting with
  * "error: ", so the conversation goes on.
  *
- * The files are looked for as the chat model is: $ATENTO_MODELS_DIR, else
- * models/ beside the build directory of this binary, else ./models. */
+ * The files are looked for as the chat model is (shipped.h). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +15,8 @@
 #include <unistd.h>
 #include "atento.h"
 #include "chat_tools.h"
+#include "files.h"
+#include "shipped.h"
 
 #define TRANSLATE_MAX_BYTES 2000
 
@@ -42,55 +43,17 @@ static char *dupf(const char *fmt, const char *a, const char *b) {
 
 /* The path of a shipped file, or NULL with the reason in why. */
 static char *find_shipped(const char *name, char *why, size_t cap) {
-    char dirs[3][4096];
-    int nd = 0;
-    const char *env = getenv("ATENTO_MODELS_DIR");
-    if (env && *env) snprintf(dirs[nd++], sizeof dirs[0], "%.4000s", env);
-    else {
-        char exe[4000];
-        ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (k > 0) {
-            exe[k] = 0;
-            char *sl = strrchr(exe, '/');
-            if (sl) {
-                *sl = 0;
-                snprintf(dirs[nd++], sizeof dirs[0], "%.3800s/../models", exe);
-            }
-        }
-        snprintf(dirs[nd++], sizeof dirs[0], "models");
-    }
-    for (int d = 0; d < nd; d++) {
-        char path[4200];
-        struct stat st;
-        snprintf(path, sizeof path, "%.3800s/%s", dirs[d], name);
-        if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) return strdup(path);
-    }
-    snprintf(why, cap, "%s is not installed in %.200s", name, dirs[0]);
-    return NULL;
+    char dir[CLI_SHIPPED_DIR_MAX];
+    char *path = cli_find_shipped(name, NULL, dir, sizeof dir);
+    if (!path) snprintf(why, cap, "%s is not installed in %.200s", name, dir);
+    return path;
 }
 
 /* The whole file from atn_malloc, or NULL with the reason in why. */
 static void *read_all(const char *path, size_t *size, char *why, size_t cap) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(why, cap, "cannot open %.300s: %s", path, strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        snprintf(why, cap, "cannot open %.300s: not a regular file", path);
-        return NULL;
-    }
-    *size = (size_t)st.st_size;
-    void *data = atn_malloc(*size ? *size : 1);
-    if (!data || fread(data, 1, *size, f) != *size) {
-        snprintf(why, cap, "cannot read %.300s: %s", path, data ? "short read" : "out of memory");
-        atn_free(data);
-        fclose(f);
-        return NULL;
-    }
-    fclose(f);
+    const char *verb, *reason;
+    void *data = cli_read_file(path, size, &verb, &reason);
+    if (!data) snprintf(why, cap, "cannot %s %.300s: %s", verb, path, reason);
     return data;
 }
 

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "../atento.h"
+#include "files.h"
 
 int atn_cli_finetune(int argc, char **argv);
 
@@ -27,22 +28,10 @@ static double now_ms(void) {
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* The whole file (atn_malloc'd, NUL-terminated), or NULL. */
 static char *read_all(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, len = 0;
-    char *b = malloc(cap + 1);
-    while (b) {
-        len += fread(b + len, 1, cap - len, f);
-        if (len < cap) break;
-        char *nb = realloc(b, (cap *= 2) + 1);
-        if (!nb) { free(b); b = NULL; break; }
-        b = nb;
-    }
-    fclose(f);
-    if (b) b[len] = 0;
-    *n = len;
-    return b;
+    const char *verb, *reason;
+    return cli_read_file(path, n, &verb, &reason);
 }
 
 /* Calls fn(line_no, cols[0..n_cols), lens, ctx) for each non-blank, non-#
@@ -157,12 +146,8 @@ int atn_cli_finetune(int argc, char **argv) {
     if (!replay_path) replay_path = "models/finetune-replay.tsv";
 
     size_t n_model, n_pairs_bytes;
-    char *bytes = read_all(model_path, &n_model);
-    if (!bytes) { fprintf(stderr, "atento: cannot read model '%s'\n", model_path); return 1; }
-    void *data = atn_malloc(n_model);
-    if (!data) { fprintf(stderr, "atento: out of memory\n"); free(bytes); return 1; }
-    memcpy(data, bytes, n_model);
-    free(bytes);
+    char *data = read_all(model_path, &n_model);
+    if (!data) { fprintf(stderr, "atento: cannot read model '%s'\n", model_path); return 1; }
     atn_model *m = atn_model_load(data, n_model, 1);
     if (!m) { fprintf(stderr, "atento: %s: %s\n", model_path, atn_last_error()); return 1; }
     int rc = 1;
@@ -214,7 +199,7 @@ done:
     atn_free(out);
     atn_finetune_free(f);
     atn_model_free(m);
-    free(pairs);
-    free(replay);
+    atn_free(pairs);
+    atn_free(replay);
     return rc;
 }

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "atento.h"
+#include "files.h"
 #include "options.h"
 
 int atn_cli_translate(int argc, char **argv); /* translate.c */
@@ -214,16 +215,13 @@ static void parse(int argc, char **argv, opts *o, const char *allowed) {
  * it. What loading tolerated is said on stderr, every time. */
 static atn_model *load_model(const char *path, size_t *size_out, double *ms) {
     double t0 = now_ms();
-    FILE *f = fopen(path, "rb");
-    if (!f) FAIL("%s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) FAIL("%s: not a regular file", path);
-    size_t size = (size_t)st.st_size;
+    size_t size;
+    const char *verb, *reason;
+    void *data = cli_read_file(path, &size, &verb, &reason);
+    if (!data && !strcmp(reason, CLI_OUT_OF_MEMORY)) FAIL("%s: out of memory for %zu bytes", path, size);
+    if (!data && !strcmp(reason, CLI_SHORT_READ)) FAIL("%s: read error", path);
+    if (!data) FAIL("%s: %s", path, reason);
     if (size == 0) FAIL("%s: empty file", path);
-    void *data = atn_malloc(size);
-    if (!data) FAIL("%s: out of memory for %zu bytes", path, size);
-    if (fread(data, 1, size, f) != size) FAIL("%s: read error", path);
-    fclose(f);
     atn_model *m = cli_load_model(data, size, load_flags, path);
     if (!m) FAIL("%s: %s", path, atn_last_error());
     if (size_out) *size_out = size;

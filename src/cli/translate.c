@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "../atento.h"
+#include "files.h"
 #include "options.h"
 
 int atn_cli_translate(int argc, char **argv);
@@ -169,21 +170,25 @@ int atn_cli_translate(int argc, char **argv) {
             return 1;
         }
     }
-    FILE *f = fopen(model_path, "rb");
-    if (!f) { fprintf(stderr, "atento: cannot open model '%s'\n", model_path); free(input); return 1; }
-    char *bytes = slurp(f, &n_model);
-    fclose(f);
-    if (!bytes) { fprintf(stderr, "atento: out of memory\n"); free(input); return 1; }
-    void *data = atn_malloc(n_model);
-    if (!data) { fprintf(stderr, "atento: out of memory\n"); return 1; }
-    memcpy(data, bytes, n_model);
-    free(bytes);
+    const char *verb, *reason;
+    void *data = cli_read_file(model_path, &n_model, &verb, &reason);
+    if (!data) {
+        if (!strcmp(verb, "open")) fprintf(stderr, "atento: cannot open model '%s'\n", model_path);
+        else fprintf(stderr, "atento: cannot read model '%s': %s\n", model_path, reason);
+        free(input);
+        return 1;
+    }
     double t0 = now_ms();
     atn_model *m = cli_load_model(data, n_model, load_flags, model_path);
     if (!m) { fprintf(stderr, "atento: %s: %s\n", model_path, atn_last_error()); free(input); return 1; }
     double t1 = now_ms();
     int rc = 1;
     atn_translator *t = NULL;
+    /* a wrong model file is bad input (exit 1), named by the architecture it declares, as in js/cli/translate.js */
+    if (strcmp(atn_model_arch(m), "marian") != 0) {
+        fprintf(stderr, "atento: %s is a '%s' model; translate needs a marian model\n", model_path, atn_model_arch(m));
+        goto done;
+    }
     /* the direction: as js/direction.js chooses it */
     char targets[MAX_TARGETS][16], list[MAX_TARGETS * 18];
     int n_targets = model_targets(m, targets);
@@ -202,10 +207,9 @@ int atn_cli_translate(int argc, char **argv) {
             goto done;
         }
     }
-    float confidence;
-    const char *from = atn_detect_language(text, n_text, &confidence);
+    const char *from = atn_detect_language(text, n_text, NULL);
     if (to && *to) {
-        if (from && !strcmp(from, to) && confidence >= 0.95f) {
+        if (from && atn_text_is_in_language(text, n_text, to)) {
             fprintf(stderr, "atento: the text is already in %s (--to %s); it is printed unchanged\n", language_name(to), to);
             if (json) {
                 printf("{\"translations\":[],\"from\":\"%s\",\"to\":\"%s\",\"note\":\"the text is already in %s\",\"text\":", from, to,

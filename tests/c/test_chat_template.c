@@ -73,18 +73,35 @@ static void expect_error(const char *what, const char *t, const char *want) {
     free(out);
 }
 
+/* a template that must fail, with `want` in the message (any message if NULL) */
+typedef struct { const char *what, *tmpl, *want; } hostile_case;
+
+static void expect_errors(const hostile_case *c, size_t n) {
+    for (size_t i = 0; i < n; i++) expect_error(c[i].what, c[i].tmpl, c[i].want);
+}
+
+/* Each published template: the family atn_template_family names it by, and
+ * the bos/eos it renders with; Gemma 1/2 and Mistral v0.x take no system turn. */
+static const struct {
+    const char *file, *family, *bos, *eos;
+    int skip_system;
+} FAMILIES[] = {
+    {"chatml", "chatml", "<s>", "</s>", 0},
+    {"qwen2.5", "chatml", "<s>", "</s>", 0},
+    {"llama2", "llama2", "<s>", "</s>", 0},
+    {"llama3", "llama3", "<|begin_of_text|>", "<|eot_id|>", 0},
+    {"llama3.1", "llama3", "<|begin_of_text|>", "<|eot_id|>", 0},
+    {"zephyr", "zephyr", "<s>", "</s>", 0},
+    {"gemma", "gemma", "<bos>", "<eos>", 1},
+    {"gemma3", "gemma", "<bos>", "<eos>", 0},
+    {"phi3", "phi3", "<s>", "<|endoftext|>", 0},
+    {"phi3_mini", "phi3", "<s>", "</s>", 0},
+    {"mistral", "mistral", "<s>", "</s>", 1},
+};
+
 static void test_families(void) {
-    test_family("chatml", "<s>", "</s>", 0);
-    test_family("qwen2.5", "<s>", "</s>", 0);
-    test_family("llama2", "<s>", "</s>", 0);
-    test_family("llama3", "<|begin_of_text|>", "<|eot_id|>", 0);
-    test_family("llama3.1", "<|begin_of_text|>", "<|eot_id|>", 0);
-    test_family("zephyr", "<s>", "</s>", 0);
-    test_family("gemma", "<bos>", "<eos>", 1);
-    test_family("gemma3", "<bos>", "<eos>", 0);
-    test_family("phi3", "<s>", "<|endoftext|>", 0);
-    test_family("phi3_mini", "<s>", "</s>", 0);
-    test_family("mistral", "<s>", "</s>", 1);
+    for (size_t i = 0; i < sizeof FAMILIES / sizeof FAMILIES[0]; i++)
+        test_family(FAMILIES[i].file, FAMILIES[i].bos, FAMILIES[i].eos, FAMILIES[i].skip_system);
 
     /* Gemma 1/2 and Mistral v0.x refuse a system turn with the template's own message */
     size_t n;
@@ -110,14 +127,12 @@ static void test_families(void) {
         free(c);
     }
 
-    static const struct { const char *fam, *file; } fams[] = {
-        {"chatml", "chatml"}, {"chatml", "qwen2.5"}, {"llama2", "llama2"}, {"llama3", "llama3"}, {"llama3", "llama3.1"}, {"zephyr", "zephyr"},
-        {"gemma", "gemma"}, {"gemma", "gemma3"}, {"phi3", "phi3"}, {"phi3", "phi3_mini"}, {"mistral", "mistral"}};
-    for (size_t i = 0; i < sizeof fams / sizeof fams[0]; i++) {
+    for (size_t i = 0; i < sizeof FAMILIES / sizeof FAMILIES[0]; i++) {
         char path[256];
-        snprintf(path, sizeof path, "tests/data/chat_templates/%s.jinja", fams[i].file);
+        snprintf(path, sizeof path, "tests/data/chat_templates/%s.jinja", FAMILIES[i].file);
         char *t = read_file(path, &n);
-        CHECK(t && strcmp(atn_template_family(t), fams[i].fam) == 0, "family of %s: %s", fams[i].file, t ? atn_template_family(t) : "-");
+        CHECK(t && strcmp(atn_template_family(t), FAMILIES[i].family) == 0, "family of %s: %s", FAMILIES[i].file,
+              t ? atn_template_family(t) : "-");
         free(t);
     }
     CHECK(strcmp(atn_template_family("{{ messages }}"), "unknown") == 0, "unknown family");
@@ -260,90 +275,78 @@ static void test_family_renderings(void) {
     free(d);
 }
 
-static void test_hostile(void) {
-    expect_error("infinite-ish nested loops",
-                 "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}", "steps");
-    expect_error("huge range", "{% for a in range(1000000000) %}{% endfor %}", "too large");
-    expect_error("output bomb", "{% for a in range(100000) %}{{ 'x' * 100000 }}{% endfor %}", NULL);
-    expect_error("string doubling",
-                 "{% set ns = namespace(s='xxxxxxxxxxxxxxxx') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}",
-                 NULL);
-    expect_error("repetition overflow", "{{ 'ab' * 9000000000000000000 }}", NULL);
-    expect_error("unterminated var", "hello {{ name", "unterminated");
-    expect_error("unterminated block", "{% if true %}x", "endif");
-    expect_error("unterminated tag", "{% if true", "unterminated");
-    expect_error("unterminated comment", "a {# b", "unterminated comment");
-    expect_error("unterminated string", "{{ 'abc }}", "unterminated string");
-    expect_error("unknown filter", "{{ 'a' | shout }}", "unknown filter 'shout'");
-    expect_error("unknown test", "{% if 1 is prime %}{% endif %}", "unknown test 'prime'");
-    expect_error("unknown tag", "{% include 'x.html' %}", "unsupported tag 'include'");
-    expect_error("macro", "{% macro f() %}{% endmacro %}", "unsupported tag 'macro'");
-    expect_error("stray endfor", "{% endfor %}", "unexpected");
-    expect_error("else without if", "a{% else %}b", "unexpected");
-    expect_error("raise_exception", "{{ raise_exception('no\nway') }}", "template error: no way");
-    expect_error("call undefined", "{{ os.system('ls') }}", "not callable");
-    expect_error("bad char", "{{ a ; b }}", "unexpected character");
-    expect_error("division by zero", "{{ 1 // 0 }}", "division by zero");
-    expect_error("int overflow", "{{ 9223372036854775807 + 1 }}", NULL);
-    expect_error("undefined plus", "{{ nothing + 'a' }}", "undefined");
-    expect_error("compare mixed", "{{ 1 < 'a' }}", "compare");
-    expect_error("recursive loop", "{% for a in messages recursive %}{% endfor %}", "recursive");
-    expect_error("method on int", "{{ (5).strip() }}", "not callable");
+/* head, then `open` n times, mid, `close` n times, tail: a template nested n deep */
+typedef struct {
+    const char *what, *head, *open;
+    int n;
+    const char *mid, *close, *tail, *want;
+} nested_case;
 
-    /* deep nesting: blocks, parentheses, lists */
-    char *t = malloc(400000);
-    size_t n = 0;
-    for (int i = 0; i < 10000; i++) n += (size_t)sprintf(t + n, "{%% if true %%}");
-    t[n] = 0;
-    expect_error("10000 nested ifs", t, "nested");
-    n = 0;
-    t[n++] = '{'; t[n++] = '{';
-    for (int i = 0; i < 50000; i++) t[n++] = '(';
-    t[n++] = '1';
-    for (int i = 0; i < 50000; i++) t[n++] = ')';
-    t[n++] = '}'; t[n++] = '}';
-    t[n] = 0;
-    expect_error("50000 parentheses", t, "nested");
-    n = 0;
-    t[n++] = '{'; t[n++] = '{';
-    for (int i = 0; i < 50000; i++) t[n++] = '[';
-    t[n++] = '}'; t[n++] = '}';
-    t[n] = 0;
-    expect_error("50000 brackets", t, NULL);
-    n = 0;
-    t[n++] = '{'; t[n++] = '{';
-    for (int i = 0; i < 50000; i++) { t[n++] = 'n'; t[n++] = 'o'; t[n++] = 't'; t[n++] = ' '; }
-    t[n++] = '1'; t[n++] = '}'; t[n++] = '}';
-    t[n] = 0;
-    expect_error("50000 nots", t, "nested");
-    n = 0;
-    t[n++] = '{'; t[n++] = '{';
-    for (int i = 0; i < 50000; i++) t[n++] = '-';
-    t[n++] = '1'; t[n++] = '}'; t[n++] = '}';
-    t[n] = 0;
-    expect_error("50000 minus signs", t, "nested");
-    n = 0;
-    t[n++] = '{'; t[n++] = '{'; t[n++] = '1';
-    for (int i = 0; i < 50000; i++) { t[n++] = '+'; t[n++] = '1'; }
-    t[n++] = '}'; t[n++] = '}';
-    t[n] = 0;
-    expect_error("1+1+...+1 (50000 terms)", t, "nested");
-    n = (size_t)sprintf(t, "{{ 'x'");
-    for (int i = 0; i < 20000; i++) n += (size_t)sprintf(t + n, "|trim");
-    sprintf(t + n, " }}");
-    expect_error("20000 chained filters", t, "nested");
+static char *nested_template(const nested_case *c) {
+    size_t no = strlen(c->open), nc = strlen(c->close);
+    size_t size = strlen(c->head) + (size_t)c->n * (no + nc) + strlen(c->mid) + strlen(c->tail) + 1;
+    char *t = malloc(size), *p = t;
+    p += sprintf(p, "%s", c->head);
+    for (int i = 0; i < c->n; i++, p += no) memcpy(p, c->open, no);
+    p += sprintf(p, "%s", c->mid);
+    for (int i = 0; i < c->n; i++, p += nc) memcpy(p, c->close, nc);
+    sprintf(p, "%s", c->tail);
+    return t;
+}
+
+static void test_hostile(void) {
+    static const hostile_case cases[] = {
+        {"infinite-ish nested loops", "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}", "steps"},
+        {"huge range", "{% for a in range(1000000000) %}{% endfor %}", "too large"},
+        {"output bomb", "{% for a in range(100000) %}{{ 'x' * 100000 }}{% endfor %}", NULL},
+        {"string doubling", "{% set ns = namespace(s='xxxxxxxxxxxxxxxx') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}", NULL},
+        {"repetition overflow", "{{ 'ab' * 9000000000000000000 }}", NULL},
+        {"unterminated var", "hello {{ name", "unterminated"},
+        {"unterminated block", "{% if true %}x", "endif"},
+        {"unterminated tag", "{% if true", "unterminated"},
+        {"unterminated comment", "a {# b", "unterminated comment"},
+        {"unterminated string", "{{ 'abc }}", "unterminated string"},
+        {"unknown filter", "{{ 'a' | shout }}", "unknown filter 'shout'"},
+        {"unknown test", "{% if 1 is prime %}{% endif %}", "unknown test 'prime'"},
+        {"unknown tag", "{% include 'x.html' %}", "unsupported tag 'include'"},
+        {"macro", "{% macro f() %}{% endmacro %}", "unsupported tag 'macro'"},
+        {"stray endfor", "{% endfor %}", "unexpected"},
+        {"else without if", "a{% else %}b", "unexpected"},
+        {"raise_exception", "{{ raise_exception('no\nway') }}", "template error: no way"},
+        {"call undefined", "{{ os.system('ls') }}", "not callable"},
+        {"bad char", "{{ a ; b }}", "unexpected character"},
+        {"division by zero", "{{ 1 // 0 }}", "division by zero"},
+        {"int overflow", "{{ 9223372036854775807 + 1 }}", NULL},
+        {"undefined plus", "{{ nothing + 'a' }}", "undefined"},
+        {"compare mixed", "{{ 1 < 'a' }}", "compare"},
+        {"recursive loop", "{% for a in messages recursive %}{% endfor %}", "recursive"},
+        {"method on int", "{{ (5).strip() }}", "not callable"},
+    };
+    expect_errors(cases, sizeof cases / sizeof cases[0]);
+
+    /* deep nesting: blocks, parentheses, lists, operators, filters */
+    static const nested_case deep[] = {
+        {"10000 nested ifs", "", "{% if true %}", 10000, "", "", "", "nested"},
+        {"50000 parentheses", "{{", "(", 50000, "1", ")", "}}", "nested"},
+        {"50000 brackets", "{{", "[", 50000, "", "", "}}", NULL},
+        {"50000 nots", "{{", "not ", 50000, "1", "", "}}", "nested"},
+        {"50000 minus signs", "{{", "-", 50000, "1", "", "}}", "nested"},
+        {"1+1+...+1 (50000 terms)", "{{", "1+", 50000, "1", "", "}}", "nested"},
+        {"20000 chained filters", "{{ 'x'", "|trim", 20000, "", "", " }}", "nested"},
+    };
+    for (size_t i = 0; i < sizeof deep / sizeof deep[0]; i++) {
+        char *t = nested_template(&deep[i]);
+        expect_error(deep[i].what, t, deep[i].want);
+        free(t);
+    }
     {
         /* 200 terms is fine */
-        char *o = NULL, e[256];
-        n = 0;
-        t[n++] = '{'; t[n++] = '{'; t[n++] = '1';
-        for (int i = 0; i < 199; i++) { t[n++] = '+'; t[n++] = '1'; }
-        t[n++] = '}'; t[n++] = '}';
-        t[n] = 0;
+        static const nested_case sum200 = {"200-term sum", "{{", "1+", 199, "1", "", "}}", NULL};
+        char *t = nested_template(&sum200), *o = NULL, e[256];
         CHECK(render(t, 6, 1, &o, e) == 0 && strcmp(o, "200") == 0, "200-term sum: %s", o ? o : e);
         free(o);
+        free(t);
     }
-    free(t);
 
     /* a template larger than the limit */
     size_t big = ATN_TEMPLATE_MAX_SOURCE + 1;
@@ -475,13 +478,6 @@ static char *expect_output(const char *what, const char *t, const char *want) {
     CHECK(r == 0, "%s: %s", what, err);
     if (r == 0 && want) CHECK(strcmp(out, want) == 0, "%s: got '%.200s', want '%s'", what, out, want);
     return out;
-}
-
-/* a template that must fail, with `want` in the message (any message if NULL) */
-typedef struct { const char *what, *tmpl, *want; } hostile_case;
-
-static void expect_errors(const hostile_case *c, size_t n) {
-    for (size_t i = 0; i < n; i++) expect_error(c[i].what, c[i].tmpl, c[i].want);
 }
 
 /* Interpreter limits: every recursive path has a depth limit, every loop and

@@ -62,6 +62,22 @@ int main(void) {
     size_t ul = strlen(unit);
     for (size_t i = 0; i < big; i++) long_text[i] = unit[i % ul];
     CHECK(!strcmp(atn_detect_language(long_text, big, &conf), "en") && conf > 0.99f, "4 MiB of English");
+
+    /* "already in the target language": 3+ words and a sure detector; one or
+     * two words never (the detector calls "library" Spanish). */
+    const char *words[] = {"library", "table", "hello", "hola", "gato", "  Library!  ", "buenos días", "good morning"};
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++) {
+        CHECK(!atn_text_is_in_language(words[i], strlen(words[i]), "en"), "'%s' is never already English", words[i]);
+        CHECK(!atn_text_is_in_language(words[i], strlen(words[i]), "es"), "'%s' is never already Spanish", words[i]);
+    }
+    s = "Where is the train station?";
+    CHECK(atn_text_is_in_language(s, strlen(s), "en") && !atn_text_is_in_language(s, strlen(s), "es"), "an English sentence");
+    s = "El perro come pan en la cocina.";
+    CHECK(atn_text_is_in_language(s, strlen(s), "es") && !atn_text_is_in_language(s, strlen(s), "en"), "a Spanish sentence");
+    s = "hola , ! gato";
+    CHECK(!atn_text_is_in_language(s, strlen(s), "es"), "punctuation is not a word");
+    CHECK(!atn_text_is_in_language(long_text, big, "es") && atn_text_is_in_language(long_text, big, "en"), "4 MiB of English");
+    CHECK(!atn_text_is_in_language(NULL, 0, "en") && !atn_text_is_in_language("a b c", 5, NULL), "NULL text or language");
     free(long_text);
     return test_summary();
 }

@@ -332,6 +332,15 @@ test('interactive: Ctrl-C stops a reply, not the program; Ctrl-C at the prompt e
   await ctrlC(process.execPath, [join(root, 'bin', 'atento.js')]);
 });
 
+test('chat --help: the same text from both CLIs', { skip: !nativeHasChat() && 'native CLI without chat' }, () => {
+  const w = cli(['chat', '--help']), n = native(['chat', '--help']);
+  assert.equal(w.code, 0);
+  assert.equal(n.code, 0);
+  assert.match(w.stdout, /^usage: atento chat \[flags\]\n[^]*--no-tools[^]*Interactive: [^]*examples:/);
+  assert.equal(n.stdout, w.stdout);
+  assert.equal(n.stderr + w.stderr, '');
+});
+
 test('native interactive: Ctrl-C stops a reply, not the program', { timeout: 60000, skip: !nativeHasChat() && 'native CLI without chat' }, async () => {
   await ctrlC(nativeCli, []);
 });

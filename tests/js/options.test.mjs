@@ -47,10 +47,11 @@ test('the direction: to is the target; without it, the other language', () => {
   const en = { language: 'en', confidence: 1 };
   assert.deepEqual(chooseDirection(en, undefined, ['en', 'es']), { from: 'en', to: 'es', sameLanguage: false });
   assert.deepEqual(chooseDirection({ language: 'es', confidence: 1 }, undefined, ['en', 'es']), { from: 'es', to: 'en', sameLanguage: false });
-  const same = chooseDirection(en, 'en', ['en', 'es']);
+  const same = chooseDirection(en, 'en', ['en', 'es'], 'to', true);
   assert.equal(same.sameLanguage, true);
   assert.equal(same.note, 'the text is already in English');
-  assert.equal(chooseDirection({ language: 'en', confidence: 0.6 }, 'en', ['en', 'es']).sameLanguage, false, 'unsure: translate');
+  assert.equal(chooseDirection(en, 'en', ['en', 'es']).sameLanguage, false, 'not surely in to (textIsIn said no): translate');
+  assert.equal(chooseDirection({ language: 'es', confidence: 1 }, 'en', ['en', 'es'], 'to', true).sameLanguage, false, 'detected another language');
   assert.deepEqual(chooseDirection(en, undefined, []), { from: 'en', to: '', sameLanguage: false });
   assert.throws(() => chooseDirection({ language: null, confidence: 0 }, undefined, ['en', 'es']), /cannot tell which language the text is in; give to \(one of en, es\)/);
   assert.throws(() => chooseDirection(en, undefined, ['de', 'fr']), /the text looks English; give to/);
@@ -166,3 +167,39 @@ test('CLI: empty stdin is an error; text in the target language is said and prin
     assert.equal(n.translations[0].text, j.translations[0].text);
   }
 });
+
+// One or two words are always translated: the detector is not to be trusted
+// on them ("library" looks Spanish to it), the same rule in the API, the JS
+// CLI and the native CLI (atn_text_is_in_language).
+const WORDS = [['library', 'es'], ['table', 'es'], ['hello', 'es'], ['hola', 'en'], ['gato', 'en'], ['library', 'en'], ['hola', 'es']];
+
+test('the npm API: single words are translated whatever the detector says', { skip: noModels, timeout: 120000 }, async () => {
+  const mt = models[0] ?? await load(translateModel);
+  if (!models.length) models.push(mt);
+  for (const [word, to] of WORDS) {
+    const r = await mt.translate(word, { to });
+    assert.notEqual(r.reason, 'same-language', `${word} -> ${to}`);
+    assert.equal(r.note, undefined, `${word} -> ${to}`);
+    assert.equal(r.to, to);
+    assert.ok(r.text.trim().length > 0 && r.stats.genTokens > 0, `${word} -> ${to}: ${JSON.stringify(r.text)}`);
+  }
+  assert.match((await mt.translate('library', { to: 'es' })).text, /biblioteca/i);
+  assert.match((await mt.translate('gato', { to: 'en' })).text, /cat/i);
+  // Three words or more, surely in the target: said, not translated.
+  assert.equal((await mt.translate('The library is open.', { to: 'en' })).reason, 'same-language');
+  assert.equal((await mt.translate('El gato duerme mucho.', { to: 'es' })).reason, 'same-language');
+});
+
+for (const [word, to] of WORDS.slice(0, 5)) {
+  test(`CLI: translate --to ${to} ${word} is translated, JS and native`, { skip: noModels, timeout: 120000 }, () => {
+    const runs = [['JS', cli(['translate', '--to', to, word])]];
+    if (haveNative) runs.push(['native', nativeCliRun(['translate', '--to', to, word])]);
+    for (const [which, r] of runs) {
+      assert.equal(r.code, 0, `${which}: ${r.stderr}`);
+      assert.doesNotMatch(r.stderr, /already/, which);
+      assert.notEqual(r.stdout.trim().toLowerCase(), word, `${which}: printed unchanged`);
+      assert.ok(r.stdout.trim().length > 0, which);
+    }
+    assert.equal(runs.at(-1)[1].stdout, runs[0][1].stdout, 'JS and native agree');
+  });
+}

@@ -249,6 +249,24 @@ test('native CLI translate: same tokens as the WASM CLI (greedy and beam 4)', as
   assert.equal(bad.code, 2);
 });
 
+test('translate with a chat model: both CLIs refuse it with the same line, naming the architecture the file declares', async () => {
+  const { nativeCliRun } = await import('./helpers.mjs');
+  const probe = nativeCliRun(['translate', '--help']);
+  if (!probe || probe.code !== 0) return; // native CLI not built (or without translate)
+  // qwen2 and qwen3 run on the llama forward pass; the message names what the file says
+  for (const [file, arch] of [['llama/qwen2_f32.gguf', 'qwen2'], ['arch/qwen3_f32.gguf', 'qwen3'], ['chat/hola_chatml.gguf', 'llama']]) {
+    const model = join(root, 'tests', 'data', file);
+    const args = ['translate', '--model', model, '--text', 'Hello.'];
+    const w = cli(args), n = nativeCliRun(args);
+    const want = `atento: ${model} is a '${arch}' model; translate needs a marian model\n`;
+    assert.equal(w.stderr, want);
+    assert.equal(n.stderr, want);
+    assert.equal(w.code, 1);
+    assert.equal(n.code, 1);
+    assert.equal(n.stdout, '');
+  }
+});
+
 /** Does a list of ids repeat an n-gram? */
 function repeatsNgram(ids, n) {
   const seen = new Set();

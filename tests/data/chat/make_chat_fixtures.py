@@ -32,17 +32,8 @@ Seeded; run from the repo root:  /usr/bin/python3 tests/data/chat/make_chat_fixt
 import os
 import sys
 
-import numpy as np
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.join(HERE, "..", "..", "..")
-sys.path.insert(0, os.path.join(ROOT, "models", "tools"))
-import gguf  # noqa: E402
-
-N_EMBD, N_HEAD, N_FF = 16, 2, 32
-HEAD = N_EMBD // N_HEAD
-BIG = 40.0  # marker size in the embeddings
-OUT = 12.0  # output weight on a marker dimension
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from llama_fixture import HERE, ROOT, SPM_BPE, gguf, scripted_writer, write_scripted  # noqa: E402
 
 TOOL_CALL = '{"name":"lookup","arguments":{"word":"gato","from":"es"}}'
 
@@ -67,70 +58,26 @@ FAMILIES = {
 
 
 def make(family, spec, src):
-    tokens = list(src.kv["tokenizer.ggml.tokens"]) + spec["extra"]
-    scores = list(src.kv["tokenizer.ggml.scores"]) + [0.0] * len(spec["extra"])
-    types = list(src.kv["tokenizer.ggml.token_type"]) + spec.get("types", [3] * len(spec["extra"]))
-    n_vocab = len(tokens)
+    extra = spec["extra"]
+    template = open(os.path.join(ROOT, "tests", "data", "chat_templates", spec["template"])).read()
+    w, tokens = scripted_writer("hola-%s-test" % family, src, extra, spec.get("types", [3] * len(extra)), template,
+                                n_ctx=spec.get("n_ctx", 256), bos=spec["bos"])
     chain = [tokens.index(t) for t in spec.get("chain", ["▁good", "▁amigo"])]
     L = len(chain)
     end_id = tokens.index(spec["end"]) if spec["end"] else chain[0]
-    template = open(os.path.join(ROOT, "tests", "data", "chat_templates", spec["template"])).read()
-    w = gguf.GGUFWriter()
-    w.add("general.architecture", "llama")
-    w.add("general.name", "hola-%s-test" % family)
-    gguf.add_llama_hparams(w, n_ctx=spec.get("n_ctx", 256), n_embd=N_EMBD, n_layer=1, n_ff=N_FF,
-                           n_head=N_HEAD, n_head_kv=N_HEAD, head_dim=HEAD, vocab_size=n_vocab)
-    for k, v in src.kv.items():
-        if k == "tokenizer.ggml.tokens":
-            w.add(k, tokens)
-        elif k == "tokenizer.ggml.scores":
-            w.add(k, scores, gguf.FLOAT32)
-        elif k == "tokenizer.ggml.token_type":
-            w.add(k, types, gguf.INT32)
-        elif k == "tokenizer.ggml.bos_token_id" and spec["bos"]:
-            w.add(k, tokens.index(spec["bos"]), gguf.UINT32)
-        elif k.startswith("tokenizer."):
-            w.add(k, v, src.kv_type[k] if src.kv_type[k] != gguf.ARRAY else None)
-    w.add("tokenizer.chat_template", template)
-
-    rng = np.random.default_rng(7)
-
-    def rnd(*shape, scale=0.1):
-        return (rng.standard_normal(shape) * scale).astype(np.float32)
-
-    # marker dimensions: 0 = ordinary, i = the chain's i-th token (default:
-    # 1 = X "▁good", 2 = Y "▁amigo")
-    emb = rnd(n_vocab, N_EMBD, scale=0.3)
-    emb[:, 0:L + 1] = 0
-    emb[:, 0] = BIG
-    for i, c in enumerate(chain):
-        emb[c, 0], emb[c, i + 1] = 0, BIG
-    out = rnd(n_vocab, N_EMBD, scale=0.1)
-    out[:, 0:L + 1] = 0
-    out[chain[0], 0] = OUT        # after an ordinary token: the first of the chain
+    # ordinary -> the first of the chain, then the next, and after the last
+    # the end of the turn (loop: the first again)
+    follows = {0: chain[0]}
     for i in range(1, L):
-        out[chain[i], i] = OUT    # then the next
-    out[end_id, L] = OUT          # after the last: the end of the turn (loop: the first again)
-    w.add_tensor("token_embd.weight", emb, "f16")
-    w.add_tensor("output_norm.weight", np.ones(N_EMBD, np.float32))
-    w.add_tensor("output.weight", out, "f16")
-    p = "blk.0."
-    w.add_tensor(p + "attn_norm.weight", np.ones(N_EMBD, np.float32))
-    w.add_tensor(p + "attn_q.weight", rnd(N_EMBD, N_EMBD))
-    w.add_tensor(p + "attn_k.weight", rnd(N_EMBD, N_EMBD))
-    w.add_tensor(p + "attn_v.weight", rnd(N_EMBD, N_EMBD))
-    w.add_tensor(p + "attn_output.weight", rnd(N_EMBD, N_EMBD))
-    w.add_tensor(p + "ffn_norm.weight", np.ones(N_EMBD, np.float32))
-    w.add_tensor(p + "ffn_gate.weight", rnd(N_FF, N_EMBD))
-    w.add_tensor(p + "ffn_up.weight", rnd(N_FF, N_EMBD))
-    w.add_tensor(p + "ffn_down.weight", rnd(N_EMBD, N_FF))
+        follows[i] = chain[i]
+    follows[L] = end_id
     path = os.path.join(HERE, "hola_%s.gguf" % family)
-    w.write(path)
+    write_scripted(w, len(tokens), chain, follows, 7, path)
     print("%s: %d bytes, reply ids %s then %d" % (path, os.path.getsize(path), " ".join(map(str, chain)), end_id))
 
 
 def main():
-    src = gguf.GGUFReader(os.path.join(ROOT, "tests", "data", "tokenizer", "spm_bpe.gguf"))
+    src = gguf.GGUFReader(SPM_BPE)
     for family, spec in FAMILIES.items():
         make(family, spec, src)
 

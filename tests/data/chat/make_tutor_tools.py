@@ -23,16 +23,8 @@ import json
 import os
 import sys
 
-import numpy as np
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.join(HERE, "..", "..", "..")
-sys.path.insert(0, os.path.join(ROOT, "models", "tools"))
-import gguf  # noqa: E402
-
-N_EMBD, N_HEAD, N_FF = 16, 2, 32
-HEAD = N_EMBD // N_HEAD
-BIG, OUT = 40.0, 12.0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from llama_fixture import HERE, SPM_BPE, gguf, scripted_writer, write_scripted  # noqa: E402
 
 # The tools of the contract (docs/chat.md), exactly.
 TOOLS = [
@@ -76,50 +68,17 @@ TEMPLATE = (
 
 
 def main():
-    src = gguf.GGUFReader(os.path.join(ROOT, "tests", "data", "tokenizer", "spm_bpe.gguf"))
+    src = gguf.GGUFReader(SPM_BPE)
     extra = ["<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>", CALLS, "<|tool_done|>"]
-    extra_types = [3, 3, 4, 4, 4, 3]
-    tokens = list(src.kv["tokenizer.ggml.tokens"]) + extra
-    scores = list(src.kv["tokenizer.ggml.scores"]) + [0.0] * len(extra)
-    types = list(src.kv["tokenizer.ggml.token_type"]) + extra_types
-    n_vocab = len(tokens)
+    w, tokens = scripted_writer("tutor-tools-test", src, extra, [3, 3, 4, 4, 4, 3], TEMPLATE, n_ctx=2048)
+    w.add("atento.tools", json.dumps(TOOLS, separators=(",", ":")))
     end_id = tokens.index("<|im_end|>")
     chain_a = [tokens.index(t) for t in ["<tool_call>", CALLS, "</tool_call>"]]
     cue = tokens.index("<|tool_done|>")
     chain_b = [tokens.index(t) for t in ["▁good", "▁amigo"]]
 
-    w = gguf.GGUFWriter()
-    w.add("general.architecture", "llama")
-    w.add("general.name", "tutor-tools-test")
-    gguf.add_llama_hparams(w, n_ctx=2048, n_embd=N_EMBD, n_layer=1, n_ff=N_FF,
-                           n_head=N_HEAD, n_head_kv=N_HEAD, head_dim=HEAD, vocab_size=n_vocab)
-    for k, v in src.kv.items():
-        if k == "tokenizer.ggml.tokens":
-            w.add(k, tokens)
-        elif k == "tokenizer.ggml.scores":
-            w.add(k, scores, gguf.FLOAT32)
-        elif k == "tokenizer.ggml.token_type":
-            w.add(k, types, gguf.INT32)
-        elif k.startswith("tokenizer."):
-            w.add(k, v, src.kv_type[k] if src.kv_type[k] != gguf.ARRAY else None)
-    w.add("tokenizer.chat_template", TEMPLATE)
-    w.add("atento.tools", json.dumps(TOOLS, separators=(",", ":")))
-
-    rng = np.random.default_rng(11)
-
-    def rnd(*shape, scale=0.1):
-        return (rng.standard_normal(shape) * scale).astype(np.float32)
-
     # marker dimensions: 0 ordinary, 1..3 chain A, 4 the cue, 5..6 chain B
     scripted = chain_a + [cue] + chain_b
-    D = len(scripted) + 1
-    emb = rnd(n_vocab, N_EMBD, scale=0.3)
-    emb[:, 0:D] = 0
-    emb[:, 0] = BIG
-    for i, t in enumerate(scripted):
-        emb[t, 0], emb[t, i + 1] = 0, BIG
-    out = rnd(n_vocab, N_EMBD, scale=0.1)
-    out[:, 0:D] = 0
     nxt = {0: chain_a[0]}  # marker dim -> the token that follows
     for i in range(len(chain_a) - 1):
         nxt[i + 1] = chain_a[i + 1]
@@ -128,21 +87,8 @@ def main():
     for i in range(len(chain_b) - 1):
         nxt[len(chain_a) + 2 + i] = chain_b[i + 1]
     nxt[len(chain_a) + 1 + len(chain_b)] = end_id
-    for dim, tok in nxt.items():
-        out[tok, dim] = OUT
-    w.add_tensor("token_embd.weight", emb, "f16")
-    w.add_tensor("output_norm.weight", np.ones(N_EMBD, np.float32))
-    w.add_tensor("output.weight", out, "f16")
-    p = "blk.0."
-    w.add_tensor(p + "attn_norm.weight", np.ones(N_EMBD, np.float32))
-    for name in ("attn_q", "attn_k", "attn_v", "attn_output"):
-        w.add_tensor(p + name + ".weight", rnd(N_EMBD, N_EMBD))
-    w.add_tensor(p + "ffn_norm.weight", np.ones(N_EMBD, np.float32))
-    w.add_tensor(p + "ffn_gate.weight", rnd(N_FF, N_EMBD))
-    w.add_tensor(p + "ffn_up.weight", rnd(N_FF, N_EMBD))
-    w.add_tensor(p + "ffn_down.weight", rnd(N_EMBD, N_FF))
     path = os.path.join(HERE, "tutor_tools.gguf")
-    w.write(path)
+    write_scripted(w, len(tokens), scripted, nxt, 11, path)
     print("%s: %d bytes" % (path, os.path.getsize(path)))
 
 
