@@ -96,6 +96,22 @@ INLINE float hsum(v128_t v) {
 #define UNPACKHI64(a, b) _mm_unpackhi_epi64(a, b)
 #endif
 
+/* i32 lanes of a then b narrowed (saturating) to i16; the even and the odd
+ * i16 lanes of a then b */
+#ifdef __wasm_simd128__
+#define NARROW32(a, b) wasm_i16x8_narrow_i32x4(a, b)
+#define EVENS16(a, b) wasm_i16x8_shuffle(a, b, 0, 2, 4, 6, 8, 10, 12, 14)
+#define ODDS16(a, b) wasm_i16x8_shuffle(a, b, 1, 3, 5, 7, 9, 11, 13, 15)
+#else
+#define NARROW32(a, b) _mm_packs_epi32(a, b)
+#define EVENS16(a, b)                                                                        \
+    _mm_unpacklo_epi64(_mm_shuffle_epi8(a, _mm_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 0, 0, 0, 0, 0, 0, 0, 0)), \
+                       _mm_shuffle_epi8(b, _mm_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 0, 0, 0, 0, 0, 0, 0, 0)))
+#define ODDS16(a, b)                                                                         \
+    _mm_unpacklo_epi64(_mm_shuffle_epi8(a, _mm_setr_epi8(2, 3, 6, 7, 10, 11, 14, 15, 0, 0, 0, 0, 0, 0, 0, 0)), \
+                       _mm_shuffle_epi8(b, _mm_setr_epi8(2, 3, 6, 7, 10, 11, 14, 15, 0, 0, 0, 0, 0, 0, 0, 0)))
+#endif
+
 /* ---- activations ----------------------------------------------------------- */
 
 typedef struct {
@@ -107,11 +123,8 @@ typedef struct {
     int ntp;          /* n_tok rounded up to 4 (padding lanes are 0); 1 for one token */
 } acts;
 
-/* position in nibble order of value j of a 32-block */
-static const uint8_t NIBBLE_POS[32] = {
-    0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15,
-    16, 24, 17, 25, 18, 26, 19, 27, 20, 28, 21, 29, 22, 30, 23, 31,
-};
+/* Nibble order of a 32-block, position <- value:
+ *   0..7 <- 0, 2, .., 14   8..15 <- 1, 3, .., 15   16..23 <- 16, 18, .., 30   24..31 <- 17, .., 31 */
 
 static void quantize_acts(const float *X, int n_tok, int64_t n_in, int16_t *q, float *d, float *s, int32_t *qsum,
                           int ntp) {
@@ -130,15 +143,20 @@ static void quantize_acts(const float *X, int n_tok, int64_t n_in, int16_t *q, f
             /* as atn_quantize_act: subnormal blocks (1/db = inf) give zeros,
              * never saturated levels whose sum overflows */
             float id = db > 0 && 1.0f / db < INFINITY ? 1.0f / db : 0.0f;
-            int32_t lv[32];
+            v128_t lv[8];
             v128_t vid = wasm_f32x4_splat(id), sum = wasm_i32x4_splat(0);
-            for (int j = 0; j < 32; j += 4) {
-                v128_t r = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(xb + j), vid)));
-                sum = wasm_i32x4_add(sum, r);
-                wasm_v128_store(lv + j, r);
+            for (int j = 0; j < 8; j++) {
+                lv[j] = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(xb + 4 * j), vid)));
+                sum = wasm_i32x4_add(sum, lv[j]);
             }
+            /* to nibble order (above): the levels are within [-127, 127],
+             * so narrowing to i16 is exact */
             int16_t *qb = qt + 32 * b;
-            for (int j = 0; j < 32; j++) qb[NIBBLE_POS[j]] = (int16_t)lv[j];
+            for (int h = 0; h < 2; h++) {
+                v128_t lo = NARROW32(lv[4 * h], lv[4 * h + 1]), hi = NARROW32(lv[4 * h + 2], lv[4 * h + 3]);
+                wasm_v128_store(qb + 16 * h, EVENS16(lo, hi));
+                wasm_v128_store(qb + 16 * h + 8, ODDS16(lo, hi));
+            }
             int isum = wasm_i32x4_extract_lane(sum, 0) + wasm_i32x4_extract_lane(sum, 1) +
                        wasm_i32x4_extract_lane(sum, 2) + wasm_i32x4_extract_lane(sum, 3);
             d[b * ntp + t] = db;
