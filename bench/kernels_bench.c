@@ -14,6 +14,8 @@
  *   native: gcc -O2 -march=native -Isrc bench/kernels_bench.c <core> -lm
  *   wasm:   emcc -O3 -msimd128 -sSTANDALONE_WASM ... ; node tests/run_wasi.mjs k.wasm
  * Args: [types=q8_0,q4_0,q4_K,q6_K] [prefill_tokens=128] [decode_tokens=8]
+ *       [shapes, e.g. 384x384,384x1536,1536x384,384x8000: the translation
+ *        model's; replaces the four shapes of the "shape" measurement]
  */
 #define _POSIX_C_SOURCE 199309L
 #include <math.h>
@@ -138,16 +140,20 @@ static void bench_model(int type, int n_prefill, int n_decode) {
     free(x), free(y), free(logits);
 }
 
+static int n_custom;
+static int custom[8][2];
+
 static void bench_shapes(int type) {
     /* K-quants need rows that are multiples of 256: SmolLM2-135M's 576 is not
      * (llama.cpp stores those tensors in other types), so they get the
      * shapes of a 2048-wide model (TinyLlama) */
     static const int small[4][2] = {{DIM, DIM}, {DIM, FFN}, {FFN, DIM}, {DIM, 4096}};
     static const int wide[4][2] = {{2048, 2048}, {2048, 256}, {2048, 5632}, {5632, 2048}};
-    const int (*shapes)[2] = atn_type_block_size(type) == 256 ? wide : small;
+    const int (*shapes)[2] = n_custom ? (const int (*)[2])custom : atn_type_block_size(type) == 256 ? wide : small;
+    int n_shapes = n_custom ? n_custom : 4;
     static const int toks[3] = {1, 4, 64};
     printf("%-5s shapes (GFLOP/s):", atn_type_name(type));
-    for (int s = 0; s < 4; s++) {
+    for (int s = 0; s < n_shapes; s++) {
         atn_tensor W;
         if (make_weight(&W, type, shapes[s][0], shapes[s][1])) return;
         float *x = malloc(sizeof(float) * shapes[s][0] * 64), *y = malloc(sizeof(float) * shapes[s][1] * 64);
@@ -157,7 +163,10 @@ static void bench_shapes(int type) {
         for (int k = 0; k < 3; k++) {
             int n = toks[k];
             double flop = 2.0 * shapes[s][0] * shapes[s][1] * n;
-            int reps = (int)(1e8 / flop) + 1;
+            /* KB_FLOP: work per measurement (default 1e8; more steadies WASM) */
+            const char *kf = getenv("KB_FLOP");
+            double budget = kf && atof(kf) > 0 ? atof(kf) : 1e8;
+            int reps = (int)(budget / flop) + 1;
             atn_matmul(&W, x, n, y);
             double t0 = now();
             for (int r = 0; r < reps; r++) atn_matmul(&W, x, n, y);
@@ -173,6 +182,18 @@ int main(int argc, char **argv) {
     const char *types = argc > 1 ? argv[1] : "q8_0,q4_0,q4_K,q6_K";
     int n_prefill = argc > 2 ? atoi(argv[2]) : 128;
     int n_decode = argc > 3 ? atoi(argv[3]) : 8;
+    if (argc > 4) {
+        char sb[256];
+        snprintf(sb, sizeof sb, "%s", argv[4]);
+        for (char *tok = strtok(sb, ","); tok && n_custom < 8; tok = strtok(NULL, ",")) {
+            if (sscanf(tok, "%dx%d", &custom[n_custom][0], &custom[n_custom][1]) != 2 || custom[n_custom][0] <= 0 ||
+                custom[n_custom][1] <= 0) {
+                printf("bad shape %s (want NxM)\n", tok);
+                return 1;
+            }
+            n_custom++;
+        }
+    }
     printf("kernels: %s\n", atn_kernels_name());
     char buf[256];
     snprintf(buf, sizeof buf, "%s", types);
@@ -180,6 +201,7 @@ int main(int argc, char **argv) {
         int type = type_of(tok);
         if (type < 0) { printf("unknown type %s\n", tok); return 1; }
         bench_shapes(type);
+        if (n_custom) continue; /* the model is SmolLM2-135M's shape, not those */
         if (DIM % atn_type_block_size(type) == 0) bench_model(type, n_prefill, n_decode);
         else printf("%-5s model: skipped (width %d is not a multiple of %d)\n", tok, DIM, atn_type_block_size(type));
     }

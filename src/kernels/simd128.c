@@ -96,23 +96,38 @@ INLINE float hsum(v128_t v) {
 #define UNPACKHI64(a, b) _mm_unpackhi_epi64(a, b)
 #endif
 
+/* i32 lanes of a then b narrowed (saturating) to i16; the even and the odd
+ * i16 lanes of a then b */
+#ifdef __wasm_simd128__
+#define NARROW32(a, b) wasm_i16x8_narrow_i32x4(a, b)
+#define EVENS16(a, b) wasm_i16x8_shuffle(a, b, 0, 2, 4, 6, 8, 10, 12, 14)
+#define ODDS16(a, b) wasm_i16x8_shuffle(a, b, 1, 3, 5, 7, 9, 11, 13, 15)
+#else
+#define NARROW32(a, b) _mm_packs_epi32(a, b)
+#define EVENS16(a, b)                                                                        \
+    _mm_unpacklo_epi64(_mm_shuffle_epi8(a, _mm_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 0, 0, 0, 0, 0, 0, 0, 0)), \
+                       _mm_shuffle_epi8(b, _mm_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 0, 0, 0, 0, 0, 0, 0, 0)))
+#define ODDS16(a, b)                                                                         \
+    _mm_unpacklo_epi64(_mm_shuffle_epi8(a, _mm_setr_epi8(2, 3, 6, 7, 10, 11, 14, 15, 0, 0, 0, 0, 0, 0, 0, 0)), \
+                       _mm_shuffle_epi8(b, _mm_setr_epi8(2, 3, 6, 7, 10, 11, 14, 15, 0, 0, 0, 0, 0, 0, 0, 0)))
+#endif
+
 /* ---- activations ----------------------------------------------------------- */
 
 typedef struct {
     const int16_t *q; /* [n_tok][n_in], nibble order inside each 32-block */
     const float *d;   /* [n_in/32][ntp] */
     const float *s;   /* [n_in/32][ntp] */
+    const int32_t *qsum; /* [n_in/32][ntp] the sum of each block's levels (unscaled) */
     int64_t n_in;
     int ntp;          /* n_tok rounded up to 4 (padding lanes are 0); 1 for one token */
 } acts;
 
-/* position in nibble order of value j of a 32-block */
-static const uint8_t NIBBLE_POS[32] = {
-    0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15,
-    16, 24, 17, 25, 18, 26, 19, 27, 20, 28, 21, 29, 22, 30, 23, 31,
-};
+/* Nibble order of a 32-block, position <- value:
+ *   0..7 <- 0, 2, .., 14   8..15 <- 1, 3, .., 15   16..23 <- 16, 18, .., 30   24..31 <- 17, .., 31 */
 
-static void quantize_acts(const float *X, int n_tok, int64_t n_in, int16_t *q, float *d, float *s, int ntp) {
+static void quantize_acts(const float *X, int n_tok, int64_t n_in, int16_t *q, float *d, float *s, int32_t *qsum,
+                          int ntp) {
     int64_t nb = n_in / 32;
     for (int t = 0; t < n_tok; t++) {
         const float *x = X + (int64_t)t * n_in;
@@ -128,23 +143,53 @@ static void quantize_acts(const float *X, int n_tok, int64_t n_in, int16_t *q, f
             /* as atn_quantize_act: subnormal blocks (1/db = inf) give zeros,
              * never saturated levels whose sum overflows */
             float id = db > 0 && 1.0f / db < INFINITY ? 1.0f / db : 0.0f;
-            int32_t lv[32];
+            v128_t lv[8];
             v128_t vid = wasm_f32x4_splat(id), sum = wasm_i32x4_splat(0);
-            for (int j = 0; j < 32; j += 4) {
-                v128_t r = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(xb + j), vid)));
-                sum = wasm_i32x4_add(sum, r);
-                wasm_v128_store(lv + j, r);
+            for (int j = 0; j < 8; j++) {
+                lv[j] = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(xb + 4 * j), vid)));
+                sum = wasm_i32x4_add(sum, lv[j]);
             }
+            /* to nibble order (above): the levels are within [-127, 127],
+             * so narrowing to i16 is exact */
             int16_t *qb = qt + 32 * b;
-            for (int j = 0; j < 32; j++) qb[NIBBLE_POS[j]] = (int16_t)lv[j];
+            for (int h = 0; h < 2; h++) {
+                v128_t lo = NARROW32(lv[4 * h], lv[4 * h + 1]), hi = NARROW32(lv[4 * h + 2], lv[4 * h + 3]);
+                wasm_v128_store(qb + 16 * h, EVENS16(lo, hi));
+                wasm_v128_store(qb + 16 * h + 8, ODDS16(lo, hi));
+            }
             int isum = wasm_i32x4_extract_lane(sum, 0) + wasm_i32x4_extract_lane(sum, 1) +
                        wasm_i32x4_extract_lane(sum, 2) + wasm_i32x4_extract_lane(sum, 3);
             d[b * ntp + t] = db;
             s[b * ntp + t] = db * (float)isum;
+            qsum[b * ntp + t] = isum;
         }
     }
     for (int64_t b = 0; b < nb; b++)
-        for (int t = n_tok; t < ntp; t++) d[b * ntp + t] = s[b * ntp + t] = 0;
+        for (int t = n_tok; t < ntp; t++) {
+            d[b * ntp + t] = s[b * ntp + t] = 0;
+            qsum[b * ntp + t] = 0;
+        }
+}
+
+/* Levels for q4_0/q4_1, whose nibbles are taken by a mask alone (see
+ * NIBBLES): the weight vector of nibble-order positions 8k..8k+7 comes out
+ * times 1, 256, 16, 1 for k = 0..3, so the activation levels there are
+ * scaled by 256, 1, 16, 256 (|127 * 256| < 2^15): every product is 256
+ * times the true one, and the block scales d are divided by 256. The partial
+ * sums stay below 2^24, so converting them to float is exact: the results
+ * are those of unscaled levels. */
+static void scale_nibble_slots(int16_t *q, float *d, int n_tok, int64_t n_in, int ntp) {
+    int64_t nb = n_in / 32;
+    for (int t = 0; t < n_tok; t++) {
+        int16_t *qt = q + (int64_t)t * n_in;
+        for (int64_t b = 0; b < nb; b++) {
+            int16_t *qb = qt + 32 * b;
+            wasm_v128_store(qb, wasm_i16x8_shl(wasm_v128_load(qb), 8));
+            wasm_v128_store(qb + 16, wasm_i16x8_shl(wasm_v128_load(qb + 16), 4));
+            wasm_v128_store(qb + 24, wasm_i16x8_shl(wasm_v128_load(qb + 24), 8));
+            d[b * ntp + t] *= 1.0f / 256;
+        }
+    }
 }
 
 /* ---- the micro-kernel pieces ------------------------------------------------
@@ -203,26 +248,75 @@ INLINE void k_q8_0(const int NT, const uint8_t *row, int64_t nb, const acts *A, 
     KERNEL_END
 }
 
-/* the four nibble vectors of 16 packed bytes, in nibble order */
+/* The four nibble vectors of 16 packed bytes, in nibble order, each by one
+ * mask or shift: a 16-bit lane holds nibbles n0 | n1 << 4 | n2 << 8 | n3 << 12,
+ * and l0 = n0, l1 = n2 * 256, l2 = n1 * 16, l3 = n3 (the scales are undone by
+ * the activation levels, see NIBBLE_ASCALE). Shifting each nibble down took
+ * six operations instead of four. */
+#define NIBBLE_CONSTS                                                                        \
+    const v128_t N1M = keep(wasm_i16x8_splat(0x00f0)), N2M = keep(wasm_i16x8_splat(0x0f00));
 #define NIBBLES(q)                                                                           \
+    v128_t l0 = wasm_v128_and(q, LO4), l1 = wasm_v128_and(q, N2M);                           \
+    v128_t l2 = wasm_v128_and(q, N1M), l3 = wasm_u16x8_shr(q, 12);
+/* the same, each nibble shifted down (q5_0/q5_1: their fifth bits then take
+ * one constant, where scaled nibbles would need three and V8 spills) */
+#define NIBBLES_SHIFTED(q)                                                                   \
     v128_t l0 = wasm_v128_and(q, LO4), l1 = wasm_v128_and(wasm_u16x8_shr(q, 8), LO4);        \
     v128_t l2 = wasm_v128_and(wasm_u16x8_shr(q, 4), LO4), l3 = wasm_u16x8_shr(q, 12);
 
+/* ---- q4_0: one float step per block ---------------------------------------
+ * Its levels carry an offset of -8, applied as an integer through the
+ * activations' level sums (sum((q - 8) * a) = sum(q * a) - 8 * sum(a)), so a
+ * block needs no float term besides its scale. Each step reduces four integer
+ * dots to one vector (lanes: four tokens of one row in the prompt kernel,
+ * four rows of one token in the decode kernel), converts it once and scales
+ * it by the products of the two block scales. Every lane's float is formed by
+ * the same operations in both (block_step), in block order: a token decoded
+ * alone gives bit for bit what it gives inside a prompt. */
+
+/* [sum a, sum b, sum c, sum d] of four i32x4 */
+INLINE v128_t transpose_add4(v128_t a, v128_t b, v128_t c, v128_t d) {
+    v128_t u = wasm_i32x4_add(UNPACKLO32(a, b), UNPACKHI32(a, b));
+    v128_t v = wasm_i32x4_add(UNPACKLO32(c, d), UNPACKHI32(c, d));
+    return wasm_i32x4_add(UNPACKLO64(u, v), UNPACKHI64(u, v));
+}
+
+/* The block scale setup and float step, lane by lane:
+ * acc += float(isum - (asum << off_shift)) * (dw * da), with isum the dot of
+ * the weight levels (without their offset) and the activation levels, asum
+ * the activation levels' sum, dw and da the weight and activation block
+ * scales. q4_0: the levels are scaled by 256 (NIBBLE_ASCALE), its offset 8,
+ * so off_shift = 8 + 3. */
+INLINE v128_t block_step(v128_t acc, v128_t isum, v128_t asum, int off_shift, v128_t dw, v128_t da) {
+    v128_t is = wasm_i32x4_sub(isum, wasm_i32x4_shl(asum, off_shift));
+    return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is), wasm_f32x4_mul(dw, da)));
+}
+#define Q4_0_OFF_SHIFT 11
+
+/* prompt kernel: the integer dots of levels l0..l3 with act block ab of NT
+ * tokens, one token per lane (0 in the lanes past NT) */
+#define TOKEN_DOT(T) (NT > T ? DOT4(l0, l1, l2, l3, A->q + (int64_t)(t0 + T) * A->n_in + ab * 32) : wasm_i32x4_splat(0))
+
 INLINE void k_q4_0(const int NT, const uint8_t *row, int64_t nb, const acts *A, int t0, float *out) {
-    KERNEL_BEGIN
+    const v128_t LO4 = keep(wasm_i16x8_splat(0x000f));
+    NIBBLE_CONSTS
+    v128_t acc = wasm_f32x4_splat(0);
     for (int64_t ab = 0; ab < nb; ab++) {
         const uint8_t *p = row + ab * 18;
         v128_t q = wasm_v128_load(p + 2);
         NIBBLES(q)
-        float d = h2f(p);
-        ACCUMULATE(d);
-        CORRECT(-8.0f * d);
+        acc = block_step(acc, transpose_add4(TOKEN_DOT(0), TOKEN_DOT(1), TOKEN_DOT(2), TOKEN_DOT(3)),
+                         wasm_v128_load(A->qsum + ab * A->ntp + t0), Q4_0_OFF_SHIFT, wasm_f32x4_splat(h2f(p)),
+                         wasm_v128_load(A->d + ab * A->ntp + t0));
     }
-    KERNEL_END
+    float o4[4];
+    wasm_v128_store(o4, acc);
+    for (int t = 0; t < NT; t++) out[t] = o4[t];
 }
 
 INLINE void k_q4_1(const int NT, const uint8_t *row, int64_t nb, const acts *A, int t0, float *out) {
     KERNEL_BEGIN
+    NIBBLE_CONSTS
     for (int64_t ab = 0; ab < nb; ab++) {
         const uint8_t *p = row + ab * 20;
         v128_t q = wasm_v128_load(p + 4);
@@ -259,7 +353,7 @@ INLINE void k_q5_0(const int NT, const uint8_t *row, int64_t nb, const acts *A, 
         uint32_t qh;
         memcpy(&qh, p + 2, 4);
         v128_t q = wasm_v128_load(p + 6);
-        NIBBLES(q)
+        NIBBLES_SHIFTED(q)
         Q5_HIGH(qh);
         float d = h2f(p);
         ACCUMULATE(d);
@@ -276,7 +370,7 @@ INLINE void k_q5_1(const int NT, const uint8_t *row, int64_t nb, const acts *A, 
         uint32_t qh;
         memcpy(&qh, p + 4, 4);
         v128_t q = wasm_v128_load(p + 8);
-        NIBBLES(q)
+        NIBBLES_SHIFTED(q)
         Q5_HIGH(qh);
         ACCUMULATE(h2f(p));
         CORRECT(h2f(p + 2));
@@ -433,7 +527,7 @@ INLINE v128_t idot_q8(const uint8_t *qs, const int16_t *a) {
     return DOT4(l0, l1, l2, l3, a);
 }
 
-INLINE v128_t idot_q4(const uint8_t *qs, const int16_t *a, v128_t LO4) {
+INLINE v128_t idot_q4(const uint8_t *qs, const int16_t *a, v128_t LO4, v128_t N1M, v128_t N2M) {
     v128_t q = wasm_v128_load(qs);
     NIBBLES(q)
     return DOT4(l0, l1, l2, l3, a);
@@ -444,7 +538,7 @@ INLINE v128_t idot_q5(const uint8_t *qhp, const uint8_t *qs, const int16_t *a, v
     uint32_t qh;
     memcpy(&qh, qhp, 4);
     v128_t q = wasm_v128_load(qs);
-    NIBBLES(q)
+    NIBBLES_SHIFTED(q)
     Q5_HIGH(qh);
     return DOT4(l0, l1, l2, l3, a);
 }
@@ -494,18 +588,45 @@ INLINE v128_t idot_q5(const uint8_t *qhp, const uint8_t *qs, const int16_t *a, v
 
 #define NO_CONSTS
 #define LO4_CONST const v128_t LO4 = keep(wasm_i16x8_splat(0x000f));
+#define Q4_ALL_CONSTS LO4_CONST NIBBLE_CONSTS
 #define Q5_ALL_CONSTS LO4_CONST Q5_CONSTS
 #define IDOT_Q8_0(p, a) idot_q8((p) + 2, a)
-#define IDOT_Q4_0(p, a) idot_q4((p) + 2, a, LO4)
-#define IDOT_Q4_1(p, a) idot_q4((p) + 4, a, LO4)
+#define IDOT_Q4_0(p, a) idot_q4((p) + 2, a, LO4, N1M, N2M)
+#define IDOT_Q4_1(p, a) idot_q4((p) + 4, a, LO4, N1M, N2M)
 #define IDOT_Q5_0(p, a) idot_q5((p) + 2, (p) + 6, a, LO4, ME, MO, B16)
 #define IDOT_Q5_1(p, a) idot_q5((p) + 4, (p) + 8, a, LO4, ME, MO, B16)
 
 DECODE_KERNEL(d_q8_0, 34, 0, 0, IDOT_Q8_0, NO_CONSTS)
-DECODE_KERNEL(d_q4_0, 18, 0, -8, IDOT_Q4_0, LO4_CONST)
-DECODE_KERNEL(d_q4_1, 20, 1, 0, IDOT_Q4_1, LO4_CONST)
+DECODE_KERNEL(d_q4_1, 20, 1, 0, IDOT_Q4_1, Q4_ALL_CONSTS)
 DECODE_KERNEL(d_q5_0, 22, 0, -16, IDOT_Q5_0, Q5_ALL_CONSTS)
 DECODE_KERNEL(d_q5_1, 24, 1, 0, IDOT_Q5_1, Q5_ALL_CONSTS)
+
+/* q4_0, token 0: four rows at a time, one per lane (see block_step). The
+ * rows share the activation loads, and a block costs one convert and one
+ * multiply-add for all four. The rows come as four pointers, so a last group
+ * of fewer rows repeats one. */
+INLINE v128_t h2f_rows4(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3) {
+    uint16_t h0, h1, h2, h3;
+    memcpy(&h0, p0, 2);
+    memcpy(&h1, p1, 2);
+    memcpy(&h2, p2, 2);
+    memcpy(&h3, p3, 2);
+    return h2f_x4(wasm_i32x4_make(h0, h1, h2, h3));
+}
+
+INLINE v128_t d4_q4_0(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int64_t nb,
+                      const acts *A) {
+    Q4_ALL_CONSTS
+    v128_t acc = wasm_f32x4_splat(0);
+    for (int64_t b = 0; b < nb; b++) {
+        size_t o = (size_t)b * 18;
+        const int16_t *a = A->q + 32 * b;
+        v128_t is = transpose_add4(IDOT_Q4_0(p0 + o, a), IDOT_Q4_0(p1 + o, a), IDOT_Q4_0(p2 + o, a), IDOT_Q4_0(p3 + o, a));
+        acc = block_step(acc, is, wasm_i32x4_splat(A->qsum[b]), Q4_0_OFF_SHIFT, h2f_rows4(p0 + o, p1 + o, p2 + o, p3 + o),
+                         wasm_f32x4_splat(A->d[b]));
+    }
+    return acc;
+}
 
 /* q4_K, token 0: per super-block the eight sub-block scales times the
  * activation scales, and the min terms, as vectors; then one rolled loop
@@ -593,12 +714,28 @@ INLINE float d_q6_K(const uint8_t *row, int64_t nbk, const acts *A) {
     }
 
 DECODE_ROWS(drows_q8_0, d_q8_0)
-DECODE_ROWS(drows_q4_0, d_q4_0)
 DECODE_ROWS(drows_q4_1, d_q4_1)
 DECODE_ROWS(drows_q5_0, d_q5_0)
 DECODE_ROWS(drows_q5_1, d_q5_1)
 DECODE_ROWS(drows_q4_K, d_q4_K)
 DECODE_ROWS(drows_q6_K, d_q6_K)
+
+static void drows_q4_0(const uint8_t *W, size_t rb, int64_t nb, int64_t r0, int64_t r1, const acts *A, float *Y) {
+    for (int64_t r = r0; r < r1; r += 4) {
+        const uint8_t *p0 = W + (size_t)r * rb;
+        const uint8_t *p1 = r + 1 < r1 ? p0 + rb : p0;
+        const uint8_t *p2 = r + 2 < r1 ? p0 + 2 * rb : p0;
+        const uint8_t *p3 = r + 3 < r1 ? p0 + 3 * rb : p0;
+        v128_t y = d4_q4_0(p0, p1, p2, p3, nb, A);
+        if (r + 4 <= r1) {
+            wasm_v128_store(Y + r, y);
+        } else {
+            float y4[4];
+            wasm_v128_store(y4, y);
+            for (int64_t i = 0; i < r1 - r; i++) Y[r + i] = y4[i];
+        }
+    }
+}
 
 /* ---- dense weights (f32 activations) ------------------------------------- */
 
@@ -736,12 +873,15 @@ int atn_matmul_prepare_simd128(const atn_tensor *W, const float *X, int n_tok) {
     if ((uint64_t)n_in > (SIZE_MAX / 4) / (uint64_t)(ntp + 4)) return -1; /* scratch size would overflow (wasm32) */
     size_t qbytes = ((size_t)n_tok * (size_t)n_in * sizeof(int16_t) + 15) & ~(size_t)15;
     size_t sbytes = ((size_t)nab * (size_t)ntp + 4) * sizeof(float);
-    uint8_t *scr = atn_kernels_scratch(qbytes + 2 * sbytes);
+    uint8_t *scr = atn_kernels_scratch(qbytes + 3 * sbytes); /* the int32 sums take as much as the scales */
     if (!scr) return -1; /* out of memory: the reference needs no scratch */
-    acts A = {(int16_t *)scr, (float *)(scr + qbytes), (float *)(scr + qbytes + sbytes), n_in, ntp};
-    quantize_acts(X, n_tok, n_in, (int16_t *)A.q, (float *)A.d, (float *)A.s, ntp);
+    acts A = {(int16_t *)scr, (float *)(scr + qbytes), (float *)(scr + qbytes + sbytes),
+              (int32_t *)(scr + qbytes + 2 * sbytes), n_in, ntp};
+    quantize_acts(X, n_tok, n_in, (int16_t *)A.q, (float *)A.d, (float *)A.s, (int32_t *)A.qsum, ntp);
+    if (type == ATN_TYPE_Q4_0 || type == ATN_TYPE_Q4_1) scale_nibble_slots((int16_t *)A.q, (float *)A.d, n_tok, n_in, ntp);
     memset((float *)A.d + nab * ntp, 0, 4 * sizeof(float));
     memset((float *)A.s + nab * ntp, 0, 4 * sizeof(float));
+    memset((int32_t *)A.qsum + nab * ntp, 0, 4 * sizeof(int32_t));
     prepared = A;
     return 0;
 }
