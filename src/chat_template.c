@@ -221,7 +221,9 @@ static int lex_string(lexer *L, token *k) {
         case 'b': d[n++] = '\b'; break;
         case 'f': d[n++] = '\f'; break;
         case 'v': d[n++] = '\v'; break;
-        case '0': d[n++] = '\0'; break;
+        /* A NUL would end the rendered prompt early for every reader of it
+         * as a C string (and no tokenizer has a piece for it): refused. */
+        case '0': return fail(L->c, k->line, "a string literal contains a NUL character (\\0)");
         case 'x': case 'u': case 'U': {
             int digits = e == 'x' ? 2 : e == 'u' ? 4 : 8;
             uint32_t cp = 0;
@@ -234,6 +236,7 @@ static int lex_string(lexer *L, token *k) {
             }
             if (!ok || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
                 return fail(L->c, k->line, "bad \\%c escape in a string literal", e);
+            if (cp == 0) return fail(L->c, k->line, "a string literal contains a NUL character (\\%c escape)", e);
             i += (size_t)digits;
             /* UTF-8; never longer than the escape it replaces */
             if (cp < 0x80) d[n++] = (char)cp;
@@ -2634,6 +2637,9 @@ static int jstring(jreader *J, const char **p, size_t *len) {
                 }
             } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
                 cp = 0xFFFD;
+            } else if (cp == 0) {
+                J->pos -= 6;
+                return jfail(J, "a string contains a NUL character (\\u0000)");
             }
             /* UTF-8: at most as long as the 6- or 12-byte escape */
             if (cp < 0x80) d[k++] = (char)cp;

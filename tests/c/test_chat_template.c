@@ -321,6 +321,12 @@ static void test_hostile(void) {
         {"compare mixed", "{{ 1 < 'a' }}", "compare"},
         {"recursive loop", "{% for a in messages recursive %}{% endfor %}", "recursive"},
         {"method on int", "{{ (5).strip() }}", "not callable"},
+        /* a NUL would cut the prompt short for every C-string reader of it
+         * (found by fuzz_template) */
+        {"NUL escape", "{{ 'a\\0b' }}", "NUL character"},
+        {"NUL hex escape", "{{ 'a\\x00b' }}", "NUL character"},
+        {"NUL unicode escape", "{{ \"a\\u0000b\" }}", "NUL character"},
+        {"NUL long escape", "{{ 'a\\U00000000' }}", "NUL character"},
     };
     expect_errors(cases, sizeof cases / sizeof cases[0]);
 
@@ -641,7 +647,8 @@ static void test_content_mask(void) {
             {"{\"a\": \"x}", "unterminated"}, {"{\"a\": 01}", "variables JSON"}, {"{\"a\": 1} x", "after the object"},
             {"{\"a\": \"\\q\"}", "bad escape"}, {"{\"a\": \"\\u12\"}", "bad \\u"}, {"{'a': 1}", "member name"},
             {"{\"a\": tru}", "unexpected character"}, {"", "unexpected end"}, {"{\"a\": \"\x01\"}", "control character"},
-            {"{\"a\": 1e}", "bad number"}, {"{\"a\": -}", "unexpected character"}};
+            {"{\"a\": 1e}", "bad number"}, {"{\"a\": -}", "unexpected character"},
+            {"{\"a\": \"x\\u0000\"}", "NUL character"}};
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
             atn_template_input b = {ROLES, CONTENTS, 2, 0, "", "", bad[i].json, strlen(bad[i].json)};
             out = NULL;
