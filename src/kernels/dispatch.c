@@ -42,6 +42,14 @@ static void matmul_task(void *ctx, int64_t i0, int64_t i1, int thread) {
     atn_matmul_prepared_simd128(j->W, j->X, j->n_tok, j->Y, j->r0 + i0, j->r0 + i1);
 }
 
+/* quantizing the activations, by tokens: done on one thread it was ~7 % of
+ * a 2-thread prompt, the other thread spinning meanwhile */
+static void prepare_task(void *ctx, int64_t t0, int64_t t1, int thread) {
+    const matmul_job *j = ctx;
+    (void)thread;
+    atn_matmul_prepare_tokens_simd128(j->W, j->X, (int)t0, (int)t1);
+}
+
 /* Below this many weight bytes x tokens a split costs more than it saves. */
 #define PARALLEL_MIN_WORK (64 * 1024)
 #endif
@@ -53,11 +61,13 @@ void atn_matmul_rows(const atn_tensor *W, const float *X, int n_tok, float *Y, i
         size_t rb = atn_row_size(W->type, W->ne[0]);
         int64_t rows = r1 - r0;
         if (rb && (double)rb * (double)rows * (double)n_tok >= PARALLEL_MIN_WORK &&
-            atn_matmul_prepare_simd128(W, X, n_tok) == 0) {
+            atn_matmul_prepare_begin_simd128(W, n_tok) == 0) {
+            matmul_job j = {W, X, Y, n_tok, r0};
+            if (n_tok >= 2 * threads) atn_parallel_for(n_tok, (n_tok + threads - 1) / threads, prepare_task, &j);
+            else atn_matmul_prepare_tokens_simd128(W, X, 0, n_tok);
             /* about four chunks per thread (for balance), of at least 8 rows */
             int64_t grain = (rows + 4 * threads - 1) / (4 * threads);
             if (grain < 8) grain = 8;
-            matmul_job j = {W, X, Y, n_tok, r0};
             atn_parallel_for(rows, grain, matmul_task, &j);
             return;
         }

@@ -33,6 +33,11 @@ void atn_matmul_rows_simd128(const atn_tensor *W, const float *X, int n_tok, flo
  * prepare (0: ready; -1: use the reference) on one thread, then rows
  * [r0, r1) of Y from any thread (valid rows only) until the next prepare. */
 int atn_matmul_prepare_simd128(const atn_tensor *W, const float *X, int n_tok);
+/* the same in two steps, so that threads can quantize token ranges: begin
+ * (one thread; 0: ready, -1: use the reference), then tokens [t0, t1) from
+ * any thread, disjoint ranges covering [0, n_tok) */
+int atn_matmul_prepare_begin_simd128(const atn_tensor *W, int n_tok);
+void atn_matmul_prepare_tokens_simd128(const atn_tensor *W, const float *X, int t0, int t1);
 void atn_matmul_prepared_simd128(const atn_tensor *W, const float *X, int n_tok, float *Y, int64_t r0, int64_t r1);
 float atn_dot_f32_simd128(const float *a, const float *b, int n);
 void atn_axpy_f32_simd128(float a, const float *x, float *y, int n);

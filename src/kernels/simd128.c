@@ -126,10 +126,12 @@ typedef struct {
 /* Nibble order of a 32-block, position <- value:
  *   0..7 <- 0, 2, .., 14   8..15 <- 1, 3, .., 15   16..23 <- 16, 18, .., 30   24..31 <- 17, .., 31 */
 
-static void quantize_acts(const float *X, int n_tok, int64_t n_in, int16_t *q, float *d, float *s, int32_t *qsum,
+/* Tokens [t0, t1) of X; each token writes only its own levels and its own
+ * lane of the scales, so token ranges may be quantized by different threads. */
+static void quantize_acts(const float *X, int t0, int t1, int64_t n_in, int16_t *q, float *d, float *s, int32_t *qsum,
                           int ntp) {
     int64_t nb = n_in / 32;
-    for (int t = 0; t < n_tok; t++) {
+    for (int t = t0; t < t1; t++) {
         const float *x = X + (int64_t)t * n_in;
         int16_t *qt = q + (int64_t)t * n_in;
         for (int64_t b = 0; b < nb; b++) {
@@ -164,11 +166,6 @@ static void quantize_acts(const float *X, int n_tok, int64_t n_in, int16_t *q, f
             qsum[b * ntp + t] = isum;
         }
     }
-    for (int64_t b = 0; b < nb; b++)
-        for (int t = n_tok; t < ntp; t++) {
-            d[b * ntp + t] = s[b * ntp + t] = 0;
-            qsum[b * ntp + t] = 0;
-        }
 }
 
 /* Levels for q4_0/q4_1, whose nibbles are taken by a mask alone (see
@@ -178,9 +175,9 @@ static void quantize_acts(const float *X, int n_tok, int64_t n_in, int16_t *q, f
  * times the true one, and the block scales d are divided by 256. The partial
  * sums stay below 2^24, so converting them to float is exact: the results
  * are those of unscaled levels. */
-static void scale_nibble_slots(int16_t *q, float *d, int n_tok, int64_t n_in, int ntp) {
+static void scale_nibble_slots(int16_t *q, float *d, int t0, int t1, int64_t n_in, int ntp) {
     int64_t nb = n_in / 32;
-    for (int t = 0; t < n_tok; t++) {
+    for (int t = t0; t < t1; t++) {
         int16_t *qt = q + (int64_t)t * n_in;
         for (int64_t b = 0; b < nb; b++) {
             int16_t *qb = qt + 32 * b;
@@ -853,7 +850,7 @@ static int64_t tile_rows(size_t row_bytes) {
  * thread that computes rows of that matmul. */
 static acts prepared;
 
-int atn_matmul_prepare_simd128(const atn_tensor *W, const float *X, int n_tok) {
+int atn_matmul_prepare_begin_simd128(const atn_tensor *W, int n_tok) {
     int64_t n_in = W->ne[0];
     int type = W->type;
     size_t rb = atn_row_size(type, n_in);
@@ -877,12 +874,33 @@ int atn_matmul_prepare_simd128(const atn_tensor *W, const float *X, int n_tok) {
     if (!scr) return -1; /* out of memory: the reference needs no scratch */
     acts A = {(int16_t *)scr, (float *)(scr + qbytes), (float *)(scr + qbytes + sbytes),
               (int32_t *)(scr + qbytes + 2 * sbytes), n_in, ntp};
-    quantize_acts(X, n_tok, n_in, (int16_t *)A.q, (float *)A.d, (float *)A.s, (int32_t *)A.qsum, ntp);
-    if (type == ATN_TYPE_Q4_0 || type == ATN_TYPE_Q4_1) scale_nibble_slots((int16_t *)A.q, (float *)A.d, n_tok, n_in, ntp);
-    memset((float *)A.d + nab * ntp, 0, 4 * sizeof(float));
-    memset((float *)A.s + nab * ntp, 0, 4 * sizeof(float));
-    memset((int32_t *)A.qsum + nab * ntp, 0, 4 * sizeof(int32_t));
+    /* the padding lanes (tokens n_tok..ntp-1) and the 4 floats past the end are zero */
+    float *d = (float *)A.d, *s = (float *)A.s;
+    int32_t *qsum = (int32_t *)A.qsum;
+    for (int64_t b = 0; b < nab; b++)
+        for (int t = n_tok; t < ntp; t++) {
+            d[b * ntp + t] = s[b * ntp + t] = 0;
+            qsum[b * ntp + t] = 0;
+        }
+    memset(d + nab * ntp, 0, 4 * sizeof(float));
+    memset(s + nab * ntp, 0, 4 * sizeof(float));
+    memset(qsum + nab * ntp, 0, 4 * sizeof(int32_t));
     prepared = A;
+    return 0;
+}
+
+void atn_matmul_prepare_tokens_simd128(const atn_tensor *W, const float *X, int t0, int t1) {
+    int type = W->type;
+    if (type == ATN_TYPE_F32 || type == ATN_TYPE_F16 || type == ATN_TYPE_BF16) return; /* dense: read X as is */
+    const acts *A = &prepared;
+    quantize_acts(X, t0, t1, A->n_in, (int16_t *)A->q, (float *)A->d, (float *)A->s, (int32_t *)A->qsum, A->ntp);
+    if (type == ATN_TYPE_Q4_0 || type == ATN_TYPE_Q4_1)
+        scale_nibble_slots((int16_t *)A->q, (float *)A->d, t0, t1, A->n_in, A->ntp);
+}
+
+int atn_matmul_prepare_simd128(const atn_tensor *W, const float *X, int n_tok) {
+    if (atn_matmul_prepare_begin_simd128(W, n_tok) != 0) return -1;
+    atn_matmul_prepare_tokens_simd128(W, X, 0, n_tok);
     return 0;
 }
 
