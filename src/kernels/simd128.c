@@ -850,12 +850,15 @@ static int64_t tile_rows(size_t row_bytes) {
  * thread that computes rows of that matmul. */
 static acts prepared;
 
+/* f32, f16, bf16 weights multiply the float activations as they are */
+static int dense_type(int type) { return type == ATN_TYPE_F32 || type == ATN_TYPE_F16 || type == ATN_TYPE_BF16; }
+
 int atn_matmul_prepare_begin_simd128(const atn_tensor *W, int n_tok) {
     int64_t n_in = W->ne[0];
     int type = W->type;
     size_t rb = atn_row_size(type, n_in);
     if (rb == 0 || n_tok <= 0) return -1;
-    if (type == ATN_TYPE_F32 || type == ATN_TYPE_F16 || type == ATN_TYPE_BF16) return 0; /* dense: no quantization */
+    if (dense_type(type)) return 0; /* no quantization */
     switch (type) {
     case ATN_TYPE_Q8_0: case ATN_TYPE_Q4_0: case ATN_TYPE_Q4_1: case ATN_TYPE_Q5_0: case ATN_TYPE_Q5_1:
     case ATN_TYPE_Q4_K: case ATN_TYPE_Q5_K: case ATN_TYPE_Q6_K: break;
@@ -891,7 +894,7 @@ int atn_matmul_prepare_begin_simd128(const atn_tensor *W, int n_tok) {
 
 void atn_matmul_prepare_tokens_simd128(const atn_tensor *W, const float *X, int t0, int t1) {
     int type = W->type;
-    if (type == ATN_TYPE_F32 || type == ATN_TYPE_F16 || type == ATN_TYPE_BF16) return; /* dense: read X as is */
+    if (dense_type(type)) return;
     const acts *A = &prepared;
     quantize_acts(X, t0, t1, A->n_in, (int16_t *)A->q, (float *)A->d, (float *)A->s, (int32_t *)A->qsum, A->ntp);
     if (type == ATN_TYPE_Q4_0 || type == ATN_TYPE_Q4_1)
