@@ -142,6 +142,7 @@ static void bench_model(int type, int n_prefill, int n_decode) {
 
 static int n_custom;
 static int custom[8][2];
+static double flop_budget = 1e8; /* work per measurement: $KB_FLOP (more steadies WASM) */
 
 static void bench_shapes(int type) {
     /* K-quants need rows that are multiples of 256: SmolLM2-135M's 576 is not
@@ -163,10 +164,7 @@ static void bench_shapes(int type) {
         for (int k = 0; k < 3; k++) {
             int n = toks[k];
             double flop = 2.0 * shapes[s][0] * shapes[s][1] * n;
-            /* KB_FLOP: work per measurement (default 1e8; more steadies WASM) */
-            const char *kf = getenv("KB_FLOP");
-            double budget = kf && atof(kf) > 0 ? atof(kf) : 1e8;
-            int reps = (int)(budget / flop) + 1;
+            int reps = (int)(flop_budget / flop) + 1;
             atn_matmul(&W, x, n, y);
             double t0 = now();
             for (int r = 0; r < reps; r++) atn_matmul(&W, x, n, y);
@@ -182,6 +180,8 @@ int main(int argc, char **argv) {
     const char *types = argc > 1 ? argv[1] : "q8_0,q4_0,q4_K,q6_K";
     int n_prefill = argc > 2 ? atoi(argv[2]) : 128;
     int n_decode = argc > 3 ? atoi(argv[3]) : 8;
+    const char *kf = getenv("KB_FLOP");
+    if (kf && atof(kf) > 0) flop_budget = atof(kf);
     if (argc > 4) {
         char sb[256];
         snprintf(sb, sizeof sb, "%s", argv[4]);
