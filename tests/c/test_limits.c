@@ -271,6 +271,56 @@ static void test_long_word(void) {
     atn_model_free(m);
 }
 
+/* Translate text with a fresh translator; the whole output into out. */
+static int translate_all(atn_model *m, const char *text, char *out, size_t cap) {
+    atn_translator *t = atn_translator_new(m, 1, NULL, 0);
+    if (!t || atn_translate_begin(t, text, strlen(text))) { atn_translator_free(t); return -1; }
+    size_t n = 0;
+    int r;
+    while ((r = atn_translate_next(t)) > 0 || (r == 0 && n == 0)) {
+        size_t len;
+        const char *p = atn_translate_piece(t, &len);
+        if (n + len >= cap) { r = -1; break; }
+        memcpy(out + n, p, len);
+        n += len;
+        if (r == 0) break;
+    }
+    out[n] = 0;
+    atn_translator_free(t);
+    return r;
+}
+
+/* A translator reserves cache slots for the sentences a text has (up to its
+ * budget of 48 MiB), not the whole budget for one short sentence; a longer
+ * text later gets more lanes and translates each sentence as it would alone. */
+static void test_translator_lanes(void) {
+    atn_model *m = test_load_model("models/translate-en-es.gguf");
+    if (!m) { CHECK(0, "cannot load models/translate-en-es.gguf: %s", atn_last_error()); return; }
+    static char one[4096], many[4096], alone[4096];
+    count_reset();
+    CHECK(translate_all(m, "The cat is sleeping.", one, sizeof one) == 0, "one sentence: %s", atn_last_error());
+    /* 3 decoder layers x 256 positions x 384 x (K + V) floats = 2.4 MB a slot: two slots, not nine */
+    CHECK(asked_total < (12u << 20), "one short sentence asked for %zu bytes", asked_total);
+    const char *sentences[] = {"The cat is sleeping.", "I like to read books.", "Where is the station?", "We are going home now.",
+                               "She bought bread.", "It is raining today.", "He has two brothers.", "Open the door, please."};
+    char text[1024] = "";
+    for (int i = 0; i < 8; i++) { strcat(text, sentences[i]); strcat(text, " "); }
+    count_reset();
+    CHECK(translate_all(m, text, many, sizeof many) == 0, "eight sentences: %s", atn_last_error());
+    CHECK(asked_total > (20u << 20), "eight sentences decode together in nine slots: asked only %zu bytes", asked_total);
+    /* each sentence as it is alone */
+    char joined[4096] = "";
+    for (int i = 0; i < 8; i++) {
+        CHECK(translate_all(m, sentences[i], alone, sizeof alone) == 0, "sentence %d: %s", i, atn_last_error());
+        if (i) strcat(joined, " ");
+        strcat(joined, alone);
+    }
+    size_t n = strlen(many);
+    while (n && many[n - 1] == ' ') many[--n] = 0;
+    CHECK(strcmp(many, joined) == 0, "eight sentences together:\n  %s\nand alone:\n  %s", many, joined);
+    atn_model_free(m);
+}
+
 int main(void) {
     test_helpers();
     test_hostile_llama();
@@ -280,5 +330,6 @@ int main(void) {
     test_kv_cache_sizes();
     test_llama_1b_kv_shape();
     test_long_word();
+    test_translator_lanes();
     return test_summary();
 }
