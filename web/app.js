@@ -940,11 +940,24 @@ function showOffline() {
   $('offline-status').textContent = t;
 }
 
+// A link can carry the text to translate (?text=…, optionally &from=en|es,
+// as translation sites take it): the Translate tab opens with it and
+// translates at once, while the model is still loading if it must.
+const linked = (() => {
+  const q = new URLSearchParams(location.search);
+  const text = q.get('text');
+  if (!text || !text.trim()) return false;
+  $('src').value = text;
+  const from = q.get('from');
+  if (from === 'en' || from === 'es') $('from').value = from;
+  return true;
+})();
 showDirection();
 showInUse();
 fillAttentionSelectors();
 if (matchMedia('(min-width: 720px)').matches) $('chat-settings').open = true;
-selectTab(tabs.find((x) => '#' + x.id.replace('tab-', '') === location.hash) || tabs[0]);
+selectTab(linked ? $('tab-translate') : tabs.find((x) => '#' + x.id.replace('tab-', '') === location.hash) || tabs[0]);
+if (linked) runTranslate();
 {
   const iso = globalThis.crossOriginIsolated ? 'cross-origin isolated' : 'not cross-origin isolated';
   engine().then(

@@ -152,6 +152,23 @@ test('translate: mixed English and Spanish text goes each sentence its own way, 
   await page.close();
 });
 
+test('translate: a link with ?text= opens the Translate tab on that text and translates it at once', { ...T, skip: T.skip || (!shippedModels().some((m) => m.kind === 'translate') && 'the shipped translation model is missing') }, async () => {
+  const page = await newPage(`?text=${encodeURIComponent('El gato duerme en el sofá.')}&from=es#chat`);
+  await page.waitForFunction(() => /tokens\/s/.test(document.getElementById('translate-status').textContent) || !document.getElementById('notice').hidden, null, { timeout: 120000 });
+  assert.equal(await page.isVisible('#view-translate'), true, 'the Translate tab, whatever the hash says');
+  assert.equal(await page.inputValue('#src'), 'El gato duerme en el sofá.');
+  assert.equal(await page.inputValue('#from'), 'es');
+  assert.match(await page.textContent('#dst'), /cat/i);
+  assert.ok(await page.evaluate(() => window.atento.firstTokenAt > 0));
+  await page.close();
+  // A blank text is no request: the page opens as usual, nothing translated.
+  const blank = await newPage('?text=%20%20#models');
+  assert.equal(await blank.isVisible('#view-models'), true);
+  assert.equal(await blank.inputValue('#src'), '');
+  assert.equal(await blank.textContent('#dst'), '');
+  await blank.close();
+});
+
 test('chat: a model opened through the file input streams its reply, and Stop halts at once', T, async () => {
   const file = randomLlama();
   if (!file) throw new Error('cannot make a test model with models/tools/make_llama.py');
