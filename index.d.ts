@@ -94,6 +94,8 @@ export interface SamplingOptions {
   topN?: number;
   /** Context size of the session (default: the training context, capped at 4096). */
   nCtx?: number;
+  /** The KV cache's element type: 'f32' (default) or 'f16' (half the memory; docs/benchmarks.md measures the difference). */
+  kvType?: 'f32' | 'f16';
   signal?: AbortSignal;
   onToken?: (piece: Piece) => void;
 }

@@ -120,7 +120,8 @@ export class Model {
   piece(id: number): string;
   isEog(id: number): boolean;
   lookup(text: string): number;
-  newSession(nCtx?: number): Session;
+  /** kvType: the KV cache's element type, 'f32' (default) or 'f16' (half the memory; decoder-only models). */
+  newSession(nCtx?: number, opts?: { kvType?: 'f32' | 'f16' }): Session;
   newSampler(opts?: SamplerOptions): Sampler;
   generate(session: Session, sampler: Sampler, opts?: GenerateOptions): Generator<GeneratePiece, GenerateResult, void>;
   free(): void;
@@ -138,6 +139,7 @@ export class Session {
   readonly model: Model;
   readonly nCtx: number;
   readonly nPast: number;
+  readonly kvType: 'f32' | 'f16';
   truncate(nKeep?: number): void;
   eval(ids: ArrayLike<number>, opts?: { allLogits?: boolean }): void;
   logits(i?: number): Float32Array;

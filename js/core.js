@@ -713,6 +713,24 @@ function writeSamplerParams(dv, p, o) {
   dv.setBigUint64(p + 24, seed, true);
 }
 
+/** The KV cache types, in the order of atento.h's ATN_KV_* codes. */
+export const KV_TYPES = Object.freeze(['f32', 'f16']);
+
+/**
+ * The ATN_KV_* code of a kvType option (undefined or null: f32); throws
+ * E_ARG "kvType must be 'f32' or 'f16', got "q8"" (js/options.js has the
+ * command line's words for --kv-type).
+ */
+export function kvTypeCode(v, label = 'kvType') {
+  if (v === undefined || v === null) return 0;
+  const i = typeof v === 'string' ? KV_TYPES.indexOf(v) : -1;
+  if (i < 0) {
+    const given = typeof v === 'string' ? JSON.stringify(v) : typeof v === 'number' ? String(v) : `a ${typeof v}`;
+    throw new AtentoError('E_ARG', `${label} must be ${KV_TYPES.map((t) => `'${t}'`).join(' or ')}, got ${given}`);
+  }
+  return i;
+}
+
 // A number that crosses into wasm as an int: checked, never wrapped (x | 0
 // would turn 2^32 + 5 into token 5 and a context of 99999999999 into
 // 1215752191).
@@ -886,10 +904,26 @@ export class Model {
     }
   }
 
-  /** A session (KV cache); nCtx <= 0: the training context capped at 4096. */
-  newSession(nCtx = 0) {
+  /**
+   * A session (KV cache); nCtx <= 0: the training context capped at 4096.
+   * opts.kvType: 'f32' (default) or 'f16' (the cache rounded to half: half
+   * the memory; decoder-only models).
+   */
+  newSession(nCtx = 0, opts = {}) {
     const rt = this.rt;
-    const s = rt.fn('atn_session_new')(this._p(), int32(nCtx, 'nCtx')) >>> 0;
+    const kv = kvTypeCode(opts?.kvType);
+    const m = this._p(), n = int32(nCtx, 'nCtx');
+    let s;
+    if (kv === 0) s = rt.fn('atn_session_new')(m, n) >>> 0;
+    else {
+      const p = rt.malloc(4); // atn_session_params {int kv_type}
+      try {
+        rt.view().setInt32(p, kv, true);
+        s = rt.fn('atn_session_new_ex')(m, n, p) >>> 0;
+      } finally {
+        rt.free(p);
+      }
+    }
     if (!s) rt.fail('E_SESSION', 'creating the session');
     const sess = new Session(this, s);
     this._sessions.add(sess);
@@ -1050,6 +1084,8 @@ export class Session {
   }
 
   get nCtx() { return this.rt.fn('atn_session_n_ctx')(this._p()); }
+  /** 'f32' or 'f16': the element type of the KV cache. */
+  get kvType() { return KV_TYPES[this.rt.fn('atn_session_kv_type')(this._p())]; }
   get nPast() { return this.rt.fn('atn_session_n_past')(this._p()); }
 
   /** Forget the cache past the first nKeep tokens (0: start over). */

@@ -8,7 +8,9 @@
 // `--beam` on the command line, and says the rule and the value given:
 //   beam must be an integer from 1 to 8, got 2.5
 //   --beam must be an integer from 1 to 8, got '99'
-import { AtentoError } from './core.js';
+import { AtentoError, KV_TYPES, kvTypeCode } from './core.js';
+
+export { KV_TYPES };
 
 /**
  * The limits. int: whole numbers only. min/max inclusive; gt: exclusive
@@ -82,6 +84,18 @@ export function parseFlagValue(name, raw, makeError = argError) {
   return v;
 }
 
+/** The kvType option of the API: 'f32' or 'f16' (absent: f32). */
+export function checkKvType(v, label = 'kvType') {
+  kvTypeCode(v, label);
+  return v ?? 'f32';
+}
+
+/** --kv-type on the command line: "--kv-type must be f32 or f16, got 'q8'" (the native CLI's words). */
+export function parseKvTypeFlag(raw, makeError = argError) {
+  if (!KV_TYPES.includes(raw)) throw makeError(`--kv-type must be ${KV_TYPES.join(' or ')}, got '${raw}'`);
+  return raw;
+}
+
 /** The sampling and length options every generating call shares. */
 const GENERATE_KEYS = ['maxTokens', 'temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatLastN', 'seed', 'topN', 'nCtx'];
 
@@ -113,6 +127,7 @@ export function checkGenerate(prompt, opts = {}) {
     if (prompt.length === 0) throw argError('the prompt is empty');
   } else checkText('the prompt', prompt);
   checkKnown(opts, GENERATE_KEYS);
+  checkKvType(opts.kvType);
   checkStop(opts.stop);
 }
 
@@ -123,6 +138,7 @@ export function checkChat(messages, opts = {}) {
     if (!m || typeof m.role !== 'string' || typeof m.content !== 'string') throw argError(`chat: message ${i} must be {role: string, content: string}`);
   });
   checkKnown(opts, GENERATE_KEYS);
+  checkKvType(opts.kvType);
   checkStop(opts.stop);
 }
 

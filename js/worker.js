@@ -508,7 +508,7 @@ const handlers = {
       ? Array.from(job.prompt)
       : Array.from(m.tokenize(String(job.prompt ?? ''), { addSpecial: opts.addSpecial ?? true, parseSpecial: opts.parseSpecial ?? false }));
     if (ids.length === 0) fail('E_ARG', 'the prompt is empty (no tokens)');
-    const s = m.newSession(opts.nCtx ?? 0);
+    const s = m.newSession(opts.nCtx ?? 0, { kvType: opts.kvType });
     try {
       await decode(job, s, ids, opts);
     } finally {
@@ -574,10 +574,10 @@ const handlers = {
 // each token message.
 async function chatRound(job, messages, opts, vars, finish = null, onPiece = null) {
   const m = needModel();
-  if (!chatSession || (opts.nCtx && chatSession.nCtx !== opts.nCtx)) {
+  if (!chatSession || (opts.nCtx && chatSession.nCtx !== opts.nCtx) || chatSession.kvType !== (opts.kvType ?? 'f32')) {
     chatSession?.free();
     chatSession = null;
-    chatSession = m.newSession(opts.nCtx ?? 0);
+    chatSession = m.newSession(opts.nCtx ?? 0, { kvType: opts.kvType });
   }
   const nCtx = chatSession.nCtx;
   const maxTokens = clampInt(opts.maxTokens ?? 256, 1, nCtx - 1);

@@ -405,8 +405,15 @@ ATN_API int32_t atn_token_lookup(const atn_model *m, const char *text, size_t le
 
 #define ATN_MAX_CTX (1 << 20)
 
-ATN_API atn_session *atn_session_new(atn_model *m, int n_ctx) {
+ATN_API atn_session *atn_session_new(atn_model *m, int n_ctx) { return atn_session_new_ex(m, n_ctx, NULL); }
+
+ATN_API atn_session *atn_session_new_ex(atn_model *m, int n_ctx, const atn_session_params *p) {
     if (!m) { atn_error("session: no model"); return NULL; }
+    int kv_type = p ? p->kv_type : ATN_KV_F32;
+    if (kv_type != ATN_KV_F32 && kv_type != ATN_KV_F16) {
+        atn_error("session: unknown KV cache type %d (%d: f32, %d: f16)", kv_type, ATN_KV_F32, ATN_KV_F16);
+        return NULL;
+    }
     if (n_ctx <= 0) {
         n_ctx = m->n_ctx_train > 0 ? m->n_ctx_train : 4096;
         if (n_ctx > 4096) n_ctx = 4096;
@@ -416,6 +423,7 @@ ATN_API atn_session *atn_session_new(atn_model *m, int n_ctx) {
     if (!s) { atn_error("session: out of memory"); return NULL; }
     s->model = m;
     s->n_ctx = n_ctx;
+    s->kv_type = kv_type;
     if (m->arch->session_init(s) != 0) {
         if (m->arch->session_free) m->arch->session_free(s);
         free(s->logits);
@@ -439,6 +447,7 @@ ATN_API void atn_session_free(atn_session *s) {
     free(s);
 }
 
+ATN_API int atn_session_kv_type(const atn_session *s) { return s ? s->kv_type : atn_error("no session"); }
 ATN_API int atn_session_n_ctx(const atn_session *s) { return s ? s->n_ctx : atn_error("no session"); }
 ATN_API int atn_session_n_past(const atn_session *s) { return s ? s->n_past : atn_error("no session"); }
 

@@ -101,6 +101,20 @@ ATN_API int32_t atn_token_lookup(const atn_model *m, const char *text, size_t le
 
 /* n_ctx <= 0 means the model's training context, capped at 4096. */
 ATN_API atn_session *atn_session_new(atn_model *m, int n_ctx);
+/* The same with settings; p == NULL means the defaults (atn_session_new).
+ * kv_type: the element type of the KV cache. ATN_KV_F32 (the default) keeps
+ * keys and values as computed; ATN_KV_F16 rounds them to IEEE half (to
+ * nearest even) as they are stored, halving the cache, and attention reads
+ * them back exactly (docs/benchmarks.md: "KV cache in f16" measures what it
+ * changes). Decoder-only models only: a translation ("marian") model refuses
+ * ATN_KV_F16 with an error. */
+#define ATN_KV_F32 0
+#define ATN_KV_F16 1
+typedef struct atn_session_params {
+    int kv_type; /* ATN_KV_F32 or ATN_KV_F16 */
+} atn_session_params;
+ATN_API atn_session *atn_session_new_ex(atn_model *m, int n_ctx, const atn_session_params *p);
+ATN_API int atn_session_kv_type(const atn_session *s);
 ATN_API void atn_session_free(atn_session *s);
 ATN_API int atn_session_n_ctx(const atn_session *s);
 ATN_API int atn_session_n_past(const atn_session *s);   /* tokens in the KV cache */

@@ -42,6 +42,11 @@ void atn_scale_f32(float *x, float a, int n);
  *   atn_axpy_rows_f32: y += sum_j w[j] * row j         (weighted sum of values) */
 void atn_dot_rows_f32(const float *a, const float *x, size_t stride, int n, int len, float *out);
 void atn_axpy_rows_f32(const float *w, const float *x, size_t stride, int n, int len, float *y);
+/* The same over rows of IEEE halves (an f16 KV cache): each value is read
+ * back exactly (subnormals, signed zeros, infinities and NaNs included) and
+ * the sums are in f32. */
+void atn_dot_rows_f16(const float *a, const uint16_t *x, size_t stride, int n, int len, float *out);
+void atn_axpy_rows_f16(const float *w, const uint16_t *x, size_t stride, int n, int len, float *y);
 /* g[i] = silu(g[i]) * u[i] = g[i] / (1 + exp(-g[i])) * u[i]  (SwiGLU) */
 void atn_silu_mul_f32(float *g, const float *u, int n);
 /* x = softmax(scale * x) in place (max subtracted first); n >= 1 */

@@ -8,13 +8,13 @@
 //   export const notes = ['a line said after the flags in --help'];  // optional
 //   export async function run(opts, ctx) { ... return exitCode (default 0) }
 // Flag types: 'string', 'path', 'int', 'number', 'bool', 'ids' (1,2,3),
-// 'list' (repeatable string). Each may have `default`, `min`, `max`,
+// 'list' (repeatable string), 'kv-type' (f32 or f16). Each may have `default`, `min`, `max`,
 // `required`, `value` (the placeholder shown in help). `opts` has camelCase
 // keys (--max-tokens -> opts.maxTokens). Throw UsageError for bad usage
 // (exit 2), any other Error for failures (exit 1); bin/atento.js prints the
 // message as one line.
 import { initAtentoFromFile, loadModelFromFile } from '../node.js';
-import { RULES, parseFlagValue } from '../options.js';
+import { RULES, parseFlagValue, parseKvTypeFlag } from '../options.js';
 
 export class UsageError extends Error {
   constructor(message) {
@@ -41,6 +41,7 @@ function parseValue(name, spec, raw) {
       return parseFlagValue(rule, raw, (m) => new UsageError(m));
     }
     case 'ids': return parseIds(name, raw);
+    case 'kv-type': return parseKvTypeFlag(raw, (m) => new UsageError(m));
     default: throw new Error(`flag --${name} has unknown type ${spec.type}`);
   }
 }
@@ -177,6 +178,11 @@ export function samplerOpts(o) {
 }
 
 /** --allow-unknown-pretokenizer, for the commands that load a model. */
+// --kv-type: the KV cache's element type (generate, chat, score, bench).
+export const kvTypeFlag = {
+  'kv-type': { type: 'kv-type', value: 'f32|f16', help: "the KV cache's element type: f32 (default) or f16 (half the memory)" },
+};
+
 export const pretokenizerFlag = {
   'allow-unknown-pretokenizer': { type: 'bool', help: "a vocabulary whose tokenizer.ggml.pre atento does not know uses GPT-2's rules (a warning says so on every run)" },
 };

@@ -1,5 +1,5 @@
 // atento bench: prefill and decode speed of the WebAssembly build, one thread.
-import { UsageError, loadModelFile, out, mib } from './_common.js';
+import { UsageError, loadModelFile, kvTypeFlag, out, mib } from './_common.js';
 
 export const summary = 'prefill and decode tokens/s and peak memory (WebAssembly; --threads N)';
 
@@ -8,6 +8,7 @@ export const flags = {
   'prompt-tokens': { type: 'int', min: 1, max: 2 ** 20, default: 128, value: 'N', help: 'prompt length for the prefill' },
   'gen-tokens': { type: 'int', min: 0, max: 2 ** 20, default: 128, value: 'N', help: 'tokens to decode one by one after it' },
   reps: { type: 'int', min: 1, max: 1000, default: 1, value: 'N', help: 'repeat and keep the best run' },
+  ...kvTypeFlag,
   json: { type: 'bool', help: 'print the figures as JSON' },
 };
 
@@ -25,7 +26,8 @@ export async function run(o) {
     x = (Math.imul(x, 1103515245) + 12345) >>> 0;
     prompt[i] = lo + ((x >>> 8) % (model.nVocab - lo));
   }
-  const session = model.newSession(nCtx);
+  const session = model.newSession(nCtx, { kvType: o.kvType });
+  const kvType = session.kvType;
   const sampler = model.newSampler({ temperature: 0 });
 
   // Warm-up: lets the engine compile the hot functions at its top tier.
@@ -76,6 +78,8 @@ export async function run(o) {
     decode_cpu_ms: r2(best.decodeCpuMs),
     prefill_tokens_per_cpu_s: r2(o.promptTokens / (best.prefillCpuMs / 1000)),
     decode_tokens_per_cpu_s: o.genTokens ? r2(o.genTokens / (best.decodeCpuMs / 1000)) : 0,
+    kv_type: kvType,
+    kv_cache_bytes: kvCacheBytes(info, nCtx, kvType),
     wasm_memory_bytes: wasmBytes,
     peak_rss_bytes: rss,
   };
@@ -87,10 +91,18 @@ export async function run(o) {
       `load:    ${loadMs.toFixed(1)} ms`,
       `prefill: ${prefill.toFixed(2)} tokens/s (${o.promptTokens} tokens in ${best.prefillMs.toFixed(1)} ms; ${res.prefill_tokens_per_cpu_s} tokens per CPU second)`,
       `decode:  ${decode.toFixed(2)} tokens/s (${o.genTokens} tokens in ${best.decodeMs.toFixed(1)} ms; ${res.decode_tokens_per_cpu_s} tokens per CPU second)`,
-      `memory:  wasm ${mib(wasmBytes)} (model file ${mib(fileSize)}), process peak RSS ${mib(rss)}`,
+      `memory:  wasm ${mib(wasmBytes)} (model file ${mib(fileSize)}), process peak RSS ${mib(rss)}, KV cache ${mib(res.kv_cache_bytes)} (${kvType})`,
     ].join('\n') + '\n');
   }
   sampler.free();
   model.free();
   return 0;
+}
+
+// Bytes of a decoder-only model's KV cache for nCtx tokens (keys and values,
+// every layer), from the info's shape; -1 when it does not say (as the native bench).
+function kvCacheBytes(info, nCtx, kvType) {
+  const { n_layer: l, n_head_kv: h, head_dim: d } = info.hparams ?? {};
+  if (![l, h, d].every(Number.isInteger)) return -1;
+  return 2 * l * nCtx * h * d * (kvType === 'f16' ? 2 : 4);
 }

@@ -24,7 +24,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { shippedModel, noModelAdvice } from '../models.js';
 import readline from 'node:readline';
-import { UsageError, loadModelFile, samplerFlags, pretokenizerFlag, out } from './_common.js';
+import { UsageError, loadModelFile, samplerFlags, pretokenizerFlag, kvTypeFlag, out } from './_common.js';
 import { BuiltinTools, declaredTools, MAX_TOOL_ROUNDS } from '../tools.js';
 
 export const summary = 'chat with a model in the terminal (streamed), or answer a JSON conversation (--json)';
@@ -36,6 +36,7 @@ export const flags = {
   ...samplerFlags,
   stop: { type: 'list', value: 'TEXT', help: 'also end a reply at TEXT, not printed (repeatable)' },
   ctx: { type: 'int', min: 0, value: 'N', help: 'context size in tokens (default: the model\'s, at most 4096)' },
+  ...kvTypeFlag,
   json: { type: 'bool', help: 'read conversations as JSON on stdin, print one JSON answer each' },
   verbose: { type: 'bool', help: 'print token counts and speed of each turn on stderr' },
   ...pretokenizerFlag,
@@ -336,7 +337,7 @@ export async function run(o) {
   let tools = null;
   try {
     if (model.arch === 'marian') throw failure(`${path} is a translation model (marian): use atento translate`);
-    const session = model.newSession(o.ctx || 0);
+    const session = model.newSession(o.ctx || 0, { kvType: o.kvType });
     // The model's built-in tools (docs/chat.md), run with the shipped
     // translation model and dictionary, loaded on first use.
     const builtin = o.noTools ? null : declaredTools(model);

@@ -1,6 +1,6 @@
 // atento generate: stream a continuation of a prompt.
 import { AtentoError } from '../core.js';
-import { UsageError, exactlyOne, loadModelFile, pretokenizerFlag, samplerFlags, samplerOpts, out } from './_common.js';
+import { UsageError, exactlyOne, loadModelFile, pretokenizerFlag, kvTypeFlag, samplerFlags, samplerOpts, out } from './_common.js';
 
 export const summary = 'generate text from a prompt (streamed)';
 
@@ -14,6 +14,7 @@ export const flags = {
   stop: { type: 'list', value: 'TEXT', help: 'stop when TEXT is generated (repeatable)' },
   'parse-special': { type: 'bool', help: 'turn special-token text in the prompt (e.g. <|im_end|>) into special tokens' },
   ctx: { type: 'int', min: 0, max: 2 ** 20, value: 'N', help: 'context size (default: prompt + max-tokens, within the model\'s)' },
+  ...kvTypeFlag,
   json: { type: 'bool', help: 'print one JSON object at the end instead of streaming' },
 };
 
@@ -42,7 +43,7 @@ export async function run(o) {
   if (ids.length > nCtx) throw new AtentoError('E_CONTEXT', `the prompt has ${ids.length} tokens, more than the context of ${nCtx} (see --ctx)`);
   const maxTokens = Math.min(o.maxTokens, nCtx - ids.length);
 
-  const session = model.newSession(nCtx);
+  const session = model.newSession(nCtx, { kvType: o.kvType });
   const sampler = model.newSampler(samplerOpts(o));
   const t0 = performance.now();
   session.eval(ids);

@@ -1,5 +1,5 @@
 // atento score: teacher-forced log-probabilities and perplexity.
-import { UsageError, exactlyOne, loadModelFile, pretokenizerFlag, out } from './_common.js';
+import { UsageError, exactlyOne, loadModelFile, pretokenizerFlag, kvTypeFlag, out } from './_common.js';
 
 export const summary = 'log-probabilities log p(t_i | t_<i) of a text and its perplexity';
 
@@ -10,6 +10,7 @@ export const flags = {
   text: { type: 'string', value: 'TEXT', help: 'the text to score (tokenized, BOS added when the model asks for it)' },
   source: { type: 'string', value: 'TEXT', help: 'translation models: the source sentence; --text is then the translation to score' },
   to: { type: 'string', value: 'LANG', help: 'translation models: the target language tag, for multilingual models' },
+  ...kvTypeFlag,
   json: { type: 'bool', help: 'print {"logprobs":[...], "perplexity":x}' },
 };
 
@@ -30,7 +31,7 @@ export async function run(o) {
     if (id >= model.nVocab) throw new UsageError(`--tokens: id ${id} is out of range (the vocabulary has ${model.nVocab} tokens)`);
   }
   if (ids.length < 2) throw new UsageError(`need at least 2 tokens to score, got ${ids.length}`);
-  const session = model.newSession(ids.length);
+  const session = model.newSession(ids.length, { kvType: o.kvType });
   const lp = Array.from(session.score(ids));
   const nll = -lp.reduce((a, b) => a + b, 0) / lp.length;
   const perplexity = Math.exp(nll);
@@ -54,6 +55,8 @@ async function scoreTranslation(rt, model, o) {
   if (o.source === undefined || o.text === undefined) {
     throw new UsageError("a translation model scores --text as a translation of --source: give both");
   }
+  // the translation caches are f32 only: an f16 session is refused, in the C core's words
+  if ((o.kvType ?? 'f32') !== 'f32') model.newSession(1, { kvType: o.kvType }).free();
   const { scoreMarian } = await import('./translate.js');
   const r = scoreMarian(rt, model, { source: o.source, target: o.text, to: o.to ?? null });
   if (o.json) {

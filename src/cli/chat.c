@@ -195,6 +195,7 @@ static void params_init(params *p) {
 typedef struct {
     const char *model, *system;
     int ctx, json, verbose, load_flags, no_tools;
+    int kv_type; /* --kv-type: ATN_KV_F32 or ATN_KV_F16 */
     params p;
 } options;
 
@@ -218,6 +219,7 @@ static const char *HELP =
     "  --seed S                      random seed (same seed, same output)\n"
     "  --stop TEXT                   also end a reply at TEXT, not printed (repeatable)\n"
     "  --ctx N                       context size in tokens (default: the model's, at most 4096)\n"
+    "  --kv-type f32|f16             the KV cache's element type: f32 (default) or f16 (half the memory)\n"
     "  --json                        read conversations as JSON on stdin, print one JSON answer each\n"
     "  --verbose                     print token counts and speed of each turn on stderr\n"
     "  --allow-unknown-pretokenizer  a vocabulary whose tokenizer.ggml.pre atento does not know uses GPT-2's rules (a warning says so on every run)\n"
@@ -262,8 +264,8 @@ static int parse_args(int argc, char **argv, options *o) {
         memcpy(name, a + 2, nl);
         name[nl] = 0;
         static const char *const names[] = {"model", "system", "max-tokens", "temperature", "top-k", "top-p", "min-p",
-                                            "repeat-penalty", "repeat-last-n", "seed", "stop", "ctx", "json", "verbose",
-                                            "allow-unknown-pretokenizer", "no-tools"};
+                                            "repeat-penalty", "repeat-last-n", "seed", "stop", "ctx", "kv-type", "json",
+                                            "verbose", "allow-unknown-pretokenizer", "no-tools"};
         int k = -1;
         for (int j = 0; j < (int)(sizeof names / sizeof *names); j++)
             if (!strcmp(name, names[j])) k = j;
@@ -271,7 +273,7 @@ static int parse_args(int argc, char **argv, options *o) {
             fail_line("unknown flag --%s for 'chat' (see atento chat --help)", name);
             return -1;
         }
-        if (k >= 12) { /* bools */
+        if (k >= 13) { /* bools */
             int v = 1;
             if (eq) {
                 if (!strcmp(eq + 1, "false")) v = 0;
@@ -280,9 +282,9 @@ static int parse_args(int argc, char **argv, options *o) {
                     return -1;
                 }
             }
-            if (k == 12) o->json = v;
-            else if (k == 13) o->verbose = v;
-            else if (k == 14) o->load_flags = v ? ATN_LOAD_ANY_PRETOKENIZER : 0;
+            if (k == 13) o->json = v;
+            else if (k == 14) o->verbose = v;
+            else if (k == 15) o->load_flags = v ? ATN_LOAD_ANY_PRETOKENIZER : 0;
             else o->no_tools = v;
             seen |= 1u << k;
             continue;
@@ -325,6 +327,12 @@ static int parse_args(int argc, char **argv, options *o) {
             o->p.stop[o->p.n_stop++] = val;
             break;
         case 11: r = parse_num(name, val, 1, 0, 2147483647, &v); o->ctx = (int)v; break;
+        case 12: {
+            char msg[256];
+            r = cli_parse_kv_type(val, &o->kv_type, msg, sizeof msg);
+            if (r < 0) fail_line("%s", msg);
+            break;
+        }
         }
         if (r < 0) return -1;
     }
@@ -1762,7 +1770,8 @@ int atn_cli_chat(int argc, char **argv) {
         fail_line("%s is a translation model (marian): use atento translate", path);
         goto done;
     }
-    s = atn_session_new(m, o.ctx);
+    atn_session_params sp = {o.kv_type};
+    s = atn_session_new_ex(m, o.ctx, &sp);
     if (!s) {
         fail_line("session: %s", atn_last_error());
         goto done;

@@ -3,11 +3,12 @@
  *
  *   atento generate --model M (--prompt TEXT | --tokens 1,2,3) [--max-tokens N]
  *          [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R]
- *          [--repeat-last-n N] [--seed S] [--stop TEXT]... [--parse-special] [--ctx N] [--json]
- *   atento score    --model M (--tokens IDS | --text TEXT) [--json]
+ *          [--repeat-last-n N] [--seed S] [--stop TEXT]... [--parse-special] [--ctx N]
+ *          [--kv-type f32|f16] [--json]
+ *   atento score    --model M (--tokens IDS | --text TEXT) [--kv-type f32|f16] [--json]
  *   atento tokenize --model M (--text TEXT | --ids 1,2,3) [--json]
  *   atento inspect  --model M [--json]
- *   atento bench    --model M [--prompt-tokens 128] [--gen-tokens 128] [--reps 1] [--json]
+ *   atento bench    --model M [--prompt-tokens 128] [--gen-tokens 128] [--reps 1] [--kv-type f32|f16] [--json]
  *
  * Any bad input: exit status 1 (2 for usage errors) and one line on stderr.
  */
@@ -117,6 +118,7 @@ typedef struct {
     const char *stops[MAX_STOPS];
     int n_stops;
     int max_tokens, ctx, prompt_tokens, gen_tokens, reps, json, parse_special;
+    int kv_type; /* --kv-type: ATN_KV_F32 (default) or ATN_KV_F16 */
     atn_sampler_params sp;
 } opts;
 
@@ -190,6 +192,10 @@ static void parse(int argc, char **argv, opts *o, const char *allowed) {
         else if (!strcmp(name, "ids")) o->ids = v;
         else if (!strcmp(name, "source")) o->source = v;
         else if (!strcmp(name, "to")) o->to = v;
+        else if (!strcmp(name, "kv-type")) {
+            char msg[256];
+            if (cli_parse_kv_type(v, &o->kv_type, msg, sizeof msg) < 0) USAGE("%s", msg);
+        }
         else if (!strcmp(name, "stop")) {
             if (o->n_stops >= MAX_STOPS) USAGE("at most %d --stop strings", MAX_STOPS);
             if (!*v) USAGE("--stop is empty");
@@ -256,13 +262,21 @@ static char *piece(const atn_model *m, int32_t id, int *len) {
     return p;
 }
 
+/* A session of n_ctx tokens with the KV cache type of --kv-type. */
+static atn_session *new_session(atn_model *m, int n_ctx, const opts *o) {
+    atn_session_params p = {o->kv_type};
+    atn_session *s = atn_session_new_ex(m, n_ctx, &p);
+    if (!s) FAIL("%s", atn_last_error());
+    return s;
+}
+
 /* ---- subcommands -------------------------------------------------------- */
 
 static int cmd_generate(int argc, char **argv) {
     opts o;
     parse(argc, argv, &o,
           " model prompt tokens max-tokens temperature top-k top-p min-p repeat-penalty repeat-last-n seed stop "
-          "parse-special ctx json allow-unknown-pretokenizer ");
+          "parse-special ctx kv-type json allow-unknown-pretokenizer ");
     if (!o.prompt == !o.tokens) USAGE("generate: give exactly one of --prompt and --tokens");
     if (o.prompt && !*o.prompt) USAGE("--prompt is empty");
     int32_t *ids = NULL;
@@ -278,8 +292,7 @@ static int cmd_generate(int argc, char **argv) {
     int n_ctx = o.ctx ? o.ctx : (n + o.max_tokens < train ? n + o.max_tokens : train);
     if (n > n_ctx) FAIL("the prompt has %d tokens, more than the context of %d", n, n_ctx);
     int max_tokens = o.max_tokens < n_ctx - n ? o.max_tokens : n_ctx - n;
-    atn_session *s = atn_session_new(m, n_ctx);
-    if (!s) FAIL("%s", atn_last_error());
+    atn_session *s = new_session(m, n_ctx, &o);
     atn_sampler *smp = atn_sampler_new(&o.sp);
     if (!smp) FAIL("%s", atn_last_error());
     double t0 = now_ms();
@@ -400,8 +413,7 @@ static int score_translation(atn_model *m, const opts *o) {
     ids[0] = start;
     memcpy(ids + 1, tgt, (size_t)n_tgt * sizeof(int32_t));
     ids[n - 1] = eos;
-    atn_session *s = atn_session_new(m, n > n_src ? n : n_src);
-    if (!s) FAIL("%s", atn_last_error());
+    atn_session *s = new_session(m, n > n_src ? n : n_src, o);
     if (atn_set_source(s, src, n_src) < 0) FAIL("score: %s", atn_last_error());
     if (atn_score(s, ids, n, lp) != n - 1) FAIL("score: %s", atn_last_error());
     double ppl = print_logprobs(m, ids, n, lp, o->json);
@@ -419,7 +431,7 @@ static int score_translation(atn_model *m, const opts *o) {
 
 static int cmd_score(int argc, char **argv) {
     opts o;
-    parse(argc, argv, &o, " model tokens text source to json allow-unknown-pretokenizer ");
+    parse(argc, argv, &o, " model tokens text source to kv-type json allow-unknown-pretokenizer ");
     if (!o.text == !o.tokens) USAGE("score: give exactly one of --tokens and --text");
     if (o.text && !*o.text) USAGE("--text is empty");
     int32_t *ids = NULL;
@@ -435,8 +447,7 @@ static int cmd_score(int argc, char **argv) {
     if (o.tokens) check_ids(m, ids, n, "--tokens");
     else ids = tokenize(m, o.text, 1, 0, &n);
     if (n < 2) USAGE("need at least 2 tokens to score, got %d", n);
-    atn_session *s = atn_session_new(m, n);
-    if (!s) FAIL("%s", atn_last_error());
+    atn_session *s = new_session(m, n, &o);
     float *lp = malloc((size_t)n * sizeof(float));
     if (!lp) FAIL("out of memory");
     if (atn_score(s, ids, n, lp) != n - 1) FAIL("score: %s", atn_last_error());
@@ -532,9 +543,26 @@ static int cmd_inspect(int argc, char **argv) {
     return 0;
 }
 
+/* The integer after "key": in a model's info JSON, or -1. */
+static long long info_int(const char *info, const char *key) {
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\":", key);
+    const char *at = info ? strstr(info, k) : NULL;
+    return at ? strtoll(at + strlen(k), NULL, 10) : -1;
+}
+
+/* Bytes of a decoder-only model's KV cache for n_ctx tokens (keys and
+ * values, every layer), or -1 when the info does not say the shape. */
+static long long kv_cache_bytes(const atn_model *m, int n_ctx, int kv_type) {
+    const char *info = atn_model_info_json(m);
+    long long l = info_int(info, "n_layer"), h = info_int(info, "n_head_kv"), d = info_int(info, "head_dim");
+    if (l < 0 || h < 0 || d < 0) return -1;
+    return 2 * l * n_ctx * h * d * (kv_type == ATN_KV_F16 ? 2 : 4);
+}
+
 static int cmd_bench(int argc, char **argv) {
     opts o;
-    parse(argc, argv, &o, " model prompt-tokens gen-tokens reps json ");
+    parse(argc, argv, &o, " model prompt-tokens gen-tokens reps kv-type json ");
     size_t size;
     double load_ms;
     atn_model *m = load_model(o.model, &size, &load_ms);
@@ -551,8 +579,7 @@ static int cmd_bench(int argc, char **argv) {
         x = x * 1103515245u + 12345u;
         prompt[i] = lo + (int32_t)((x >> 8) % (uint32_t)(V - lo));
     }
-    atn_session *s = atn_session_new(m, n_ctx);
-    if (!s) FAIL("%s", atn_last_error());
+    atn_session *s = new_session(m, n_ctx, &o);
     atn_sampler_params sp;
     atn_sampler_defaults(&sp);
     sp.temperature = 0;
@@ -575,19 +602,22 @@ static int cmd_bench(int argc, char **argv) {
     }
     double prefill = o.prompt_tokens / (best_p / 1000), decode = o.gen_tokens ? o.gen_tokens / (best_d / 1000) : 0;
     long rss = peak_rss_bytes();
+    long long kv_bytes = kv_cache_bytes(m, n_ctx, o.kv_type);
     if (o.json) {
         printf("{\"model\":");
         json_str(stdout, o.model, strlen(o.model));
         printf(",\"arch\":\"%s\",\"engine\":\"native\",\"model_bytes\":%zu,\"prompt_tokens\":%d,\"gen_tokens\":%d,"
                "\"load_ms\":%.2f,\"prefill_ms\":%.2f,\"decode_ms\":%.2f,\"prefill_tokens_per_s\":%.2f,"
-               "\"decode_tokens_per_s\":%.2f,\"peak_rss_bytes\":%ld}\n",
-               atn_model_arch(m), size, o.prompt_tokens, o.gen_tokens, load_ms, best_p, best_d, prefill, decode, rss);
+               "\"decode_tokens_per_s\":%.2f,\"kv_type\":\"%s\",\"kv_cache_bytes\":%lld,\"peak_rss_bytes\":%ld}\n",
+               atn_model_arch(m), size, o.prompt_tokens, o.gen_tokens, load_ms, best_p, best_d, prefill, decode,
+               o.kv_type == ATN_KV_F16 ? "f16" : "f32", kv_bytes, rss);
     } else {
         printf("model:   %s (%s, %.1f MiB)\n", o.model, atn_model_arch(m), size / 1048576.0);
         printf("load:    %.1f ms\n", load_ms);
         printf("prefill: %.2f tokens/s (%d tokens in %.1f ms)\n", prefill, o.prompt_tokens, best_p);
         printf("decode:  %.2f tokens/s (%d tokens in %.1f ms)\n", decode, o.gen_tokens, best_d);
-        printf("memory:  peak RSS %.1f MiB (model file %.1f MiB)\n", rss / 1048576.0, size / 1048576.0);
+        printf("memory:  peak RSS %.1f MiB (model file %.1f MiB), KV cache %.1f MiB (%s)\n", rss / 1048576.0,
+               size / 1048576.0, kv_bytes / 1048576.0, o.kv_type == ATN_KV_F16 ? "f16" : "f32");
     }
     free(prompt);
     atn_sampler_free(smp);
@@ -600,13 +630,14 @@ static void usage(FILE *f) {
     fputs("usage: atento <command> --model M.gguf [flags]\n"
           "  generate  (--prompt TEXT | --tokens 1,2,3) [--max-tokens N] [--temperature T] [--top-k K]\n"
           "            [--top-p P] [--min-p P] [--repeat-penalty R] [--repeat-last-n N] [--seed S]\n"
-          "            [--stop TEXT]... [--parse-special] [--ctx N] [--json]\n"
-          "  score     (--tokens IDS | --text TEXT) [--json]\n"
+          "            [--stop TEXT]... [--parse-special] [--ctx N] [--kv-type f32|f16] [--json]\n"
+          "  score     (--tokens IDS | --text TEXT) [--kv-type f32|f16] [--json]\n"
           "  tokenize  (--text TEXT | --ids 1,2,3) [--json]\n"
           "  inspect   [--json]\n"
           "  (generate, score, tokenize, inspect, chat, translate: --allow-unknown-pretokenizer lets a\n"
           "   vocabulary with an unknown tokenizer.ggml.pre use GPT-2's rules, with a warning on every run)\n"
-          "  bench     [--prompt-tokens 128] [--gen-tokens 128] [--reps 1] [--json]\n"
+          "  bench     [--prompt-tokens 128] [--gen-tokens 128] [--reps 1] [--kv-type f32|f16] [--json]\n"
+          "  (--kv-type: the KV cache's element type; f16 halves it, decoder-only models)\n"
           "  translate (see atento translate --help)\n"
           "  chat      (see atento chat --help)\n"
           "  finetune  (see atento finetune --help)\n"

@@ -86,6 +86,16 @@ static inline int cli_parse_value(const char *flag, const cli_rule *rule, const 
     return -1;
 }
 
+/* --kv-type: the KV cache's element type (atento.h ATN_KV_*), in the words
+ * of js/options.js (parseKvType). Returns 0 and the type, or -1 with the
+ * message in msg. */
+static inline int cli_parse_kv_type(const char *v, int *out, char *msg, size_t cap) {
+    if (!strcmp(v, "f32")) { *out = ATN_KV_F32; return 0; }
+    if (!strcmp(v, "f16")) { *out = ATN_KV_F16; return 0; }
+    snprintf(msg, cap, "--kv-type must be f32 or f16, got '%s'", v);
+    return -1;
+}
+
 /* Load a model (taking over data) with the load flags of the command line
  * (--allow-unknown-pretokenizer: ATN_LOAD_ANY_PRETOKENIZER), saying what
  * loading tolerated on every run, one "warning: PATH: ..." line each. */

@@ -132,6 +132,22 @@ void atn_axpy_rows_f32(const float *w, const float *x, size_t stride, int n, int
 #endif
 }
 
+void atn_dot_rows_f16(const float *a, const uint16_t *x, size_t stride, int n, int len, float *out) {
+#ifdef ATN_HAVE_SIMD128
+    atn_dot_rows_f16_simd128(a, x, stride, n, len, out);
+#else
+    atn_dot_rows_f16_ref(a, x, stride, n, len, out);
+#endif
+}
+
+void atn_axpy_rows_f16(const float *w, const uint16_t *x, size_t stride, int n, int len, float *y) {
+#ifdef ATN_HAVE_SIMD128
+    atn_axpy_rows_f16_simd128(w, x, stride, n, len, y);
+#else
+    atn_axpy_rows_f16_ref(w, x, stride, n, len, y);
+#endif
+}
+
 void atn_silu_mul_f32(float *g, const float *u, int n) {
 #ifdef ATN_HAVE_SIMD128
     atn_silu_mul_f32_simd128(g, u, n);

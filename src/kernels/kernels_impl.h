@@ -19,6 +19,8 @@ void atn_axpy_f32_ref(float a, const float *x, float *y, int n);
 void atn_scale_f32_ref(float *x, float a, int n);
 void atn_dot_rows_f32_ref(const float *a, const float *x, size_t stride, int n, int len, float *out);
 void atn_axpy_rows_f32_ref(const float *w, const float *x, size_t stride, int n, int len, float *y);
+void atn_dot_rows_f16_ref(const float *a, const uint16_t *x, size_t stride, int n, int len, float *out);
+void atn_axpy_rows_f16_ref(const float *w, const uint16_t *x, size_t stride, int n, int len, float *y);
 void atn_silu_mul_f32_ref(float *g, const float *u, int n);
 void atn_softmax_f32_ref(float *x, int n, float scale);
 /* dot of `nb` weight blocks of `type` with the matching quantized activations
@@ -44,6 +46,8 @@ void atn_axpy_f32_simd128(float a, const float *x, float *y, int n);
 void atn_scale_f32_simd128(float *x, float a, int n);
 void atn_dot_rows_f32_simd128(const float *a, const float *x, size_t stride, int n, int len, float *out);
 void atn_axpy_rows_f32_simd128(const float *w, const float *x, size_t stride, int n, int len, float *y);
+void atn_dot_rows_f16_simd128(const float *a, const uint16_t *x, size_t stride, int n, int len, float *out);
+void atn_axpy_rows_f16_simd128(const float *w, const uint16_t *x, size_t stride, int n, int len, float *y);
 void atn_silu_mul_f32_simd128(float *g, const float *u, int n);
 void atn_softmax_f32_simd128(float *x, int n, float scale);
 #endif

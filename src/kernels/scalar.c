@@ -307,6 +307,22 @@ void atn_axpy_rows_f32_ref(const float *w, const float *x, size_t stride, int n,
     for (int j = 0; j < n; j++) atn_axpy_f32_ref(w[j], x + (size_t)j * stride, y, len);
 }
 
+void atn_dot_rows_f16_ref(const float *a, const uint16_t *x, size_t stride, int n, int len, float *out) {
+    for (int j = 0; j < n; j++) {
+        const uint16_t *r = x + (size_t)j * stride;
+        float sum = 0;
+        for (int i = 0; i < len; i++) sum += a[i] * atn_f16_to_f32(r[i]);
+        out[j] = sum;
+    }
+}
+
+void atn_axpy_rows_f16_ref(const float *w, const uint16_t *x, size_t stride, int n, int len, float *y) {
+    for (int j = 0; j < n; j++) {
+        const uint16_t *r = x + (size_t)j * stride;
+        for (int i = 0; i < len; i++) y[i] += w[j] * atn_f16_to_f32(r[i]);
+    }
+}
+
 void atn_silu_mul_f32_ref(float *g, const float *u, int n) {
     for (int i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }

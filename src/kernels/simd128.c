@@ -1065,6 +1065,128 @@ void atn_axpy_rows_f32_simd128(const float *w, const float *x, size_t stride, in
     }
 }
 
+/* ---- rows of f16 (the f16 KV cache) ------------------------------------------ */
+
+/* f16 -> f32 of every half, exactly, as atn_f16_to_f32 does: the magnitude
+ * bits shifted into f32 position and multiplied by 2^112 give normals and
+ * subnormals (as h2f_x4); exponent 31 (infinity, NaN) would come out as
+ * 2^16 * 1.m, so its exponent field is then filled with ones, which keeps the
+ * mantissa (NaN payload) bits. The constants live in a struct the caller
+ * builds once before its loops (keep(): no rematerialization per use). */
+typedef struct { v128_t mag, sign, top, inf, scale; } h2f_k;
+
+INLINE h2f_k h2f_consts(void) {
+    h2f_k k = {keep(wasm_i32x4_splat(0x7fff)), keep(wasm_i32x4_splat(0x8000)), keep(wasm_i32x4_splat(0x7bff)),
+               keep(wasm_i32x4_splat(0x7f800000)), keep(wasm_f32x4_splat(0x1p112f))};
+    return k;
+}
+
+INLINE v128_t h2f_exact_x4(v128_t h, const h2f_k *k) { /* 4 f16 in the low halves of u32 lanes */
+    v128_t mag = wasm_v128_and(h, k->mag);
+    v128_t f = wasm_f32x4_mul(wasm_i32x4_shl(mag, 13), k->scale);
+    f = wasm_v128_or(f, wasm_v128_and(wasm_i32x4_gt(mag, k->top), k->inf));
+    return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(h, k->sign), 16));
+}
+
+/* 8 halves at p as two f32x4 */
+INLINE void load8_h(const uint16_t *p, const h2f_k *k, v128_t *lo, v128_t *hi) {
+    v128_t h = wasm_v128_load(p);
+    *lo = h2f_exact_x4(wasm_u32x4_extend_low_u16x8(h), k);
+    *hi = h2f_exact_x4(wasm_u32x4_extend_high_u16x8(h), k);
+}
+
+/* As atn_dot_rows_f32_simd128: 4 rows at a time against one load of `a`,
+ * 8 values per step (one load of halves per row). */
+void atn_dot_rows_f16_simd128(const float *a, const uint16_t *x, size_t stride, int n, int len, float *out) {
+    const h2f_k k = h2f_consts();
+    int l8 = len & ~7, j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const uint16_t *x0 = x + (size_t)j * stride, *x1 = x0 + stride, *x2 = x1 + stride, *x3 = x2 + stride;
+        v128_t c0 = wasm_f32x4_splat(0), c1 = c0, c2 = c0, c3 = c0;
+        for (int i = 0; i < l8; i += 8) {
+            v128_t a0 = wasm_v128_load(a + i), a1 = wasm_v128_load(a + i + 4), lo, hi;
+            load8_h(x0 + i, &k, &lo, &hi);
+            c0 = wasm_f32x4_add(c0, wasm_f32x4_add(wasm_f32x4_mul(a0, lo), wasm_f32x4_mul(a1, hi)));
+            load8_h(x1 + i, &k, &lo, &hi);
+            c1 = wasm_f32x4_add(c1, wasm_f32x4_add(wasm_f32x4_mul(a0, lo), wasm_f32x4_mul(a1, hi)));
+            load8_h(x2 + i, &k, &lo, &hi);
+            c2 = wasm_f32x4_add(c2, wasm_f32x4_add(wasm_f32x4_mul(a0, lo), wasm_f32x4_mul(a1, hi)));
+            load8_h(x3 + i, &k, &lo, &hi);
+            c3 = wasm_f32x4_add(c3, wasm_f32x4_add(wasm_f32x4_mul(a0, lo), wasm_f32x4_mul(a1, hi)));
+        }
+        v128_t u = wasm_f32x4_add(UNPACKLO32(c0, c1), UNPACKHI32(c0, c1));
+        v128_t v = wasm_f32x4_add(UNPACKLO32(c2, c3), UNPACKHI32(c2, c3));
+        v128_t r = wasm_f32x4_add(UNPACKLO64(u, v), UNPACKHI64(u, v));
+        if (l8 < len) {
+            float t[4];
+            wasm_v128_store(t, r);
+            for (int i = l8; i < len; i++) {
+                t[0] += a[i] * atn_f16_to_f32(x0[i]);
+                t[1] += a[i] * atn_f16_to_f32(x1[i]);
+                t[2] += a[i] * atn_f16_to_f32(x2[i]);
+                t[3] += a[i] * atn_f16_to_f32(x3[i]);
+            }
+            r = wasm_v128_load(t);
+        }
+        wasm_v128_store(out + j, r);
+    }
+    for (; j < n; j++) {
+        const uint16_t *xr = x + (size_t)j * stride;
+        v128_t c = wasm_f32x4_splat(0);
+        for (int i = 0; i < l8; i += 8) {
+            v128_t lo, hi;
+            load8_h(xr + i, &k, &lo, &hi);
+            c = wasm_f32x4_add(c, wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(a + i), lo),
+                                                 wasm_f32x4_mul(wasm_v128_load(a + i + 4), hi)));
+        }
+        float sum = hsum(c);
+        for (int i = l8; i < len; i++) sum += a[i] * atn_f16_to_f32(xr[i]);
+        out[j] = sum;
+    }
+}
+
+/* As atn_axpy_rows_f32_simd128: y in chunks of 16 floats held in 4
+ * registers while every row passes (two loads of 8 halves per row). */
+void atn_axpy_rows_f16_simd128(const float *w, const uint16_t *x, size_t stride, int n, int len, float *y) {
+    const h2f_k k = h2f_consts();
+    int i = 0;
+    for (; i + 16 <= len; i += 16) {
+        v128_t y0 = wasm_v128_load(y + i), y1 = wasm_v128_load(y + i + 4);
+        v128_t y2 = wasm_v128_load(y + i + 8), y3 = wasm_v128_load(y + i + 12);
+        const uint16_t *xr = x + i;
+        for (int j = 0; j < n; j++, xr += stride) {
+            v128_t wj = wasm_f32x4_splat(w[j]), a, b, c, d;
+            load8_h(xr, &k, &a, &b);
+            load8_h(xr + 8, &k, &c, &d);
+            y0 = wasm_f32x4_add(y0, wasm_f32x4_mul(wj, a));
+            y1 = wasm_f32x4_add(y1, wasm_f32x4_mul(wj, b));
+            y2 = wasm_f32x4_add(y2, wasm_f32x4_mul(wj, c));
+            y3 = wasm_f32x4_add(y3, wasm_f32x4_mul(wj, d));
+        }
+        wasm_v128_store(y + i, y0);
+        wasm_v128_store(y + i + 4, y1);
+        wasm_v128_store(y + i + 8, y2);
+        wasm_v128_store(y + i + 12, y3);
+    }
+    for (; i + 8 <= len; i += 8) {
+        v128_t y0 = wasm_v128_load(y + i), y1 = wasm_v128_load(y + i + 4);
+        const uint16_t *xr = x + i;
+        for (int j = 0; j < n; j++, xr += stride) {
+            v128_t wj = wasm_f32x4_splat(w[j]), a, b;
+            load8_h(xr, &k, &a, &b);
+            y0 = wasm_f32x4_add(y0, wasm_f32x4_mul(wj, a));
+            y1 = wasm_f32x4_add(y1, wasm_f32x4_mul(wj, b));
+        }
+        wasm_v128_store(y + i, y0);
+        wasm_v128_store(y + i + 4, y1);
+    }
+    for (; i < len; i++) {
+        float acc = y[i];
+        for (int j = 0; j < n; j++) acc += w[j] * atn_f16_to_f32(x[(size_t)j * stride + i]);
+        y[i] = acc;
+    }
+}
+
 /* exp of 4 floats: 2^n * p(r) with n = nearest(x / ln 2), r = x - n ln 2 (two
  * parts), p a degree-6 Taylor polynomial (|r| <= 0.35: relative error < 2e-7).
  * x is clamped to [-87.3, 88.3] so 2^n stays a normal float (exp of anything

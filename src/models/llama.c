@@ -114,7 +114,8 @@ typedef struct {
     float *hb, *hb2; /* [B][ff] (hb: [B][2 ff] when fused) */
     float *scores;  /* [n_ctx] */
     float *rope;    /* [2][B][n_rot + 2]: cos, sin pairs per frequency; [1]: local layers' */
-    float *kc, *vc; /* [n_layer][n_ctx][kv] */
+    void *kc, *vc;  /* [n_layer][n_ctx][kv] of f32, or of f16 (kv_f16) */
+    int kv_f16;     /* the session's cache is ATN_KV_F16: keys and values rounded to half */
 } llama_state;
 
 /* ---- loading ------------------------------------------------------------ */
@@ -463,14 +464,17 @@ static int llama_session_init(atn_session *s) {
     size_t per_token = 3 * d + qrow + qd + 2 * kv + hrow + ff + rot; /* each term < 2^22: no overflow */
     st->batch = session_batch(s->model, per_token * sizeof(float));
     size_t B = (size_t)st->batch;
-    /* the KV cache: n_layer * n_ctx * kv floats, twice; wraps in 32 bits for
-     * real shapes (Llama-3.2-1B at 131072 tokens: exactly 2^32 bytes) */
+    /* the KV cache: n_layer * n_ctx * kv values of `el` bytes, twice; wraps
+     * in 32 bits for real shapes (Llama-3.2-1B at 131072 tokens in f32:
+     * exactly 2^32 bytes) */
+    st->kv_f16 = s->kv_type == ATN_KV_F16;
+    size_t el = st->kv_f16 ? sizeof(uint16_t) : sizeof(float);
     size_t cache = atn_mul_size(atn_mul_size((size_t)lm->n_layer, (size_t)s->n_ctx), kv);
-    size_t cache_bytes = atn_mul_size(cache, 2 * sizeof(float));
+    size_t cache_bytes = atn_mul_size(cache, 2 * el);
     if (!atn_size_ok(cache_bytes))
-        return atn_error("llama: a session of %d tokens needs a %.1f GiB KV cache, more than %s can address", s->n_ctx,
-                         2.0 * lm->n_layer * (double)s->n_ctx * (double)kv * sizeof(float) / (1 << 30),
-                         sizeof(size_t) < 8 ? "WebAssembly (4 GiB)" : "this machine");
+        return atn_error("llama: a session of %d tokens needs a %.1f GiB KV cache (%s), more than %s can address", s->n_ctx,
+                         2.0 * lm->n_layer * (double)s->n_ctx * (double)kv * (double)el / (1 << 30),
+                         st->kv_f16 ? "f16" : "f32", sizeof(size_t) < 8 ? "WebAssembly (4 GiB)" : "this machine");
     st->x = atn_malloc_array(B * d, sizeof(float));
     st->xb = atn_malloc_array(B * d, sizeof(float));
     st->xb2 = atn_malloc_array(B * d, sizeof(float));
@@ -482,8 +486,8 @@ static int llama_session_init(atn_session *s) {
     st->hb2 = atn_malloc_array(B * ff, sizeof(float));
     st->scores = atn_malloc_array((size_t)s->n_ctx, sizeof(float));
     st->rope = atn_malloc_array(B * rot, sizeof(float));
-    st->kc = atn_malloc_array(cache, sizeof(float));
-    st->vc = atn_malloc_array(cache, sizeof(float));
+    st->kc = atn_malloc_array(cache, el);
+    st->vc = atn_malloc_array(cache, el);
     s->logits = atn_malloc_array((size_t)lm->n_vocab, sizeof(float));
     s->n_logits_cap = 1;
     if (!st->x || !st->xb || !st->xb2 || !st->q || !st->k || !st->v || !st->att || !st->hb || !st->hb2 ||
@@ -559,7 +563,7 @@ typedef struct {
     llama_state *st;
     const float *q;   /* token t's q: q + t * qs */
     size_t qs;
-    const float *kc, *vc;
+    const void *kc, *vc; /* this layer's cache: f32, or f16 when st->kv_f16 */
     int p0, local;
 } attention_job;
 
@@ -575,7 +579,9 @@ static void attention_task(void *ctx, int64_t i0, int64_t i1, int thread) {
         int n_pos = pos - lo + 1; /* causal: positions lo..pos */
         const float *q = j->q + (size_t)t * j->qs + (size_t)h * hd;
         size_t off = (size_t)lo * kv + (size_t)(h / group) * hd;
-        atn_dot_rows_f32(q, j->kc + off, (size_t)kv, n_pos, hd, sc);
+        int f16 = j->st->kv_f16;
+        if (f16) atn_dot_rows_f16(q, (const uint16_t *)j->kc + off, (size_t)kv, n_pos, hd, sc);
+        else atn_dot_rows_f32(q, (const float *)j->kc + off, (size_t)kv, n_pos, hd, sc);
         if (lm->attn_softcap > 0) {
             atn_scale_f32(sc, lm->attn_scale, n_pos);
             softcap(sc, n_pos, lm->attn_softcap);
@@ -585,18 +591,30 @@ static void attention_task(void *ctx, int64_t i0, int64_t i1, int thread) {
         }
         float *out = j->st->att + (size_t)t * qd + (size_t)h * hd;
         memset(out, 0, (size_t)hd * sizeof(float));
-        atn_axpy_rows_f32(sc, j->vc + off, (size_t)kv, n_pos, hd, out);
+        if (f16) atn_axpy_rows_f16(sc, (const uint16_t *)j->vc + off, (size_t)kv, n_pos, hd, out);
+        else atn_axpy_rows_f32(sc, (const float *)j->vc + off, (size_t)kv, n_pos, hd, out);
     }
 }
 
-static void attention(const llama_model *lm, llama_state *st, const float *q, size_t qs, const float *kc,
-                      const float *vc, int T, int p0, int local, int n_ctx) {
+static void attention(const llama_model *lm, llama_state *st, const float *q, size_t qs, const void *kc,
+                      const void *vc, int T, int p0, int local, int n_ctx) {
     attention_job j = {lm, st, q, qs, kc, vc, p0, local};
     int64_t items = (int64_t)T * lm->n_head;
     /* chunks of at least ~32k multiply-adds; inline when scratch is short */
     int64_t grain = 32768 / ((int64_t)(p0 + T) * lm->head_dim + 1) + 1;
     if (!atn_threads_reserve((size_t)n_ctx * sizeof(float))) grain = items;
     atn_parallel_for(items, grain, attention_task, &j);
+}
+
+/* Store n values into the cache at dst: as they are, or rounded to the
+ * nearest half (ties to even) in an f16 cache. */
+static void cache_put(void *dst, size_t at, const float *src, int n, int f16) {
+    if (!f16) {
+        memcpy((float *)dst + at, src, (size_t)n * sizeof(float));
+        return;
+    }
+    uint16_t *h = (uint16_t *)dst + at;
+    for (int i = 0; i < n; i++) h[i] = atn_f32_to_f16(src[i]);
 }
 
 /* One batch of T <= st->batch tokens at positions p0..p0+T-1; writes the
@@ -621,7 +639,8 @@ static void forward(atn_session *s, const int32_t *tokens, int T, int p0, int al
     }
     for (int l = 0; l < lm->n_layer; l++) {
         const llama_layer *L = &lm->layers[l];
-        float *kc = st->kc + (size_t)l * n_ctx * kv, *vc = st->vc + (size_t)l * n_ctx * kv;
+        size_t el = st->kv_f16 ? sizeof(uint16_t) : sizeof(float), layer = (size_t)l * n_ctx * kv * el;
+        void *kc = (char *)st->kc + layer, *vc = (char *)st->vc + layer;
         const float *rope_l = L->local ? rope_local : st->rope;
         /* attention */
         for (int t = 0; t < T; t++) rmsnorm(st->xb + (size_t)t * d, st->x + (size_t)t * d, L->attn_norm, d, lm->eps);
@@ -644,8 +663,8 @@ static void forward(atn_session *s, const int32_t *tokens, int T, int p0, int al
             const float *cs = rope_l + (size_t)t * cs_stride;
             rope(q, lm->n_head, hd, lm->n_rot, var->neox, cs);
             rope(k, lm->n_head_kv, hd, lm->n_rot, var->neox, cs);
-            memcpy(kc + (size_t)(p0 + t) * kv, k, (size_t)kv * sizeof(float));
-            memcpy(vc + (size_t)(p0 + t) * kv, v, (size_t)kv * sizeof(float));
+            cache_put(kc, (size_t)(p0 + t) * kv, k, kv, st->kv_f16);
+            cache_put(vc, (size_t)(p0 + t) * kv, v, kv, st->kv_f16);
         }
         attention(lm, st, qb, qs, kc, vc, T, p0, L->local, n_ctx);
         atn_matmul(L->wo, st->att, T, st->xb2);

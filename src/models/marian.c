@@ -412,6 +412,8 @@ int atn_marian_reserve_slots(atn_session *s, int n_slots) {
 
 static int session_init(atn_session *s) {
     const marian *mm = s->model->impl;
+    /* the encoder-decoder caches (self- and cross-attention, beam slots) stay f32 */
+    if (s->kv_type != ATN_KV_F32) return atn_error("marian: the f16 KV cache is for decoder-only models; use f32");
     msession *ms = calloc(1, sizeof *ms);
     if (!ms) return atn_error("marian: out of memory");
     s->impl = ms;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kernels.h"
+#include "kernels/kernels_impl.h"
 #include "quant.h"
 #include "tensor.h"
 #include "test_util.h"
@@ -316,6 +317,111 @@ static void test_rows_helpers(void) {
     }
 }
 
+/* The f16 forms (an f16 KV cache) against double-precision sums of the
+ * halves read by atn_f16_to_f32, on rows holding subnormal halves and
+ * signed zeros among normal ones; the same shapes as the f32 forms. Both the
+ * dispatched kernels (SIMD128 where built) and the scalar reference. */
+typedef void (*dot_rows_f16_fn)(const float *, const uint16_t *, size_t, int, int, float *);
+typedef void (*axpy_rows_f16_fn)(const float *, const uint16_t *, size_t, int, int, float *);
+static const dot_rows_f16_fn DOT_F16[2] = {atn_dot_rows_f16, atn_dot_rows_f16_ref};
+static const axpy_rows_f16_fn AXPY_F16[2] = {atn_axpy_rows_f16, atn_axpy_rows_f16_ref};
+
+static void test_rows_helpers_f16(void) {
+    static const int ns[] = {0, 1, 3, 4, 5, 8, 13, 130};
+    static const int lens[] = {1, 3, 4, 7, 8, 16, 20, 24, 33, 64, 100};
+    enum { STRIDE = 131, NMAX = 130 };
+    static uint16_t x[NMAX * STRIDE];
+    static float xf[NMAX * STRIDE], w[NMAX + 4], out[NMAX + 4], y[104], y0[104];
+    float a[100];
+    for (int i = 0; i < NMAX * STRIDE; i++) {
+        float v = rnd_normal();
+        switch (rnd_u32() % 16) {
+        case 0: v *= 1e-6f; break;            /* a subnormal half (below 2^-14) */
+        case 1: v = (rnd_u32() & 1) ? -0.0f : 0.0f; break;
+        case 2: v *= 4e3f; break;             /* large (still finite: |v| < 65504) */
+        default: break;
+        }
+        x[i] = atn_f32_to_f16(v);
+        xf[i] = atn_f16_to_f32(x[i]);
+    }
+    for (int impl = 0; impl < 2; impl++) {
+        for (int ni = 0; ni < (int)(sizeof ns / sizeof ns[0]); ni++) {
+            for (int li = 0; li < (int)(sizeof lens / sizeof lens[0]); li++) {
+                int n = ns[ni], len = lens[li];
+                for (int i = 0; i < len; i++) a[i] = rnd_normal();
+                for (int j = 0; j < n + 4; j++) w[j] = rnd_normal(), out[j] = 12345.0f;
+                for (int i = 0; i < 104; i++) y[i] = y0[i] = rnd_normal();
+                DOT_F16[impl](a, x, STRIDE, n, len, out);
+                int bad = 0;
+                for (int j = 0; j < n; j++) {
+                    double s = 0, mag = 0;
+                    for (int i = 0; i < len; i++) {
+                        s += (double)a[i] * xf[(size_t)j * STRIDE + i];
+                        mag += fabs((double)a[i] * xf[(size_t)j * STRIDE + i]);
+                    }
+                    bad += !(fabs(out[j] - s) <= 1e-5 * mag + 1e-7);
+                }
+                CHECK(bad == 0 && out[n] == 12345.0f, "dot_rows_f16%s n=%d len=%d: %d wrong%s", impl ? "_ref" : "", n,
+                      len, bad, out[n] != 12345.0f ? ", wrote past n" : "");
+                AXPY_F16[impl](w, x, STRIDE, n, len, y);
+                bad = 0;
+                for (int i = 0; i < len; i++) {
+                    double s = y0[i], mag = fabs(y0[i]);
+                    for (int j = 0; j < n; j++) {
+                        s += (double)w[j] * xf[(size_t)j * STRIDE + i];
+                        mag += fabs((double)w[j] * xf[(size_t)j * STRIDE + i]);
+                    }
+                    bad += !(fabs(y[i] - s) <= 1e-5 * mag + 1e-7);
+                }
+                for (int i = len; i < 104; i++) bad += y[i] != y0[i];
+                CHECK(bad == 0, "axpy_rows_f16%s n=%d len=%d: %d wrong", impl ? "_ref" : "", n, len, bad);
+            }
+        }
+    }
+}
+
+/* Every one of the 65536 halves read back by the row kernels as
+ * atn_f16_to_f32 reads it: normals, subnormals, +-0 and +-Inf bit for bit,
+ * NaNs as NaNs. axpy with weight 1 onto -0 gives each value itself (-0 + x
+ * is x for every x, -0 included); dot with rows {h, 0, ..., 0} and a query
+ * {1, 0, ...} gives h (its sums start at +0: -0 reads as +0 there, in the
+ * reference too). Both through the 16-, 8- and 1-wide paths. */
+static void test_f16_every_value(void) {
+    for (int impl = 0; impl < 2; impl++) {
+        static uint16_t h[65536], rows[65536 * 8];
+        static float y[65536], out[65536];
+        float a[8] = {1, 0, 0, 0, 0, 0, 0, 0}, one = 1.0f;
+        for (int i = 0; i < 65536; i++) h[i] = (uint16_t)i, y[i] = -0.0f;
+        memset(rows, 0, sizeof rows);
+        for (int i = 0; i < 65536; i++) rows[(size_t)i * 8] = (uint16_t)i;
+        AXPY_F16[impl](&one, h, 0, 1, 65536 - 5, y); /* the last 5 by the scalar tail */
+        for (int i = 65536 - 5; i < 65536; i++) y[i] = -0.0f;
+        AXPY_F16[impl](&one, h + 65536 - 5, 0, 1, 5, y + 65536 - 5);
+        DOT_F16[impl](a, rows, 8, 65536, 8, out);
+        int bad_axpy = 0, bad_dot = 0, first = -1;
+        for (int i = 0; i < 65536; i++) {
+            float want = atn_f16_to_f32((uint16_t)i);
+            float want_dot = want + 0.0f; /* -0 -> +0, as a sum from +0 gives */
+            uint32_t g, e, gd, ed;
+            memcpy(&g, &y[i], 4), memcpy(&e, &want, 4), memcpy(&gd, &out[i], 4), memcpy(&ed, &want_dot, 4);
+            int ok_a = isnan(want) ? isnan(y[i]) : g == e;
+            int ok_d = isnan(want) ? isnan(out[i]) : gd == ed;
+            if ((!ok_a || !ok_d) && first < 0) first = i;
+            bad_axpy += !ok_a;
+            bad_dot += !ok_d;
+        }
+        CHECK(bad_axpy == 0 && bad_dot == 0, "f16 rows%s: %d axpy and %d dot values differ from atn_f16_to_f32 (first 0x%04x)",
+              impl ? " (ref)" : "", bad_axpy, bad_dot, first);
+        /* the 8-wide axpy path: len 8 + 3 from an odd start */
+        float y8[11], want8[11];
+        for (int i = 0; i < 11; i++) y8[i] = -0.0f, want8[i] = atn_f16_to_f32((uint16_t)(0x7bf9 + i));
+        atn_axpy_rows_f16(&one, h + 0x7bf9, 0, 1, 11, y8);
+        int bad8 = 0;
+        for (int i = 0; i < 11; i++) bad8 += isnan(want8[i]) ? !isnan(y8[i]) : memcmp(&y8[i], &want8[i], 4) != 0;
+        CHECK(bad8 == 0, "f16 rows: %d of 0x7bf9.. (max, inf, nan) differ on the 8-wide path", bad8);
+    }
+}
+
 /* SwiGLU's silu(g) * u and softmax against double-precision exp */
 static void test_activation_helpers(void) {
     static const int ns[] = {1, 3, 4, 5, 16, 37, 1536};
@@ -361,6 +467,8 @@ int main(void) {
     test_subnormal_acts();
     test_f32_helpers();
     test_rows_helpers();
+    test_rows_helpers_f16();
+    test_f16_every_value();
     test_zeros();
     test_matmul_all();
     printf("%d passed, %d failed\n", n_pass, n_fail);

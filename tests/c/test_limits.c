@@ -191,6 +191,14 @@ static void test_kv_cache_sizes(void) {
     int32_t ids[3] = {1, 10, 20};
     CHECK(s && atn_eval(s, ids, 3, 0) == 0, "eval: %s", atn_last_error());
     atn_session_free(s);
+    /* an f16 cache is half of it */
+    count_reset();
+    atn_session_params p = {ATN_KV_F16};
+    s = atn_session_new_ex(m, 4096, &p);
+    CHECK(s != NULL, "ctx 4096 f16: %s", atn_last_error());
+    CHECK(asked_total >= kv && asked_total <= kv + (16 << 20), "ctx 4096 f16: asked %zu bytes, KV cache %zu", asked_total, kv);
+    CHECK(s && atn_eval(s, ids, 3, 0) == 0, "eval f16: %s", atn_last_error());
+    atn_session_free(s);
     atn_model_free(m);
 }
 
@@ -239,8 +247,13 @@ static void test_llama_1b_kv_shape(void) {
     if (sizeof(size_t) == 4) {
         count_reset();
         atn_session *s = atn_session_new(m, 131072);
-        CHECK(!s && strstr(atn_last_error(), "needs a 8.0 GiB KV cache"), "ctx 131072: '%s'", atn_last_error());
+        CHECK(!s && strstr(atn_last_error(), "needs a 8.0 GiB KV cache (f32)"), "ctx 131072: '%s'", atn_last_error());
         CHECK(asked_max < ((size_t)1 << 30), "ctx 131072: asked for %zu bytes at once", asked_max);
+        atn_session_free(s);
+        /* in f16 half of it, 2^32 bytes: still 0 in 32 bits */
+        atn_session_params p = {ATN_KV_F16};
+        s = atn_session_new_ex(m, 131072, &p);
+        CHECK(!s && strstr(atn_last_error(), "needs a 4.0 GiB KV cache (f16)"), "ctx 131072 f16: '%s'", atn_last_error());
         atn_session_free(s);
     }
     atn_session *s = atn_session_new(m, 256);

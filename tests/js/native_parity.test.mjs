@@ -44,6 +44,26 @@ for (const path of [...llamaModels(), ...archModels()]) {
     assert.equal(w.logprobs.length, n.logprobs.length);
   });
 
+  // The f16 KV cache (--kv-type f16) agrees as the f32 one does: bit for
+  // bit (native prints 9 significant digits, which give back the float32)
+  // wherever the f32 cache does, which is every model but those that call
+  // libm's tanhf (gemma2's soft-capping, gemma's gelu: glibc natively,
+  // musl in WebAssembly); there within the tolerance of the test above.
+  test(`${name}: score --kv-type f16 --json, WASM vs native as with f32`, opts, () => {
+    const ids = Array.from({ length: 40 }, (_, i) => (i * 7919 + 13) % 200 + 3).join(',');
+    const same = {};
+    for (const kv of ['f32', 'f16']) {
+      const [w, n] = run(['score', '--model', path, '--tokens', ids, '--kv-type', kv, '--json']);
+      const wf = w.logprobs.map(Math.fround), nf = n.logprobs.map(Math.fround);
+      same[kv] = wf.every((v, i) => v === nf[i]);
+      for (let i = 0; i < wf.length; i++) {
+        assert.ok(Math.abs(wf[i] - nf[i]) <= 2e-3 * Math.max(1, Math.abs(nf[i])), `--kv-type ${kv} logprob ${i}: wasm ${wf[i]} native ${nf[i]}`);
+      }
+    }
+    if (!/gemma/.test(name)) assert.ok(same.f32, 'f32: bit for bit');
+    if (same.f32) assert.ok(same.f16, 'f16: bit for bit, as f32 is');
+  });
+
   test(`${name}: tokenize --json, WASM vs native`, opts, () => {
     for (const text of ['Hello world', 'naïve café — 日本語 🙂', '  two spaces\nand a newline']) {
       const [w, n] = run(['tokenize', '--model', path, '--text', text, '--json']);

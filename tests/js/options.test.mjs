@@ -89,6 +89,13 @@ test('the npm API rejects bad options with the same words, before any work', { s
   await assert.rejects(tutor.generate('Hi', { topK: -3 }), { message: 'topK must be an integer from 0 to 1048576, got -3' });
   await assert.rejects(tutor.generate('', {}), { message: 'the prompt is empty' });
   await assert.rejects(tutor.generate('Hi', { stop: [''] }), { message: 'stop must be a non-empty string or an array of them' });
+  await assert.rejects(tutor.generate('Hi', { kvType: 'q8' }), { code: 'E_ARG', message: 'kvType must be \'f32\' or \'f16\', got "q8"' });
+  await assert.rejects(tutor.chat(msgs, { kvType: 16 }), { code: 'E_ARG', message: 'kvType must be \'f32\' or \'f16\', got 16' });
+  // f16 works, and a chat continues in the cache of its type
+  const g = await tutor.generate('Hola', { kvType: 'f16', maxTokens: 4, temperature: 0 });
+  assert.ok(g.stats.genTokens > 0);
+  const c = await tutor.chat(msgs, { kvType: 'f16', maxTokens: 4, temperature: 0 });
+  assert.ok(c.text.length > 0 || c.stats.genTokens > 0);
 });
 
 test('the npm API: to is the target, the direction is detected without it, the same language is said', { skip: noModels, timeout: 120000 }, async () => {
@@ -128,6 +135,10 @@ const BAD = [
   [['generate', '--model', chatModel, '--prompt', 'hi', '--repeat-penalty', '0'], "atento: --repeat-penalty must be a number > 0 and <= 100, got '0'"],
   [['chat', '--json', '--top-k', '-1'], "atento: --top-k must be an integer from 0 to 1048576, got '-1'"],
   [['chat', '--json', '--seed', '1.5'], "atento: --seed must be an integer from 0 to 9007199254740991, got '1.5'"],
+  [['chat', '--json', '--kv-type', 'q8_0'], "atento: --kv-type must be f32 or f16, got 'q8_0'"],
+  [['generate', '--model', chatModel, '--prompt', 'hi', '--kv-type', 'F16'], "atento: --kv-type must be f32 or f16, got 'F16'"],
+  [['score', '--model', chatModel, '--text', 'hi there', '--kv-type', ''], "atento: --kv-type must be f32 or f16, got ''"],
+  [['bench', '--model', chatModel, '--kv-type', 'bf16'], "atento: --kv-type must be f32 or f16, got 'bf16'"],
 ];
 
 for (const [args, line] of BAD) {
