@@ -27,6 +27,12 @@ void atn_quantize_act(const float *x, atn_block_q8a *y, int64_t n); /* n % 32 ==
 void atn_matmul(const atn_tensor *W, const float *X, int n_tok, float *Y);
 /* Same, rows [r0, r1) only (for splitting work). */
 void atn_matmul_rows(const atn_tensor *W, const float *X, int n_tok, float *Y, int64_t r0, int64_t r1);
+/* Y[i] = X W[i]^T for i < n (n <= ATN_MATMUL_GROUP_MAX), as n atn_matmul
+ * calls would give them bit for bit: the matrices that read one input
+ * (q, k, v; gate, up). When they share a type and a width, X is quantized
+ * once and the rows of all of them are split over the pool as one job. */
+#define ATN_MATMUL_GROUP_MAX 4
+void atn_matmul_group(const atn_tensor *const *W, float *const *Y, int n, const float *X, int n_tok);
 /* The scalar reference of atn_matmul (always available, used by tests). */
 void atn_matmul_ref(const atn_tensor *W, const float *X, int n_tok, float *Y);
 /* Row `r` of an embedding table (any type) as f32. */

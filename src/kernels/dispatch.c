@@ -82,6 +82,62 @@ void atn_matmul(const atn_tensor *W, const float *X, int n_tok, float *Y) {
     atn_matmul_rows(W, X, n_tok, Y, 0, W->ne[1]);
 }
 
+#ifdef ATN_HAVE_SIMD128
+/* Several matrices over one input: rows numbered through all of them, so one
+ * job (one wake-up of the pool, one wait) covers what were up to four. */
+typedef struct {
+    const atn_tensor *const *W;
+    float *const *Y;
+    const float *X;
+    int n, n_tok;
+    int64_t start[ATN_MATMUL_GROUP_MAX + 1]; /* first row of each matrix in the numbering */
+} group_job;
+
+static void group_task(void *ctx, int64_t i0, int64_t i1, int thread) {
+    const group_job *g = ctx;
+    (void)thread;
+    for (int m = 0; m < g->n && g->start[m] < i1; m++) {
+        int64_t lo = g->start[m], hi = g->start[m + 1];
+        if (i0 >= hi) continue;
+        int64_t a = i0 > lo ? i0 : lo, b = i1 < hi ? i1 : hi;
+        atn_matmul_prepared_simd128(g->W[m], g->X, g->n_tok, g->Y[m], a - lo, b - lo);
+    }
+}
+
+/* The group can share one quantized input: same type, same width. */
+static int same_input(const atn_tensor *const *W, int n) {
+    for (int m = 1; m < n; m++)
+        if (W[m]->type != W[0]->type || W[m]->ne[0] != W[0]->ne[0]) return 0;
+    return 1;
+}
+#endif
+
+void atn_matmul_group(const atn_tensor *const *W, float *const *Y, int n, const float *X, int n_tok) {
+#ifdef ATN_HAVE_SIMD128
+    if (n >= 1 && n <= ATN_MATMUL_GROUP_MAX && n_tok > 0 && same_input(W, n) &&
+        atn_matmul_prepare_begin_simd128(W[0], n_tok) == 0) {
+        group_job g = {W, Y, X, n, n_tok, {0}};
+        for (int m = 0; m < n; m++) g.start[m + 1] = g.start[m] + W[m]->ne[1];
+        int64_t rows = g.start[n];
+        int threads = atn_threads_get();
+        size_t rb = atn_row_size(W[0]->type, W[0]->ne[0]);
+        if (threads > 1 && (double)rb * (double)rows * (double)n_tok >= PARALLEL_MIN_WORK) {
+            matmul_job j = {W[0], X, NULL, n_tok, 0};
+            if (n_tok >= 2 * threads) atn_parallel_for(n_tok, (n_tok + threads - 1) / threads, prepare_task, &j);
+            else atn_matmul_prepare_tokens_simd128(W[0], X, 0, n_tok);
+            int64_t grain = (rows + 4 * threads - 1) / (4 * threads);
+            if (grain < 8) grain = 8;
+            atn_parallel_for(rows, grain, group_task, &g);
+        } else {
+            atn_matmul_prepare_tokens_simd128(W[0], X, 0, n_tok);
+            group_task(&g, 0, rows, 0);
+        }
+        return;
+    }
+#endif
+    for (int m = 0; m < n; m++) atn_matmul(W[m], X, n_tok, Y[m]);
+}
+
 void atn_get_row(const atn_tensor *W, int64_t r, float *out) {
     int64_t n = W->ne[0];
     size_t row_bytes = atn_row_size(W->type, n);

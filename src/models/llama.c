@@ -647,9 +647,8 @@ static void forward(atn_session *s, const int32_t *tokens, int T, int p0, int al
         if (L->wqkv) {
             atn_matmul(L->wqkv, st->xb, T, st->q);
         } else {
-            atn_matmul(L->wq, st->xb, T, st->q);
-            atn_matmul(L->wk, st->xb, T, st->k);
-            atn_matmul(L->wv, st->xb, T, st->v);
+            /* one input: quantized once, the three matrices one job for the pool */
+            atn_matmul_group((const atn_tensor *[]){L->wq, L->wk, L->wv}, (float *[]){st->q, st->k, st->v}, 3, st->xb, T);
         }
         for (int t = 0; t < T; t++) {
             float *q = qb + t * qs, *k = kb + t * kvs, *v = vb + t * kvs;
@@ -684,8 +683,7 @@ static void forward(atn_session *s, const int32_t *tokens, int T, int p0, int al
             }
             ffn_in = st->hb2;
         } else {
-            atn_matmul(L->w_gate, st->xb, T, st->hb);
-            atn_matmul(L->w_up, st->xb, T, st->hb2);
+            atn_matmul_group((const atn_tensor *[]){L->w_gate, L->w_up}, (float *[]){st->hb, st->hb2}, 2, st->xb, T);
             if (var->gemma) gelu_mul(st->hb, st->hb2, T * ff);
             else atn_silu_mul_f32(st->hb, st->hb2, T * ff);
         }

@@ -440,6 +440,22 @@ static void linear(const mlin *l, const float *X, int n, float *Y) {
     }
 }
 
+/* Y[i] = X W[i]^T + b[i] for linears that read one input (q, k, v): one
+ * quantization of X, one job for the pool (atn_matmul_group). */
+static void linear_group(const mlin *const *ls, float *const *Y, int n, const float *X, int N) {
+    const atn_tensor *W[ATN_MATMUL_GROUP_MAX];
+    for (int i = 0; i < n; i++) W[i] = ls[i]->w;
+    atn_matmul_group(W, Y, n, X, N);
+    for (int i = 0; i < n; i++)
+        if (ls[i]->b) {
+            int64_t n_out = ls[i]->w->ne[1];
+            for (int t = 0; t < N; t++) {
+                float *y = Y[i] + (size_t)t * (size_t)n_out;
+                for (int64_t j = 0; j < n_out; j++) y[j] += ls[i]->b[j];
+            }
+        }
+}
+
 static void layer_norm(float *x, const mnorm *nm, int d, float eps) {
     float mean = 0, var = 0;
     for (int i = 0; i < d; i++) mean += x[i];
@@ -592,9 +608,7 @@ int atn_marian_encode_batch(atn_session *s, const int *slots, const int32_t *con
     for (int l = 0; l < mm->n_enc; l++) {
         const mlayer *L = &mm->enc[l];
         const float *in = sub_input(mm, ms, x, N, &L->attn_norm);
-        linear(&L->q, in, N, ms->q);
-        linear(&L->k, in, N, ms->k);
-        linear(&L->v, in, N, ms->v);
+        linear_group((const mlin *[]){&L->q, &L->k, &L->v}, (float *[]){ms->q, ms->k, ms->v}, 3, in, N);
         for (int i = 0, t = 0; i < count; i++) {
             const float *k0 = ms->k + (size_t)t * (size_t)d, *v0 = ms->v + (size_t)t * (size_t)d;
             for (int j = 0; j < ns[i]; j++, t++) {
@@ -614,8 +628,7 @@ int atn_marian_encode_batch(atn_session *s, const int *slots, const int32_t *con
     /* each decoder layer's cross keys/values, computed for all rows at once
      * (into q and k, free now) and copied to each source's slot */
     for (int l = 0; l < mm->n_dec; l++) {
-        linear(&mm->dec[l].ck, x, N, ms->q);
-        linear(&mm->dec[l].cv, x, N, ms->k);
+        linear_group((const mlin *[]){&mm->dec[l].ck, &mm->dec[l].cv}, (float *[]){ms->q, ms->k}, 2, x, N);
         for (int i = 0, r0 = 0; i < count; r0 += ns[i], i++) {
             size_t bytes = (size_t)ns[i] * (size_t)d * sizeof(float), at = (size_t)l * (size_t)ns[i] * (size_t)d;
             memcpy(ms->ck[slots[i]] + at, ms->q + (size_t)r0 * (size_t)d, bytes);
@@ -674,9 +687,7 @@ int atn_marian_decode_src(atn_session *s, const int32_t *tok, const int *slot, c
         float *kc = ms->kc + layer_stride * (size_t)l, *vc = ms->vc + layer_stride * (size_t)l;
         /* masked self-attention: store every row's key/value, then attend */
         const float *in = sub_input(mm, ms, x, n, &L->attn_norm);
-        linear(&L->q, in, n, ms->q);
-        linear(&L->k, in, n, ms->k);
-        linear(&L->v, in, n, ms->v);
+        linear_group((const mlin *[]){&L->q, &L->k, &L->v}, (float *[]){ms->q, ms->k, ms->v}, 3, in, n);
         for (int r = 0; r < n; r++) {
             size_t at = slot_stride * (size_t)slot[r] + (size_t)pos[r] * (size_t)d;
             memcpy(kc + at, ms->k + (size_t)r * (size_t)d, (size_t)d * sizeof(float));

@@ -3,7 +3,8 @@
  * Checked: every item of a parallel loop runs exactly once, over many jobs
  * and pool sizes (including growing and shrinking the pool between jobs); a
  * loop started inside a task runs inline; bad thread counts are refused;
- * matrix products of every weight type, a llama prefill (all logits, with
+ * matrix products of every weight type (alone and in groups that share
+ * their input), a llama prefill (all logits, with
  * attention split by heads) and translations (greedy and beam 4, several
  * sentences decoded together) give bit-identical results with 1, 2 and 3
  * threads. A build without threads (the single-thread WebAssembly module)
@@ -121,6 +122,52 @@ static void test_matmul(void) {
     free(w); free(x); free(y1); free(yn); free(q);
 }
 
+/* Matrices that read one input, as one job (atn_matmul_group): each result
+ * equals its own atn_matmul bit for bit, with 1, 2 and 3 threads, for a group
+ * of one type (one quantized input) and a mixed one (matrix by matrix). */
+static void test_matmul_group(void) {
+    const int n_in = 512, n_out[3] = {301, 64, 97};
+    const int types[2][3] = {{ATN_TYPE_Q8_0, ATN_TYPE_Q8_0, ATN_TYPE_Q8_0}, {ATN_TYPE_Q4_0, ATN_TYPE_Q8_0, ATN_TYPE_Q4_K}};
+    float *w = malloc((size_t)n_in * 301 * sizeof(float)), *x = malloc((size_t)9 * n_in * sizeof(float));
+    for (int i = 0; i < n_in * 301; i++) w[i] = rnd();
+    for (int i = 0; i < 9 * n_in; i++) x[i] = rnd();
+    for (int g = 0; g < 2; g++) {
+        atn_tensor W[3];
+        const atn_tensor *Wp[3];
+        uint8_t *q[3];
+        float *y1[3], *yn[3];
+        for (int m = 0; m < 3; m++) {
+            size_t rb = atn_row_size(types[g][m], n_in);
+            q[m] = malloc(rb * (size_t)n_out[m]);
+            for (int r = 0; r < n_out[m]; r++) atn_quantize(types[g][m], w + (size_t)r * n_in, q[m] + (size_t)r * rb, (size_t)n_in);
+            memset(&W[m], 0, sizeof W[m]);
+            W[m].type = types[g][m];
+            W[m].ne[0] = n_in;
+            W[m].ne[1] = n_out[m];
+            W[m].n_dims = 2;
+            W[m].data = q[m];
+            Wp[m] = &W[m];
+            y1[m] = malloc((size_t)9 * n_out[m] * sizeof(float));
+            yn[m] = malloc((size_t)9 * n_out[m] * sizeof(float));
+        }
+        for (int toks = 1; toks <= 9; toks += 4) {
+            atn_set_threads(1);
+            for (int m = 0; m < 3; m++) atn_matmul(&W[m], x, toks, y1[m]);
+            for (int th = 1; th <= 3; th++) {
+                atn_set_threads(th);
+                for (int m = 0; m < 3; m++) memset(yn[m], 0xff, (size_t)toks * n_out[m] * sizeof(float));
+                atn_matmul_group(Wp, yn, 3, x, toks);
+                for (int m = 0; m < 3; m++)
+                    CHECK(!memcmp(y1[m], yn[m], (size_t)toks * n_out[m] * sizeof(float)),
+                          "group %d, matrix %d, %d tokens, %d threads: differs from atn_matmul", g, m, toks, th);
+            }
+        }
+        for (int m = 0; m < 3; m++) { free(q[m]); free(y1[m]); free(yn[m]); }
+    }
+    atn_set_threads(1);
+    free(w); free(x);
+}
+
 /* ---- a llama prefill: matmuls and attention by heads ---- */
 
 static void test_llama(void) {
@@ -206,6 +253,7 @@ static void test_translate(void) {
 int main(void) {
     test_pool();
     test_matmul();
+    test_matmul_group();
     test_llama();
     test_translate();
     return test_summary();
