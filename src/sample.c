@@ -143,6 +143,17 @@ static void top_k_select(int32_t *idx, int n, int k, const float *v) {
 ATN_API int32_t atn_sample(atn_sampler *smp, const float *logits, int n_vocab) {
     if (!smp) return atn_error("sample: no sampler");
     if (!logits || n_vocab <= 0) return atn_error("sample: no logits (n_vocab = %d)", n_vocab);
+    int greedy = smp->p.temperature <= 0 || smp->p.top_k == 1;
+    if (greedy && !(smp->p.repeat_penalty != 1.0f && smp->hist_n > 0)) {
+        /* the first largest logit, NaN counted as -inf: the result of the
+         * general path below, in one pass and without copying the vocabulary
+         * (a serial step of every token that a second thread waits for) */
+        int best = 0;
+        float bv = isnan(logits[0]) ? -INFINITY : logits[0];
+        for (int i = 1; i < n_vocab; i++)
+            if (logits[i] > bv) bv = logits[i], best = i; /* a NaN compares false */
+        return best;
+    }
     if (n_vocab > smp->cap) {
         float *b = atn_realloc_array(smp->buf, (size_t)n_vocab, sizeof(float));
         if (b) smp->buf = b;

@@ -407,6 +407,35 @@ static void test_hostile(void) {
     }
 }
 
+/* Greedy sampling picks the first largest logit and never a NaN, the same
+ * with temperature 0 and with top_k 1, and the same as the general path
+ * (a repetition penalty that changes nothing takes it). */
+static void test_greedy_sample(void) {
+    const float nan = NAN, inf = INFINITY;
+    struct { float l[6]; int want; } cases[] = {
+        {{0.5f, 2.0f, -1.0f, 2.0f, 0.0f, 1.0f}, 1},   /* a tie: the first */
+        {{nan, -3.0f, -2.0f, nan, -2.5f, -9.0f}, 2},  /* NaN first and inside */
+        {{nan, nan, nan, nan, nan, nan}, 0},
+        {{-inf, -inf, -inf, -inf, -inf, -inf}, 0},
+        {{-inf, nan, -inf, -5.0f, nan, -inf}, 3},
+        {{1.0f, inf, nan, inf, 0.0f, 0.0f}, 1},
+    };
+    for (int mode = 0; mode < 3; mode++) {
+        atn_sampler_params p;
+        atn_sampler_defaults(&p);
+        if (mode == 0) p.temperature = 0;
+        if (mode == 1) p.top_k = 1;
+        if (mode == 2) { p.temperature = 0; p.repeat_penalty = 1.5f; p.repeat_last_n = 4; } /* the general path */
+        atn_sampler *smp = atn_sampler_new(&p);
+        if (mode == 2) atn_sampler_accept(smp, 5); /* a history, on an id never the best */
+        for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+            int32_t got = atn_sample(smp, cases[c].l, 6);
+            CHECK(got == cases[c].want, "greedy sample, mode %d, case %zu: %d, expected %d", mode, c, got, cases[c].want);
+        }
+        atn_sampler_free(smp);
+    }
+}
+
 int main(void) {
     test_hostile();
     test_model("llama_f32", 1e-3);
@@ -419,6 +448,7 @@ int main(void) {
     test_model("llama_kmix", 3e-2);
     test_info();
     test_generate();
+    test_greedy_sample();
     test_bad_inputs();
     printf("%d passed, %d failed\n", n_pass, n_fail);
     return n_fail ? 1 : 0;
