@@ -517,11 +517,42 @@ $('translate').addEventListener('click', () => runTranslate());
 $('translate-stop').addEventListener('click', () => translating?.abort());
 
 let translateWaiting = false; // a translation asked for while the model loads: run once, when ready
+// A long output is drawn in batches. Each draw makes the browser lay out the
+// whole output again: up to 2 kB it is drawn token by token, then every
+// size/100 ms (20 ms at 2 kB, 250 ms from 25 kB on). Drawn token by token, a
+// 5,000-word page took a fifth of the time of its translation, on the cores
+// the translation's threads need (docs/benchmarks.md).
+let stopDrawing = null;
+function batchedDraw() {
+  let ops = [];
+  let timer = 0;
+  let size = 0;
+  let stopped = false; // a newer translation took the output over
+  const flush = () => {
+    clearTimeout(timer);
+    timer = 0;
+    const run = ops;
+    ops = [];
+    for (const f of run) f();
+  };
+  /** Run f at the next draw; n: characters it adds to the output. */
+  const later = (f, n = 0) => {
+    if (stopped) return;
+    size += n;
+    if (size < 2048 && !timer) { f(); return; } // short: token by token
+    ops.push(f);
+    if (!timer) timer = setTimeout(flush, Math.min(250, size / 100));
+  };
+  const stop = () => { stopped = true; clearTimeout(timer); timer = 0; ops = []; };
+  return { later, flush, stop };
+}
+
 async function runTranslate() {
   const text = $('src').value;
   if (!text.trim()) { $('src').focus(); return; }
   if (translateWaiting) return;
   if (translating) translating.abort();
+  stopDrawing?.();
   clearNotice();
   translateWaiting = true;
   let slot;
@@ -549,6 +580,8 @@ async function runTranslate() {
   $('translate-stop').disabled = false;
   out.classList.remove('mixed');
   const directions = new Set();
+  const draw = batchedDraw();
+  stopDrawing = draw.stop;
   const t0 = performance.now();
   // Detected per sentence: mixed English and Spanish text goes each sentence its own way.
   const stream = slot.model.translate(text, {
@@ -557,29 +590,39 @@ async function runTranslate() {
       // Each sentence in its own element, in its language; when the text
       // turns out mixed, each is marked with its direction (style.css).
       const dir = s.from && s.to ? `${s.from.toUpperCase()}→${s.to.toUpperCase()}` : '';
-      current = el('span', { class: 'current sentence', lang: s.to || undefined, 'data-dir': dir || undefined,
+      const span = el('span', { class: 'current sentence', lang: s.to || undefined, 'data-dir': dir || undefined,
         title: s.from && s.to ? `${LANG[s.from] || s.from} → ${LANG[s.to] || s.to}` : undefined });
-      out.append(current);
+      current = span;
       if (s.to) directions.add(s.to);
-      if (directions.size > 1) out.classList.add('mixed');
-      prog.max = s.count;
-      $('translate-status').textContent = `Sentence ${s.index + 1} of ${s.count}…`;
+      const mixed = directions.size > 1;
+      draw.later(() => {
+        out.append(span);
+        if (mixed) out.classList.add('mixed');
+        prog.max = s.count;
+        $('translate-status').textContent = `Sentence ${s.index + 1} of ${s.count}…`;
+      });
     },
     onToken: (piece) => {
-      if (!current) { out.append(piece.text); return; } // the spaces and line breaks between sentences
+      const text = piece.text;
+      if (!current) { draw.later(() => out.append(text), text.length); return; } // the spaces and line breaks between sentences
+      const span = current;
+      draw.later(() => { span.textContent += text; }, text.length);
       if (!tokens) {
         // For tests/browser/first-visit.test.mjs: the first token since the click, and since navigation.
+        draw.flush();
         window.atento.firstTokenMs = performance.now() - t0;
         window.atento.firstTokenAt = performance.now();
         mark('first translated token');
       }
-      current.textContent += piece.text;
       tokens++;
     },
     onSentenceDone: (s) => {
-      current?.classList.remove('current');
+      const span = current;
       current = null;
-      prog.value = s.index + 1;
+      draw.later(() => {
+        span?.classList.remove('current');
+        prog.value = s.index + 1;
+      });
       lastAttention[s.index] = { source: s.source, text: s.text, to: s.to || to, beam, attention: null };
     },
   });
@@ -587,6 +630,7 @@ async function runTranslate() {
   try {
     const r = await stream;
     if (translating !== stream) return; // replaced by a newer translation
+    draw.flush();
     const secs = (performance.now() - t0) / 1000;
     if (from === 'auto' && r.from) {
       detectedLang = r.from;
@@ -609,6 +653,7 @@ async function runTranslate() {
     fillAttentionSelectors();
   } catch (e) {
     if (translating !== stream) return;
+    draw.flush();
     notice(`Translation failed: ${e.message}`);
     $('translate-status').textContent = '';
   } finally {
