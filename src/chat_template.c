@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "chat_template.h"
+#include "json.h"
 
 const char atn_template_chatml[] =
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
@@ -2585,75 +2586,21 @@ static void jspace(jreader *J) {
         J->pos++;
 }
 
-static int jhex4(jreader *J, uint32_t *cp) {
-    if (J->n - J->pos < 4) return -1;
-    uint32_t v = 0;
-    for (int k = 0; k < 4; k++) {
-        char h = J->s[J->pos + (size_t)k];
-        int d = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
-        if (d < 0) return -1;
-        v = v * 16 + (uint32_t)d;
-    }
-    J->pos += 4;
-    *cp = v;
-    return 0;
-}
-
-/* a string at J->pos (after the quote): decoded into the arena */
+/* The string whose opening quote J->pos has just passed (json.c). */
 static int jstring(jreader *J, const char **p, size_t *len) {
-    size_t start = J->pos, end = start;
-    while (end < J->n && J->s[end] != '"') {
-        if ((unsigned char)J->s[end] < 0x20) { J->pos = end; return jfail(J, "control character in a string"); }
-        end += J->s[end] == '\\' ? 2 : 1;
+    size_t q = J->pos - 1;
+    atn_json_str r;
+    if (atn_json_string(J->s + q, J->n - q, NULL, ATN_JSON_REFUSE_NUL, &r)) {
+        J->pos = q + r.error_at;
+        return jfail(J, r.error);
     }
-    if (end >= J->n) return jfail(J, "unterminated string");
-    char *d = alloc(J->c, end - start + 1); /* decoded length <= raw length */
+    char *d = alloc(J->c, r.len + 1);
     if (!d) return -1;
-    size_t k = 0;
-    while (J->pos < end) {
-        char ch = J->s[J->pos++];
-        if (ch != '\\') { d[k++] = ch; continue; }
-        char e = J->s[J->pos++];
-        switch (e) {
-        case '"': d[k++] = '"'; break;
-        case '\\': d[k++] = '\\'; break;
-        case '/': d[k++] = '/'; break;
-        case 'b': d[k++] = '\b'; break;
-        case 'f': d[k++] = '\f'; break;
-        case 'n': d[k++] = '\n'; break;
-        case 'r': d[k++] = '\r'; break;
-        case 't': d[k++] = '\t'; break;
-        case 'u': {
-            uint32_t cp, lo;
-            if (jhex4(J, &cp)) return jfail(J, "bad \\u escape");
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                if (J->pos + 6 <= end && J->s[J->pos] == '\\' && J->s[J->pos + 1] == 'u') {
-                    J->pos += 2;
-                    if (jhex4(J, &lo)) return jfail(J, "bad \\u escape");
-                    if (lo >= 0xDC00 && lo <= 0xDFFF) cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                    else { cp = 0xFFFD; J->pos -= 6; } /* a lone high surrogate: U+FFFD, as JavaScript does */
-                } else {
-                    cp = 0xFFFD;
-                }
-            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-                cp = 0xFFFD;
-            } else if (cp == 0) {
-                J->pos -= 6;
-                return jfail(J, "a string contains a NUL character (\\u0000)");
-            }
-            /* UTF-8: at most as long as the 6- or 12-byte escape */
-            if (cp < 0x80) d[k++] = (char)cp;
-            else if (cp < 0x800) { d[k++] = (char)(0xC0 | (cp >> 6)); d[k++] = (char)(0x80 | (cp & 0x3F)); }
-            else if (cp < 0x10000) { d[k++] = (char)(0xE0 | (cp >> 12)); d[k++] = (char)(0x80 | ((cp >> 6) & 0x3F)); d[k++] = (char)(0x80 | (cp & 0x3F)); }
-            else { d[k++] = (char)(0xF0 | (cp >> 18)); d[k++] = (char)(0x80 | ((cp >> 12) & 0x3F)); d[k++] = (char)(0x80 | ((cp >> 6) & 0x3F)); d[k++] = (char)(0x80 | (cp & 0x3F)); }
-            break;
-        }
-        default: J->pos--; return jfail(J, "bad escape");
-        }
-    }
-    J->pos = end + 1;
+    atn_json_string(J->s + q, J->n - q, d, ATN_JSON_REFUSE_NUL, &r);
+    d[r.len] = 0;
+    J->pos = q + r.end;
     *p = d;
-    *len = k;
+    *len = r.len;
     return 0;
 }
 

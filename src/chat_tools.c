@@ -15,6 +15,7 @@
 #include <string.h>
 #include "atento.h"
 #include "error.h"
+#include "json.h"
 
 #define MAX_JSON_DEPTH 64
 
@@ -27,25 +28,8 @@ static size_t skip_ws(const jscan *J, size_t i) {
 
 /* end of the JSON string starting at the quote s[i], or 0 when invalid */
 static size_t skip_string(const jscan *J, size_t i) {
-    for (i++; i < J->n; i++) {
-        unsigned char ch = (unsigned char)J->s[i];
-        if (ch == '"') return i + 1;
-        if (ch < 0x20) return 0;
-        if (ch == '\\') {
-            if (++i >= J->n) return 0;
-            char e = J->s[i];
-            if (e == 'u') {
-                for (int k = 1; k <= 4; k++) {
-                    char h = i + (size_t)k < J->n ? J->s[i + (size_t)k] : 0;
-                    if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F'))) return 0;
-                }
-                i += 4;
-            } else if (!strchr("\"\\/bfnrt", e) || e == 0) {
-                return 0;
-            }
-        }
-    }
-    return 0;
+    atn_json_str r;
+    return atn_json_string(J->s + i, J->n - i, NULL, 0, &r) ? 0 : i + r.end;
 }
 
 static size_t skip_number(const jscan *J, size_t i) {

@@ -38,6 +38,7 @@
 #include "atento.h"
 #include "chat_tools.h"
 #include "files.h"
+#include "json.h"
 #include "options.h"
 #include "shipped.h"
 
@@ -94,6 +95,26 @@ static void buf_add(buf *b, const char *s, size_t n) {
     memcpy(b->p + b->n, s, n);
     b->n += n;
     b->p[b->n] = 0;
+}
+
+/* Room for n more bytes (and the NUL after them) at b->p + b->n, or NULL
+ * (then `oom` is set). */
+static char *buf_room(buf *b, size_t n) {
+    if (b->oom) return NULL;
+    buf_add(b, "", 0); /* makes sure there is a buffer */
+    if (b->oom) return NULL;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap;
+        while (cap < b->n + n + 1) cap *= 2;
+        char *q = realloc(b->p, cap);
+        if (!q) {
+            b->oom = 1;
+            return NULL;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+    return b->p + b->n;
 }
 
 /* Length of the valid UTF-8 character at s (at most n bytes), 0 if invalid;
@@ -382,80 +403,23 @@ static void jws(jreader *r) {
     while (r->s < r->end && (*r->s == ' ' || *r->s == '\t' || *r->s == '\n' || *r->s == '\r')) r->s++;
 }
 
-static int hex4(const char *s, unsigned *v) {
-    *v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = s[i];
-        unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
-                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
-                     : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
-                                            : 99;
-        if (d > 15) return -1;
-        *v = *v * 16 + d;
-    }
-    return 0;
-}
-
-static void put_utf8(buf *b, unsigned cp) {
-    char u[4];
-    int n;
-    if (cp < 0x80) u[0] = (char)cp, n = 1;
-    else if (cp < 0x800) u[0] = (char)(0xC0 | cp >> 6), u[1] = (char)(0x80 | (cp & 63)), n = 2;
-    else if (cp < 0x10000)
-        u[0] = (char)(0xE0 | cp >> 12), u[1] = (char)(0x80 | (cp >> 6 & 63)), u[2] = (char)(0x80 | (cp & 63)), n = 3;
-    else
-        u[0] = (char)(0xF0 | cp >> 18), u[1] = (char)(0x80 | (cp >> 12 & 63)), u[2] = (char)(0x80 | (cp >> 6 & 63)),
-        u[3] = (char)(0x80 | (cp & 63)), n = 4;
-    buf_add(b, u, (size_t)n);
-}
-
-/* A JSON string at r->s (the opening quote). With out == NULL it is only
- * checked and skipped. A lone surrogate escape becomes U+FFFD (as JavaScript
- * does when it writes the string as UTF-8); a NUL is refused (C strings). */
+/* A JSON string at r->s (the opening quote), decoded by json.c and appended
+ * to out; with out == NULL it is only checked and skipped. A NUL is refused
+ * (C strings). */
 static int jstring(jreader *r, buf *out) {
-    if (r->s >= r->end || *r->s != '"') return jfail(r, "expected a string");
-    r->s++;
-    for (;;) {
-        if (r->s >= r->end) return jfail(r, "unterminated string");
-        unsigned char c = (unsigned char)*r->s;
-        if (c == '"') {
-            r->s++;
-            break;
-        }
-        if (c < 0x20) return jfail(r, "control character in a string (write it as an escape)");
-        if (c != '\\') {
-            const char *q = r->s;
-            while (q < r->end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20) q++;
-            if (out) buf_add(out, r->s, (size_t)(q - r->s));
-            r->s = q;
-            continue;
-        }
-        if (r->s + 1 >= r->end) return jfail(r, "unterminated string");
-        char e = r->s[1];
-        r->s += 2;
-        const char *simple = strchr("\"\\/bfnrt", e);
-        if (e && simple) {
-            static const char map[] = "\"\\/\b\f\n\r\t";
-            if (out) buf_add(out, &map[simple - "\"\\/bfnrt"], 1);
-            continue;
-        }
-        if (e != 'u') return jfail(r, "bad escape '\\%c' in a string", e >= 0x20 && e < 0x7f ? e : '?');
-        unsigned cp, lo;
-        if (r->end - r->s < 4 || hex4(r->s, &cp) < 0) return jfail(r, "bad \\u escape in a string");
-        r->s += 4;
-        if (cp >= 0xD800 && cp <= 0xDBFF) {
-            if (r->end - r->s >= 6 && r->s[0] == '\\' && r->s[1] == 'u' && hex4(r->s + 2, &lo) == 0 && lo >= 0xDC00 &&
-                lo <= 0xDFFF) {
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                r->s += 6;
-            } else
-                cp = 0xFFFD;
-        } else if (cp >= 0xDC00 && cp <= 0xDFFF)
-            cp = 0xFFFD;
-        if (cp == 0) return jfail(r, "a string contains a NUL character (\\u0000)");
-        if (out) put_utf8(out, cp);
+    atn_json_str js;
+    if (atn_json_string(r->s, (size_t)(r->end - r->s), NULL, ATN_JSON_REFUSE_NUL, &js)) {
+        r->s += js.error_at;
+        return jfail(r, "%s", js.error);
     }
-    if (out && out->oom) return jfail(r, "out of memory");
+    if (out) {
+        char *d = buf_room(out, js.len);
+        if (!d) return jfail(r, "out of memory");
+        atn_json_string(r->s, (size_t)(r->end - r->s), d, ATN_JSON_REFUSE_NUL, &js);
+        out->n += js.len;
+        out->p[out->n] = 0;
+    }
+    r->s += js.end;
     return 0;
 }
 
