@@ -57,7 +57,7 @@ test('KV caches that wrapped to 0 bytes in 32 bits are refused with their size',
   const m = rt.loadModel(readFileSync(tutor)); // 8 layers x 256 KV values: 2^32 bytes at 524288 tokens
   for (const [ctx, gib] of [[524288, '8.0'], [262144, '4.0']]) {
     assert.throws(() => m.newSession(ctx), (e) => e.code === 'E_SESSION' &&
-      new RegExp(`session of ${ctx} tokens needs a ${gib} GiB KV cache, more than WebAssembly \\(4 GiB\\) can address`).test(e.message), `ctx ${ctx}`);
+      new RegExp(`session of ${ctx} tokens needs a ${gib} GiB KV cache \\(f32\\), more than WebAssembly \\(4 GiB\\) can address`).test(e.message), `ctx ${ctx}`);
   }
   const s = m.newSession(512);
   s.eval(m.tokenize('hola'));
