@@ -553,6 +553,38 @@ static void softcap(float *x, int n, float cap) {
     for (int i = 0; i < n; i++) x[i] = cap * tanhf(x[i] / cap);
 }
 
+/* The steps done token by token (norms, the gated activation, residual
+ * adds), over the pool by token ranges for a prompt: each token is computed
+ * as alone, so the split does not change the result. Serial, they were
+ * ~2.5 % of a 2-thread prompt's samples with the other thread waiting. */
+enum { TOK_NORM, TOK_SILU, TOK_GELU, TOK_ADD };
+typedef struct {
+    int op, n;        /* n: values per token */
+    float *out;       /* norm: out = norm(x); silu/gelu: out = act(out) * x; add: out += x */
+    const float *x, *w;
+    float eps;
+} token_job;
+
+static void token_task(void *ctx, int64_t t0, int64_t t1, int thread) {
+    const token_job *j = ctx;
+    (void)thread;
+    for (int64_t t = t0; t < t1; t++) {
+        float *out = j->out + (size_t)t * (size_t)j->n;
+        const float *x = j->x + (size_t)t * (size_t)j->n;
+        switch (j->op) {
+        case TOK_NORM: rmsnorm(out, x, j->w, j->n, j->eps); break;
+        case TOK_SILU: atn_silu_mul_f32(out, x, j->n); break;
+        case TOK_GELU: gelu_mul(out, x, j->n); break;
+        default: for (int i = 0; i < j->n; i++) out[i] += x[i]; break;
+        }
+    }
+}
+
+static void per_token(int op, int T, int n, float *out, const float *x, const float *w, float eps) {
+    token_job j = {op, n, out, x, w, eps};
+    atn_parallel_for(T, (T + 7) / 8, token_task, &j);
+}
+
 /* Causal attention of T tokens x n_head heads over the cache, split over
  * the pool by (token, head) pairs; each pair is computed as one thread
  * would, so the split does not change the result. A sliding-window layer
@@ -643,7 +675,7 @@ static void forward(atn_session *s, const int32_t *tokens, int T, int p0, int al
         void *kc = (char *)st->kc + layer, *vc = (char *)st->vc + layer;
         const float *rope_l = L->local ? rope_local : st->rope;
         /* attention */
-        for (int t = 0; t < T; t++) rmsnorm(st->xb + (size_t)t * d, st->x + (size_t)t * d, L->attn_norm, d, lm->eps);
+        per_token(TOK_NORM, T, d, st->xb, st->x, L->attn_norm, lm->eps);
         if (L->wqkv) {
             atn_matmul(L->wqkv, st->xb, T, st->q);
         } else {
@@ -667,11 +699,10 @@ static void forward(atn_session *s, const int32_t *tokens, int T, int p0, int al
         }
         attention(lm, st, qb, qs, kc, vc, T, p0, L->local, n_ctx);
         atn_matmul(L->wo, st->att, T, st->xb2);
-        if (L->attn_post_norm)
-            for (int t = 0; t < T; t++) rmsnorm(st->xb2 + (size_t)t * d, st->xb2 + (size_t)t * d, L->attn_post_norm, d, lm->eps);
-        for (size_t i = 0; i < (size_t)T * d; i++) st->x[i] += st->xb2[i];
+        if (L->attn_post_norm) per_token(TOK_NORM, T, d, st->xb2, st->xb2, L->attn_post_norm, lm->eps);
+        per_token(TOK_ADD, T, d, st->x, st->xb2, NULL, 0);
         /* feed-forward: act(gate) * up, act = silu (SwiGLU) or gelu (GeGLU) */
-        for (int t = 0; t < T; t++) rmsnorm(st->xb + (size_t)t * d, st->x + (size_t)t * d, L->ffn_norm, d, lm->eps);
+        per_token(TOK_NORM, T, d, st->xb, st->x, L->ffn_norm, lm->eps);
         float *ffn_in = st->hb;
         if (var->fused) {
             /* one matmul gives gate|up per token; the product goes to hb2 */
@@ -684,13 +715,11 @@ static void forward(atn_session *s, const int32_t *tokens, int T, int p0, int al
             ffn_in = st->hb2;
         } else {
             atn_matmul_group((const atn_tensor *[]){L->w_gate, L->w_up}, (float *[]){st->hb, st->hb2}, 2, st->xb, T);
-            if (var->gemma) gelu_mul(st->hb, st->hb2, T * ff);
-            else atn_silu_mul_f32(st->hb, st->hb2, T * ff);
+            per_token(var->gemma ? TOK_GELU : TOK_SILU, T, ff, st->hb, st->hb2, NULL, 0);
         }
         atn_matmul(L->w_down, ffn_in, T, st->xb2);
-        if (L->ffn_post_norm)
-            for (int t = 0; t < T; t++) rmsnorm(st->xb2 + (size_t)t * d, st->xb2 + (size_t)t * d, L->ffn_post_norm, d, lm->eps);
-        for (size_t i = 0; i < (size_t)T * d; i++) st->x[i] += st->xb2[i];
+        if (L->ffn_post_norm) per_token(TOK_NORM, T, d, st->xb2, st->xb2, L->ffn_post_norm, lm->eps);
+        per_token(TOK_ADD, T, d, st->x, st->xb2, NULL, 0);
     }
     if (!logits) return; /* an inner batch of a prefill that keeps only the last logits */
     int rows = all ? T : 1;
