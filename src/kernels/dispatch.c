@@ -52,6 +52,19 @@ static void prepare_task(void *ctx, int64_t t0, int64_t t1, int thread) {
 
 /* Below this many weight bytes x tokens a split costs more than it saves. */
 #define PARALLEL_MIN_WORK (64 * 1024)
+
+/* X quantized for W0's type (by token ranges when there are enough tokens),
+ * then `rows` rows computed by `task` over the pool */
+static void run_on_pool(const atn_tensor *W0, const float *X, int n_tok, int64_t rows, int threads, atn_task_fn task,
+                        void *ctx) {
+    matmul_job j = {W0, X, NULL, n_tok, 0};
+    if (n_tok >= 2 * threads) atn_parallel_for(n_tok, (n_tok + threads - 1) / threads, prepare_task, &j);
+    else atn_matmul_prepare_tokens_simd128(W0, X, 0, n_tok);
+    /* about four chunks per thread (for balance), of at least 8 rows */
+    int64_t grain = (rows + 4 * threads - 1) / (4 * threads);
+    if (grain < 8) grain = 8;
+    atn_parallel_for(rows, grain, task, ctx);
+}
 #endif
 
 void atn_matmul_rows(const atn_tensor *W, const float *X, int n_tok, float *Y, int64_t r0, int64_t r1) {
@@ -63,12 +76,7 @@ void atn_matmul_rows(const atn_tensor *W, const float *X, int n_tok, float *Y, i
         if (rb && (double)rb * (double)rows * (double)n_tok >= PARALLEL_MIN_WORK &&
             atn_matmul_prepare_begin_simd128(W, n_tok) == 0) {
             matmul_job j = {W, X, Y, n_tok, r0};
-            if (n_tok >= 2 * threads) atn_parallel_for(n_tok, (n_tok + threads - 1) / threads, prepare_task, &j);
-            else atn_matmul_prepare_tokens_simd128(W, X, 0, n_tok);
-            /* about four chunks per thread (for balance), of at least 8 rows */
-            int64_t grain = (rows + 4 * threads - 1) / (4 * threads);
-            if (grain < 8) grain = 8;
-            atn_parallel_for(rows, grain, matmul_task, &j);
+            run_on_pool(W, X, n_tok, rows, threads, matmul_task, &j);
             return;
         }
     }
@@ -122,12 +130,7 @@ void atn_matmul_group(const atn_tensor *const *W, float *const *Y, int n, const 
         int threads = atn_threads_get();
         size_t rb = atn_row_size(W[0]->type, W[0]->ne[0]);
         if (threads > 1 && (double)rb * (double)rows * (double)n_tok >= PARALLEL_MIN_WORK) {
-            matmul_job j = {W[0], X, NULL, n_tok, 0};
-            if (n_tok >= 2 * threads) atn_parallel_for(n_tok, (n_tok + threads - 1) / threads, prepare_task, &j);
-            else atn_matmul_prepare_tokens_simd128(W[0], X, 0, n_tok);
-            int64_t grain = (rows + 4 * threads - 1) / (4 * threads);
-            if (grain < 8) grain = 8;
-            atn_parallel_for(rows, grain, group_task, &g);
+            run_on_pool(W[0], X, n_tok, rows, threads, group_task, &g);
         } else {
             atn_matmul_prepare_tokens_simd128(W[0], X, 0, n_tok);
             group_task(&g, 0, rows, 0);

@@ -428,16 +428,20 @@ static int session_init(atn_session *s) {
 
 /* ---- the math ----------------------------------------------------------- */
 
+/* Y[n][n_out] += b, when l has a bias */
+static void add_bias(const mlin *l, int n, float *Y) {
+    if (!l->b) return;
+    int64_t n_out = l->w->ne[1];
+    for (int t = 0; t < n; t++) {
+        float *y = Y + (size_t)t * (size_t)n_out;
+        for (int64_t i = 0; i < n_out; i++) y[i] += l->b[i];
+    }
+}
+
 /* Y[n][n_out] = X W^T + b */
 static void linear(const mlin *l, const float *X, int n, float *Y) {
     atn_matmul(l->w, X, n, Y);
-    if (l->b) {
-        int64_t n_out = l->w->ne[1];
-        for (int t = 0; t < n; t++) {
-            float *y = Y + (size_t)t * (size_t)n_out;
-            for (int64_t i = 0; i < n_out; i++) y[i] += l->b[i];
-        }
-    }
+    add_bias(l, n, Y);
 }
 
 /* Y[i] = X W[i]^T + b[i] for linears that read one input (q, k, v): one
@@ -446,14 +450,7 @@ static void linear_group(const mlin *const *ls, float *const *Y, int n, const fl
     const atn_tensor *W[ATN_MATMUL_GROUP_MAX];
     for (int i = 0; i < n; i++) W[i] = ls[i]->w;
     atn_matmul_group(W, Y, n, X, N);
-    for (int i = 0; i < n; i++)
-        if (ls[i]->b) {
-            int64_t n_out = ls[i]->w->ne[1];
-            for (int t = 0; t < N; t++) {
-                float *y = Y[i] + (size_t)t * (size_t)n_out;
-                for (int64_t j = 0; j < n_out; j++) y[j] += ls[i]->b[j];
-            }
-        }
+    for (int i = 0; i < n; i++) add_bias(ls[i], N, Y[i]);
 }
 
 static void layer_norm(float *x, const mnorm *nm, int d, float eps) {
