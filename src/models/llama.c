@@ -724,7 +724,7 @@ static void forward(atn_session *s, const int32_t *tokens, int T, int p0, int al
     if (!logits) return; /* an inner batch of a prefill that keeps only the last logits */
     int rows = all ? T : 1;
     const float *x = all ? st->x : st->x + (size_t)(T - 1) * d;
-    for (int t = 0; t < rows; t++) rmsnorm(st->xb + (size_t)t * d, x + (size_t)t * d, lm->output_norm, d, lm->eps);
+    per_token(TOK_NORM, rows, d, st->xb, x, lm->output_norm, lm->eps);
     atn_matmul(lm->output, st->xb, rows, logits);
     if (lm->final_softcap > 0) softcap(logits, rows * lm->n_vocab, lm->final_softcap);
 }
