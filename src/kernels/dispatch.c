@@ -225,8 +225,12 @@ void atn_softmax_f32(float *x, int n, float scale) {
 
 const char *atn_kernels_name(void) {
 #ifdef ATN_HAVE_SIMD128
-#ifdef __wasm_simd128__
+#if defined(__wasm_simd128__) && defined(ATN_RELAXED_SIMD)
+    return "simd128-relaxed";
+#elif defined(__wasm_simd128__)
     return "simd128";
+#elif defined(ATN_RELAXED_SIMD)
+    return "simd128-sse4.1-relaxed";
 #else
     return "simd128-sse4.1";
 #endif

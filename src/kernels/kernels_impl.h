@@ -30,6 +30,12 @@ float atn_vec_dot_q_ref(int type, const void *w, const atn_block_q8a *a, int64_t
 /* simd128.c: WebAssembly SIMD128, or natively its SSE4.1 port (wasm_sse.h) */
 #if defined(__wasm_simd128__) || defined(__SSE4_1__)
 #define ATN_HAVE_SIMD128 1
+/* The relaxed-SIMD build (clang -mrelaxed-simd: dist/atento*-relaxed.wasm)
+ * takes simd128.c's 8-bit multiply kernels (q4_0); natively,
+ * -DATN_RELAXED_SIMD runs the same kernels on SSSE3 (for the tests). */
+#if defined(__wasm_relaxed_simd__) && !defined(ATN_RELAXED_SIMD)
+#define ATN_RELAXED_SIMD 1
+#endif
 void atn_matmul_rows_simd128(const atn_tensor *W, const float *X, int n_tok, float *Y, int64_t r0, int64_t r1);
 /* The same in two steps, so several threads can share one quantization of X:
  * prepare (0: ready; -1: use the reference) on one thread, then rows

@@ -100,10 +100,12 @@ INLINE float hsum(v128_t v) {
  * i16 lanes of a then b */
 #ifdef __wasm_simd128__
 #define NARROW32(a, b) wasm_i16x8_narrow_i32x4(a, b)
+#define NARROW16(a, b) wasm_i8x16_narrow_i16x8(a, b)
 #define EVENS16(a, b) wasm_i16x8_shuffle(a, b, 0, 2, 4, 6, 8, 10, 12, 14)
 #define ODDS16(a, b) wasm_i16x8_shuffle(a, b, 1, 3, 5, 7, 9, 11, 13, 15)
 #else
 #define NARROW32(a, b) _mm_packs_epi32(a, b)
+#define NARROW16(a, b) _mm_packs_epi16(a, b)
 #define EVENS16(a, b)                                                                        \
     _mm_unpacklo_epi64(_mm_shuffle_epi8(a, _mm_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 0, 0, 0, 0, 0, 0, 0, 0)), \
                        _mm_shuffle_epi8(b, _mm_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 0, 0, 0, 0, 0, 0, 0, 0)))
@@ -116,6 +118,7 @@ INLINE float hsum(v128_t v) {
 
 typedef struct {
     const int16_t *q; /* [n_tok][n_in], nibble order inside each 32-block */
+    const int8_t *q8; /* the relaxed kernels' instead: [n_tok][n_in] int8 in natural order */
     const float *d;   /* [n_in/32][ntp] */
     const float *s;   /* [n_in/32][ntp] */
     const int32_t *qsum; /* [n_in/32][ntp] the sum of each block's levels (unscaled) */
@@ -159,6 +162,40 @@ static void quantize_acts(const float *X, int t0, int t1, int64_t n_in, int16_t 
                 wasm_v128_store(qb + 16 * h, EVENS16(lo, hi));
                 wasm_v128_store(qb + 16 * h + 8, ODDS16(lo, hi));
             }
+            int isum = wasm_i32x4_extract_lane(sum, 0) + wasm_i32x4_extract_lane(sum, 1) +
+                       wasm_i32x4_extract_lane(sum, 2) + wasm_i32x4_extract_lane(sum, 3);
+            d[b * ntp + t] = db;
+            s[b * ntp + t] = db * (float)isum;
+            qsum[b * ntp + t] = isum;
+        }
+    }
+}
+
+/* The relaxed kernels' activations: int8 levels in natural order (the same
+ * levels as quantize_acts), with d, s and qsum as there. */
+static void quantize_acts_i8(const float *X, int t0, int t1, int64_t n_in, int8_t *q, float *d, float *s,
+                             int32_t *qsum, int ntp) {
+    int64_t nb = n_in / 32;
+    for (int t = t0; t < t1; t++) {
+        const float *x = X + (int64_t)t * n_in;
+        int8_t *qt = q + (int64_t)t * n_in;
+        for (int64_t b = 0; b < nb; b++) {
+            const float *xb = x + 32 * b;
+            v128_t m = wasm_f32x4_splat(0);
+            for (int j = 0; j < 32; j += 4) m = wasm_f32x4_max(m, wasm_f32x4_abs(wasm_v128_load(xb + j)));
+            m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
+            m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
+            float db = wasm_f32x4_extract_lane(m, 0) / 127.0f;
+            float id = db > 0 && 1.0f / db < INFINITY ? 1.0f / db : 0.0f; /* as quantize_acts */
+            v128_t lv[8];
+            v128_t vid = wasm_f32x4_splat(id), sum = wasm_i32x4_splat(0);
+            for (int j = 0; j < 8; j++) {
+                lv[j] = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(xb + 4 * j), vid)));
+                sum = wasm_i32x4_add(sum, lv[j]);
+            }
+            /* the levels are within [-127, 127]: both narrowings are exact */
+            wasm_v128_store(qt + 32 * b, NARROW16(NARROW32(lv[0], lv[1]), NARROW32(lv[2], lv[3])));
+            wasm_v128_store(qt + 32 * b + 16, NARROW16(NARROW32(lv[4], lv[5]), NARROW32(lv[6], lv[7])));
             int isum = wasm_i32x4_extract_lane(sum, 0) + wasm_i32x4_extract_lane(sum, 1) +
                        wasm_i32x4_extract_lane(sum, 2) + wasm_i32x4_extract_lane(sum, 3);
             d[b * ntp + t] = db;
@@ -835,6 +872,109 @@ DENSE_ROWS(rows_f32, k_f32)
 DENSE_ROWS(rows_f16, k_f16)
 DENSE_ROWS(rows_bf16, k_bf16)
 
+
+/* ---- relaxed SIMD: 8-bit multiplies -----------------------------------------
+ * i16x8.relaxed_dot_i8x16_i7x16_s multiplies 16 signed bytes by 16 bytes of
+ * 0..127 (its "i7" operand: engines differ only above 127) and adds pairs of
+ * products into i16 lanes: x86's pmaddubsw, which SIMD128 lacks. q4_0's
+ * nibbles (0..15) are that operand and the activations, as int8 in natural
+ * order (quantize_acts_i8, the same 127 levels as the int16 path), the signed
+ * one; a block of 32 is two of them, one i16 add (|sum| <= 4 * 15 * 127) and
+ * one i32x4.dot_i16x8_s with ones: four instructions where the int16 path
+ * needs seven. (i32x4.relaxed_dot_i8x16_i7x16_add_s would be one instruction
+ * on ARM and on x86 with AVX-VNNI, but three on x86 without it, where the
+ * i16 form is faster: measured on this project's benchmark machine.)
+ * The integer sums are those of the int16 path, whose factor 256 is a power
+ * of two on both sides of one float multiply: the results are the same, bit
+ * for bit. Each block is one float step per lane, in block order, in the
+ * prompt (lanes = four tokens of a row) and decode (lanes = four rows of a
+ * token) kernels alike: a token decoded alone gives bit for bit what it gives
+ * inside a prompt. */
+#ifdef ATN_RELAXED_SIMD
+
+/* the i16x8 sums of pairs of products a * b: a signed bytes, b bytes in 0..127 */
+INLINE v128_t rdot16(v128_t a, v128_t b) {
+#ifdef __wasm_simd128__
+    return (v128_t)__builtin_wasm_relaxed_dot_i8x16_i7x16_s_i16x8((__i8x16)a, (__i8x16)b);
+#else
+    return _mm_maddubs_epi16(b, a);
+#endif
+}
+
+/* the types with relaxed kernels */
+static int rx_type(int type) { return type == ATN_TYPE_Q4_0; }
+
+/* the i32x4 partial sums of one block: activation halves a0, a1 (values 0..15,
+ * 16..31) with the nibbles of the 16 weight bytes q (low: 0..15, high: 16..31) */
+#define RX_Q4_DOT(a0, a1, q)                                                                 \
+    wasm_i32x4_dot_i16x8(wasm_i16x8_add(rdot16(a0, wasm_v128_and(q, LO4)), rdot16(a1, wasm_u8x16_shr(q, 4))), ONES)
+#define RX_Q4_CONSTS                                                                         \
+    const v128_t LO4 = keep(wasm_i8x16_splat(0x0f)), ONES = keep(wasm_i16x8_splat(1));
+
+/* acc + float(isum - 8 * asum) * (dw * da), lane by lane (q4_0's levels are nibble - 8) */
+INLINE v128_t rx_q4_step(v128_t acc, v128_t isum, v128_t asum, v128_t dw, v128_t da) {
+    v128_t is = wasm_i32x4_sub(isum, wasm_i32x4_shl(asum, 3));
+    return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is), wasm_f32x4_mul(dw, da)));
+}
+
+/* prompt kernel: NT tokens of one row */
+#define RX_ACT(T, h) wasm_v128_load(A->q8 + (int64_t)(t0 + (T)) * A->n_in + ab * 32 + 16 * (h))
+#define RX_Q4_TOKEN(T) (NT > T ? RX_Q4_DOT(RX_ACT(T, 0), RX_ACT(T, 1), q) : wasm_i32x4_splat(0))
+
+INLINE void k_q4_0_rx(const int NT, const uint8_t *row, int64_t nb, const acts *A, int t0, float *out) {
+    RX_Q4_CONSTS
+    v128_t acc = wasm_f32x4_splat(0);
+    for (int64_t ab = 0; ab < nb; ab++) {
+        const uint8_t *p = row + ab * 18;
+        v128_t q = wasm_v128_load(p + 2);
+        acc = rx_q4_step(acc, transpose_add4(RX_Q4_TOKEN(0), RX_Q4_TOKEN(1), RX_Q4_TOKEN(2), RX_Q4_TOKEN(3)),
+                         wasm_v128_load(A->qsum + ab * A->ntp + t0), wasm_f32x4_splat(h2f(p)),
+                         wasm_v128_load(A->d + ab * A->ntp + t0));
+    }
+    float o4[4];
+    wasm_v128_store(o4, acc);
+    for (int t = 0; t < NT; t++) out[t] = o4[t];
+}
+
+QUANT_ROWS(rows_q4_0_rx, k_q4_0_rx)
+
+/* decode kernel: four rows p0..p3 of one token, one per lane */
+INLINE v128_t d4_q4_0_rx(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int64_t nb,
+                         const acts *A) {
+    RX_Q4_CONSTS
+    v128_t acc = wasm_f32x4_splat(0);
+    for (int64_t b = 0; b < nb; b++) {
+        size_t o = (size_t)b * 18;
+        v128_t a0 = wasm_v128_load(A->q8 + 32 * b), a1 = wasm_v128_load(A->q8 + 32 * b + 16);
+        v128_t d0 = RX_Q4_DOT(a0, a1, wasm_v128_load(p0 + o + 2)), d1 = RX_Q4_DOT(a0, a1, wasm_v128_load(p1 + o + 2));
+        v128_t d2 = RX_Q4_DOT(a0, a1, wasm_v128_load(p2 + o + 2)), d3 = RX_Q4_DOT(a0, a1, wasm_v128_load(p3 + o + 2));
+        acc = rx_q4_step(acc, transpose_add4(d0, d1, d2, d3), wasm_i32x4_splat(A->qsum[b]),
+                         h2f_rows4(p0 + o, p1 + o, p2 + o, p3 + o), wasm_f32x4_splat(A->d[b]));
+    }
+    return acc;
+}
+
+static void drows_q4_0_rx(const uint8_t *W, size_t rb, int64_t nb, int64_t r0, int64_t r1, const acts *A, float *Y) {
+    for (int64_t r = r0; r < r1; r += 4) {
+        const uint8_t *p0 = W + (size_t)r * rb;
+        const uint8_t *p1 = r + 1 < r1 ? p0 + rb : p0;
+        const uint8_t *p2 = r + 2 < r1 ? p0 + 2 * rb : p0;
+        const uint8_t *p3 = r + 3 < r1 ? p0 + 3 * rb : p0;
+        v128_t y = d4_q4_0_rx(p0, p1, p2, p3, nb, A);
+        if (r + 4 <= r1) {
+            wasm_v128_store(Y + r, y);
+        } else {
+            float y4[4];
+            wasm_v128_store(y4, y);
+            for (int64_t i = 0; i < r1 - r; i++) Y[r + i] = y4[i];
+        }
+    }
+}
+
+#else
+static int rx_type(int type) { (void)type; return 0; }
+#endif /* ATN_RELAXED_SIMD */
+
 typedef void (*quant_rows_fn)(const uint8_t *, size_t, int64_t, int64_t, int64_t, const acts *, int, int, float *, int64_t);
 typedef void (*decode_rows_fn)(const uint8_t *, size_t, int64_t, int64_t, int64_t, const acts *, float *);
 typedef void (*dense_rows_fn)(const uint8_t *, size_t, int64_t, int64_t, int64_t, const float *, int, int, float *, int64_t);
@@ -871,11 +1011,11 @@ int atn_matmul_prepare_begin_simd128(const atn_tensor *W, int n_tok) {
      * their vector loads inside the buffer) */
     int ntp = n_tok == 1 ? 1 : (n_tok + 3) & ~3;
     if ((uint64_t)n_in > (SIZE_MAX / 4) / (uint64_t)(ntp + 4)) return -1; /* scratch size would overflow (wasm32) */
-    size_t qbytes = ((size_t)n_tok * (size_t)n_in * sizeof(int16_t) + 15) & ~(size_t)15;
+    size_t qbytes = ((size_t)n_tok * (size_t)n_in * (rx_type(type) ? 1 : sizeof(int16_t)) + 15) & ~(size_t)15;
     size_t sbytes = ((size_t)nab * (size_t)ntp + 4) * sizeof(float);
     uint8_t *scr = atn_kernels_scratch(qbytes + 3 * sbytes); /* the int32 sums take as much as the scales */
     if (!scr) return -1; /* out of memory: the reference needs no scratch */
-    acts A = {(int16_t *)scr, (float *)(scr + qbytes), (float *)(scr + qbytes + sbytes),
+    acts A = {(int16_t *)scr, (int8_t *)scr, (float *)(scr + qbytes), (float *)(scr + qbytes + sbytes),
               (int32_t *)(scr + qbytes + 2 * sbytes), n_in, ntp};
     /* the padding lanes (tokens n_tok..ntp-1) and the 4 floats past the end are zero */
     float *d = (float *)A.d, *s = (float *)A.s;
@@ -896,6 +1036,10 @@ void atn_matmul_prepare_tokens_simd128(const atn_tensor *W, const float *X, int 
     int type = W->type;
     if (dense_type(type)) return;
     const acts *A = &prepared;
+    if (rx_type(type)) {
+        quantize_acts_i8(X, t0, t1, A->n_in, (int8_t *)A->q8, (float *)A->d, (float *)A->s, (int32_t *)A->qsum, A->ntp);
+        return;
+    }
     quantize_acts(X, t0, t1, A->n_in, (int16_t *)A->q, (float *)A->d, (float *)A->s, (int32_t *)A->qsum, A->ntp);
     if (type == ATN_TYPE_Q4_0 || type == ATN_TYPE_Q4_1)
         scale_nibble_slots((int16_t *)A->q, (float *)A->d, t0, t1, A->n_in, A->ntp);
@@ -925,6 +1069,20 @@ void atn_matmul_prepared_simd128(const atn_tensor *W, const float *X, int n_tok,
     }
 
     int64_t nb = n_in / atn_type_block_size(type);
+#ifdef ATN_RELAXED_SIMD
+    if (rx_type(type)) {
+        if (n_tok == 1) {
+            drows_q4_0_rx(base, rb, nb, r0, r1, &prepared, Y);
+            return;
+        }
+        for (int64_t rt = r0; rt < r1; rt += tr) {
+            int64_t re = rt + tr < r1 ? rt + tr : r1;
+            for (int t0 = 0; t0 < n_tok; t0 += 4)
+                rows_q4_0_rx(base, rb, nb, rt, re, &prepared, t0, n_tok - t0 < 4 ? n_tok - t0 : 4, Y, n_out);
+        }
+        return;
+    }
+#endif
     if (n_tok == 1) {
         decode_rows_fn dfn = NULL;
         switch (type) {

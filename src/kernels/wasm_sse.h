@@ -41,6 +41,7 @@ WS_INLINE v128_t wasm_i16x8_ne(v128_t a, v128_t b) {
 }
 WS_INLINE v128_t wasm_i16x8_mul(v128_t a, v128_t b) { return _mm_mullo_epi16(a, b); }
 WS_INLINE v128_t wasm_i16x8_sub(v128_t a, v128_t b) { return _mm_sub_epi16(a, b); }
+WS_INLINE v128_t wasm_i16x8_add(v128_t a, v128_t b) { return _mm_add_epi16(a, b); }
 
 WS_INLINE v128_t wasm_i32x4_splat(int32_t x) { return _mm_set1_epi32(x); }
 #define wasm_i32x4_make(a, b, c, d) _mm_setr_epi32(a, b, c, d)
@@ -101,5 +102,12 @@ WS_INLINE float wasm_f32x4_extract_lane_(v128_t v, int i) {
     return f[i];
 }
 #define wasm_f32x4_extract_lane(v, i) wasm_f32x4_extract_lane_(v, i)
+
+/* The relaxed-SIMD kernels' byte operations (simd128.c, ATN_RELAXED_SIMD; the
+ * relaxed multiply itself is SSSE3's pmaddubsw, called there by name). */
+WS_INLINE v128_t wasm_i8x16_splat(int8_t x) { return _mm_set1_epi8(x); }
+WS_INLINE v128_t wasm_u8x16_shr(v128_t v, int n) {
+    return _mm_and_si128(_mm_srl_epi16(v, _mm_cvtsi32_si128(n)), _mm_set1_epi8((char)(0xff >> n)));
+}
 
 #endif
