@@ -905,9 +905,12 @@ INLINE v128_t rdot16(v128_t a, v128_t b) {
 static int rx_type(int type) { return type == ATN_TYPE_Q4_0; }
 
 /* the i32x4 partial sums of one block: activation halves a0, a1 (values 0..15,
- * 16..31) with the nibbles of the 16 weight bytes q (low: 0..15, high: 16..31) */
+ * 16..31) with the nibbles of the 16 weight bytes q (low: 0..15, high: 16..31;
+ * shifted as 16-bit lanes, then masked: V8 has no byte shift on x86 and
+ * builds u8x16.shr's mask anew each time) */
 #define RX_Q4_DOT(a0, a1, q)                                                                 \
-    wasm_i32x4_dot_i16x8(wasm_i16x8_add(rdot16(a0, wasm_v128_and(q, LO4)), rdot16(a1, wasm_u8x16_shr(q, 4))), ONES)
+    wasm_i32x4_dot_i16x8(wasm_i16x8_add(rdot16(a0, wasm_v128_and(q, LO4)),                        \
+                                        rdot16(a1, wasm_v128_and(wasm_u16x8_shr(q, 4), LO4))), ONES)
 #define RX_Q4_CONSTS                                                                         \
     const v128_t LO4 = keep(wasm_i8x16_splat(0x0f)), ONES = keep(wasm_i16x8_splat(1));
 

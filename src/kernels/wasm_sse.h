@@ -106,8 +106,5 @@ WS_INLINE float wasm_f32x4_extract_lane_(v128_t v, int i) {
 /* The relaxed-SIMD kernels' byte operations (simd128.c, ATN_RELAXED_SIMD; the
  * relaxed multiply itself is SSSE3's pmaddubsw, called there by name). */
 WS_INLINE v128_t wasm_i8x16_splat(int8_t x) { return _mm_set1_epi8(x); }
-WS_INLINE v128_t wasm_u8x16_shr(v128_t v, int n) {
-    return _mm_and_si128(_mm_srl_epi16(v, _mm_cvtsi32_si128(n)), _mm_set1_epi8((char)(0xff >> n)));
-}
 
 #endif
