@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # build.sh — builds atento.
 #
-#   ./build.sh            the WebAssembly module (dist/atento.wasm) and the native build (build/)
-#   ./build.sh wasm       only dist/atento.wasm and dist/atento-mt.wasm (threads)
+#   ./build.sh            the WebAssembly modules (dist/*.wasm) and the native build (build/)
+#   ./build.sh wasm       only the WebAssembly modules: dist/atento.wasm, dist/atento-mt.wasm
+#                         (threads) and their relaxed-SIMD twins dist/atento-relaxed.wasm,
+#                         dist/atento-mt-relaxed.wasm (docs/simd.md)
 #   ./build.sh native     only the native CLI + C tests (cmake, build/)
-#   ./build.sh clean      remove build-wasm/, build/ and dist/atento.wasm
+#   ./build.sh clean      remove build-wasm/, build/ and the modules
 #   FORCE=1 ./build.sh    rebuild everything
 #
 # The WASM build compiles every core source (src/*.c src/kernels/*.c
@@ -21,7 +23,7 @@ cd "$(dirname "$0")"
 what="${1:-all}"
 case "$what" in
   all|wasm|native|clean) ;;
-  -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "build.sh: unknown target '$what' (all, wasm, native, clean)" >&2; exit 2 ;;
 esac
 
@@ -30,7 +32,7 @@ OBJ=build-wasm/obj
 OUT=dist/atento.wasm
 
 if [ "$what" = clean ]; then
-  rm -rf build-wasm build "$OUT" dist/atento-mt.wasm
+  rm -rf build-wasm build "$OUT" dist/atento-mt.wasm dist/atento-relaxed.wasm dist/atento-mt-relaxed.wasm
   exit 0
 fi
 
@@ -82,10 +84,12 @@ stale() {
 # Compile the core sources into objects under $1 with the flags that
 # follow, only those that are stale; sets OBJS to every object to link.
 # Different flags than last time (kept in the file $2; this script changed
-# them) rebuild all.
+# them) rebuild all. The compiler is emcc, or the command in WASM_CC (words
+# split on spaces: the relaxed-SIMD build's clang-16 and emscripten's flags).
 compile_core() {
   local objdir="$1" stamp="$2"; shift 2
-  local cflags=("$@") srcs s o
+  local cflags=("$@") srcs s o cc=(emcc)
+  if [ -n "${WASM_CC:-}" ]; then read -ra cc <<<"$WASM_CC"; cflags=("${cc[@]}" "${cflags[@]}"); fi
   shopt -s nullglob
   srcs=(src/*.c src/kernels/*.c src/models/*.c src/tokenizer/*.c src/train/*.c)
   shopt -u nullglob
@@ -109,11 +113,12 @@ compile_core() {
     case " ${OBJS[*]} " in *" $o "*) ;; *) rm -f "$o" "${o%.o}.d" ;; esac
   done
   if [ ${#todo[@]} -gt 0 ]; then
-    echo "build.sh: emcc: compiling ${#todo[@]} of ${#srcs[@]} sources into $objdir" >&2
+    echo "build.sh: ${cc[0]}: compiling ${#todo[@]} of ${#srcs[@]} sources into $objdir" >&2
+    [ -n "${WASM_CC:-}" ] || cflags=(emcc "${cflags[@]}")
     printf '%s\n' "${todo[@]}" | OBJDIR="$objdir" xargs -P "$JOBS" -I{} bash -c '
       s="$1"; shift
       o="$OBJDIR/${s//\//__}"; o="${o%.c}.o"
-      emcc "$@" -MMD -MF "${o%.o}.d" -c "$s" -o "$o" || { rm -f "$o"; exit 255; }
+      "$@" -MMD -MF "${o%.o}.d" -c "$s" -o "$o" || { rm -f "$o"; exit 255; }
     ' _ {} "${cflags[@]}"
   fi
 }
@@ -138,7 +143,7 @@ api_exports() {
   local declared defined f missing=()
   declared=$(grep -oE 'ATN_API[^(;]*[^A-Za-z0-9_](atn_[A-Za-z0-9_]+)[[:space:]]*\(' src/atento.h \
              | sed -E 's/.*[^A-Za-z0-9_](atn_[A-Za-z0-9_]+)[[:space:]]*\($/\1/' | sort -u)
-  defined=$(llvm-nm --defined-only "${OBJS[@]}" 2>/dev/null | awk '$2 ~ /^[TtW]$/ {print $3}' | sort -u)
+  defined=$("${WASM_NM:-llvm-nm}" --defined-only "${OBJS[@]}" 2>/dev/null | awk '$2 ~ /^[TtW]$/ {print $3}' | sort -u)
   for f in $declared; do
     if grep -qx "$f" <<<"$defined"; then echo "$f"; else missing+=("$f"); fi
   done
@@ -200,6 +205,105 @@ build_wasm_mt() {
   echo "build.sh: wrote $OUT_MT ($(wc -c <"$OUT_MT") bytes)" >&2
 }
 
+# ---- WebAssembly with relaxed SIMD -------------------------------------------
+# dist/atento-relaxed.wasm and dist/atento-mt-relaxed.wasm: the two modules
+# above compiled with -mrelaxed-simd (the kernels' __wasm_relaxed_simd__
+# paths), which js/core.js loads where the engine computes the relaxed dot
+# exactly (docs/simd.md). Debian's emscripten uses clang 14, which lacks the
+# relaxed dot builtins: the sources are compiled by clang-16 with the flags
+# emcc gives clang, and linked by wasm-ld-16 against emscripten's (non-LTO)
+# libraries, as the threaded module is (wasm-ld 14 cannot read clang 16's
+# LTO bitcode). No wasm-opt: binaryen 108 misreads the final relaxed opcodes
+# and writes an invalid module; wasm-ld strips the debug sections itself.
+# wasm-ld 16 puts the data after a first stack by itself (and refuses a
+# --global-base below the stack's size). The imports and exports are those
+# of the SIMD128 twin (tests/js/simd.test.mjs), and a custom section
+# "atento.simd" holding "relaxed" names the build. Without clang-16,
+# wasm-ld-16 and llvm-nm-16 (and no root to install them) these two are
+# skipped with a warning: the loader then uses the SIMD128 modules.
+
+OBJ_RX=build-wasm/obj-rx
+OBJ_MT_RX=build-wasm/obj-mt-rx
+OUT_RX=dist/atento-relaxed.wasm
+OUT_MT_RX=dist/atento-mt-relaxed.wasm
+RX_CC=${RX_CC:-clang-16}   # each overridable, e.g. for another LLVM of 16 or later
+RX_LD=${RX_LD:-wasm-ld-16}
+RX_NM=${RX_NM:-llvm-nm-16}   # llvm-nm 14 cannot read clang 16's bitcode either
+RX_TOOLS=   # yes / no once looked for
+
+have_relaxed_tools() {
+  command -v "$RX_CC" >/dev/null 2>&1 && command -v "$RX_LD" >/dev/null 2>&1 && command -v "$RX_NM" >/dev/null 2>&1
+}
+
+need_relaxed_tools() {
+  if [ -z "$RX_TOOLS" ]; then
+    RX_TOOLS=no
+    if have_relaxed_tools; then
+      RX_TOOLS=yes
+    elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "build.sh: clang-16 / wasm-ld-16 / llvm-nm-16 not found; installing Debian's clang-16, lld-16 and llvm-16" >&2
+      { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y clang-16 lld-16 llvm-16; } >&2 || true
+      have_relaxed_tools && RX_TOOLS=yes
+    fi
+    if [ "$RX_TOOLS" != yes ]; then
+      # Older relaxed modules would be loaded in place of the new SIMD128 ones.
+      rm -f "$OUT_RX" "$OUT_MT_RX"
+      echo "build.sh: warning: no clang-16 / wasm-ld-16 / llvm-nm-16 (apt-get install clang-16 lld-16 llvm-16): $OUT_RX and $OUT_MT_RX not built; the loader uses the SIMD128 modules" >&2
+    fi
+  fi
+  [ "$RX_TOOLS" = yes ]
+}
+
+# clang-16 with what emcc adds to a compile (emcc -v), for emscripten's sysroot.
+relaxed_cc() {
+  local maj min tiny
+  IFS=. read -r maj min tiny <<<"$(emcc -dumpversion)"
+  echo "$RX_CC -target wasm32-unknown-emscripten -DEMSCRIPTEN -D__EMSCRIPTEN_major__=$maj" \
+       "-D__EMSCRIPTEN_minor__=$min -D__EMSCRIPTEN_tiny__=$tiny -fignore-exceptions -fvisibility=default" \
+       "-Dunix -D__unix -D__unix__ -Werror=implicit-function-declaration" \
+       "-Xclang -iwithsysroot/include/SDL --sysroot=$(em-config CACHE)/sysroot -Xclang -iwithsysroot/include/compat"
+}
+
+# build_relaxed OBJDIR STAMP OUT st|mt
+build_relaxed() {
+  local objdir="$1" stamp="$2" out="$3" kind="$4"
+  need_emcc
+  need_relaxed_tools || return 0
+  local extra=()
+  [ "$kind" = mt ] && extra=(-pthread)
+  WASM_CC="$(relaxed_cc)" compile_core "$objdir" "$stamp" "${CFLAGS[@]}" -mrelaxed-simd "${extra[@]}"
+  needs_link "$out" || return 0
+  local f exports=()
+  for f in $(WASM_NM="$RX_NM" api_exports); do exports+=("--export=$f"); done
+  local lib link=()
+  lib="$(em-config CACHE)/sysroot/lib/wasm32-emscripten"
+  if [ "$kind" = mt ]; then
+    # as build_wasm_mt
+    link=(-lc-mt -ldlmalloc-mt -lcompiler_rt-mt --import-memory --shared-memory
+          --export=stackRestore --export=_emscripten_thread_init)
+  else
+    # as emcc links dist/atento.wasm: its own memory and table exported
+    link=(-lc -ldlmalloc -lcompiler_rt --export=stackSave --export=stackRestore --export=stackAlloc
+          --export=__errno_location --export-table)
+  fi
+  echo "build.sh: $RX_LD: linking $out" >&2
+  "$RX_LD" -o "$out.tmp.wasm" "${OBJS[@]}" -L"$lib" "$lib/crt1_reactor.o" \
+    -lstandalonewasm-memgrow -lstubs -lnoexit "${link[@]}" \
+    -mllvm -combiner-global-alias-analysis=false -mllvm -disable-lsr \
+    --lto-O3 --import-undefined --strip-debug "${exports[@]}" --export=_initialize \
+    -z stack-size=5242880 --stack-first --initial-memory=16777216 --max-memory=4294967296 \
+    --entry=_initialize
+  # custom section: id 0, 19 bytes: the name "atento.simd" (11), then "relaxed"
+  printf '\000\023\013atento.simdrelaxed' >>"$out.tmp.wasm"
+  mv "$out.tmp.wasm" "$out"
+  echo "build.sh: wrote $out ($(wc -c <"$out") bytes)" >&2
+}
+
+build_wasm_relaxed() {
+  build_relaxed "$OBJ_RX" build-wasm/cflags-rx "$OUT_RX" st
+  build_relaxed "$OBJ_MT_RX" build-wasm/cflags-mt-rx "$OUT_MT_RX" mt
+}
+
 # ---- native (cmake) ---------------------------------------------------------
 
 build_native() {
@@ -216,7 +320,7 @@ build_native() {
 }
 
 case "$what" in
-  all) build_wasm; build_wasm_mt; build_native ;;
-  wasm) build_wasm; build_wasm_mt ;;
+  all) build_wasm; build_wasm_mt; build_wasm_relaxed; build_native ;;
+  wasm) build_wasm; build_wasm_mt; build_wasm_relaxed ;;
   native) build_native ;;
 esac

@@ -39,6 +39,10 @@ export interface LoadOptions {
   threads?: number | 'auto';
   /** atento-mt.wasm, like `wasm`. Default: dist/atento-mt.wasm of the package. */
   threadedWasm?: string | URL | ArrayBuffer | ArrayBufferView | WasmModule | PromiseLike<WasmModule | undefined>;
+  /** 'auto' (default): without `wasm` / `threadedWasm`, the relaxed-SIMD build (dist/atento-relaxed.wasm,
+   * dist/atento-mt-relaxed.wasm) where the engine runs relaxed SIMD exactly, else the SIMD128 one;
+   * 'simd128': always the SIMD128 one. ModelInfo.simd says which ran (docs/simd.md). */
+  simd?: 'auto' | 'simd128';
   /** Browser, a URL source: a file of the Origin Private File System (FileSystemFileHandle) the worker writes the
    * downloaded bytes to as it reads them; ModelInfo.stored says how many it wrote ({bytes: 0, error} if it could not). */
   storeTo?: StoredFileHandle;
@@ -66,6 +70,10 @@ export interface ModelInfo {
   threads: number;
   /** Why more threads were asked for but not used, else null. */
   threadsError: string | null;
+  /** The build that runs: 'relaxed' (relaxed SIMD) or 'simd128'. */
+  simd: 'relaxed' | 'simd128';
+  /** Why the relaxed-SIMD build was wanted but its SIMD128 twin runs, else null. */
+  simdError: string | null;
   loadMs: number;
   /** atn_model_info_json, parsed. */
   info: Record<string, unknown>;

@@ -15,7 +15,9 @@
 //   node bench/page_first_token.mjs [N=3] [QUERY]   (needs chromium and npm install)
 //
 // QUERY is added to the page's URL, e.g. '?threads=1' (default: the page's own
-// choice, every core up to 8 when cross-origin isolated).
+// choice, every core up to 8 when cross-origin isolated) or '?simd=simd128'
+// (the SIMD128 build where the page would run the relaxed-SIMD one; each line
+// says which ran, docs/simd.md).
 //
 // Prints one line per run and the best and median times as JSON (the
 // machine is shared: the best of several runs is the least disturbed one). docs/benchmarks.md keeps the figures.
@@ -40,6 +42,7 @@ const query = process.argv[3] || '';
 const TEXT = 'The cat is sleeping on the sofa.';
 const srv = await startServer();
 const runs = { cold: [], warm: [], warmFromKey: [], link: [] };
+const simds = new Set(); // the builds that ran: 'relaxed', 'simd128'
 for (let i = 0; i < n; i++) {
   const b = await launch();
   for (const kind of ['cold', 'warm', 'link']) {
@@ -59,11 +62,13 @@ for (let i = 0; i < n; i++) {
       key: Math.round(window.atentoKeyAt ?? 0),
       dcl: Math.round(performance.getEntriesByType('navigation')[0]?.domContentLoadedEventEnd ?? 0),
       steps: window.atento.timeline.map((s) => `${s.at} ${s.what}`),
+      simd: window.atento.slots.translate?.info?.simd ?? null,
     }));
+    simds.add(r.simd);
     runs[kind].push(r.first);
     if (kind === 'warm') runs.warmFromKey.push(r.first - r.key);
     const key = r.key ? `, key at ${r.key} ms: ${r.first - r.key} ms after it` : '';
-    console.log(`${kind} ${r.first} ms (page ready ${r.dcl} ms${key}): ${r.steps.join(' | ')}`);
+    console.log(`${kind} ${r.first} ms (page ready ${r.dcl} ms${key}, ${r.simd}): ${r.steps.join(' | ')}`);
     // The warm runs need the model stored: the cold page stays until it is.
     if (kind === 'cold') await page.waitForFunction(() => window.atento.store.list().length > 0, null, { timeout: 120000 });
     await page.close();
@@ -73,6 +78,6 @@ for (let i = 0; i < n; i++) {
 await srv.close();
 const median = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const best = (a) => Math.min(...a);
-const out = { runs: n };
+const out = { runs: n, simd: [...simds].join(',') };
 for (const [k, v] of Object.entries(runs)) { out[`${k}BestMs`] = best(v); out[`${k}MedianMs`] = median(v); }
 console.log(JSON.stringify({ ...out, ...runs }));

@@ -29,8 +29,19 @@ export interface InitOptions {
   threads?: number | 'auto';
   /** atento-mt.wasm (default: dist/atento-mt.wasm beside this file). */
   threadedWasm?: WasmSource;
+  /** 'auto' (default): where no module is given and relaxedSimdSupported(), the relaxed-SIMD build
+   * (dist/atento-relaxed.wasm, dist/atento-mt-relaxed.wasm), else the SIMD128 one; 'simd128': always the SIMD128 one. */
+  simd?: 'auto' | 'simd128';
 }
 export function initAtento(source?: WasmSource, opts?: InitOptions): Promise<Atento>;
+export function defaultRelaxedWasmUrl(): URL;
+export function defaultThreadedRelaxedWasmUrl(): URL;
+/** Does this engine run relaxed SIMD, with an exact i32x4.relaxed_dot_i8x16_i7x16_add_s? Computed once. */
+export function relaxedSimdSupported(): boolean;
+/** 'relaxed' for a module of the relaxed-SIMD build, else 'simd128'. */
+export function simdOf(module: WasmModule): 'relaxed' | 'simd128';
+/** The simd option checked: 'auto' (for undefined / null too) or 'simd128'; anything else throws E_ARG. */
+export function checkSimd(v: unknown): 'auto' | 'simd128';
 export function defaultThreadedWasmUrl(): URL;
 export function defaultThreads(): number;
 export function sharedMemoryMissing(): string;
@@ -66,6 +77,10 @@ export class Atento {
   readonly threads: number;
   /** Why threads were asked for but are not used ('' otherwise). */
   threadsError: string;
+  /** The build that runs: 'relaxed' (relaxed SIMD) or 'simd128'. */
+  readonly simd: 'relaxed' | 'simd128';
+  /** Why the relaxed-SIMD build was wanted but its SIMD128 twin runs ('' otherwise). */
+  simdError: string;
   /** Start or stop workers; resolves to the count in use. Call between operations. */
   setThreads(n: number | 'auto'): Promise<number>;
   /** Stop the workers (the runtime goes on with one thread). */

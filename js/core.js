@@ -101,46 +101,185 @@ async function compile(source) {
 
 /**
  * Compile and instantiate atento.wasm.
+ *
+ * opts.simd: 'auto' (default) loads the relaxed-SIMD build
+ * (dist/atento-relaxed.wasm, dist/atento-mt-relaxed.wasm) where
+ * relaxedSimdSupported() and the caller gave no module of its own, else the
+ * SIMD128 one; 'simd128' always the SIMD128 one. A relaxed module that cannot
+ * be fetched, compiled or instantiated is replaced by its SIMD128 twin
+ * (rt.simdError says why). rt.simd names the build that runs.
  * @param {BufferSource|URL|string|Response|Promise<Response>|WebAssembly.Module} [source]
  * @returns {Promise<Atento>}
  */
 export async function initAtento(source, opts = {}) {
+  const simd = checkSimd(opts.simd);
   const threads = wantedThreads(opts.threads);
+  const relaxed = simd === 'auto' && relaxedSimdSupported();
+  const given = (s) => s !== undefined && s !== null;
   if (threads > 1) {
     // The threaded module when this environment can share memory between
     // threads; the single-thread one otherwise (rt.threadsError says why).
     const why = sharedMemoryMissing();
     if (!why) {
       try {
-        return await initThreaded(opts.threadedWasm ?? defaultThreadedWasmUrl(), threads);
+        return await withFallback(given(opts.threadedWasm) ? opts.threadedWasm : null, relaxed,
+          defaultThreadedRelaxedWasmUrl, defaultThreadedWasmUrl, (s) => initThreaded(s, threads));
       } catch (e) {
-        const rt = await initAtento(source);
+        const rt = await initAtento(source, { simd });
         rt.threadsError = e.message;
         return rt;
       }
     }
-    const rt = await initAtento(source);
+    const rt = await initAtento(source, { simd });
     rt.threadsError = why;
     return rt;
   }
+  return withFallback(given(source) ? source : null, relaxed, defaultRelaxedWasmUrl, defaultWasmUrl, initSingle);
+}
+
+// The module the caller gave; else the relaxed default where wanted, its
+// SIMD128 twin should it fail to load; else the SIMD128 default.
+async function withFallback(source, relaxed, relaxedUrl, plainUrl, init) {
+  if (source !== null) return init(source);
+  if (!relaxed) return init(plainUrl());
+  try {
+    return await init(relaxedUrl());
+  } catch (e) {
+    const rt = await init(plainUrl());
+    rt.simdError = e.message;
+    return rt;
+  }
+}
+
+async function initSingle(source) {
   let module;
   try {
     module = await compile(source);
   } catch (e) {
     if (e instanceof AtentoError) throw e;
-    throw new AtentoError('E_WASM', `cannot compile atento.wasm: ${e.message}`);
+    throw new AtentoError('E_WASM', `cannot compile ${wasmName(source, 'atento.wasm')}: ${e.message}`);
   }
   const rt = new Atento();
   rt._module = module;
+  rt.simd = simdOf(module);
   let instance;
   try {
     instance = await WebAssembly.instantiate(module, rt._imports(module));
   } catch (e) {
     if (e instanceof AtentoError) throw e;
-    throw new AtentoError('E_WASM', `cannot instantiate atento.wasm: ${e.message}`);
+    throw new AtentoError('E_WASM', `cannot instantiate ${wasmName(source, 'atento.wasm')}: ${e.message}`);
   }
   rt._attach(instance);
   return rt;
+}
+
+// The file name of a module given by URL or path, for messages.
+function wasmName(source, fallback) {
+  const s = source instanceof URL ? source.pathname : typeof source === 'string' ? source : '';
+  const m = /([^/\\]+\.wasm)$/i.exec(s);
+  return m ? decodeURIComponent(m[1]) : fallback;
+}
+
+// ---- relaxed SIMD (docs/simd.md) ---------------------------------------------
+
+/** The default location of the relaxed-SIMD module, beside atento.wasm. */
+export function defaultRelaxedWasmUrl() {
+  return new URL('../dist/atento-relaxed.wasm', import.meta.url);
+}
+
+/** The default location of the threaded relaxed-SIMD module, beside atento.wasm. */
+export function defaultThreadedRelaxedWasmUrl() {
+  return new URL('../dist/atento-mt-relaxed.wasm', import.meta.url);
+}
+
+const SIMD_CHOICES = ['auto', 'simd128'];
+
+/** The simd option: 'auto' (also for undefined / null) or 'simd128'; anything else throws E_ARG. */
+export function checkSimd(v) {
+  if (v === undefined || v === null) return 'auto';
+  if (!SIMD_CHOICES.includes(v)) {
+    throw new AtentoError('E_ARG', `simd must be 'auto' or 'simd128', got ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`);
+  }
+  return v;
+}
+
+/** 'relaxed' for a module of the relaxed-SIMD build (its custom section "atento.simd", build.sh), else 'simd128'. */
+export function simdOf(module) {
+  try {
+    const [sec] = WebAssembly.Module.customSections(module, 'atento.simd');
+    if (sec && new TextDecoder().decode(sec) === 'relaxed') return 'relaxed';
+  } catch { /* not a WebAssembly.Module */ }
+  return 'simd128';
+}
+
+// The probe's operands. b's lanes stay in 0..127 (the "i7" operand), where
+// every implementation of the relaxed dot must agree; a's take the whole
+// signed range, -128 included.
+const PROBE_A = [-128, 127, -1, 2, 100, -100, 50, -50, 3, -7, 11, -13, 127, -128, 64, -64];
+const PROBE_B = [127, 127, 1, 126, 90, 45, 0, 1, 127, 5, 9, 100, 1, 2, 3, 127];
+const PROBE_ACC = [1000, -1000, 7, -7];
+
+// The probe module, assembled from the operands above:
+//
+//   (module
+//     (func (export "dot") (result i32) (local v128)
+//       v128.const i8x16 <PROBE_A>
+//       v128.const i8x16 <PROBE_B>
+//       v128.const i32x4 <PROBE_ACC>
+//       i32x4.relaxed_dot_i8x16_i7x16_add_s     ;; 0xfd 0x113
+//       local.set 0
+//       local.get 0  i32x4.extract_lane 0
+//       local.get 0  i32x4.extract_lane 1  i32.add
+//       local.get 0  i32x4.extract_lane 2  i32.add
+//       local.get 0  i32x4.extract_lane 3  i32.add))
+function probeBytes() {
+  const v128 = (bytes) => [0xfd, 0x0c, ...bytes.map((x) => x & 0xff)];
+  const acc = new DataView(new ArrayBuffer(16));
+  PROBE_ACC.forEach((x, i) => acc.setInt32(4 * i, x, true)); // little-endian, as wasm
+  const lane = (i) => [0x20, 0x00, 0xfd, 0x1b, i]; // local.get 0; i32x4.extract_lane i
+  const body = [
+    0x01, 0x01, 0x7b, // one local: v128
+    ...v128(PROBE_A), ...v128(PROBE_B), ...v128([...new Uint8Array(acc.buffer)]),
+    0xfd, 0x93, 0x02, // i32x4.relaxed_dot_i8x16_i7x16_add_s (0x113, LEB128)
+    0x21, 0x00, // local.set 0
+    ...lane(0), ...lane(1), 0x6a, ...lane(2), 0x6a, ...lane(3), 0x6a, // i32.add
+    0x0b,
+  ];
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // \0asm, version 1
+    0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7f, // type section: () -> i32
+    0x03, 0x02, 0x01, 0x00, // function section: function 0 has type 0
+    0x07, 0x07, 0x01, 0x03, 0x64, 0x6f, 0x74, 0x00, 0x00, // export "dot" = function 0
+    0x0a, body.length + 2, 0x01, body.length, ...body, // code section (both sizes < 128)
+  ]);
+}
+
+/** The exact result of the probe: the four lanes of acc + a·b, summed. */
+function probeExpected() {
+  let sum = 0;
+  for (let i = 0; i < 16; i++) sum += PROBE_A[i] * PROBE_B[i];
+  return sum + PROBE_ACC.reduce((x, y) => x + y, 0);
+}
+
+let relaxedProbe = null;
+/**
+ * Does this engine run relaxed SIMD with the exact i32x4.relaxed_dot_i8x16_i7x16_add_s?
+ * A tiny module computes the dot of constant vectors: true only if it
+ * validates, instantiates and returns the exact value (Node 20's V8 with
+ * --experimental-wasm-relaxed-simd validates it but returns twice the dot,
+ * an early form of the instruction). Synchronous, computed once.
+ */
+export function relaxedSimdSupported() {
+  if (relaxedProbe === null) {
+    try {
+      const bytes = probeBytes();
+      relaxedProbe = WebAssembly.validate(bytes)
+        && new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports.dot() === probeExpected();
+    } catch {
+      relaxedProbe = false;
+    }
+  }
+  return relaxedProbe;
 }
 
 // ---- threads (dist/atento-mt.wasm, docs/threads.md) --------------------------
@@ -183,18 +322,19 @@ async function initThreaded(source, threads) {
     module = await compile(source);
   } catch (e) {
     if (e instanceof AtentoError) throw e;
-    throw new AtentoError('E_WASM', `cannot compile atento-mt.wasm: ${e.message}`);
+    throw new AtentoError('E_WASM', `cannot compile ${wasmName(source, 'atento-mt.wasm')}: ${e.message}`);
   }
   // The module asks for at least 16 MiB (256 pages) and may grow to 4 GiB.
   const memory = new WebAssembly.Memory({ initial: 256, maximum: 65536, shared: true });
   const rt = new Atento();
   rt._sharedMemory = memory;
   rt._module = module;
+  rt.simd = simdOf(module);
   let instance;
   try {
     instance = await WebAssembly.instantiate(module, rt._imports(module));
   } catch (e) {
-    throw new AtentoError('E_WASM', `cannot instantiate atento-mt.wasm: ${e.message}`);
+    throw new AtentoError('E_WASM', `cannot instantiate ${wasmName(source, 'atento-mt.wasm')}: ${e.message}`);
   }
   rt._attach(instance);
   rt.threaded = true;
@@ -240,6 +380,8 @@ export class Atento {
     this.epoch = 0; // counts instances: handles of an older one are dead
     this.threaded = false;    // the threaded module (dist/atento-mt.wasm) is loaded
     this.threadsError = '';   // why threads were asked for but are not available
+    this.simd = 'simd128';    // the build that runs: 'relaxed' (dist/atento*-relaxed.wasm) or 'simd128'
+    this.simdError = '';      // why the relaxed build was wanted but its SIMD128 twin runs
     this._threads = [];       // workers 1..n-1: { handle, stack, exited }
     // Called with the discarded instance's memory when a call traps, before
     // the fresh instance starts: what it must keep (js/worker.js copies the

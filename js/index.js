@@ -12,7 +12,7 @@
 // calling thread never blocks. The message protocol between the two is in
 // docs/worker-protocol.md. Every failure is an AtentoError (an Error) with a
 // `code` and a one-line message.
-import { AtentoError } from './core.js';
+import { AtentoError, checkSimd } from './core.js';
 import { checkGenerate, checkChat, checkTranslate, checkText } from './options.js';
 
 export { AtentoError };
@@ -518,12 +518,14 @@ function wasmMessage(wasm) {
  *   progress), a file path (Node), a File/Blob, a FileSystemFileHandle (browser,
  *   the Origin Private File System), a ReadableStream, or the bytes
  * @param {LoadOptions} [opts] onProgress({phase, loaded, total, percent,
- *   bytesPerSecond}), wasm (URL/path/bytes of atento.wasm), name, cache
+ *   bytesPerSecond}), wasm (URL/path/bytes of atento.wasm), threads, simd
+ *   ('auto' or 'simd128': which build, docs/simd.md), name, cache
  *   (Cache Storage name to keep a downloaded model in), signal, worker (browser:
  *   a Worker already running js/worker.js, started early and not used yet)
  * @returns {Promise<Model>}
  */
 export async function load(source, opts = {}) {
+  checkSimd(opts.simd);
   const src = await sourceMessage(source, opts);
   // The worker starts (its scripts load) while the caller's module compiles:
   // opts.wasm / opts.threadedWasm may be promises (of a WebAssembly.Module).
@@ -558,7 +560,7 @@ export async function load(source, opts = {}) {
     opts.signal.addEventListener('abort', () => model._abort(id), { once: true });
   }
   try {
-    model.info = await model._request({ type: 'load', id, source: src, name, wasm: wasmMessage(wasm), threads: opts.threads, threadedWasm: wasmMessage(threadedWasm) }, { onProgress }, src.stream ? [src.stream] : undefined);
+    model.info = await model._request({ type: 'load', id, source: src, name, wasm: wasmMessage(wasm), threads: opts.threads, threadedWasm: wasmMessage(threadedWasm), simd: opts.simd }, { onProgress }, src.stream ? [src.stream] : undefined);
   } catch (e) {
     model._disposing = true;
     worker.terminate();

@@ -10,6 +10,13 @@ export const defaultWasmPath = fileURLToPath(new URL('../dist/atento.wasm', impo
 
 export const defaultThreadedWasmPath = fileURLToPath(new URL('../dist/atento-mt.wasm', import.meta.url));
 
+// The relaxed-SIMD twins (docs/simd.md). Node 20 has no exact relaxed dot
+// (relaxedSimdSupported() is false), so the helpers below never pick these
+// themselves; they are here for a Node whose engine has one.
+export const defaultRelaxedWasmPath = fileURLToPath(new URL('../dist/atento-relaxed.wasm', import.meta.url));
+
+export const defaultThreadedRelaxedWasmPath = fileURLToPath(new URL('../dist/atento-mt-relaxed.wasm', import.meta.url));
+
 /**
  * Instantiate atento.wasm from a file (default: dist/atento.wasm, or
  * $ATENTO_WASM); with threads > 1 the threaded module (dist/atento-mt.wasm,

@@ -84,7 +84,7 @@ function onMessage(msg) {
       // The runtime started ahead of the first load (a page that starts
       // its worker early); the load waits for it, or starts its own if it failed.
       if (msg.start && !rt && !runtimeAhead) {
-        runtimeAhead = initAtento(msg.wasm ?? undefined, { threads: msg.threads ?? 1, threadedWasm: msg.threadedWasm ?? undefined });
+        runtimeAhead = initAtento(msg.wasm ?? undefined, { threads: msg.threads ?? 1, threadedWasm: msg.threadedWasm ?? undefined, simd: msg.simd ?? undefined });
         runtimeAhead.catch(() => {});
       }
       return;
@@ -402,7 +402,7 @@ const handlers = {
     opening.catch(() => {});
     try {
       if (!rt && runtimeAhead) rt = await runtimeAhead.catch(() => null);
-      if (!rt) rt = await initAtento(job.wasm ?? undefined, { threads: job.threads ?? 1, threadedWasm: job.threadedWasm ?? undefined });
+      if (!rt) rt = await initAtento(job.wasm ?? undefined, { threads: job.threads ?? 1, threadedWasm: job.threadedWasm ?? undefined, simd: job.simd ?? undefined });
     } catch (e) {
       opening.then((s) => s.close?.(), () => {});
       throw e;
@@ -437,6 +437,8 @@ const handlers = {
       memoryBytes: rt.memoryBytes,
       threads: rt.threads, // 1 with the single-thread module; threadsError says why threads were not used
       threadsError: rt.threadsError || null,
+      simd: rt.simd, // 'relaxed' or 'simd128': the build that runs (docs/simd.md)
+      simdError: rt.simdError || null, // why the relaxed build was wanted but not used
       loadMs: now() - t0,
       // The languages a translation model translates into (its >>xx<< tags;
       // [] for one direction only, null when they cannot be listed).

@@ -5,7 +5,8 @@
 // all happen in the workers.
 import { load, formatBytes } from '../js/index.js';
 import * as store from './storage.js';
-import { engine, threaded, threadsWanted, takeWorker, handleOf } from './boot.js';
+import { engine, threaded, threadsWanted, simdWanted, simdError, takeWorker, handleOf } from './boot.js';
+import { simdOf, relaxedSimdSupported } from '../js/core.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -203,6 +204,7 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
       worker: takeWorker(), // started by boot.js, if still unused
       ...(threaded ? { threadedWasm: wasmReady } : { wasm: wasmReady }),
       threads: threadsWanted,
+      simd: simdWanted,
       name,
       size,
       cache: false,
@@ -1006,15 +1008,20 @@ if (linked) runTranslate();
 {
   const iso = globalThis.crossOriginIsolated ? 'cross-origin isolated' : 'not cross-origin isolated';
   engine().then(
-    () => { $('engine-status').textContent = `WebAssembly engine ready (${iso}).`; },
+    (module) => {
+      // The build the workers run (docs/simd.md); simdError: why not the relaxed one that was wanted.
+      const simd = simdOf(module) === 'relaxed' ? 'relaxed SIMD' : 'SIMD128';
+      $('engine-status').textContent = `WebAssembly engine ready (${iso}, ${simd}).${simdError() ? ` Relaxed SIMD unavailable: ${simdError()}` : ''}`;
+    },
     (e) => { $('engine-status').textContent = 'The engine cannot start.'; notice(`The atento engine cannot start: ${e.message}`); },
   );
 }
-// The service worker's install fetches the whole app shell (both wasm
+// The service worker's install fetches the whole app shell (the wasm
 // modules among it): it waits until the first model is in use, so on a first
 // visit it never competes with that download.
 if ('serviceWorker' in navigator) {
-  whenIdle().then(() => navigator.serviceWorker.register('sw.js')).then(async () => {
+  // sw.js?simd=relaxed also keeps the relaxed-SIMD modules (web/sw.js).
+  whenIdle().then(() => navigator.serviceWorker.register(relaxedSimdSupported() ? 'sw.js?simd=relaxed' : 'sw.js')).then(async () => {
     await navigator.serviceWorker.ready;
     shellStored = true;
     showOffline();

@@ -6,23 +6,40 @@
 // storage.js handles), so the first model's load starts with its worker
 // already running, its runtime started and its module compiled.
 import * as store from './storage.js';
+import { relaxedSimdSupported } from '../js/core.js';
 
 // Every logical core up to 8 when the page is cross-origin isolated; ?threads=N to choose.
 export const threadsWanted = Number(new URLSearchParams(location.search).get('threads')) || 'auto';
-// The threaded module (dist/atento-mt.wasm) then, else dist/atento.wasm: only
-// the module the workers will run is fetched and compiled.
+// The relaxed-SIMD build where this engine computes the relaxed dot exactly
+// (relaxedSimdSupported: a tiny module, compiled at once), else the SIMD128
+// one; ?simd=simd128 to choose the SIMD128 one (docs/simd.md).
+export const simdWanted = new URLSearchParams(location.search).get('simd') === 'simd128' ? 'simd128' : 'auto';
+export const relaxed = simdWanted === 'auto' && relaxedSimdSupported();
+// The threaded module (dist/atento-mt.wasm) then, else dist/atento.wasm, or
+// their relaxed twins: only the module the workers will run is fetched and
+// compiled (its SIMD128 twin only should it fail).
 export const threaded = !!globalThis.crossOriginIsolated
   && (threadsWanted === 'auto' ? (navigator.hardwareConcurrency || 1) > 1 : threadsWanted > 1);
-export const wasmUrl = new URL(threaded ? '../dist/atento-mt.wasm' : '../dist/atento.wasm', import.meta.url);
+const plainUrl = new URL(threaded ? '../dist/atento-mt.wasm' : '../dist/atento.wasm', import.meta.url);
+export const wasmUrl = relaxed ? new URL(threaded ? '../dist/atento-mt-relaxed.wasm' : '../dist/atento-relaxed.wasm', import.meta.url) : plainUrl;
+
+async function compileUrl(url) {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`cannot fetch ${url.pathname}: HTTP ${res.status} (build it with ./build.sh)`);
+  return WebAssembly.compileStreaming ? WebAssembly.compileStreaming(res) : WebAssembly.compile(await res.arrayBuffer());
+}
 
 let wasmModule = null;
+let relaxedError = '';
+/** Why the relaxed module was wanted but its SIMD128 twin is used ('' if not). */
+export function simdError() { return relaxedError; }
 /** The compiled engine (a WebAssembly.Module), compiled once; a failure is retried on the next call. */
 export function engine() {
-  wasmModule ??= (async () => {
-    const res = await fetch(wasmUrl);
-    if (!res.ok) throw new Error(`cannot fetch ${wasmUrl.pathname}: HTTP ${res.status} (build it with ./build.sh)`);
-    return WebAssembly.compileStreaming ? WebAssembly.compileStreaming(res) : WebAssembly.compile(await res.arrayBuffer());
-  })();
+  wasmModule ??= compileUrl(wasmUrl).catch((e) => {
+    if (wasmUrl === plainUrl) throw e;
+    relaxedError = e.message;
+    return compileUrl(plainUrl);
+  });
   wasmModule.catch(() => { wasmModule = null; });
   return wasmModule;
 }

@@ -1,5 +1,5 @@
 // sw.js — the atento page's service worker: after the first visit the page,
-// its scripts and atento.wasm load with the network off.
+// its scripts and its .wasm modules load with the network off.
 //
 // It keeps the app shell only (HTML, JS, CSS, the .wasm), fetched from the
 // network when it can be, so a new build shows up at once, and from the
@@ -30,6 +30,12 @@ const SHELL_FILES = [
   '../dist/atento-mt.wasm',
   '../js/thread.js',
 ];
+// The relaxed-SIMD modules (docs/simd.md) where the page runs them: it
+// registers sw.js?simd=relaxed when its engine passes relaxedSimdSupported().
+// The SIMD128 ones stay in the shell there too (the fallback, ?simd=simd128).
+if (new URL(self.location.href).searchParams.get('simd') === 'relaxed') {
+  SHELL_FILES.push('../dist/atento-relaxed.wasm', '../dist/atento-mt-relaxed.wasm');
+}
 
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {

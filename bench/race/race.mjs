@@ -5,6 +5,11 @@
 //
 //   node bench/race/race.mjs [--types q8_0,q4_0] [--threads 1,2] [--reps 3]
 //        [--prompt 128] [--gen 128] [--out build/bench/race/results.jsonl]
+//        [--simd auto|simd128]
+//
+// atento runs its relaxed-SIMD build where Chromium has relaxed SIMD (--simd
+// auto, the default) or its SIMD128 build (--simd simd128); the build that ran
+// is printed and recorded in each row (docs/simd.md).
 //
 // Models: bench/make_bench_models.py's SmolLM2-135M-shaped random-weight
 // files (build/bench/smollm2-135m-shape-TYPE.gguf; bench/race/run.sh makes
@@ -38,6 +43,9 @@ const opt = (name, def) => {
 };
 const types = opt('types', 'q8_0,q4_0').split(',');
 const threadList = opt('threads', '1,2').split(',').map(Number);
+const simdWanted = opt('simd', 'auto');
+if (!['auto', 'simd128'].includes(simdWanted)) throw new Error(`--simd must be auto or simd128, got '${simdWanted}'`);
+let atentoSimd = null; // the build atento ran: 'relaxed' or 'simd128'
 const reps = Number(opt('reps', '3'));
 const PP = Number(opt('prompt', '128'));
 const TG = Number(opt('gen', '128'));
@@ -223,8 +231,12 @@ try {
     for (const n of threadList) {
       for (const kind of ['atento', 'wllama']) {
         const key = `${kind}-${n}`;
-        const l = await page.evaluate(([k, kind, url, n]) => window.raceLoad(k, kind, url, n), [key, kind, url, n]);
+        const l = await page.evaluate(([k, kind, url, n, simd]) => window.raceLoad(k, kind, url, n, simd), [key, kind, url, n, simdWanted]);
         if (l.threads !== n) throw new Error(`${kind} asked for ${n} threads, runs ${l.threads}${l.threadsError ? ': ' + l.threadsError : ''}`);
+        if (kind === 'atento' && l.simd !== atentoSimd) {
+          atentoSimd = l.simd;
+          console.error(`atento runs its ${l.simd} build${l.simdError ? ` (relaxed SIMD unavailable: ${l.simdError})` : ''}`);
+        }
         await page.evaluate(([k, ids, text]) => window.raceRun(k, ids, text, 8), [key, warm.ids, warm.text, 8]);
         keys.push(key);
       }
@@ -247,7 +259,7 @@ try {
         const cpuPrefill = cpuIn(samples, r.start, r.start + r.prefill_ms), cpuDecode = cpuIn(samples, r.end - r.decode_ms, r.end);
         if (r.prompt_n !== PP) throw new Error(`${key}: prompt of ${r.prompt_n} tokens, expected ${PP}`);
         const [engine, threads] = key.split('-');
-        const row = { model: `smollm2-135m-shape-${type}`, engine, threads: +threads, rep, prompt_tokens: r.prompt_n, gen_tokens: r.gen_n,
+        const row = { model: `smollm2-135m-shape-${type}`, engine, threads: +threads, ...(engine === 'atento' ? { simd: atentoSimd } : {}), rep, prompt_tokens: r.prompt_n, gen_tokens: r.gen_n,
           prefill_tok_s: +r.prefill_tok_s.toFixed(2), decode_tok_s: +r.decode_tok_s.toFixed(2),
           prefill_tok_per_cpu_s: +(r.prompt_n / cpuPrefill).toFixed(2), decode_tok_per_cpu_s: +(r.gen_n / cpuDecode).toFixed(2),
           wall_s: +(r.wall_ms / 1000).toFixed(2),
@@ -275,7 +287,7 @@ try {
 }
 
 const f = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '—');
-console.log(`\nSmolLM2-135M shape, ${PP}-token prompt + ${TG} greedy tokens, median of ${reps} interleaved rounds, headless Chromium (${info.userAgent.match(/Chrome\/[\d.]+/)?.[0]}), load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`);
+console.log(`\nSmolLM2-135M shape, ${PP}-token prompt + ${TG} greedy tokens, median of ${reps} interleaved rounds, headless Chromium (${info.userAgent.match(/Chrome\/[\d.]+/)?.[0]}), atento ${atentoSimd === 'relaxed' ? 'relaxed SIMD' : 'SIMD128'}, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`);
 console.log('| model | threads | atento prefill / decode tok/s | wllama prefill / decode tok/s | atento ÷ wllama prefill / decode | atento vs its 1 thread prefill / decode | cores used atento / wllama |');
 console.log('|---|---|---|---|---|---|---|');
 for (const r of table)

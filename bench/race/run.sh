@@ -2,7 +2,7 @@
 # run.sh — the race: atento against llama.cpp's WebAssembly build (wllama) in
 # headless Chromium. Makes the bench models and the WebAssembly modules if
 # they are missing, then runs bench/race/race.mjs (arguments passed on).
-#   bench/race/run.sh [--types q8_0,q4_0] [--threads 1,2] [--reps 3] [--prompt 128] [--gen 128]
+#   bench/race/run.sh [--types q8_0,q4_0] [--threads 1,2] [--reps 3] [--prompt 128] [--gen 128] [--simd auto|simd128]
 set -eu
 cd "$(dirname "$0")/../.."
 for t in q8_0 q4_0; do

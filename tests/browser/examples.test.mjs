@@ -37,6 +37,8 @@ test('the tarball ships the wasm, the JS and the types, nothing else', { skip },
   const r = spawnSync('tar', ['-tzf', tarball], { encoding: 'utf8' });
   const files = r.stdout.trim().split('\n').map((f) => f.replace(/^package\//, ''));
   for (const f of ['dist/atento.wasm', 'js/index.js', 'js/worker.js', 'js/core.js', 'index.d.ts', 'package.json']) assert.ok(files.includes(f), f);
+  // The relaxed-SIMD twins (docs/simd.md), wherever this build made them.
+  for (const f of ['dist/atento-relaxed.wasm', 'dist/atento-mt-relaxed.wasm']) if (existsSync(join(root, f))) assert.ok(files.includes(f), f);
   assert.deepEqual(files.filter((f) => /^(src|tests|web|models|examples|build)\//.test(f)), []);
 });
 

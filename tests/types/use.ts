@@ -2,11 +2,13 @@
 // tsc under a Node-only config (tsconfig.node.json: no DOM lib, skipLibCheck
 // off) and a browser config (tsconfig.dom.json) by tests/js/types.test.mjs.
 import { load, AtentoError, formatBytes, RULES, type Model, type TranslateResult, type Progress } from '../../index.js';
-import { initAtento, type Atento } from '../../js/core.js';
+import { initAtento, relaxedSimdSupported, type Atento } from '../../js/core.js';
 import { initAtentoFromFile, loadModelFromFile } from '../../js/node.js';
 
 export async function translateOnce(path: string): Promise<string> {
-  const m: Model = await load(path, { onProgress: (p: Progress) => { void p.percent; } });
+  const m: Model = await load(path, { onProgress: (p: Progress) => { void p.percent; }, simd: 'auto' });
+  const simd: 'relaxed' | 'simd128' = m.info.simd;
+  void simd;
   try {
     const r: TranslateResult = await m.translate('Hello.', { beam: 4, to: 'es' });
     const d = await m.detectLanguage('Hola, ¿qué tal?');
@@ -24,7 +26,8 @@ export async function translateOnce(path: string): Promise<string> {
 }
 
 export async function lowLevel(bytes: Uint8Array): Promise<number> {
-  const rt: Atento = await initAtento(bytes);
+  const rt: Atento = await initAtento(bytes, { simd: relaxedSimdSupported() ? 'auto' : 'simd128' });
+  void (rt.simd === 'relaxed' ? rt.simdError : '');
   const rt2 = await initAtentoFromFile();
   const m = loadModelFromFile(rt2, 'm.gguf');
   void m;
