@@ -15,6 +15,7 @@ const T = { skip, timeout: 240000 };
 const shipped = shippedModels();
 const translateModel = shipped.find((m) => m.kind === 'translate')?.path;
 const chatModel = shipped.find((m) => m.kind === 'chat')?.path;
+const q4Model = join(root, 'tests', 'data', 'llama', 'llama_q4_0.gguf'); // q4_0: the relaxed kernels run
 
 // The .wasm files the page asked for itself (not its service worker, whose
 // requests carry sw.js as their referrer).
@@ -74,15 +75,15 @@ test('a relaxed module that cannot be fetched gives way to its SIMD128 twin, and
   await page.close();
 });
 
-// Both builds run the same kernels today, bit for bit; a relaxed q8_0 kernel
-// may quantize activations to 7 bits, so scores are compared within 0.05
-// (absolute, per token log-probability), and translations of short sentences
-// as exact text, which such a change should keep.
-test('the npm API: ModelInfo.simd, and translations and scores agree between the two builds', {
+// The relaxed kernels (q4_0) form the same integer sums as the SIMD128 ones
+// and the same floats from them (docs/simd.md): both builds give the same
+// results bit for bit, for the shipped q8_0 models and for a q4_0 model, in
+// a prompt (score) and token by token (eval + logits: the decode kernels).
+test('the npm API: ModelInfo.simd; translations, scores and logits equal bit for bit between the two builds', {
   ...T, skip: skip || ((!translateModel || !chatModel) && 'the shipped models are missing'),
 }, async () => {
   const page = await blank();
-  const r = await page.evaluate(async ({ translateUrl, chatUrl }) => {
+  const r = await page.evaluate(async ({ translateUrl, chatUrl, q4Url }) => {
     const { load } = await import('/js/index.js');
     const core = await import('/js/core.js');
     const sentences = ['The cat is sleeping on the sofa.', 'I want to go to Italy.', 'Muéstrame cómo hacerlo.'];
@@ -94,18 +95,30 @@ test('the npm API: ModelInfo.simd, and translations and scores agree between the
       out[simd] = { simd: m.info.simd, simdError: m.info.simdError, threads: m.info.threads, texts };
       await m.dispose();
     }
-    const bytes = new Uint8Array(await (await fetch(chatUrl)).arrayBuffer());
-    for (const simd of ['auto', 'simd128']) {
-      const rt = await core.initAtento(undefined, { simd });
-      const model = rt.loadModel(bytes);
-      const ids = model.tokenize('Hola, ¿cómo estás? I am learning Spanish with a tutor.');
-      const session = model.newSession(256);
-      out[simd].chat = { simd: rt.simd, n: ids.length, scores: Array.from(session.score(ids)) };
-      session.free();
-      model.free();
+    const files = { chat: chatUrl, q4_0: q4Url };
+    for (const [name, url] of Object.entries(files)) {
+      const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+      for (const simd of ['auto', 'simd128']) {
+        const rt = await core.initAtento(undefined, { simd });
+        const model = rt.loadModel(bytes);
+        const ids = model.tokenize('Hola, ¿cómo estás? I am learning Spanish with a tutor.');
+        let session = model.newSession(256);
+        const scores = Array.from(session.score(ids));
+        session.free();
+        // token by token: the logits after each of the first eight tokens
+        session = model.newSession(256);
+        const steps = [];
+        for (const id of ids.slice(0, 8)) {
+          session.eval([id]);
+          steps.push(Array.from(session.logits()));
+        }
+        session.free();
+        out[simd][name] = { simd: rt.simd, n: ids.length, scores, steps };
+        model.free();
+      }
     }
     return out;
-  }, { translateUrl: urlPath(translateModel), chatUrl: urlPath(chatModel) });
+  }, { translateUrl: urlPath(translateModel), chatUrl: urlPath(chatModel), q4Url: urlPath(q4Model) });
   const [relaxed, plain] = [r.auto, r.simd128];
   assert.deepEqual([relaxed.simd, relaxed.simdError, relaxed.threads], ['relaxed', null, 2]);
   assert.deepEqual([plain.simd, plain.simdError, plain.threads], ['simd128', null, 2]);
@@ -113,14 +126,20 @@ test('the npm API: ModelInfo.simd, and translations and scores agree between the
   assert.match(relaxed.texts[0], /gato/);
   assert.equal(relaxed.texts[1], 'Quiero ir a Italia.');
   assert.equal(relaxed.texts[2], 'Show me how to do it.');
-  assert.equal(relaxed.chat.simd, 'relaxed');
-  assert.equal(plain.chat.simd, 'simd128');
-  assert.ok(relaxed.chat.n >= 8, `${relaxed.chat.n} tokens`);
-  assert.equal(relaxed.chat.scores.length, relaxed.chat.n - 1);
-  for (let i = 0; i < plain.chat.scores.length; i++) {
-    const [a, c] = [relaxed.chat.scores[i], plain.chat.scores[i]];
-    assert.ok(Number.isFinite(a) && a <= 0, `score ${i}: ${a}`);
-    assert.ok(Math.abs(a - c) <= 0.05, `score ${i}: relaxed ${a}, simd128 ${c}`);
+  for (const name of ['chat', 'q4_0']) {
+    const [x, y] = [relaxed[name], plain[name]];
+    assert.deepEqual([x.simd, y.simd], ['relaxed', 'simd128'], name);
+    assert.ok(x.n >= 8, `${name}: ${x.n} tokens`);
+    assert.equal(x.scores.length, x.n - 1, name);
+    assert.ok(x.scores.every((v) => Number.isFinite(v) && v <= 0), `${name}: ${x.scores}`);
+    assert.equal(x.steps.length, 8, name);
+    assert.ok(x.steps.every((l) => l.length > 100 && l.every(Number.isFinite)), `${name}: logits`);
+    // bit for bit (Object.is: -0 and +0, NaN, are told apart)
+    for (let i = 0; i < x.scores.length; i++) assert.ok(Object.is(x.scores[i], y.scores[i]), `${name} score ${i}: relaxed ${x.scores[i]}, simd128 ${y.scores[i]}`);
+    for (let t = 0; t < 8; t++) {
+      const bad = x.steps[t].findIndex((v, j) => !Object.is(v, y.steps[t][j]));
+      assert.equal(bad, -1, `${name} step ${t}: logit ${bad} relaxed ${x.steps[t][bad]}, simd128 ${y.steps[t][bad]}`);
+    }
   }
   await page.close();
 });
