@@ -587,10 +587,12 @@ INLINE v128_t idot_q5(const uint8_t *qhp, const uint8_t *qs, const int16_t *a, v
  * Every float is formed and summed in the order of the 4-token kernels
  * (acc lane by lane, the offset terms one by one, hsum(acc) + c): a token
  * decoded alone gives bit for bit what it gives inside a prompt. */
-#define DECODE_KERNEL(name, BYTES, HAS_MIN, OFF, IDOT, CONSTS)                               \
+/* AQ: the activations the kernel reads, A->q (int16, nibble order) or A->q8
+ * (int8, the relaxed kernels) */
+#define DECODE_KERNEL(name, BYTES, HAS_MIN, OFF, IDOT, CONSTS, AQ)                           \
     INLINE float name(const uint8_t *row, int64_t nb, const acts *A) {                       \
         CONSTS                                                                               \
-        const int16_t *a = A->q;                                                             \
+        __typeof__(A->AQ) a = A->AQ;                                                         \
         v128_t acc = wasm_f32x4_splat(0);                                                    \
         float c = 0, ws[4], cs[4];                                                           \
         int64_t b = 0;                                                                       \
@@ -630,10 +632,10 @@ INLINE v128_t idot_q5(const uint8_t *qhp, const uint8_t *qs, const int16_t *a, v
 #define IDOT_Q5_0(p, a) idot_q5((p) + 2, (p) + 6, a, LO4, ME, MO, B16)
 #define IDOT_Q5_1(p, a) idot_q5((p) + 4, (p) + 8, a, LO4, ME, MO, B16)
 
-DECODE_KERNEL(d_q8_0, 34, 0, 0, IDOT_Q8_0, NO_CONSTS)
-DECODE_KERNEL(d_q4_1, 20, 1, 0, IDOT_Q4_1, Q4_ALL_CONSTS)
-DECODE_KERNEL(d_q5_0, 22, 0, -16, IDOT_Q5_0, Q5_ALL_CONSTS)
-DECODE_KERNEL(d_q5_1, 24, 1, 0, IDOT_Q5_1, Q5_ALL_CONSTS)
+DECODE_KERNEL(d_q8_0, 34, 0, 0, IDOT_Q8_0, NO_CONSTS, q)
+DECODE_KERNEL(d_q4_1, 20, 1, 0, IDOT_Q4_1, Q4_ALL_CONSTS, q)
+DECODE_KERNEL(d_q5_0, 22, 0, -16, IDOT_Q5_0, Q5_ALL_CONSTS, q)
+DECODE_KERNEL(d_q5_1, 24, 1, 0, IDOT_Q5_1, Q5_ALL_CONSTS, q)
 
 /* q4_0, token 0: four rows at a time, one per lane (see block_step). The
  * rows share the activation loads, and a block costs one convert and one
@@ -876,20 +878,23 @@ DENSE_ROWS(rows_bf16, k_bf16)
 /* ---- relaxed SIMD: 8-bit multiplies -----------------------------------------
  * i16x8.relaxed_dot_i8x16_i7x16_s multiplies 16 signed bytes by 16 bytes of
  * 0..127 (its "i7" operand: engines differ only above 127) and adds pairs of
- * products into i16 lanes: x86's pmaddubsw, which SIMD128 lacks. q4_0's
- * nibbles (0..15) are that operand and the activations, as int8 in natural
- * order (quantize_acts_i8, the same 127 levels as the int16 path), the signed
- * one; a block of 32 is two of them, one i16 add (|sum| <= 4 * 15 * 127) and
- * one i32x4.dot_i16x8_s with ones: four instructions where the int16 path
- * needs seven. (i32x4.relaxed_dot_i8x16_i7x16_add_s would be one instruction
- * on ARM and on x86 with AVX-VNNI, but three on x86 without it, where the
- * i16 form is faster: measured on this project's benchmark machine.)
- * The integer sums are those of the int16 path, whose factor 256 is a power
- * of two on both sides of one float multiply: the results are the same, bit
- * for bit. Each block is one float step per lane, in block order, in the
- * prompt (lanes = four tokens of a row) and decode (lanes = four rows of a
- * token) kernels alike: a token decoded alone gives bit for bit what it gives
- * inside a prompt. */
+ * products into i16 lanes: x86's pmaddubsw, which SIMD128 lacks. The levels
+ * of the 4- and 5-bit formats (0..15, 0..31) are that operand; the
+ * activations, as int8 in natural order (quantize_acts_i8, the same 127
+ * levels as the int16 path), the signed one. A block of 32 is two relaxed
+ * dots (values 0..15 and 16..31), one i16 add (|sum| <= 4 * 31 * 127) and one
+ * i32x4.dot_i16x8_s with ones: four instructions where the int16 path needs
+ * seven, and the weights' levels are bytes, without widening. (The i32x4 form,
+ * i32x4.relaxed_dot_i8x16_i7x16_add_s, is one instruction on ARM and on x86
+ * with AVX-VNNI, but three on x86 without it, where the i16 form is faster:
+ * measured on this project's benchmark machine.)
+ * Lane k of that i32x4 sums values 4k..4k+3 and 16+4k..19+4k of the block,
+ * as lane k of the int16 path's DOT4 in nibble order does: the integer
+ * partial sums are the same, and every kernel below forms its floats from
+ * them exactly as its int16 twin does (q4_0/q4_1's factor 256 is a power of
+ * two on both sides of one multiply), so the results are the same bit for
+ * bit. q8_0 (signed levels) and q6_K (scales folded into the levels) stay on
+ * the int16 path. */
 #ifdef ATN_RELAXED_SIMD
 
 /* the i16x8 sums of pairs of products a * b: a signed bytes, b bytes in 0..127 */
@@ -902,36 +907,66 @@ INLINE v128_t rdot16(v128_t a, v128_t b) {
 }
 
 /* the types with relaxed kernels */
-static int rx_type(int type) { return type == ATN_TYPE_Q4_0; }
-
-/* the i32x4 partial sums of one block: activation halves a0, a1 (values 0..15,
- * 16..31) with the nibbles of the 16 weight bytes q (low: 0..15, high: 16..31;
- * shifted as 16-bit lanes, then masked: V8 has no byte shift on x86 and
- * builds u8x16.shr's mask anew each time) */
-#define RX_Q4_DOT(a0, a1, q)                                                                 \
-    wasm_i32x4_dot_i16x8(wasm_i16x8_add(rdot16(a0, wasm_v128_and(q, LO4)),                        \
-                                        rdot16(a1, wasm_v128_and(wasm_u16x8_shr(q, 4), LO4))), ONES)
-#define RX_Q4_CONSTS                                                                         \
-    const v128_t LO4 = keep(wasm_i8x16_splat(0x0f)), ONES = keep(wasm_i16x8_splat(1));
-
-/* acc + float(isum - 8 * asum) * (dw * da), lane by lane (q4_0's levels are nibble - 8) */
-INLINE v128_t rx_q4_step(v128_t acc, v128_t isum, v128_t asum, v128_t dw, v128_t da) {
-    v128_t is = wasm_i32x4_sub(isum, wasm_i32x4_shl(asum, 3));
-    return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is), wasm_f32x4_mul(dw, da)));
+static int rx_type(int type) {
+    switch (type) {
+    case ATN_TYPE_Q4_0: case ATN_TYPE_Q4_1: case ATN_TYPE_Q5_0: case ATN_TYPE_Q5_1: case ATN_TYPE_Q4_K: case ATN_TYPE_Q5_K:
+        return 1;
+    default:
+        return 0;
+    }
 }
 
-/* prompt kernel: NT tokens of one row */
+#define RX_CONSTS                                                                            \
+    const v128_t LO4B = keep(wasm_i8x16_splat(0x0f)), ONES = keep(wasm_i16x8_splat(1));
+/* the i32x4 partial sums of one block: activation halves a0, a1 (values
+ * 0..15, 16..31) with the levels of those values, bytes lo, hi */
+#define RX_DOT(a0, a1, lo, hi) wasm_i32x4_dot_i16x8(wasm_i16x8_add(rdot16(a0, lo), rdot16(a1, hi)), ONES)
+/* 16 packed bytes q: the low nibbles, the high nibbles (shifted as 16-bit
+ * lanes, then masked: V8 has no byte shift on x86 and builds u8x16.shr's
+ * mask anew at every use) */
+#define RX_LOW(q) wasm_v128_and(q, LO4B)
+#define RX_HIGH(q) wasm_v128_and(wasm_u16x8_shr(q, 4), LO4B)
+
+/* fifth bits of q5_0/q5_1 as 16 where set: bit j of qh is value j; bytes
+ * 0..15 of the result are values 0..15 (half 0) or 16..31 (half 1) */
+#define RX_Q5_CONSTS                                                                         \
+    const v128_t BITS = keep(wasm_i8x16_make(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128)); \
+    const v128_t B16B = keep(wasm_i8x16_splat(16));
+INLINE v128_t rx_q5_high(v128_t qh4, int half, v128_t BITS, v128_t B16B) {
+    v128_t v = half ? wasm_i8x16_shuffle(qh4, qh4, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3)
+                    : wasm_i8x16_shuffle(qh4, qh4, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    return wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(v, BITS), BITS), B16B);
+}
+#define RX_Q5_LEVELS(qhp, qs)                                                                \
+    uint32_t qh;                                                                             \
+    memcpy(&qh, qhp, 4);                                                                     \
+    v128_t qh4 = wasm_i32x4_splat((int32_t)qh), q = wasm_v128_load(qs);                      \
+    v128_t lo = wasm_v128_or(RX_LOW(q), rx_q5_high(qh4, 0, BITS, B16B));                     \
+    v128_t hi = wasm_v128_or(RX_HIGH(q), rx_q5_high(qh4, 1, BITS, B16B));
+
+/* prompt kernels: ACCUMULATE and STEP with the block's levels as bytes lo, hi */
 #define RX_ACT(T, h) wasm_v128_load(A->q8 + (int64_t)(t0 + (T)) * A->n_in + ab * 32 + 16 * (h))
-#define RX_Q4_TOKEN(T) (NT > T ? RX_Q4_DOT(RX_ACT(T, 0), RX_ACT(T, 1), q) : wasm_i32x4_splat(0))
+#define RX_STEP(T)                                                                           \
+    if (NT > T)                                                                              \
+        acc##T = wasm_f32x4_add(acc##T, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(RX_DOT(RX_ACT(T, 0), RX_ACT(T, 1), lo, hi)), \
+                                                       wasm_i32x4_shuffle(ws, ws, T, T, T, T)));
+#define RX_ACCUMULATE(wscale)                                                                \
+    do {                                                                                     \
+        v128_t ws = wasm_f32x4_mul(wasm_f32x4_splat(wscale), wasm_v128_load(A->d + ab * A->ntp + t0)); \
+        RX_STEP(0) RX_STEP(1) RX_STEP(2) RX_STEP(3)                                          \
+    } while (0)
+#define RX_TOKEN_DOT(T) (NT > T ? RX_DOT(RX_ACT(T, 0), RX_ACT(T, 1), lo, hi) : wasm_i32x4_splat(0))
 
 INLINE void k_q4_0_rx(const int NT, const uint8_t *row, int64_t nb, const acts *A, int t0, float *out) {
-    RX_Q4_CONSTS
+    RX_CONSTS
     v128_t acc = wasm_f32x4_splat(0);
     for (int64_t ab = 0; ab < nb; ab++) {
         const uint8_t *p = row + ab * 18;
         v128_t q = wasm_v128_load(p + 2);
-        acc = rx_q4_step(acc, transpose_add4(RX_Q4_TOKEN(0), RX_Q4_TOKEN(1), RX_Q4_TOKEN(2), RX_Q4_TOKEN(3)),
-                         wasm_v128_load(A->qsum + ab * A->ntp + t0), wasm_f32x4_splat(h2f(p)),
+        v128_t lo = RX_LOW(q), hi = RX_HIGH(q);
+        /* as k_q4_0 with unscaled levels: offset shift 3 (q4_0's -8) */
+        acc = block_step(acc, transpose_add4(RX_TOKEN_DOT(0), RX_TOKEN_DOT(1), RX_TOKEN_DOT(2), RX_TOKEN_DOT(3)),
+                         wasm_v128_load(A->qsum + ab * A->ntp + t0), 3, wasm_f32x4_splat(h2f(p)),
                          wasm_v128_load(A->d + ab * A->ntp + t0));
     }
     float o4[4];
@@ -939,19 +974,129 @@ INLINE void k_q4_0_rx(const int NT, const uint8_t *row, int64_t nb, const acts *
     for (int t = 0; t < NT; t++) out[t] = o4[t];
 }
 
-QUANT_ROWS(rows_q4_0_rx, k_q4_0_rx)
+INLINE void k_q4_1_rx(const int NT, const uint8_t *row, int64_t nb, const acts *A, int t0, float *out) {
+    KERNEL_BEGIN
+    RX_CONSTS
+    for (int64_t ab = 0; ab < nb; ab++) {
+        const uint8_t *p = row + ab * 20;
+        v128_t q = wasm_v128_load(p + 4);
+        v128_t lo = RX_LOW(q), hi = RX_HIGH(q);
+        RX_ACCUMULATE(h2f(p));
+        CORRECT(h2f(p + 2));
+    }
+    KERNEL_END
+}
 
-/* decode kernel: four rows p0..p3 of one token, one per lane */
+INLINE void k_q5_0_rx(const int NT, const uint8_t *row, int64_t nb, const acts *A, int t0, float *out) {
+    KERNEL_BEGIN
+    RX_CONSTS
+    RX_Q5_CONSTS
+    for (int64_t ab = 0; ab < nb; ab++) {
+        const uint8_t *p = row + ab * 22;
+        RX_Q5_LEVELS(p + 2, p + 6)
+        float d = h2f(p);
+        RX_ACCUMULATE(d);
+        CORRECT(-16.0f * d);
+    }
+    KERNEL_END
+}
+
+INLINE void k_q5_1_rx(const int NT, const uint8_t *row, int64_t nb, const acts *A, int t0, float *out) {
+    KERNEL_BEGIN
+    RX_CONSTS
+    RX_Q5_CONSTS
+    for (int64_t ab = 0; ab < nb; ab++) {
+        const uint8_t *p = row + ab * 24;
+        RX_Q5_LEVELS(p + 4, p + 8)
+        RX_ACCUMULATE(h2f(p));
+        CORRECT(h2f(p + 2));
+    }
+    KERNEL_END
+}
+
+/* q4_K/q5_K: chunk c of 32 bytes holds sub-block 2c in its low nibbles and
+ * 2c + 1 in its high ones, values 0..15 in bytes 0..15 */
+INLINE void k_q4_K_rx(const int NT, const uint8_t *row, int64_t nbk, const acts *A, int t0, float *out) {
+    KERNEL_BEGIN
+    RX_CONSTS
+    for (int64_t b = 0; b < nbk; b++) {
+        const uint8_t *p = row + b * 144;
+        float sc[8], mn[8];
+        kscales(p, sc, mn);
+        const uint8_t *qs = p + 16;
+        for (int c = 0; c < 4; c++) {
+            v128_t qa = wasm_v128_load(qs + 32 * c), qb = wasm_v128_load(qs + 32 * c + 16);
+            int64_t ab = 8 * b + 2 * c;
+            {
+                v128_t lo = RX_LOW(qa), hi = RX_LOW(qb);
+                RX_ACCUMULATE(sc[2 * c]);
+                CORRECT(mn[2 * c]);
+            }
+            ab++;
+            {
+                v128_t lo = RX_HIGH(qa), hi = RX_HIGH(qb);
+                RX_ACCUMULATE(sc[2 * c + 1]);
+                CORRECT(mn[2 * c + 1]);
+            }
+        }
+    }
+    KERNEL_END
+}
+
+INLINE void k_q5_K_rx(const int NT, const uint8_t *row, int64_t nbk, const acts *A, int t0, float *out) {
+    KERNEL_BEGIN
+    RX_CONSTS
+    const v128_t B16B = keep(wasm_i8x16_splat(16));
+    for (int64_t b = 0; b < nbk; b++) {
+        const uint8_t *p = row + b * 176;
+        float sc[8], mn[8];
+        kscales(p, sc, mn);
+        v128_t ha = wasm_v128_load(p + 16), hb = wasm_v128_load(p + 32);
+        const uint8_t *qs = p + 48;
+        for (int c = 0; c < 4; c++) {
+            v128_t qa = wasm_v128_load(qs + 32 * c), qb = wasm_v128_load(qs + 32 * c + 16);
+            /* bit 2c of qh[l] is value l of sub-block 2c, bit 2c + 1 of 2c + 1 */
+            v128_t m0 = wasm_i8x16_splat((int8_t)(1 << (2 * c))), m1 = wasm_i8x16_splat((int8_t)(2 << (2 * c)));
+            int64_t ab = 8 * b + 2 * c;
+            {
+                v128_t lo = wasm_v128_or(RX_LOW(qa), wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(ha, m0), m0), B16B));
+                v128_t hi = wasm_v128_or(RX_LOW(qb), wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(hb, m0), m0), B16B));
+                RX_ACCUMULATE(sc[2 * c]);
+                CORRECT(mn[2 * c]);
+            }
+            ab++;
+            {
+                v128_t lo = wasm_v128_or(RX_HIGH(qa), wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(ha, m1), m1), B16B));
+                v128_t hi = wasm_v128_or(RX_HIGH(qb), wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(hb, m1), m1), B16B));
+                RX_ACCUMULATE(sc[2 * c + 1]);
+                CORRECT(mn[2 * c + 1]);
+            }
+        }
+    }
+    KERNEL_END
+}
+
+QUANT_ROWS(rows_q4_0_rx, k_q4_0_rx)
+QUANT_ROWS(rows_q4_1_rx, k_q4_1_rx)
+QUANT_ROWS(rows_q5_0_rx, k_q5_0_rx)
+QUANT_ROWS(rows_q5_1_rx, k_q5_1_rx)
+QUANT_ROWS(rows_q4_K_rx, k_q4_K_rx)
+QUANT_ROWS(rows_q5_K_rx, k_q5_K_rx)
+
+/* ---- relaxed decode kernels (one token), as their int16 twins ---- */
+
+/* q4_0: four rows p0..p3 of one token, one per lane (as d4_q4_0) */
 INLINE v128_t d4_q4_0_rx(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int64_t nb,
                          const acts *A) {
-    RX_Q4_CONSTS
+    RX_CONSTS
     v128_t acc = wasm_f32x4_splat(0);
     for (int64_t b = 0; b < nb; b++) {
         size_t o = (size_t)b * 18;
         v128_t a0 = wasm_v128_load(A->q8 + 32 * b), a1 = wasm_v128_load(A->q8 + 32 * b + 16);
-        v128_t d0 = RX_Q4_DOT(a0, a1, wasm_v128_load(p0 + o + 2)), d1 = RX_Q4_DOT(a0, a1, wasm_v128_load(p1 + o + 2));
-        v128_t d2 = RX_Q4_DOT(a0, a1, wasm_v128_load(p2 + o + 2)), d3 = RX_Q4_DOT(a0, a1, wasm_v128_load(p3 + o + 2));
-        acc = rx_q4_step(acc, transpose_add4(d0, d1, d2, d3), wasm_i32x4_splat(A->qsum[b]),
+#define RX_Q4_ROW(p) (q = wasm_v128_load((p) + o + 2), RX_DOT(a0, a1, RX_LOW(q), RX_HIGH(q)))
+        v128_t q, d0 = RX_Q4_ROW(p0), d1 = RX_Q4_ROW(p1), d2 = RX_Q4_ROW(p2), d3 = RX_Q4_ROW(p3);
+#undef RX_Q4_ROW
+        acc = block_step(acc, transpose_add4(d0, d1, d2, d3), wasm_i32x4_splat(A->qsum[b]), 3,
                          h2f_rows4(p0 + o, p1 + o, p2 + o, p3 + o), wasm_f32x4_splat(A->d[b]));
     }
     return acc;
@@ -973,6 +1118,63 @@ static void drows_q4_0_rx(const uint8_t *W, size_t rb, int64_t nb, int64_t r0, i
         }
     }
 }
+
+/* one block's integer dot for DECODE_KERNEL: levels at qs (and qhp), int8 activations at a */
+INLINE v128_t idot_q4_rx(const uint8_t *qs, const int8_t *a, v128_t LO4B, v128_t ONES) {
+    v128_t q = wasm_v128_load(qs);
+    return RX_DOT(wasm_v128_load(a), wasm_v128_load(a + 16), RX_LOW(q), RX_HIGH(q));
+}
+INLINE v128_t idot_q5_rx(const uint8_t *qhp, const uint8_t *qs, const int8_t *a, v128_t LO4B, v128_t ONES, v128_t BITS,
+                         v128_t B16B) {
+    RX_Q5_LEVELS(qhp, qs)
+    return RX_DOT(wasm_v128_load(a), wasm_v128_load(a + 16), lo, hi);
+}
+#define RX_Q4_ALL_CONSTS RX_CONSTS
+#define RX_Q5_ALL_CONSTS RX_CONSTS RX_Q5_CONSTS
+#define IDOT_Q4_1_RX(p, a) idot_q4_rx((p) + 4, a, LO4B, ONES)
+#define IDOT_Q5_0_RX(p, a) idot_q5_rx((p) + 2, (p) + 6, a, LO4B, ONES, BITS, B16B)
+#define IDOT_Q5_1_RX(p, a) idot_q5_rx((p) + 4, (p) + 8, a, LO4B, ONES, BITS, B16B)
+
+DECODE_KERNEL(d_q4_1_rx, 20, 1, 0, IDOT_Q4_1_RX, RX_Q4_ALL_CONSTS, q8)
+DECODE_KERNEL(d_q5_0_rx, 22, 0, -16, IDOT_Q5_0_RX, RX_Q5_ALL_CONSTS, q8)
+DECODE_KERNEL(d_q5_1_rx, 24, 1, 0, IDOT_Q5_1_RX, RX_Q5_ALL_CONSTS, q8)
+
+/* q4_K, token 0: as d_q4_K */
+INLINE float d_q4_K_rx(const uint8_t *row, int64_t nbk, const acts *A) {
+    RX_CONSTS
+    const int8_t *a = A->q8;
+    v128_t acc = wasm_f32x4_splat(0);
+    float sc[8], mn[8], ws[8], csum = 0;
+    for (int64_t b = 0; b < nbk; b++) {
+        const uint8_t *p = row + b * 144;
+        kscales(p, sc, mn);
+        const float *ad = A->d + 8 * b, *as = A->s + 8 * b;
+        wasm_v128_store(ws, wasm_f32x4_mul(wasm_v128_load(sc), wasm_v128_load(ad)));
+        wasm_v128_store(ws + 4, wasm_f32x4_mul(wasm_v128_load(sc + 4), wasm_v128_load(ad + 4)));
+        wasm_v128_store(mn, wasm_f32x4_mul(wasm_v128_load(mn), wasm_v128_load(as)));
+        wasm_v128_store(mn + 4, wasm_f32x4_mul(wasm_v128_load(mn + 4), wasm_v128_load(as + 4)));
+        for (int j = 0; j < 8; j++) csum += mn[j]; /* in the 4-token kernel's order */
+        const uint8_t *qs = p + 16;
+        const int8_t *ab = a + 256 * b;
+        ROLLED
+        for (int c = 0; c < 4; c++) {
+            v128_t qa = wasm_v128_load(qs + 32 * c), qb = wasm_v128_load(qs + 32 * c + 16);
+            const int8_t *ap = ab + 64 * c;
+            v128_t a0 = wasm_v128_load(ap), a1 = wasm_v128_load(ap + 16);
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(RX_DOT(a0, a1, RX_LOW(qa), RX_LOW(qb))),
+                                                     wasm_v128_load32_splat(ws + 2 * c)));
+            a0 = wasm_v128_load(ap + 32), a1 = wasm_v128_load(ap + 48);
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(RX_DOT(a0, a1, RX_HIGH(qa), RX_HIGH(qb))),
+                                                     wasm_v128_load32_splat(ws + 2 * c + 1)));
+        }
+    }
+    return hsum(acc) + csum;
+}
+
+DECODE_ROWS(drows_q4_1_rx, d_q4_1_rx)
+DECODE_ROWS(drows_q5_0_rx, d_q5_0_rx)
+DECODE_ROWS(drows_q5_1_rx, d_q5_1_rx)
+DECODE_ROWS(drows_q4_K_rx, d_q4_K_rx)
 
 #else
 static int rx_type(int type) { (void)type; return 0; }
@@ -1074,14 +1276,23 @@ void atn_matmul_prepared_simd128(const atn_tensor *W, const float *X, int n_tok,
     int64_t nb = n_in / atn_type_block_size(type);
 #ifdef ATN_RELAXED_SIMD
     if (rx_type(type)) {
-        if (n_tok == 1) {
-            drows_q4_0_rx(base, rb, nb, r0, r1, &prepared, Y);
+        decode_rows_fn rdfn = NULL;
+        quant_rows_fn rfn = NULL;
+        switch (type) {
+        case ATN_TYPE_Q4_0: rdfn = drows_q4_0_rx; rfn = rows_q4_0_rx; break;
+        case ATN_TYPE_Q4_1: rdfn = drows_q4_1_rx; rfn = rows_q4_1_rx; break;
+        case ATN_TYPE_Q5_0: rdfn = drows_q5_0_rx; rfn = rows_q5_0_rx; break;
+        case ATN_TYPE_Q5_1: rdfn = drows_q5_1_rx; rfn = rows_q5_1_rx; break;
+        case ATN_TYPE_Q4_K: rdfn = drows_q4_K_rx; rfn = rows_q4_K_rx; break;
+        default: rfn = rows_q5_K_rx; break; /* q5_K: the prompt kernel for one token too, as its twin */
+        }
+        if (n_tok == 1 && rdfn) {
+            rdfn(base, rb, nb, r0, r1, &prepared, Y);
             return;
         }
         for (int64_t rt = r0; rt < r1; rt += tr) {
             int64_t re = rt + tr < r1 ? rt + tr : r1;
-            for (int t0 = 0; t0 < n_tok; t0 += 4)
-                rows_q4_0_rx(base, rb, nb, rt, re, &prepared, t0, n_tok - t0 < 4 ? n_tok - t0 : 4, Y, n_out);
+            for (int t0 = 0; t0 < n_tok; t0 += 4) rfn(base, rb, nb, rt, re, &prepared, t0, n_tok - t0 < 4 ? n_tok - t0 : 4, Y, n_out);
         }
         return;
     }

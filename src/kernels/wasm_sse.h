@@ -106,5 +106,9 @@ WS_INLINE float wasm_f32x4_extract_lane_(v128_t v, int i) {
 /* The relaxed-SIMD kernels' byte operations (simd128.c, ATN_RELAXED_SIMD; the
  * relaxed multiply itself is SSSE3's pmaddubsw, called there by name). */
 WS_INLINE v128_t wasm_i8x16_splat(int8_t x) { return _mm_set1_epi8(x); }
+WS_INLINE v128_t wasm_i8x16_eq(v128_t a, v128_t b) { return _mm_cmpeq_epi8(a, b); }
+#define wasm_i8x16_make(...) _mm_setr_epi8(__VA_ARGS__)
+/* only shuffle(v, v, ...) with constant lanes below 16 is used */
+#define wasm_i8x16_shuffle(a, b, ...) _mm_shuffle_epi8(a, _mm_setr_epi8(__VA_ARGS__))
 
 #endif
