@@ -15,7 +15,9 @@ const T = { skip, timeout: 240000 };
 const shipped = shippedModels();
 const translateModel = shipped.find((m) => m.kind === 'translate')?.path;
 const chatModel = shipped.find((m) => m.kind === 'chat')?.path;
-const q4Model = join(root, 'tests', 'data', 'llama', 'llama_q4_0.gguf'); // q4_0: the relaxed kernels run
+// small models whose matrices take the relaxed kernels (q4_0, q4_1, q5_0,
+// q5_1; q4_K and q5_K with q6_K, which stays on the int16 path)
+const relaxedModels = ['q4_0', 'q4_1', 'q5_0', 'q5_1', 'kmix'].map((t) => join(root, 'tests', 'data', 'llama', `llama_${t}.gguf`));
 
 // The .wasm files the page asked for itself (not its service worker, whose
 // requests carry sw.js as their referrer).
@@ -75,15 +77,16 @@ test('a relaxed module that cannot be fetched gives way to its SIMD128 twin, and
   await page.close();
 });
 
-// The relaxed kernels (q4_0) form the same integer sums as the SIMD128 ones
-// and the same floats from them (docs/simd.md): both builds give the same
-// results bit for bit, for the shipped q8_0 models and for a q4_0 model, in
-// a prompt (score) and token by token (eval + logits: the decode kernels).
+// The relaxed kernels form the same integer sums as the SIMD128 ones and the
+// same floats from them (docs/simd.md): both builds give the same results bit
+// for bit, for the shipped q8_0 models and for small models of every format
+// with relaxed kernels, in a prompt (score) and token by token (eval +
+// logits: the decode kernels).
 test('the npm API: ModelInfo.simd; translations, scores and logits equal bit for bit between the two builds', {
   ...T, skip: skip || ((!translateModel || !chatModel) && 'the shipped models are missing'),
 }, async () => {
   const page = await blank();
-  const r = await page.evaluate(async ({ translateUrl, chatUrl, q4Url }) => {
+  const r = await page.evaluate(async ({ translateUrl, chatUrl, relaxedUrls }) => {
     const { load } = await import('/js/index.js');
     const core = await import('/js/core.js');
     const sentences = ['The cat is sleeping on the sofa.', 'I want to go to Italy.', 'Muéstrame cómo hacerlo.'];
@@ -95,7 +98,7 @@ test('the npm API: ModelInfo.simd; translations, scores and logits equal bit for
       out[simd] = { simd: m.info.simd, simdError: m.info.simdError, threads: m.info.threads, texts };
       await m.dispose();
     }
-    const files = { chat: chatUrl, q4_0: q4Url };
+    const files = { chat: chatUrl, ...relaxedUrls };
     for (const [name, url] of Object.entries(files)) {
       const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
       for (const simd of ['auto', 'simd128']) {
@@ -118,7 +121,8 @@ test('the npm API: ModelInfo.simd; translations, scores and logits equal bit for
       }
     }
     return out;
-  }, { translateUrl: urlPath(translateModel), chatUrl: urlPath(chatModel), q4Url: urlPath(q4Model) });
+  }, { translateUrl: urlPath(translateModel), chatUrl: urlPath(chatModel),
+    relaxedUrls: Object.fromEntries(relaxedModels.map((f) => [f.match(/llama_(\w+)\.gguf$/)[1], urlPath(f)])) });
   const [relaxed, plain] = [r.auto, r.simd128];
   assert.deepEqual([relaxed.simd, relaxed.simdError, relaxed.threads], ['relaxed', null, 2]);
   assert.deepEqual([plain.simd, plain.simdError, plain.threads], ['simd128', null, 2]);
@@ -126,7 +130,7 @@ test('the npm API: ModelInfo.simd; translations, scores and logits equal bit for
   assert.match(relaxed.texts[0], /gato/);
   assert.equal(relaxed.texts[1], 'Quiero ir a Italia.');
   assert.equal(relaxed.texts[2], 'Show me how to do it.');
-  for (const name of ['chat', 'q4_0']) {
+  for (const name of ['chat', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'kmix']) {
     const [x, y] = [relaxed[name], plain[name]];
     assert.deepEqual([x.simd, y.simd], ['relaxed', 'simd128'], name);
     assert.ok(x.n >= 8, `${name}: ${x.n} tokens`);
