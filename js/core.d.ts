@@ -155,6 +155,8 @@ export class Session {
   readonly nCtx: number;
   readonly nPast: number;
   readonly kvType: 'f32' | 'f16';
+  /** Bytes of the KV cache (keys and values) as allocated now. */
+  readonly kvBytes: number;
   truncate(nKeep?: number): void;
   eval(ids: ArrayLike<number>, opts?: { allLogits?: boolean }): void;
   logits(i?: number): Float32Array;

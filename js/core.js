@@ -1055,17 +1055,9 @@ export class Model {
     const rt = this.rt;
     const kv = kvTypeCode(opts?.kvType);
     const m = this._p(), n = int32(nCtx, 'nCtx');
-    let s;
-    if (kv === 0) s = rt.fn('atn_session_new')(m, n) >>> 0;
-    else {
-      const p = rt.malloc(4); // atn_session_params {int kv_type}
-      try {
-        rt.view().setInt32(p, kv, true);
-        s = rt.fn('atn_session_new_ex')(m, n, p) >>> 0;
-      } finally {
-        rt.free(p);
-      }
-    }
+    // atn_session_params {int kv_type}, in the runtime's scratch bytes
+    rt.view().setInt32(rt._scratch, kv, true);
+    const s = rt.fn('atn_session_new_ex')(m, n, rt._scratch) >>> 0;
     if (!s) rt.fail('E_SESSION', 'creating the session');
     const sess = new Session(this, s);
     this._sessions.add(sess);
@@ -1228,6 +1220,8 @@ export class Session {
   get nCtx() { return this.rt.fn('atn_session_n_ctx')(this._p()); }
   /** 'f32' or 'f16': the element type of the KV cache. */
   get kvType() { return KV_TYPES[this.rt.fn('atn_session_kv_type')(this._p())]; }
+  /** Bytes of the KV cache (keys and values) as allocated now. */
+  get kvBytes() { return this.rt.fn('atn_session_kv_bytes')(this._p()) >>> 0; }
   get nPast() { return this.rt.fn('atn_session_n_past')(this._p()); }
 
   /** Forget the cache past the first nKeep tokens (0: start over). */

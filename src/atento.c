@@ -448,6 +448,13 @@ ATN_API void atn_session_free(atn_session *s) {
 }
 
 ATN_API int atn_session_kv_type(const atn_session *s) { return s ? s->kv_type : atn_error("no session"); }
+ATN_API size_t atn_session_kv_bytes(const atn_session *s) {
+    if (!s) {
+        atn_error("no session");
+        return 0;
+    }
+    return s->kv_bytes;
+}
 ATN_API int atn_session_n_ctx(const atn_session *s) { return s ? s->n_ctx : atn_error("no session"); }
 ATN_API int atn_session_n_past(const atn_session *s) { return s ? s->n_past : atn_error("no session"); }
 

@@ -115,6 +115,10 @@ typedef struct atn_session_params {
 } atn_session_params;
 ATN_API atn_session *atn_session_new_ex(atn_model *m, int n_ctx, const atn_session_params *p);
 ATN_API int atn_session_kv_type(const atn_session *s);
+/* Bytes of the session's KV cache (keys and values) as allocated now: a
+ * decoder-only model's whole cache from the start; an encoder-decoder's
+ * self-attention cache grows with its hypotheses (beam, sentences). */
+ATN_API size_t atn_session_kv_bytes(const atn_session *s);
 ATN_API void atn_session_free(atn_session *s);
 ATN_API int atn_session_n_ctx(const atn_session *s);
 ATN_API int atn_session_n_past(const atn_session *s);   /* tokens in the KV cache */

@@ -60,6 +60,7 @@ struct atn_session {
     int n_eval;              /* tokens of the last eval (atn_logits' index range) */
     int32_t *tokens;         /* n_ctx ids: tokens[0..n_past) are the ones in the cache */
     int kv_type;             /* ATN_KV_F32 or ATN_KV_F16 (checked before session_init) */
+    size_t kv_bytes;         /* bytes of the KV cache (keys and values) the arch holds now */
     void *impl;
 };
 

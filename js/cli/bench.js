@@ -79,7 +79,7 @@ export async function run(o) {
     prefill_tokens_per_cpu_s: r2(o.promptTokens / (best.prefillCpuMs / 1000)),
     decode_tokens_per_cpu_s: o.genTokens ? r2(o.genTokens / (best.decodeCpuMs / 1000)) : 0,
     kv_type: kvType,
-    kv_cache_bytes: kvCacheBytes(info, nCtx, kvType),
+    kv_cache_bytes: session.kvBytes,
     wasm_memory_bytes: wasmBytes,
     peak_rss_bytes: rss,
   };
@@ -99,10 +99,3 @@ export async function run(o) {
   return 0;
 }
 
-// Bytes of a decoder-only model's KV cache for nCtx tokens (keys and values,
-// every layer), from the info's shape; -1 when it does not say (as the native bench).
-function kvCacheBytes(info, nCtx, kvType) {
-  const { n_layer: l, n_head_kv: h, head_dim: d } = info.hparams ?? {};
-  if (![l, h, d].every(Number.isInteger)) return -1;
-  return 2 * l * nCtx * h * d * (kvType === 'f16' ? 2 : 4);
-}

@@ -543,23 +543,6 @@ static int cmd_inspect(int argc, char **argv) {
     return 0;
 }
 
-/* The integer after "key": in a model's info JSON, or -1. */
-static long long info_int(const char *info, const char *key) {
-    char k[64];
-    snprintf(k, sizeof k, "\"%s\":", key);
-    const char *at = info ? strstr(info, k) : NULL;
-    return at ? strtoll(at + strlen(k), NULL, 10) : -1;
-}
-
-/* Bytes of a decoder-only model's KV cache for n_ctx tokens (keys and
- * values, every layer), or -1 when the info does not say the shape. */
-static long long kv_cache_bytes(const atn_model *m, int n_ctx, int kv_type) {
-    const char *info = atn_model_info_json(m);
-    long long l = info_int(info, "n_layer"), h = info_int(info, "n_head_kv"), d = info_int(info, "head_dim");
-    if (l < 0 || h < 0 || d < 0) return -1;
-    return 2 * l * n_ctx * h * d * (kv_type == ATN_KV_F16 ? 2 : 4);
-}
-
 static int cmd_bench(int argc, char **argv) {
     opts o;
     parse(argc, argv, &o, " model prompt-tokens gen-tokens reps kv-type json ");
@@ -602,7 +585,7 @@ static int cmd_bench(int argc, char **argv) {
     }
     double prefill = o.prompt_tokens / (best_p / 1000), decode = o.gen_tokens ? o.gen_tokens / (best_d / 1000) : 0;
     long rss = peak_rss_bytes();
-    long long kv_bytes = kv_cache_bytes(m, n_ctx, o.kv_type);
+    long long kv_bytes = (long long)atn_session_kv_bytes(s);
     if (o.json) {
         printf("{\"model\":");
         json_str(stdout, o.model, strlen(o.model));

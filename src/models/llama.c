@@ -116,6 +116,7 @@ typedef struct {
     float *rope;    /* [2][B][n_rot + 2]: cos, sin pairs per frequency; [1]: local layers' */
     void *kc, *vc;  /* [n_layer][n_ctx][kv] of f32, or of f16 (kv_f16) */
     int kv_f16;     /* the session's cache is ATN_KV_F16: keys and values rounded to half */
+    size_t kv_el;   /* bytes of one cached value: 4, or 2 with kv_f16 */
 } llama_state;
 
 /* ---- loading ------------------------------------------------------------ */
@@ -468,7 +469,7 @@ static int llama_session_init(atn_session *s) {
      * in 32 bits for real shapes (Llama-3.2-1B at 131072 tokens in f32:
      * exactly 2^32 bytes) */
     st->kv_f16 = s->kv_type == ATN_KV_F16;
-    size_t el = st->kv_f16 ? sizeof(uint16_t) : sizeof(float);
+    size_t el = st->kv_el = st->kv_f16 ? sizeof(uint16_t) : sizeof(float);
     size_t cache = atn_mul_size(atn_mul_size((size_t)lm->n_layer, (size_t)s->n_ctx), kv);
     size_t cache_bytes = atn_mul_size(cache, 2 * el);
     if (!atn_size_ok(cache_bytes))
@@ -494,6 +495,7 @@ static int llama_session_init(atn_session *s) {
         !st->scores || !st->rope || !st->kc || !st->vc || !s->logits)
         return atn_error("llama: out of memory for a session of %d tokens (KV cache %zu MiB)", s->n_ctx,
                          cache_bytes >> 20);
+    s->kv_bytes = cache_bytes;
     return 0;
 }
 
@@ -671,7 +673,7 @@ static void forward(atn_session *s, const int32_t *tokens, int T, int p0, int al
     }
     for (int l = 0; l < lm->n_layer; l++) {
         const llama_layer *L = &lm->layers[l];
-        size_t el = st->kv_f16 ? sizeof(uint16_t) : sizeof(float), layer = (size_t)l * n_ctx * kv * el;
+        size_t layer = (size_t)l * n_ctx * kv * st->kv_el;
         void *kc = (char *)st->kc + layer, *vc = (char *)st->vc + layer;
         const float *rope_l = L->local ? rope_local : st->rope;
         /* attention */

@@ -407,6 +407,7 @@ int atn_marian_reserve_slots(atn_session *s, int n_slots) {
     free(ms->kc); free(ms->vc); free(ms->tmp);
     ms->kc = kc; ms->vc = vc; ms->tmp = tmp;
     ms->n_slots = n_slots;
+    s->kv_bytes = cache * 2 * sizeof(float); /* checked above */
     return 0;
 }
 

@@ -14,6 +14,7 @@
  *    the scale (test_llama.c): measured 1.1e-2 .. 2.0e-2 (llama q8_0, phi3
  *    q8_0, the tutor model): QW_TOL = 5e-2. docs/benchmarks.md ("KV cache in
  *    f16") has what that does to a text's perplexity.
+ *  - atn_session_kv_bytes: the cache's size from the model's shape, halved in f16;
  *  - the default session (atn_session_new, and atn_session_new_ex with
  *    NULL or kv_type ATN_KV_F32) gives the f32 logits bit for bit;
  *  - token by token gives the batched f16 rows (to 1e-3, as test_arch.c
@@ -34,6 +35,14 @@
 #define QW_TOL 5e-2
 #define N_TOK 64
 
+/* The integer after "key": in a model's info JSON, or -1. */
+static long long info_int(const char *info, const char *key) {
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\":", key);
+    const char *at = info ? strstr(info, k) : NULL;
+    return at ? strtoll(at + strlen(k), NULL, 10) : -1;
+}
+
 /* every row of an N_TOK-token eval in a session of kv_type (-1: atn_session_new) */
 static float *eval_rows(atn_model *m, const int32_t *ids, int kv_type) {
     int V = atn_model_n_vocab(m);
@@ -44,6 +53,14 @@ static float *eval_rows(atn_model *m, const int32_t *ids, int kv_type) {
     CHECK(ok, "eval (kv_type %d): %s", kv_type, atn_last_error());
     for (int i = 0; ok && i < N_TOK; i++) memcpy(rows + (size_t)i * V, atn_logits(s, i), (size_t)V * sizeof(float));
     if (s) CHECK(atn_session_kv_type(s) == (kv_type < 0 ? ATN_KV_F32 : kv_type), "kv_type reads back");
+    if (s) {
+        /* keys and values of every layer and position: n_layer * 128 * n_head_kv * head_dim, 4 or 2 bytes */
+        const char *info = atn_model_info_json(m);
+        long long l = info_int(info, "n_layer"), h = info_int(info, "n_head_kv"), d = info_int(info, "head_dim");
+        long long want = 2 * l * 128 * h * d * (kv_type == ATN_KV_F16 ? 2 : 4);
+        CHECK(l > 0 && h > 0 && d > 0 && (long long)atn_session_kv_bytes(s) == want, "kv_bytes %zu, want %lld",
+              atn_session_kv_bytes(s), want);
+    }
     atn_session_free(s);
     if (!ok) { free(rows); return NULL; }
     return rows;

@@ -119,6 +119,12 @@ for (const path of llamaModels()) {
     // One copy of the file: wasm memory grows by about the file size, not twice it.
     assert.ok(rt.memoryBytes - before < 2 * bytes.length + 32 * 2 ** 20, `memory grew by ${rt.memoryBytes - before} for a ${bytes.length}-byte file`);
     const s = m.newSession(64);
+    // keys and values of every layer and position; half of that in f16
+    const { n_layer: l, n_head_kv: h, head_dim: d } = info.hparams;
+    assert.equal(s.kvBytes, 2 * l * 64 * h * d * 4);
+    const s16 = m.newSession(64, { kvType: 'f16' });
+    assert.equal(s16.kvBytes, 2 * l * 64 * h * d * 2);
+    s16.free();
     m.free();
     assert.throws(() => m.tokenize('x'), (e) => e.code === 'E_FREED');
     assert.throws(() => s.eval([1]), (e) => e.code === 'E_FREED'); // freed with its model
