@@ -9,6 +9,15 @@
 // 1 for anything else (missing or damaged file, out of memory, ...).
 // ATENTO_DEBUG=1 prints the stack of unexpected errors too.
 import { readdirSync, readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+
+// Node 20 and 21 have relaxed SIMD behind a flag (on by default from Node 22):
+// set before any WebAssembly is compiled, so that the relaxed-SIMD build
+// (docs/simd.md) can run where js/core.js's probe finds its 8-bit multiply
+// exact. ATENTO_SIMD=simd128 keeps the SIMD128 build.
+if (Number(process.versions.node.split('.')[0]) < 22 && process.env.ATENTO_SIMD !== 'simd128') {
+  setFlagsFromString('--experimental-wasm-relaxed-simd');
+}
 
 const cliDir = new URL('../js/cli/', import.meta.url);
 

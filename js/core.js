@@ -214,35 +214,34 @@ export function simdOf(module) {
 
 // The probe's operands. b's lanes stay in 0..127 (the "i7" operand), where
 // every implementation of the relaxed dot must agree; a's take the whole
-// signed range, -128 included.
+// signed range, -128 included (a pair of products stays within 16 bits).
 const PROBE_A = [-128, 127, -1, 2, 100, -100, 50, -50, 3, -7, 11, -13, 127, -128, 64, -64];
 const PROBE_B = [127, 127, 1, 126, 90, 45, 0, 1, 127, 5, 9, 100, 1, 2, 3, 127];
-const PROBE_ACC = [1000, -1000, 7, -7];
 
-// The probe module, assembled from the operands above:
+// The probe module, assembled from the operands above. It runs the relaxed
+// instruction the kernels use (src/kernels/simd128.c, rdot16):
 //
 //   (module
 //     (func (export "dot") (result i32) (local v128)
 //       v128.const i8x16 <PROBE_A>
 //       v128.const i8x16 <PROBE_B>
-//       v128.const i32x4 <PROBE_ACC>
-//       i32x4.relaxed_dot_i8x16_i7x16_add_s     ;; 0xfd 0x113
+//       i16x8.relaxed_dot_i8x16_i7x16_s         ;; 0xfd 0x112
 //       local.set 0
-//       local.get 0  i32x4.extract_lane 0
-//       local.get 0  i32x4.extract_lane 1  i32.add
-//       local.get 0  i32x4.extract_lane 2  i32.add
-//       local.get 0  i32x4.extract_lane 3  i32.add))
+//       local.get 0  i16x8.extract_lane_s 0
+//       local.get 0  i16x8.extract_lane_s 1  i32.add
+//       ...
+//       local.get 0  i16x8.extract_lane_s 7  i32.add))
 function probeBytes() {
   const v128 = (bytes) => [0xfd, 0x0c, ...bytes.map((x) => x & 0xff)];
-  const acc = new DataView(new ArrayBuffer(16));
-  PROBE_ACC.forEach((x, i) => acc.setInt32(4 * i, x, true)); // little-endian, as wasm
-  const lane = (i) => [0x20, 0x00, 0xfd, 0x1b, i]; // local.get 0; i32x4.extract_lane i
+  const lane = (i) => [0x20, 0x00, 0xfd, 0x18, i]; // local.get 0; i16x8.extract_lane_s i
+  const lanes = [...lane(0)];
+  for (let i = 1; i < 8; i++) lanes.push(...lane(i), 0x6a); // i32.add
   const body = [
     0x01, 0x01, 0x7b, // one local: v128
-    ...v128(PROBE_A), ...v128(PROBE_B), ...v128([...new Uint8Array(acc.buffer)]),
-    0xfd, 0x93, 0x02, // i32x4.relaxed_dot_i8x16_i7x16_add_s (0x113, LEB128)
+    ...v128(PROBE_A), ...v128(PROBE_B),
+    0xfd, 0x92, 0x02, // i16x8.relaxed_dot_i8x16_i7x16_s (0x112, LEB128)
     0x21, 0x00, // local.set 0
-    ...lane(0), ...lane(1), 0x6a, ...lane(2), 0x6a, ...lane(3), 0x6a, // i32.add
+    ...lanes,
     0x0b,
   ];
   return new Uint8Array([
@@ -254,20 +253,21 @@ function probeBytes() {
   ]);
 }
 
-/** The exact result of the probe: the four lanes of acc + a·b, summed. */
+/** The exact result of the probe: the dot of a and b (each lane's pair sum fits 16 bits). */
 function probeExpected() {
   let sum = 0;
   for (let i = 0; i < 16; i++) sum += PROBE_A[i] * PROBE_B[i];
-  return sum + PROBE_ACC.reduce((x, y) => x + y, 0);
+  return sum;
 }
 
 let relaxedProbe = null;
 /**
- * Does this engine run relaxed SIMD with the exact i32x4.relaxed_dot_i8x16_i7x16_add_s?
- * A tiny module computes the dot of constant vectors: true only if it
- * validates, instantiates and returns the exact value (Node 20's V8 with
- * --experimental-wasm-relaxed-simd validates it but returns twice the dot,
- * an early form of the instruction). Synchronous, computed once.
+ * Does this engine run relaxed SIMD with the exact i16x8.relaxed_dot_i8x16_i7x16_s
+ * (the one relaxed instruction of the kernels)? A tiny module computes it on
+ * constant vectors: true only if it validates, instantiates and returns the
+ * exact value. Synchronous, computed once. (Node 20's V8 has relaxed SIMD
+ * behind --experimental-wasm-relaxed-simd, which bin/atento.js sets; there
+ * this instruction is exact, while its i32x4 form returns twice the dot.)
  */
 export function relaxedSimdSupported() {
   if (relaxedProbe === null) {

@@ -2,8 +2,8 @@
 import type { Atento, Model } from './core.js';
 export const defaultWasmPath: string;
 export const defaultThreadedWasmPath: string;
-/** The relaxed-SIMD twins (docs/simd.md); never chosen by initAtentoFromFile itself. */
+/** The relaxed-SIMD twins (docs/simd.md): initAtentoFromFile's default where the engine has relaxed SIMD. */
 export const defaultRelaxedWasmPath: string;
 export const defaultThreadedRelaxedWasmPath: string;
-export function initAtentoFromFile(path?: string, opts?: { threads?: number | 'auto'; threadedPath?: string }): Promise<Atento>;
+export function initAtentoFromFile(path?: string, opts?: { threads?: number | 'auto'; threadedPath?: string; simd?: 'auto' | 'simd128' }): Promise<Atento>;
 export function loadModelFromFile(rt: Atento, path: string, opts?: { onProgress?: (loaded: number, total: number) => void; allowUnknownPretokenizer?: boolean }): Model;

@@ -10,9 +10,9 @@ export const defaultWasmPath = fileURLToPath(new URL('../dist/atento.wasm', impo
 
 export const defaultThreadedWasmPath = fileURLToPath(new URL('../dist/atento-mt.wasm', import.meta.url));
 
-// The relaxed-SIMD twins (docs/simd.md). Node 20 has no exact relaxed dot
-// (relaxedSimdSupported() is false), so the helpers below never pick these
-// themselves; they are here for a Node whose engine has one.
+// The relaxed-SIMD twins (docs/simd.md), which initAtentoFromFile's default
+// picks where relaxedSimdSupported() (Node 22 and later; Node 20 with
+// --experimental-wasm-relaxed-simd, which bin/atento.js sets).
 export const defaultRelaxedWasmPath = fileURLToPath(new URL('../dist/atento-relaxed.wasm', import.meta.url));
 
 export const defaultThreadedRelaxedWasmPath = fileURLToPath(new URL('../dist/atento-mt-relaxed.wasm', import.meta.url));
@@ -20,9 +20,18 @@ export const defaultThreadedRelaxedWasmPath = fileURLToPath(new URL('../dist/ate
 /**
  * Instantiate atento.wasm from a file (default: dist/atento.wasm, or
  * $ATENTO_WASM); with threads > 1 the threaded module (dist/atento-mt.wasm,
- * or $ATENTO_WASM_MT) and its workers.
+ * or $ATENTO_WASM_MT) and its workers. With neither given, the relaxed-SIMD
+ * build where the engine has it (initAtento's choice; opts.simd, else
+ * $ATENTO_SIMD: 'auto' or 'simd128').
  */
-export async function initAtentoFromFile(path = process.env.ATENTO_WASM || defaultWasmPath, opts = {}) {
+export async function initAtentoFromFile(path = process.env.ATENTO_WASM, opts = {}) {
+  const env = process.env.ATENTO_SIMD || undefined; // empty: unset
+  if (opts.simd === undefined && env !== undefined && env !== 'auto' && env !== 'simd128') {
+    throw new AtentoError('E_ARG', `ATENTO_SIMD must be 'auto' or 'simd128', got "${env}"`);
+  }
+  const simd = opts.simd ?? env ?? 'auto';
+  if (!path && !opts.threadedPath && !process.env.ATENTO_WASM_MT) return initAtento(undefined, { threads: opts.threads, simd });
+  path ||= defaultWasmPath;
   let bytes;
   try {
     bytes = await readFile(path);
@@ -30,7 +39,7 @@ export async function initAtentoFromFile(path = process.env.ATENTO_WASM || defau
     throw new AtentoError('E_WASM', `${path} not found: build it with ./build.sh`);
   }
   const threadedPath = opts.threadedPath || process.env.ATENTO_WASM_MT || defaultThreadedWasmPath;
-  return initAtento(bytes, { threads: opts.threads, threadedWasm: threadedPath });
+  return initAtento(bytes, { threads: opts.threads, threadedWasm: threadedPath, simd });
 }
 
 function fsMessage(e) {

@@ -1,7 +1,9 @@
-// simd.test.mjs — the relaxed-SIMD build (docs/simd.md) as far as Node can
-// see it: the probe's answer here, the relaxed modules' imports and exports
-// against their SIMD128 twins (read from the binary: Node 20 cannot compile
-// them), and the simd option. Running them is tests/browser/simd.test.mjs.
+// simd.test.mjs — the relaxed-SIMD build (docs/simd.md) in Node: the probe's
+// answer (Node 20 has relaxed SIMD only behind a flag, which bin/atento.js
+// sets), the relaxed modules' imports and exports against their SIMD128
+// twins (read from the binary), the simd option and ATENTO_SIMD, and the CLI
+// running both builds to the same bits. tests/browser/simd.test.mjs runs them
+// in Chromium.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -88,11 +90,57 @@ test('the relaxed SIMD probe answers once, and initAtento picks the build it all
   assert.equal(rt.simdError, '');
 });
 
-test('Node 20 with --experimental-wasm-relaxed-simd: the probe validates but the dot is not exact, so it says no', { skip: nodeMajor !== 20 && 'only Node 20 has this early relaxed dot' }, () => {
+test('Node 20 with --experimental-wasm-relaxed-simd: the probe finds the 8-bit multiply exact', { skip: nodeMajor !== 20 && 'only Node 20 needs the flag' }, () => {
   const code = `import('${new URL('../../js/core.js', import.meta.url).href}').then((m) => console.log(m.relaxedSimdSupported()))`;
   const r = spawnSync(process.execPath, ['--experimental-wasm-relaxed-simd', '-e', code], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  assert.equal(r.stdout.trim(), 'false');
+  assert.equal(r.stdout.trim(), 'true');
+});
+
+// ---- the CLI (bin/atento.js sets the flag on Node 20) ------------------------
+
+const cli = (args, env = {}) => {
+  const base = { ...process.env };
+  delete base.ATENTO_SIMD;
+  return spawnSync(process.execPath, [join(root, 'bin', 'atento.js'), ...args], { encoding: 'utf8', env: { ...base, ...env } });
+};
+const smallModels = ['q4_0', 'q4_1', 'q5_0', 'q5_1', 'kmix'].map((t) => join(root, 'tests', 'data', 'llama', `llama_${t}.gguf`));
+
+test('the CLI runs the relaxed build where the probe allows, and ATENTO_SIMD=simd128 the SIMD128 one', { skip: needModules }, () => {
+  const kernels = (env) => {
+    const r = cli(['inspect', '--model', smallModels[0], '--json'], env);
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout).kernels;
+  };
+  assert.equal(kernels({ ATENTO_SIMD: 'simd128' }), 'simd128');
+  assert.equal(kernels({}), nodeMajor >= 20 ? 'simd128-relaxed' : 'simd128');
+  const bad = cli(['inspect', '--model', smallModels[0]], { ATENTO_SIMD: 'sse' });
+  assert.equal(bad.status, 1);
+  assert.equal(bad.stderr, 'atento: ATENTO_SIMD must be \'auto\' or \'simd128\', got "sse"\n');
+});
+
+// The relaxed kernels form the integer sums and floats of their SIMD128
+// twins: the same bits, in a prompt (score) and token by token (greedy
+// generation), on one thread and two.
+test('the CLI gives the same bits with both builds, for every format with relaxed kernels', { skip: needModules }, () => {
+  const text = 'Hola, ¿cómo estás? I am learning Spanish with a tutor, one word at a time.';
+  for (const model of smallModels) {
+    for (const threads of ['1', '2']) {
+      const run = (env) => {
+        const score = cli(['score', '--model', model, '--text', text, '--json', '--threads', threads], env);
+        const gen = cli(['generate', '--model', model, '--prompt', 'Hola', '--max-tokens', '24', '--temperature', '0', '--json', '--threads', threads], env);
+        assert.equal(score.status, 0, score.stderr);
+        assert.equal(gen.status, 0, gen.stderr);
+        const { tokens, text: out } = JSON.parse(gen.stdout); // not its timings
+        return { score: score.stdout, gen: { tokens, out } };
+      };
+      const [relaxed, plain] = [run({}), run({ ATENTO_SIMD: 'simd128' })];
+      assert.ok(JSON.parse(plain.score).logprobs.length > 10, `${model}: ${plain.score}`);
+      assert.equal(relaxed.score, plain.score, `${model}, ${threads} thread(s): scores`);
+      assert.equal(plain.gen.tokens.length, 24, model);
+      assert.deepEqual(relaxed.gen, plain.gen, `${model}, ${threads} thread(s): generation`);
+    }
+  }
 });
 
 // ---- the modules ---------------------------------------------------------------
