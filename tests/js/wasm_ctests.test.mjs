@@ -1,6 +1,7 @@
 // wasm_ctests.test.mjs — the C unit tests compiled to WebAssembly and run
 // under node:wasi (tests/wasm_ctests.sh), so the SIMD128 kernels are checked
-// against their scalar references in the build that ships.
+// against their scalar references in the build that ships; the kernel and
+// thread tests also with the relaxed-SIMD kernels (clang-16).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
