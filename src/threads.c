@@ -125,6 +125,8 @@ void atn_parallel_for(int64_t n, int64_t grain, atn_task_fn fn, void *ctx) {
         cpu_relax();
 #ifdef POOL_NATIVE
         if (spins > 2000) sched_yield(); /* a shared or oversubscribed machine */
+#else
+        (void)spins;
 #endif
     }
     atomic_store(&in_loop, 0);
