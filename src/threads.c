@@ -54,18 +54,18 @@ static inline void cpu_relax(void) {
 #endif
 }
 
+#if defined(POOL_WASM) || defined(POOL_NATIVE) /* workers exist (atn_thread_worker) */
 /* Sleep while *word == val (spurious wake-ups are fine: callers re-check). */
 static void futex_wait(_Atomic uint32_t *word, uint32_t val) {
 #if defined(POOL_WASM)
     __builtin_wasm_memory_atomic_wait32((int *)word, (int)val, -1);
-#elif defined(POOL_NATIVE) && defined(__linux__)
+#elif defined(__linux__)
     syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
-#elif defined(POOL_NATIVE)
-    if (atomic_load(word) == val) sched_yield();
 #else
-    (void)word; (void)val; /* one thread: never waits */
+    if (atomic_load(word) == val) sched_yield();
 #endif
 }
+#endif
 
 static void futex_wake_all(_Atomic uint32_t *word) {
 #if defined(POOL_WASM)
