@@ -129,6 +129,30 @@ typedef struct {
 /* Nibble order of a 32-block, position <- value:
  *   0..7 <- 0, 2, .., 14   8..15 <- 1, 3, .., 15   16..23 <- 16, 18, .., 30   24..31 <- 17, .., 31 */
 
+/* One block of 32 activations: its int8 levels (as 8 i32x4, within
+ * [-127, 127]) and their scale, stored in lane t of d, s and qsum. */
+INLINE void block_levels(const float *xb, v128_t lv[8], float *d, float *s, int32_t *qsum) {
+    v128_t m = wasm_f32x4_splat(0);
+    for (int j = 0; j < 32; j += 4) m = wasm_f32x4_max(m, wasm_f32x4_abs(wasm_v128_load(xb + j)));
+    m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
+    m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
+    float amax = wasm_f32x4_extract_lane(m, 0);
+    float db = amax / 127.0f;
+    /* as atn_quantize_act: subnormal blocks (1/db = inf) give zeros,
+     * never saturated levels whose sum overflows */
+    float id = db > 0 && 1.0f / db < INFINITY ? 1.0f / db : 0.0f;
+    v128_t vid = wasm_f32x4_splat(id), sum = wasm_i32x4_splat(0);
+    for (int j = 0; j < 8; j++) {
+        lv[j] = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(xb + 4 * j), vid)));
+        sum = wasm_i32x4_add(sum, lv[j]);
+    }
+    int isum = wasm_i32x4_extract_lane(sum, 0) + wasm_i32x4_extract_lane(sum, 1) + wasm_i32x4_extract_lane(sum, 2) +
+               wasm_i32x4_extract_lane(sum, 3);
+    *d = db;
+    *s = db * (float)isum;
+    *qsum = isum;
+}
+
 /* Tokens [t0, t1) of X; each token writes only its own levels and its own
  * lane of the scales, so token ranges may be quantized by different threads. */
 static void quantize_acts(const float *X, int t0, int t1, int64_t n_in, int16_t *q, float *d, float *s, int32_t *qsum,
@@ -138,22 +162,8 @@ static void quantize_acts(const float *X, int t0, int t1, int64_t n_in, int16_t 
         const float *x = X + (int64_t)t * n_in;
         int16_t *qt = q + (int64_t)t * n_in;
         for (int64_t b = 0; b < nb; b++) {
-            const float *xb = x + 32 * b;
-            v128_t m = wasm_f32x4_splat(0);
-            for (int j = 0; j < 32; j += 4) m = wasm_f32x4_max(m, wasm_f32x4_abs(wasm_v128_load(xb + j)));
-            m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
-            m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
-            float amax = wasm_f32x4_extract_lane(m, 0);
-            float db = amax / 127.0f;
-            /* as atn_quantize_act: subnormal blocks (1/db = inf) give zeros,
-             * never saturated levels whose sum overflows */
-            float id = db > 0 && 1.0f / db < INFINITY ? 1.0f / db : 0.0f;
             v128_t lv[8];
-            v128_t vid = wasm_f32x4_splat(id), sum = wasm_i32x4_splat(0);
-            for (int j = 0; j < 8; j++) {
-                lv[j] = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(xb + 4 * j), vid)));
-                sum = wasm_i32x4_add(sum, lv[j]);
-            }
+            block_levels(x + 32 * b, lv, d + b * ntp + t, s + b * ntp + t, qsum + b * ntp + t);
             /* to nibble order (above): the levels are within [-127, 127],
              * so narrowing to i16 is exact */
             int16_t *qb = qt + 32 * b;
@@ -162,17 +172,12 @@ static void quantize_acts(const float *X, int t0, int t1, int64_t n_in, int16_t 
                 wasm_v128_store(qb + 16 * h, EVENS16(lo, hi));
                 wasm_v128_store(qb + 16 * h + 8, ODDS16(lo, hi));
             }
-            int isum = wasm_i32x4_extract_lane(sum, 0) + wasm_i32x4_extract_lane(sum, 1) +
-                       wasm_i32x4_extract_lane(sum, 2) + wasm_i32x4_extract_lane(sum, 3);
-            d[b * ntp + t] = db;
-            s[b * ntp + t] = db * (float)isum;
-            qsum[b * ntp + t] = isum;
         }
     }
 }
 
-/* The relaxed kernels' activations: int8 levels in natural order (the same
- * levels as quantize_acts), with d, s and qsum as there. */
+/* The relaxed kernels' activations: the same levels as quantize_acts, as
+ * int8 in natural order, with d, s and qsum as there. */
 static void quantize_acts_i8(const float *X, int t0, int t1, int64_t n_in, int8_t *q, float *d, float *s,
                              int32_t *qsum, int ntp) {
     int64_t nb = n_in / 32;
@@ -180,27 +185,11 @@ static void quantize_acts_i8(const float *X, int t0, int t1, int64_t n_in, int8_
         const float *x = X + (int64_t)t * n_in;
         int8_t *qt = q + (int64_t)t * n_in;
         for (int64_t b = 0; b < nb; b++) {
-            const float *xb = x + 32 * b;
-            v128_t m = wasm_f32x4_splat(0);
-            for (int j = 0; j < 32; j += 4) m = wasm_f32x4_max(m, wasm_f32x4_abs(wasm_v128_load(xb + j)));
-            m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
-            m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
-            float db = wasm_f32x4_extract_lane(m, 0) / 127.0f;
-            float id = db > 0 && 1.0f / db < INFINITY ? 1.0f / db : 0.0f; /* as quantize_acts */
             v128_t lv[8];
-            v128_t vid = wasm_f32x4_splat(id), sum = wasm_i32x4_splat(0);
-            for (int j = 0; j < 8; j++) {
-                lv[j] = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(xb + 4 * j), vid)));
-                sum = wasm_i32x4_add(sum, lv[j]);
-            }
+            block_levels(x + 32 * b, lv, d + b * ntp + t, s + b * ntp + t, qsum + b * ntp + t);
             /* the levels are within [-127, 127]: both narrowings are exact */
             wasm_v128_store(qt + 32 * b, NARROW16(NARROW32(lv[0], lv[1]), NARROW32(lv[2], lv[3])));
             wasm_v128_store(qt + 32 * b + 16, NARROW16(NARROW32(lv[4], lv[5]), NARROW32(lv[6], lv[7])));
-            int isum = wasm_i32x4_extract_lane(sum, 0) + wasm_i32x4_extract_lane(sum, 1) +
-                       wasm_i32x4_extract_lane(sum, 2) + wasm_i32x4_extract_lane(sum, 3);
-            d[b * ntp + t] = db;
-            s[b * ntp + t] = db * (float)isum;
-            qsum[b * ntp + t] = isum;
         }
     }
 }
@@ -664,6 +653,21 @@ INLINE v128_t d4_q4_0(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, c
     return acc;
 }
 
+/* q4_K/q5_K super-block b of one token: ws = the eight sub-block scales
+ * times the activation scales; returns csum plus the min terms, added in the
+ * 4-token kernel's order. */
+INLINE float k_token0_scales(const uint8_t *p, const acts *A, int64_t b, float ws[8], float csum) {
+    float sc[8], mn[8];
+    kscales(p, sc, mn);
+    const float *ad = A->d + 8 * b, *as = A->s + 8 * b;
+    wasm_v128_store(ws, wasm_f32x4_mul(wasm_v128_load(sc), wasm_v128_load(ad)));
+    wasm_v128_store(ws + 4, wasm_f32x4_mul(wasm_v128_load(sc + 4), wasm_v128_load(ad + 4)));
+    wasm_v128_store(mn, wasm_f32x4_mul(wasm_v128_load(mn), wasm_v128_load(as)));
+    wasm_v128_store(mn + 4, wasm_f32x4_mul(wasm_v128_load(mn + 4), wasm_v128_load(as + 4)));
+    for (int j = 0; j < 8; j++) csum += mn[j];
+    return csum;
+}
+
 /* q4_K, token 0: per super-block the eight sub-block scales times the
  * activation scales, and the min terms, as vectors; then one rolled loop
  * over the four 32-byte chunks (two sub-blocks each). Same float order as
@@ -672,16 +676,10 @@ INLINE float d_q4_K(const uint8_t *row, int64_t nbk, const acts *A) {
     const v128_t LO4 = keep(wasm_i16x8_splat(0x000f));
     const int16_t *a = A->q;
     v128_t acc = wasm_f32x4_splat(0);
-    float sc[8], mn[8], ws[8], csum = 0;
+    float ws[8], csum = 0;
     for (int64_t b = 0; b < nbk; b++) {
         const uint8_t *p = row + b * 144;
-        kscales(p, sc, mn);
-        const float *ad = A->d + 8 * b, *as = A->s + 8 * b;
-        wasm_v128_store(ws, wasm_f32x4_mul(wasm_v128_load(sc), wasm_v128_load(ad)));
-        wasm_v128_store(ws + 4, wasm_f32x4_mul(wasm_v128_load(sc + 4), wasm_v128_load(ad + 4)));
-        wasm_v128_store(mn, wasm_f32x4_mul(wasm_v128_load(mn), wasm_v128_load(as)));
-        wasm_v128_store(mn + 4, wasm_f32x4_mul(wasm_v128_load(mn + 4), wasm_v128_load(as + 4)));
-        for (int j = 0; j < 8; j++) csum += mn[j]; /* in the 4-token kernel's order */
+        csum = k_token0_scales(p, A, b, ws, csum);
         const uint8_t *qs = p + 16;
         const int16_t *ab = a + 256 * b;
         ROLLED
@@ -1144,16 +1142,10 @@ INLINE float d_q4_K_rx(const uint8_t *row, int64_t nbk, const acts *A) {
     RX_CONSTS
     const int8_t *a = A->q8;
     v128_t acc = wasm_f32x4_splat(0);
-    float sc[8], mn[8], ws[8], csum = 0;
+    float ws[8], csum = 0;
     for (int64_t b = 0; b < nbk; b++) {
         const uint8_t *p = row + b * 144;
-        kscales(p, sc, mn);
-        const float *ad = A->d + 8 * b, *as = A->s + 8 * b;
-        wasm_v128_store(ws, wasm_f32x4_mul(wasm_v128_load(sc), wasm_v128_load(ad)));
-        wasm_v128_store(ws + 4, wasm_f32x4_mul(wasm_v128_load(sc + 4), wasm_v128_load(ad + 4)));
-        wasm_v128_store(mn, wasm_f32x4_mul(wasm_v128_load(mn), wasm_v128_load(as)));
-        wasm_v128_store(mn + 4, wasm_f32x4_mul(wasm_v128_load(mn + 4), wasm_v128_load(as + 4)));
-        for (int j = 0; j < 8; j++) csum += mn[j]; /* in the 4-token kernel's order */
+        csum = k_token0_scales(p, A, b, ws, csum);
         const uint8_t *qs = p + 16;
         const int8_t *ab = a + 256 * b;
         ROLLED
