@@ -667,32 +667,34 @@ INLINE v128_t d4_q4_0(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, c
     return acc;
 }
 
-/* q8_0, token 0, one row: the integer dots of four blocks reduced into one
- * vector [b0, b1, b2, b3] (transpose_add4), converted and scaled at once,
- * then added to the row's sum one block at a time in block order: each
- * float is formed as a lane of k_q8_0 forms it. */
+/* q8_0, token 0, one row: the products of four blocks' weight and
+ * activation scales as one vector, then a rolled loop over the blocks (as
+ * DECODE_KERNEL: V8 spills an unrolled group's loads), each block's integer
+ * sum reduced at once and added to the row's sum in block order: each float
+ * is formed as a lane of k_q8_0 forms it. */
 INLINE float d_q8_0(const uint8_t *row, int64_t nb, const acts *A) {
     Q8_CONST
     const int16_t *a = A->q;
-    float acc = 0;
+    float acc = 0, ws[4];
     int64_t b = 0;
     for (; b + 4 <= nb; b += 4) {
         const uint8_t *p = row + b * 34;
-        v128_t is = Q8_UNSCALE(transpose_add4(IDOT_Q8_0(p, a + 32 * b), IDOT_Q8_0(p + 34, a + 32 * b + 32),
-                                              IDOT_Q8_0(p + 68, a + 32 * b + 64), IDOT_Q8_0(p + 102, a + 32 * b + 96)));
-        v128_t f = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is), wasm_f32x4_mul(h2f_gather4(p, 34), wasm_v128_load(A->d + b)));
-        acc += wasm_f32x4_extract_lane(f, 0);
-        acc += wasm_f32x4_extract_lane(f, 1);
-        acc += wasm_f32x4_extract_lane(f, 2);
-        acc += wasm_f32x4_extract_lane(f, 3);
+        wasm_v128_store(ws, wasm_f32x4_mul(h2f_gather4(p, 34), wasm_v128_load(A->d + b)));
+        ROLLED
+        for (int j = 0; j < 4; j++) {
+            v128_t is = IDOT_Q8_0(p + 34 * j, a + 32 * (b + j));
+            is = wasm_i32x4_add(is, wasm_i32x4_shuffle(is, is, 2, 3, 0, 1));
+            is = Q8_UNSCALE(wasm_i32x4_add(is, wasm_i32x4_shuffle(is, is, 1, 0, 3, 2)));
+            acc += wasm_f32x4_extract_lane(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is), wasm_v128_load32_splat(ws + j)), 0);
+        }
     }
     for (; b < nb; b++) {
         const uint8_t *p = row + b * 34;
-        v128_t is = Q8_UNSCALE(IDOT_Q8_0(p, a + 32 * b));
-        int32_t isum = wasm_i32x4_extract_lane(is, 0) + wasm_i32x4_extract_lane(is, 1) + wasm_i32x4_extract_lane(is, 2) +
-                       wasm_i32x4_extract_lane(is, 3);
+        v128_t is = IDOT_Q8_0(p, a + 32 * b);
+        is = wasm_i32x4_add(is, wasm_i32x4_shuffle(is, is, 2, 3, 0, 1));
+        is = Q8_UNSCALE(wasm_i32x4_add(is, wasm_i32x4_shuffle(is, is, 1, 0, 3, 2)));
         /* vector operations: no contraction into a fused multiply-add */
-        v128_t f = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_splat(isum)),
+        v128_t f = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is),
                                   wasm_f32x4_mul(wasm_f32x4_splat(h2f(p)), wasm_f32x4_splat(A->d[b])));
         acc += wasm_f32x4_extract_lane(f, 0);
     }
