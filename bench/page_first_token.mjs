@@ -73,7 +73,7 @@ for (let i = 0; i < n; i++) {
     for (const w of page.workers().filter((x) => !/thread\.js/.test(x.url()))) {
       const m = await w.evaluate(() => ({ origin: performance.timeOrigin,
         marks: performance.getEntriesByType('mark').filter((x) => x.name.startsWith('atento:')).map((x) => [x.name.slice(7), x.startTime]) })).catch(() => null);
-      if (m?.marks.length) r.steps.push('[worker] ' + m.marks.map(([what, t]) => `${Math.round(m.origin + t - origin)} ${what}`).join(', '));
+      if (m?.marks.length) r.steps.push(`[worker] ${Math.round(m.origin - origin)} created, ` + m.marks.map(([what, t]) => `${Math.round(m.origin + t - origin)} ${what}`).join(', '));
     }
     simds.add(r.simd);
     runs[kind].push(r.first);

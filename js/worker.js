@@ -24,6 +24,7 @@ const now = () => performance.now();
 // The steps of a start, for the page's first-token figures
 // (bench/page_first_token.mjs reads them): performance marks 'atento:…'.
 const mark = (what) => { try { performance.mark(`atento:${what}`); } catch { /* no user timing */ } };
+mark('scripts loaded');
 
 // ---- transport ----------------------------------------------------------------
 
@@ -54,6 +55,7 @@ const yieldNow = (() => {
 let rt = null;            // core.js runtime (one wasm instance)
 let runtimeAhead = null;  // its start, asked for by an `init` before the first load
 let preloadAhead = null;  // a stored model read before the page asked for it (preload())
+let warming = null;       // its warm-up (warmUp()), which jobs wait for
 let model = null;         // core.js Model
 let modelInfo = null;
 let abortFlag = null;     // Int32Array over a SharedArrayBuffer: [id of the job to abort]
@@ -124,6 +126,13 @@ function onMessage(msg) {
 
 async function pump() {
   if (running) return;
+  if (warming) {
+    // a warm-up step under way: it stops at its next step boundary
+    const w = warming;
+    await w;
+    if (warming === w) warming = null;
+    if (running) return;
+  }
   while (queue.length) {
     const job = queue.shift();
     running = job;
@@ -429,7 +438,7 @@ async function preload({ dir, file }) {
     src.close();
   }
   mark('model preloaded');
-  if (queue.length === 0 && !running) { warmUp(m); mark('warmed up'); }
+  warming = warmUp(m).then(() => mark('warmed up'), () => {});
   return { fh, m, total: src.total, loadMs };
 }
 
@@ -439,8 +448,13 @@ async function preload({ dir, file }) {
 // in Node: the first token of a short sentence 59 ms, then 14-24 ms). A
 // preloaded translation model therefore translates one word while the page
 // is still loading, so the page's first request finds that done.
-function warmUp(m) {
+// It steps aside for requests: it stops at the first step boundary after
+// one arrives (pump() waits for that), so a request waits for one step at
+// most (the source's encoding, or one token).
+async function warmUp(m) {
   if (m.arch !== 'marian') return;
+  const busy = async () => { await yieldNow(); return queue.length > 0 || running !== null; };
+  if (await busy()) return;
   const text = utf8enc.encode('Hello.');
   const to = chooseDirection(detectLanguage(rt, 'Hello.'), undefined, modelTargets(m)).to;
   const [lp] = rt.putString(to);
@@ -454,8 +468,7 @@ function warmUp(m) {
     } finally {
       rt.free(tp);
     }
-    rt.fn('atn_translate_next')(t);
-    rt.fn('atn_translate_next')(t);
+    for (let i = 0; i < 2 && !(await busy()); i++) rt.fn('atn_translate_next')(t);
   } catch {
     /* only a warm-up: the real request reports its own errors */
   } finally {

@@ -276,8 +276,9 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
     detectSoon();
     // The first translation of a fresh worker pays for the code's first run
     // (and, with threads, the pool's first job): paid here when nobody
-    // waits, up to the first token (the encoder and one decoder step).
-    if (!translateWaiting) {
+    // waits, up to the first token (the encoder and one decoder step) —
+    // unless the worker did so when it read the model ahead (web/early.js).
+    if (!translateWaiting && !m.info.preloaded) {
       const warm = m.translate('Hello.', { onToken: () => warm.abort() });
       warm.catch(() => {});
     }
