@@ -96,7 +96,11 @@ export function takeWorker() {
 const handles = new Map(); // entry id -> Promise<FileSystemFileHandle|null>
 /** The handle of a stored entry, looked up once. */
 export function handleOf(entry) {
-  if (!handles.has(entry.id)) handles.set(entry.id, store.handleOf(entry));
+  if (!handles.has(entry.id)) {
+    // web/early.js looked up the file its worker reads ahead
+    const ahead = early && early.preloaded === entry.id && early.handle;
+    handles.set(entry.id, ahead ? ahead.then((h) => h || store.handleOf(entry)) : store.handleOf(entry));
+  }
   return handles.get(entry.id);
 }
 

@@ -65,5 +65,14 @@
   w.postMessage({ type: 'init', start: true, announce: true, threads: threads, simd: simd, preload: preload });
   // for bench/page_first_token.mjs's timeline
   if (performance.mark) performance.mark('atento:worker started');
-  window.atentoEarly = { worker: w, engine: engine, preloading: !!preload };
+  // The same file's handle for the page, which names it in its load
+  // (js/index.js load(handle)): looked up now, not once the modules are in.
+  var handle = null;
+  if (preload && navigator.storage && navigator.storage.getDirectory) {
+    handle = navigator.storage.getDirectory()
+      .then(function (root) { return root.getDirectoryHandle(preload.dir); })
+      .then(function (dir) { return dir.getFileHandle(preload.file); })
+      .catch(function () { return null; });
+  }
+  window.atentoEarly = { worker: w, engine: engine, preloaded: preload && preload.file, handle: handle };
 })();
