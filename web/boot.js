@@ -91,6 +91,9 @@ export function takeWorker() {
   return w;
 }
 
+/** Whether the worker takeWorker() gives starts its engine itself (web/early.js's does: load() need not wait for engine()). */
+export const workerHasEngine = !!early;
+
 // The stored file of the translation model used last (the page opens on
 // Translate): its handle is looked up now, not when app.js asks.
 const handles = new Map(); // entry id -> Promise<FileSystemFileHandle|null>
