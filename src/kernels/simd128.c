@@ -259,18 +259,6 @@ static void scale_nibble_slots(int16_t *q, float *d, int t0, int t1, int64_t n_i
     if (NT > 3) out[3] = hsum(acc3) + c[3];
 
 
-INLINE void k_q8_0(const int NT, const uint8_t *row, int64_t nb, const acts *A, int t0, float *out) {
-    KERNEL_BEGIN
-    for (int64_t ab = 0; ab < nb; ab++) {
-        const uint8_t *p = row + ab * 34;
-        v128_t q0 = wasm_v128_load(p + 2), q1 = wasm_v128_load(p + 18);
-        v128_t l0 = wasm_i16x8_shr(wasm_i16x8_shl(q0, 8), 8), l1 = wasm_i16x8_shr(q0, 8);
-        v128_t l2 = wasm_i16x8_shr(wasm_i16x8_shl(q1, 8), 8), l3 = wasm_i16x8_shr(q1, 8);
-        ACCUMULATE(h2f(p));
-    }
-    KERNEL_END
-}
-
 /* The four nibble vectors of 16 packed bytes, in nibble order, each by one
  * mask or shift: a 16-bit lane holds nibbles n0 | n1 << 4 | n2 << 8 | n3 << 12,
  * and l0 = n0, l1 = n2 * 256, l2 = n1 * 16, l3 = n3 (the scales are undone by
@@ -309,10 +297,12 @@ INLINE v128_t transpose_add4(v128_t a, v128_t b, v128_t c, v128_t d) {
  * the weight levels (without their offset) and the activation levels, asum
  * the activation levels' sum, dw and da the weight and activation block
  * scales. q4_0: the levels are scaled by 256 (NIBBLE_ASCALE), its offset 8,
- * so off_shift = 8 + 3. */
+ * so off_shift = 8 + 3. q8_0 has no offset: block_scale_step alone. */
+INLINE v128_t block_scale_step(v128_t acc, v128_t isum, v128_t dw, v128_t da) {
+    return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_mul(dw, da)));
+}
 INLINE v128_t block_step(v128_t acc, v128_t isum, v128_t asum, int off_shift, v128_t dw, v128_t da) {
-    v128_t is = wasm_i32x4_sub(isum, wasm_i32x4_shl(asum, off_shift));
-    return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is), wasm_f32x4_mul(dw, da)));
+    return block_scale_step(acc, wasm_i32x4_sub(isum, wasm_i32x4_shl(asum, off_shift)), dw, da);
 }
 #define Q4_0_OFF_SHIFT 11
 
@@ -331,6 +321,26 @@ INLINE void k_q4_0(const int NT, const uint8_t *row, int64_t nb, const acts *A, 
         acc = block_step(acc, transpose_add4(TOKEN_DOT(0), TOKEN_DOT(1), TOKEN_DOT(2), TOKEN_DOT(3)),
                          wasm_v128_load(A->qsum + ab * A->ntp + t0), Q4_0_OFF_SHIFT, wasm_f32x4_splat(h2f(p)),
                          wasm_v128_load(A->d + ab * A->ntp + t0));
+    }
+    float o4[4];
+    wasm_v128_store(o4, acc);
+    for (int t = 0; t < NT; t++) out[t] = o4[t];
+}
+
+/* q8_0: signed levels, no offset; the same step as q4_0 without the offset
+ * term. |isum| <= 32 * 128 * 127 < 2^24: its conversion to float is exact. */
+#define Q8_LEVELS(p)                                                                         \
+    v128_t q0 = wasm_v128_load((p) + 2), q1 = wasm_v128_load((p) + 18);                      \
+    v128_t l0 = wasm_i16x8_shr(wasm_i16x8_shl(q0, 8), 8), l1 = wasm_i16x8_shr(q0, 8);        \
+    v128_t l2 = wasm_i16x8_shr(wasm_i16x8_shl(q1, 8), 8), l3 = wasm_i16x8_shr(q1, 8);
+
+INLINE void k_q8_0(const int NT, const uint8_t *row, int64_t nb, const acts *A, int t0, float *out) {
+    v128_t acc = wasm_f32x4_splat(0);
+    for (int64_t ab = 0; ab < nb; ab++) {
+        const uint8_t *p = row + ab * 34;
+        Q8_LEVELS(p)
+        acc = block_scale_step(acc, transpose_add4(TOKEN_DOT(0), TOKEN_DOT(1), TOKEN_DOT(2), TOKEN_DOT(3)),
+                               wasm_f32x4_splat(h2f(p)), wasm_v128_load(A->d + ab * A->ntp + t0));
     }
     float o4[4];
     wasm_v128_store(o4, acc);
@@ -543,10 +553,8 @@ INLINE v128_t h2f_gather4(const uint8_t *p, size_t stride) {
 }
 
 /* integer dot products of one 32-block, as i32x4 partial sums */
-INLINE v128_t idot_q8(const uint8_t *qs, const int16_t *a) {
-    v128_t q0 = wasm_v128_load(qs), q1 = wasm_v128_load(qs + 16);
-    v128_t l0 = wasm_i16x8_shr(wasm_i16x8_shl(q0, 8), 8), l1 = wasm_i16x8_shr(q0, 8);
-    v128_t l2 = wasm_i16x8_shr(wasm_i16x8_shl(q1, 8), 8), l3 = wasm_i16x8_shr(q1, 8);
+INLINE v128_t idot_q8(const uint8_t *p, const int16_t *a) {
+    Q8_LEVELS(p)
     return DOT4(l0, l1, l2, l3, a);
 }
 
@@ -568,9 +576,8 @@ INLINE v128_t idot_q5(const uint8_t *qhp, const uint8_t *qs, const int16_t *a, v
 
 /* One row of a 32-block format for token 0. IDOT(p, a) is the integer dot
  * of the block at p; per block acc += isum * (wd * ad) and the offset term
- * c += wm * as, where wd is the f16 at p and wm either OFF * wd (q4_0, q5_0:
- * the -8/-16 of the levels; none for q8_0) or the f16 at p + 2 (q4_1, q5_1's
- * min). The scales of four blocks are computed as vectors; then a loop that
+ * c += wm * as, where wd is the f16 at p and wm either OFF * wd (q5_0:
+ * the -16 of the levels) or the f16 at p + 2 (q4_1, q5_1's min). The scales of four blocks are computed as vectors; then a loop that
  * is kept rolled takes one block at a time: V8 hoists the loads of an
  * unrolled group of blocks to its top and spills most of them to the stack.
  * Every float is formed and summed in the order of the 4-token kernels
@@ -611,17 +618,15 @@ INLINE v128_t idot_q5(const uint8_t *qhp, const uint8_t *qs, const int16_t *a, v
         return hsum(acc) + c;                                                                \
     }
 
-#define NO_CONSTS
 #define LO4_CONST const v128_t LO4 = keep(wasm_i16x8_splat(0x000f));
 #define Q4_ALL_CONSTS LO4_CONST NIBBLE_CONSTS
 #define Q5_ALL_CONSTS LO4_CONST Q5_CONSTS
-#define IDOT_Q8_0(p, a) idot_q8((p) + 2, a)
+#define IDOT_Q8_0(p, a) idot_q8(p, a)
 #define IDOT_Q4_0(p, a) idot_q4((p) + 2, a, LO4, N1M, N2M)
 #define IDOT_Q4_1(p, a) idot_q4((p) + 4, a, LO4, N1M, N2M)
 #define IDOT_Q5_0(p, a) idot_q5((p) + 2, (p) + 6, a, LO4, ME, MO, B16)
 #define IDOT_Q5_1(p, a) idot_q5((p) + 4, (p) + 8, a, LO4, ME, MO, B16)
 
-DECODE_KERNEL(d_q8_0, 34, 0, 0, IDOT_Q8_0, NO_CONSTS, q)
 DECODE_KERNEL(d_q4_1, 20, 1, 0, IDOT_Q4_1, Q4_ALL_CONSTS, q)
 DECODE_KERNEL(d_q5_0, 22, 0, -16, IDOT_Q5_0, Q5_ALL_CONSTS, q)
 DECODE_KERNEL(d_q5_1, 24, 1, 0, IDOT_Q5_1, Q5_ALL_CONSTS, q)
@@ -649,6 +654,20 @@ INLINE v128_t d4_q4_0(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, c
         v128_t is = transpose_add4(IDOT_Q4_0(p0 + o, a), IDOT_Q4_0(p1 + o, a), IDOT_Q4_0(p2 + o, a), IDOT_Q4_0(p3 + o, a));
         acc = block_step(acc, is, wasm_i32x4_splat(A->qsum[b]), Q4_0_OFF_SHIFT, h2f_rows4(p0 + o, p1 + o, p2 + o, p3 + o),
                          wasm_f32x4_splat(A->d[b]));
+    }
+    return acc;
+}
+
+/* q8_0, token 0: four rows at a time, one per lane, as d4_q4_0; each lane
+ * forms its floats as a lane of k_q8_0 does (block_scale_step). */
+INLINE v128_t d4_q8_0(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int64_t nb,
+                      const acts *A) {
+    v128_t acc = wasm_f32x4_splat(0);
+    for (int64_t b = 0; b < nb; b++) {
+        size_t o = (size_t)b * 34;
+        const int16_t *a = A->q + 32 * b;
+        v128_t is = transpose_add4(IDOT_Q8_0(p0 + o, a), IDOT_Q8_0(p1 + o, a), IDOT_Q8_0(p2 + o, a), IDOT_Q8_0(p3 + o, a));
+        acc = block_scale_step(acc, is, h2f_rows4(p0 + o, p1 + o, p2 + o, p3 + o), wasm_f32x4_splat(A->d[b]));
     }
     return acc;
 }
@@ -747,29 +766,33 @@ INLINE float d_q6_K(const uint8_t *row, int64_t nbk, const acts *A) {
         for (int64_t r = r0; r < r1; r++) Y[r] = kern(W + (size_t)r * rb, nb, A);           \
     }
 
-DECODE_ROWS(drows_q8_0, d_q8_0)
 DECODE_ROWS(drows_q4_1, d_q4_1)
 DECODE_ROWS(drows_q5_0, d_q5_0)
 DECODE_ROWS(drows_q5_1, d_q5_1)
 DECODE_ROWS(drows_q4_K, d_q4_K)
 DECODE_ROWS(drows_q6_K, d_q6_K)
 
-static void drows_q4_0(const uint8_t *W, size_t rb, int64_t nb, int64_t r0, int64_t r1, const acts *A, float *Y) {
-    for (int64_t r = r0; r < r1; r += 4) {
-        const uint8_t *p0 = W + (size_t)r * rb;
-        const uint8_t *p1 = r + 1 < r1 ? p0 + rb : p0;
-        const uint8_t *p2 = r + 2 < r1 ? p0 + 2 * rb : p0;
-        const uint8_t *p3 = r + 3 < r1 ? p0 + 3 * rb : p0;
-        v128_t y = d4_q4_0(p0, p1, p2, p3, nb, A);
-        if (r + 4 <= r1) {
-            wasm_v128_store(Y + r, y);
-        } else {
-            float y4[4];
-            wasm_v128_store(y4, y);
-            for (int64_t i = 0; i < r1 - r; i++) Y[r + i] = y4[i];
-        }
+/* rows [r0, r1) of token 0 by a kernel of four rows, one per lane */
+#define DECODE_ROWS4(name, kern4)                                                            \
+    static void name(const uint8_t *W, size_t rb, int64_t nb, int64_t r0, int64_t r1, const acts *A, float *Y) { \
+        for (int64_t r = r0; r < r1; r += 4) {                                               \
+            const uint8_t *p0 = W + (size_t)r * rb;                                          \
+            const uint8_t *p1 = r + 1 < r1 ? p0 + rb : p0;                                   \
+            const uint8_t *p2 = r + 2 < r1 ? p0 + 2 * rb : p0;                               \
+            const uint8_t *p3 = r + 3 < r1 ? p0 + 3 * rb : p0;                               \
+            v128_t y = kern4(p0, p1, p2, p3, nb, A);                                         \
+            if (r + 4 <= r1) {                                                               \
+                wasm_v128_store(Y + r, y);                                                   \
+            } else {                                                                         \
+                float y4[4];                                                                 \
+                wasm_v128_store(y4, y);                                                      \
+                for (int64_t i = 0; i < r1 - r; i++) Y[r + i] = y4[i];                       \
+            }                                                                                \
+        }                                                                                    \
     }
-}
+
+DECODE_ROWS4(drows_q4_0, d4_q4_0)
+DECODE_ROWS4(drows_q8_0, d4_q8_0)
 
 /* ---- dense weights (f32 activations) ------------------------------------- */
 
@@ -1100,22 +1123,7 @@ INLINE v128_t d4_q4_0_rx(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2
     return acc;
 }
 
-static void drows_q4_0_rx(const uint8_t *W, size_t rb, int64_t nb, int64_t r0, int64_t r1, const acts *A, float *Y) {
-    for (int64_t r = r0; r < r1; r += 4) {
-        const uint8_t *p0 = W + (size_t)r * rb;
-        const uint8_t *p1 = r + 1 < r1 ? p0 + rb : p0;
-        const uint8_t *p2 = r + 2 < r1 ? p0 + 2 * rb : p0;
-        const uint8_t *p3 = r + 3 < r1 ? p0 + 3 * rb : p0;
-        v128_t y = d4_q4_0_rx(p0, p1, p2, p3, nb, A);
-        if (r + 4 <= r1) {
-            wasm_v128_store(Y + r, y);
-        } else {
-            float y4[4];
-            wasm_v128_store(y4, y);
-            for (int64_t i = 0; i < r1 - r; i++) Y[r + i] = y4[i];
-        }
-    }
-}
+DECODE_ROWS4(drows_q4_0_rx, d4_q4_0_rx)
 
 /* one block's integer dot for DECODE_KERNEL: levels at qs (and qhp), int8 activations at a */
 INLINE v128_t idot_q4_rx(const uint8_t *qs, const int8_t *a, v128_t LO4B, v128_t ONES) {

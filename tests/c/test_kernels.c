@@ -460,6 +460,61 @@ static void test_activation_helpers(void) {
     }
 }
 
+/* A row's result does not depend on how many tokens share the call (1..9:
+ * every token-group size of the 4-token kernels, the one-token decode
+ * kernels among them) nor on which rows the call computes (the decode
+ * kernels of q4_0/q8_0 take four rows at a time, so a range starting at
+ * row 1, 2 or 3 groups the rows differently): bit for bit, for every
+ * quantized type. A sentence translated alone and inside a batch, or a
+ * token decoded after its prompt, then get the same numbers. */
+static void test_token_count_bitwise(void) {
+    enum { N_TOK = 9, N_OUT = 11 };
+    for (int ti = 0; ti < N_TYPES; ti++) {
+        int type = TYPES[ti];
+        if (is_dense(type)) continue;
+        int n_in = atn_type_block_size(type) == 256 ? 512 : 576;
+        size_t row_bytes = atn_row_size(type, n_in);
+        uint8_t *wq = malloc(row_bytes * N_OUT);
+        float *wf = malloc(sizeof(float) * n_in);
+        float *x = malloc(sizeof(float) * n_in * N_TOK);
+        float *y_all = malloc(sizeof(float) * N_OUT * N_TOK), *y = malloc(sizeof(float) * N_OUT * N_TOK);
+        if (!wq || !wf || !x || !y_all || !y) {
+            CHECK(0, "out of memory");
+            free(wq), free(wf), free(x), free(y_all), free(y);
+            return;
+        }
+        for (int r = 0; r < N_OUT; r++) {
+            for (int i = 0; i < n_in; i++) wf[i] = rnd_normal() * 0.5f + (r & 1 ? 0.2f : 0.0f);
+            atn_quantize_row(type, wf, wq + r * row_bytes, n_in);
+        }
+        for (int i = 0; i < n_in * N_TOK; i++) x[i] = rnd_normal();
+        atn_tensor W = {.name = "w", .type = type, .n_dims = 2, .ne = {n_in, N_OUT, 1, 1},
+                        .data = wq, .nbytes = row_bytes * N_OUT};
+        atn_matmul(&W, x, N_TOK, y_all);
+        int bad_tok = 0, bad_rows = 0;
+        /* tokens [t0, t0 + n) in one call, for every n and a few offsets */
+        for (int n = 1; n <= N_TOK; n++)
+            for (int t0 = 0; t0 + n <= N_TOK; t0 += 3) {
+                atn_matmul(&W, x + (size_t)t0 * n_in, n, y);
+                bad_tok += memcmp(y, y_all + (size_t)t0 * N_OUT, sizeof(float) * N_OUT * n) != 0;
+            }
+        /* rows [r0, r1) alone, for one token and for all */
+        for (int r0 = 0; r0 < 4; r0++)
+            for (int r1 = r0 + 1; r1 <= N_OUT; r1 += 3)
+                for (int n = 1; n <= N_TOK; n += N_TOK - 1) {
+                    atn_matmul_rows(&W, x, n, y, r0, r1);
+                    for (int t = 0; t < n; t++)
+                        bad_rows += memcmp(y + (size_t)t * N_OUT + r0, y_all + (size_t)t * N_OUT + r0,
+                                           sizeof(float) * (r1 - r0)) != 0;
+                }
+        CHECK(bad_tok == 0, "%s: %d token groups differ from the same tokens in one call of %d", atn_type_name(type),
+              bad_tok, N_TOK);
+        CHECK(bad_rows == 0, "%s: %d row ranges differ from the rows of the whole matrix", atn_type_name(type),
+              bad_rows);
+        free(wq), free(wf), free(x), free(y_all), free(y);
+    }
+}
+
 int main(void) {
     printf("kernels: %s\n", atn_kernels_name());
     test_activation_helpers();
@@ -471,6 +526,7 @@ int main(void) {
     test_f16_every_value();
     test_zeros();
     test_matmul_all();
+    test_token_count_bitwise();
     printf("%d passed, %d failed\n", n_pass, n_fail);
     return n_fail ? 1 : 0;
 }
