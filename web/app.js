@@ -5,7 +5,7 @@
 // all happen in the workers.
 import { load, formatBytes } from '../js/index.js';
 import * as store from './storage.js';
-import { engine, threaded, threadsWanted, simdWanted, simdError, takeWorker, handleOf } from './boot.js';
+import { engine, threaded, threadsWanted, simdWanted, simdError, takeWorker, workerHasEngine, handleOf } from './boot.js';
 import { simdOf, relaxedSimdSupported } from '../js/core.js';
 
 const $ = (id) => document.getElementById(id);
@@ -199,10 +199,12 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
         size = download.total;
       } else src = source.url;
     }
+    const worker = takeWorker(); // started ahead (boot.js), if still unused
     m = await load(src, {
       storeTo: file?.handle,
-      worker: takeWorker(), // started by boot.js, if still unused
-      ...(threaded ? { threadedWasm: wasmReady } : { wasm: wasmReady }),
+      worker,
+      // (web/early.js's worker has its own, compiled while the page loaded)
+      ...(worker && workerHasEngine ? {} : threaded ? { threadedWasm: wasmReady } : { wasm: wasmReady }),
       threads: threadsWanted,
       simd: simdWanted,
       name,
@@ -276,8 +278,9 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
     detectSoon();
     // The first translation of a fresh worker pays for the code's first run
     // (and, with threads, the pool's first job): paid here when nobody
-    // waits, up to the first token (the encoder and one decoder step).
-    if (!translateWaiting) {
+    // waits, up to the first token (the encoder and one decoder step) —
+    // unless the worker did so when it read the model ahead (web/early.js).
+    if (!translateWaiting && !m.info.preloaded) {
       const warm = m.translate('Hello.', { onToken: () => warm.abort() });
       warm.catch(() => {});
     }

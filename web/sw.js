@@ -13,6 +13,7 @@ const SHELL_FILES = [
   './',
   'index.html',
   'app.js',
+  'early.js',
   'boot.js',
   'storage.js',
   'teach.js',
