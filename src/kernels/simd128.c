@@ -328,18 +328,26 @@ INLINE void k_q4_0(const int NT, const uint8_t *row, int64_t nb, const acts *A, 
 }
 
 /* q8_0: signed levels, no offset; the same step as q4_0 without the offset
- * term. |isum| <= 32 * 128 * 127 < 2^24: its conversion to float is exact. */
+ * term. Read as 16-bit lanes, the even bytes shifted up and the odd bytes
+ * masked in place are the levels times 256 (one operation each, where
+ * sign-extending them down takes three for the even bytes): the integer
+ * dot is 256 times the true one (|256 * 32 * 128 * 127| < 2^31), and an
+ * exact shift right by 8 gives the true one, |isum| < 2^24, whose
+ * conversion to float is exact. */
+#define Q8_CONST const v128_t HI8 = keep(wasm_i16x8_splat((int16_t)0xff00));
 #define Q8_LEVELS(p)                                                                         \
     v128_t q0 = wasm_v128_load((p) + 2), q1 = wasm_v128_load((p) + 18);                      \
-    v128_t l0 = wasm_i16x8_shr(wasm_i16x8_shl(q0, 8), 8), l1 = wasm_i16x8_shr(q0, 8);        \
-    v128_t l2 = wasm_i16x8_shr(wasm_i16x8_shl(q1, 8), 8), l3 = wasm_i16x8_shr(q1, 8);
+    v128_t l0 = wasm_i16x8_shl(q0, 8), l1 = wasm_v128_and(q0, HI8);                          \
+    v128_t l2 = wasm_i16x8_shl(q1, 8), l3 = wasm_v128_and(q1, HI8);
+#define Q8_UNSCALE(isum) wasm_i32x4_shr(isum, 8)
 
 INLINE void k_q8_0(const int NT, const uint8_t *row, int64_t nb, const acts *A, int t0, float *out) {
+    Q8_CONST
     v128_t acc = wasm_f32x4_splat(0);
     for (int64_t ab = 0; ab < nb; ab++) {
         const uint8_t *p = row + ab * 34;
         Q8_LEVELS(p)
-        acc = block_scale_step(acc, transpose_add4(TOKEN_DOT(0), TOKEN_DOT(1), TOKEN_DOT(2), TOKEN_DOT(3)),
+        acc = block_scale_step(acc, Q8_UNSCALE(transpose_add4(TOKEN_DOT(0), TOKEN_DOT(1), TOKEN_DOT(2), TOKEN_DOT(3))),
                                wasm_f32x4_splat(h2f(p)), wasm_v128_load(A->d + ab * A->ntp + t0));
     }
     float o4[4];
@@ -552,8 +560,9 @@ INLINE v128_t h2f_gather4(const uint8_t *p, size_t stride) {
     return h2f_x4(wasm_i32x4_make(h[0], h[1], h[2], h[3]));
 }
 
-/* integer dot products of one 32-block, as i32x4 partial sums */
-INLINE v128_t idot_q8(const uint8_t *p, const int16_t *a) {
+/* integer dot products of one 32-block, as i32x4 partial sums (q8_0's
+ * times 256, see Q8_LEVELS) */
+INLINE v128_t idot_q8(const uint8_t *p, const int16_t *a, v128_t HI8) {
     Q8_LEVELS(p)
     return DOT4(l0, l1, l2, l3, a);
 }
@@ -621,7 +630,7 @@ INLINE v128_t idot_q5(const uint8_t *qhp, const uint8_t *qs, const int16_t *a, v
 #define LO4_CONST const v128_t LO4 = keep(wasm_i16x8_splat(0x000f));
 #define Q4_ALL_CONSTS LO4_CONST NIBBLE_CONSTS
 #define Q5_ALL_CONSTS LO4_CONST Q5_CONSTS
-#define IDOT_Q8_0(p, a) idot_q8(p, a)
+#define IDOT_Q8_0(p, a) idot_q8(p, a, HI8)
 #define IDOT_Q4_0(p, a) idot_q4((p) + 2, a, LO4, N1M, N2M)
 #define IDOT_Q4_1(p, a) idot_q4((p) + 4, a, LO4, N1M, N2M)
 #define IDOT_Q5_0(p, a) idot_q5((p) + 2, (p) + 6, a, LO4, ME, MO, B16)
@@ -658,16 +667,36 @@ INLINE v128_t d4_q4_0(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, c
     return acc;
 }
 
-/* q8_0, token 0: four rows at a time, one per lane, as d4_q4_0; each lane
- * forms its floats as a lane of k_q8_0 does (block_scale_step). */
-INLINE v128_t d4_q8_0(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3, int64_t nb,
-                      const acts *A) {
-    v128_t acc = wasm_f32x4_splat(0);
-    for (int64_t b = 0; b < nb; b++) {
-        size_t o = (size_t)b * 34;
-        const int16_t *a = A->q + 32 * b;
-        v128_t is = transpose_add4(IDOT_Q8_0(p0 + o, a), IDOT_Q8_0(p1 + o, a), IDOT_Q8_0(p2 + o, a), IDOT_Q8_0(p3 + o, a));
-        acc = block_scale_step(acc, is, h2f_rows4(p0 + o, p1 + o, p2 + o, p3 + o), wasm_f32x4_splat(A->d[b]));
+/* q8_0, token 0, one row: the products of four blocks' weight and
+ * activation scales as one vector, then a rolled loop over the blocks (as
+ * DECODE_KERNEL: V8 spills an unrolled group's loads), each block's integer
+ * sum reduced at once and added to the row's sum in block order: each float
+ * is formed as a lane of k_q8_0 forms it. */
+INLINE float d_q8_0(const uint8_t *row, int64_t nb, const acts *A) {
+    Q8_CONST
+    const int16_t *a = A->q;
+    float acc = 0, ws[4];
+    int64_t b = 0;
+    for (; b + 4 <= nb; b += 4) {
+        const uint8_t *p = row + b * 34;
+        wasm_v128_store(ws, wasm_f32x4_mul(h2f_gather4(p, 34), wasm_v128_load(A->d + b)));
+        ROLLED
+        for (int j = 0; j < 4; j++) {
+            v128_t is = IDOT_Q8_0(p + 34 * j, a + 32 * (b + j));
+            is = wasm_i32x4_add(is, wasm_i32x4_shuffle(is, is, 2, 3, 0, 1));
+            is = Q8_UNSCALE(wasm_i32x4_add(is, wasm_i32x4_shuffle(is, is, 1, 0, 3, 2)));
+            acc += wasm_f32x4_extract_lane(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is), wasm_v128_load32_splat(ws + j)), 0);
+        }
+    }
+    for (; b < nb; b++) {
+        const uint8_t *p = row + b * 34;
+        v128_t is = IDOT_Q8_0(p, a + 32 * b);
+        is = wasm_i32x4_add(is, wasm_i32x4_shuffle(is, is, 2, 3, 0, 1));
+        is = Q8_UNSCALE(wasm_i32x4_add(is, wasm_i32x4_shuffle(is, is, 1, 0, 3, 2)));
+        /* vector operations: no contraction into a fused multiply-add */
+        v128_t f = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is),
+                                  wasm_f32x4_mul(wasm_f32x4_splat(h2f(p)), wasm_f32x4_splat(A->d[b])));
+        acc += wasm_f32x4_extract_lane(f, 0);
     }
     return acc;
 }
@@ -771,6 +800,7 @@ DECODE_ROWS(drows_q5_0, d_q5_0)
 DECODE_ROWS(drows_q5_1, d_q5_1)
 DECODE_ROWS(drows_q4_K, d_q4_K)
 DECODE_ROWS(drows_q6_K, d_q6_K)
+DECODE_ROWS(drows_q8_0, d_q8_0)
 
 /* rows [r0, r1) of token 0 by a kernel of four rows, one per lane */
 #define DECODE_ROWS4(name, kern4)                                                            \
@@ -792,7 +822,6 @@ DECODE_ROWS(drows_q6_K, d_q6_K)
     }
 
 DECODE_ROWS4(drows_q4_0, d4_q4_0)
-DECODE_ROWS4(drows_q8_0, d4_q8_0)
 
 /* ---- dense weights (f32 activations) ------------------------------------- */
 
