@@ -67,13 +67,21 @@ self.addEventListener('fetch', (event) => {
   event.respondWith(networkFirst(req, req.mode === 'navigate' ? event.preloadResponse : undefined));
 });
 
+// The shell's cache, opened once per start of this worker; a request does
+// not wait for it on its way to the network.
+let shellCache = null;
+const shell = () => (shellCache ??= caches.open(SHELL).catch((e) => { shellCache = null; throw e; }));
+
 async function networkFirst(req, preloaded) {
-  const cache = await caches.open(SHELL);
   try {
     const res = (await preloaded?.catch(() => undefined)) || (await fetch(req));
-    if (res.ok && res.type === 'basic') cache.put(req, res.clone()).catch(() => {});
+    if (res.ok && res.type === 'basic') {
+      const copy = res.clone();
+      shell().then((c) => c.put(req, copy)).catch(() => {});
+    }
     return res;
   } catch (e) {
+    const cache = await shell();
     const hit = (await cache.match(req, { ignoreSearch: true })) || (await caches.match(req, { ignoreSearch: true }));
     if (hit) return hit;
     if (req.mode === 'navigate') {
