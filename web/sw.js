@@ -70,18 +70,18 @@ self.addEventListener('fetch', (event) => {
 // The shell's cache, opened once per start of this worker; a request does
 // not wait for it on its way to the network.
 let shellCache = null;
-const shell = () => (shellCache ??= caches.open(SHELL).catch((e) => { shellCache = null; throw e; }));
+const openShell = () => (shellCache ??= caches.open(SHELL).catch((e) => { shellCache = null; throw e; }));
 
 async function networkFirst(req, preloaded) {
   try {
     const res = (await preloaded?.catch(() => undefined)) || (await fetch(req));
     if (res.ok && res.type === 'basic') {
       const copy = res.clone();
-      shell().then((c) => c.put(req, copy)).catch(() => {});
+      openShell().then((c) => c.put(req, copy)).catch(() => {});
     }
     return res;
   } catch (e) {
-    const cache = await shell();
+    const cache = await openShell();
     const hit = (await cache.match(req, { ignoreSearch: true })) || (await caches.match(req, { ignoreSearch: true }));
     if (hit) return hit;
     if (req.mode === 'navigate') {
