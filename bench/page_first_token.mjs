@@ -34,6 +34,9 @@ async function startServer() {
     p.stdout.on('data', (d) => { out += d; const m = /at (http:\/\/[^/\s]+)/.exec(out); if (m) resolve(m[1].replace('localhost', '127.0.0.1')); });
     p.on('exit', (c) => reject(new Error(`bin/serve.js exited (${c})`)));
   });
+  // (killed with the bench too, e.g. by timeout(1): it holds the bench's stderr)
+  process.once('exit', () => p.kill());
+  process.once('SIGTERM', () => process.exit(143));
   return { origin, close: async () => { p.kill(); } };
 }
 

@@ -56,6 +56,7 @@ let rt = null;            // core.js runtime (one wasm instance)
 let runtimeAhead = null;  // its start, asked for by an `init` before the first load
 let preloadAhead = null;  // a stored model read before the page asked for it (preload())
 let warming = null;       // its warm-up (warmUp()), which jobs wait for
+let warmedUp = false;     // that warm-up ran to its end
 let model = null;         // core.js Model
 let modelInfo = null;
 let abortFlag = null;     // Int32Array over a SharedArrayBuffer: [id of the job to abort]
@@ -95,7 +96,7 @@ function onMessage(msg) {
         // a load is answered once they run.
         runtimeAhead = initAtento(msg.wasm ?? undefined, { threads: msg.threads ?? 1, threadedWasm: msg.threadedWasm ?? undefined, simd: msg.simd ?? undefined, deferThreads: true });
         runtimeAhead.catch(() => {});
-        // The compiled module, for the page's other workers (web/early.js).
+        // The compiled module, for the page's other workers (web/index.html).
         if (msg.announce) {
           runtimeAhead.then((r) => { mark('engine started'); post({ type: 'engine', module: r._module, threaded: r.threaded, simd: r.simd }); },
             (e) => post({ type: 'engine', module: null, error: errorOf(e).message }));
@@ -420,7 +421,7 @@ async function openSource(job) {
 }
 
 // A model of the Origin Private File System loaded before the page asks
-// for it (web/early.js names the file the page will ask for first): read
+// for it (web/index.html's first script names the file the page will ask for first): read
 // while the page is still loading its scripts. The page's `load` of the same
 // file then takes it (adoptPreloaded); a load of anything else frees it.
 async function preload({ dir, file }) {
@@ -468,7 +469,11 @@ async function warmUp(m) {
     } finally {
       rt.free(tp);
     }
-    for (let i = 0; i < 2 && !(await busy()); i++) rt.fn('atn_translate_next')(t);
+    for (let i = 0; i < 2; i++) {
+      if (await busy()) return;
+      rt.fn('atn_translate_next')(t);
+    }
+    warmedUp = true;
   } catch {
     /* only a warm-up: the real request reports its own errors */
   } finally {
@@ -548,8 +553,10 @@ const handlers = {
       simd: rt.simd, // 'relaxed' or 'simd128': the build that runs (docs/simd.md)
       simdError: rt.simdError || null, // why the relaxed build was wanted but not used
       loadMs,
-      // Read ahead of the request (web/early.js asked for it): loadMs is that read's.
+      // Read ahead of the request (web/index.html asked for it): loadMs is that read's.
       preloaded: !!pre,
+      // ... and its first translation already run (warmUp): the code is compiled.
+      warmedUp: !!pre && warmedUp,
       // The languages a translation model translates into (its >>xx<< tags;
       // [] for one direction only, null when they cannot be listed).
       targets: kind === 'translate' ? modelTargets(m) : null,

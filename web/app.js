@@ -199,11 +199,11 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
         size = download.total;
       } else src = source.url;
     }
-    const worker = takeWorker(); // started ahead (boot.js), if still unused
+    const worker = takeWorker(); // started ahead (index.html, boot.js), if still unused
     m = await load(src, {
       storeTo: file?.handle,
       worker,
-      // (web/early.js's worker has its own, compiled while the page loaded)
+      // (the worker started first in index.html has its own, compiled while the page loaded)
       ...(worker && workerHasEngine ? {} : threaded ? { threadedWasm: wasmReady } : { wasm: wasmReady }),
       threads: threadsWanted,
       simd: simdWanted,
@@ -279,8 +279,9 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
     // The first translation of a fresh worker pays for the code's first run
     // (and, with threads, the pool's first job): paid here when nobody
     // waits, up to the first token (the encoder and one decoder step) —
-    // unless the worker did so when it read the model ahead (web/early.js).
-    if (!translateWaiting && !m.info.preloaded) {
+    // unless the worker did so when it read the model ahead (index.html's
+    // first script), which it does only while nothing is asked of it.
+    if (!translateWaiting && !m.info.warmedUp) {
       const warm = m.translate('Hello.', { onToken: () => warm.abort() });
       warm.catch(() => {});
     }

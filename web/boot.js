@@ -1,10 +1,10 @@
-// boot.js — what the page starts before the rest of it has arrived (an async
-// module, first in <head>): a model worker, whose scripts (js/worker.js and
-// its imports) load while the page's do; the compile of the engine the
-// workers run; and the stored file of the translation model used last. Each
-// is started once; app.js takes them over (js/index.js load({worker, wasm}),
-// storage.js handles), so the first model's load starts with its worker
-// already running, its runtime started and its module compiled.
+// boot.js — what the page needs before app.js (an async module, early in
+// <head>): the model worker that index.html's first script started (its
+// engine and the stored translation model on their way; without that script
+// one started here), the engine for the page's other workers (the module
+// that worker compiled, else compiled here), and the handle of the stored
+// translation model used last. Each is started once; app.js takes them over
+// (js/index.js load({worker, wasm}), storage.js handles).
 import * as store from './storage.js';
 import { relaxedSimdSupported } from '../js/core.js';
 
@@ -29,7 +29,7 @@ async function compileUrl(url) {
   return WebAssembly.compileStreaming ? WebAssembly.compileStreaming(res) : WebAssembly.compile(await res.arrayBuffer());
 }
 
-// What web/early.js started: the model worker, and the module it compiles.
+// What index.html's first script started: the model worker, and the module it compiles.
 const early = globalThis.atentoEarly || null;
 
 let wasmModule = null;
@@ -91,7 +91,7 @@ export function takeWorker() {
   return w;
 }
 
-/** Whether the worker takeWorker() gives starts its engine itself (web/early.js's does: load() need not wait for engine()). */
+/** Whether the worker takeWorker() gives starts its engine itself (index.html's first script's does: load() need not wait for engine()). */
 export const workerHasEngine = !!early;
 
 // The stored file of the translation model used last (the page opens on
@@ -100,7 +100,7 @@ const handles = new Map(); // entry id -> Promise<FileSystemFileHandle|null>
 /** The handle of a stored entry, looked up once. */
 export function handleOf(entry) {
   if (!handles.has(entry.id)) {
-    // web/early.js looked up the file its worker reads ahead
+    // index.html's first script looked up the file its worker reads ahead
     const ahead = early && early.preloaded === entry.id && early.handle;
     handles.set(entry.id, ahead ? ahead.then((h) => h || store.handleOf(entry)) : store.handleOf(entry));
   }
@@ -108,7 +108,7 @@ export function handleOf(entry) {
 }
 
 if (early) {
-  // Started by web/early.js, its engine and its model on their way.
+  // Started by index.html's first script, its engine and its model on their way.
   earlyWorker = early.worker;
   early.worker.addEventListener('error', () => { if (earlyWorker === early.worker) { earlyWorker = null; early.worker.terminate(); } }, { once: true });
 } else {
