@@ -586,7 +586,8 @@ INLINE v128_t idot_q5(const uint8_t *qhp, const uint8_t *qs, const int16_t *a, v
 /* One row of a 32-block format for token 0. IDOT(p, a) is the integer dot
  * of the block at p; per block acc += isum * (wd * ad) and the offset term
  * c += wm * as, where wd is the f16 at p and wm either OFF * wd (q5_0:
- * the -16 of the levels) or the f16 at p + 2 (q4_1, q5_1's min). The scales of four blocks are computed as vectors; then a loop that
+ * the -16 of the levels) or the f16 at p + 2 (q4_1, q5_1's min). The
+ * scales of four blocks are computed as vectors; then a loop that
  * is kept rolled takes one block at a time: V8 hoists the loads of an
  * unrolled group of blocks to its top and spills most of them to the stack.
  * Every float is formed and summed in the order of the 4-token kernels
