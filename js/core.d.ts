@@ -32,9 +32,6 @@ export interface InitOptions {
   /** 'auto' (default): where no module is given and relaxedSimdSupported(), the relaxed-SIMD build
    * (dist/atento-relaxed.wasm, dist/atento-mt-relaxed.wasm), else the SIMD128 one; 'simd128': always the SIMD128 one. */
   simd?: 'auto' | 'simd128';
-  /** Resolve once the threaded module is instantiated, its workers still starting (see Atento.threadsStarted);
-   * calls made meanwhile run on one thread. */
-  deferThreads?: boolean;
 }
 export function initAtento(source?: WasmSource, opts?: InitOptions): Promise<Atento>;
 export function defaultRelaxedWasmUrl(): URL;
@@ -80,8 +77,6 @@ export class Atento {
   readonly threads: number;
   /** Why threads were asked for but are not used ('' otherwise). */
   threadsError: string;
-  /** The threaded module's first start of its workers (resolves to the count in use); null with the single-thread module. */
-  readonly threadsStarted: Promise<number> | null;
   /** The build that runs: 'relaxed' (relaxed SIMD) or 'simd128'. */
   readonly simd: 'relaxed' | 'simd128';
   /** Why the relaxed-SIMD build was wanted but its SIMD128 twin runs ('' otherwise). */

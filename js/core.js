@@ -123,7 +123,7 @@ export async function initAtento(source, opts = {}) {
     if (!why) {
       try {
         return await withFallback(given(opts.threadedWasm) ? opts.threadedWasm : null, relaxed,
-          defaultThreadedRelaxedWasmUrl, defaultThreadedWasmUrl, (s) => initThreaded(s, threads, !!opts.deferThreads));
+          defaultThreadedRelaxedWasmUrl, defaultThreadedWasmUrl, (s) => initThreaded(s, threads));
       } catch (e) {
         const rt = await initAtento(source, { simd });
         rt.threadsError = e.message;
@@ -316,12 +316,7 @@ export function sharedMemoryMissing() {
   return '';
 }
 
-// deferThreads: resolve once instantiated, the pool's workers still
-// starting (rt.threadsStarted resolves to the count in use when they run).
-// Calls made meanwhile run on the calling thread alone (src/threads.c: the
-// caller claims every chunk no worker has), so a model can be read while
-// they start.
-async function initThreaded(source, threads, deferThreads = false) {
+async function initThreaded(source, threads) {
   let module;
   try {
     module = await compile(source);
@@ -343,9 +338,7 @@ async function initThreaded(source, threads, deferThreads = false) {
   }
   rt._attach(instance);
   rt.threaded = true;
-  rt.threadsStarted = rt.setThreads(threads);
-  if (!deferThreads) await rt.threadsStarted;
-  else rt.threadsStarted.catch(() => {});
+  await rt.setThreads(threads);
   return rt;
 }
 
@@ -387,7 +380,6 @@ export class Atento {
     this.epoch = 0; // counts instances: handles of an older one are dead
     this.threaded = false;    // the threaded module (dist/atento-mt.wasm) is loaded
     this.threadsError = '';   // why threads were asked for but are not available
-    this.threadsStarted = null; // the threaded module's first setThreads (initThreaded)
     this.simd = 'simd128';    // the build that runs: 'relaxed' (dist/atento*-relaxed.wasm) or 'simd128'
     this.simdError = '';      // why the relaxed build was wanted but its SIMD128 twin runs
     this._threads = [];       // workers 1..n-1: { handle, stack, exited }

@@ -21,10 +21,6 @@ const utf8decoder = new TextDecoder('utf-8');
 // TextDecoder refuses views of a SharedArrayBuffer (the threaded module's memory): copy those first.
 const utf8dec = { decode: (v) => utf8decoder.decode(typeof SharedArrayBuffer !== 'undefined' && v.buffer instanceof SharedArrayBuffer ? v.slice() : v) };
 const now = () => performance.now();
-// The steps of a start, for the page's first-token figures
-// (bench/page_first_token.mjs reads them): performance marks 'atento:…'.
-const mark = (what) => { try { performance.mark(`atento:${what}`); } catch { /* no user timing */ } };
-mark('scripts loaded');
 
 // ---- transport ----------------------------------------------------------------
 
@@ -54,9 +50,6 @@ const yieldNow = (() => {
 
 let rt = null;            // core.js runtime (one wasm instance)
 let runtimeAhead = null;  // its start, asked for by an `init` before the first load
-let preloadAhead = null;  // a stored model read before the page asked for it (preload())
-let warming = null;       // its warm-up (warmUp()), which jobs wait for
-let warmedUp = false;     // that warm-up ran to its end
 let model = null;         // core.js Model
 let modelInfo = null;
 let abortFlag = null;     // Int32Array over a SharedArrayBuffer: [id of the job to abort]
@@ -87,24 +80,12 @@ function onMessage(msg) {
       } else aborted.add(msg.id);
       return;
     case 'init':
-      mark('init');
       if (msg.abortFlag) abortFlag = new Int32Array(msg.abortFlag);
       // The runtime started ahead of the first load (a page that starts
       // its worker early); the load waits for it, or starts its own if it failed.
       if (msg.start && !rt && !runtimeAhead) {
-        // The pool's workers start while the model is read (deferThreads);
-        // a load is answered once they run.
-        runtimeAhead = initAtento(msg.wasm ?? undefined, { threads: msg.threads ?? 1, threadedWasm: msg.threadedWasm ?? undefined, simd: msg.simd ?? undefined, deferThreads: true });
+        runtimeAhead = initAtento(msg.wasm ?? undefined, { threads: msg.threads ?? 1, threadedWasm: msg.threadedWasm ?? undefined, simd: msg.simd ?? undefined });
         runtimeAhead.catch(() => {});
-        // The compiled module, for the page's other workers (web/index.html).
-        if (msg.announce) {
-          runtimeAhead.then((r) => { mark('engine started'); post({ type: 'engine', module: r._module, threaded: r.threaded, simd: r.simd }); },
-            (e) => post({ type: 'engine', module: null, error: errorOf(e).message }));
-        }
-        if (msg.preload && !preloadAhead) {
-          preloadAhead = preload(msg.preload);
-          preloadAhead.catch(() => {});
-        }
       }
       return;
     case 'load': case 'generate': case 'chat': case 'translate': case 'detect': case 'tokenize': case 'reset': case 'dispose': case 'finetune': case 'selftest':
@@ -127,13 +108,6 @@ function onMessage(msg) {
 
 async function pump() {
   if (running) return;
-  if (warming) {
-    // a warm-up step under way: it stops at its next step boundary
-    const w = warming;
-    await w;
-    if (warming === w) warming = null;
-    if (running) return;
-  }
   while (queue.length) {
     const job = queue.shift();
     running = job;
@@ -420,118 +394,31 @@ async function openSource(job) {
   fail('E_ARG', 'load: give a URL, a path, bytes or a File/Blob');
 }
 
-// A model of the Origin Private File System loaded before the page asks
-// for it (web/index.html's first script names the file the page will ask for first): read
-// while the page is still loading its scripts. The page's `load` of the same
-// file then takes it (adoptPreloaded); a load of anything else frees it.
-async function preload({ dir, file }) {
-  const root = await navigator.storage.getDirectory();
-  const fh = await (await root.getDirectoryHandle(dir)).getFileHandle(file);
-  const src = await openFileHandle(fh);
-  if (!src) return null;
-  let m, loadMs;
-  try {
-    if (!rt) rt = await runtimeAhead;
-    const t0 = now();
-    m = readAllIntoModel(src, () => {});
-    loadMs = now() - t0;
-  } finally {
-    src.close();
-  }
-  mark('model preloaded');
-  warming = warmUp(m).then(() => mark('warmed up'), () => {});
-  return { fh, m, total: src.total, loadMs };
-}
-
-// V8 compiles each function of the engine on its first call, with its
-// baseline compiler, and optimizes the busy ones in the background later: a
-// first translation takes about three times as long as the next (js/worker
-// in Node: the first token of a short sentence 59 ms, then 14-24 ms). A
-// preloaded translation model therefore translates one word while the page
-// is still loading, so the page's first request finds that done.
-// It steps aside for requests: it stops at the first step boundary after
-// one arrives (pump() waits for that), so a request waits for one step at
-// most (the source's encoding, or one token).
-async function warmUp(m) {
-  if (m.arch !== 'marian') return;
-  const busy = async () => { await yieldNow(); return queue.length > 0 || running !== null; };
-  if (await busy()) return;
-  const text = utf8enc.encode('Hello.');
-  const to = chooseDirection(detectLanguage(rt, 'Hello.'), undefined, modelTargets(m)).to;
-  const [lp] = rt.putString(to);
-  let t = 0;
-  try {
-    t = rt.fn('atn_translator_new')(m.ptr, 1, lp, 0) >>> 0;
-    if (!t) return;
-    const [tp, tn] = rt.putBytes(text);
-    try {
-      if (rt.fn('atn_translate_begin')(t, tp, tn) < 0) return;
-    } finally {
-      rt.free(tp);
-    }
-    for (let i = 0; i < 2; i++) {
-      if (await busy()) return;
-      rt.fn('atn_translate_next')(t);
-    }
-    warmedUp = true;
-  } catch {
-    /* only a warm-up: the real request reports its own errors */
-  } finally {
-    if (t) rt.fn('atn_translator_free')(t);
-    rt.free(lp);
-  }
-}
-
-async function adoptPreloaded(job) {
-  const ahead = preloadAhead;
-  preloadAhead = null;
-  const pre = ahead ? await ahead.catch(() => null) : null;
-  if (!pre) return null;
-  const fh = job.source?.fileHandle;
-  let same = false;
-  try { same = !!fh && typeof fh.isSameEntry === 'function' && pre.m.epoch === rt.epoch && (await fh.isSameEntry(pre.fh)); } catch { same = false; }
-  if (same) return pre;
-  try { pre.m.free(); } catch { /* gone with a discarded instance */ }
-  return null;
-}
-
 const handlers = {
   async load(job) {
     if (model) fail('E_ARG', 'this worker already holds a model (one model per worker)');
-    mark('load asked');
-    const pre = await adoptPreloaded(job);
-    let m, src, loadMs;
-    if (pre) {
-      ({ m, loadMs } = pre);
-      src = {};
-      progressReporter(job.id, 'read')(pre.total, pre.total, true);
-    } else {
-      // The source is opened (a download starts) while the module starts.
-      const opening = openSource(job);
-      opening.catch(() => {});
-      try {
-        if (!rt && runtimeAhead) rt = await runtimeAhead.catch(() => null);
-        if (!rt) rt = await initAtento(job.wasm ?? undefined, { threads: job.threads ?? 1, threadedWasm: job.threadedWasm ?? undefined, simd: job.simd ?? undefined });
-      } catch (e) {
-        opening.then((s) => s.close?.(), () => {});
-        throw e;
-      }
-      src = await opening;
-      const report = progressReporter(job.id, src.phase);
-      report(0, src.total, true);
-      const t0 = now();
-      try {
-        m = src.readAll ? readAllIntoModel(src, report) : await readIntoModel(job, src.reader, src.total, report);
-        if (src.readAll || src.stored) src.close();
-      } catch (e) {
-        src.close?.();
-        if (e instanceof AtentoError && e.code === 'E_LOAD' && job.name) e.message = `${job.name}: ${e.message}`;
-        throw e;
-      }
-      loadMs = now() - t0;
+    // The source is opened (a download starts) while the module starts.
+    const opening = openSource(job);
+    opening.catch(() => {});
+    try {
+      if (!rt && runtimeAhead) rt = await runtimeAhead.catch(() => null);
+      if (!rt) rt = await initAtento(job.wasm ?? undefined, { threads: job.threads ?? 1, threadedWasm: job.threadedWasm ?? undefined, simd: job.simd ?? undefined });
+    } catch (e) {
+      opening.then((s) => s.close?.(), () => {});
+      throw e;
     }
-    if (rt.threadsStarted) {
-      try { await rt.threadsStarted; } catch (e) { rt.threadsError ||= errorOf(e).message; }
+    const src = await opening;
+    const report = progressReporter(job.id, src.phase);
+    report(0, src.total, true);
+    const t0 = now();
+    let m;
+    try {
+      m = src.readAll ? readAllIntoModel(src, report) : await readIntoModel(job, src.reader, src.total, report);
+      if (src.readAll || src.stored) src.close();
+    } catch (e) {
+      src.close?.();
+      if (e instanceof AtentoError && e.code === 'E_LOAD' && job.name) e.message = `${job.name}: ${e.message}`;
+      throw e;
     }
     model = m;
     loadThreads = job.threads ?? 1;
@@ -552,11 +439,7 @@ const handlers = {
       threadsError: rt.threadsError || null,
       simd: rt.simd, // 'relaxed' or 'simd128': the build that runs (docs/simd.md)
       simdError: rt.simdError || null, // why the relaxed build was wanted but not used
-      loadMs,
-      // Read ahead of the request (web/index.html asked for it): loadMs is that read's.
-      preloaded: !!pre,
-      // ... and its first translation already run (warmUp): the code is compiled.
-      warmedUp: !!pre && warmedUp,
+      loadMs: now() - t0,
       // The languages a translation model translates into (its >>xx<< tags;
       // [] for one direction only, null when they cannot be listed).
       targets: kind === 'translate' ? modelTargets(m) : null,

@@ -5,7 +5,7 @@
 // all happen in the workers.
 import { load, formatBytes } from '../js/index.js';
 import * as store from './storage.js';
-import { engine, threaded, threadsWanted, simdWanted, simdError, takeWorker, workerHasEngine, handleOf } from './boot.js';
+import { engine, threaded, threadsWanted, simdWanted, simdError, takeWorker, handleOf } from './boot.js';
 import { simdOf, relaxedSimdSupported } from '../js/core.js';
 
 const $ = (id) => document.getElementById(id);
@@ -199,12 +199,10 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
         size = download.total;
       } else src = source.url;
     }
-    const worker = takeWorker(); // started ahead (index.html, boot.js), if still unused
     m = await load(src, {
       storeTo: file?.handle,
-      worker,
-      // (the worker started first in index.html has its own, compiled while the page loaded)
-      ...(worker && workerHasEngine ? {} : threaded ? { threadedWasm: wasmReady } : { wasm: wasmReady }),
+      worker: takeWorker(), // started by boot.js, if still unused
+      ...(threaded ? { threadedWasm: wasmReady } : { wasm: wasmReady }),
       threads: threadsWanted,
       simd: simdWanted,
       name,
@@ -278,10 +276,8 @@ async function openModel(source, { wantKind = null, keep = true, quiet = false, 
     detectSoon();
     // The first translation of a fresh worker pays for the code's first run
     // (and, with threads, the pool's first job): paid here when nobody
-    // waits, up to the first token (the encoder and one decoder step) —
-    // unless the worker did so when it read the model ahead (index.html's
-    // first script), which it does only while nothing is asked of it.
-    if (!translateWaiting && !m.info.warmedUp) {
+    // waits, up to the first token (the encoder and one decoder step).
+    if (!translateWaiting) {
       const warm = m.translate('Hello.', { onToken: () => warm.abort() });
       warm.catch(() => {});
     }

@@ -1,10 +1,10 @@
-// boot.js — what the page needs before app.js (an async module, early in
-// <head>): the model worker that index.html's first script started (its
-// engine and the stored translation model on their way; without that script
-// one started here), the engine for the page's other workers (the module
-// that worker compiled, else compiled here), and the handle of the stored
-// translation model used last. Each is started once; app.js takes them over
-// (js/index.js load({worker, wasm}), storage.js handles).
+// boot.js — what the page starts before the rest of it has arrived (an async
+// module, first in <head>): a model worker, whose scripts (js/worker.js and
+// its imports) load while the page's do; the compile of the engine the
+// workers run; and the stored file of the translation model used last. Each
+// is started once; app.js takes them over (js/index.js load({worker, wasm}),
+// storage.js handles), so the first model's load starts with its worker
+// already running, its runtime started and its module compiled.
 import * as store from './storage.js';
 import { relaxedSimdSupported } from '../js/core.js';
 
@@ -29,26 +29,16 @@ async function compileUrl(url) {
   return WebAssembly.compileStreaming ? WebAssembly.compileStreaming(res) : WebAssembly.compile(await res.arrayBuffer());
 }
 
-// What index.html's first script started: the model worker, and the module it compiles.
-const early = globalThis.atentoEarly || null;
-
 let wasmModule = null;
 let relaxedError = '';
 /** Why the relaxed module was wanted but its SIMD128 twin is used ('' if not). */
 export function simdError() { return relaxedError; }
-/**
- * The compiled engine (a WebAssembly.Module), compiled once; a failure is
- * retried on the next call. The module the early worker compiled when it is
- * the one wanted here (same threading), else compiled here.
- */
+/** The compiled engine (a WebAssembly.Module), compiled once; a failure is retried on the next call. */
 export function engine() {
-  wasmModule ??= (early ? early.engine : Promise.resolve(null)).then((e) => {
-    if (e && e.threaded === threaded && (e.simd === 'relaxed') === relaxed) return e.module;
-    return compileUrl(wasmUrl).catch((err) => {
-      if (wasmUrl === plainUrl) throw err;
-      relaxedError = err.message;
-      return compileUrl(plainUrl);
-    });
+  wasmModule ??= compileUrl(wasmUrl).catch((e) => {
+    if (wasmUrl === plainUrl) throw e;
+    relaxedError = e.message;
+    return compileUrl(plainUrl);
   });
   wasmModule.catch(() => { wasmModule = null; });
   return wasmModule;
@@ -91,34 +81,21 @@ export function takeWorker() {
   return w;
 }
 
-/** Whether the worker takeWorker() gives starts its engine itself (index.html's first script's does: load() need not wait for engine()). */
-export const workerHasEngine = !!early;
-
 // The stored file of the translation model used last (the page opens on
 // Translate): its handle is looked up now, not when app.js asks.
 const handles = new Map(); // entry id -> Promise<FileSystemFileHandle|null>
 /** The handle of a stored entry, looked up once. */
 export function handleOf(entry) {
-  if (!handles.has(entry.id)) {
-    // index.html's first script looked up the file its worker reads ahead
-    const ahead = early && early.preloaded === entry.id && early.handle;
-    handles.set(entry.id, ahead ? ahead.then((h) => h || store.handleOf(entry)) : store.handleOf(entry));
-  }
+  if (!handles.has(entry.id)) handles.set(entry.id, store.handleOf(entry));
   return handles.get(entry.id);
 }
 
-if (early) {
-  // Started by index.html's first script, its engine and its model on their way.
-  earlyWorker = early.worker;
-  early.worker.addEventListener('error', () => { if (earlyWorker === early.worker) { earlyWorker = null; early.worker.terminate(); } }, { once: true });
-} else {
-  startWorker();
-  // Once compiled, the module goes to the worker still waiting for its model,
-  // which starts its runtime (and its threads) then, not when the model comes.
-  engine().then((module) => {
-    earlyWorker?.postMessage({ type: 'init', start: true, threads: threadsWanted, [threaded ? 'threadedWasm' : 'wasm']: module });
-  }, () => {});
-}
+startWorker();
+// Once compiled, the module goes to the worker still waiting for its model,
+// which starts its runtime (and its threads) then, not when the model comes.
+engine().then((module) => {
+  earlyWorker?.postMessage({ type: 'init', start: true, threads: threadsWanted, [threaded ? 'threadedWasm' : 'wasm']: module });
+}, () => {});
 if (!location.hash || location.hash === '#translate') {
   try {
     const last = JSON.parse(localStorage.getItem('atento.translate') || 'null');

@@ -48,10 +48,6 @@ self.addEventListener('install', (event) => {
 
 self.addEventListener('activate', (event) => {
   event.waitUntil((async () => {
-    // The page itself is requested from the network while this worker
-    // starts (it is stopped between visits, and starting it takes tens of
-    // milliseconds): networkFirst() takes that response.
-    await self.registration.navigationPreload?.enable().catch(() => {});
     for (const k of await caches.keys()) if (k.startsWith('atento-') && k !== SHELL && k !== PAGE_STORE) await caches.delete(k);
     await self.clients.claim();
   })());
@@ -64,24 +60,16 @@ self.addEventListener('fetch', (event) => {
   if (url.origin !== self.location.origin) return;
   // Models (and anything else large) go straight to the network: the page stores them.
   if (url.pathname.endsWith('.gguf') || url.pathname.includes('/stored-model/')) return;
-  event.respondWith(networkFirst(req, req.mode === 'navigate' ? event.preloadResponse : undefined));
+  event.respondWith(networkFirst(req));
 });
 
-// The shell's cache, opened once per start of this worker; a request does
-// not wait for it on its way to the network.
-let shellCache = null;
-const openShell = () => (shellCache ??= caches.open(SHELL).catch((e) => { shellCache = null; throw e; }));
-
-async function networkFirst(req, preloaded) {
+async function networkFirst(req) {
+  const cache = await caches.open(SHELL);
   try {
-    const res = (await preloaded?.catch(() => undefined)) || (await fetch(req));
-    if (res.ok && res.type === 'basic') {
-      const copy = res.clone();
-      openShell().then((c) => c.put(req, copy)).catch(() => {});
-    }
+    const res = await fetch(req);
+    if (res.ok && res.type === 'basic') cache.put(req, res.clone()).catch(() => {});
     return res;
   } catch (e) {
-    const cache = await openShell();
     const hit = (await cache.match(req, { ignoreSearch: true })) || (await caches.match(req, { ignoreSearch: true }));
     if (hit) return hit;
     if (req.mode === 'navigate') {

@@ -101,8 +101,6 @@ test('warm visit: models load from storage, no download; the same file opened fr
   const page = await b.open();
   timings.warmFirstTokenMs = await firstToken(page, 'Where is the train station?');
   assert.equal(count('translate-en-es.gguf'), 1, 'no second download');
-  // Read from storage by the worker web/early.js started, before app.js asked.
-  assert.equal(await page.evaluate(() => window.atento.slots.translate.info.preloaded), true, 'the stored model was preloaded');
   // Model already in memory: from the click to the first token.
   await page.fill('#src', 'I would like a cup of coffee.');
   await page.evaluate(() => { window.atento.firstTokenAt = 0; });
@@ -127,52 +125,6 @@ test('warm visit: models load from storage, no download; the same file opened fr
   assert.equal(await page.locator('#stored li').count(), 2);
   assert.match(await page.textContent('#stored'), /file system/);
   await screenshot(page, 'models-stored');
-  await page.close();
-});
-
-test('a preloaded model is taken only by a load of the same file; a damaged stored file is reported as damaged', T, async () => {
-  const page = await b.open('#models');
-  await page.waitForFunction(() => !!window.atento);
-  const r = await page.evaluate(async () => {
-    const { load } = await import('/js/index.js');
-    const list = window.atento.store.list().filter((e) => e.where === 'opfs');
-    const translate = list.find((e) => e.keys.some((k) => k.endsWith('translate-en-es.gguf')));
-    const tutor = list.find((e) => e.keys.some((k) => k.endsWith('tutor-en-es.gguf')));
-    const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('atento-models');
-    // A worker told to read `file` ahead, as web/early.js tells it.
-    const early = (file) => {
-      const w = new Worker('/js/worker.js', { type: 'module' });
-      w.postMessage({ type: 'init', start: true, threads: 1, preload: { dir: 'atento-models', file } });
-      return w;
-    };
-    const out = {};
-    const same = await load(await dir.getFileHandle(translate.id), { worker: early(translate.id), threads: 1 });
-    out.same = { preloaded: same.info.preloaded, kind: same.info.kind, text: (await same.translate('Good night.', { to: 'es' })).text };
-    same.dispose();
-    const other = await load(await dir.getFileHandle(tutor.id), { worker: early(translate.id), threads: 1 });
-    out.other = { preloaded: other.info.preloaded, kind: other.info.kind, reason: (await other.generate('Hello', { maxTokens: 2 })).reason };
-    other.dispose();
-    // The first half of the translation model, stored under a name of its own.
-    const bytes = await (await (await dir.getFileHandle(translate.id)).getFile()).slice(0, Math.floor(translate.size / 2)).arrayBuffer();
-    const bad = await dir.getFileHandle('test-truncated', { create: true });
-    const wr = await bad.createWritable();
-    await wr.write(bytes);
-    await wr.close();
-    try {
-      await load(bad, { worker: early('test-truncated'), threads: 1, name: 'cut.gguf' });
-      out.bad = 'loaded';
-    } catch (e) {
-      out.bad = `${e.code}: ${e.message}`;
-    } finally {
-      await dir.removeEntry('test-truncated');
-    }
-    return out;
-  });
-  assert.deepEqual({ ...r.same, text: undefined }, { preloaded: true, kind: 'translate', text: undefined });
-  assert.match(r.same.text, /noche/);
-  assert.deepEqual(r.other, { preloaded: false, kind: 'chat', reason: 'length' });
-  assert.match(r.bad, /^E_LOAD: cut\.gguf: .*(ends early|incomplete|damaged|truncated)/i);
-  assert.doesNotMatch(r.bad, /\n/);
   await page.close();
 });
 

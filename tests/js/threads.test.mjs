@@ -82,32 +82,6 @@ test('2 and 3 threads give the one-thread results bit for bit', T, async () => {
   assert.equal(many.threads, 1);
 });
 
-test('deferThreads: the runtime works while its workers start, with the same results', T, async () => {
-  const one = await initAtento();
-  const rt = await initAtento(undefined, { threads: 2, deferThreads: true });
-  try {
-    assert.equal(rt.threaded, true, rt.threadsError);
-    assert.ok(rt.threadsStarted instanceof Promise);
-    assert.equal(one.threadsStarted, null);
-    // returned before its worker said it runs (a worker takes milliseconds to start; setImmediate does not)
-    const state = await Promise.race([rt.threadsStarted.then(() => 'started'), new Promise((r) => setImmediate(() => r('starting')))]);
-    assert.equal(state, 'starting');
-    // used at once, whether or not the second worker runs yet
-    const m = rt.loadModel(readFileSync(marian)), m1 = one.loadModel(readFileSync(marian));
-    const ref = translateAll(one, m1, 1);
-    assert.equal(translateAll(rt, m, 1).out, ref.out);
-    assert.equal(await rt.threadsStarted, 2);
-    assert.equal(rt.threads, 2);
-    const after = translateAll(rt, m, 1);
-    assert.equal(after.out, ref.out);
-    assert.equal(after.logprob, ref.logprob);
-    m.free();
-    m1.free();
-  } finally {
-    await rt.dispose();
-  }
-});
-
 test('bad thread counts are refused with E_ARG; the single module stays at one thread', T, async () => {
   for (const bad of [0, -1, 17, 1.5, 'many']) {
     await assert.rejects(initAtento(undefined, { threads: bad }), (e) => e instanceof AtentoError && e.code === 'E_ARG', String(bad));
