@@ -67,17 +67,6 @@ for (let i = 0; i < n; i++) {
       steps: window.atento.timeline.map((s) => `${s.at} ${s.what}`),
       simd: window.atento.slots.translate?.info?.simd ?? null,
     }));
-    // The model worker's own steps (performance marks 'atento:…' of
-    // js/worker.js), on the page's clock. (Not the threads' workers: parked
-    // in atomic waits, they never answer.)
-    const origin = await page.evaluate(() => performance.timeOrigin);
-    const pageMarks = await page.evaluate(() => performance.getEntriesByType('mark').filter((x) => x.name.startsWith('atento:')).map((x) => `${Math.round(x.startTime)} ${x.name.slice(7)}`));
-    if (pageMarks.length) r.steps.unshift(`[page] ${pageMarks.join(', ')}`);
-    for (const w of page.workers().filter((x) => !/thread\.js/.test(x.url()))) {
-      const m = await w.evaluate(() => ({ origin: performance.timeOrigin,
-        marks: performance.getEntriesByType('mark').filter((x) => x.name.startsWith('atento:')).map((x) => [x.name.slice(7), x.startTime]) })).catch(() => null);
-      if (m?.marks.length) r.steps.push(`[worker] ${Math.round(m.origin - origin)} created, ` + m.marks.map(([what, t]) => `${Math.round(m.origin + t - origin)} ${what}`).join(', '));
-    }
     simds.add(r.simd);
     runs[kind].push(r.first);
     if (kind === 'warm') runs.warmFromKey.push(r.first - r.key);
