@@ -631,7 +631,6 @@ INLINE v128_t idot_q5(const uint8_t *qhp, const uint8_t *qs, const int16_t *a, v
 #define LO4_CONST const v128_t LO4 = keep(wasm_i16x8_splat(0x000f));
 #define Q4_ALL_CONSTS LO4_CONST NIBBLE_CONSTS
 #define Q5_ALL_CONSTS LO4_CONST Q5_CONSTS
-#define IDOT_Q8_0(p, a) idot_q8(p, a, HI8)
 #define IDOT_Q4_0(p, a) idot_q4((p) + 2, a, LO4, N1M, N2M)
 #define IDOT_Q4_1(p, a) idot_q4((p) + 4, a, LO4, N1M, N2M)
 #define IDOT_Q5_0(p, a) idot_q5((p) + 2, (p) + 6, a, LO4, ME, MO, B16)
@@ -673,6 +672,13 @@ INLINE v128_t d4_q4_0(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, c
  * DECODE_KERNEL: V8 spills an unrolled group's loads), each block's integer
  * sum reduced at once and added to the row's sum in block order: each float
  * is formed as a lane of k_q8_0 forms it. */
+/* the true integer dot of the q8_0 block at p, in every lane */
+INLINE v128_t q8_block_sum(const uint8_t *p, const int16_t *a, v128_t HI8) {
+    v128_t is = idot_q8(p, a, HI8);
+    is = wasm_i32x4_add(is, wasm_i32x4_shuffle(is, is, 2, 3, 0, 1));
+    return Q8_UNSCALE(wasm_i32x4_add(is, wasm_i32x4_shuffle(is, is, 1, 0, 3, 2)));
+}
+
 INLINE float d_q8_0(const uint8_t *row, int64_t nb, const acts *A) {
     Q8_CONST
     const int16_t *a = A->q;
@@ -683,17 +689,13 @@ INLINE float d_q8_0(const uint8_t *row, int64_t nb, const acts *A) {
         wasm_v128_store(ws, wasm_f32x4_mul(h2f_gather4(p, 34), wasm_v128_load(A->d + b)));
         ROLLED
         for (int j = 0; j < 4; j++) {
-            v128_t is = IDOT_Q8_0(p + 34 * j, a + 32 * (b + j));
-            is = wasm_i32x4_add(is, wasm_i32x4_shuffle(is, is, 2, 3, 0, 1));
-            is = Q8_UNSCALE(wasm_i32x4_add(is, wasm_i32x4_shuffle(is, is, 1, 0, 3, 2)));
+            v128_t is = q8_block_sum(p + 34 * j, a + 32 * (b + j), HI8);
             acc += wasm_f32x4_extract_lane(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is), wasm_v128_load32_splat(ws + j)), 0);
         }
     }
     for (; b < nb; b++) {
         const uint8_t *p = row + b * 34;
-        v128_t is = IDOT_Q8_0(p, a + 32 * b);
-        is = wasm_i32x4_add(is, wasm_i32x4_shuffle(is, is, 2, 3, 0, 1));
-        is = Q8_UNSCALE(wasm_i32x4_add(is, wasm_i32x4_shuffle(is, is, 1, 0, 3, 2)));
+        v128_t is = q8_block_sum(p, a + 32 * b, HI8);
         /* vector operations: no contraction into a fused multiply-add */
         v128_t f = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is),
                                   wasm_f32x4_mul(wasm_f32x4_splat(h2f(p)), wasm_f32x4_splat(A->d[b])));
