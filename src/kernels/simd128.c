@@ -285,6 +285,20 @@ static void scale_nibble_slots(int16_t *q, float *d, int t0, int t1, int64_t n_i
  * the same operations in both (block_step), in block order: a token decoded
  * alone gives bit for bit what it gives inside a prompt. */
 
+/* keep the next loop rolled (see DECODE_KERNEL) */
+#ifdef __clang__
+#define ROLLED _Pragma("clang loop unroll(disable)")
+#else
+#define ROLLED
+#endif
+
+/* the f16 at p, p + stride, p + 2 stride, p + 3 stride as f32x4 */
+INLINE v128_t h2f_gather4(const uint8_t *p, size_t stride) {
+    uint16_t h[4];
+    for (int i = 0; i < 4; i++) memcpy(&h[i], p + i * stride, 2);
+    return h2f_x4(wasm_i32x4_make(h[0], h[1], h[2], h[3]));
+}
+
 /* [sum a, sum b, sum c, sum d] of four i32x4 */
 INLINE v128_t transpose_add4(v128_t a, v128_t b, v128_t c, v128_t d) {
     v128_t u = wasm_i32x4_add(UNPACKLO32(a, b), UNPACKHI32(a, b));
@@ -344,12 +358,23 @@ INLINE void k_q4_0(const int NT, const uint8_t *row, int64_t nb, const acts *A, 
 INLINE void k_q8_0(const int NT, const uint8_t *row, int64_t nb, const acts *A, int t0, float *out) {
     Q8_CONST
     v128_t acc = wasm_f32x4_splat(0);
-    for (int64_t ab = 0; ab < nb; ab++) {
-        const uint8_t *p = row + ab * 34;
-        Q8_LEVELS(p)
-        acc = block_scale_step(acc, Q8_UNSCALE(transpose_add4(TOKEN_DOT(0), TOKEN_DOT(1), TOKEN_DOT(2), TOKEN_DOT(3))),
-                               wasm_f32x4_splat(h2f(p)), wasm_v128_load(A->d + ab * A->ntp + t0));
-    }
+    /* running pointers: V8 turns index arithmetic into multiplies per block */
+    const uint8_t *p = row;
+    const int16_t *a = A->q + (int64_t)t0 * A->n_in;
+    const float *ad = A->d + t0;
+    const int64_t n_in = A->n_in, ntp = A->ntp;
+#define Q8_TOKEN_DOT(T) (NT > T ? DOT4(l0, l1, l2, l3, a + (T) * n_in) : wasm_i32x4_splat(0))
+#define Q8_STEP(dw)                                                                          \
+    do {                                                                                     \
+        Q8_LEVELS(p)                                                                         \
+        acc = block_scale_step(acc, Q8_UNSCALE(transpose_add4(Q8_TOKEN_DOT(0), Q8_TOKEN_DOT(1), Q8_TOKEN_DOT(2), \
+                                                              Q8_TOKEN_DOT(3))),             \
+                               dw, wasm_v128_load(ad));                                      \
+        p += 34, a += 32, ad += ntp;                                                         \
+    } while (0)
+    for (int64_t ab = 0; ab < nb; ab++) Q8_STEP(wasm_f32x4_splat(h2f(p)));
+#undef Q8_STEP
+#undef Q8_TOKEN_DOT
     float o4[4];
     wasm_v128_store(o4, acc);
     for (int t = 0; t < NT; t++) out[t] = o4[t];
@@ -546,19 +571,6 @@ INLINE void k_q6_K(const int NT, const uint8_t *row, int64_t nbk, const acts *A,
  * Float sums are formed in a different order than in the reference (the
  * tests' tolerance covers it); the integer sums are the same. */
 
-/* keep the next loop rolled (see DECODE_KERNEL) */
-#ifdef __clang__
-#define ROLLED _Pragma("clang loop unroll(disable)")
-#else
-#define ROLLED
-#endif
-
-/* the f16 at p, p + stride, p + 2 stride, p + 3 stride as f32x4 */
-INLINE v128_t h2f_gather4(const uint8_t *p, size_t stride) {
-    uint16_t h[4];
-    for (int i = 0; i < 4; i++) memcpy(&h[i], p + i * stride, 2);
-    return h2f_x4(wasm_i32x4_make(h[0], h[1], h[2], h[3]));
-}
 
 /* integer dot products of one 32-block, as i32x4 partial sums (q8_0's
  * times 256, see Q8_LEVELS) */
@@ -598,12 +610,12 @@ INLINE v128_t idot_q5(const uint8_t *qhp, const uint8_t *qs, const int16_t *a, v
 #define DECODE_KERNEL(name, BYTES, HAS_MIN, OFF, IDOT, CONSTS, AQ)                           \
     INLINE float name(const uint8_t *row, int64_t nb, const acts *A) {                       \
         CONSTS                                                                               \
-        __typeof__(A->AQ) a = A->AQ;                                                         \
+        __typeof__(*A->AQ) *a = A->AQ;                                                       \
+        const uint8_t *p = row; /* running pointers, as in k_q8_0 */                         \
         v128_t acc = wasm_f32x4_splat(0);                                                    \
         float c = 0, ws[4], cs[4];                                                           \
         int64_t b = 0;                                                                       \
         for (; b + 4 <= nb; b += 4) {                                                        \
-            const uint8_t *p = row + b * BYTES;                                              \
             v128_t wd = h2f_gather4(p, BYTES);                                               \
             wasm_v128_store(ws, wasm_f32x4_mul(wd, wasm_v128_load(A->d + b)));               \
             if (HAS_MIN)                                                                     \
@@ -611,16 +623,16 @@ INLINE v128_t idot_q5(const uint8_t *qhp, const uint8_t *qs, const int16_t *a, v
             else if (OFF != 0)                                                               \
                 wasm_v128_store(cs, wasm_f32x4_mul(wasm_f32x4_mul(wd, wasm_f32x4_splat((float)(OFF))), \
                                                    wasm_v128_load(A->s + b)));               \
+            const float *w = ws;                                                             \
             ROLLED                                                                           \
-            for (int j = 0; j < 4; j++)                                                      \
-                acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(IDOT(p + j * BYTES, a + 32 * (b + j))), \
-                                                         wasm_v128_load32_splat(ws + j)));   \
+            for (int j = 0; j < 4; j++, p += BYTES, a += 32, w++)                            \
+                acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(IDOT(p, a)), \
+                                                         wasm_v128_load32_splat(w)));        \
             if (HAS_MIN || OFF != 0) c = c + cs[0] + cs[1] + cs[2] + cs[3];                  \
         }                                                                                    \
-        for (; b < nb; b++) {                                                                \
-            const uint8_t *p = row + b * BYTES;                                              \
+        for (; b < nb; b++, p += BYTES, a += 32) {                                           \
             float wd = h2f(p);                                                               \
-            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(IDOT(p, a + 32 * b)), \
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(IDOT(p, a)), \
                                                      wasm_f32x4_splat(wd * A->d[b])));       \
             if (HAS_MIN) c += h2f(p + 2) * A->s[b];                                          \
             else if (OFF != 0) c += ((float)(OFF) * wd) * A->s[b];                           \
@@ -657,11 +669,11 @@ INLINE v128_t d4_q4_0(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, c
                       const acts *A) {
     Q4_ALL_CONSTS
     v128_t acc = wasm_f32x4_splat(0);
-    for (int64_t b = 0; b < nb; b++) {
-        size_t o = (size_t)b * 18;
-        const int16_t *a = A->q + 32 * b;
-        v128_t is = transpose_add4(IDOT_Q4_0(p0 + o, a), IDOT_Q4_0(p1 + o, a), IDOT_Q4_0(p2 + o, a), IDOT_Q4_0(p3 + o, a));
-        acc = block_step(acc, is, wasm_i32x4_splat(A->qsum[b]), Q4_0_OFF_SHIFT, h2f_rows4(p0 + o, p1 + o, p2 + o, p3 + o),
+    const int16_t *a = A->q;
+    /* running pointers, as in k_q8_0 */
+    for (int64_t b = 0; b < nb; b++, p0 += 18, p1 += 18, p2 += 18, p3 += 18, a += 32) {
+        v128_t is = transpose_add4(IDOT_Q4_0(p0, a), IDOT_Q4_0(p1, a), IDOT_Q4_0(p2, a), IDOT_Q4_0(p3, a));
+        acc = block_step(acc, is, wasm_i32x4_splat(A->qsum[b]), Q4_0_OFF_SHIFT, h2f_rows4(p0, p1, p2, p3),
                          wasm_f32x4_splat(A->d[b]));
     }
     return acc;
@@ -682,20 +694,21 @@ INLINE v128_t q8_block_sum(const uint8_t *p, const int16_t *a, v128_t HI8) {
 INLINE float d_q8_0(const uint8_t *row, int64_t nb, const acts *A) {
     Q8_CONST
     const int16_t *a = A->q;
+    const uint8_t *p = row; /* running pointers, as in k_q8_0 */
     float acc = 0, ws[4];
     int64_t b = 0;
     for (; b + 4 <= nb; b += 4) {
-        const uint8_t *p = row + b * 34;
         wasm_v128_store(ws, wasm_f32x4_mul(h2f_gather4(p, 34), wasm_v128_load(A->d + b)));
+        const float *w = ws;
         ROLLED
         for (int j = 0; j < 4; j++) {
-            v128_t is = q8_block_sum(p + 34 * j, a + 32 * (b + j), HI8);
-            acc += wasm_f32x4_extract_lane(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is), wasm_v128_load32_splat(ws + j)), 0);
+            v128_t is = q8_block_sum(p, a, HI8);
+            acc += wasm_f32x4_extract_lane(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is), wasm_v128_load32_splat(w)), 0);
+            p += 34, a += 32, w++;
         }
     }
-    for (; b < nb; b++) {
-        const uint8_t *p = row + b * 34;
-        v128_t is = q8_block_sum(p, a + 32 * b, HI8);
+    for (; b < nb; b++, p += 34, a += 32) {
+        v128_t is = q8_block_sum(p, a, HI8);
         /* vector operations: no contraction into a fused multiply-add */
         v128_t f = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(is),
                                   wasm_f32x4_mul(wasm_f32x4_splat(h2f(p)), wasm_f32x4_splat(A->d[b])));
@@ -1143,14 +1156,15 @@ INLINE v128_t d4_q4_0_rx(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2
                          const acts *A) {
     RX_CONSTS
     v128_t acc = wasm_f32x4_splat(0);
-    for (int64_t b = 0; b < nb; b++) {
-        size_t o = (size_t)b * 18;
-        v128_t a0 = wasm_v128_load(A->q8 + 32 * b), a1 = wasm_v128_load(A->q8 + 32 * b + 16);
-#define RX_Q4_ROW(p) (q = wasm_v128_load((p) + o + 2), RX_DOT(a0, a1, RX_LOW(q), RX_HIGH(q)))
+    const int8_t *a = A->q8;
+    /* running pointers, as in k_q8_0 */
+    for (int64_t b = 0; b < nb; b++, p0 += 18, p1 += 18, p2 += 18, p3 += 18, a += 32) {
+        v128_t a0 = wasm_v128_load(a), a1 = wasm_v128_load(a + 16);
+#define RX_Q4_ROW(p) (q = wasm_v128_load((p) + 2), RX_DOT(a0, a1, RX_LOW(q), RX_HIGH(q)))
         v128_t q, d0 = RX_Q4_ROW(p0), d1 = RX_Q4_ROW(p1), d2 = RX_Q4_ROW(p2), d3 = RX_Q4_ROW(p3);
 #undef RX_Q4_ROW
         acc = block_step(acc, transpose_add4(d0, d1, d2, d3), wasm_i32x4_splat(A->qsum[b]), 3,
-                         h2f_rows4(p0 + o, p1 + o, p2 + o, p3 + o), wasm_f32x4_splat(A->d[b]));
+                         h2f_rows4(p0, p1, p2, p3), wasm_f32x4_splat(A->d[b]));
     }
     return acc;
 }
