@@ -215,6 +215,15 @@ static void scale_nibble_slots(int16_t *q, float *d, int t0, int t1, int64_t n_i
     }
 }
 
+/* q8_0's levels are read times 256 (Q8_LEVELS): the activation scales are
+ * divided by 256, a power of two, so every product is rounded as the one of
+ * unscaled sums (outside the subnormal range) */
+static void scale_q8_slots(float *d, int t0, int t1, int64_t n_in, int ntp) {
+    int64_t nb = n_in / 32;
+    for (int t = t0; t < t1; t++)
+        for (int64_t b = 0; b < nb; b++) d[b * ntp + t] *= 1.0f / 256;
+}
+
 /* ---- the micro-kernel pieces ------------------------------------------------
  * Each kernel computes out[t] for NT (1..4, a compile-time constant after
  * inlining) tokens of one weight row. acc0..acc3 hold the per-token f32
@@ -345,15 +354,15 @@ INLINE void k_q4_0(const int NT, const uint8_t *row, int64_t nb, const acts *A, 
  * term. Read as 16-bit lanes, the even bytes shifted up and the odd bytes
  * masked in place are the levels times 256 (one operation each, where
  * sign-extending them down takes three for the even bytes): the integer
- * dot is 256 times the true one (|256 * 32 * 128 * 127| < 2^31), and an
- * exact shift right by 8 gives the true one, |isum| < 2^24, whose
- * conversion to float is exact. */
+ * dot is 256 times the true one (|256 * 32 * 128 * 127| < 2^31) and a
+ * multiple of 256 below 2^32, so its conversion to float is exact; the
+ * activation scales d are divided by 256 instead (scale_q8_slots): each
+ * float product is the one of the true sum, as with q4_0's nibbles. */
 #define Q8_CONST const v128_t HI8 = keep(wasm_i16x8_splat((int16_t)0xff00));
 #define Q8_LEVELS(p)                                                                         \
     v128_t q0 = wasm_v128_load((p) + 2), q1 = wasm_v128_load((p) + 18);                      \
     v128_t l0 = wasm_i16x8_shl(q0, 8), l1 = wasm_v128_and(q0, HI8);                          \
     v128_t l2 = wasm_i16x8_shl(q1, 8), l3 = wasm_v128_and(q1, HI8);
-#define Q8_UNSCALE(isum) wasm_i32x4_shr(isum, 8)
 
 INLINE void k_q8_0(const int NT, const uint8_t *row, int64_t nb, const acts *A, int t0, float *out) {
     Q8_CONST
@@ -367,8 +376,7 @@ INLINE void k_q8_0(const int NT, const uint8_t *row, int64_t nb, const acts *A, 
 #define Q8_STEP(dw)                                                                          \
     do {                                                                                     \
         Q8_LEVELS(p)                                                                         \
-        acc = block_scale_step(acc, Q8_UNSCALE(transpose_add4(Q8_TOKEN_DOT(0), Q8_TOKEN_DOT(1), Q8_TOKEN_DOT(2), \
-                                                              Q8_TOKEN_DOT(3))),             \
+        acc = block_scale_step(acc, transpose_add4(Q8_TOKEN_DOT(0), Q8_TOKEN_DOT(1), Q8_TOKEN_DOT(2), Q8_TOKEN_DOT(3)), \
                                dw, wasm_v128_load(ad));                                      \
         p += 34, a += 32, ad += ntp;                                                         \
     } while (0)
@@ -684,11 +692,11 @@ INLINE v128_t d4_q4_0(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, c
  * DECODE_KERNEL: V8 spills an unrolled group's loads), each block's integer
  * sum reduced at once and added to the row's sum in block order: each float
  * is formed as a lane of k_q8_0 forms it. */
-/* the true integer dot of the q8_0 block at p, in every lane */
+/* the integer dot of the q8_0 block at p (times 256, see Q8_LEVELS), in every lane */
 INLINE v128_t q8_block_sum(const uint8_t *p, const int16_t *a, v128_t HI8) {
     v128_t is = idot_q8(p, a, HI8);
     is = wasm_i32x4_add(is, wasm_i32x4_shuffle(is, is, 2, 3, 0, 1));
-    return Q8_UNSCALE(wasm_i32x4_add(is, wasm_i32x4_shuffle(is, is, 1, 0, 3, 2)));
+    return wasm_i32x4_add(is, wasm_i32x4_shuffle(is, is, 1, 0, 3, 2));
 }
 
 INLINE float d_q8_0(const uint8_t *row, int64_t nb, const acts *A) {
@@ -1294,6 +1302,8 @@ void atn_matmul_prepare_tokens_simd128(const atn_tensor *W, const float *X, int 
     quantize_acts(X, t0, t1, A->n_in, (int16_t *)A->q, (float *)A->d, (float *)A->s, (int32_t *)A->qsum, A->ntp);
     if (type == ATN_TYPE_Q4_0 || type == ATN_TYPE_Q4_1)
         scale_nibble_slots((int16_t *)A->q, (float *)A->d, t0, t1, A->n_in, A->ntp);
+    else if (type == ATN_TYPE_Q8_0)
+        scale_q8_slots((float *)A->d, t0, t1, A->n_in, A->ntp);
 }
 
 int atn_matmul_prepare_simd128(const atn_tensor *W, const float *X, int n_tok) {
