@@ -185,7 +185,8 @@ export class Model {
     if (!p) return;
     switch (msg.type) {
       case 'progress': p.onProgress?.(msg); break;
-      case 'token': p.stream?._push({ text: msg.text, token: msg.token, index: msg.index, ...(msg.top ? { top: msg.top } : {}), ...(msg.sentence !== undefined ? { sentence: msg.sentence } : {}), ...(msg.round !== undefined ? { round: msg.round } : {}) }); break;
+      case 'token': p.stream?._push(tokenEvent(msg)); break;
+      case 'tokens': for (const m of msg.items) p.stream?._push(tokenEvent(m)); break;
       case 'sentence': case 'sentence-done': p.stream?._event(msg); break;
       case 'loaded': this._pending.delete(msg.id); this._release(); p.resolve(msg.info); break;
       case 'disposed': this._pending.delete(msg.id); this._release(); p.resolve(); break;
@@ -448,6 +449,16 @@ export class Model {
 // Where the built-in tools' files come from, as the worker reads them:
 // strings (paths in Node, URLs) as they are, URL objects as their text,
 // Blobs as {blob}, bytes as {bytes}.
+/* a worker's token message as a Stream's token event */
+function tokenEvent(msg) {
+  return {
+    text: msg.text, token: msg.token, index: msg.index,
+    ...(msg.top ? { top: msg.top } : {}),
+    ...(msg.sentence !== undefined ? { sentence: msg.sentence } : {}),
+    ...(msg.round !== undefined ? { round: msg.round } : {}),
+  };
+}
+
 function toolSourcesMessage(sources) {
   if (!sources || typeof sources !== 'object') throw new AtentoError('E_ARG', 'chat: toolSources must be an object {translate, dictionary}');
   const out = {};

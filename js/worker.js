@@ -24,16 +24,54 @@ const now = () => performance.now();
 
 // ---- transport ----------------------------------------------------------------
 
-let post;
+let postNow;
 const isBrowserWorker = typeof self !== 'undefined' && typeof self.postMessage === 'function' && typeof WorkerGlobalScope !== 'undefined';
 if (isBrowserWorker) {
-  post = (m, transfer) => self.postMessage(m, transfer || []);
+  postNow = (m, transfer) => self.postMessage(m, transfer || []);
   self.onmessage = (e) => onMessage(e.data);
 } else {
   const { parentPort } = await import('node:worker_threads');
   if (!parentPort) throw new Error('js/worker.js must run as a worker (browser Worker or node:worker_threads)');
-  post = (m, transfer) => parentPort.postMessage(m, transfer || []);
+  postNow = (m, transfer) => parentPort.postMessage(m, transfer || []);
   parentPort.on('message', (m) => onMessage(m));
+}
+
+// Streamed tokens leave in batches: one message per token costs a wake-up of
+// the receiving thread each (and, in a browser, of its IPC), which takes a
+// core from the decoding threads when every core decodes. The first token of
+// a job leaves at once, later ones at most every TOKEN_FLUSH_MS (one frame),
+// as one 'tokens' message; any other message sends the held tokens first.
+const TOKEN_FLUSH_MS = 16;
+let heldTokens = [];
+let lastFlush = 0;
+
+function flushTokens() {
+  if (!heldTokens.length) return;
+  const items = heldTokens;
+  heldTokens = [];
+  postNow(items.length === 1 ? items[0] : { type: 'tokens', id: items[0].id, items });
+  lastFlush = now();
+}
+
+/* Hold a token message; returns whether the held ones left (the caller
+ * yields then, to let queued messages such as an abort in). */
+function postToken(msg, first) {
+  if (heldTokens.length && heldTokens[0].id !== msg.id) flushTokens();
+  heldTokens.push(msg);
+  if (!first && now() - lastFlush < TOKEN_FLUSH_MS) return false;
+  flushTokens();
+  return true;
+}
+
+/* Send the held tokens if they have waited TOKEN_FLUSH_MS (a step that
+ * streams nothing still lets them out in time). */
+function flushTokensIfDue() {
+  if (heldTokens.length && now() - lastFlush >= TOKEN_FLUSH_MS) flushTokens();
+}
+
+function post(m, transfer) {
+  flushTokens();
+  postNow(m, transfer);
 }
 
 // Let queued messages (abort!) in: a macrotask boundary without the 4 ms clamp
@@ -783,8 +821,12 @@ async function decode(job, session, fresh, opts, extraIn = {}, t0 = now(), promp
       text += piece;
       const msg = { type: 'token', id: job.id, token, text: piece, index: tokens.length - 1 };
       if (top && token >= 0) msg.top = top;
-      (onPiece || post)(msg);
-      await yieldNow();
+      if (onPiece) {
+        onPiece(msg);
+        await yieldNow();
+      } else if (postToken(msg, tokens.length <= 1)) {
+        await yieldNow();
+      }
     }
   } finally {
     it.return?.();
@@ -1004,8 +1046,9 @@ async function translate(job, m, text, opts) {
           post({ type: 'sentence', id: job.id, index, count: Math.max(count, index + 1), source: s.source, sep: s.sep, from, to });
         }
         if (text) {
+          const first = !out.length;
           out += text;
-          post({ type: 'token', id: job.id, sentence: started ? index : Math.max(0, index - 1), token: -1, text, index: nTokens });
+          postToken({ type: 'token', id: job.id, sentence: started ? index : Math.max(0, index - 1), token: -1, text, index: nTokens }, first);
         }
         if (r === 2) {
           const tokens = cIds(t, 0);
@@ -1038,6 +1081,7 @@ async function translate(job, m, text, opts) {
           started = false;
         }
         if (r === 0) break;
+        flushTokensIfDue();
         await yieldNow();
       }
     } finally {
