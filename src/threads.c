@@ -34,16 +34,21 @@
 
 #define CLOSED 0xffffffffu
 
-static _Atomic uint64_t next = CLOSED;
-static _Atomic uint32_t done;
-static _Atomic uint32_t wake;
-static _Atomic uint32_t sleepers;   /* workers parked in futex_wait */
-static _Atomic int target = 1;      /* threads wanted; workers with id >= target leave */
-static _Atomic int in_loop;         /* a loop is running: nested loops run inline */
-static _Atomic(atn_task_fn) job_fn;
+/* The words written while a job runs (next: every claim; done: every chunk)
+ * and the one idle workers spin on (wake) each have a cache line of their
+ * own: a thread spinning on one must not pull in the line the others write
+ * at every chunk. The job's fields, written once per job, share another. */
+#define LINE _Alignas(64)
+static LINE _Atomic uint64_t next = CLOSED;
+static LINE _Atomic uint32_t done;
+static LINE _Atomic uint32_t wake;
+static LINE _Atomic(atn_task_fn) job_fn;
 static _Atomic(void *) job_ctx;
 static _Atomic int64_t job_n, job_grain;
 static _Atomic uint32_t job_chunks;
+static _Atomic int target = 1;      /* threads wanted; workers with id >= target leave */
+static LINE _Atomic uint32_t sleepers; /* workers parked in futex_wait */
+static _Atomic int in_loop;         /* a loop is running: nested loops run inline */
 static uint32_t gen;                /* written by the driving thread only */
 
 /* ---- waiting ------------------------------------------------------------ */
