@@ -8,7 +8,7 @@ export NODE_PATH="${NODE_PATH:-/usr/share/nodejs}"
 OUT=build-bench
 mkdir -p "$OUT"
 KCORE="src/quant.c src/tensor.c src/error.c src/kernels/scalar.c src/kernels/simd128.c src/kernels/dispatch.c src/threads.c"
-gcc -std=c11 -O2 -march=native -Isrc bench/kernels_bench.c $KCORE -lm -o "$OUT/kernels_bench"
+gcc -std=c11 -D_GNU_SOURCE -O2 -march=native -Isrc bench/kernels_bench.c $KCORE -lm -o "$OUT/kernels_bench"
 emcc -std=c11 -O3 -msimd128 -Isrc -sSTANDALONE_WASM -sINITIAL_MEMORY=1073741824 \
   bench/kernels_bench.c $KCORE -o "$OUT/kernels_bench.wasm"
 echo "== native ($(uname -m), gcc -O2 -march=native)"
