@@ -5,7 +5,7 @@
 //
 //   node bench/race/race.mjs [--types q8_0,q4_0] [--threads 1,2] [--reps 3]
 //        [--prompt 128] [--gen 128] [--out build/bench/race/results.jsonl]
-//        [--simd auto|simd128]
+//        [--simd auto|simd128] [--shape smollm2-135m|qwen2.5-0.5b|llama3.2-1b]
 //
 // atento runs its relaxed-SIMD build where Chromium has relaxed SIMD (--simd
 // auto, the default) or its SIMD128 build (--simd simd128); the build that ran
@@ -44,6 +44,8 @@ const opt = (name, def) => {
 const types = opt('types', 'q8_0,q4_0').split(',');
 const threadList = opt('threads', '1,2').split(',').map(Number);
 const simdWanted = opt('simd', 'auto');
+// the model shape: bench/make_bench_models.py's build/bench/SHAPE-shape-TYPE.gguf
+const shape = opt('shape', 'smollm2-135m');
 if (!['auto', 'simd128'].includes(simdWanted)) throw new Error(`--simd must be auto or simd128, got '${simdWanted}'`);
 let atentoSimd = null; // the build atento ran: 'relaxed' or 'simd128'
 const reps = Number(opt('reps', '3'));
@@ -218,9 +220,9 @@ console.error(`chromium ${info.userAgent.match(/Chrome\/[\d.]+/)?.[0]}, cross-or
 const table = [];
 try {
   for (const type of types) {
-    const src = join(root, 'build', 'bench', `smollm2-135m-shape-${type}.gguf`);
-    if (!existsSync(src)) throw new Error(`${src} is missing: /usr/bin/python3 bench/make_bench_models.py ${type}`);
-    const file = join(root, 'build', 'bench', 'race', `smollm2-135m-shape-${type}.ud.gguf`);
+    const src = join(root, 'build', 'bench', `${shape}-shape-${type}.gguf`);
+    if (!existsSync(src)) throw new Error(`${src} is missing: /usr/bin/python3 bench/make_bench_models.py --shape ${shape} ${type}`);
+    const file = join(root, 'build', 'bench', 'race', `${shape}-shape-${type}.ud.gguf`);
     mkdirSync(dirname(file), { recursive: true });
     if (!existsSync(file)) userDefinedCopy(src, file);
     const url = '/' + file.slice(root.length + 1);
@@ -259,7 +261,7 @@ try {
         const cpuPrefill = cpuIn(samples, r.start, r.start + r.prefill_ms), cpuDecode = cpuIn(samples, r.end - r.decode_ms, r.end);
         if (r.prompt_n !== PP) throw new Error(`${key}: prompt of ${r.prompt_n} tokens, expected ${PP}`);
         const [engine, threads] = key.split('-');
-        const row = { model: `smollm2-135m-shape-${type}`, engine, threads: +threads, ...(engine === 'atento' ? { simd: atentoSimd } : {}), rep, prompt_tokens: r.prompt_n, gen_tokens: r.gen_n,
+        const row = { model: `${shape}-shape-${type}`, engine, threads: +threads, ...(engine === 'atento' ? { simd: atentoSimd } : {}), rep, prompt_tokens: r.prompt_n, gen_tokens: r.gen_n,
           prefill_tok_s: +r.prefill_tok_s.toFixed(2), decode_tok_s: +r.decode_tok_s.toFixed(2),
           prefill_tok_per_cpu_s: +(r.prompt_n / cpuPrefill).toFixed(2), decode_tok_per_cpu_s: +(r.gen_n / cpuDecode).toFixed(2),
           wall_s: +(r.wall_ms / 1000).toFixed(2),
@@ -287,7 +289,7 @@ try {
 }
 
 const f = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '—');
-console.log(`\nSmolLM2-135M shape, ${PP}-token prompt + ${TG} greedy tokens, median of ${reps} interleaved rounds, headless Chromium (${info.userAgent.match(/Chrome\/[\d.]+/)?.[0]}), atento ${atentoSimd === 'relaxed' ? 'relaxed SIMD' : 'SIMD128'}, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`);
+console.log(`\n${shape} shape, ${PP}-token prompt + ${TG} greedy tokens, median of ${reps} interleaved rounds, headless Chromium (${info.userAgent.match(/Chrome\/[\d.]+/)?.[0]}), atento ${atentoSimd === 'relaxed' ? 'relaxed SIMD' : 'SIMD128'}, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`);
 console.log('| model | threads | atento prefill / decode tok/s | wllama prefill / decode tok/s | atento ÷ wllama prefill / decode | atento vs its 1 thread prefill / decode | cores used atento / wllama |');
 console.log('|---|---|---|---|---|---|---|');
 for (const r of table)
