@@ -154,9 +154,13 @@ INLINE void block_levels(const float *xb, v128_t lv[8], float *d, float *s, int3
 }
 
 /* Tokens [t0, t1) of X; each token writes only its own levels and its own
- * lane of the scales, so token ranges may be quantized by different threads. */
+ * lane of the scales, so token ranges may be quantized by different threads.
+ * The scales d are stored times d_factor: 1, or 1/256 for the kernels whose
+ * weight levels come out times 256 (q4_0, q4_1: scale_nibble_slots; q8_0:
+ * Q8_LEVELS); a power of two, so every product is rounded as the one of
+ * unscaled levels (outside the subnormal range). s and qsum stay unscaled. */
 static void quantize_acts(const float *X, int t0, int t1, int64_t n_in, int16_t *q, float *d, float *s, int32_t *qsum,
-                          int ntp) {
+                          int ntp, float d_factor) {
     int64_t nb = n_in / 32;
     for (int t = t0; t < t1; t++) {
         const float *x = X + (int64_t)t * n_in;
@@ -164,6 +168,7 @@ static void quantize_acts(const float *X, int t0, int t1, int64_t n_in, int16_t 
         for (int64_t b = 0; b < nb; b++) {
             v128_t lv[8];
             block_levels(x + 32 * b, lv, d + b * ntp + t, s + b * ntp + t, qsum + b * ntp + t);
+            d[b * ntp + t] *= d_factor;
             /* to nibble order (above): the levels are within [-127, 127],
              * so narrowing to i16 is exact */
             int16_t *qb = qt + 32 * b;
@@ -198,10 +203,11 @@ static void quantize_acts_i8(const float *X, int t0, int t1, int64_t n_in, int8_
  * NIBBLES): the weight vector of nibble-order positions 8k..8k+7 comes out
  * times 1, 256, 16, 1 for k = 0..3, so the activation levels there are
  * scaled by 256, 1, 16, 256 (|127 * 256| < 2^15): every product is 256
- * times the true one, and the block scales d are divided by 256. The partial
+ * times the true one, and the block scales d are divided by 256 (quantize_acts'
+ * d_factor). The partial
  * sums stay below 2^24, so converting them to float is exact: the results
  * are those of unscaled levels. */
-static void scale_nibble_slots(int16_t *q, float *d, int t0, int t1, int64_t n_in, int ntp) {
+static void scale_nibble_slots(int16_t *q, int t0, int t1, int64_t n_in) {
     int64_t nb = n_in / 32;
     for (int t = t0; t < t1; t++) {
         int16_t *qt = q + (int64_t)t * n_in;
@@ -210,18 +216,8 @@ static void scale_nibble_slots(int16_t *q, float *d, int t0, int t1, int64_t n_i
             wasm_v128_store(qb, wasm_i16x8_shl(wasm_v128_load(qb), 8));
             wasm_v128_store(qb + 16, wasm_i16x8_shl(wasm_v128_load(qb + 16), 4));
             wasm_v128_store(qb + 24, wasm_i16x8_shl(wasm_v128_load(qb + 24), 8));
-            d[b * ntp + t] *= 1.0f / 256;
         }
     }
-}
-
-/* q8_0's levels are read times 256 (Q8_LEVELS): the activation scales are
- * divided by 256, a power of two, so every product is rounded as the one of
- * unscaled sums (outside the subnormal range) */
-static void scale_q8_slots(float *d, int t0, int t1, int64_t n_in, int ntp) {
-    int64_t nb = n_in / 32;
-    for (int t = t0; t < t1; t++)
-        for (int64_t b = 0; b < nb; b++) d[b * ntp + t] *= 1.0f / 256;
 }
 
 /* ---- the micro-kernel pieces ------------------------------------------------
@@ -335,8 +331,8 @@ INLINE v128_t block_step(v128_t acc, v128_t isum, v128_t asum, int off_shift, v1
  * k_q8_0 it loaded all four tokens' activations first (16 vectors beside the
  * weights) and spilled half of them. Pinned after each token's dot, the
  * loads of the next token come after it: +8-10 % q8_0 prompt speed in
- * kernels_bench (in k_q4_0, whose weights need more registers, it lost 7 %). (The asm, which might read *slot, keeps the store.) A
- * no-op natively. */
+ * kernels_bench (in k_q4_0, whose weights need more registers, it lost 7 %).
+ * The asm, which might read *slot, keeps the store. A no-op natively. */
 #ifdef __wasm_simd128__
 INLINE v128_t pin_v(v128_t *slot, v128_t v) {
     wasm_v128_store(slot, v);
@@ -377,7 +373,7 @@ INLINE void k_q4_0(const int NT, const uint8_t *row, int64_t nb, const acts *A, 
  * sign-extending them down takes three for the even bytes): the integer
  * dot is 256 times the true one (|256 * 32 * 128 * 127| < 2^31) and a
  * multiple of 256 below 2^32, so its conversion to float is exact; the
- * activation scales d are divided by 256 instead (scale_q8_slots): each
+ * activation scales d are divided by 256 instead (quantize_acts): each
  * float product is the one of the true sum, as with q4_0's nibbles. */
 #define Q8_CONST const v128_t HI8 = keep(wasm_i16x8_splat((int16_t)0xff00));
 #define Q8_LEVELS(p)                                                                         \
@@ -395,16 +391,12 @@ INLINE void k_q8_0(const int NT, const uint8_t *row, int64_t nb, const acts *A, 
     const int64_t n_in = A->n_in, ntp = A->ntp;
 #define Q8_TOKEN_DOT(T) (NT > T ? DOT4(l0, l1, l2, l3, a + (T) * n_in) : wasm_i32x4_splat(0))
     v128_t pin[1]; /* see pin_v */
-#define Q8_STEP(dw)                                                                          \
-    do {                                                                                     \
-        Q8_LEVELS(p)                                                                         \
-        v128_t d0 = pin_v(pin, Q8_TOKEN_DOT(0)), d1 = pin_v(pin, Q8_TOKEN_DOT(1));           \
-        v128_t d2 = pin_v(pin, Q8_TOKEN_DOT(2)), d3 = Q8_TOKEN_DOT(3);                       \
-        acc = block_scale_step(acc, transpose_add4(d0, d1, d2, d3), dw, wasm_v128_load(ad)); \
-        p += 34, a += 32, ad += ntp;                                                         \
-    } while (0)
-    for (int64_t ab = 0; ab < nb; ab++) Q8_STEP(wasm_f32x4_splat(h2f(p)));
-#undef Q8_STEP
+    for (int64_t ab = 0; ab < nb; ab++, p += 34, a += 32, ad += ntp) {
+        Q8_LEVELS(p)
+        v128_t d0 = pin_v(pin, Q8_TOKEN_DOT(0)), d1 = pin_v(pin, Q8_TOKEN_DOT(1));
+        v128_t d2 = pin_v(pin, Q8_TOKEN_DOT(2)), d3 = Q8_TOKEN_DOT(3);
+        acc = block_scale_step(acc, transpose_add4(d0, d1, d2, d3), wasm_f32x4_splat(h2f(p)), wasm_v128_load(ad));
+    }
 #undef Q8_TOKEN_DOT
     float o4[4];
     wasm_v128_store(o4, acc);
@@ -710,11 +702,6 @@ INLINE v128_t d4_q4_0(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, c
     return acc;
 }
 
-/* q8_0, token 0, one row: the products of four blocks' weight and
- * activation scales as one vector, then a rolled loop over the blocks (as
- * DECODE_KERNEL: V8 spills an unrolled group's loads), each block's integer
- * sum reduced at once and added to the row's sum in block order: each float
- * is formed as a lane of k_q8_0 forms it. */
 /* the integer dot of the q8_0 block at p (times 256, see Q8_LEVELS), in every lane */
 INLINE v128_t q8_block_sum(const uint8_t *p, const int16_t *a, v128_t HI8) {
     v128_t is = idot_q8(p, a, HI8);
@@ -722,6 +709,11 @@ INLINE v128_t q8_block_sum(const uint8_t *p, const int16_t *a, v128_t HI8) {
     return wasm_i32x4_add(is, wasm_i32x4_shuffle(is, is, 1, 0, 3, 2));
 }
 
+/* q8_0, token 0, one row: the products of four blocks' weight and
+ * activation scales as one vector, then a rolled loop over the blocks (as
+ * DECODE_KERNEL: V8 spills an unrolled group's loads), each block's integer
+ * sum reduced at once and added to the row's sum in block order: each float
+ * is formed as a lane of k_q8_0 forms it. */
 INLINE float d_q8_0(const uint8_t *row, int64_t nb, const acts *A) {
     Q8_CONST
     const int16_t *a = A->q;
@@ -1322,11 +1314,10 @@ void atn_matmul_prepare_tokens_simd128(const atn_tensor *W, const float *X, int 
         quantize_acts_i8(X, t0, t1, A->n_in, (int8_t *)A->q8, (float *)A->d, (float *)A->s, (int32_t *)A->qsum, A->ntp);
         return;
     }
-    quantize_acts(X, t0, t1, A->n_in, (int16_t *)A->q, (float *)A->d, (float *)A->s, (int32_t *)A->qsum, A->ntp);
-    if (type == ATN_TYPE_Q4_0 || type == ATN_TYPE_Q4_1)
-        scale_nibble_slots((int16_t *)A->q, (float *)A->d, t0, t1, A->n_in, A->ntp);
-    else if (type == ATN_TYPE_Q8_0)
-        scale_q8_slots((float *)A->d, t0, t1, A->n_in, A->ntp);
+    int nibbles = type == ATN_TYPE_Q4_0 || type == ATN_TYPE_Q4_1;
+    quantize_acts(X, t0, t1, A->n_in, (int16_t *)A->q, (float *)A->d, (float *)A->s, (int32_t *)A->qsum, A->ntp,
+                  nibbles || type == ATN_TYPE_Q8_0 ? 1.0f / 256 : 1.0f);
+    if (nibbles) scale_nibble_slots((int16_t *)A->q, t0, t1, A->n_in);
 }
 
 int atn_matmul_prepare_simd128(const atn_tensor *W, const float *X, int n_tok) {

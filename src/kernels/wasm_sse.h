@@ -48,7 +48,6 @@ WS_INLINE v128_t wasm_i32x4_splat(int32_t x) { return _mm_set1_epi32(x); }
 WS_INLINE v128_t wasm_i32x4_add(v128_t a, v128_t b) { return _mm_add_epi32(a, b); }
 WS_INLINE v128_t wasm_i32x4_sub(v128_t a, v128_t b) { return _mm_sub_epi32(a, b); }
 WS_INLINE v128_t wasm_i32x4_shl(v128_t v, int n) { return _mm_sll_epi32(v, _mm_cvtsi32_si128(n)); }
-WS_INLINE v128_t wasm_i32x4_shr(v128_t v, int n) { return _mm_sra_epi32(v, _mm_cvtsi32_si128(n)); }
 WS_INLINE v128_t wasm_i32x4_gt(v128_t a, v128_t b) { return _mm_cmpgt_epi32(a, b); }
 WS_INLINE v128_t wasm_i32x4_dot_i16x8(v128_t a, v128_t b) { return _mm_madd_epi16(a, b); }
 #define wasm_i32x4_extract_lane(v, i) _mm_extract_epi32(v, i)
