@@ -446,9 +446,6 @@ export class Model {
   }
 }
 
-// Where the built-in tools' files come from, as the worker reads them:
-// strings (paths in Node, URLs) as they are, URL objects as their text,
-// Blobs as {blob}, bytes as {bytes}.
 /* a worker's token message as a Stream's token event */
 function tokenEvent(msg) {
   return {
@@ -459,6 +456,9 @@ function tokenEvent(msg) {
   };
 }
 
+// Where the built-in tools' files come from, as the worker reads them:
+// strings (paths in Node, URLs) as they are, URL objects as their text,
+// Blobs as {blob}, bytes as {bytes}.
 function toolSourcesMessage(sources) {
   if (!sources || typeof sources !== 'object') throw new AtentoError('E_ARG', 'chat: toolSources must be an object {translate, dictionary}');
   const out = {};

@@ -44,6 +44,7 @@ if (isBrowserWorker) {
 const TOKEN_FLUSH_MS = 16;
 let heldTokens = [];
 let lastFlush = 0;
+let tokensOf = null; // the job whose tokens were sent or held last
 
 function flushTokens() {
   if (!heldTokens.length) return;
@@ -53,10 +54,15 @@ function flushTokens() {
   lastFlush = now();
 }
 
-/* Hold a token message; returns whether the held ones left (the caller
- * yields then, to let queued messages such as an abort in). */
-function postToken(msg, first) {
-  if (heldTokens.length && heldTokens[0].id !== msg.id) flushTokens();
+/* Hold a token message (a job's first leaves at once); returns whether the
+ * held ones left (the caller yields then, to let queued messages such as an
+ * abort in). */
+function postToken(msg) {
+  const first = msg.id !== tokensOf;
+  if (first) {
+    flushTokens();
+    tokensOf = msg.id;
+  }
   heldTokens.push(msg);
   if (!first && now() - lastFlush < TOKEN_FLUSH_MS) return false;
   flushTokens();
@@ -149,6 +155,7 @@ async function pump() {
   while (queue.length) {
     const job = queue.shift();
     running = job;
+    tokensOf = null; // its first streamed token leaves at once (postToken), whatever its id
     try {
       // a trap whose E_ABORT a handler reported itself: the model is loaded
       // again before the next job
@@ -824,7 +831,7 @@ async function decode(job, session, fresh, opts, extraIn = {}, t0 = now(), promp
       if (onPiece) {
         onPiece(msg);
         await yieldNow();
-      } else if (postToken(msg, tokens.length <= 1)) {
+      } else if (postToken(msg)) {
         await yieldNow();
       }
     }
@@ -1046,9 +1053,8 @@ async function translate(job, m, text, opts) {
           post({ type: 'sentence', id: job.id, index, count: Math.max(count, index + 1), source: s.source, sep: s.sep, from, to });
         }
         if (text) {
-          const first = !out.length;
           out += text;
-          postToken({ type: 'token', id: job.id, sentence: started ? index : Math.max(0, index - 1), token: -1, text, index: nTokens }, first);
+          postToken({ type: 'token', id: job.id, sentence: started ? index : Math.max(0, index - 1), token: -1, text, index: nTokens });
         }
         if (r === 2) {
           const tokens = cIds(t, 0);
